@@ -1,0 +1,92 @@
+/* circuit.h: one pool's rate circuit and its closed forms.
+ *
+ *   tau     dr_i/dt   = -r_i + phi(z_i - alpha r_inh + b)        i = 1..N, phi = identity or max(0, .)
+ *   tau_inh dr_inh/dt = -r_inh + (1/N) sum_j r_j - b
+ *   tau_b   db/dt     = rho (r_target - (1/N) sum_j r_j)            (only when the bias is dynamic)
+ *
+ * State layout of one circuit (lat_circuit_dim values): y[0..N-1] = r_i, y[N] = r_inh, y[N+1] = b
+ * when the bias is dynamic. A batch holds K independent circuits with the same parameters, each with
+ * its own drive vector z (K x N, row-major) and state (K x dim, row-major). */
+#ifndef LATERAL_CIRCUIT_H
+#define LATERAL_CIRCUIT_H
+
+#include <stddef.h>
+
+#include "lateral/ode.h"
+
+/* Parameters of one circuit: a plain value type, filled from a lat_model. */
+typedef struct {
+	size_t n;            /* excitatory neurons N >= 1 */
+	double tau, tau_inh; /* time constants (> 0) */
+	double alpha;        /* inhibition strength (> -1) */
+	double bias;         /* b when constant; the initial b when dynamic */
+	int relu;            /* 0: linear units (the reference case), 1: rectified */
+	int bias_dynamic;    /* 1: b is a state variable with homeostatic dynamics */
+	double bias_tau;     /* tau_b (> 0 when dynamic) */
+	double bias_rho;     /* rho */
+	double rate_target;  /* r_target */
+} lat_circuit;
+
+/* Returns LAT_OK or LAT_EINVAL with a message naming the offending parameter. */
+int lat_circuit_check(const lat_circuit *c, char *err);
+
+/* Number of state variables of one circuit: N + 1, plus 1 when the bias is dynamic. */
+size_t lat_circuit_dim(const lat_circuit *c);
+
+/* Pure right-hand side of one circuit: borrows everything, writes dim values to dydt. */
+void lat_circuit_rhs(const lat_circuit *c, const double *z, const double *y, double *dydt);
+
+/* Steady-state residual of one circuit: max over state variables k of |tau_k dy_k/dt|, i.e. the
+ * residual of the fixed-point equations in rate units (tau_k = tau, tau_inh or tau_b). */
+double lat_circuit_residual(const lat_circuit *c, const double *z, const double *y);
+
+/* Dense Jacobian d(dydt)/dy of one circuit at y, row-major dim x dim, written to jac. */
+void lat_circuit_jacobian(const lat_circuit *c, const double *z, const double *y, double *jac);
+
+/* Solves (I - gamma J(y)) x = x in place for one circuit in O(N), using the bordered-diagonal
+ * (arrowhead) structure of J. Returns LAT_OK or LAT_ESOLVER if the system is singular. */
+int lat_circuit_newton_solve(const lat_circuit *c, const double *z, const double *y, double gamma,
+			     double *x);
+
+/* Analytic steady state of one circuit under drive z (SCIENCE.md section 2):
+ * r_inh* = zbar / (1 + alpha), r_i* = b + z_i - alpha/(1+alpha) zbar, with b = c->bias when constant and
+ * b* = r_target - zbar/(1+alpha) when dynamic. With relu units this is returned only when every unit
+ * is active at that point; otherwise LAT_EINVAL (no closed form). Writes dim values to ystar. */
+int lat_circuit_steady(const lat_circuit *c, const double *z, double *ystar, char *err);
+
+/* Closed-form propagator of the linear circuit with constant bias: the state at time t from y0
+ * (differences from the pool mean decay as exp(-t/tau); the mean rate and r_inh form a 2x2 linear
+ * system solved by its matrix exponential). Writes y(t) to y (dim values; y may alias y0 only if
+ * they are the same pointer). LAT_EINVAL for relu units or a dynamic bias. */
+int lat_circuit_exact(const lat_circuit *c, const double *z, const double *y0, double t, double *y,
+		      char *err);
+
+/* K independent circuits sharing c, with drives z (K x N). The struct only borrows; the caller may
+ * change z between settles (the ODE system reads it at every evaluation). */
+typedef struct {
+	const lat_circuit *c;
+	size_t n_circuits;
+	const double *z;
+} lat_circuit_batch;
+
+/* Fills sys with callbacks over the whole batch (dim = K * lat_circuit_dim): rhs, residual (max over
+ * circuits), newton_solve (block-wise O(K N)), jacobian (dense, small systems only) and, for linear
+ * units with constant bias, exact. sys borrows b, which must outlive it. */
+void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys);
+
+/* One circuit whose weights evolve with its rates while the input x is held ("continuous" timing):
+ * state [r (N), r_inh, (b), W (N x d row-major)], z_i = W_i . x, and
+ *   tau dW_i/dt = -eta [ (r_i - b) x + gamma (W_i - W_i^init) ].
+ * Borrows everything. */
+typedef struct {
+	const lat_circuit *c;
+	size_t d;
+	const double *x;      /* input (d) */
+	const double *w_init; /* W^init (N x d) */
+	double eta, gamma;
+} lat_circuit_plastic;
+
+/* Fills sys for the plastic circuit: rhs and residual only (dim = circuit dim + N d). */
+void lat_circuit_plastic_system(const lat_circuit_plastic *p, lat_ode_system *sys);
+
+#endif

@@ -1,0 +1,22 @@
+/* closedform.h: the weights' fixed point w* under the averaged plasticity rule (SCIENCE.md section 4). */
+#ifndef LATERAL_CLOSEDFORM_H
+#define LATERAL_CLOSEDFORM_H
+
+#include <stddef.h>
+
+/* With C = (1/M) sum_m x_m x_m^T, a = alpha / (1 + alpha) (a = 1 when alpha is +INFINITY) and
+ * wbar the pool mean over neurons:
+ *   (C (1 - a) + gamma I) wbar* = gamma wbar^init
+ *   (C + gamma I) w_i*          = a C wbar* + gamma w_i^init
+ * Borrows x (m x d) and w_init (n x d); writes wstar (n x d). Solved with GSL Cholesky
+ * factorisations. LAT_EINVAL for gamma <= 0 (w* is then not unique), alpha <= -1, or empty sizes;
+ * LAT_ENOMEM on allocation failure. */
+int lat_closedform_wstar(size_t n, size_t d, size_t m, const double *x, const double *w_init,
+			 double alpha, double gamma, double *wstar, char *err);
+
+/* Same for a given second-moment matrix C (d x d, symmetric; only its lower triangle is read), e.g.
+ * the population value Sigma + mu mu^T of a Gaussian input generator. */
+int lat_closedform_wstar_cov(size_t n, size_t d, const double *c, const double *w_init, double alpha,
+			     double gamma, double *wstar, char *err);
+
+#endif

@@ -1,0 +1,34 @@
+/* io.h: numeric TSV files and atomic output (temporary file, fsync, rename). */
+#ifndef LATERAL_IO_H
+#define LATERAL_IO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Reads a matrix of numbers separated by tabs or spaces; blank lines and lines starting with '#' are
+ * skipped. Every row must have the same number of columns and every value must be finite. On success
+ * *data is a new row-major array (free with free()), *rows and *cols its shape. Errors name the file and
+ * line (LAT_EIO for unreadable files, LAT_ECONFIG for malformed content). */
+int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, char *err);
+
+/* An output file that appears under its final name only when complete. */
+typedef struct lat_afile lat_afile;
+
+/* Opens a temporary file beside path. Returns a new handle or NULL with err set. */
+lat_afile *lat_afile_open(const char *path, char *err);
+/* The stream to write to (borrowed from the handle). */
+FILE *lat_afile_fp(lat_afile *f);
+/* Flushes, fsyncs and renames onto the final name, then frees f (even on failure). */
+int lat_afile_commit(lat_afile *f, char *err);
+/* Removes the temporary file and frees f; NULL is a no-op. */
+void lat_afile_abort(lat_afile *f);
+
+/* Writes a matrix atomically as TSV with full precision (%.17g); header (may be NULL) is written as a
+ * '#'-prefixed first line. */
+int lat_tsv_write(const char *path, const char *header, const double *data, size_t rows, size_t cols,
+		  char *err);
+
+/* Creates directory path (and missing parents) if it does not exist. */
+int lat_mkdir_p(const char *path, char *err);
+
+#endif

@@ -1,0 +1,70 @@
+/* sim.h: the convergence study: present inputs, settle the circuit, apply the rule, measure the pool. */
+#ifndef LATERAL_SIM_H
+#define LATERAL_SIM_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "lateral/metrics.h"
+#include "lateral/model.h"
+
+typedef struct lat_sim lat_sim;
+
+/* What one presentation cost and how well it settled. */
+typedef struct {
+	double settle_time;  /* simulated time to steady state (duration for continuous timing) */
+	double residual;     /* steady-state residual at the end */
+	double steady_error; /* max |y - y*| against the analytic steady state; NaN when there is none */
+	long steps, rhs_evals, jac_evals;
+	int updated;         /* 1 when the weights changed at this presentation */
+} lat_sim_step;
+
+/* The pool after the presentations so far. */
+typedef struct {
+	size_t presentation; /* presentations done */
+	lat_pool_stats pool;
+	double dist_wstar; /* |W - W*| / |W*| (relative Frobenius) for fixed inputs; NaN with fresh draws */
+} lat_sim_status;
+
+/* Dense rate trajectory of one presentation: rows (t, r_1..r_N, r_inh, b) every dt. */
+typedef struct {
+	double dt;     /* sampling interval (> 0) */
+	size_t cols;   /* N + 2 */
+	size_t cap, n; /* rows allocated, rows filled */
+	double *data;  /* cap x (1 + cols), row-major */
+} lat_trace;
+
+/* Creates a simulation for a finalized model (borrowed only during the call): draws W^init and the
+ * fixed inputs, computes W* when there are fixed inputs and gamma > 0, and builds the ODE engine.
+ * solver_log (may be NULL) receives solver diagnostics. Returns a new object (free with
+ * lat_sim_free) or NULL with err set. */
+lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err);
+
+/* Frees s; NULL is a no-op. */
+void lat_sim_free(lat_sim *s);
+
+/* Presents the next input: settles the rates from the current state (or, with continuous timing,
+ * integrates rates and weights together for the model's duration) and applies the rule. step may be
+ * NULL. When trace is non-NULL the trajectory is sampled into it (trace->n is reset; LAT_ENOMEM if
+ * cap is too small). Errors name the presentation; on error the weights keep their last good value. */
+int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err);
+
+/* Pool metrics of the current weights. */
+void lat_sim_measure(const lat_sim *s, lat_sim_status *mt);
+
+/* Borrowed views, valid until lat_sim_free. Weights are N x d row-major. */
+size_t lat_sim_neurons(const lat_sim *s);
+size_t lat_sim_inputs(const lat_sim *s);
+const double *lat_sim_weights(const lat_sim *s);
+const double *lat_sim_weights_init(const lat_sim *s);
+/* W* of SCIENCE.md section 4 (NULL when gamma = 0): for the fixed inputs' C, or with fresh draws for the
+ * generator's population C (then *population = 1; population may be NULL). */
+const double *lat_sim_wstar(const lat_sim *s, int *population);
+const double *lat_sim_fixed_inputs(const lat_sim *s, size_t *m); /* NULL (m = 0) for fresh draws */
+const double *lat_sim_rates(const lat_sim *s);                  /* r_1..r_N, r_inh, b after the last presentation */
+
+/* A trace buffer for rows of (1 + cols) values. Returns NULL on allocation failure. */
+lat_trace *lat_trace_alloc(size_t cols, size_t cap, double dt);
+void lat_trace_free(lat_trace *t);
+
+#endif

@@ -1,0 +1,350 @@
+/* cli.c: option parsing, model loading, output files, JSON and gnuplot plumbing for the subcommands. */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lateral/err.h"
+#include "lateral/io.h"
+
+
+const char *cli_embedded_text(const char *name)
+{
+	for (const cli_embedded *e = cli_embedded_files; e->name; e++)
+		if (!strcmp(e->name, name))
+			return e->text;
+	return NULL;
+}
+
+static void usage(FILE *fp, const char *cmd, const char *summary, const char *default_outdir,
+		  int model_required, const cli_extra *extra)
+{
+	fprintf(fp, "Usage: lateral %s %s [options]\n\n%s\n\nOptions:\n", cmd, model_required ? "MODEL" : "[MODEL]",
+		summary);
+	if (default_outdir)
+		fprintf(fp, "  -o, --output DIR       output directory (default: %s)\n", default_outdir);
+	fprintf(fp, "  -s, --set SEC.KEY=VAL  override one model key (repeatable), e.g. --set circuit.alpha=100\n");
+	for (const cli_extra *e = extra; e && e->name; e++)
+		fprintf(fp, "      --%s%s%*s%s\n", e->name, e->has_arg ? " ARG" : "",
+			(int)(19 - strlen(e->name) - (e->has_arg ? 4 : 0)) > 0
+			    ? (int)(19 - strlen(e->name) - (e->has_arg ? 4 : 0))
+			    : 1,
+			"", e->help);
+	if (default_outdir) {
+		fprintf(fp, "      --no-plot          write the data files only (no gnuplot)\n");
+		fprintf(fp, "  -q, --quiet            no progress table on stdout\n");
+		fprintf(fp, "      --solver-log       show the ODE solver's own diagnostics on stderr\n");
+	}
+	fprintf(fp, "  -h, --help             this help\n\n"
+		    "Without MODEL the built-in default model is used (see models/default.cfg, `lateral help models`).\n");
+}
+
+int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const char *default_outdir,
+	      int model_required, const cli_extra *extra, int (*on_extra)(const char *, const char *, void *),
+	      void *ctx, cli_opts *o)
+{
+	struct option longopts[32];
+	size_t n_long = 0, n_extra = 0;
+	int c, idx;
+
+	memset(o, 0, sizeof *o);
+	o->cmd = cmd;
+	o->outdir = default_outdir;
+	longopts[n_long++] = (struct option){"set", required_argument, NULL, 's'};
+	longopts[n_long++] = (struct option){"help", no_argument, NULL, 'h'};
+	if (default_outdir) {
+		longopts[n_long++] = (struct option){"output", required_argument, NULL, 'o'};
+		longopts[n_long++] = (struct option){"quiet", no_argument, NULL, 'q'};
+		longopts[n_long++] = (struct option){"no-plot", no_argument, NULL, 'P'};
+		longopts[n_long++] = (struct option){"solver-log", no_argument, NULL, 'L'};
+	}
+	for (const cli_extra *e = extra; e && e->name && n_long < 30; e++, n_extra++)
+		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument, NULL,
+						     1000 + (int)n_extra};
+	longopts[n_long] = (struct option){NULL, 0, NULL, 0};
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, default_outdir ? "+o:s:qh" : "+s:h", longopts, &idx)) != -1) {
+		switch (c) {
+		case 'o': o->outdir = optarg; break;
+		case 's':
+			if (o->n_sets == CLI_MAX_SETS) {
+				fprintf(stderr, "lateral %s: too many --set options (at most %d)\n", cmd, CLI_MAX_SETS);
+				return CLI_USAGE;
+			}
+			o->sets[o->n_sets++] = optarg;
+			break;
+		case 'q': o->quiet = 1; break;
+		case 'P': o->no_plot = 1; break;
+		case 'L': o->solver_log = 1; break;
+		case 'h': usage(stdout, cmd, summary, default_outdir, model_required, extra); return -1;
+		case '?':
+		case ':':
+			if (optopt)
+				fprintf(stderr, "lateral %s: option -%c %s\n", cmd, optopt,
+					c == ':' || strchr("os", optopt) ? "needs an argument" : "is unknown");
+			else
+				fprintf(stderr, "lateral %s: option '%s' is unknown or needs an argument\n", cmd,
+					argv[optind - 1]);
+			fprintf(stderr, "Try 'lateral %s --help'.\n", cmd);
+			return CLI_USAGE;
+		default:
+			if (c >= 1000 && on_extra) {
+				int rc = on_extra(extra[c - 1000].name, optarg, ctx);
+				if (rc)
+					return rc;
+			}
+			break;
+		}
+	}
+	if (optind < argc)
+		o->model_path = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, "lateral %s: unexpected argument '%s' (one MODEL at most; options go before it)\n",
+			cmd, argv[optind]);
+		return CLI_USAGE;
+	}
+	if (model_required && !o->model_path) {
+		fprintf(stderr, "lateral %s: missing MODEL file\nTry 'lateral %s --help'.\n", cmd, cmd);
+		return CLI_USAGE;
+	}
+	return 0;
+}
+
+int cli_fail(const char *cmd, int code, const char *msg)
+{
+	fprintf(stderr, "lateral %s: %s\n", cmd, msg && *msg ? msg : lat_strerror(code));
+	return code == LAT_ECONFIG || code == LAT_EINVAL ? CLI_USAGE : CLI_FAIL;
+}
+
+int cli_load_model(const cli_opts *o, const char *fallback, const char **extra_sets, size_t n_extra,
+		   lat_model *m)
+{
+	char err[LAT_ERRLEN] = "";
+	int rc = LAT_OK;
+
+	lat_model_init(m);
+	if (o->model_path) {
+		rc = lat_model_load(m, o->model_path, err);
+	} else if (fallback) {
+		char name[128];
+		const char *text = cli_embedded_text(fallback);
+		snprintf(name, sizeof name, "<built-in %s>", fallback);
+		rc = text ? lat_model_load_string(m, text, name, err)
+			  : lat_err_set(err, LAT_EINVAL, "no built-in model %s", fallback);
+	}
+	for (size_t k = 0; !rc && k < n_extra; k++)
+		rc = lat_model_set(m, extra_sets[k], err);
+	for (size_t k = 0; !rc && k < o->n_sets; k++)
+		rc = lat_model_set(m, o->sets[k], err);
+	if (!rc)
+		rc = lat_model_finalize(m, err);
+	if (rc) {
+		/* Every failure here is the user's input: a file that cannot be read counts too. */
+		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
+int cli_outdir(const cli_opts *o)
+{
+	char err[LAT_ERRLEN];
+	int rc = lat_mkdir_p(o->outdir, err);
+	if (rc) {
+		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+char *cli_path(char *buf, size_t size, const char *dir, const char *name)
+{
+	snprintf(buf, size, "%s/%s", dir, name);
+	return buf;
+}
+
+double cli_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_json_begin(cli_json *j, FILE *fp)
+{
+	j->fp = fp;
+	j->n = 0;
+	fputs("{", fp);
+}
+
+static void json_key(cli_json *j, const char *key)
+{
+	fprintf(j->fp, "%s\n  \"%s\": ", j->n++ ? "," : "", key);
+}
+
+void cli_json_num(cli_json *j, const char *key, double v)
+{
+	json_key(j, key);
+	if (isfinite(v))
+		fprintf(j->fp, "%.17g", v);
+	else
+		fputs("null", j->fp);
+}
+
+void cli_json_int(cli_json *j, const char *key, long v)
+{
+	json_key(j, key);
+	fprintf(j->fp, "%ld", v);
+}
+
+void cli_json_str(cli_json *j, const char *key, const char *v)
+{
+	json_key(j, key);
+	fputc('"', j->fp);
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(j->fp, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			fprintf(j->fp, "\\u%04x", (unsigned char)*p);
+		else
+			fputc(*p, j->fp);
+	}
+	fputc('"', j->fp);
+}
+
+void cli_json_end(cli_json *j)
+{
+	fputs("\n}\n", j->fp);
+}
+
+void cli_metrics_header(FILE *fp)
+{
+	fputs("# presentation\tsnr\tinv_snr\tcos_mean\tmean_ratio\tdist_wstar\tsettle_time\tsteps\tinv_snr_rel\n", fp);
+}
+
+static void tsv_num(FILE *fp, double v, int last)
+{
+	if (isfinite(v))
+		fprintf(fp, "%.10g", v);
+	else if (isinf(v))
+		fputs(v > 0 ? "inf" : "-inf", fp);
+	fputc(last ? '\n' : '\t', fp);
+}
+
+void cli_metrics_row(FILE *fp, const lat_sim_status *st, double inv_snr_init, double settle_time, double steps)
+{
+	fprintf(fp, "%zu\t", st->presentation);
+	tsv_num(fp, st->pool.snr, 0);
+	tsv_num(fp, st->pool.inv_snr, 0);
+	tsv_num(fp, st->pool.cos_mean, 0);
+	tsv_num(fp, st->pool.mean_ratio, 0);
+	tsv_num(fp, st->dist_wstar, 0);
+	tsv_num(fp, settle_time, 0);
+	tsv_num(fp, steps, 0);
+	tsv_num(fp, st->pool.inv_snr / inv_snr_init, 1);
+}
+
+char *cli_gp_quote(char *buf, size_t size, const char *s)
+{
+	size_t k = 0;
+	if (size < 3)
+		return NULL;
+	buf[k++] = '\'';
+	for (; *s && k + 3 < size; s++) {
+		if (*s == '\'')
+			buf[k++] = '\''; /* gnuplot: '' inside single quotes is one quote */
+		buf[k++] = *s;
+	}
+	buf[k++] = '\'';
+	buf[k] = 0;
+	return buf;
+}
+
+/* The gnuplot program: $LATERAL_GNUPLOT, else the one configure found, else "gnuplot" on PATH. */
+static const char *gnuplot_program(void)
+{
+	const char *env = getenv("LATERAL_GNUPLOT");
+	if (env)
+		return env;
+#ifdef GNUPLOT_PATH
+	if (access(GNUPLOT_PATH, X_OK) == 0)
+		return GNUPLOT_PATH;
+#endif
+	return "gnuplot";
+}
+
+int cli_plot(const cli_opts *o, const char *script, const char *out, const char *const *assign, size_t n_assign)
+{
+	const char *text = cli_embedded_text(script), *prog = gnuplot_program();
+	char tmp[4096], quoted[4200];
+	int fds[2] = {-1, -1}, status = 0, rc = CLI_OK;
+	pid_t pid;
+	FILE *fp;
+
+	if (o->no_plot)
+		return CLI_OK;
+	if (!text)
+		return cli_fail(o->cmd, LAT_EINVAL, "internal error: plot script missing");
+	snprintf(tmp, sizeof tmp, "%s.tmp", out);
+	if (pipe(fds))
+		return cli_fail(o->cmd, LAT_EIO, "cannot start gnuplot (pipe failed)");
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return cli_fail(o->cmd, LAT_EIO, "cannot start gnuplot (fork failed)");
+	}
+	if (pid == 0) {
+		dup2(fds[0], 0);
+		close(fds[0]);
+		close(fds[1]);
+		/* gnuplot's own chatter must not mix with lateral's stdout. */
+		dup2(2, 1);
+		execlp(prog, prog, "-", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	fp = fdopen(fds[1], "w");
+	if (!fp) {
+		close(fds[1]);
+		waitpid(pid, &status, 0);
+		return cli_fail(o->cmd, LAT_EIO, "cannot talk to gnuplot");
+	}
+	for (size_t k = 0; k < n_assign; k++)
+		fprintf(fp, "%s\n", assign[k]);
+	fprintf(fp, "out = %s\n%s\n", cli_gp_quote(quoted, sizeof quoted, tmp), text);
+	fclose(fp);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		if (!o->quiet)
+			fprintf(stderr,
+				"lateral %s: note: gnuplot not found (install gnuplot-nox); %s was not drawn\n",
+				o->cmd, out);
+		remove(tmp);
+		return CLI_OK;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "lateral %s: gnuplot failed to draw %s\n", o->cmd, out);
+		remove(tmp);
+		return CLI_FAIL;
+	}
+	if (rename(tmp, out)) {
+		fprintf(stderr, "lateral %s: cannot rename %s to %s: %s\n", o->cmd, tmp, out, strerror(errno));
+		remove(tmp);
+		rc = CLI_FAIL;
+	}
+	return rc;
+}

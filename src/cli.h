@@ -1,0 +1,126 @@
+/* cli.h: what the lateral subcommands share: options, model loading, outputs, plots, exit codes. */
+#ifndef LATERAL_CLI_H
+#define LATERAL_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "lateral/model.h"
+#include "lateral/sim.h"
+
+/* Exit statuses of the lateral program. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* A text file compiled into the binary (gnuplot scripts from plots/, model files from models/). Table ends with {NULL, NULL}. */
+typedef struct {
+	const char *name;
+	const char *text;
+} cli_embedded;
+extern const cli_embedded cli_embedded_files[];
+
+/* Returns the embedded text of name (e.g. "plots/metrics.gp") or NULL. */
+const char *cli_embedded_text(const char *name);
+
+#define CLI_MAX_SETS 256
+
+/* Options every simulating subcommand understands. */
+typedef struct {
+	const char *cmd;        /* subcommand name, for messages */
+	const char *model_path; /* NULL: the built-in default */
+	const char *outdir;
+	const char *sets[CLI_MAX_SETS]; /* --set assignments, in order */
+	size_t n_sets;
+	int quiet, no_plot, solver_log;
+} cli_opts;
+
+/* One extra option of a subcommand (long name, whether it takes an argument, help text). */
+typedef struct {
+	const char *name;
+	int has_arg;
+	const char *help;
+} cli_extra;
+
+/* Parses argv of subcommand cmd into o (defaults: outdir default_outdir). extra options are reported
+ * through on_extra(name, arg, ctx), which returns 0 or CLI_USAGE. Positional MODEL is optional unless
+ * model_required. Returns -1 when --help was printed (caller exits 0), CLI_USAGE on bad usage (message
+ * printed), else 0. */
+int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const char *default_outdir,
+	      int model_required, const cli_extra *extra, int (*on_extra)(const char *, const char *, void *),
+	      void *ctx, cli_opts *o);
+
+/* Loads the model named by o (or the embedded one called fallback, e.g. "models/default.cfg"), applies
+ * extra_sets then o's --set overrides, and finalizes. Prints the error and returns CLI_USAGE on bad input. */
+int cli_load_model(const cli_opts *o, const char *fallback, const char **extra_sets, size_t n_extra,
+		   lat_model *m);
+
+/* Prints "lateral CMD: message" to stderr and maps a library status to an exit status (input errors 2,
+ * everything else 1). */
+int cli_fail(const char *cmd, int code, const char *msg);
+
+/* Creates the output directory; prints and returns CLI_FAIL on error. */
+int cli_outdir(const cli_opts *o);
+
+/* Joins dir and name into buf (size PATH_MAX-like); returns buf. */
+char *cli_path(char *buf, size_t size, const char *dir, const char *name);
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+/* Minimal JSON object writer over an atomic file. */
+typedef struct {
+	FILE *fp;
+	int n;
+} cli_json;
+void cli_json_begin(cli_json *j, FILE *fp);
+void cli_json_num(cli_json *j, const char *key, double v); /* non-finite -> null */
+void cli_json_int(cli_json *j, const char *key, long v);
+void cli_json_str(cli_json *j, const char *key, const char *v);
+void cli_json_end(cli_json *j);
+
+/* Writes metrics.tsv rows. */
+void cli_metrics_header(FILE *fp);
+void cli_metrics_row(FILE *fp, const lat_sim_status *st, double inv_snr_init, double settle_time,
+		     double steps);
+
+/* Runs gnuplot on an embedded script with "name = value" assignments (values are already gnuplot
+ * expressions, e.g. "'out/x.tsv'") and the output PNG written atomically to out. Missing gnuplot is
+ * a note on stderr (unless quiet) and returns 0; a failing gnuplot returns CLI_FAIL. */
+int cli_plot(const cli_opts *o, const char *script, const char *out, const char *const *assign, size_t n_assign);
+
+/* Quotes s as a gnuplot single-quoted string into buf. */
+char *cli_gp_quote(char *buf, size_t size, const char *s);
+
+/* What a convergence study measured (run_study). */
+typedef struct {
+	lat_sim_status init, final;
+	size_t presentations;
+	double seconds;          /* wall time of the presentation loop */
+	double mean_steps;       /* integrator steps per presentation */
+	double mean_rhs;         /* right-hand-side evaluations per presentation */
+	double mean_settle_time; /* simulated time per presentation */
+	double max_steady_error; /* over all presentations; NaN when no closed form */
+	double dist_wstar;       /* final |W - W*| / |W*| (population W* with fresh inputs); NaN without W* */
+	int wstar_population;
+} run_result;
+
+/* Runs m's presentations on sim, writing DIR/metrics.tsv and, for the first trace_presentations
+ * presentations, DIR/trace.tsv (when traced is set). Prints a progress table on stdout unless quiet.
+ * Returns CLI_OK or an exit status after printing the error. */
+int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
+	      run_result *res);
+
+/* Writes DIR/summary.json of a study (plus extra numeric fields). */
+int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,
+		      const char *const *extra_keys, const double *extra_vals, size_t n_extra);
+
+/* Draws DIR/snr.png from DIR/metrics.tsv and, if traced, DIR/trace.png from DIR/trace.tsv. */
+int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced);
+
+/* The subcommands. */
+int cmd_run(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+#endif

@@ -1,0 +1,116 @@
+/* closedform.c: w* of the averaged anti-Hebbian rule by two Cholesky solves (GSL). */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+
+#include "lateral/closedform.h"
+#include "lateral/err.h"
+
+/* Solves both systems for a given input covariance (overwritten: it becomes a factor). */
+static int solve(size_t n, size_t d, gsl_matrix *cov, const double *w_init, double a, double gamma,
+		 double *wstar, char *err)
+{
+	int rc = LAT_OK;
+	gsl_matrix *a_mean = gsl_matrix_alloc(d, d);
+	gsl_vector *wbar = gsl_vector_calloc(d), *rhs = gsl_vector_alloc(d), *cw = gsl_vector_alloc(d);
+
+	if (!a_mean || !wbar || !rhs || !cw) {
+		rc = lat_err_set(err, LAT_ENOMEM, "closed form: out of memory (d = %zu)", d);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < d; j++)
+			wbar->data[j] += w_init[i * d + j] / (double)n;
+
+	/* Mean: (C (1 - a) + gamma I) wbar* = gamma wbar^init. */
+	gsl_matrix_memcpy(a_mean, cov);
+	gsl_matrix_scale(a_mean, 1.0 - a);
+	gsl_matrix_add_diagonal(a_mean, gamma);
+	gsl_vector_scale(wbar, gamma);
+	if (gsl_linalg_cholesky_decomp1(a_mean) || gsl_linalg_cholesky_svx(a_mean, wbar)) {
+		rc = lat_err_set(err, LAT_EINVAL, "closed form: C (1 - a) + gamma I is not positive definite");
+		goto out;
+	}
+	/* Neurons: (C + gamma I) w_i* = a C wbar* + gamma w_i^init, one factorisation for all i. */
+	gsl_blas_dsymv(CblasLower, a, cov, wbar, 0.0, cw);
+	gsl_matrix_add_diagonal(cov, gamma);
+	if (gsl_linalg_cholesky_decomp1(cov)) {
+		rc = lat_err_set(err, LAT_EINVAL, "closed form: C + gamma I is not positive definite");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < d; j++)
+			rhs->data[j] = cw->data[j] + gamma * w_init[i * d + j];
+		gsl_linalg_cholesky_svx(cov, rhs);
+		for (size_t j = 0; j < d; j++)
+			wstar[i * d + j] = rhs->data[j];
+	}
+out:
+	gsl_vector_free(cw);
+	gsl_vector_free(rhs);
+	gsl_vector_free(wbar);
+	gsl_matrix_free(a_mean);
+	return rc;
+}
+
+static int check_args(size_t n, size_t d, double alpha, double gamma, double *a, char *err)
+{
+	if (n == 0 || d == 0)
+		return lat_err_set(err, LAT_EINVAL, "closed form: need n, d >= 1 (got %zu, %zu)", n, d);
+	if (!(gamma > 0))
+		return lat_err_set(err, LAT_EINVAL, "closed form: gamma = %g: w* is unique only for gamma > 0",
+				   gamma);
+	if (!(alpha > -1))
+		return lat_err_set(err, LAT_EINVAL, "closed form: alpha = %g must be > -1", alpha);
+	*a = isinf(alpha) ? 1.0 : alpha / (1.0 + alpha);
+	return LAT_OK;
+}
+
+int lat_closedform_wstar(size_t n, size_t d, size_t m, const double *x, const double *w_init,
+			 double alpha, double gamma, double *wstar, char *err)
+{
+	gsl_matrix *cov;
+	double a;
+	int rc = check_args(n, d, alpha, gamma, &a, err);
+
+	if (rc)
+		return rc;
+	if (m == 0)
+		return lat_err_set(err, LAT_EINVAL, "closed form: need at least one input");
+	cov = gsl_matrix_calloc(d, d);
+	if (!cov)
+		return lat_err_set(err, LAT_ENOMEM, "closed form: out of memory (d = %zu)", d);
+	{
+		gsl_matrix_const_view xv = gsl_matrix_const_view_array(x, m, d);
+		gsl_blas_dsyrk(CblasLower, CblasTrans, 1.0 / (double)m, &xv.matrix, 0.0, cov);
+	}
+	rc = solve(n, d, cov, w_init, a, gamma, wstar, err);
+	gsl_matrix_free(cov);
+	return rc;
+}
+
+int lat_closedform_wstar_cov(size_t n, size_t d, const double *c, const double *w_init, double alpha,
+			     double gamma, double *wstar, char *err)
+{
+	gsl_matrix *cov;
+	double a;
+	int rc = check_args(n, d, alpha, gamma, &a, err);
+
+	if (rc)
+		return rc;
+	cov = gsl_matrix_alloc(d, d);
+	if (!cov)
+		return lat_err_set(err, LAT_ENOMEM, "closed form: out of memory (d = %zu)", d);
+	memcpy(cov->data, c, d * d * sizeof *c);
+	rc = solve(n, d, cov, w_init, a, gamma, wstar, err);
+	gsl_matrix_free(cov);
+	return rc;
+}

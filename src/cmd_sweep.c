@@ -1,0 +1,316 @@
+/* cmd_sweep.c: `lateral sweep`: the convergence study over a grid of model keys, with predictions. */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lateral/err.h"
+#include "lateral/io.h"
+#include "lateral/metrics.h"
+
+#define PATHLEN 4096
+#define MAX_KEYS 8
+#define MAX_VALUES 64
+#define MAX_RUNS 4096
+#define TEXTLEN 128
+
+typedef struct {
+	size_t n_keys;
+	char key[MAX_KEYS][TEXTLEN];
+	size_t n_values[MAX_KEYS];
+	char value[MAX_KEYS][MAX_VALUES][TEXTLEN];
+} grid;
+
+static int on_extra(const char *name, const char *arg, void *ctx)
+{
+	grid *g = ctx;
+	const char *eq = strchr(arg, '=');
+	size_t k = g->n_keys, len;
+	const char *p;
+
+	(void)name;
+	if (!eq || eq == arg || !eq[1]) {
+		fprintf(stderr, "lateral sweep: --vary '%s': expected section.key=v1,v2,...\n", arg);
+		return CLI_USAGE;
+	}
+	if (k == MAX_KEYS) {
+		fprintf(stderr, "lateral sweep: at most %d --vary options\n", MAX_KEYS);
+		return CLI_USAGE;
+	}
+	len = (size_t)(eq - arg);
+	if (len >= TEXTLEN || !memchr(arg, '.', len)) {
+		fprintf(stderr, "lateral sweep: --vary '%s': expected section.key before '='\n", arg);
+		return CLI_USAGE;
+	}
+	memcpy(g->key[k], arg, len);
+	g->key[k][len] = 0;
+	for (size_t j = 0; j < k; j++)
+		if (!strcmp(g->key[j], g->key[k])) {
+			fprintf(stderr, "lateral sweep: --vary %s given twice\n", g->key[k]);
+			return CLI_USAGE;
+		}
+	g->n_values[k] = 0;
+	for (p = eq + 1;;) {
+		const char *comma = strchr(p, ',');
+		size_t vlen = comma ? (size_t)(comma - p) : strlen(p);
+		if (vlen == 0 || vlen >= TEXTLEN || g->n_values[k] == MAX_VALUES) {
+			fprintf(stderr,
+				"lateral sweep: --vary '%s': values must be non-empty, shorter than %d characters, "
+				"at most %d of them\n",
+				arg, TEXTLEN, MAX_VALUES);
+			return CLI_USAGE;
+		}
+		memcpy(g->value[k][g->n_values[k]], p, vlen);
+		g->value[k][g->n_values[k]++][vlen] = 0;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	g->n_keys++;
+	return 0;
+}
+
+/* Index of value of key k in run r (key 0 varies fastest, so each group of lines is contiguous). */
+static size_t value_index(const grid *g, size_t r, size_t k)
+{
+	for (size_t j = 0; j < k; j++)
+		r /= g->n_values[j];
+	return r % g->n_values[k];
+}
+
+typedef struct {
+	run_result res;
+	double pred_inv_snr_ratio, pred_mean_ratio;
+	double formula_inv_snr_ratio, formula_mean_ratio;
+} sweep_row;
+
+/* Predictions from the closed form with the population (or fixed-input) covariance, and the C = I
+ * formulas of SCIENCE.md section 4: 1/SNR falls by (gamma/(1+gamma))^2 / (g/(1+g))^2, the mean
+ * shrinks by g/(1+g), g = gamma (1 + alpha). */
+static void predict(const lat_model *m, lat_sim *sim, sweep_row *row)
+{
+	const double *ws = lat_sim_wstar(sim, NULL);
+	double *wbar = malloc(m->inputs * sizeof *wbar);
+	double gm = m->gamma, g = gm * (1 + m->alpha), h = gm / (1 + gm), s = g / (1 + g);
+
+	row->pred_inv_snr_ratio = row->pred_mean_ratio = NAN;
+	if (ws && wbar) {
+		lat_pool_stats st, st0;
+		lat_metrics_mean(m->neurons, m->inputs, lat_sim_weights_init(sim), wbar);
+		lat_metrics_pool(m->neurons, m->inputs, ws, wbar, &st);
+		lat_metrics_pool(m->neurons, m->inputs, lat_sim_weights_init(sim), wbar, &st0);
+		row->pred_inv_snr_ratio = st.inv_snr / st0.inv_snr;
+		row->pred_mean_ratio = st.mean_ratio;
+	}
+	free(wbar);
+	row->formula_inv_snr_ratio = isinf(m->alpha) ? h * h : h * h / (s * s);
+	row->formula_mean_ratio = s;
+}
+
+static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, lat_model *m, sweep_row *row)
+{
+	char sets[MAX_KEYS][2 * TEXTLEN + 2], err[LAT_ERRLEN];
+	const char *extra[MAX_KEYS];
+	cli_opts sub = *o;
+	lat_sim *sim = NULL;
+	int rc;
+
+	for (size_t k = 0; k < g->n_keys; k++) {
+		snprintf(sets[k], sizeof sets[k], "%s=%s", g->key[k], g->value[k][value_index(g, r, k)]);
+		extra[k] = sets[k];
+	}
+	rc = cli_load_model(o, NULL, extra, g->n_keys, m);
+	if (rc)
+		return rc;
+	sub.outdir = dir;
+	sub.quiet = 1;
+	rc = cli_outdir(&sub);
+	if (rc)
+		return rc;
+	sim = lat_sim_alloc(m, o->solver_log ? stderr : NULL, err);
+	if (!sim)
+		return cli_fail(o->cmd, LAT_EINVAL, err);
+	rc = run_study(&sub, m, sim, dir, 0, &row->res);
+	if (!rc) {
+		predict(m, sim, row);
+		rc = run_write_summary(&sub, m, dir, &row->res, NULL, NULL, 0);
+	}
+	lat_sim_free(sim);
+	return rc;
+}
+
+static void table_line(FILE *fp, const grid *g, size_t r, const sweep_row *row, int tsv)
+{
+	const run_result *res = &row->res;
+	double v[] = {res->final.pool.snr / res->init.pool.snr,
+		      res->final.pool.inv_snr / res->init.pool.inv_snr,
+		      row->pred_inv_snr_ratio,
+		      row->formula_inv_snr_ratio,
+		      res->final.pool.mean_ratio,
+		      row->pred_mean_ratio,
+		      row->formula_mean_ratio,
+		      res->mean_steps,
+		      res->presentations ? 1e6 * res->seconds / (double)res->presentations : NAN};
+	fprintf(fp, tsv ? "%zu" : "%4zu", r + 1);
+	for (size_t k = 0; k < g->n_keys; k++)
+		fprintf(fp, tsv ? "\t%s" : " %12s", g->value[k][value_index(g, r, k)]);
+	for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+		fprintf(fp, tsv ? "\t%.6g" : " %11.4g", v[k]);
+	fputc('\n', fp);
+}
+
+static const char *const columns[] = {"snr_gain", "inv_snr_ratio", "pred_inv_snr", "formula_inv", "mean_ratio",
+				      "pred_mean", "formula_mean", "steps", "us_per_pres"};
+
+static void table_header(FILE *fp, const grid *g, int tsv)
+{
+	fprintf(fp, tsv ? "# run" : " run");
+	for (size_t k = 0; k < g->n_keys; k++)
+		fprintf(fp, tsv ? "\t%s" : " %12s", g->key[k]);
+	for (size_t k = 0; k < sizeof columns / sizeof columns[0]; k++)
+		fprintf(fp, tsv ? "\t%s" : " %11s", columns[k]);
+	fputc('\n', fp);
+}
+
+/* One plot per combination of keys 1..n-1, with one line per value of key 0. */
+static int sweep_plots(const cli_opts *o, const grid *g, size_t n_runs)
+{
+	size_t per = g->n_values[0], n_groups = n_runs / per;
+	char files[8192], titles[8192], heading[1024], path[PATHLEN], out[PATHLEN], name[64];
+	char a_files[8300], a_titles[8300], a_heading[1100];
+	const char *assign[3] = {a_files, a_titles, a_heading};
+	int rc = CLI_OK;
+
+	for (size_t grp = 0; grp < n_groups && !rc; grp++) {
+		size_t used = 0, tused = 0, hused = 0;
+		heading[0] = 0;
+		for (size_t k = 1; k < g->n_keys; k++)
+			hused += (size_t)snprintf(heading + hused, sizeof heading - hused, "%s%s = %s", k > 1 ? ", " : "",
+						  g->key[k], g->value[k][value_index(g, grp * per, k)]);
+		for (size_t v = 0; v < per; v++) {
+			size_t r = grp * per + v;
+			snprintf(name, sizeof name, "run_%03zu/metrics.tsv", r + 1);
+			used += (size_t)snprintf(files + used, sizeof files - used, "%s%s", v ? " " : "",
+						 cli_path(path, sizeof path, o->outdir, name));
+			tused += (size_t)snprintf(titles + tused, sizeof titles - tused, "%s%s=%s", v ? " " : "",
+						  strchr(g->key[0], '.') + 1, g->value[0][v]);
+		}
+		if (used >= sizeof files || tused >= sizeof titles || hused >= sizeof heading)
+			return cli_fail(o->cmd, LAT_EINVAL, "sweep: plot labels too long (output path too long?)");
+		snprintf(a_files, sizeof a_files, "files = %s", cli_gp_quote(out, sizeof out, files));
+		snprintf(a_titles, sizeof a_titles, "titles = %s", cli_gp_quote(out, sizeof out, titles));
+		snprintf(a_heading, sizeof a_heading, "heading = %s", cli_gp_quote(out, sizeof out, heading));
+		snprintf(name, sizeof name, "sweep_%02zu.png", grp + 1);
+		rc = cli_plot(o, "plots/sweep.gp", cli_path(path, sizeof path, o->outdir, name), assign, 3);
+	}
+	return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+	static const char summary[] =
+	    "Runs the convergence study for every combination of the --vary values (the first key varies\n"
+	    "fastest) and writes DIR/sweep.tsv (one row per run: SNR gain, 1/SNR ratio, its prediction from\n"
+	    "the closed-form W* and from the C = I formula (gamma/(1+gamma))^2 / (g/(1+g))^2, g = gamma(1+alpha),\n"
+	    "the mean ratio |wbar|/|wbar_init| with its predictions, solver steps and cost), DIR/run_NNN/\n"
+	    "(metrics.tsv, summary.json) and DIR/sweep_NN.png: SNR against presentations, one line per value\n"
+	    "of the first key, one plot per combination of the others. Values are separated by commas\n"
+	    "(array values cannot be swept). Example, the classic grid:\n"
+	    "  lateral sweep --vary circuit.inputs=9,36,81 --vary plasticity.gamma=0.1,0.01,0.001";
+	static const cli_extra extra[] = {{"vary", 1, "section.key=v1,v2,... (repeatable, at most 8)"},
+					  {NULL, 0, NULL}};
+	grid *g = calloc(1, sizeof *g);
+	sweep_row *rows = NULL;
+	cli_opts o;
+	lat_model m;
+	lat_afile *f = NULL;
+	char path[PATHLEN], name[64], err[LAT_ERRLEN];
+	size_t n_runs = 1;
+	int rc;
+
+	lat_model_init(&m);
+	if (!g) {
+		fprintf(stderr, "lateral sweep: out of memory\n");
+		return CLI_FAIL;
+	}
+	rc = cli_parse(argc, argv, "sweep", summary, "out/sweep", 0, extra, on_extra, g, &o);
+	if (rc) {
+		rc = rc < 0 ? CLI_OK : rc;
+		goto out;
+	}
+	if (g->n_keys == 0) {
+		fprintf(stderr, "lateral sweep: give at least one --vary section.key=v1,v2,...\n");
+		rc = CLI_USAGE;
+		goto out;
+	}
+	for (size_t k = 0; k < g->n_keys; k++) {
+		n_runs *= g->n_values[k];
+		if (n_runs > MAX_RUNS) {
+			fprintf(stderr, "lateral sweep: the grid has more than %d runs\n", MAX_RUNS);
+			rc = CLI_USAGE;
+			goto out;
+		}
+	}
+	/* Check every combination before running any, so a typo costs nothing. */
+	for (size_t r = 0; r < n_runs; r++) {
+		char sets[MAX_KEYS][2 * TEXTLEN + 2];
+		const char *extra_sets[MAX_KEYS];
+		for (size_t k = 0; k < g->n_keys; k++) {
+			snprintf(sets[k], sizeof sets[k], "%s=%s", g->key[k], g->value[k][value_index(g, r, k)]);
+			extra_sets[k] = sets[k];
+		}
+		lat_model_clear(&m);
+		rc = cli_load_model(&o, NULL, extra_sets, g->n_keys, &m);
+		if (rc)
+			goto out;
+	}
+	rows = calloc(n_runs, sizeof *rows);
+	if (!rows) {
+		rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = cli_outdir(&o);
+	if (rc)
+		goto out;
+	if (!o.quiet) {
+		printf("# lateral sweep: %zu runs; ratios are final / initial\n", n_runs);
+		table_header(stdout, g, 0);
+	}
+	for (size_t r = 0; r < n_runs; r++) {
+		snprintf(name, sizeof name, "run_%03zu", r + 1);
+		lat_model_clear(&m);
+		rc = one_run(&o, g, r, cli_path(path, sizeof path, o.outdir, name), &m, &rows[r]);
+		if (rc)
+			goto out;
+		if (!o.quiet) {
+			table_line(stdout, g, r, &rows[r], 0);
+			fflush(stdout);
+		}
+	}
+	f = lat_afile_open(cli_path(path, sizeof path, o.outdir, "sweep.tsv"), err);
+	if (!f) {
+		rc = cli_fail(o.cmd, LAT_EIO, err);
+		goto out;
+	}
+	table_header(lat_afile_fp(f), g, 1);
+	for (size_t r = 0; r < n_runs; r++)
+		table_line(lat_afile_fp(f), g, r, &rows[r], 1);
+	rc = lat_afile_commit(f, err);
+	f = NULL;
+	if (rc) {
+		rc = cli_fail(o.cmd, LAT_EIO, err);
+		goto out;
+	}
+	rc = sweep_plots(&o, g, n_runs);
+	if (!rc && !o.quiet)
+		printf("# files in %s/: sweep.tsv, run_NNN/, sweep_NN.png\n", o.outdir);
+out:
+	lat_afile_abort(f);
+	lat_model_clear(&m);
+	free(rows);
+	free(g);
+	return rc;
+}

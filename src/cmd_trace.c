@@ -1,0 +1,58 @@
+/* cmd_trace.c: `lateral trace`: dense rate trajectories of the first presentations. */
+#include <config.h>
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "lateral/err.h"
+
+int cmd_trace(int argc, char **argv)
+{
+	static const char summary[] =
+	    "Presents the first run.trace_presentations inputs and samples the rates every run.trace_dt\n"
+	    "(default min(tau, tau_inh)/10) until each settles. Writes DIR/trace.tsv with columns\n"
+	    "presentation, t (cumulative), r_1..r_N, r_inh, b; DIR/metrics.tsv; DIR/trace.png with gnuplot.";
+	cli_opts o;
+	lat_model m;
+	lat_sim *sim = NULL;
+	run_result res;
+	char err[LAT_ERRLEN], set[64];
+	const char *extra[1] = {set};
+	int rc = cli_parse(argc, argv, "trace", summary, "out/trace", 0, NULL, NULL, NULL, &o);
+
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	rc = cli_load_model(&o, NULL, NULL, 0, &m);
+	if (rc)
+		goto out;
+	if (m.trace_presentations == 0) {
+		rc = cli_fail(o.cmd, LAT_ECONFIG, "run.trace_presentations = 0: nothing to trace (set it >= 1)");
+		goto out;
+	}
+	/* Only the traced presentations are run. */
+	snprintf(set, sizeof set, "run.presentations=%zu", m.trace_presentations);
+	lat_model_clear(&m);
+	rc = cli_load_model(&o, NULL, extra, 1, &m);
+	if (rc)
+		goto out;
+	rc = cli_outdir(&o);
+	if (rc)
+		goto out;
+	sim = lat_sim_alloc(&m, o.solver_log ? stderr : NULL, err);
+	if (!sim) {
+		rc = cli_fail(o.cmd, LAT_EINVAL, err);
+		goto out;
+	}
+	o.quiet = 1; /* the table is for long runs; trace reports its files */
+	rc = run_study(&o, &m, sim, o.outdir, 1, &res);
+	if (!rc)
+		rc = run_plots(&o, &m, o.outdir, 1);
+	if (!rc)
+		printf("lateral trace: %zu presentations of %zu neurons traced (%.1f solver steps each); "
+		       "files in %s/\n",
+		       m.presentations, m.neurons, res.mean_steps, o.outdir);
+out:
+	lat_sim_free(sim);
+	lat_model_clear(&m);
+	return rc;
+}

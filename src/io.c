@@ -1,0 +1,344 @@
+/* io.c: strict numeric TSV reading, full-precision TSV writing, atomic output files and mkdir -p. */
+#include <config.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "lateral/err.h"
+#include "lateral/io.h"
+
+/* Initial capacity (values) of the matrix buffer of lat_tsv_read; it doubles when full. */
+#define TSV_INITIAL_CAPACITY 256
+
+struct lat_afile {
+	FILE *fp;
+	char *path; /* final name */
+	char *tmp;  /* temporary name in the same directory */
+};
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Parses one data line (NUL-terminated, no newline) into values appended at buf[*n]; *ncol receives the
+ * number of values on the line. */
+static int tsv_parse_line(const char *path, size_t lineno, char *line, double **buf, size_t *n, size_t *cap,
+			  size_t *ncol, char *err)
+{
+	char *p = line;
+	size_t col = 0;
+
+	while (*p) {
+		char *tok, *end;
+		double v;
+
+		while (is_blank(*p))
+			p++;
+		if (!*p)
+			break;
+		tok = p;
+		while (*p && !is_blank(*p))
+			p++;
+		if (*p)
+			*p++ = '\0';
+		col++;
+		errno = 0;
+		v = strtod(tok, &end);
+		if (end == tok || *end)
+			return lat_err_set(err, LAT_ECONFIG, "%s:%zu: column %zu: expected a number, got '%.40s'", path,
+					   lineno, col, tok);
+		if (!isfinite(v))
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s:%zu: column %zu: expected a finite number, got '%.40s'", path, lineno,
+					   col, tok);
+		if (*n == *cap) {
+			size_t newcap = *cap ? 2 * *cap : TSV_INITIAL_CAPACITY;
+			double *tmp;
+			if (newcap < *cap || newcap > SIZE_MAX / sizeof **buf)
+				return lat_err_set(err, LAT_ENOMEM, "%s:%zu: too many values", path, lineno);
+			tmp = realloc(*buf, newcap * sizeof **buf);
+			if (!tmp)
+				return lat_err_set(err, LAT_ENOMEM, "%s:%zu: out of memory", path, lineno);
+			*buf = tmp;
+			*cap = newcap;
+		}
+		(*buf)[(*n)++] = v;
+	}
+	*ncol = col;
+	return LAT_OK;
+}
+
+int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, char *err)
+{
+	FILE *fp = NULL;
+	char *line = NULL;
+	size_t linecap = 0, lineno = 0, first_line = 0;
+	double *buf = NULL;
+	size_t n = 0, cap = 0, nrows = 0, ncols = 0;
+	ssize_t len;
+	int rc = LAT_OK;
+
+	*data = NULL;
+	*rows = *cols = 0;
+	fp = fopen(path, "r");
+	if (!fp) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno));
+		goto out;
+	}
+	errno = 0;
+	while ((len = getline(&line, &linecap, fp)) >= 0) {
+		char *p = line;
+		size_t ncol;
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if ((size_t)len != strlen(line)) {
+			rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: binary data (NUL byte)", path, lineno);
+			goto out;
+		}
+		while (is_blank(*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		rc = tsv_parse_line(path, lineno, p, &buf, &n, &cap, &ncol, err);
+		if (rc)
+			goto out;
+		if (nrows == 0) {
+			ncols = ncol;
+			first_line = lineno;
+		} else if (ncol != ncols) {
+			rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: row has %zu columns, expected %zu (as on line %zu)",
+					 path, lineno, ncol, ncols, first_line);
+			goto out;
+		}
+		nrows++;
+		errno = 0;
+	}
+	if (ferror(fp)) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
+		goto out;
+	}
+	if (nrows == 0) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: no data rows (only blank lines or comments)", path,
+				 lineno);
+		goto out;
+	}
+	*data = buf;
+	buf = NULL;
+	*rows = nrows;
+	*cols = ncols;
+out:
+	free(buf);
+	free(line);
+	if (fp)
+		fclose(fp);
+	return rc;
+}
+
+lat_afile *lat_afile_open(const char *path, char *err)
+{
+	lat_afile *f = NULL;
+	const char *slash, *base;
+	size_t size;
+	mode_t mask;
+	int fd = -1, rc = LAT_OK;
+
+	if (!path || !*path) {
+		rc = lat_err_set(err, LAT_EINVAL, "output file name is empty");
+		goto out;
+	}
+	f = calloc(1, sizeof *f);
+	size = strlen(path) + sizeof "/..XXXXXX";
+	if (f) {
+		f->path = strdup(path);
+		f->tmp = malloc(size);
+	}
+	if (!f || !f->path || !f->tmp) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	/* Temporary name "<dir>/.<base>.XXXXXX": same directory, so rename() is atomic. */
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	snprintf(f->tmp, size, "%.*s.%s.XXXXXX", (int)(base - path), path, base);
+	fd = mkstemp(f->tmp);
+	if (fd < 0) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+		goto out;
+	}
+	/* mkstemp creates mode 0600; give the final file the usual 0666 & ~umask. */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) != 0) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot set permissions: %s", f->tmp, strerror(errno));
+		goto out;
+	}
+	f->fp = fdopen(fd, "w");
+	if (!f->fp) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot open: %s", f->tmp, strerror(errno));
+		goto out;
+	}
+out:
+	if (rc && f) {
+		if (fd >= 0) {
+			close(fd);
+			unlink(f->tmp);
+		}
+		free(f->tmp);
+		free(f->path);
+		free(f);
+		f = NULL;
+	}
+	return f;
+}
+
+FILE *lat_afile_fp(lat_afile *f)
+{
+	return f->fp;
+}
+
+static void afile_free(lat_afile *f)
+{
+	free(f->tmp);
+	free(f->path);
+	free(f);
+}
+
+int lat_afile_commit(lat_afile *f, char *err)
+{
+	int rc = LAT_OK, closed;
+
+	if (!f)
+		return lat_err_set(err, LAT_EINVAL, "no output file to commit");
+	if (fflush(f->fp) != 0 || ferror(f->fp)) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot write: %s", f->path, strerror(errno ? errno : EIO));
+		goto out;
+	}
+	if (fsync(fileno(f->fp)) != 0) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot sync: %s", f->path, strerror(errno));
+		goto out;
+	}
+	closed = fclose(f->fp);
+	f->fp = NULL;
+	if (closed != 0) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot close: %s", f->path, strerror(errno));
+		goto out;
+	}
+	if (rename(f->tmp, f->path) != 0) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot rename %s onto it: %s", f->path, f->tmp,
+				 strerror(errno));
+		goto out;
+	}
+out:
+	if (rc) {
+		if (f->fp)
+			fclose(f->fp);
+		unlink(f->tmp);
+	}
+	afile_free(f);
+	return rc;
+}
+
+void lat_afile_abort(lat_afile *f)
+{
+	if (!f)
+		return;
+	if (f->fp)
+		fclose(f->fp);
+	unlink(f->tmp);
+	afile_free(f);
+}
+
+/* Writes the header as '#'-prefixed lines (one '#' per line of header). */
+static void write_header(FILE *fp, const char *header)
+{
+	const char *p = header;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(fp, "#%.*s\n", (int)len, p);
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+}
+
+int lat_tsv_write(const char *path, const char *header, const double *data, size_t rows, size_t cols,
+		  char *err)
+{
+	lat_afile *f = NULL;
+	FILE *fp;
+	size_t i, j;
+	int rc = LAT_OK;
+
+	f = lat_afile_open(path, err);
+	if (!f) {
+		rc = LAT_EIO;
+		goto out;
+	}
+	fp = lat_afile_fp(f);
+	if (header && *header)
+		write_header(fp, header);
+	for (i = 0; i < rows; i++)
+		for (j = 0; j < cols; j++)
+			fprintf(fp, "%.17g%c", data[i * cols + j], j + 1 < cols ? '\t' : '\n');
+	rc = lat_afile_commit(f, err);
+	f = NULL;
+out:
+	lat_afile_abort(f);
+	return rc;
+}
+
+int lat_mkdir_p(const char *path, char *err)
+{
+	char *buf = NULL;
+	char *p;
+	struct stat st;
+	int rc = LAT_OK;
+
+	if (!path || !*path) {
+		rc = lat_err_set(err, LAT_EINVAL, "directory name is empty");
+		goto out;
+	}
+	buf = strdup(path);
+	if (!buf) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	/* Create every prefix ending before a '/', then the full path. */
+	for (p = buf + 1;; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0) {
+			int e = errno;
+			/* EEXIST, but also EACCES or EROFS on an existing parent, is fine for a directory. */
+			if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+				rc = lat_err_set(err, LAT_EIO, "%s: cannot create directory: %s", buf,
+						 strerror(e == EEXIST ? ENOTDIR : e));
+				goto out;
+			}
+		}
+		*p = c;
+		if (!c)
+			break;
+		while (p[1] == '/')
+			p++;
+		if (!p[1])
+			break;
+	}
+out:
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,730 @@
+/* ode.c: integrate dy/dt = f(y) to steady state (residual < steady_tol) with CVODE BDF/Adams, GSL rk8pd or a closed form. */
+#include <config.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvode/cvode.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_odeiv2.h>
+#include <nvector/nvector_serial.h>
+#include <sundials/sundials_config.h>
+#include <sundials/sundials_linearsolver.h>
+#include <sundials/sundials_types.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunmatrix/sunmatrix_dense.h>
+#include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
+
+#include "lateral/err.h"
+#include "lateral/ode.h"
+
+/* SUNDIALS 6 takes a void * communicator, 7 a SUNComm with its own null value. */
+#ifndef SUN_COMM_NULL
+#define SUN_COMM_NULL NULL
+#endif
+
+_Static_assert(sizeof(sunrealtype) == sizeof(double), "lateral passes N_Vector data as double arrays");
+
+/* A step whose interpolated derivative gives a residual below SCREEN_FACTOR * steady_tol is confirmed
+ * with one true right-hand side (the interpolant is only accurate to the local error). */
+#define SCREEN_FACTOR 10.0
+/* Initial step of rk8pd (Hairer, Norsett & Wanner II.4): a fraction of |y| / |f| in the error norm, or a
+ * fraction of t_max when either norm is negligible. */
+#define INIT_STEP_FRAC 0.01
+#define INIT_STEP_NEGLIGIBLE 1e-5
+#define INIT_STEP_TMAX_FRAC 1e-6
+/* Exact settle: grid from t_max * EXACT_H0_FRAC, doubling up to steps of t_max * EXACT_HMAX_FRAC, then
+ * bisection of the first bracket to a relative width EXACT_T_RTOL. */
+#define EXACT_H0_FRAC (1.0 / 1048576.0)
+#define EXACT_HMAX_FRAC (1.0 / 512.0)
+#define EXACT_T_RTOL 1e-6
+
+struct lat_ode {
+	const lat_ode_system *sys; /* borrowed */
+	lat_ode_opts opts;
+	size_t dim;
+	double *work;         /* 3 dim doubles: f, ya, yb */
+	double *f, *ya, *yb;  /* rhs at a checked state; running state (rk8pd, exact); scratch state */
+	double *jac;          /* dim x dim row-major Jacobian buffer (BDF with sys->jacobian and no newton_solve) */
+	int started;          /* 1 between lat_ode_restart and the next settle */
+	double t;             /* current time of the advance sequence */
+	long own_rhs;         /* rhs evaluations made outside CVODE (and all of them for rk8pd / exact) */
+	long own_steps;       /* rk8pd / exact steps of the advance sequence */
+	long own_jac;         /* Newton solves through sys->newton_solve */
+	/* CVODE */
+	SUNContext ctx;
+	void *cv;
+	N_Vector y, dky;
+	SUNMatrix A;
+	SUNLinearSolver ls;
+	SUNNonlinearSolver nls;
+	/* GSL */
+	gsl_odeiv2_system gsys;
+	gsl_odeiv2_step *step;
+	gsl_odeiv2_control *ctrl;
+	gsl_odeiv2_evolve *ev;
+	double h; /* rk8pd step size carried between advance calls */
+};
+
+static const char *const method_names[] = {"bdf", "adams", "rk8pd", "exact"};
+
+const char *lat_method_name(lat_method m)
+{
+	if ((unsigned)m >= sizeof method_names / sizeof method_names[0])
+		return "unknown";
+	return method_names[m];
+}
+
+int lat_method_parse(const char *name, lat_method *m)
+{
+	size_t i;
+
+	if (!name)
+		return LAT_EINVAL;
+	for (i = 0; i < sizeof method_names / sizeof method_names[0]; i++) {
+		if (strcmp(name, method_names[i]) == 0) {
+			*m = (lat_method)i;
+			return LAT_OK;
+		}
+	}
+	return LAT_EINVAL;
+}
+
+static int is_cvode(const lat_ode *o)
+{
+	return o->opts.method == LAT_METHOD_BDF || o->opts.method == LAT_METHOD_ADAMS;
+}
+
+static int all_finite(const double *y, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(y[i]))
+			return 0;
+	return 1;
+}
+
+/* Turns a negative SUNDIALS flag into LAT_ESOLVER with the flag's name in err. */
+static int cv_ok(int flag, const char *fn, char *err)
+{
+	char *name;
+
+	if (flag >= 0)
+		return LAT_OK;
+	name = CVodeGetReturnFlagName(flag);
+	lat_err_set(err, LAT_ESOLVER, "%s failed: %s", fn, name ? name : "unknown flag");
+	free(name);
+	return LAT_ESOLVER;
+}
+
+/* The only code that sees N_Vector for the right-hand side: forwards raw arrays to sys->rhs. */
+static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *user_data)
+{
+	const lat_ode *o = user_data;
+
+	(void)t;
+	return o->sys->rhs(o->sys->params, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
+}
+
+/* Dense Jacobian: sys->jacobian fills a row-major buffer, copied into the column-major SUNMatrix. */
+static int cv_jac(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix J, void *user_data, N_Vector tmp1,
+		  N_Vector tmp2, N_Vector tmp3)
+{
+	const lat_ode *o = user_data;
+	sunrealtype *cols = SUNDenseMatrix_Data(J);
+	size_t dim = o->dim, i, j;
+	int status = o->sys->jacobian(o->sys->params, N_VGetArrayPointer(y), o->jac);
+
+	(void)t;
+	(void)fy;
+	(void)tmp1;
+	(void)tmp2;
+	(void)tmp3;
+	if (status)
+		return status;
+	for (j = 0; j < dim; j++)
+		for (i = 0; i < dim; i++)
+			cols[j * dim + i] = o->jac[i * dim + j];
+	return 0;
+}
+
+/* Matrix-embedded linear solver: CVODE hands us b and we solve (I - gamma J(y)) x = b with
+ * sys->newton_solve, J taken at the current Newton iterate. */
+static SUNLinearSolver_Type ls_gettype(SUNLinearSolver S)
+{
+	(void)S;
+	return SUNLINEARSOLVER_MATRIX_EMBEDDED;
+}
+
+static SUNLinearSolver_ID ls_getid(SUNLinearSolver S)
+{
+	(void)S;
+	return SUNLINEARSOLVER_CUSTOM;
+}
+
+static int ls_solve(SUNLinearSolver S, SUNMatrix A, N_Vector x, N_Vector b, sunrealtype tol)
+{
+	lat_ode *o = S->content;
+	sunrealtype gamma;
+	N_Vector ycur;
+
+	(void)A;
+	(void)tol;
+	if (CVodeGetCurrentGamma(o->cv, &gamma) < 0 || CVodeGetCurrentState(o->cv, &ycur) < 0)
+		return SUNLS_MEM_NULL;
+	N_VScale(1.0, b, x);
+	o->own_jac++;
+	/* a singular Newton matrix is recoverable: CVODE retries with a smaller step (another gamma) */
+	if (o->sys->newton_solve(o->sys->params, N_VGetArrayPointer(ycur), gamma, N_VGetArrayPointer(x)))
+		return SUNLS_PACKAGE_FAIL_REC;
+	return SUNLS_SUCCESS;
+}
+
+static int ls_free(SUNLinearSolver S)
+{
+	if (S) {
+		S->content = NULL; /* borrowed engine, not ours to free */
+		SUNLinSolFreeEmpty(S);
+	}
+	return SUNLS_SUCCESS;
+}
+
+static int gsl_rhs(double t, const double y[], double dydt[], void *params)
+{
+	lat_ode *o = params;
+	int status;
+
+	(void)t;
+	o->own_rhs++;
+	status = o->sys->rhs(o->sys->params, y, dydt);
+	if (status < 0)
+		return GSL_EBADFUNC;
+	return status > 0 ? GSL_FAILURE : GSL_SUCCESS; /* GSL_FAILURE: evolve retries with a halved step */
+}
+
+static int cvode_setup(lat_ode *o, char *err)
+{
+	sunindextype n = (sunindextype)o->dim;
+	int lmm = o->opts.method == LAT_METHOD_BDF ? CV_BDF : CV_ADAMS;
+	int status;
+
+	status = cv_ok(SUNContext_Create(SUN_COMM_NULL, &o->ctx), "SUNContext_Create", err);
+	if (status)
+		goto out;
+	o->y = N_VNew_Serial(n, o->ctx);
+	o->dky = N_VNew_Serial(n, o->ctx);
+	o->cv = CVodeCreate(lmm, o->ctx);
+	if (!o->y || !o->dky || !o->cv) {
+		status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the CVODE solver");
+		goto out;
+	}
+#if SUNDIALS_VERSION_MAJOR < 7
+	status = cv_ok(CVodeSetErrFile(o->cv, o->opts.solver_log), "CVodeSetErrFile", err);
+#else
+	/* 7.x reports through SUNContext error handlers (stderr by default); quiet means none */
+	if (!o->opts.solver_log)
+		status = cv_ok(SUNContext_ClearErrHandlers(o->ctx), "SUNContext_ClearErrHandlers", err);
+#endif
+	if (status)
+		goto out;
+	N_VConst(0.0, o->y);
+	status = cv_ok(CVodeInit(o->cv, cv_rhs, 0.0, o->y), "CVodeInit", err);
+	if (!status)
+		status = cv_ok(CVodeSStolerances(o->cv, o->opts.rtol, o->opts.atol), "CVodeSStolerances", err);
+	if (!status)
+		status = cv_ok(CVodeSetUserData(o->cv, o), "CVodeSetUserData", err);
+	if (!status)
+		status = cv_ok(CVodeSetMaxNumSteps(o->cv, o->opts.max_steps), "CVodeSetMaxNumSteps", err);
+	if (status)
+		goto out;
+
+	if (o->opts.method == LAT_METHOD_ADAMS) {
+		/* non-stiff: functional iteration, no linear algebra at all */
+		o->nls = SUNNonlinSol_FixedPoint(o->y, 0, o->ctx);
+		if (!o->nls) {
+			status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the fixed-point solver");
+			goto out;
+		}
+		status = cv_ok(CVodeSetNonlinearSolver(o->cv, o->nls), "CVodeSetNonlinearSolver", err);
+	} else if (o->sys->newton_solve) {
+		o->ls = SUNLinSolNewEmpty(o->ctx);
+		if (!o->ls) {
+			status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the linear solver");
+			goto out;
+		}
+		o->ls->content = o;
+		o->ls->ops->gettype = ls_gettype;
+		o->ls->ops->getid = ls_getid;
+		o->ls->ops->solve = ls_solve;
+		o->ls->ops->free = ls_free;
+		status = cv_ok(CVodeSetLinearSolver(o->cv, o->ls, NULL), "CVodeSetLinearSolver", err);
+	} else {
+		o->A = SUNDenseMatrix(n, n, o->ctx);
+		o->ls = o->A ? SUNLinSol_Dense(o->y, o->A, o->ctx) : NULL;
+		if (o->sys->jacobian && o->dim <= SIZE_MAX / sizeof(double) / o->dim)
+			o->jac = malloc(o->dim * o->dim * sizeof *o->jac);
+		if (!o->ls || (o->sys->jacobian && !o->jac)) {
+			status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the dense linear solver");
+			goto out;
+		}
+		status = cv_ok(CVodeSetLinearSolver(o->cv, o->ls, o->A), "CVodeSetLinearSolver", err);
+		if (!status && o->sys->jacobian)
+			status = cv_ok(CVodeSetJacFn(o->cv, cv_jac), "CVodeSetJacFn", err);
+	}
+	/* CVodeSetUseIntegratorFusedKernels is not used: it needs SUNDIALS built with fused GPU kernels,
+	 * which serial vectors (and Debian's build) do not have. */
+out:
+	return status;
+}
+
+static int gsl_setup(lat_ode *o, char *err)
+{
+	int status = LAT_OK;
+
+	o->gsys.function = gsl_rhs;
+	o->gsys.jacobian = NULL;
+	o->gsys.dimension = o->dim;
+	o->gsys.params = o;
+	o->step = gsl_odeiv2_step_alloc(gsl_odeiv2_step_rk8pd, o->dim);
+	o->ctrl = gsl_odeiv2_control_y_new(o->opts.atol, o->opts.rtol);
+	o->ev = gsl_odeiv2_evolve_alloc(o->dim);
+	if (!o->step || !o->ctrl || !o->ev)
+		status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the rk8pd stepper");
+	return status;
+}
+
+lat_ode *lat_ode_alloc(const lat_ode_system *sys, const lat_ode_opts *opts, char *err)
+{
+	lat_ode *o = NULL;
+	int status = LAT_OK;
+
+	if (!sys || !opts || sys->dim == 0 || !sys->rhs || !sys->residual) {
+		status = lat_err_set(err, LAT_EINVAL, "ode: system needs dim > 0, rhs and residual");
+		goto out;
+	}
+	if ((unsigned)opts->method > LAT_METHOD_EXACT) {
+		status = lat_err_set(err, LAT_EINVAL, "ode: unknown method %d", (int)opts->method);
+		goto out;
+	}
+	if (!(opts->rtol > 0 && opts->atol > 0 && opts->steady_tol > 0 && opts->t_max > 0) ||
+	    !isfinite(opts->t_max) || opts->max_steps < 1) {
+		status = lat_err_set(err, LAT_EINVAL,
+				     "ode: rtol, atol, steady_tol, t_max must be > 0 and max_steps >= 1");
+		goto out;
+	}
+	if (opts->method == LAT_METHOD_EXACT && !sys->exact) {
+		status = lat_err_set(err, LAT_EINVAL,
+				     "ode: method exact needs a closed-form flow, which this system lacks "
+				     "(it exists only for linear units with a constant bias)");
+		goto out;
+	}
+	o = calloc(1, sizeof *o);
+	if (!o || sys->dim > SIZE_MAX / (3 * sizeof(double))) {
+		status = lat_err_set(err, LAT_ENOMEM, "ode: out of memory");
+		goto out;
+	}
+	o->sys = sys;
+	o->opts = *opts;
+	o->dim = sys->dim;
+	o->work = malloc(3 * o->dim * sizeof *o->work);
+	if (!o->work) {
+		status = lat_err_set(err, LAT_ENOMEM, "ode: out of memory");
+		goto out;
+	}
+	o->f = o->work;
+	o->ya = o->work + o->dim;
+	o->yb = o->work + 2 * o->dim;
+	if (is_cvode(o))
+		status = cvode_setup(o, err);
+	else if (opts->method == LAT_METHOD_RK8PD)
+		status = gsl_setup(o, err);
+out:
+	if (status) {
+		lat_ode_free(o);
+		o = NULL;
+	}
+	return o;
+}
+
+void lat_ode_free(lat_ode *o)
+{
+	if (!o)
+		return;
+	if (o->cv)
+		CVodeFree(&o->cv);
+	if (o->nls)
+		SUNNonlinSolFree(o->nls);
+	if (o->ls)
+		SUNLinSolFree(o->ls);
+	if (o->A)
+		SUNMatDestroy(o->A);
+	if (o->dky)
+		N_VDestroy(o->dky);
+	if (o->y)
+		N_VDestroy(o->y);
+	if (o->ctx)
+		SUNContext_Free(&o->ctx);
+	gsl_odeiv2_evolve_free(o->ev);
+	gsl_odeiv2_control_free(o->ctrl);
+	gsl_odeiv2_step_free(o->step);
+	free(o->jac);
+	free(o->work);
+	free(o);
+}
+
+/* f = rhs(y) and its residual, counted as one of our own evaluations. */
+static int eval_residual(lat_ode *o, const double *y, double *res, char *err)
+{
+	int rc = o->sys->rhs(o->sys->params, y, o->f);
+
+	o->own_rhs++;
+	if (rc)
+		return lat_err_set(err, LAT_ESOLVER, "right-hand side failed (status %d)", rc);
+	*res = o->sys->residual(o->sys->params, y, o->f);
+	return LAT_OK;
+}
+
+/* LAT_ENOTSTEADY with the residual at y (evaluated here) in the message. */
+static int not_steady(lat_ode *o, const double *y, double t, long steps, lat_ode_stats *s, char *err)
+{
+	int status = eval_residual(o, y, &s->residual, err);
+
+	if (status)
+		return status;
+	if (t >= o->opts.t_max)
+		return lat_err_set(err, LAT_ENOTSTEADY, "no steady state by t = %g (residual %.3g > steady_tol %g)",
+				   t, s->residual, o->opts.steady_tol);
+	return lat_err_set(err, LAT_ENOTSTEADY,
+			   "no steady state after %ld steps (t = %g, residual %.3g > steady_tol %g)", steps, t,
+			   s->residual, o->opts.steady_tol);
+}
+
+static int diverged(double t, char *err)
+{
+	return lat_err_set(err, LAT_EDIVERGE, "non-finite state at t = %g", t);
+}
+
+/* CVODE counters since the last CVodeReInit, plus our own evaluations. */
+static void cvode_stats(lat_ode *o, lat_ode_stats *s)
+{
+	long nst = 0, nfe = 0, nfe_ls = 0, nsetups = 0;
+
+	CVodeGetNumSteps(o->cv, &nst);
+	CVodeGetNumRhsEvals(o->cv, &nfe);
+	if (o->ls) {
+		CVodeGetNumLinRhsEvals(o->cv, &nfe_ls);
+		CVodeGetNumLinSolvSetups(o->cv, &nsetups);
+	}
+	s->steps = nst;
+	s->rhs_evals = nfe + nfe_ls + o->own_rhs;
+	s->jac_evals = nsetups + o->own_jac;
+}
+
+static int cvode_reinit(lat_ode *o, const double *y0, double tstop, char *err)
+{
+	int status;
+
+	memcpy(N_VGetArrayPointer(o->y), y0, o->dim * sizeof *y0);
+	status = cv_ok(CVodeReInit(o->cv, 0.0, o->y), "CVodeReInit", err);
+	/* SUNDIALS 6.4 has no CVodeClearStopTime: a stop time left by a settle is overridden instead */
+	if (!status)
+		status = cv_ok(CVodeSetStopTime(o->cv, tstop), "CVodeSetStopTime", err);
+	o->own_jac = 0;
+	return status;
+}
+
+static int settle_cvode(lat_ode *o, double *y, lat_ode_stats *s, char *err)
+{
+	double *yv = N_VGetArrayPointer(o->y), *dk = N_VGetArrayPointer(o->dky);
+	double tol = o->opts.steady_tol;
+	sunrealtype t = 0;
+	long steps = 0;
+	int status = cvode_reinit(o, y, o->opts.t_max, err);
+
+	while (!status) {
+		int flag;
+		if (steps >= o->opts.max_steps || t >= o->opts.t_max) {
+			status = not_steady(o, yv, t, steps, s, err);
+			break;
+		}
+		flag = CVode(o->cv, o->opts.t_max, o->y, &t, CV_ONE_STEP);
+		if (flag < 0) {
+			status = all_finite(yv, o->dim) ? cv_ok(flag, "CVode", err) : diverged(t, err);
+			break;
+		}
+		steps++;
+		if (!all_finite(yv, o->dim)) {
+			status = diverged(t, err);
+			break;
+		}
+		/* screen with the interpolated derivative (no rhs call), confirm with the true one */
+		status = cv_ok(CVodeGetDky(o->cv, t, 1, o->dky), "CVodeGetDky", err);
+		if (status || !(o->sys->residual(o->sys->params, yv, dk) < SCREEN_FACTOR * tol))
+			continue;
+		status = eval_residual(o, yv, &s->residual, err);
+		if (!status && s->residual < tol)
+			break;
+	}
+	memcpy(y, yv, o->dim * sizeof *y);
+	s->settle_time = t;
+	cvode_stats(o, s);
+	return status;
+}
+
+/* First rk8pd step from y with f = rhs(y) (Hairer-Norsett-Wanner's d0/d1 estimate). */
+static double initial_step(const lat_ode *o, const double *y, const double *f)
+{
+	double d0 = 0, d1 = 0, h;
+	size_t i;
+
+	for (i = 0; i < o->dim; i++) {
+		double sc = o->opts.atol + o->opts.rtol * fabs(y[i]);
+		d0 += (y[i] / sc) * (y[i] / sc);
+		d1 += (f[i] / sc) * (f[i] / sc);
+	}
+	d0 = sqrt(d0 / (double)o->dim);
+	d1 = sqrt(d1 / (double)o->dim);
+	if (d0 < INIT_STEP_NEGLIGIBLE || d1 < INIT_STEP_NEGLIGIBLE)
+		h = INIT_STEP_TMAX_FRAC * o->opts.t_max;
+	else
+		h = INIT_STEP_FRAC * d0 / d1;
+	return fmin(h, o->opts.t_max);
+}
+
+static int gsl_fail(int gstat, double t, char *err)
+{
+	if (gstat == GSL_EBADFUNC)
+		return lat_err_set(err, LAT_ESOLVER, "rk8pd: right-hand side failed at t = %g", t);
+	return lat_err_set(err, LAT_ESOLVER, "rk8pd: step failed at t = %g: %s", t, gsl_strerror(gstat));
+}
+
+/* Integrates y in place; f must hold rhs(y). */
+static int settle_gsl(lat_ode *o, double *y, lat_ode_stats *s, char *err)
+{
+	double t = 0, h = initial_step(o, y, o->f), tol = o->opts.steady_tol;
+	long steps = 0;
+	int exact_dydt = o->step->type->gives_exact_dydt_out;
+	int status = LAT_OK;
+
+	gsl_odeiv2_step_reset(o->step);
+	gsl_odeiv2_evolve_reset(o->ev);
+	for (;;) {
+		int gstat;
+		if (steps >= o->opts.max_steps || t >= o->opts.t_max) {
+			status = not_steady(o, y, t, steps, s, err);
+			break;
+		}
+		gstat = gsl_odeiv2_evolve_apply(o->ev, o->ctrl, o->step, &o->gsys, &t, o->opts.t_max, &h, y);
+		if (gstat != GSL_SUCCESS) {
+			status = all_finite(y, o->dim) ? gsl_fail(gstat, t, err) : diverged(t, err);
+			break;
+		}
+		steps++;
+		if (!all_finite(y, o->dim)) {
+			status = diverged(t, err);
+			break;
+		}
+		/* rk8pd evaluates f at the accepted point anyway (dydt_out): the check is free */
+		if (exact_dydt)
+			s->residual = o->sys->residual(o->sys->params, y, o->ev->dydt_out);
+		else
+			status = eval_residual(o, y, &s->residual, err);
+		if (status || s->residual < tol)
+			break;
+	}
+	s->settle_time = t;
+	s->steps = steps;
+	return status;
+}
+
+/* ya = flow(y0, t) and its residual; one flow evaluation is one step. */
+static int exact_point(lat_ode *o, const double *y0, double t, double *ya, double *res, long *steps, char *err)
+{
+	int rc = o->sys->exact(o->sys->params, y0, t, ya);
+
+	(*steps)++;
+	if (rc)
+		return lat_err_set(err, LAT_ESOLVER, "closed-form flow failed at t = %g (status %d)", t, rc);
+	if (!all_finite(ya, o->dim))
+		return diverged(t, err);
+	return eval_residual(o, ya, res, err);
+}
+
+static int settle_exact(lat_ode *o, double *y, lat_ode_stats *s, char *err)
+{
+	double t_max = o->opts.t_max, tol = o->opts.steady_tol, hmax = EXACT_HMAX_FRAC * t_max;
+	double t_lo = 0, t_hi = EXACT_H0_FRAC * t_max, res;
+	double *hi = o->ya, *mid = o->yb;
+	long steps = 0;
+	int status;
+
+	/* coarse grid: invariant residual(t_lo) >= tol */
+	for (;;) {
+		status = exact_point(o, y, t_hi, hi, &s->residual, &steps, err);
+		if (status || s->residual < tol)
+			break;
+		if (t_hi >= t_max || steps >= o->opts.max_steps) {
+			s->steps = steps;
+			status = not_steady(o, hi, t_hi, steps, s, err);
+			break;
+		}
+		t_lo = t_hi;
+		t_hi = fmin(t_max, t_hi + fmin(t_hi, hmax));
+	}
+	/* bisection: residual(t_hi) < tol <= residual(t_lo) */
+	while (!status && t_hi - t_lo > EXACT_T_RTOL * t_hi) {
+		double t_mid = 0.5 * (t_lo + t_hi);
+		status = exact_point(o, y, t_mid, mid, &res, &steps, err);
+		if (status)
+			break;
+		if (res < tol) {
+			double *tmp = hi;
+			hi = mid;
+			mid = tmp;
+			t_hi = t_mid;
+			s->residual = res;
+		} else {
+			t_lo = t_mid;
+		}
+	}
+	memcpy(y, hi, o->dim * sizeof *y);
+	s->settle_time = t_hi;
+	s->steps = steps;
+	return status;
+}
+
+int lat_ode_settle(lat_ode *o, double *y, lat_ode_stats *st, char *err)
+{
+	lat_ode_stats s = {0};
+	int status;
+
+	o->started = 0;
+	o->own_rhs = 0;
+	if (!all_finite(y, o->dim)) {
+		status = diverged(0.0, err);
+		goto out;
+	}
+	status = eval_residual(o, y, &s.residual, err);
+	if (status || s.residual < o->opts.steady_tol)
+		goto out;
+	switch (o->opts.method) {
+	case LAT_METHOD_BDF:
+	case LAT_METHOD_ADAMS:
+		status = settle_cvode(o, y, &s, err);
+		break;
+	case LAT_METHOD_RK8PD:
+		status = settle_gsl(o, y, &s, err);
+		break;
+	case LAT_METHOD_EXACT:
+		status = settle_exact(o, y, &s, err);
+		break;
+	}
+out:
+	if (!is_cvode(o))
+		s.rhs_evals = o->own_rhs;
+	else if (s.steps == 0)
+		s.rhs_evals = o->own_rhs; /* settled (or failed) before CVODE ran */
+	if (st)
+		*st = s;
+	return status;
+}
+
+int lat_ode_restart(lat_ode *o, const double *y0, char *err)
+{
+	int status = LAT_OK;
+
+	o->started = 0;
+	o->t = 0;
+	o->own_rhs = 0;
+	o->own_steps = 0;
+	o->own_jac = 0;
+	if (!all_finite(y0, o->dim)) {
+		status = diverged(0.0, err);
+		goto out;
+	}
+	if (is_cvode(o)) {
+		status = cvode_reinit(o, y0, DBL_MAX, err);
+	} else {
+		memcpy(o->ya, y0, o->dim * sizeof *y0);
+		if (o->opts.method == LAT_METHOD_RK8PD) {
+			gsl_odeiv2_step_reset(o->step);
+			gsl_odeiv2_evolve_reset(o->ev);
+			status = o->sys->rhs(o->sys->params, y0, o->f);
+			o->own_rhs++;
+			if (status)
+				status = lat_err_set(err, LAT_ESOLVER, "right-hand side failed (status %d)", status);
+			else
+				o->h = initial_step(o, y0, o->f);
+		}
+	}
+	if (!status)
+		o->started = 1;
+out:
+	return status;
+}
+
+int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char *err)
+{
+	lat_ode_stats s = {0};
+	int status = LAT_OK;
+
+	if (!o->started) {
+		status = lat_err_set(err, LAT_EINVAL, "ode: lat_ode_advance needs lat_ode_restart first");
+		goto out;
+	}
+	if (!(t_out >= o->t) || !isfinite(t_out)) {
+		status = lat_err_set(err, LAT_EINVAL, "ode: t_out = %g is before the current time %g", t_out, o->t);
+		goto out;
+	}
+	if (is_cvode(o)) {
+		sunrealtype t = o->t;
+		if (t_out > o->t)
+			status = cv_ok(CVode(o->cv, t_out, o->y, &t, CV_NORMAL), "CVode", err);
+		memcpy(y, N_VGetArrayPointer(o->y), o->dim * sizeof *y);
+		o->t = t;
+	} else if (o->opts.method == LAT_METHOD_RK8PD) {
+		long steps = 0;
+		while (!status && o->t < t_out) {
+			int gstat;
+			if (steps >= o->opts.max_steps) {
+				status = lat_err_set(err, LAT_ESOLVER, "rk8pd: more than %ld steps to reach t = %g",
+						     o->opts.max_steps, t_out);
+				break;
+			}
+			gstat = gsl_odeiv2_evolve_apply(o->ev, o->ctrl, o->step, &o->gsys, &o->t, t_out, &o->h,
+							o->ya);
+			if (gstat != GSL_SUCCESS)
+				status = gsl_fail(gstat, o->t, err);
+			steps++;
+		}
+		o->own_steps += steps;
+		memcpy(y, o->ya, o->dim * sizeof *y);
+	} else {
+		int rc = o->sys->exact(o->sys->params, o->ya, t_out, y);
+		o->own_steps++;
+		if (rc)
+			status = lat_err_set(err, LAT_ESOLVER, "closed-form flow failed at t = %g (status %d)",
+					     t_out, rc);
+		else
+			o->t = t_out;
+	}
+	if (!status && !all_finite(y, o->dim))
+		status = diverged(o->t, err);
+	if (!status && st)
+		status = eval_residual(o, y, &s.residual, err);
+	s.settle_time = o->t;
+	if (is_cvode(o)) {
+		cvode_stats(o, &s);
+	} else {
+		s.steps = o->own_steps;
+		s.rhs_evals = o->own_rhs;
+	}
+out:
+	if (st)
+		*st = s;
+	return status;
+}

@@ -1,0 +1,123 @@
+/* plasticity.c: averaged anti-Hebbian updates with momentum and a learning-rate schedule. */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lateral/err.h"
+#include "lateral/plasticity.h"
+
+struct lat_plasticity {
+	size_t n, d;
+	lat_plasticity_opts opts;
+	double *w_init; /* n x d */
+	double *acc;    /* n x d: sum of (r_i - b) x over the pending presentations */
+	double *vel;    /* n x d: momentum buffer */
+	double *next;   /* n x d: candidate weights, so a divergent update leaves w untouched */
+	size_t n_acc;   /* presentations accumulated */
+	size_t n_updates;
+};
+
+lat_plasticity *lat_plasticity_alloc(size_t n, size_t d, const lat_plasticity_opts *opts,
+				     const double *w_init, char *err)
+{
+	lat_plasticity *p = NULL;
+	size_t nd = n * d;
+
+	if (n == 0 || d == 0 || nd / n != d) {
+		lat_err_set(err, LAT_EINVAL, "plasticity: need n >= 1 and d >= 1 (got %zu x %zu)", n, d);
+		goto fail;
+	}
+	if (!(opts->eta > 0) || !(opts->gamma >= 0) || !(opts->momentum >= 0 && opts->momentum < 1) ||
+	    !(opts->schedule_tau > 0)) {
+		lat_err_set(err, LAT_EINVAL,
+			    "plasticity: need eta > 0, gamma >= 0, 0 <= momentum < 1, schedule_tau > 0");
+		goto fail;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p)
+		goto nomem;
+	p->n = n;
+	p->d = d;
+	p->opts = *opts;
+	p->w_init = malloc(nd * sizeof *p->w_init);
+	p->acc = calloc(nd, sizeof *p->acc);
+	p->vel = calloc(nd, sizeof *p->vel);
+	p->next = malloc(nd * sizeof *p->next);
+	if (!p->w_init || !p->acc || !p->vel || !p->next)
+		goto nomem;
+	memcpy(p->w_init, w_init, nd * sizeof *p->w_init);
+	return p;
+nomem:
+	lat_err_set(err, LAT_ENOMEM, "plasticity: out of memory for %zu x %zu weights", n, d);
+fail:
+	lat_plasticity_free(p);
+	return NULL;
+}
+
+void lat_plasticity_free(lat_plasticity *p)
+{
+	if (!p)
+		return;
+	free(p->w_init);
+	free(p->acc);
+	free(p->vel);
+	free(p->next);
+	free(p);
+}
+
+void lat_plasticity_accumulate(lat_plasticity *p, const double *x, const double *act)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		double *a = p->acc + i * p->d;
+		for (size_t j = 0; j < p->d; j++)
+			a[j] += act[i] * x[j];
+	}
+	p->n_acc++;
+}
+
+double lat_plasticity_eta(const lat_plasticity *p)
+{
+	if (p->opts.schedule == LAT_SCHED_INVSQRT)
+		return p->opts.eta / sqrt(1.0 + (double)p->n_updates / p->opts.schedule_tau);
+	return p->opts.eta;
+}
+
+int lat_plasticity_apply(lat_plasticity *p, double *w, char *err)
+{
+	size_t nd = p->n * p->d;
+	double eta = lat_plasticity_eta(p), mu = p->opts.momentum, gamma = p->opts.gamma;
+	double inv = 1.0 / (double)p->n_acc;
+
+	if (p->n_acc == 0)
+		return lat_err_set(err, LAT_EINVAL, "plasticity: update with no accumulated presentation");
+	for (size_t k = 0; k < nd; k++) {
+		double g = p->acc[k] * inv + gamma * (w[k] - p->w_init[k]);
+		double v = mu * p->vel[k] - eta * g;
+		p->next[k] = w[k] + v;
+		if (!isfinite(p->next[k]))
+			return lat_err_set(err, LAT_EDIVERGE,
+					   "plasticity: weight w[%zu][%zu] became non-finite at update %zu "
+					   "(eta = %g too large?)",
+					   k / p->d, k % p->d, p->n_updates + 1, eta);
+	}
+	for (size_t k = 0; k < nd; k++) {
+		p->vel[k] = p->next[k] - w[k];
+		w[k] = p->next[k];
+	}
+	memset(p->acc, 0, nd * sizeof *p->acc);
+	p->n_acc = 0;
+	p->n_updates++;
+	return LAT_OK;
+}
+
+size_t lat_plasticity_updates(const lat_plasticity *p)
+{
+	return p->n_updates;
+}
+
+const double *lat_plasticity_w_init(const lat_plasticity *p)
+{
+	return p->w_init;
+}

@@ -1,0 +1,511 @@
+/* sim.c: one pool's convergence study: inputs -> settled rates (ODE engine) -> anti-Hebbian rule. */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "lateral/circuit.h"
+#include "lateral/closedform.h"
+#include "lateral/err.h"
+#include "lateral/ode.h"
+#include "lateral/plasticity.h"
+#include "lateral/sim.h"
+
+struct lat_sim {
+	size_t n, d, dim_c; /* neurons, inputs, circuit state size */
+	size_t presented;
+	int continuous, batch;
+	double eta, schedule_tau; /* for continuous timing, which bypasses lat_plasticity */
+	int schedule_invsqrt;
+	double steady_tol, t_max, duration;
+
+	lat_circuit circuit;
+	lat_circuit_batch batch_params;
+	lat_circuit_plastic plastic_params;
+	lat_ode_system sys;
+	lat_ode *ode;
+	lat_plasticity *rule;
+
+	gsl_rng *rng_input;
+	double input_mean;
+	double *chol;   /* d x d lower factor, or NULL */
+	double *scale;  /* d per-coordinate std when chol is NULL */
+	double *fixed;  /* M x d or NULL */
+	size_t m;
+
+	double *w, *w_init, *wbar_init, *wstar; /* N x d, N x d, d, N x d or NULL */
+	double *x, *z;                          /* current input (d) and drive (N) */
+	double *y;      /* ODE state: circuit (dim_c), then W (N x d) with continuous timing */
+	double *ystar;  /* dim_c: analytic steady state */
+	double *dydt;   /* ODE dim: residual evaluation during traces */
+	double *act;    /* N: r_i - b */
+	double *rates;  /* N + 2: r, r_inh, b */
+};
+
+static double bias_of(const lat_sim *s, const double *y)
+{
+	return s->circuit.bias_dynamic ? y[s->n + 1] : s->circuit.bias;
+}
+
+static void copy_rates(lat_sim *s)
+{
+	memcpy(s->rates, s->y, (s->n + 1) * sizeof *s->rates);
+	s->rates[s->n + 1] = bias_of(s, s->y);
+}
+
+static int setup_inputs(lat_sim *s, const lat_model *m, char *err)
+{
+	size_t d = s->d;
+
+	s->rng_input = gsl_rng_alloc(gsl_rng_mt19937);
+	if (!s->rng_input)
+		return lat_err_set(err, LAT_ENOMEM, "out of memory for the input generator");
+	gsl_rng_set(s->rng_input, m->input_seed);
+	s->input_mean = m->input_mean;
+	if (m->input_cov) {
+		gsl_matrix_view cv;
+		s->chol = malloc(d * d * sizeof *s->chol);
+		if (!s->chol)
+			return lat_err_set(err, LAT_ENOMEM, "out of memory for a %zu x %zu covariance", d, d);
+		memcpy(s->chol, m->input_cov, d * d * sizeof *s->chol);
+		cv = gsl_matrix_view_array(s->chol, d, d);
+		if (gsl_linalg_cholesky_decomp1(&cv.matrix))
+			return lat_err_set(err, LAT_ECONFIG, "%s: input.cov: not positive definite", m->source);
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = i + 1; j < d; j++)
+				s->chol[i * d + j] = 0;
+	} else {
+		s->scale = malloc(d * sizeof *s->scale);
+		if (!s->scale)
+			return lat_err_set(err, LAT_ENOMEM, "out of memory");
+		for (size_t j = 0; j < d; j++)
+			s->scale[j] = m->input_cov_diag ? sqrt(m->input_cov_diag[j]) : m->input_std;
+	}
+	return LAT_OK;
+}
+
+/* x = mean + L g with g ~ N(0, I). */
+static void draw_input(lat_sim *s, double *x)
+{
+	size_t d = s->d;
+	if (s->chol) {
+		for (size_t j = 0; j < d; j++)
+			x[j] = gsl_ran_gaussian_ziggurat(s->rng_input, 1.0);
+		/* In-place lower-triangular product from the last row up. */
+		for (size_t i = d; i-- > 0;) {
+			double acc = 0;
+			for (size_t j = 0; j <= i; j++)
+				acc += s->chol[i * d + j] * x[j];
+			x[i] = acc;
+		}
+	} else {
+		for (size_t j = 0; j < d; j++)
+			x[j] = s->scale[j] * gsl_ran_gaussian_ziggurat(s->rng_input, 1.0);
+	}
+	for (size_t j = 0; j < d; j++)
+		x[j] += s->input_mean;
+}
+
+static int setup_weights(lat_sim *s, const lat_model *m, char *err)
+{
+	size_t nd = s->n * s->d;
+	gsl_rng *r;
+
+	if (m->weights_init) {
+		memcpy(s->w_init, m->weights_init, nd * sizeof *s->w_init);
+	} else {
+		r = gsl_rng_alloc(gsl_rng_mt19937);
+		if (!r)
+			return lat_err_set(err, LAT_ENOMEM, "out of memory for the weight generator");
+		gsl_rng_set(r, m->weights_seed);
+		for (size_t k = 0; k < nd; k++)
+			s->w_init[k] = m->init_mean + gsl_ran_gaussian_ziggurat(r, m->init_std);
+		gsl_rng_free(r);
+	}
+	memcpy(s->w, s->w_init, nd * sizeof *s->w);
+	lat_metrics_mean(s->n, s->d, s->w_init, s->wbar_init);
+	return LAT_OK;
+}
+
+/* W* for the generator's population second moment C = L L^T + mu^2 1 1^T (fresh inputs). */
+static int population_wstar(lat_sim *s, const lat_model *m, char *err)
+{
+	size_t d = s->d;
+	double *c = malloc(d * d * sizeof *c);
+	int rc;
+
+	if (!c)
+		return lat_err_set(err, LAT_ENOMEM, "out of memory for a %zu x %zu covariance", d, d);
+	for (size_t i = 0; i < d; i++)
+		for (size_t j = 0; j < d; j++) {
+			double v = s->input_mean * s->input_mean;
+			if (s->chol)
+				for (size_t k = 0; k <= (i < j ? i : j); k++)
+					v += s->chol[i * d + k] * s->chol[j * d + k];
+			else if (i == j)
+				v += s->scale[i] * s->scale[i];
+			c[i * d + j] = v;
+		}
+	rc = lat_closedform_wstar_cov(s->n, d, c, s->w_init, m->alpha, m->gamma, s->wstar, err);
+	free(c);
+	return rc;
+}
+
+static int setup_fixed(lat_sim *s, const lat_model *m, char *err)
+{
+	s->m = lat_model_n_fixed(m);
+	if (m->gamma > 0) {
+		s->wstar = malloc(s->n * s->d * sizeof *s->wstar);
+		if (!s->wstar)
+			return lat_err_set(err, LAT_ENOMEM, "out of memory for W*");
+	}
+	if (s->m == 0)
+		return s->wstar ? population_wstar(s, m, err) : LAT_OK;
+	s->fixed = malloc(s->m * s->d * sizeof *s->fixed);
+	if (!s->fixed)
+		return lat_err_set(err, LAT_ENOMEM, "out of memory for %zu fixed inputs", s->m);
+	if (m->inputs_fixed)
+		memcpy(s->fixed, m->inputs_fixed, s->m * s->d * sizeof *s->fixed);
+	else
+		for (size_t k = 0; k < s->m; k++)
+			draw_input(s, s->fixed + k * s->d);
+	if (s->wstar) {
+		return lat_closedform_wstar(s->n, s->d, s->m, s->fixed, s->w_init, m->alpha, m->gamma, s->wstar,
+					    err);
+	}
+	return LAT_OK;
+}
+
+lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
+{
+	lat_sim *s = calloc(1, sizeof *s);
+	lat_ode_opts opts;
+	lat_plasticity_opts popts;
+	size_t n = m->neurons, d = m->inputs, dim;
+
+	if (!s)
+		goto nomem;
+	s->n = n;
+	s->d = d;
+	s->circuit = (lat_circuit){.n = n,
+				   .tau = m->tau,
+				   .tau_inh = m->tau_inh,
+				   .alpha = m->alpha,
+				   .bias = m->bias,
+				   .relu = m->relu,
+				   .bias_dynamic = m->bias_tau > 0,
+				   .bias_tau = m->bias_tau,
+				   .bias_rho = m->bias_rho,
+				   .rate_target = m->rate_target};
+	if (lat_circuit_check(&s->circuit, err))
+		goto fail;
+	s->dim_c = lat_circuit_dim(&s->circuit);
+	s->continuous = m->timing == LAT_TIMING_CONTINUOUS;
+	s->batch = m->update == LAT_UPDATE_BATCH;
+	s->eta = m->eta;
+	s->schedule_tau = m->schedule_tau;
+	s->schedule_invsqrt = m->schedule == LAT_SCHED_INVSQRT;
+	s->steady_tol = m->steady_tol;
+	s->t_max = m->t_max;
+	s->duration = m->duration;
+	if (s->continuous && m->momentum > 0) {
+		lat_err_set(err, LAT_ECONFIG,
+			    "%s: plasticity.momentum = %g: momentum applies only to timing = \"fixedpoint\"",
+			    m->source, m->momentum);
+		goto fail;
+	}
+	dim = s->dim_c + (s->continuous ? n * d : 0);
+
+	s->w = malloc(n * d * sizeof *s->w);
+	s->w_init = malloc(n * d * sizeof *s->w_init);
+	s->wbar_init = malloc(d * sizeof *s->wbar_init);
+	s->x = malloc(d * sizeof *s->x);
+	s->z = calloc(n, sizeof *s->z);
+	s->y = calloc(dim, sizeof *s->y);
+	s->ystar = malloc(s->dim_c * sizeof *s->ystar);
+	s->dydt = malloc(dim * sizeof *s->dydt);
+	s->act = malloc(n * sizeof *s->act);
+	s->rates = malloc((n + 2) * sizeof *s->rates);
+	if (!s->w || !s->w_init || !s->wbar_init || !s->x || !s->z || !s->y || !s->ystar || !s->dydt ||
+	    !s->act || !s->rates)
+		goto nomem;
+	if (setup_inputs(s, m, err) || setup_weights(s, m, err) || setup_fixed(s, m, err))
+		goto fail;
+
+	/* Start at rest: the steady state of zero drive. */
+	if (s->circuit.bias_dynamic)
+		s->y[n + 1] = m->bias;
+	for (size_t i = 0; i < n; i++)
+		s->y[i] = s->circuit.relu ? fmax(0, m->bias) : m->bias;
+
+	copy_rates(s);
+	popts = (lat_plasticity_opts){.eta = m->eta,
+				      .gamma = m->gamma,
+				      .momentum = m->momentum,
+				      .schedule = m->schedule,
+				      .schedule_tau = m->schedule_tau};
+	s->rule = lat_plasticity_alloc(n, d, &popts, s->w_init, err);
+	if (!s->rule)
+		goto fail;
+
+	if (s->continuous) {
+		s->plastic_params = (lat_circuit_plastic){
+		    .c = &s->circuit, .d = d, .x = s->x, .w_init = s->w_init, .eta = m->eta, .gamma = m->gamma};
+		lat_circuit_plastic_system(&s->plastic_params, &s->sys);
+		memcpy(s->y + s->dim_c, s->w, n * d * sizeof *s->w);
+	} else {
+		s->batch_params = (lat_circuit_batch){.c = &s->circuit, .n_circuits = 1, .z = s->z};
+		lat_circuit_batch_system(&s->batch_params, &s->sys);
+	}
+	opts = (lat_ode_opts){.method = m->method,
+			      .rtol = m->rtol,
+			      .atol = m->atol,
+			      .steady_tol = m->steady_tol,
+			      .t_max = m->t_max,
+			      .max_steps = m->max_steps,
+			      .solver_log = solver_log};
+	s->ode = lat_ode_alloc(&s->sys, &opts, err);
+	if (!s->ode)
+		goto fail;
+	return s;
+nomem:
+	lat_err_set(err, LAT_ENOMEM, "out of memory for a pool of %zu neurons with %zu inputs", n, d);
+fail:
+	lat_sim_free(s);
+	return NULL;
+}
+
+void lat_sim_free(lat_sim *s)
+{
+	if (!s)
+		return;
+	lat_ode_free(s->ode);
+	lat_plasticity_free(s->rule);
+	gsl_rng_free(s->rng_input);
+	free(s->chol);
+	free(s->scale);
+	free(s->fixed);
+	free(s->w);
+	free(s->w_init);
+	free(s->wbar_init);
+	free(s->wstar);
+	free(s->x);
+	free(s->z);
+	free(s->y);
+	free(s->ystar);
+	free(s->dydt);
+	free(s->act);
+	free(s->rates);
+	free(s);
+}
+
+static void compute_drive(lat_sim *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const double *wi = s->w + i * s->d;
+		double acc = 0;
+		for (size_t j = 0; j < s->d; j++)
+			acc += wi[j] * s->x[j];
+		s->z[i] = acc;
+	}
+}
+
+static void trace_row(lat_sim *s, lat_trace *tr, double t)
+{
+	double *row = tr->data + tr->n * (1 + tr->cols);
+	row[0] = t;
+	memcpy(row + 1, s->y, (s->n + 1) * sizeof *row);
+	row[s->n + 2] = bias_of(s, s->y);
+	tr->n++;
+}
+
+/* Samples the trajectory every tr->dt until settled (or until the duration with continuous timing). */
+static int integrate_traced(lat_sim *s, lat_trace *tr, lat_ode_stats *st, char *err)
+{
+	int rc = lat_ode_restart(s->ode, s->y, err);
+	double t = 0, res;
+
+	tr->n = 0;
+	if (rc)
+		return rc;
+	for (;;) {
+		if (tr->n == tr->cap)
+			return lat_err_set(err, LAT_ENOMEM, "trace buffer of %zu samples is full at t = %g", tr->cap, t);
+		trace_row(s, tr, t);
+		if (s->continuous) {
+			if (t >= s->duration)
+				break;
+		} else {
+			rc = s->sys.rhs(s->sys.params, s->y, s->dydt);
+			if (rc)
+				return lat_err_set(err, LAT_ESOLVER, "right-hand side failed at t = %g", t);
+			res = s->sys.residual(s->sys.params, s->y, s->dydt);
+			if (res < s->steady_tol) {
+				st->residual = res;
+				st->settle_time = t;
+				break;
+			}
+			if (t >= s->t_max)
+				return lat_err_set(err, LAT_ENOTSTEADY,
+						   "no steady state by t = %g (residual %.3g > steady_tol %.3g)", t, res,
+						   s->steady_tol);
+		}
+		t += tr->dt;
+		if (s->continuous && t > s->duration)
+			t = s->duration;
+		rc = lat_ode_advance(s->ode, t, s->y, st, err);
+		if (rc)
+			return rc;
+	}
+	if (s->continuous)
+		st->settle_time = s->duration;
+	return LAT_OK;
+}
+
+int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
+{
+	lat_ode_stats st = {0};
+	char msg[LAT_ERRLEN];
+	double b;
+	int rc;
+	size_t p = s->presented;
+
+	if (s->m > 0)
+		memcpy(s->x, s->fixed + (p % s->m) * s->d, s->d * sizeof *s->x);
+	else
+		draw_input(s, s->x);
+
+	if (s->continuous) {
+		s->plastic_params.eta =
+		    s->schedule_invsqrt ? s->eta / sqrt(1.0 + (double)p / s->schedule_tau) : s->eta;
+		memcpy(s->y + s->dim_c, s->w, s->n * s->d * sizeof *s->w);
+		if (trace) {
+			rc = integrate_traced(s, trace, &st, msg);
+		} else {
+			rc = lat_ode_restart(s->ode, s->y, msg);
+			if (!rc)
+				rc = lat_ode_advance(s->ode, s->duration, s->y, &st, msg);
+			st.settle_time = s->duration;
+		}
+		if (rc)
+			goto fail;
+		for (size_t k = 0; k < s->n * s->d; k++)
+			if (!isfinite(s->y[s->dim_c + k])) {
+				rc = lat_err_set(msg, LAT_EDIVERGE, "weights became non-finite (eta too large?)");
+				goto fail;
+			}
+		memcpy(s->w, s->y + s->dim_c, s->n * s->d * sizeof *s->w);
+		compute_drive(s);
+	} else {
+		compute_drive(s);
+		rc = trace ? integrate_traced(s, trace, &st, msg) : lat_ode_settle(s->ode, s->y, &st, msg);
+		if (rc)
+			goto fail;
+		b = bias_of(s, s->y);
+		for (size_t i = 0; i < s->n; i++)
+			s->act[i] = s->y[i] - b;
+		lat_plasticity_accumulate(s->rule, s->x, s->act);
+		if (!s->batch || (p + 1) % s->m == 0) {
+			rc = lat_plasticity_apply(s->rule, s->w, msg);
+			if (rc)
+				goto fail;
+		}
+	}
+	if (step) {
+		step->settle_time = st.settle_time;
+		step->residual = st.residual;
+		step->steps = st.steps;
+		step->rhs_evals = st.rhs_evals;
+		step->jac_evals = st.jac_evals;
+		step->updated = s->continuous || !s->batch || (p + 1) % s->m == 0;
+		step->steady_error = NAN;
+		/* The analytic steady state is the one for the drive the circuit settled under. */
+		if (!s->continuous && lat_circuit_steady(&s->circuit, s->z, s->ystar, NULL) == LAT_OK) {
+			double e = 0;
+			for (size_t k = 0; k < s->dim_c; k++)
+				e = fmax(e, fabs(s->y[k] - s->ystar[k]));
+			step->steady_error = e;
+		}
+	}
+	copy_rates(s);
+	s->presented++;
+	return LAT_OK;
+fail:
+	return lat_err_set(err, rc, "presentation %zu: %s", p + 1, msg);
+}
+
+void lat_sim_measure(const lat_sim *s, lat_sim_status *mt)
+{
+	mt->presentation = s->presented;
+	lat_metrics_pool(s->n, s->d, s->w, s->wbar_init, &mt->pool);
+	mt->dist_wstar = s->wstar && s->m > 0 ? lat_metrics_rel_dist(s->n * s->d, s->w, s->wstar) : NAN;
+}
+
+size_t lat_sim_neurons(const lat_sim *s)
+{
+	return s->n;
+}
+
+size_t lat_sim_inputs(const lat_sim *s)
+{
+	return s->d;
+}
+
+const double *lat_sim_weights(const lat_sim *s)
+{
+	return s->w;
+}
+
+const double *lat_sim_weights_init(const lat_sim *s)
+{
+	return s->w_init;
+}
+
+const double *lat_sim_wstar(const lat_sim *s, int *population)
+{
+	if (population)
+		*population = s->m == 0;
+	return s->wstar;
+}
+
+const double *lat_sim_fixed_inputs(const lat_sim *s, size_t *m)
+{
+	*m = s->m;
+	return s->fixed;
+}
+
+const double *lat_sim_rates(const lat_sim *s)
+{
+	return s->rates;
+}
+
+lat_trace *lat_trace_alloc(size_t cols, size_t cap, double dt)
+{
+	lat_trace *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->cols = cols;
+	t->cap = cap;
+	t->dt = dt;
+	t->data = malloc(cap * (1 + cols) * sizeof *t->data);
+	if (!t->data) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void lat_trace_free(lat_trace *t)
+{
+	if (!t)
+		return;
+	free(t->data);
+	free(t);
+}
