@@ -53,12 +53,13 @@ static int tsv_parse_line(const char *path, size_t lineno, char *line, double **
 		errno = 0;
 		v = strtod(tok, &end);
 		if (end == tok || *end)
-			return lat_err_set(err, LAT_ECONFIG, "%s:%zu: column %zu: expected a number, got '%.40s'", path,
-					   lineno, col, tok);
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s:%zu: column %zu: expected a number, got '%.40s'", path, lineno,
+					   col, tok);
 		if (!isfinite(v))
 			return lat_err_set(err, LAT_ECONFIG,
-					   "%s:%zu: column %zu: expected a finite number, got '%.40s'", path, lineno,
-					   col, tok);
+					   "%s:%zu: column %zu: expected a finite number, got '%.40s'", path,
+					   lineno, col, tok);
 		if (*n == *cap) {
 			size_t newcap = *cap ? 2 * *cap : TSV_INITIAL_CAPACITY;
 			double *tmp;
@@ -96,7 +97,7 @@ int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, ch
 	errno = 0;
 	while ((len = getline(&line, &linecap, fp)) >= 0) {
 		char *p = line;
-		size_t ncol;
+		size_t ncol = 0;
 
 		lineno++;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -116,8 +117,9 @@ int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, ch
 			ncols = ncol;
 			first_line = lineno;
 		} else if (ncol != ncols) {
-			rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: row has %zu columns, expected %zu (as on line %zu)",
-					 path, lineno, ncol, ncols, first_line);
+			rc = lat_err_set(err, LAT_ECONFIG,
+					 "%s:%zu: row has %zu columns, expected %zu (as on line %zu)", path,
+					 lineno, ncol, ncols, first_line);
 			goto out;
 		}
 		nrows++;
@@ -128,8 +130,8 @@ int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, ch
 		goto out;
 	}
 	if (nrows == 0) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: no data rows (only blank lines or comments)", path,
-				 lineno);
+		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: no data rows (only blank lines or comments)",
+				 path, lineno);
 		goto out;
 	}
 	*data = buf;
@@ -172,7 +174,8 @@ lat_afile *lat_afile_open(const char *path, char *err)
 	snprintf(f->tmp, size, "%.*s.%s.XXXXXX", (int)(base - path), path, base);
 	fd = mkstemp(f->tmp);
 	if (fd < 0) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot create a temporary file: %s", path,
+				 strerror(errno));
 		goto out;
 	}
 	/* mkstemp creates mode 0600; give the final file the usual 0666 & ~umask. */
@@ -220,7 +223,8 @@ int lat_afile_commit(lat_afile *f, char *err)
 	if (!f)
 		return lat_err_set(err, LAT_EINVAL, "no output file to commit");
 	if (fflush(f->fp) != 0 || ferror(f->fp)) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot write: %s", f->path, strerror(errno ? errno : EIO));
+		rc =
+		    lat_err_set(err, LAT_EIO, "%s: cannot write: %s", f->path, strerror(errno ? errno : EIO));
 		goto out;
 	}
 	if (fsync(fileno(f->fp)) != 0) {

@@ -1,0 +1,283 @@
+/* test_cli.c: smoke tests of the lateral binary: outputs, exit statuses and error messages. */
+#include <config.h>
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#define BUF 65536
+
+static char tmpdir[256];
+static char out_text[BUF], err_text[BUF];
+
+static const char *builddir(void)
+{
+	const char *s = getenv("top_builddir");
+	return s && *s ? s : ".";
+}
+
+static void slurp(const char *path, char *buf)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n = fp ? fread(buf, 1, BUF - 1, fp) : 0;
+	buf[n] = 0;
+	if (fp)
+		fclose(fp);
+}
+
+/* Runs lateral with the NULL-terminated arguments; returns its exit status (or -1) and fills
+ * out_text / err_text. */
+static int run(const char *arg, ...)
+{
+	char exe[512], outp[300], errp[300];
+	const char *argv[64];
+	size_t n = 0;
+	int status = 0;
+	va_list ap;
+	pid_t pid;
+
+	snprintf(exe, sizeof exe, "%s/lateral", builddir());
+	snprintf(outp, sizeof outp, "%s/stdout", tmpdir);
+	snprintf(errp, sizeof errp, "%s/stderr", tmpdir);
+	argv[n++] = exe;
+	va_start(ap, arg);
+	for (const char *a = arg; a && n < 63; a = va_arg(ap, const char *))
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execv(exe, (char *const *)argv);
+		_exit(126);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	slurp(outp, out_text);
+	slurp(errp, err_text);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *path_in(char *buf, const char *sub)
+{
+	sprintf(buf, "%s/%s", tmpdir, sub);
+	return buf;
+}
+
+static int exists(const char *sub)
+{
+	char p[512];
+	struct stat st;
+	return stat(path_in(p, sub), &st) == 0 && st.st_size > 0;
+}
+
+static size_t data_rows(const char *sub)
+{
+	char p[512], line[65536];
+	size_t n = 0;
+	FILE *fp = fopen(path_in(p, sub), "r");
+	if (!fp)
+		return 0;
+	while (fgets(line, sizeof line, fp))
+		if (line[0] != '#' && line[0] != '\n')
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/* Value of "key": NUMBER in a summary.json. */
+static double json_number(const char *sub, const char *key)
+{
+	char p[512], text[BUF], pat[128];
+	const char *hit;
+	FILE *fp = fopen(path_in(p, sub), "r");
+	size_t n;
+	if (!fp)
+		return -1e300;
+	n = fread(text, 1, sizeof text - 1, fp);
+	text[n] = 0;
+	fclose(fp);
+	snprintf(pat, sizeof pat, "\"%s\": ", key);
+	hit = strstr(text, pat);
+	return hit ? strtod(hit + strlen(pat), NULL) : -1e300;
+}
+
+static void model_path(char *buf, const char *rel)
+{
+	sprintf(buf, "%s/%s", test_srcdir(), rel);
+}
+
+static void test_version_and_help(void)
+{
+	CU_ASSERT_EQUAL(run("--version", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "lateral " PACKAGE_VERSION));
+	CU_ASSERT_EQUAL(run("help", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "validate"));
+	CU_ASSERT_EQUAL(run("run", "--help", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "--set"));
+	CU_ASSERT_EQUAL(run(NULL), 2);
+	CU_ASSERT_EQUAL(run("frobnicate", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "unknown command 'frobnicate'"));
+	CU_ASSERT_EQUAL(run("run", "--bogus", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "--bogus"));
+}
+
+static void test_run_writes_outputs(void)
+{
+	char dir[512];
+	path_in(dir, "run");
+	CU_ASSERT_EQUAL_FATAL(run("run", "-o", dir, "--no-plot", "--set", "run.presentations=50", "--set",
+				  "run.record_every=10", NULL),
+			      0);
+	/* The initial state plus one row every 10 presentations. */
+	CU_ASSERT_EQUAL(data_rows("run/metrics.tsv"), 6);
+	CU_ASSERT(exists("run/trace.tsv"));
+	CU_ASSERT(exists("run/summary.json"));
+	CU_ASSERT_EQUAL(json_number("run/summary.json", "presentations"), 50);
+	CU_ASSERT(json_number("run/summary.json", "snr_final") > json_number("run/summary.json", "snr_init"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentation"));
+	CU_ASSERT_PTR_NULL(strstr(err_text, "error"));
+}
+
+static void test_plots_or_clear_note(void)
+{
+	char dir[512];
+	path_in(dir, "plot");
+	/* A missing gnuplot is a note, not a failure. */
+	setenv("LATERAL_GNUPLOT", "/nonexistent/gnuplot", 1);
+	CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, "--set", "run.presentations=20", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "gnuplot not found"));
+	CU_ASSERT(!exists("plot/snr.png"));
+	unsetenv("LATERAL_GNUPLOT");
+	if (access("/usr/bin/gnuplot", X_OK) == 0) {
+		CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, "--set", "run.presentations=20", NULL), 0);
+		CU_ASSERT(exists("plot/snr.png"));
+		CU_ASSERT(exists("plot/trace.png"));
+		CU_ASSERT(!exists("plot/snr.png.tmp"));
+	}
+}
+
+static void test_bad_inputs_exit_2(void)
+{
+	char dir[512], bad[600];
+	path_in(dir, "bad");
+	CU_ASSERT_EQUAL(run("run", "-o", dir, "/nonexistent/model.cfg", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "/nonexistent/model.cfg"));
+	CU_ASSERT_EQUAL(run("run", "-o", dir, "--set", "circuit.tau=-1", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "circuit.tau"));
+	CU_ASSERT_EQUAL(run("run", "-o", dir, "--set", "circuit.nope=1", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "circuit.nope"));
+	CU_ASSERT_EQUAL(run("run", "-o", dir, "--set", "notakey", NULL), 2);
+	CU_ASSERT(!exists("bad/metrics.tsv"));
+	model_path(bad, "tests/bad/unknown_key.cfg");
+	CU_ASSERT_EQUAL(run("check", bad, NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "unknown_key.cfg:"));
+	CU_ASSERT_EQUAL(run("check", NULL), 2);
+	CU_ASSERT_EQUAL(run("sweep", "-o", dir, NULL), 2);
+	CU_ASSERT_EQUAL(run("sweep", "-o", dir, "--vary", "circuit.tau", NULL), 2);
+	CU_ASSERT_EQUAL(run("sweep", "-o", dir, "--vary", "circuit.tau=30,-1", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "circuit.tau"));
+	CU_ASSERT_EQUAL(run("validate", "-o", dir, "--tol", "abc", NULL), 2);
+	CU_ASSERT_EQUAL(run("validate", "-o", dir, "--set", "input.count=0", "--set", "plasticity.update=online", NULL),
+			2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "fixed inputs"));
+}
+
+static void test_runtime_failure_exit_1(void)
+{
+	char dir[512];
+	path_in(dir, "fail");
+	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, "--set", "solver.t_max=5", NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "presentation 1"));
+	CU_ASSERT(!exists("fail/metrics.tsv"));
+}
+
+static void test_check_models(void)
+{
+	char p[600];
+	model_path(p, "models/default.cfg");
+	CU_ASSERT_EQUAL(run("check", p, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, ": ok"));
+	/* --print writes a model that loads back to the same thing. */
+	CU_ASSERT_EQUAL(run("check", "--print", "--set", "circuit.alpha=42", NULL), 0);
+	{
+		char mp[512];
+		FILE *fp = fopen(path_in(mp, "printed.cfg"), "w");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+		fputs(out_text, fp);
+		fclose(fp);
+		CU_ASSERT_EQUAL(run("check", mp, NULL), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "alpha = 42"));
+	}
+}
+
+static void test_validate_pass_and_fail(void)
+{
+	char dir[512];
+	path_in(dir, "val");
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "agree with the closed-form"));
+	CU_ASSERT(json_number("val/summary.json", "max_rel_error") <= 1e-6);
+	CU_ASSERT(json_number("val/summary.json", "max_steady_error") <= json_number("val/summary.json", "max_steady_error_bound"));
+	CU_ASSERT_EQUAL(data_rows("val/weights_final.tsv"), 20);
+	CU_ASSERT_EQUAL(data_rows("val/closed_form.tsv"), 20);
+	CU_ASSERT_EQUAL(data_rows("val/inputs.tsv"), 20);
+	/* Too few presentations to converge: the same check must fail with exit status 1. */
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--set", "run.presentations=40", NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "FAIL"));
+}
+
+static void test_trace_and_sweep(void)
+{
+	char dir[512];
+	path_in(dir, "trace");
+	CU_ASSERT_EQUAL(run("trace", "--no-plot", "-o", dir, "--set", "run.trace_presentations=2", "--set",
+			    "circuit.neurons=4", NULL),
+			0);
+	CU_ASSERT(data_rows("trace/trace.tsv") > 20);
+	path_in(dir, "sweep");
+	CU_ASSERT_EQUAL(run("sweep", "--no-plot", "-o", dir, "--set", "run.presentations=30", "--vary",
+			    "plasticity.gamma=0.1,0.3", "--vary", "circuit.inputs=4,9", NULL),
+			0);
+	CU_ASSERT_EQUAL(data_rows("sweep/sweep.tsv"), 4);
+	CU_ASSERT(exists("sweep/run_004/metrics.tsv"));
+}
+
+static int setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/lateral-test-cli-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static CU_TestInfo tests[] = {{"version, help, unknown command", test_version_and_help},
+			      {"run writes metrics, trace and summary", test_run_writes_outputs},
+			      {"plots, or a note without gnuplot", test_plots_or_clear_note},
+			      {"bad input exits 2 with a message", test_bad_inputs_exit_2},
+			      {"runtime failure exits 1 and writes nothing", test_runtime_failure_exit_1},
+			      {"check and --print round trip", test_check_models},
+			      {"validate passes, and fails when unconverged", test_validate_pass_and_fail},
+			      {"trace and sweep", test_trace_and_sweep},
+			      CU_TEST_INFO_NULL};
+static CU_SuiteInfo suites[] = {
+    {.pName = "cli", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};
+
+int main(void)
+{
+	return test_run(suites);
+}
