@@ -1,4 +1,5 @@
-/* circuit.c: one pool's rate circuit, tau dr_i/dt = -r_i + phi(z_i - alpha r_inh + b), and its closed forms. */
+/* circuit.c: one pool's rate circuit, tau dr_i/dt = -r_i + phi(z_i - alpha r_inh + b), and its closed forms.
+ */
 #include <config.h>
 
 #include <float.h>
@@ -29,14 +30,16 @@ int lat_circuit_check(const lat_circuit *c, char *err)
 		return lat_err_set(err, LAT_EINVAL, "circuit.tau_inh: must be finite and > 0 (got %g)",
 				   c->tau_inh);
 	if (!(isfinite(c->alpha) && c->alpha > -1))
-		return lat_err_set(err, LAT_EINVAL, "circuit.alpha: must be finite and > -1 (got %g)", c->alpha);
+		return lat_err_set(err, LAT_EINVAL, "circuit.alpha: must be finite and > -1 (got %g)",
+				   c->alpha);
 	if (!isfinite(c->bias))
 		return lat_err_set(err, LAT_EINVAL, "circuit.bias: must be finite");
 	if (c->bias_dynamic) {
 		if (!(isfinite(c->bias_tau) && c->bias_tau > 0))
-			return lat_err_set(err, LAT_EINVAL,
-					   "circuit.bias_tau: must be finite and > 0 with a dynamic bias (got %g)",
-					   c->bias_tau);
+			return lat_err_set(
+			    err, LAT_EINVAL,
+			    "circuit.bias_tau: must be finite and > 0 with a dynamic bias (got %g)",
+			    c->bias_tau);
 		if (!isfinite(c->bias_rho))
 			return lat_err_set(err, LAT_EINVAL, "circuit.bias_rho: must be finite");
 		if (!isfinite(c->rate_target))
@@ -117,7 +120,8 @@ static double slope(const lat_circuit *c, double u)
 	return (!c->relu || u > 0) ? 1.0 : 0.0;
 }
 
-/* Writes one circuit's Jacobian into the dim x dim block at jac with row stride ld; the block must be zero. */
+/* Writes one circuit's Jacobian into the dim x dim block at jac with row stride ld; the block must be zero.
+ */
 static void jacobian_block(const lat_circuit *c, const double *z, const double *y, double *jac, size_t ld)
 {
 	size_t n = c->n, i, j;
@@ -148,8 +152,9 @@ void lat_circuit_jacobian(const lat_circuit *c, const double *z, const double *y
 	jacobian_block(c, z, y, jac, dim);
 }
 
-/* Block elimination of M = I - gamma J: the N diagonal rows give x_i = (x_i - g h_i (alpha x_inh - x_b)/tau)/d
- * with d = 1 + g/tau; substituting their sum into the border rows leaves a 1x1 or 2x2 Schur complement. */
+/* Block elimination of M = I - gamma J: the N diagonal rows give x_i = (x_i - g h_i (alpha x_inh -
+ * x_b)/tau)/d with d = 1 + g/tau; substituting their sum into the border rows leaves a 1x1 or 2x2 Schur
+ * complement. */
 int lat_circuit_newton_solve(const lat_circuit *c, const double *z, const double *y, double gamma, double *x)
 {
 	size_t n = c->n, i;
@@ -212,9 +217,10 @@ int lat_circuit_steady(const lat_circuit *c, const double *z, double *ystar, cha
 		/* r_i* equals the unit's input u_i*, so a rectified unit is consistent only if u_i* >= 0 */
 		ystar[i] = b + z[i] - a * zbar;
 		if (c->relu && ystar[i] < 0) {
-			status = lat_err_set(err, LAT_EINVAL,
-					     "relu unit %zu is inactive at the linear fixed point (u = %g): no closed form",
-					     i, ystar[i]);
+			status = lat_err_set(
+			    err, LAT_EINVAL,
+			    "relu unit %zu is inactive at the linear fixed point (u = %g): no closed form", i,
+			    ystar[i]);
 			goto out;
 		}
 	}
@@ -225,7 +231,8 @@ out:
 	return status;
 }
 
-/* e^{Tt/2} C(t) and e^{Tt/2} S(t) of e^{At} = e^{Tt/2} [C I + S (A - T/2 I)], where (A - T/2 I)^2 = disc I. */
+/* e^{Tt/2} C(t) and e^{Tt/2} S(t) of e^{At} = e^{Tt/2} [C I + S (A - T/2 I)], where (A - T/2 I)^2 = disc I.
+ */
 static void flow_coefs(double half_trace, double disc, double t, double *ec, double *es)
 {
 	double x2 = disc * t * t;
@@ -276,8 +283,8 @@ int lat_circuit_exact(const lat_circuit *c, const double *z, const double *y0, d
 	m0 = mean_of(y0, n) - mean_star;
 	v0 = y0[n] - inh_star;
 
-	/* A - T/2 I = [[-k, -alpha/tau], [1/tau_inh, k]], k = (1/tau - 1/tau_inh)/2, so disc = k^2 - alpha/(tau tau_inh),
-	 * formed without the cancellation of T^2/4 - det */
+	/* A - T/2 I = [[-k, -alpha/tau], [1/tau_inh, k]], k = (1/tau - 1/tau_inh)/2, so disc = k^2 -
+	 * alpha/(tau tau_inh), formed without the cancellation of T^2/4 - det */
 	k = 0.5 * (1.0 / c->tau - 1.0 / c->tau_inh);
 	coupling = c->alpha / (c->tau * c->tau_inh);
 	disc = k * k - coupling;

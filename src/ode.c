@@ -1,4 +1,4 @@
-/* ode.c: integrate dy/dt = f(y) to steady state (residual < steady_tol) with CVODE BDF/Adams, GSL rk8pd or a closed form. */
+/* ode.c: settle dy/dt = f(y) to a steady state with CVODE BDF/Adams, GSL rk8pd or a closed-form flow. */
 #include <config.h>
 
 #include <float.h>
@@ -28,6 +28,15 @@
 
 _Static_assert(sizeof(sunrealtype) == sizeof(double), "lateral passes N_Vector data as double arrays");
 
+/* Linear-solver return codes: SUNDIALS 7 replaced SUNLS_SUCCESS / SUNLS_MEM_NULL with SUNErrCode values. */
+#if SUNDIALS_VERSION_MAJOR < 7
+#define LS_SUCCESS SUNLS_SUCCESS
+#define LS_CORRUPT SUNLS_MEM_NULL
+#else
+#define LS_SUCCESS SUN_SUCCESS
+#define LS_CORRUPT SUN_ERR_ARG_CORRUPT
+#endif
+
 /* A step whose interpolated derivative gives a residual below SCREEN_FACTOR * steady_tol is confirmed
  * with one true right-hand side (the interpolant is only accurate to the local error). */
 #define SCREEN_FACTOR 10.0
@@ -46,14 +55,14 @@ struct lat_ode {
 	const lat_ode_system *sys; /* borrowed */
 	lat_ode_opts opts;
 	size_t dim;
-	double *work;         /* 3 dim doubles: f, ya, yb */
-	double *f, *ya, *yb;  /* rhs at a checked state; running state (rk8pd, exact); scratch state */
-	double *jac;          /* dim x dim row-major Jacobian buffer (BDF with sys->jacobian and no newton_solve) */
-	int started;          /* 1 between lat_ode_restart and the next settle */
-	double t;             /* current time of the advance sequence */
-	long own_rhs;         /* rhs evaluations made outside CVODE (and all of them for rk8pd / exact) */
-	long own_steps;       /* rk8pd / exact steps of the advance sequence */
-	long own_jac;         /* Newton solves through sys->newton_solve */
+	double *work;	     /* 3 dim doubles: f, ya, yb */
+	double *f, *ya, *yb; /* rhs at a checked state; running state (rk8pd, exact); scratch state */
+	double *jac;	/* dim x dim row-major Jacobian buffer (BDF with sys->jacobian and no newton_solve) */
+	int started;	/* 1 between lat_ode_restart and the next settle */
+	double t;	/* current time of the advance sequence */
+	long own_rhs;	/* rhs evaluations made outside CVODE (and all of them for rk8pd / exact) */
+	long own_steps; /* rk8pd / exact steps of the advance sequence */
+	long own_jac;	/* Newton solves through sys->newton_solve */
 	/* CVODE */
 	SUNContext ctx;
 	void *cv;
@@ -175,13 +184,13 @@ static int ls_solve(SUNLinearSolver S, SUNMatrix A, N_Vector x, N_Vector b, sunr
 	(void)A;
 	(void)tol;
 	if (CVodeGetCurrentGamma(o->cv, &gamma) < 0 || CVodeGetCurrentState(o->cv, &ycur) < 0)
-		return SUNLS_MEM_NULL;
+		return LS_CORRUPT;
 	N_VScale(1.0, b, x);
 	o->own_jac++;
 	/* a singular Newton matrix is recoverable: CVODE retries with a smaller step (another gamma) */
 	if (o->sys->newton_solve(o->sys->params, N_VGetArrayPointer(ycur), gamma, N_VGetArrayPointer(x)))
 		return SUNLS_PACKAGE_FAIL_REC;
-	return SUNLS_SUCCESS;
+	return LS_SUCCESS;
 }
 
 static int ls_free(SUNLinearSolver S)
@@ -190,7 +199,7 @@ static int ls_free(SUNLinearSolver S)
 		S->content = NULL; /* borrowed engine, not ours to free */
 		SUNLinSolFreeEmpty(S);
 	}
-	return SUNLS_SUCCESS;
+	return LS_SUCCESS;
 }
 
 static int gsl_rhs(double t, const double y[], double dydt[], void *params)
@@ -234,7 +243,8 @@ static int cvode_setup(lat_ode *o, char *err)
 	N_VConst(0.0, o->y);
 	status = cv_ok(CVodeInit(o->cv, cv_rhs, 0.0, o->y), "CVodeInit", err);
 	if (!status)
-		status = cv_ok(CVodeSStolerances(o->cv, o->opts.rtol, o->opts.atol), "CVodeSStolerances", err);
+		status =
+		    cv_ok(CVodeSStolerances(o->cv, o->opts.rtol, o->opts.atol), "CVodeSStolerances", err);
 	if (!status)
 		status = cv_ok(CVodeSetUserData(o->cv, o), "CVodeSetUserData", err);
 	if (!status)
@@ -246,7 +256,8 @@ static int cvode_setup(lat_ode *o, char *err)
 		/* non-stiff: functional iteration, no linear algebra at all */
 		o->nls = SUNNonlinSol_FixedPoint(o->y, 0, o->ctx);
 		if (!o->nls) {
-			status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the fixed-point solver");
+			status =
+			    lat_err_set(err, LAT_ENOMEM, "out of memory creating the fixed-point solver");
 			goto out;
 		}
 		status = cv_ok(CVodeSetNonlinearSolver(o->cv, o->nls), "CVodeSetNonlinearSolver", err);
@@ -268,7 +279,8 @@ static int cvode_setup(lat_ode *o, char *err)
 		if (o->sys->jacobian && o->dim <= SIZE_MAX / sizeof(double) / o->dim)
 			o->jac = malloc(o->dim * o->dim * sizeof *o->jac);
 		if (!o->ls || (o->sys->jacobian && !o->jac)) {
-			status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the dense linear solver");
+			status =
+			    lat_err_set(err, LAT_ENOMEM, "out of memory creating the dense linear solver");
 			goto out;
 		}
 		status = cv_ok(CVodeSetLinearSolver(o->cv, o->ls, o->A), "CVodeSetLinearSolver", err);
@@ -396,11 +408,12 @@ static int not_steady(lat_ode *o, const double *y, double t, long steps, lat_ode
 	if (status)
 		return status;
 	if (t >= o->opts.t_max)
-		return lat_err_set(err, LAT_ENOTSTEADY, "no steady state by t = %g (residual %.3g > steady_tol %g)",
-				   t, s->residual, o->opts.steady_tol);
+		return lat_err_set(err, LAT_ENOTSTEADY,
+				   "no steady state by t = %g (residual %.3g > steady_tol %g)", t,
+				   s->residual, o->opts.steady_tol);
 	return lat_err_set(err, LAT_ENOTSTEADY,
-			   "no steady state after %ld steps (t = %g, residual %.3g > steady_tol %g)", steps, t,
-			   s->residual, o->opts.steady_tol);
+			   "no steady state after %ld steps (t = %g, residual %.3g > steady_tol %g)", steps,
+			   t, s->residual, o->opts.steady_tol);
 }
 
 static int diverged(double t, char *err)
@@ -542,7 +555,8 @@ static int settle_gsl(lat_ode *o, double *y, lat_ode_stats *s, char *err)
 }
 
 /* ya = flow(y0, t) and its residual; one flow evaluation is one step. */
-static int exact_point(lat_ode *o, const double *y0, double t, double *ya, double *res, long *steps, char *err)
+static int exact_point(lat_ode *o, const double *y0, double t, double *ya, double *res, long *steps,
+		       char *err)
 {
 	int rc = o->sys->exact(o->sys->params, y0, t, ya);
 
@@ -609,6 +623,7 @@ int lat_ode_settle(lat_ode *o, double *y, lat_ode_stats *st, char *err)
 		goto out;
 	}
 	status = eval_residual(o, y, &s.residual, err);
+	s.rhs_evals = o->own_rhs;
 	if (status || s.residual < o->opts.steady_tol)
 		goto out;
 	switch (o->opts.method) {
@@ -623,11 +638,9 @@ int lat_ode_settle(lat_ode *o, double *y, lat_ode_stats *st, char *err)
 		status = settle_exact(o, y, &s, err);
 		break;
 	}
-out:
 	if (!is_cvode(o))
-		s.rhs_evals = o->own_rhs;
-	else if (s.steps == 0)
-		s.rhs_evals = o->own_rhs; /* settled (or failed) before CVODE ran */
+		s.rhs_evals = o->own_rhs; /* CVODE's count (which includes ours) is set by settle_cvode */
+out:
 	if (st)
 		*st = s;
 	return status;
@@ -656,7 +669,8 @@ int lat_ode_restart(lat_ode *o, const double *y0, char *err)
 			status = o->sys->rhs(o->sys->params, y0, o->f);
 			o->own_rhs++;
 			if (status)
-				status = lat_err_set(err, LAT_ESOLVER, "right-hand side failed (status %d)", status);
+				status = lat_err_set(err, LAT_ESOLVER, "right-hand side failed (status %d)",
+						     status);
 			else
 				o->h = initial_step(o, y0, o->f);
 		}
@@ -677,7 +691,8 @@ int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char
 		goto out;
 	}
 	if (!(t_out >= o->t) || !isfinite(t_out)) {
-		status = lat_err_set(err, LAT_EINVAL, "ode: t_out = %g is before the current time %g", t_out, o->t);
+		status = lat_err_set(err, LAT_EINVAL, "ode: t_out = %g is before the current time %g", t_out,
+				     o->t);
 		goto out;
 	}
 	if (is_cvode(o)) {
@@ -691,12 +706,13 @@ int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char
 		while (!status && o->t < t_out) {
 			int gstat;
 			if (steps >= o->opts.max_steps) {
-				status = lat_err_set(err, LAT_ESOLVER, "rk8pd: more than %ld steps to reach t = %g",
+				status = lat_err_set(err, LAT_ESOLVER,
+						     "rk8pd: more than %ld steps to reach t = %g",
 						     o->opts.max_steps, t_out);
 				break;
 			}
-			gstat = gsl_odeiv2_evolve_apply(o->ev, o->ctrl, o->step, &o->gsys, &o->t, t_out, &o->h,
-							o->ya);
+			gstat = gsl_odeiv2_evolve_apply(o->ev, o->ctrl, o->step, &o->gsys, &o->t, t_out,
+							&o->h, o->ya);
 			if (gstat != GSL_SUCCESS)
 				status = gsl_fail(gstat, o->t, err);
 			steps++;
@@ -707,8 +723,8 @@ int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char
 		int rc = o->sys->exact(o->sys->params, o->ya, t_out, y);
 		o->own_steps++;
 		if (rc)
-			status = lat_err_set(err, LAT_ESOLVER, "closed-form flow failed at t = %g (status %d)",
-					     t_out, rc);
+			status = lat_err_set(err, LAT_ESOLVER,
+					     "closed-form flow failed at t = %g (status %d)", t_out, rc);
 		else
 			o->t = t_out;
 	}

@@ -1,0 +1,626 @@
+/* test_ode.c: the ODE engine against exp(-t/tau) and the circuit's analytic steady state, plus its error
+ * paths. */
+#include <config.h>
+
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "lateral/circuit.h"
+#include "lateral/err.h"
+#include "lateral/ode.h"
+#include "runner.h"
+
+#define K_CIRCUITS 3
+#define N_UNITS 20
+#define DIM_MAX (K_CIRCUITS * (N_UNITS + 2))
+
+static const lat_method all_methods[] = {LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD,
+					 LAT_METHOD_EXACT};
+static const lat_method integrators[] = {LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD};
+
+static lat_ode_opts base_opts(lat_method m)
+{
+	lat_ode_opts o = {.method = m,
+			  .rtol = 1e-8,
+			  .atol = 1e-10,
+			  .steady_tol = 1e-6,
+			  .t_max = 5000,
+			  .max_steps = 100000,
+			  .solver_log = NULL};
+	return o;
+}
+
+/* ---- dy/dt = -y / tau, dim 3 ---- */
+
+typedef struct {
+	double tau;
+	long fail_after; /* rhs returns -1 from this call on (< 0: never) */
+	long *calls;	 /* mutable counter owned by the test */
+} decay_params;
+
+static int decay_rhs(const void *params, const double *y, double *dydt)
+{
+	const decay_params *p = params;
+	size_t i;
+
+	if (p->calls && p->fail_after >= 0 && (*p->calls)++ >= p->fail_after)
+		return -1;
+	for (i = 0; i < 3; i++)
+		dydt[i] = -y[i] / p->tau;
+	return 0;
+}
+
+static double decay_residual(const void *params, const double *y, const double *dydt)
+{
+	const decay_params *p = params;
+	double r = 0;
+	size_t i;
+
+	(void)y;
+	for (i = 0; i < 3; i++)
+		r = fmax(r, p->tau * fabs(dydt[i]));
+	return r;
+}
+
+static int decay_exact(const void *params, const double *y0, double t, double *y)
+{
+	const decay_params *p = params;
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		y[i] = y0[i] * exp(-t / p->tau);
+	return 0;
+}
+
+static lat_ode_system decay_system(const decay_params *p)
+{
+	lat_ode_system s = {
+	    .dim = 3, .params = p, .rhs = decay_rhs, .residual = decay_residual, .exact = decay_exact};
+	return s;
+}
+
+static void test_decay_advance(void)
+{
+	const double y0[] = {1, -2, 3}, times[] = {0, 0.5, 2, 7, 20};
+	decay_params p = {.tau = 2, .fail_after = -1};
+	lat_ode_system sys = decay_system(&p);
+	size_t m, k, i;
+
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		lat_ode_opts opts = base_opts(all_methods[m]);
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		lat_ode *o = lat_ode_alloc(&sys, &opts, err);
+		/* CVODE controls the local error only; its global error here reaches ~15 rtol */
+		double factor =
+		    all_methods[m] == LAT_METHOD_BDF || all_methods[m] == LAT_METHOD_ADAMS ? 20 : 10;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		CU_ASSERT_EQUAL(lat_ode_restart(o, y0, err), LAT_OK);
+		for (k = 0; k < sizeof times / sizeof times[0]; k++) {
+			double y[3];
+			CU_ASSERT_EQUAL(lat_ode_advance(o, times[k], y, &st, err), LAT_OK);
+			for (i = 0; i < 3; i++) {
+				double truth = y0[i] * exp(-times[k] / p.tau);
+				CU_ASSERT_DOUBLE_EQUAL(y[i], truth,
+						       factor * (opts.rtol * fabs(truth) + opts.atol));
+			}
+			CU_ASSERT_DOUBLE_EQUAL(st.settle_time, times[k], 0);
+		}
+		CU_ASSERT(st.steps > 0);
+		CU_ASSERT(st.rhs_evals > 0);
+		lat_ode_free(o);
+	}
+}
+
+static void test_decay_advance_errors(void)
+{
+	const double y0[] = {1, -2, 3};
+	decay_params p = {.tau = 2, .fail_after = -1};
+	lat_ode_system sys = decay_system(&p);
+	lat_ode_opts opts = base_opts(LAT_METHOD_RK8PD);
+	double y[3];
+	char err[LAT_ERRLEN] = "";
+	lat_ode *o = lat_ode_alloc(&sys, &opts, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(lat_ode_advance(o, 1, y, NULL, err), LAT_EINVAL);
+	CU_ASSERT_EQUAL(lat_ode_restart(o, y0, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_ode_advance(o, 1, y, NULL, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_ode_advance(o, 0.5, y, NULL, err), LAT_EINVAL);
+	lat_ode_free(o);
+}
+
+static void test_advance_after_settle(void)
+{
+	const double y0[] = {1, -2, 3};
+	decay_params p = {.tau = 2, .fail_after = -1};
+	lat_ode_system sys = decay_system(&p);
+	size_t m, i;
+
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		lat_ode_opts opts = base_opts(all_methods[m]);
+		double y[3];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		lat_ode *o;
+		/* a settle leaves CVODE's stop time at t_max; dense output afterwards must run past it */
+		opts.t_max = 40;
+		o = lat_ode_alloc(&sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		memcpy(y, y0, sizeof y);
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, &st, err), LAT_OK);
+		CU_ASSERT_EQUAL(lat_ode_restart(o, y0, err), LAT_OK);
+		CU_ASSERT_EQUAL(lat_ode_advance(o, 3 * opts.t_max, y, &st, err), LAT_OK);
+		CU_ASSERT_DOUBLE_EQUAL(st.settle_time, 3 * opts.t_max, 0);
+		for (i = 0; i < 3; i++)
+			CU_ASSERT_DOUBLE_EQUAL(y[i], y0[i] * exp(-3 * opts.t_max / p.tau), 1e-8);
+		lat_ode_free(o);
+	}
+}
+
+static void test_decay_settle(void)
+{
+	const double y0[] = {1, -2, 3};
+	decay_params p = {.tau = 2, .fail_after = -1};
+	lat_ode_system sys = decay_system(&p);
+	size_t m, i;
+
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		lat_ode_opts opts = base_opts(all_methods[m]);
+		char err[LAT_ERRLEN] = "";
+		double y[3];
+		lat_ode_stats st;
+		lat_ode *o = lat_ode_alloc(&sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		memcpy(y, y0, sizeof y);
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, &st, err), LAT_OK);
+		/* residual = tau |dy/dt| = max |y_i| crosses 1e-6 at t = tau ln(3e6) */
+		CU_ASSERT(st.residual < opts.steady_tol);
+		for (i = 0; i < 3; i++)
+			CU_ASSERT(fabs(y[i]) < opts.steady_tol);
+		CU_ASSERT(st.settle_time >= 0.999 * p.tau * log(3e6));
+		if (all_methods[m] == LAT_METHOD_EXACT)
+			CU_ASSERT_DOUBLE_EQUAL(st.settle_time, p.tau * log(3e6), 1e-5 * p.tau * log(3e6));
+		CU_ASSERT(st.settle_time < 2 * p.tau * log(3e6));
+		lat_ode_free(o);
+	}
+}
+
+/* ---- the circuit batch: K = 3 circuits of N = 20 with random drives ---- */
+
+typedef struct {
+	lat_circuit c;
+	double z[K_CIRCUITS * N_UNITS];
+	lat_circuit_batch batch;
+	lat_ode_system sys;
+	size_t dim1; /* one circuit's dim */
+} fixture;
+
+static void fixture_init(fixture *f, int relu, int dynamic, unsigned long seed)
+{
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	size_t i;
+
+	gsl_rng_set(r, seed);
+	f->c = (lat_circuit){.n = N_UNITS,
+			     .tau = 10,
+			     .tau_inh = 5,
+			     .alpha = 4,
+			     .bias = 1,
+			     .relu = relu,
+			     .bias_dynamic = dynamic,
+			     .bias_tau = 50,
+			     .bias_rho = 1,
+			     .rate_target = 2.5};
+	for (i = 0; i < K_CIRCUITS * N_UNITS; i++)
+		f->z[i] = 2 * gsl_rng_uniform(r);
+	f->batch = (lat_circuit_batch){.c = &f->c, .n_circuits = K_CIRCUITS, .z = f->z};
+	lat_circuit_batch_system(&f->batch, &f->sys);
+	f->dim1 = lat_circuit_dim(&f->c);
+	gsl_rng_free(r);
+}
+
+static void initial_state(const fixture *f, double *y)
+{
+	size_t i;
+
+	for (i = 0; i < f->sys.dim; i++)
+		y[i] = 0.1 * (double)(i % 7);
+	if (f->c.bias_dynamic)
+		for (i = 0; i < K_CIRCUITS; i++)
+			y[i * f->dim1 + N_UNITS + 1] = f->c.bias;
+}
+
+/* Max distance of the batch state y from the per-circuit analytic steady state. */
+static double steady_error(const fixture *f, const double *y)
+{
+	double ys[N_UNITS + 2], e = 0;
+	size_t k, i;
+
+	for (k = 0; k < K_CIRCUITS; k++) {
+		CU_ASSERT_EQUAL_FATAL(lat_circuit_steady(&f->c, f->z + k * N_UNITS, ys, NULL), LAT_OK);
+		for (i = 0; i < f->dim1; i++)
+			e = fmax(e, fabs(y[k * f->dim1 + i] - ys[i]));
+	}
+	return e;
+}
+
+/* Settles the fixture with opts from the fixed initial state; returns the status, result in y. */
+static int settle_fixture(const fixture *f, const lat_ode_system *sys, const lat_ode_opts *opts, double *y,
+			  lat_ode_stats *st, char *err)
+{
+	lat_ode *o = lat_ode_alloc(sys, opts, err);
+	int status;
+
+	CU_ASSERT_PTR_NOT_NULL(o);
+	if (!o)
+		return LAT_ENOMEM;
+	initial_state(f, y);
+	status = lat_ode_settle(o, y, st, err);
+	lat_ode_free(o);
+	return status;
+}
+
+static void test_settle_batch_all_methods(void)
+{
+	fixture f;
+	size_t m;
+
+	fixture_init(&f, 0, 0, 42);
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		lat_ode_opts opts = base_opts(all_methods[m]);
+		double y[DIM_MAX], fy[DIM_MAX], res;
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+		CU_ASSERT(steady_error(&f, y) < 10 * opts.steady_tol);
+		/* the reported residual belongs to the returned state */
+		CU_ASSERT_EQUAL(f.sys.rhs(f.sys.params, y, fy), 0);
+		res = f.sys.residual(f.sys.params, y, fy);
+		CU_ASSERT_DOUBLE_EQUAL(st.residual, res, 1e-9 * res);
+		CU_ASSERT(st.residual < opts.steady_tol);
+		CU_ASSERT(st.steps > 0);
+		CU_ASSERT(st.rhs_evals > 0);
+		if (all_methods[m] == LAT_METHOD_BDF)
+			CU_ASSERT(st.jac_evals > 0);
+		CU_ASSERT(st.settle_time > 0 && st.settle_time < opts.t_max);
+	}
+}
+
+static void test_settle_relu_batch(void)
+{
+	fixture f;
+	size_t m;
+
+	/* drives in [0, 2) with b = 1 keep every unit active, so the linear fixed point applies */
+	fixture_init(&f, 1, 0, 7);
+	for (m = 0; m < sizeof integrators / sizeof integrators[0]; m++) {
+		lat_ode_opts opts = base_opts(integrators[m]);
+		double y[DIM_MAX];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+		CU_ASSERT(steady_error(&f, y) < 10 * opts.steady_tol);
+	}
+}
+
+/* Fixed point of one relu circuit (constant b) with active set S: r_i = 0 off S, and on S
+ * r_i = z_i - alpha r_inh + b with r_inh (1 + alpha |S|/N) = (sum_S z_i)/N + b (|S|/N - 1).
+ * Returns 0 if S is self-consistent (u_i > 0 exactly on S). */
+static int relu_fixed_point(const lat_circuit *c, const double *z, const int *active, double *ys)
+{
+	double zs = 0, ns = 0, inh;
+	size_t i, n = c->n;
+	int consistent = 1;
+
+	for (i = 0; i < n; i++) {
+		zs += active[i] ? z[i] : 0;
+		ns += active[i];
+	}
+	inh = (zs / (double)n + c->bias * (ns / (double)n - 1)) / (1 + c->alpha * ns / (double)n);
+	for (i = 0; i < n; i++) {
+		double u = z[i] - c->alpha * inh + c->bias;
+		ys[i] = active[i] ? u : 0;
+		if ((u > 0) != (active[i] != 0))
+			consistent = 0;
+	}
+	ys[n] = inh;
+	return consistent ? 0 : -1;
+}
+
+static void test_settle_relu_silent_units(void)
+{
+	fixture f;
+	size_t m, k, i;
+	int n_silent = 0;
+
+	fixture_init(&f, 1, 0, 8);
+	/* drives in [-3, 1): about a third of the units end up silent */
+	for (i = 0; i < K_CIRCUITS * N_UNITS; i++)
+		f.z[i] = 2 * f.z[i] - 3;
+	for (m = 0; m < sizeof integrators / sizeof integrators[0]; m++) {
+		lat_ode_opts opts = base_opts(integrators[m]);
+		double y[DIM_MAX], ys[N_UNITS + 1];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+		for (k = 0; k < K_CIRCUITS; k++) {
+			int active[N_UNITS];
+			const double *yk = y + k * f.dim1;
+			for (i = 0; i < N_UNITS; i++) {
+				active[i] = yk[i] > 10 * opts.steady_tol;
+				n_silent += !active[i];
+			}
+			CU_ASSERT_EQUAL(relu_fixed_point(&f.c, f.z + k * N_UNITS, active, ys), 0);
+			for (i = 0; i <= N_UNITS; i++)
+				CU_ASSERT_DOUBLE_EQUAL(yk[i], ys[i], 10 * opts.steady_tol);
+		}
+	}
+	CU_ASSERT(n_silent > 0 && n_silent < 3 * K_CIRCUITS * N_UNITS);
+}
+
+static void test_bdf_structured_vs_dense(void)
+{
+	fixture f;
+	lat_ode_opts opts = base_opts(LAT_METHOD_BDF);
+	lat_ode_system dense, dq;
+	double ys[DIM_MAX], yd[DIM_MAX], yq[DIM_MAX];
+	char err[LAT_ERRLEN] = "";
+	lat_ode_stats st_s, st_d, st_q;
+	size_t i;
+
+	fixture_init(&f, 0, 0, 43);
+	dense = f.sys;
+	dense.newton_solve = NULL;
+	dq = dense;
+	dq.jacobian = NULL;
+	CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, ys, &st_s, err), LAT_OK);
+	CU_ASSERT_EQUAL(settle_fixture(&f, &dense, &opts, yd, &st_d, err), LAT_OK);
+	CU_ASSERT_EQUAL(settle_fixture(&f, &dq, &opts, yq, &st_q, err), LAT_OK);
+	/* the same Newton matrices give the same trajectory; difference quotients only the same fixed point
+	 */
+	for (i = 0; i < f.sys.dim; i++) {
+		CU_ASSERT_DOUBLE_EQUAL(ys[i], yd[i], 1e-8);
+		CU_ASSERT_DOUBLE_EQUAL(ys[i], yq[i], 20 * opts.steady_tol);
+	}
+	CU_ASSERT(steady_error(&f, ys) < 10 * opts.steady_tol);
+	CU_ASSERT(steady_error(&f, yq) < 10 * opts.steady_tol);
+	CU_ASSERT(st_s.jac_evals > 0 && st_d.jac_evals > 0);
+	/* the difference-quotient Jacobian costs dim extra rhs evaluations per setup */
+	CU_ASSERT(st_q.rhs_evals > st_d.rhs_evals);
+}
+
+static void test_settle_homeostatic(void)
+{
+	fixture f;
+	size_t m, k, i;
+
+	fixture_init(&f, 0, 1, 44);
+	for (m = 0; m < sizeof integrators / sizeof integrators[0]; m++) {
+		lat_ode_opts opts = base_opts(integrators[m]);
+		double y[DIM_MAX];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+		CU_ASSERT(steady_error(&f, y) < 10 * opts.steady_tol);
+		for (k = 0; k < K_CIRCUITS; k++) {
+			double mean = 0;
+			for (i = 0; i < N_UNITS; i++)
+				mean += y[k * f.dim1 + i] / N_UNITS;
+			CU_ASSERT_DOUBLE_EQUAL(mean, f.c.rate_target, 10 * opts.steady_tol);
+		}
+	}
+}
+
+static void test_settle_reuse_new_drive(void)
+{
+	fixture f;
+	size_t m, rep, i;
+
+	fixture_init(&f, 0, 0, 45);
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		lat_ode_opts opts = base_opts(all_methods[m]);
+		double y[DIM_MAX];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		lat_ode *o = lat_ode_alloc(&f.sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		initial_state(&f, y);
+		for (rep = 0; rep < 3; rep++) {
+			/* the engine reads the borrowed drives at every evaluation */
+			for (i = 0; i < K_CIRCUITS * N_UNITS; i++)
+				f.z[i] = fmod(f.z[i] + 0.37 * (double)(i % 5), 2.0);
+			CU_ASSERT_EQUAL(lat_ode_settle(o, y, &st, err), LAT_OK);
+			CU_ASSERT(steady_error(&f, y) < 10 * opts.steady_tol);
+		}
+		/* settling from the fixed point itself is free */
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, &st, err), LAT_OK);
+		CU_ASSERT_EQUAL(st.steps, 0);
+		CU_ASSERT_EQUAL(st.settle_time, 0);
+		CU_ASSERT_EQUAL(st.rhs_evals, 1);
+		lat_ode_free(o);
+	}
+}
+
+static void test_not_steady(void)
+{
+	fixture f;
+	size_t m;
+
+	fixture_init(&f, 0, 0, 46);
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		lat_ode_opts opts = base_opts(all_methods[m]);
+		double y[DIM_MAX];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		opts.t_max = 5;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_ENOTSTEADY);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "residual"));
+		CU_ASSERT(st.residual > opts.steady_tol);
+		opts = base_opts(all_methods[m]);
+		opts.max_steps = 3;
+		err[0] = 0;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_ENOTSTEADY);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "residual"));
+	}
+}
+
+static void test_rhs_failure(void)
+{
+	const double y0[] = {1, -2, 3};
+	long calls = 0;
+	decay_params p = {.tau = 2, .fail_after = 0, .calls = &calls};
+	lat_ode_system sys = decay_system(&p);
+	size_t m;
+
+	for (m = 0; m < sizeof integrators / sizeof integrators[0]; m++) {
+		lat_ode_opts opts = base_opts(integrators[m]);
+		char err[LAT_ERRLEN] = "";
+		double y[3];
+		lat_ode *o = lat_ode_alloc(&sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		/* failing at once, and failing inside the integrator after a few good evaluations */
+		calls = 0;
+		p.fail_after = 0;
+		memcpy(y, y0, sizeof y);
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, NULL, err), LAT_ESOLVER);
+		calls = 0;
+		p.fail_after = 20;
+		memcpy(y, y0, sizeof y);
+		err[0] = 0;
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, NULL, err), LAT_ESOLVER);
+		CU_ASSERT(strlen(err) > 0);
+		if (integrators[m] != LAT_METHOD_RK8PD)
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, "CV_"));
+		CU_ASSERT(calls > 20);
+		/* and through dense output */
+		calls = 0;
+		p.fail_after = 20;
+		CU_ASSERT_EQUAL(lat_ode_restart(o, y0, err), LAT_OK);
+		CU_ASSERT_EQUAL(lat_ode_advance(o, 50, y, NULL, err), LAT_ESOLVER);
+		lat_ode_free(o);
+	}
+}
+
+static int nan_rhs(const void *params, const double *y, double *dydt)
+{
+	size_t i;
+
+	(void)params;
+	for (i = 0; i < 3; i++)
+		dydt[i] = y[i] > 0.5 ? -y[i] : NAN;
+	return 0;
+}
+
+static void test_divergence(void)
+{
+	const double y0[] = {1, 1, 1};
+	decay_params p = {.tau = 2, .fail_after = -1};
+	lat_ode_system sys = decay_system(&p);
+	size_t m;
+
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		lat_ode_opts opts = base_opts(all_methods[m]);
+		double y[3] = {1, INFINITY, 0};
+		char err[LAT_ERRLEN] = "";
+		lat_ode *o = lat_ode_alloc(&sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, NULL, err), LAT_EDIVERGE);
+		lat_ode_free(o);
+	}
+	/* a right-hand side that turns NaN mid-run: rk8pd accepts the step, the engine must catch it */
+	sys.rhs = nan_rhs;
+	{
+		lat_ode_opts opts = base_opts(LAT_METHOD_RK8PD);
+		double y[3];
+		char err[LAT_ERRLEN] = "";
+		lat_ode *o = lat_ode_alloc(&sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		memcpy(y, y0, sizeof y);
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, NULL, err), LAT_EDIVERGE);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "non-finite"));
+		lat_ode_free(o);
+	}
+}
+
+static void test_alloc_errors(void)
+{
+	fixture f;
+	lat_ode_opts opts = base_opts(LAT_METHOD_EXACT);
+	lat_ode_system bad;
+	char err[LAT_ERRLEN] = "";
+
+	fixture_init(&f, 1, 0, 47);
+	CU_ASSERT_PTR_NULL(lat_ode_alloc(&f.sys, &opts, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exact"));
+	fixture_init(&f, 0, 1, 47);
+	err[0] = 0;
+	CU_ASSERT_PTR_NULL(lat_ode_alloc(&f.sys, &opts, err));
+	CU_ASSERT(strlen(err) > 0);
+	fixture_init(&f, 0, 0, 47);
+	opts = base_opts(LAT_METHOD_BDF);
+	opts.rtol = 0;
+	CU_ASSERT_PTR_NULL(lat_ode_alloc(&f.sys, &opts, err));
+	opts = base_opts(LAT_METHOD_BDF);
+	opts.max_steps = 0;
+	CU_ASSERT_PTR_NULL(lat_ode_alloc(&f.sys, &opts, err));
+	opts = base_opts(LAT_METHOD_BDF);
+	opts.method = (lat_method)17;
+	CU_ASSERT_PTR_NULL(lat_ode_alloc(&f.sys, &opts, err));
+	bad = f.sys;
+	bad.residual = NULL;
+	opts = base_opts(LAT_METHOD_RK8PD);
+	CU_ASSERT_PTR_NULL(lat_ode_alloc(&bad, &opts, err));
+	bad = f.sys;
+	bad.dim = 0;
+	CU_ASSERT_PTR_NULL(lat_ode_alloc(&bad, &opts, NULL));
+	lat_ode_free(NULL);
+}
+
+static void test_method_names(void)
+{
+	size_t m;
+	lat_method parsed;
+
+	for (m = 0; m < sizeof all_methods / sizeof all_methods[0]; m++) {
+		CU_ASSERT_EQUAL(lat_method_parse(lat_method_name(all_methods[m]), &parsed), LAT_OK);
+		CU_ASSERT_EQUAL(parsed, all_methods[m]);
+	}
+	CU_ASSERT_STRING_EQUAL(lat_method_name(LAT_METHOD_RK8PD), "rk8pd");
+	CU_ASSERT_STRING_EQUAL(lat_method_name(LAT_METHOD_BDF), "bdf");
+	CU_ASSERT_EQUAL(lat_method_parse("euler", &parsed), LAT_EINVAL);
+	CU_ASSERT_EQUAL(lat_method_parse("BDF", &parsed), LAT_EINVAL);
+	CU_ASSERT_EQUAL(lat_method_parse("", &parsed), LAT_EINVAL);
+	CU_ASSERT_EQUAL(lat_method_parse(NULL, &parsed), LAT_EINVAL);
+}
+
+static CU_TestInfo tests[] = {
+    {"decay: advance matches exp(-t/tau)", test_decay_advance},
+    {"decay: advance argument errors", test_decay_advance_errors},
+    {"decay: advance after a settle runs past t_max", test_advance_after_settle},
+    {"decay: settle time and state", test_decay_settle},
+    {"batch: every method settles to the steady state", test_settle_batch_all_methods},
+    {"batch: relu settles (integrators)", test_settle_relu_batch},
+    {"batch: relu with silent units (active-set fixed point)", test_settle_relu_silent_units},
+    {"batch: bdf structured = dense = difference quotients", test_bdf_structured_vs_dense},
+    {"batch: homeostatic bias reaches rate_target", test_settle_homeostatic},
+    {"batch: engine reuse with new drives", test_settle_reuse_new_drive},
+    {"t_max / max_steps too small: ENOTSTEADY", test_not_steady},
+    {"rhs failure: ESOLVER", test_rhs_failure},
+    {"non-finite state: EDIVERGE", test_divergence},
+    {"alloc errors and free(NULL)", test_alloc_errors},
+    {"method names", test_method_names},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {.pName = "ode", .pTests = tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(void)
+{
+	return test_run(suites);
+}
