@@ -329,8 +329,7 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 	fclose(fp);
 	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		if (!o->quiet)
-			fprintf(stderr,
+		fprintf(stderr,
 				"lateral %s: note: gnuplot not found (install gnuplot-nox); %s was not drawn\n",
 				o->cmd, out);
 		remove(tmp);

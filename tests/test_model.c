@@ -232,7 +232,7 @@ static void test_all_models(void)
 			CU_ASSERT_EQUAL(m.inputs, 9);
 			CU_ASSERT_EQUAL(m.alpha, 10.0);
 			CU_ASSERT_EQUAL(m.gamma, 0.1);
-			CU_ASSERT_EQUAL(m.eta, 0.05);
+			CU_ASSERT_EQUAL(m.eta, 0.3);
 			CU_ASSERT_EQUAL(lat_model_n_fixed(&m), 20);
 			CU_ASSERT_EQUAL(m.update, LAT_UPDATE_BATCH);
 			CU_ASSERT_EQUAL(m.method, LAT_METHOD_RK8PD);

@@ -26,7 +26,7 @@ static void small_model(lat_model *m, lat_method method)
 	m->rtol = 1e-9;
 	m->atol = 1e-11;
 	m->steady_tol = 1e-10;
-	m->presentations = 10 * 600;
+	m->presentations = 10 * 1000;
 }
 
 static double run_to_wstar(lat_method method, double *steady_error, double *w_out)

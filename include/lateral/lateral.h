@@ -1,0 +1,15 @@
+/* lateral.h: umbrella header of liblateral (link with `pkg-config --libs lateral`). */
+#ifndef LATERAL_LATERAL_H
+#define LATERAL_LATERAL_H
+
+#include "lateral/err.h"
+#include "lateral/io.h"
+#include "lateral/ode.h"
+#include "lateral/circuit.h"
+#include "lateral/model.h"
+#include "lateral/plasticity.h"
+#include "lateral/closedform.h"
+#include "lateral/metrics.h"
+#include "lateral/sim.h"
+
+#endif
