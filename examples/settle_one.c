@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <gsl/gsl_errno.h>
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
 	       N_UNITS, opts.rtol, opts.atol, opts.steady_tol, N_SETTLES);
 	printf("#method settle_time    steps  rhs_evals jac_evals  us/settle  max|y-y*|\n");
 	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
-		failed |= run(methods[i], &c, &opts) != LAT_OK;
+		if (!getenv("ONLY") || !strcmp(getenv("ONLY"), lat_method_name(methods[i])))
+			failed |= run(methods[i], &c, &opts) != LAT_OK;
 	return failed ? 1 : 0;
 }

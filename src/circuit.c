@@ -17,6 +17,10 @@
 #define SERIES_X2 1e-2
 /* s t above this uses exp((T/2 +- s) t) separately, so cosh(s t) cannot overflow. */
 #define HYPER_SPLIT 20.0
+/* settle bound: refuse when the two real rates are closer than this fraction of the mean rate */
+#define SETTLE_BOUND_MIN_SPLIT 0.05
+/* settle bound: relative margin on the bound time against rounding in log/exp */
+#define SETTLE_BOUND_MARGIN 1e-9
 
 int lat_circuit_check(const lat_circuit *c, char *err)
 {
@@ -51,6 +55,12 @@ int lat_circuit_check(const lat_circuit *c, char *err)
 size_t lat_circuit_dim(const lat_circuit *c)
 {
 	return c->n + 1 + (c->bias_dynamic ? 1 : 0);
+}
+
+/* max that propagates NaN (fmax would drop it and let a non-finite state look settled), and is inlined. */
+static inline double max_nan(double acc, double v)
+{
+	return (v > acc || isnan(v)) ? v : acc;
 }
 
 static double bias_of(const lat_circuit *c, const double *y)
@@ -107,10 +117,10 @@ double lat_circuit_residual(const lat_circuit *c, const double *z, const double 
 		double u = z[i] + shift;
 		if (c->relu && u < 0)
 			u = 0;
-		res = fmax(res, fabs(u - y[i]));
+		res = max_nan(res, fabs(u - y[i]));
 	}
 	if (c->bias_dynamic)
-		res = fmax(res, fabs(c->bias_rho * (c->rate_target - mean)));
+		res = max_nan(res, fabs(c->bias_rho * (c->rate_target - mean)));
 	return res;
 }
 
@@ -305,7 +315,80 @@ out:
 	return status;
 }
 
+int lat_circuit_settle_bound(const lat_circuit *c, const double *z, const double *y0, double tol, double *t)
+{
+	size_t n = c->n, i;
+	double zbar, inh_star, a, mean_star, m0, v0, k, disc, lambda, dmax = 0, bound = 0;
+	double a1, b1, a2, b2, k1, k2, bm, bv;
+
+	if (c->relu || c->bias_dynamic || !(tol > 0))
+		return LAT_EINVAL;
+	zbar = mean_of(z, n);
+	inh_star = zbar / (1.0 + c->alpha);
+	a = c->alpha / (1.0 + c->alpha);
+	mean_star = c->bias + inh_star;
+	m0 = mean_of(y0, n) - mean_star;
+	v0 = y0[n] - inh_star;
+	for (i = 0; i < n; i++) {
+		double delta = fabs((y0[i] - (c->bias + z[i] - a * zbar)) - m0);
+		dmax = max_nan(dmax, delta);
+	}
+	/* Residual of neuron i: |delta_i(t) + f1(t)|, of r_inh: |f2(t)|, with f1 = m + alpha v and
+	 * f2 = m - v for the mean mode p = (m, v) = e^{At} p0 = e^{Tt/2} [C p0 + S B p0]. */
+	k = 0.5 * (1.0 / c->tau - 1.0 / c->tau_inh);
+	disc = k * k - c->alpha / (c->tau * c->tau_inh);
+	lambda = -0.5 * (1.0 / c->tau + 1.0 / c->tau_inh);
+	bm = -k * m0 - c->alpha / c->tau * v0;
+	bv = m0 / c->tau_inh + k * v0;
+	a1 = m0 + c->alpha * v0;
+	b1 = bm + c->alpha * bv;
+	a2 = m0 - v0;
+	b2 = bm - bv;
+	if (disc < 0) {
+		/* |a cos(wt) + (b/w) sin(wt)| <= sqrt(a^2 + (b/w)^2) */
+		double w = sqrt(-disc);
+		k1 = hypot(a1, b1 / w);
+		k2 = hypot(a2, b2 / w);
+	} else {
+		/* Two real rates lambda +- s: |f| <= e^{(lambda + s) t} (|a + b/s| + |a - b/s|) / 2. Near critical
+		 * damping the constant blows up: no useful bound, the caller searches instead. */
+		double sq = sqrt(disc);
+		if (sq < SETTLE_BOUND_MIN_SPLIT * -lambda)
+			return LAT_EINVAL;
+		k1 = 0.5 * (fabs(a1 + b1 / sq) + fabs(a1 - b1 / sq));
+		k2 = 0.5 * (fabs(a2 + b2 / sq) + fabs(a2 - b2 / sq));
+		lambda += sq;
+	}
+	/* Each part below its share of tol: delta and f1 below tol/2 each, f2 below tol. */
+	if (dmax > 0)
+		bound = max_nan(bound, c->tau * log(2 * dmax / tol));
+	if (k1 > 0)
+		bound = max_nan(bound, log(2 * k1 / tol) / -lambda);
+	if (k2 > 0)
+		bound = max_nan(bound, log(k2 / tol) / -lambda);
+	if (!isfinite(bound))
+		return LAT_EINVAL;
+	*t = bound * (1 + SETTLE_BOUND_MARGIN);
+	return LAT_OK;
+}
+
 /* ---- batch of K circuits as one ODE system ---- */
+
+static int batch_settle_bound(const void *params, const double *y0, double tol, double *t)
+{
+	const lat_circuit_batch *bt = params;
+	size_t n = bt->c->n, dim = lat_circuit_dim(bt->c), k;
+	double worst = 0, tk;
+
+	for (k = 0; k < bt->n_circuits; k++) {
+		int rc = lat_circuit_settle_bound(bt->c, bt->z + k * n, y0 + k * dim, tol, &tk);
+		if (rc)
+			return rc;
+		worst = max_nan(worst, tk);
+	}
+	*t = worst;
+	return LAT_OK;
+}
 
 static int batch_rhs(const void *params, const double *y, double *dydt)
 {
@@ -324,11 +407,11 @@ static double scaled_max(const lat_circuit *c, const double *dydt)
 	double res = 0;
 
 	for (i = 0; i < n; i++)
-		res = fmax(res, fabs(dydt[i]));
+		res = max_nan(res, fabs(dydt[i]));
 	res *= c->tau;
-	res = fmax(res, c->tau_inh * fabs(dydt[n]));
+	res = max_nan(res, c->tau_inh * fabs(dydt[n]));
 	if (c->bias_dynamic)
-		res = fmax(res, c->bias_tau * fabs(dydt[n + 1]));
+		res = max_nan(res, c->bias_tau * fabs(dydt[n + 1]));
 	return res;
 }
 
@@ -340,7 +423,7 @@ static double batch_residual(const void *params, const double *y, const double *
 
 	(void)y;
 	for (k = 0; k < bt->n_circuits; k++)
-		res = fmax(res, scaled_max(bt->c, dydt + k * dim));
+		res = max_nan(res, scaled_max(bt->c, dydt + k * dim));
 	return res;
 }
 
@@ -386,8 +469,10 @@ void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys)
 	sys->residual = batch_residual;
 	sys->newton_solve = batch_newton_solve;
 	sys->jacobian = batch_jacobian;
-	if (!b->c->relu && !b->c->bias_dynamic)
+	if (!b->c->relu && !b->c->bias_dynamic) {
 		sys->exact = batch_exact;
+		sys->settle_bound = batch_settle_bound;
+	}
 }
 
 /* ---- one circuit with plastic weights ---- */
@@ -427,8 +512,8 @@ static double plastic_residual(const void *params, const double *y, const double
 
 	(void)y;
 	for (j = 0; j < nw; j++)
-		res = fmax(res, fabs(dydt[cdim + j]));
-	return fmax(p->c->tau * res, scaled_max(p->c, dydt));
+		res = max_nan(res, fabs(dydt[cdim + j]));
+	return max_nan(p->c->tau * res, scaled_max(p->c, dydt));
 }
 
 void lat_circuit_plastic_system(const lat_circuit_plastic *p, lat_ode_system *sys)

@@ -1,6 +1,7 @@
 /* plasticity.c: averaged anti-Hebbian updates with momentum and a learning-rate schedule. */
 #include <config.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,32 +85,65 @@ double lat_plasticity_eta(const lat_plasticity *p)
 	return p->opts.eta;
 }
 
-int lat_plasticity_apply(lat_plasticity *p, double *w, char *err)
+/* One row of the candidate step next = w + v, v = mu vel - eta (hebb_scale h + gamma (w - w_init)), with
+ * h = x for one presentation (hebb_scale = act_i) or the accumulator (hebb_scale = 1/n_acc). Returns
+ * nonzero if any candidate is not finite. */
+static int row_step(size_t d, double *restrict next, const double *restrict wi, const double *restrict w0,
+		    const double *restrict vel, const double *restrict h, double hebb_scale, double mu, double eta,
+		    double gamma)
 {
-	size_t nd = p->n * p->d;
-	double eta = lat_plasticity_eta(p), mu = p->opts.momentum, gamma = p->opts.gamma;
-	double inv = 1.0 / (double)p->n_acc;
+	int bad = 0;
+	for (size_t j = 0; j < d; j++) {
+		next[j] = wi[j] + (mu * vel[j] - eta * (hebb_scale * h[j] + gamma * (wi[j] - w0[j])));
+		bad |= !(fabs(next[j]) <= DBL_MAX);
+	}
+	return bad;
+}
 
-	if (p->n_acc == 0)
-		return lat_err_set(err, LAT_EINVAL, "plasticity: update with no accumulated presentation");
-	for (size_t k = 0; k < nd; k++) {
-		double g = p->acc[k] * inv + gamma * (w[k] - p->w_init[k]);
-		double v = mu * p->vel[k] - eta * g;
-		p->next[k] = w[k] + v;
-		if (!isfinite(p->next[k]))
-			return lat_err_set(err, LAT_EDIVERGE,
-					   "plasticity: weight w[%zu][%zu] became non-finite at update %zu "
-					   "(eta = %g too large?)",
-					   k / p->d, k % p->d, p->n_updates + 1, eta);
+/* The candidate for every row, then (only if all are finite) the commit: w changes all or nothing. */
+static int step(lat_plasticity *p, double *w, const double *x, const double *act, char *err)
+{
+	size_t n = p->n, d = p->d, nd = n * d;
+	double eta = lat_plasticity_eta(p), mu = p->opts.momentum, gamma = p->opts.gamma;
+	double inv = p->n_acc ? 1.0 / (double)p->n_acc : 0;
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bad |= row_step(d, p->next + i * d, w + i * d, p->w_init + i * d, p->vel + i * d,
+				x ? x : p->acc + i * d, x ? act[i] : inv, mu, eta, gamma);
+	if (bad) {
+		size_t k = 0;
+		while (k < nd && isfinite(p->next[k]))
+			k++;
+		return lat_err_set(err, LAT_EDIVERGE,
+				   "plasticity: weight w[%zu][%zu] became non-finite at update %zu (eta = %g too large?)",
+				   k / d, k % d, p->n_updates + 1, eta);
 	}
-	for (size_t k = 0; k < nd; k++) {
-		p->vel[k] = p->next[k] - w[k];
-		w[k] = p->next[k];
+	if (mu > 0)
+		for (size_t k = 0; k < nd; k++)
+			p->vel[k] = p->next[k] - w[k];
+	memcpy(w, p->next, nd * sizeof *w);
+	if (!x && p->n_acc) {
+		memset(p->acc, 0, nd * sizeof *p->acc);
+		p->n_acc = 0;
 	}
-	memset(p->acc, 0, nd * sizeof *p->acc);
-	p->n_acc = 0;
 	p->n_updates++;
 	return LAT_OK;
+}
+
+int lat_plasticity_apply(lat_plasticity *p, double *w, char *err)
+{
+	if (p->n_acc == 0)
+		return lat_err_set(err, LAT_EINVAL, "plasticity: update with no accumulated presentation");
+	return step(p, w, NULL, NULL, err);
+}
+
+int lat_plasticity_update(lat_plasticity *p, const double *x, const double *act, double *w, char *err)
+{
+	if (p->n_acc)
+		return lat_err_set(err, LAT_EINVAL, "plasticity: online update with %zu accumulated presentations",
+				   p->n_acc);
+	return step(p, w, x, act, err);
 }
 
 size_t lat_plasticity_updates(const lat_plasticity *p)

@@ -7,6 +7,7 @@
 
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_odeiv2.h>
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
 #include "lateral/circuit.h"
@@ -490,6 +491,41 @@ static void test_plastic_system(void)
 	CU_ASSERT_PTR_NULL(sys.exact);
 }
 
+/* The settle bound against a fine scan of the exact flow: the residual is below tol at the bound and
+ * at every later scanned time, and the bound is not far past the last crossing (oscillating and
+ * overdamped mean modes; relu has no bound). */
+static void test_settle_bound(void)
+{
+	const double alphas[] = {10, 1e3, -0.5}, tol = 1e-7;
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	gsl_rng_set(r, 11);
+	for (size_t a = 0; a < 3; a++) {
+		lat_circuit c = {.n = 6, .tau = 3, .tau_inh = 5, .alpha = alphas[a], .bias = 1};
+		double z[6], y0[7], y[7], t_bound, last_above = 0;
+		for (size_t i = 0; i < 6; i++)
+			z[i] = gsl_ran_gaussian(r, 2.0);
+		for (size_t i = 0; i < 7; i++)
+			y0[i] = gsl_ran_gaussian(r, 2.0);
+		CU_ASSERT_EQUAL_FATAL(lat_circuit_settle_bound(&c, z, y0, tol, &t_bound), LAT_OK);
+		for (double t = 0; t < 3 * t_bound; t += t_bound / 2000) {
+			double res;
+			lat_circuit_exact(&c, z, y0, t, y, NULL);
+			res = lat_circuit_residual(&c, z, y);
+			if (res >= tol)
+				last_above = t;
+			if (t >= t_bound)
+				CU_ASSERT(res < tol);
+		}
+		CU_ASSERT(last_above > 0.5 * t_bound);
+	}
+	{
+		lat_circuit c = {.n = 6, .tau = 3, .tau_inh = 5, .alpha = 10, .bias = 1, .relu = 1};
+		double z[6] = {0}, y0[7] = {0}, t;
+		CU_ASSERT_EQUAL(lat_circuit_settle_bound(&c, z, y0, tol, &t), LAT_EINVAL);
+	}
+	gsl_rng_free(r);
+}
+
 static CU_TestInfo tests[] = {
     {"dim", test_dim},
     {"rhs linear N=3 by hand", test_rhs_linear},
@@ -508,6 +544,7 @@ static CU_TestInfo tests[] = {
     {"check", test_check},
     {"batch system", test_batch_system},
     {"plastic system", test_plastic_system},
+    {"settle bound vs a scan of the exact flow", test_settle_bound},
     CU_TEST_INFO_NULL,
 };
 

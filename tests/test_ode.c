@@ -462,6 +462,13 @@ static void test_not_steady(void)
 		opts = base_opts(all_methods[m]);
 		opts.max_steps = 3;
 		err[0] = 0;
+		if (all_methods[m] == LAT_METHOD_EXACT) {
+			/* The analytic settle bound needs one evaluation of the flow, so 3 steps are plenty. */
+			CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+			CU_ASSERT_EQUAL(st.steps, 1);
+			CU_ASSERT(st.residual < opts.steady_tol);
+			continue;
+		}
 		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_ENOTSTEADY);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "residual"));
 	}

@@ -61,6 +61,12 @@ int lat_circuit_steady(const lat_circuit *c, const double *z, double *ystar, cha
 int lat_circuit_exact(const lat_circuit *c, const double *z, const double *y0, double t, double *y,
 		      char *err);
 
+/* An upper bound t on the time after which the residual of the linear, constant-bias circuit started
+ * at y0 stays below tol, from the exact envelopes of its modes (differences decay as e^{-t/tau}, the
+ * mean mode as e^{Re(lambda) t} with its amplitude). O(N). LAT_EINVAL (no bound) for relu units, a
+ * dynamic bias, or near-critical damping, where the envelope constant is useless. */
+int lat_circuit_settle_bound(const lat_circuit *c, const double *z, const double *y0, double tol, double *t);
+
 /* K independent circuits sharing c, with drives z (K x N). The struct only borrows; the caller may
  * change z between settles (the ODE system reads it at every evaluation). */
 typedef struct {
@@ -71,7 +77,7 @@ typedef struct {
 
 /* Fills sys with callbacks over the whole batch (dim = K * lat_circuit_dim): rhs, residual (max over
  * circuits), newton_solve (block-wise O(K N)), jacobian (dense, small systems only) and, for linear
- * units with constant bias, exact. sys borrows b, which must outlive it. */
+ * units with constant bias, exact and settle_bound. sys borrows b, which must outlive it. */
 void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys);
 
 /* One circuit whose weights evolve with its rates while the input x is held ("continuous" timing):

@@ -15,6 +15,9 @@ typedef struct lat_ode_system {
 	int (*newton_solve)(const void *params, const double *y, double gamma, double *x); /* optional: (I - gamma J) x = x in place */
 	int (*jacobian)(const void *params, const double *y, double *jac);           /* optional: dense, row-major */
 	int (*exact)(const void *params, const double *y0, double t, double *y);     /* optional: closed-form flow */
+	/* optional, with exact: a time after which the residual from y0 is guaranteed below tol; nonzero
+	 * return means no bound is available (the engine then searches along the exact flow) */
+	int (*settle_bound)(const void *params, const double *y0, double tol, double *t);
 } lat_ode_system;
 
 typedef enum { LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD, LAT_METHOD_EXACT } lat_method;

@@ -32,6 +32,11 @@ void lat_plasticity_accumulate(lat_plasticity *p, const double *x, const double 
  * weight became non-finite (w is then left unchanged). */
 int lat_plasticity_apply(lat_plasticity *p, double *w, char *err);
 
+/* One online update from a single presentation (x, act = r_i* - b), equivalent to accumulate + apply
+ * but in one pass without the accumulator. LAT_EINVAL if presentations are pending in the accumulator,
+ * LAT_EDIVERGE as for lat_plasticity_apply (w unchanged). */
+int lat_plasticity_update(lat_plasticity *p, const double *x, const double *act, double *w, char *err);
+
 /* The learning rate the next update will use. */
 double lat_plasticity_eta(const lat_plasticity *p);
 
