@@ -19,10 +19,23 @@ static void table_header(void)
 	       "mean_ratio", "dist_wstar", "settle_t", "steps");
 }
 
+/* Missing values (no W*, nothing settled yet) print as "-", as they are empty in metrics.tsv. */
+static void table_num(const char *fmt, int width, double v)
+{
+	if (isnan(v))
+		printf(" %*s", width, "-");
+	else
+		printf(fmt, v);
+}
+
 static void table_row(const lat_sim_status *st, double settle, double steps)
 {
-	printf("%12zu %12.5g %12.5g %9.6f %10.6f %11.4g %10.4g %8.1f\n", st->presentation, st->pool.snr,
-	       st->pool.inv_snr, st->pool.cos_mean, st->pool.mean_ratio, st->dist_wstar, settle, steps);
+	printf("%12zu %12.5g %12.5g %9.6f %10.6f", st->presentation, st->pool.snr, st->pool.inv_snr,
+	       st->pool.cos_mean, st->pool.mean_ratio);
+	table_num(" %11.4g", 11, st->dist_wstar);
+	table_num(" %10.4g", 10, settle);
+	table_num(" %8.1f", 8, steps);
+	putchar('\n');
 }
 
 static void trace_rows(FILE *fp, const lat_trace *tr, size_t presentation, double t0)
@@ -197,8 +210,10 @@ int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced
 
 	snprintf(q, sizeof q, "data = %s",
 		 cli_gp_quote(out, sizeof out, cli_path(path, sizeof path, dir, "metrics.tsv")));
+	snprintf(nbuf, sizeof nbuf, "wstar = %d", lat_model_n_fixed(m) > 0 && m->gamma > 0);
 	assign[0] = q;
-	rc = cli_plot(o, "plots/metrics.gp", cli_path(path, sizeof path, dir, "snr.png"), assign, 1);
+	assign[1] = nbuf;
+	rc = cli_plot(o, "plots/metrics.gp", cli_path(path, sizeof path, dir, "snr.png"), assign, 2);
 	if (rc || !traced || m->trace_presentations == 0)
 		return rc;
 	snprintf(q, sizeof q, "data = %s",

@@ -20,6 +20,7 @@
 
 #include "lateral/err.h"
 #include "lateral/ode.h"
+#include "nvec.h"
 
 /* SUNDIALS 6 takes a void * communicator, 7 a SUNComm with its own null value. */
 #ifndef SUN_COMM_NULL
@@ -231,6 +232,15 @@ static int cvode_setup(lat_ode *o, char *err)
 		status = lat_err_set(err, LAT_ENOMEM, "out of memory creating the CVODE solver");
 		goto out;
 	}
+	/* Debian's libsundials is built -O0: give y (and so every vector CVODE clones from it) and dky
+	 * our -O2 kernels, which are bit-identical to SUNDIALS' serial ones (src/nvec.c) */
+	status = lat_nvec_install(o->y);
+	if (!status)
+		status = lat_nvec_install(o->dky);
+	if (status) {
+		status = lat_err_set(err, status, "cannot install the vector kernels on a non-serial vector");
+		goto out;
+	}
 #if SUNDIALS_VERSION_MAJOR < 7
 	status = cv_ok(CVodeSetErrFile(o->cv, o->opts.solver_log), "CVodeSetErrFile", err);
 #else
@@ -407,19 +417,27 @@ static int eval_residual(lat_ode *o, const double *y, double *res, char *err)
 }
 
 /* LAT_ENOTSTEADY with the residual at y (evaluated here) in the message. */
+/* Within this factor of steady_tol the residual is taken to have stalled at the integrator's own error. */
+#define STALL_FACTOR 100.0
+
 static int not_steady(lat_ode *o, const double *y, double t, long steps, lat_ode_stats *s, char *err)
 {
 	int status = eval_residual(o, y, &s->residual, err);
+	const char *hint;
 
 	if (status)
 		return status;
+	hint = s->residual < STALL_FACTOR * o->opts.steady_tol
+		   ? "the residual stalls at the integrator's own error: lower solver.rtol and solver.atol, "
+		     "or raise solver.steady_tol"
+		   : "raise solver.t_max or solver.max_steps, or check that the circuit is stable";
 	if (t >= o->opts.t_max)
 		return lat_err_set(err, LAT_ENOTSTEADY,
-				   "no steady state by t = %g (residual %.3g > steady_tol %g)", t,
-				   s->residual, o->opts.steady_tol);
+				   "no steady state by t = %g (residual %.3g > steady_tol %g); %s", t, s->residual,
+				   o->opts.steady_tol, hint);
 	return lat_err_set(err, LAT_ENOTSTEADY,
-			   "no steady state after %ld steps (t = %g, residual %.3g > steady_tol %g)", steps,
-			   t, s->residual, o->opts.steady_tol);
+			   "no steady state after %ld steps (t = %g, residual %.3g > steady_tol %g); %s", steps,
+			   t, s->residual, o->opts.steady_tol, hint);
 }
 
 static int diverged(double t, char *err)
