@@ -75,7 +75,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, default_outdir ? "+o:s:qh" : "+s:h", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, default_outdir ? "o:s:qh" : "s:h", longopts, &idx)) != -1) {
 		switch (c) {
 		case 'o': o->outdir = optarg; break;
 		case 's':
@@ -111,7 +111,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 	if (optind < argc)
 		o->model_path = argv[optind++];
 	if (optind < argc) {
-		fprintf(stderr, "lateral %s: unexpected argument '%s' (one MODEL at most; options go before it)\n",
+		fprintf(stderr, "lateral %s: unexpected argument '%s' (one MODEL at most)\n",
 			cmd, argv[optind]);
 		return CLI_USAGE;
 	}

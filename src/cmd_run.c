@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -49,6 +50,19 @@ static void trace_rows(FILE *fp, const lat_trace *tr, size_t presentation, doubl
 	}
 }
 
+/* First recorded presentation at which log(snr / snr_0) reached frac of its final value (NaN if the
+ * SNR did not grow). */
+static double time_to_gain(const double *pres, const double *snr, size_t n, double frac)
+{
+	double total = n ? log(snr[n - 1] / snr[0]) : NAN;
+	if (!(total > 0) || !isfinite(total))
+		return NAN;
+	for (size_t k = 0; k < n; k++)
+		if (log(snr[k] / snr[0]) >= frac * total)
+			return pres[k];
+	return NAN;
+}
+
 int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 	      run_result *res)
 {
@@ -60,11 +74,16 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 	size_t n_trace = traced ? m->trace_presentations : 0, n = m->neurons;
 	size_t print_every = m->presentations / TABLE_ROWS;
 	double sum_settle = 0, sum_steps = 0, tot_settle = 0, tot_steps = 0, tot_rhs = 0, t0 = 0, start;
-	size_t since = 0;
+	size_t since = 0, n_rec = 0, cap_rec = m->presentations / m->record_every + 2;
+	double *rec_p = malloc(cap_rec * sizeof *rec_p), *rec_s = malloc(cap_rec * sizeof *rec_s);
 	int rc = CLI_OK, lrc;
 
 	memset(res, 0, sizeof *res);
 	res->max_steady_error = NAN;
+	if (!rec_p || !rec_s) {
+		rc = cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the metrics record");
+		goto out;
+	}
 	if (print_every < m->record_every)
 		print_every = m->record_every;
 	print_every -= print_every % m->record_every;
@@ -93,6 +112,8 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 
 	lat_sim_measure(sim, &st);
 	res->init = st;
+	rec_p[n_rec] = 0;
+	rec_s[n_rec++] = st.pool.snr;
 	cli_metrics_row(lat_afile_fp(fm), &st, st.pool.inv_snr, NAN, NAN);
 	if (!o->quiet) {
 		table_header();
@@ -122,6 +143,8 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 									      : fmax(res->max_steady_error, step.steady_error);
 		if (p % m->record_every == 0 || p == m->presentations) {
 			lat_sim_measure(sim, &st);
+			rec_p[n_rec] = (double)p;
+			rec_s[n_rec++] = st.pool.snr;
 			cli_metrics_row(lat_afile_fp(fm), &st, res->init.pool.inv_snr, sum_settle / (double)since,
 					sum_steps / (double)since);
 			if (!o->quiet && (p % print_every == 0 || p == m->presentations))
@@ -134,6 +157,8 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 	lat_sim_measure(sim, &st);
 	res->final = st;
 	res->presentations = m->presentations;
+	res->p50 = time_to_gain(rec_p, rec_s, n_rec, 0.5);
+	res->p90 = time_to_gain(rec_p, rec_s, n_rec, 0.9);
 	if (m->presentations) {
 		res->mean_steps = tot_steps / (double)m->presentations;
 		res->mean_rhs = tot_rhs / (double)m->presentations;
@@ -160,6 +185,8 @@ out:
 	lat_afile_abort(fm);
 	lat_afile_abort(ft);
 	lat_trace_free(tr);
+	free(rec_p);
+	free(rec_s);
 	return rc;
 }
 
@@ -184,6 +211,8 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 	cli_json_num(&j, "inv_snr_ratio", res->final.pool.inv_snr / res->init.pool.inv_snr);
 	cli_json_num(&j, "cos_mean_final", res->final.pool.cos_mean);
 	cli_json_num(&j, "mean_ratio_final", res->final.pool.mean_ratio);
+	cli_json_num(&j, "presentations_to_50pct_gain", res->p50);
+	cli_json_num(&j, "presentations_to_90pct_gain", res->p90);
 	cli_json_num(&j, "dist_wstar_final", res->dist_wstar);
 	cli_json_str(&j, "wstar_covariance", res->wstar_population ? "population" : "fixed inputs");
 	cli_json_num(&j, "max_steady_error", res->max_steady_error);

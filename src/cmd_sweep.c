@@ -152,6 +152,8 @@ static void table_line(FILE *fp, const grid *g, size_t r, const sweep_row *row, 
 		      res->final.pool.mean_ratio,
 		      row->pred_mean_ratio,
 		      row->formula_mean_ratio,
+		      res->p50,
+		      res->p90,
 		      res->mean_steps,
 		      res->presentations ? 1e6 * res->seconds / (double)res->presentations : NAN};
 	fprintf(fp, tsv ? "%zu" : "%4zu", r + 1);
@@ -162,8 +164,9 @@ static void table_line(FILE *fp, const grid *g, size_t r, const sweep_row *row, 
 	fputc('\n', fp);
 }
 
-static const char *const columns[] = {"snr_gain", "inv_snr_ratio", "pred_inv_snr", "formula_inv", "mean_ratio",
-				      "pred_mean", "formula_mean", "steps", "us_per_pres"};
+static const char *const columns[] = {"snr_gain",  "inv_snr_ratio", "pred_inv_snr", "formula_inv",
+				      "mean_ratio", "pred_mean",     "formula_mean", "p50",
+				      "p90",       "steps",         "us_per_pres"};
 
 static void table_header(FILE *fp, const grid *g, int tsv)
 {
@@ -215,7 +218,8 @@ int cmd_sweep(int argc, char **argv)
 	    "Runs the convergence study for every combination of the --vary values (the first key varies\n"
 	    "fastest) and writes DIR/sweep.tsv (one row per run: SNR gain, 1/SNR ratio, its prediction from\n"
 	    "the closed-form W* and from the C = I formula (gamma/(1+gamma))^2 / (g/(1+g))^2, g = gamma(1+alpha),\n"
-	    "the mean ratio |wbar|/|wbar_init| with its predictions, solver steps and cost), DIR/run_NNN/\n"
+	    "the mean ratio |wbar|/|wbar_init| with its predictions, p50/p90: presentations until log SNR\n"
+	    "gained 50 %/90 % of its final gain, solver steps and cost), DIR/run_NNN/\n"
 	    "(metrics.tsv, summary.json) and DIR/sweep_NN.png: SNR against presentations, one line per value\n"
 	    "of the first key, one plot per combination of the others. Values are separated by commas\n"
 	    "(array values cannot be swept). Example, the classic grid:\n"
