@@ -46,7 +46,8 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 		fprintf(fp, "      --solver-log       show the ODE solver's own diagnostics on stderr\n");
 	}
 	fprintf(fp, "  -h, --help             this help\n\n"
-		    "Without MODEL the built-in default model is used (see models/default.cfg, `lateral help models`).\n");
+		    "Without MODEL the built-in default model is used; `lateral check --print` shows every key\n"
+		    "with its default value (the same as models/default.cfg).\n");
 }
 
 int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const char *default_outdir,
