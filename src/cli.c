@@ -198,10 +198,18 @@ static void json_key(cli_json *j, const char *key)
 void cli_json_num(cli_json *j, const char *key, double v)
 {
 	json_key(j, key);
-	if (isfinite(v))
-		fprintf(j->fp, "%.17g", v);
-	else
+	if (isfinite(v)) {
+		/* the shortest of %.15g..%.17g that reads back to the same double */
+		char buf[40];
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(buf, sizeof buf, "%.*g", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+		fputs(buf, j->fp);
+	} else {
 		fputs("null", j->fp);
+	}
 }
 
 void cli_json_int(cli_json *j, const char *key, long v)

@@ -100,6 +100,7 @@ typedef struct {
 	double mean_settle_time; /* simulated time per presentation */
 	double max_steady_error; /* over all presentations; NaN when no closed form */
 	double dist_wstar;       /* final |W - W*| / |W*| (population W* with fresh inputs); NaN without W* */
+	double min_rtol_used;    /* smallest integrator rtol used by a settle (CVODE tightens it) */
 	double p50, p90;         /* presentations until log SNR first gained 50 % / 90 % of its final gain */
 	int wstar_population;
 } run_result;

@@ -137,6 +137,8 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 		tot_settle += step.settle_time;
 		tot_steps += (double)step.steps;
 		tot_rhs += (double)step.rhs_evals;
+		if (p == 1 || step.rtol_used < res->min_rtol_used)
+			res->min_rtol_used = step.rtol_used;
 		since++;
 		if (isfinite(step.steady_error))
 			res->max_steady_error = isnan(res->max_steady_error) ? step.steady_error
@@ -220,6 +222,8 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 	cli_json_num(&j, "steps_per_presentation", res->mean_steps);
 	cli_json_num(&j, "rhs_evals_per_presentation", res->mean_rhs);
 	cli_json_num(&j, "settle_time_per_presentation", res->mean_settle_time);
+	cli_json_num(&j, "rtol", m->rtol);
+	cli_json_num(&j, "rtol_used_min", res->min_rtol_used);
 	cli_json_num(&j, "seconds", res->seconds);
 	cli_json_num(&j, "microseconds_per_presentation",
 		     res->presentations ? 1e6 * res->seconds / (double)res->presentations : NAN);

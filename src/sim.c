@@ -436,6 +436,7 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 		step->steps = st.steps;
 		step->rhs_evals = st.rhs_evals;
 		step->jac_evals = st.jac_evals;
+		step->rtol_used = st.rtol_used;
 		step->updated = s->continuous || !s->batch || (p + 1) % s->m == 0;
 		step->steady_error = NAN;
 		/* The analytic steady state is the one for the drive the circuit settled under. */

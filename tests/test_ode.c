@@ -289,6 +289,32 @@ static void test_settle_batch_all_methods(void)
 	}
 }
 
+/* A loose rtol next to a strict steady_tol: CVODE tightens its tolerance (reported in rtol_used) so
+ * the settle still passes, instead of stalling at its own error of about 0.1 rtol |y|. The drives are
+ * scaled up so |y| ~ 40 as in a d = 81 pool. */
+static void test_cvode_tolerance_tied_to_steady_tol(void)
+{
+	fixture f;
+	const lat_method cv[] = {LAT_METHOD_ADAMS, LAT_METHOD_BDF};
+
+	fixture_init(&f, 0, 0, 43);
+	for (size_t i = 0; i < K_CIRCUITS * N_UNITS; i++)
+		f.z[i] *= 20;
+	for (size_t m = 0; m < 2; m++) {
+		lat_ode_opts opts = base_opts(cv[m]);
+		double y[DIM_MAX];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		opts.rtol = 1e-4;
+		opts.atol = 1e-6;
+		opts.steady_tol = 1e-8;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+		CU_ASSERT(steady_error(&f, y) < 10 * opts.steady_tol);
+		CU_ASSERT(st.rtol_used < opts.steady_tol);
+		CU_ASSERT(st.rtol_used > 0);
+	}
+}
+
 static void test_settle_relu_batch(void)
 {
 	fixture f;
@@ -604,6 +630,7 @@ static void test_method_names(void)
 }
 
 static CU_TestInfo tests[] = {
+    {"CVODE tolerance tied to steady_tol", test_cvode_tolerance_tied_to_steady_tol},
     {"decay: advance matches exp(-t/tau)", test_decay_advance},
     {"decay: advance argument errors", test_decay_advance_errors},
     {"decay: advance after a settle runs past t_max", test_advance_after_settle},

@@ -29,7 +29,7 @@ int lat_method_parse(const char *name, lat_method *m);
 
 typedef struct {
 	lat_method method;
-	double rtol, atol; /* integrator tolerances (relative, absolute) */
+	double rtol, atol; /* integrator tolerances (relative, absolute); upper bounds for CVODE, see rtol_used */
 	double steady_tol; /* steady state when sys->residual(y, f(y)) < steady_tol */
 	double t_max;      /* simulated time allowed per settle */
 	long max_steps;    /* internal steps allowed per settle */
@@ -43,6 +43,8 @@ typedef struct {
 	long steps;         /* internal integrator steps */
 	long rhs_evals;     /* right-hand-side evaluations */
 	long jac_evals;     /* Newton-matrix setups (BDF) */
+	double rtol_used;   /* relative tolerance used: CVODE tightens opts.rtol to at most
+			     * steady_tol / (2 max|y0|) so its own error cannot stall the residual test */
 } lat_ode_stats;
 
 typedef struct lat_ode lat_ode;

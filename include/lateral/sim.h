@@ -16,6 +16,7 @@ typedef struct {
 	double residual;     /* steady-state residual at the end */
 	double steady_error; /* max |y - y*| against the analytic steady state; NaN when there is none */
 	long steps, rhs_evals, jac_evals;
+	double rtol_used;    /* integrator rtol actually used (see lat_ode_stats) */
 	int updated;         /* 1 when the weights changed at this presentation */
 } lat_sim_step;
 
