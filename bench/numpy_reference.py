@@ -36,6 +36,10 @@ def main():
     r = np.full(n, a.bias)
     r_inh = 0.0
     k, k_inh, k_w = a.dt / a.tau, a.dt / a.tau_inh, a.eta * a.dt / a.tau
+    # w -= k_w [(r - b) x^T + gamma (w - w0)], rearranged into in-place passes without temporaries:
+    # w = (1 - k_w gamma) w + k_w gamma w0 - k_w (r - b) x^T
+    shrink, pull = 1.0 - k_w * a.gamma, k_w * a.gamma * w0
+    hebb = np.empty_like(w)
     start = time.perf_counter()
     for _ in range(a.presentations):
         x = rng.standard_normal(d)
@@ -44,7 +48,10 @@ def main():
             r_new = r + k * (-r + z - a.alpha * r_inh + a.bias)
             r_inh += k_inh * (-r_inh + r.mean() - a.bias)
             r = r_new
-            w -= k_w * (np.outer(r - a.bias, x) + a.gamma * (w - w0))
+            np.outer(k_w * (r - a.bias), x, out=hebb)
+            w *= shrink
+            w += pull
+            w -= hebb
     seconds = time.perf_counter() - start
     m = w.mean(axis=0)
     v = w.var(axis=0)
