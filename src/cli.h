@@ -97,6 +97,7 @@ typedef struct {
 	double seconds;          /* wall time of the presentation loop */
 	double mean_steps;       /* integrator steps per presentation */
 	double mean_rhs;         /* right-hand-side evaluations per presentation */
+	double mean_jac;         /* Newton-matrix setups or structured solves per presentation (BDF) */
 	double mean_settle_time; /* simulated time per presentation */
 	double max_steady_error; /* over all presentations; NaN when no closed form */
 	double dist_wstar;       /* final |W - W*| / |W*| (population W* with fresh inputs); NaN without W* */

@@ -73,7 +73,7 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 	lat_sim_status st;
 	size_t n_trace = traced ? m->trace_presentations : 0, n = m->neurons;
 	size_t print_every = m->presentations / TABLE_ROWS;
-	double sum_settle = 0, sum_steps = 0, tot_settle = 0, tot_steps = 0, tot_rhs = 0, t0 = 0, start;
+	double sum_settle = 0, sum_steps = 0, tot_settle = 0, tot_steps = 0, tot_rhs = 0, tot_jac = 0, t0 = 0, start;
 	size_t since = 0, n_rec = 0, cap_rec = m->presentations / m->record_every + 2;
 	double *rec_p = malloc(cap_rec * sizeof *rec_p), *rec_s = malloc(cap_rec * sizeof *rec_s);
 	int rc = CLI_OK, lrc;
@@ -137,6 +137,7 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 		tot_settle += step.settle_time;
 		tot_steps += (double)step.steps;
 		tot_rhs += (double)step.rhs_evals;
+		tot_jac += (double)step.jac_evals;
 		if (p == 1 || step.rtol_used < res->min_rtol_used)
 			res->min_rtol_used = step.rtol_used;
 		since++;
@@ -164,6 +165,7 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 	if (m->presentations) {
 		res->mean_steps = tot_steps / (double)m->presentations;
 		res->mean_rhs = tot_rhs / (double)m->presentations;
+		res->mean_jac = tot_jac / (double)m->presentations;
 		res->mean_settle_time = tot_settle / (double)m->presentations;
 	}
 	{
@@ -221,6 +223,7 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 	cli_json_int(&j, "presentations", (long)res->presentations);
 	cli_json_num(&j, "steps_per_presentation", res->mean_steps);
 	cli_json_num(&j, "rhs_evals_per_presentation", res->mean_rhs);
+	cli_json_num(&j, "jac_evals_per_presentation", res->mean_jac);
 	cli_json_num(&j, "settle_time_per_presentation", res->mean_settle_time);
 	cli_json_num(&j, "rtol", m->rtol);
 	cli_json_num(&j, "rtol_used_min", res->min_rtol_used);
