@@ -112,6 +112,9 @@ typedef struct {
 int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 	      run_result *res);
 
+/* Creates DIR and the simulation of m; prints the error and returns an exit status on failure. */
+int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim **sim);
+
 /* Writes DIR/summary.json of a study (plus extra numeric fields). */
 int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,
 		      const char *const *extra_keys, const double *extra_vals, size_t n_extra);

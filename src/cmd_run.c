@@ -194,6 +194,20 @@ out:
 	return rc;
 }
 
+int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim **sim)
+{
+	char err[LAT_ERRLEN];
+	cli_opts at = *o;
+	int rc;
+
+	at.outdir = dir;
+	rc = cli_outdir(&at);
+	if (rc)
+		return rc;
+	*sim = lat_sim_alloc(m, o->solver_log ? stderr : NULL, err);
+	return *sim ? CLI_OK : cli_fail(o->cmd, LAT_EINVAL, err);
+}
+
 int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,
 		      const char *const *extra_keys, const double *extra_vals, size_t n_extra)
 {
@@ -271,7 +285,6 @@ int cmd_run(int argc, char **argv)
 	lat_model m;
 	lat_sim *sim = NULL;
 	run_result res;
-	char err[LAT_ERRLEN];
 	int rc = cli_parse(argc, argv, "run", summary, "out/run", 0, NULL, NULL, NULL, &o);
 
 	if (rc)
@@ -279,14 +292,9 @@ int cmd_run(int argc, char **argv)
 	rc = cli_load_model(&o, NULL, NULL, 0, &m);
 	if (rc)
 		goto out;
-	rc = cli_outdir(&o);
+	rc = run_prepare(&o, &m, o.outdir, &sim);
 	if (rc)
 		goto out;
-	sim = lat_sim_alloc(&m, o.solver_log ? stderr : NULL, err);
-	if (!sim) {
-		rc = cli_fail(o.cmd, LAT_EINVAL, err);
-		goto out;
-	}
 	if (!o.quiet)
 		printf("# lateral run: %s, N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, %zu presentations, "
 		       "solver %s\n",

@@ -112,7 +112,7 @@ static void predict(const lat_model *m, lat_sim *sim, sweep_row *row)
 
 static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, lat_model *m, sweep_row *row)
 {
-	char sets[MAX_KEYS][2 * TEXTLEN + 2], err[LAT_ERRLEN];
+	char sets[MAX_KEYS][2 * TEXTLEN + 2];
 	const char *extra[MAX_KEYS];
 	cli_opts sub = *o;
 	lat_sim *sim = NULL;
@@ -127,12 +127,9 @@ static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, 
 		return rc;
 	sub.outdir = dir;
 	sub.quiet = 1;
-	rc = cli_outdir(&sub);
+	rc = run_prepare(o, m, dir, &sim);
 	if (rc)
 		return rc;
-	sim = lat_sim_alloc(m, o->solver_log ? stderr : NULL, err);
-	if (!sim)
-		return cli_fail(o->cmd, LAT_EINVAL, err);
 	rc = run_study(&sub, m, sim, dir, 0, &row->res);
 	if (!rc) {
 		predict(m, sim, row);

@@ -16,7 +16,7 @@ int cmd_trace(int argc, char **argv)
 	lat_model m;
 	lat_sim *sim = NULL;
 	run_result res;
-	char err[LAT_ERRLEN], set[64];
+	char set[64];
 	const char *extra[1] = {set};
 	int rc = cli_parse(argc, argv, "trace", summary, "out/trace", 0, NULL, NULL, NULL, &o);
 
@@ -35,14 +35,9 @@ int cmd_trace(int argc, char **argv)
 	rc = cli_load_model(&o, NULL, extra, 1, &m);
 	if (rc)
 		goto out;
-	rc = cli_outdir(&o);
+	rc = run_prepare(&o, &m, o.outdir, &sim);
 	if (rc)
 		goto out;
-	sim = lat_sim_alloc(&m, o.solver_log ? stderr : NULL, err);
-	if (!sim) {
-		rc = cli_fail(o.cmd, LAT_EINVAL, err);
-		goto out;
-	}
 	o.quiet = 1; /* the table is for long runs; trace reports its files */
 	rc = run_study(&o, &m, sim, o.outdir, 1, &res);
 	if (!rc)

@@ -80,7 +80,6 @@ int cmd_validate(int argc, char **argv)
 	lat_model m;
 	lat_sim *sim = NULL;
 	run_result res;
-	char err[LAT_ERRLEN];
 	const double *wstar;
 	double max_rel, steady_bound;
 	int rc = cli_parse(argc, argv, "validate", summary, "out/validate", 0, extra, on_extra, &args, &o);
@@ -100,14 +99,9 @@ int cmd_validate(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_ECONFIG, "plasticity.gamma = 0: W* is not unique; validation needs gamma > 0");
 		goto out;
 	}
-	rc = cli_outdir(&o);
+	rc = run_prepare(&o, &m, o.outdir, &sim);
 	if (rc)
 		goto out;
-	sim = lat_sim_alloc(&m, o.solver_log ? stderr : NULL, err);
-	if (!sim) {
-		rc = cli_fail(o.cmd, LAT_EINVAL, err);
-		goto out;
-	}
 	o.quiet = 1;
 	rc = run_study(&o, &m, sim, o.outdir, 0, &res);
 	if (rc)
