@@ -1,5 +1,7 @@
-/* settle_one.c: settle one N = 100 pool to its fixed point with every ODE method and time it. */
-#include <config.h>
+/* settle_one.c: settle one N = 100 pool to its fixed point with every ODE method and time it.
+ * A standalone user of the installed library:
+ *   cc settle_one.c $(pkg-config --cflags lateral) $(pkg-config --libs --static lateral) */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 
 #include <math.h>
 #include <stdio.h>
@@ -10,9 +12,9 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 
-#include "lateral/circuit.h"
-#include "lateral/err.h"
-#include "lateral/ode.h"
+#include <lateral/circuit.h>
+#include <lateral/err.h>
+#include <lateral/ode.h>
 
 #define N_UNITS 100
 #define N_SETTLES 200
