@@ -434,7 +434,8 @@ static int not_steady(lat_ode *o, const double *y, double t, long steps, lat_ode
 	hint = s->residual < STALL_FACTOR * o->opts.steady_tol
 		   ? "the residual stalls at the integrator's own error: lower solver.rtol and solver.atol, "
 		     "or raise solver.steady_tol"
-		   : "raise solver.t_max or solver.max_steps, or check that the circuit is stable";
+		   : "raise solver.t_max or solver.max_steps; if the residual has stopped falling, the "
+		     "integrator's own error is the limit (a large alpha amplifies it): lower solver.rtol";
 	if (t >= o->opts.t_max)
 		return lat_err_set(err, LAT_ENOTSTEADY,
 				   "no steady state by t = %g (residual %.3g > steady_tol %g); %s", t, s->residual,
