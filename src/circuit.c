@@ -385,6 +385,14 @@ int lat_circuit_settle_bound(const lat_circuit *c, const double *z, const double
 
 /* ---- batch of K circuits as one ODE system ---- */
 
+/* Row-sum bound of d(residual)/dy: a neuron's residual -r_i + u_i moves by 1 + |alpha| (+1 with a
+ * dynamic b) per unit of state error, r_inh's by 2 (+1). */
+static double residual_gain(const lat_circuit *c)
+{
+	double extra = c->bias_dynamic ? 1 : 0, neuron = 1 + fabs(c->alpha) + extra, inh = 2 + extra;
+	return neuron > inh ? neuron : inh;
+}
+
 static int batch_settle_bound(const void *params, const double *y0, double tol, double *t)
 {
 	const lat_circuit_batch *bt = params;
@@ -476,6 +484,7 @@ void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys)
 	memset(sys, 0, sizeof *sys);
 	sys->dim = b->n_circuits * lat_circuit_dim(b->c);
 	sys->params = b;
+	sys->residual_gain = residual_gain(b->c);
 	sys->rhs = batch_rhs;
 	sys->residual = batch_residual;
 	sys->newton_solve = batch_newton_solve;
@@ -532,6 +541,7 @@ void lat_circuit_plastic_system(const lat_circuit_plastic *p, lat_ode_system *sy
 	memset(sys, 0, sizeof *sys);
 	sys->dim = lat_circuit_dim(p->c) + p->c->n * p->d;
 	sys->params = p;
+	sys->residual_gain = residual_gain(p->c);
 	sys->rhs = plastic_rhs;
 	sys->residual = plastic_residual;
 }

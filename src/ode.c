@@ -418,11 +418,20 @@ static int eval_residual(lat_ode *o, const double *y, double *res, char *err)
 }
 
 /* LAT_ENOTSTEADY with the residual at y (evaluated here) in the message. */
-/* CVODE settles use rtol <= steady_tol / (CV_TOL_MARGIN max|y|) and atol <= steady_tol / CV_TOL_MARGIN. */
+/* CVODE runs use rtol <= steady_tol / (CV_TOL_MARGIN gain max|y|), atol <= steady_tol / (CV_TOL_MARGIN gain). */
 #define CV_TOL_MARGIN 2.0
 
 /* Within this factor of steady_tol the residual is taken to have stalled at the integrator's own error. */
 #define STALL_FACTOR 100.0
+
+const char *lat_ode_stall_hint(double residual, double steady_tol)
+{
+	return residual < STALL_FACTOR * steady_tol
+		   ? "the residual stalls at the integrator's own error: lower solver.rtol and solver.atol, "
+		     "or raise solver.steady_tol"
+		   : "raise solver.t_max or solver.max_steps; if the residual has stopped falling, the "
+		     "integrator's own error is the limit (a large alpha amplifies it): lower solver.rtol";
+}
 
 static int not_steady(lat_ode *o, const double *y, double t, long steps, lat_ode_stats *s, char *err)
 {
@@ -431,11 +440,7 @@ static int not_steady(lat_ode *o, const double *y, double t, long steps, lat_ode
 
 	if (status)
 		return status;
-	hint = s->residual < STALL_FACTOR * o->opts.steady_tol
-		   ? "the residual stalls at the integrator's own error: lower solver.rtol and solver.atol, "
-		     "or raise solver.steady_tol"
-		   : "raise solver.t_max or solver.max_steps; if the residual has stopped falling, the "
-		     "integrator's own error is the limit (a large alpha amplifies it): lower solver.rtol";
+	hint = lat_ode_stall_hint(s->residual, o->opts.steady_tol);
 	if (t >= o->opts.t_max)
 		return lat_err_set(err, LAT_ENOTSTEADY,
 				   "no steady state by t = %g (residual %.3g > steady_tol %g); %s", t, s->residual,
@@ -469,7 +474,7 @@ static void cvode_stats(lat_ode *o, lat_ode_stats *s)
 
 static int cvode_reinit(lat_ode *o, const double *y0, double tstop, char *err)
 {
-	double scale = 1;
+	double scale = 1, gain;
 	int status;
 
 	memcpy(N_VGetArrayPointer(o->y), y0, o->dim * sizeof *y0);
@@ -482,10 +487,11 @@ static int cvode_reinit(lat_ode *o, const double *y0, double tstop, char *err)
 	 * rtol 1e-6 and |y| ~ 36). Each run's tolerances are tied to steady_tol and the state's scale. */
 	for (size_t i = 0; i < o->dim; i++)
 		scale = fabs(y0[i]) > scale ? fabs(y0[i]) : scale;
-	o->rtol_used = fmin(o->opts.rtol, o->opts.steady_tol / (CV_TOL_MARGIN * scale));
+	gain = o->sys->residual_gain > 1 ? o->sys->residual_gain : 1;
+	o->rtol_used = fmin(o->opts.rtol, o->opts.steady_tol / (CV_TOL_MARGIN * gain * scale));
 	if (!status)
 		status = cv_ok(CVodeSStolerances(o->cv, o->rtol_used,
-						 fmin(o->opts.atol, o->opts.steady_tol / CV_TOL_MARGIN)),
+						 fmin(o->opts.atol, o->opts.steady_tol / (CV_TOL_MARGIN * gain))),
 			       "CVodeSStolerances", err);
 	o->own_jac = 0;
 	return status;

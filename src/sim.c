@@ -364,8 +364,8 @@ static int integrate_traced(lat_sim *s, lat_trace *tr, lat_ode_stats *st, char *
 			}
 			if (t >= s->t_max)
 				return lat_err_set(err, LAT_ENOTSTEADY,
-						   "no steady state by t = %g (residual %.3g > steady_tol %.3g)", t, res,
-						   s->steady_tol);
+						   "no steady state by t = %g (residual %.3g > steady_tol %.3g); %s", t, res,
+						   s->steady_tol, lat_ode_stall_hint(res, s->steady_tol));
 		}
 		t += tr->dt;
 		if (s->continuous && t > s->duration)

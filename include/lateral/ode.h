@@ -9,6 +9,8 @@
  * 0 on success, > 0 for a recoverable failure (the step is retried smaller) and < 0 for a fatal one. */
 typedef struct lat_ode_system {
 	size_t dim;   /* state size */
+	double residual_gain; /* bound on how much a state error is amplified in the residual (0 means 1);
+			       * CVODE's tolerances are tightened by it */
 	const void *params; /* borrowed; passed to every callback */
 	int (*rhs)(const void *params, const double *y, double *dydt);               /* required */
 	double (*residual)(const void *params, const double *y, const double *dydt); /* required: steady-state measure */
@@ -24,6 +26,10 @@ typedef enum { LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD, LAT_METHOD_EX
 
 /* "bdf", "adams", "rk8pd", "exact". */
 const char *lat_method_name(lat_method m);
+/* The advice for a settle that ran out of time or steps with this residual: a residual within a small
+ * factor of steady_tol has stalled at the integrator's own error. Static string. */
+const char *lat_ode_stall_hint(double residual, double steady_tol);
+
 /* Parses a method name; LAT_EINVAL for anything else. */
 int lat_method_parse(const char *name, lat_method *m);
 
@@ -44,7 +50,7 @@ typedef struct {
 	long rhs_evals;     /* right-hand-side evaluations */
 	long jac_evals;     /* Newton-matrix setups (BDF) */
 	double rtol_used;   /* relative tolerance used: CVODE tightens opts.rtol to at most
-			     * steady_tol / (2 max|y0|) so its own error cannot stall the residual test */
+			     * steady_tol / (2 gain max|y0|) so its own error cannot stall the residual test */
 } lat_ode_stats;
 
 typedef struct lat_ode lat_ode;
