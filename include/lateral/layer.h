@@ -1,0 +1,109 @@
+/* layer.h: network layers on float32 batch-first NCHW activations: the layer type object and constructors.
+ *
+ * A layer maps a batch of B samples of shape in (c x h x w, row-major, sample after sample) to B samples
+ * of shape out. Trainable parameters and non-trainable buffers (batch-norm running statistics) are not
+ * owned by the layer: the network allocates one flat float array for all parameters, one for their
+ * gradients and one for all buffers, and binds views into them with lat_layer_bind. Workspaces are
+ * allocated once by the constructor for at most max_batch samples.
+ *
+ * Weight layouts (row-major):
+ *   locally connected (lc):  W[c_out][y][x][c_in][u][v], then bias[c_out][y][x]   (one kernel per output position)
+ *   convolution (conv):      W[c_out][c_in][u][v],       then bias[c_out]
+ *   linear:                  W[n_out][n_in],             then bias[n_out]          (n_in = c*h*w of the input)
+ *   batch norm:              gamma[c], beta[c]; buffers running_mean[c], running_var[c]
+ *   residual block:          its sub-layers' parameters in order conv1, bn1, conv2, bn2[, proj, proj_bn]
+ * lc and conv use odd kernels k, stride s and zero padding (k - 1) / 2: out = (in + 2 pad - k) / s + 1. */
+#ifndef LATERAL_LAYER_H
+#define LATERAL_LAYER_H
+
+#include <stddef.h>
+
+#include <gsl/gsl_rng.h>
+
+/* Shape of one sample. */
+typedef struct {
+	size_t c, h, w;
+} lat_shape;
+
+static inline size_t lat_shape_size(lat_shape s)
+{
+	return s.c * s.h * s.w;
+}
+
+typedef struct lat_layer lat_layer;
+
+/* The operations of a layer kind (GSL-style type object). */
+typedef struct {
+	const char *name; /* "lc", "conv", "relu", "maxpool", "bn", "avgpool", "linear", "resblock" */
+	/* out (batch x out size) from in (batch x in size); training selects batch statistics in bn. */
+	int (*forward)(lat_layer *l, const float *in, float *out, size_t batch, int training);
+	/* Given the forward's in and out and dout = dLoss/dout: ADDS dLoss/dparams into l->g and WRITES
+	 * dLoss/din into din (skipped when din is NULL). Must follow a forward of the same batch. */
+	int (*backward)(lat_layer *l, const float *in, const float *out, const float *dout, float *din,
+			size_t batch);
+	/* Initialises the bound parameters and buffers (PyTorch's defaults: Kaiming-uniform weights with
+	 * a = sqrt(5), uniform(+-1/sqrt(fan_in)) biases; bn gamma 1, beta 0, running mean 0, var 1). */
+	void (*init)(lat_layer *l, gsl_rng *r);
+	/* Points the layer (and any sub-layers) at its parameter, gradient and buffer views. NULL means
+	 * the default: set l->w, l->g, l->buf. */
+	void (*bind)(lat_layer *l, float *w, float *g, float *buf);
+	void (*free)(lat_layer *l); /* frees priv and any sub-layers (not l itself) */
+} lat_layer_type;
+
+struct lat_layer {
+	const lat_layer_type *type;
+	lat_shape in, out;
+	size_t max_batch;
+	size_t n_params;  /* trainable floats */
+	size_t n_buffers; /* non-trainable floats saved with the parameters (bn running statistics) */
+	float *w, *g;     /* bound views: parameters and their gradients (n_params each) */
+	float *buf;       /* bound view: buffers (n_buffers) */
+	void *priv;       /* kind-specific state and workspaces */
+};
+
+/* Constructors: each returns a new layer (free with lat_layer_free) or NULL with err set (LAT_EINVAL
+ * for bad shapes, e.g. an even kernel or a window larger than the input; LAT_ENOMEM). */
+lat_layer *lat_lc_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			char *err);
+lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			  char *err);
+lat_layer *lat_linear_alloc(lat_shape in, size_t n_out, int bias, size_t max_batch, char *err);
+lat_layer *lat_relu_alloc(lat_shape in, size_t max_batch, char *err);
+/* Max pooling with window k and stride k (floor division of h and w). */
+lat_layer *lat_maxpool_alloc(lat_shape in, size_t k, size_t max_batch, char *err);
+/* Batch normalisation per channel; running statistics updated with momentum (PyTorch convention:
+ * running = (1 - momentum) running + momentum batch, unbiased variance for the running value). */
+lat_layer *lat_bn_alloc(lat_shape in, double momentum, double eps, size_t max_batch, char *err);
+/* Global average pooling: c x h x w -> c x 1 x 1. */
+lat_layer *lat_avgpool_alloc(lat_shape in, size_t max_batch, char *err);
+/* Residual basic block: 3x3 (stride) -> bn -> relu -> 3x3 -> bn, plus the identity, or a 1x1 (stride)
+ * projection with bn when the shape changes; then relu. lc = 1 makes the 3x3 layers locally connected
+ * (the 1x1 projection stays a convolution unless lc = 2). */
+lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
+			      double bn_eps, size_t max_batch, char *err);
+
+/* Frees the layer and everything it owns (not the bound arrays); NULL is a no-op. */
+void lat_layer_free(lat_layer *l);
+
+/* Binds views (calls type->bind or sets the pointers). */
+void lat_layer_bind(lat_layer *l, float *w, float *g, float *buf);
+
+/* Geometry of an lc or conv layer. */
+typedef struct {
+	size_t c_in, h_in, w_in;
+	size_t c_out, h_out, w_out;
+	size_t k, stride, pad;
+	int bias;   /* 1 if the layer has a bias */
+	int shared; /* 0 for lc, 1 for conv */
+} lat_lc_geom;
+
+/* Fills g for an lc or conv layer; LAT_EINVAL for any other kind. */
+int lat_lc_geometry(const lat_layer *l, lat_lc_geom *g);
+
+/* Mean softmax cross-entropy over the batch of logits (batch x n_classes). When dlogits is non-NULL
+ * it receives dLoss/dlogits (already divided by batch). *n_correct (may be NULL) counts argmax hits.
+ * Labels must lie in [0, n_classes). */
+double lat_softmax_xent(const float *logits, const int *labels, size_t batch, size_t n_classes,
+			float *dlogits, size_t *n_correct);
+
+#endif
