@@ -346,3 +346,59 @@ out:
 	free(buf);
 	return rc;
 }
+
+/* libconfig's own reader calls exit() on a read error (e.g. when path is a directory), so model and
+ * experiment files are read here and parsed from memory. */
+int lat_text_read(const char *path, const char *what, char **text, char *err)
+{
+	FILE *fp = NULL;
+	char *buf = NULL, *nul;
+	size_t len = 0, cap = 0;
+	int rc = LAT_OK;
+
+	*text = NULL;
+	fp = fopen(path, "rb");
+	if (!fp) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		size_t got;
+		if (cap - len < 2) {
+			size_t newcap = cap ? 2 * cap : 4096;
+			char *tmp = newcap > cap ? realloc(buf, newcap) : NULL;
+			if (!tmp) {
+				rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+				goto out;
+			}
+			buf = tmp;
+			cap = newcap;
+		}
+		got = fread(buf + len, 1, cap - len - 1, fp);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(fp)) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
+		goto out;
+	}
+	buf[len] = '\0';
+	nul = memchr(buf, '\0', len);
+	if (nul) {
+		size_t line = 1;
+		const char *p;
+		for (p = buf; p < nul; p++)
+			line += *p == '\n';
+		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: binary data (a NUL byte): not a %s", path, line,
+				 what);
+		goto out;
+	}
+	*text = buf;
+	buf = NULL;
+out:
+	free(buf);
+	if (fp)
+		fclose(fp);
+	return rc;
+}

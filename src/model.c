@@ -765,62 +765,6 @@ int lat_model_load_string(lat_model *m, const char *text, const char *name, char
 	return load_text(m, text, name ? name : "<string>", NULL, err);
 }
 
-/* Reads a whole file into a new NUL-terminated buffer. The file is read here rather than by libconfig
- * because libconfig's scanner calls exit() on a read error (e.g. when path is a directory). */
-static int slurp(const char *path, char **text, char *err)
-{
-	FILE *fp = NULL;
-	char *buf = NULL, *nul;
-	size_t len = 0, cap = 0;
-	int rc = LAT_OK;
-
-	*text = NULL;
-	fp = fopen(path, "rb");
-	if (!fp) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		size_t got;
-		if (cap - len < 2) {
-			size_t newcap = cap ? 2 * cap : 4096;
-			char *tmp = newcap > cap ? realloc(buf, newcap) : NULL;
-			if (!tmp) {
-				rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
-				goto out;
-			}
-			buf = tmp;
-			cap = newcap;
-		}
-		got = fread(buf + len, 1, cap - len - 1, fp);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
-		goto out;
-	}
-	buf[len] = '\0';
-	nul = memchr(buf, '\0', len);
-	if (nul) {
-		size_t line = 1;
-		const char *p;
-		for (p = buf; p < nul; p++)
-			line += *p == '\n';
-		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: binary data (a NUL byte): not a model file", path,
-				 line);
-		goto out;
-	}
-	*text = buf;
-	buf = NULL;
-out:
-	free(buf);
-	if (fp)
-		fclose(fp);
-	return rc;
-}
-
 /* The folder part of path ("models" for "models/x.cfg"), a new string, or NULL when there is none. */
 static char *dir_of(const char *path)
 {
@@ -844,7 +788,7 @@ int lat_model_load(lat_model *m, const char *path, char *err)
 	char *text = NULL, *dir = NULL;
 	int rc;
 
-	rc = slurp(path, &text, err);
+	rc = lat_text_read(path, "model file", &text, err);
 	if (rc)
 		goto out;
 	dir = dir_of(path);

@@ -28,6 +28,10 @@ void lat_afile_abort(lat_afile *f);
 int lat_tsv_write(const char *path, const char *header, const double *data, size_t rows, size_t cols,
 		  char *err);
 
+/* Reads a whole text file into a new NUL-terminated buffer (*text, free with free()). A NUL byte in the
+ * file is LAT_ECONFIG "FILE:LINE: binary data (a NUL byte): not a WHAT"; unreadable files LAT_EIO. */
+int lat_text_read(const char *path, const char *what, char **text, char *err);
+
 /* Creates directory path (and missing parents) if it does not exist. */
 int lat_mkdir_p(const char *path, char *err);
 
