@@ -20,6 +20,8 @@ static const command commands[] = {
     {"validate", cmd_validate, "learned weights vs the closed-form W*, steady states vs analytic"},
     {"sweep", cmd_sweep, "the study over a grid of model keys (--vary section.key=v1,v2,...)"},
     {"check", cmd_check, "load and validate a model file (--print shows every resolved key)"},
+    {"train", cmd_train, "train an LC or conv network on images, with weight-sharing phases"},
+    {"eval", cmd_eval, "test accuracy of a training checkpoint"},
     {NULL, NULL, NULL}};
 
 static void help(FILE *fp)

@@ -11,5 +11,12 @@
 #include "lateral/closedform.h"
 #include "lateral/metrics.h"
 #include "lateral/sim.h"
+#include "lateral/layer.h"
+#include "lateral/data.h"
+#include "lateral/share.h"
+#include "lateral/experiment.h"
+#include "lateral/net.h"
+#include "lateral/optim.h"
+#include "lateral/trainer.h"
 
 #endif

@@ -1,0 +1,103 @@
+/* experiment.h: experiment files for `lateral train` (libconfig): data, network, optimiser, sharing. */
+#ifndef LATERAL_EXPERIMENT_H
+#define LATERAL_EXPERIMENT_H
+
+#include <stddef.h>
+
+#include "lateral/ode.h"
+
+#define LAT_MAX_LAYERS 64
+#define LAT_MAX_FILES 8
+#define LAT_MAX_MILESTONES 16
+
+typedef enum { LAT_DATA_IDX, LAT_DATA_CIFAR10, LAT_DATA_CIFAR100 } lat_data_format;
+typedef enum { LAT_OPT_SGD, LAT_OPT_ADAMW } lat_optimizer;
+typedef enum {
+	LAT_L_CONV,
+	LAT_L_LC,
+	LAT_L_RELU,
+	LAT_L_MAXPOOL,
+	LAT_L_BN,
+	LAT_L_AVGPOOL,
+	LAT_L_LINEAR,
+	LAT_L_RESBLOCK
+} lat_layer_kind;
+
+/* One entry of network.layers. */
+typedef struct {
+	lat_layer_kind kind;
+	size_t channels; /* conv, lc, resblock: output channels */
+	size_t kernel;   /* conv, lc: odd kernel size */
+	size_t stride;   /* conv, lc, resblock */
+	size_t size;     /* maxpool window (= stride) */
+	size_t outputs;  /* linear */
+	int bias;        /* conv, lc, linear */
+	int line;        /* line in the experiment file, for messages */
+} lat_layer_spec;
+
+/* Everything `lateral train` needs, as plain values (strings owned). */
+typedef struct {
+	char *source; /* file name for messages; owned */
+
+	/* data */
+	lat_data_format format;
+	char *train_images, *train_labels, *test_images, *test_labels; /* idx */
+	char *train_files[LAT_MAX_FILES], *test_files[LAT_MAX_FILES];  /* cifar */
+	size_t n_train_files, n_test_files;
+	size_t validation;  /* training samples held out for validation */
+	size_t limit_train; /* use only the first n training samples (0 = all) */
+	size_t limit_test;  /* likewise for the test set */
+	size_t pad;         /* random translations in [-pad, pad] */
+	size_t repeats;     /* copies of each image per batch, independently translated */
+
+	/* network */
+	lat_layer_spec layers[LAT_MAX_LAYERS];
+	size_t n_layers;
+	int locally_connected; /* turn every conv (and resblock) into its lc twin */
+	int keep_first_conv;   /* ... except the first conv layer */
+	double bn_momentum, bn_eps;
+
+	/* train */
+	size_t epochs, batch, checkpoint_every, threads;
+	unsigned long seed;
+	lat_optimizer optimizer;
+	double lr, weight_decay, momentum, beta1, beta2, adam_eps;
+	size_t milestones[LAT_MAX_MILESTONES]; /* epochs at which lr is multiplied by lr_gamma */
+	size_t n_milestones;
+	double lr_gamma;
+
+	/* sharing (per lc layer) */
+	char *share_mode;   /* "none", "instant", "fixedpoint", "circuit" */
+	size_t share_every; /* batches between phases */
+	size_t share_presentations, share_iterations;
+	double share_eta, share_gamma;
+	int share_scale_eta;
+	char *share_border; /* "exclude", "include" */
+	double tau, tau_inh, alpha, bias;
+	lat_method method;
+	double rtol, atol, steady_tol, t_max;
+	long max_steps;
+} lat_experiment;
+
+/* Defaults: the reference network of the study on Fashion-MNIST (Debian's dataset-fashion-mnist),
+ * 1x28x28 -> conv 5x5x32, relu, maxpool 2 -> conv 5x5x64, relu, maxpool 2 -> linear 3136 -> 10;
+ * AdamW lr 1e-3, weight decay 1e-4, batch 128, 10 epochs, no sharing. */
+void lat_experiment_init(lat_experiment *e);
+
+/* Frees owned strings and re-initialises. */
+void lat_experiment_clear(lat_experiment *e);
+
+/* Reads an experiment file over e (keys not in the file keep their values; a network.layers list
+ * replaces the default one). Strict like model files: errors are "FILE:LINE: section.key: ...". */
+int lat_experiment_load(lat_experiment *e, const char *path, char *err);
+
+/* Applies "section.key=value" (not network.layers); same validation, messages start with "--set". */
+int lat_experiment_set(lat_experiment *e, const char *assignment, char *err);
+
+/* Cross-checks combinations (e.g. cifar needs train_files). Call once after load and overrides. */
+int lat_experiment_finalize(lat_experiment *e, char *err);
+
+/* Name of a layer kind ("conv", "lc", ...). */
+const char *lat_layer_kind_name(lat_layer_kind k);
+
+#endif

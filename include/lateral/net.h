@@ -1,0 +1,41 @@
+/* net.h: a sequential network of lat_layer objects with one flat parameter, gradient and buffer array. */
+#ifndef LATERAL_NET_H
+#define LATERAL_NET_H
+
+#include <stddef.h>
+
+#include "lateral/experiment.h"
+#include "lateral/layer.h"
+
+typedef struct lat_net lat_net;
+
+/* Builds the layers of e->layers for inputs of shape in (conv turned into lc when e->locally_connected,
+ * except the first conv with e->keep_first_conv), with workspaces for max_batch samples. The last
+ * layer must output n_classes values. Returns a new network (free with lat_net_free) or NULL with err
+ * naming the layer (file line) and the shape problem. */
+lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, size_t max_batch, char *err);
+
+/* Frees n and its layers; NULL is a no-op. */
+void lat_net_free(lat_net *n);
+
+/* Initialises every parameter and buffer from seed (each layer's PyTorch-style init). */
+void lat_net_init(lat_net *n, unsigned long seed);
+
+/* Runs the batch x (batch x in size, borrowed until the matching backward) through the layers and
+ * returns the logits (batch x n_classes, owned by n, valid until the next forward). NULL on error. */
+const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int training, char *err);
+
+/* Back-propagates dlogits through the layers of the last forward; overwrites the gradient array. */
+int lat_net_backward(lat_net *n, const float *dlogits, size_t batch, char *err);
+
+size_t lat_net_n_layers(const lat_net *n);
+lat_layer *lat_net_layer(const lat_net *n, size_t i);
+size_t lat_net_n_params(const lat_net *n);
+size_t lat_net_n_buffers(const lat_net *n);
+float *lat_net_params(lat_net *n);
+float *lat_net_grads(lat_net *n);
+float *lat_net_buffers(lat_net *n);
+/* Floats of activations and workspaces held for max_batch (for the planned-memory report). */
+size_t lat_net_activation_floats(const lat_net *n);
+
+#endif

@@ -1,0 +1,127 @@
+/* share.h: dynamic weight sharing in an lc layer: pools, noise phases and the anti-Hebbian rule.
+ *
+ * Pools (SCIENCE.md section 6). For an lc layer with kernel k, stride s and padding pad, output position
+ * (y, x) of channel c belongs to pool (c, p, q) with p = (y s) mod k and q = (x s) mod k: when the input
+ * map is one k x k x c_in noise patch P tiled periodically, its receptive field holds
+ *   x[ci][u][v] = P[ci][(y s - pad + u) mod k][(x s - pad + v) mod k],
+ * which depends on (y, x) only through (p, q). So every interior member of a pool sees the same vector,
+ * the patch cyclically shifted by ((p - pad) mod k, (q - pad) mod k), and pools differ only by that shift.
+ * A neuron is a border neuron when its receptive field overlaps the zero padding; it then sees the
+ * tiled pattern with the out-of-map entries zeroed. lat_border says what happens to it:
+ *   LAT_BORDER_EXCLUDE  border neurons belong to no pool; a phase leaves their weights untouched;
+ *   LAT_BORDER_INCLUDE  they join their pool (c, p, q) with their own truncated input vector.
+ * Residue classes no position falls in (when gcd(s, k) > 1, or on maps too small) are not pools. A 1x1
+ * layer has one pool per channel: the whole map. d = c_in k k inputs per neuron.
+ *
+ * Modes (a phase changes kernels only, never biases):
+ *   none        nothing;
+ *   instant     every member's kernel becomes the pool mean (the alpha -> inf, gamma -> 0 limit);
+ *   fixedpoint  `iterations` updates, each averaged over a batch of `presentations` noise patches:
+ *                 z_i = w_i . x_i,  act_i = r_i* - b = z_i - alpha/(1+alpha) zbar  (lat_circuit_steady),
+ *                 w_i -= eta_eff [ mean_batch(act_i x_i) + gamma (w_i - w_i^init) ],
+ *               w^init the kernels when the phase began, zbar the pool mean of z;
+ *   circuit     the same rule with act_i = r_i - b read from every pool's rate circuit integrated to its
+ *               steady state by the ODE engine (started at rest, r = b, r_inh = 0, per presentation).
+ * eta_eff = eta / d with scale_eta, else eta. Why: one presentation moves w_i along x by
+ * eta act_i x = eta (w_i . x) x + ..., which scales the component of w_i along x by (1 - eta |x|^2);
+ * with N(0, 1) patches |x|^2 ~ d, so a fixed eta diverges once eta d > 2 (a 5 x 5 x 32 kernel has
+ * d = 800). Dividing by d makes eta the fraction of that component removed per presentation, the same
+ * for every layer width. Noise patches have i.i.d. N(0, 1) entries from an mt19937 generator owned by
+ * the object and seeded from the options; successive phases continue its stream. */
+#ifndef LATERAL_SHARE_H
+#define LATERAL_SHARE_H
+
+#include <stddef.h>
+
+#include "lateral/circuit.h"
+#include "lateral/layer.h"
+#include "lateral/ode.h"
+
+typedef enum { LAT_SHARE_NONE, LAT_SHARE_INSTANT, LAT_SHARE_FIXEDPOINT, LAT_SHARE_CIRCUIT } lat_share_mode;
+typedef enum { LAT_BORDER_EXCLUDE, LAT_BORDER_INCLUDE } lat_border;
+
+/* "none", "instant", "fixedpoint", "circuit"; LAT_EINVAL (m untouched) for anything else or NULL. */
+int lat_share_mode_parse(const char *s, lat_share_mode *m);
+/* Static string; "unknown" for a value outside the enum. */
+const char *lat_share_mode_name(lat_share_mode m);
+/* "exclude", "include"; LAT_EINVAL (b untouched) for anything else or NULL. */
+int lat_border_parse(const char *s, lat_border *b);
+const char *lat_border_name(lat_border b);
+
+typedef struct {
+	lat_share_mode mode;
+	lat_border border;
+	size_t presentations, iterations; /* per phase; both >= 1 in fixedpoint and circuit modes */
+	double eta;			  /* learning rate (finite, > 0) in fixedpoint and circuit modes */
+	double gamma;			  /* pull towards w^init (finite, >= 0) */
+	int scale_eta;			  /* 1: eta_eff = eta / d (see the top of this file) */
+	lat_circuit circuit; /* tau, tau_inh, alpha, bias; n is ignored (the module sets it per pool
+			      * size); linear units and a constant bias are required */
+	lat_ode_opts ode;    /* method and tolerances of the circuit mode (ignored otherwise) */
+	unsigned long seed;  /* noise generator seed */
+} lat_share_opts;
+
+typedef struct {
+	size_t n_pools, n_neurons;    /* pools, and pooled neurons (excluded borders are not counted) */
+	double snr_before, snr_after; /* mean over pools (of >= 2 members) of the kernels' pool SNR */
+	double mos_before, mos_after; /* the same for the mean over coordinates of |mean| / std */
+	double cos_mean;	      /* mean over pools of cos(wbar after, wbar before) */
+	double max_steady_error;      /* circuit: max |y - y*| of the cross-checked circuits; else NaN */
+	long ode_steps, rhs_evals;    /* summed over the phase's settles (circuit mode) */
+	double seconds;		      /* wall-clock time of the phase */
+} lat_share_stats;
+
+/* How convolutional the pools of a weight set are (SCIENCE.md section 5). Pools with one member have
+ * no spread and are skipped. A coordinate with zero spread gives +inf (0 when its mean is 0 too), so
+ * perfectly shared kernels report snr = mos = +inf. */
+typedef struct {
+	size_t n_pools;	      /* pools that entered the means */
+	double snr;	      /* mean over pools of (1/d) sum_j m_j^2 / v_j (v_j with 1/N normalisation) */
+	double inv_snr;	      /* 1 / snr */
+	double mean_over_std; /* mean over pools and coordinates of |m_j| / sqrt(v_j) */
+} lat_share_pools;
+
+typedef struct lat_share lat_share;
+
+/* Creates the sharing module for one lc layer: copies g and o, builds the pools, allocates every
+ * workspace a phase needs and, in circuit mode, one ODE engine per distinct pool size (all pools of
+ * that size times the presentations form one lat_circuit_batch). g->shared must be 0 and g must be a
+ * consistent lc geometry (odd k, out = (in + 2 pad - k) / stride + 1). Returns a new object (free with
+ * lat_share_free) or NULL with err set: LAT_EINVAL for a bad geometry or option (message names it),
+ * LAT_ENOMEM. */
+lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *err);
+
+/* Frees s and everything it owns; NULL is a no-op. */
+void lat_share_free(lat_share *s);
+
+/* Restarts the noise stream from seed (the trainer reseeds before every phase so that a resumed run
+ * draws the same patches as an uninterrupted one). */
+void lat_share_reseed(lat_share *s, unsigned long seed);
+
+/* Runs one sharing phase on w, the layer's parameters (float, W[c_out][y][x][c_in][u][v] then
+ * bias[c_out][y][x]; only the kernels are read or written). The phase works on a double copy and writes
+ * back only on success, so on any error w is unchanged: LAT_ENOTSTEADY or LAT_ESOLVER from the ODE
+ * engine (message from it), LAT_EDIVERGE when a weight became non-finite. st (may be NULL) is filled
+ * on error too (seconds and solver counters so far). */
+int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err);
+
+/* Mean over pools of the pool SNR of w's kernels (see lat_share_pools); w is not changed. NaN when no
+ * pool has two members or the scratch buffer cannot be allocated. */
+double lat_share_snr(const lat_share *s, const float *w);
+
+/* Fills r with the pool statistics of w's kernels. Allocates an O(N_max d) scratch buffer per call, so
+ * concurrent calls on one object are safe. LAT_ENOMEM on allocation failure. */
+int lat_share_measure(const lat_share *s, const float *w, lat_share_pools *r, char *err);
+
+/* Pool structure, for tests and reports. Pools are numbered channel by channel, then by p, then q;
+ * neuron (c, y, x) has index (c h_out + y) w_out + x (its kernel starts at w + index d). */
+size_t lat_share_n_pools(const lat_share *s);
+/* Members of pool j in row-major (y, x) order; *n receives their count. Borrowed from s. */
+const size_t *lat_share_pool(const lat_share *s, size_t j, size_t *n);
+/* 1 if output position (y, x) sees the zero padding. */
+int lat_share_is_border(const lat_share *s, size_t y, size_t x);
+/* The receptive-field vector (d values) of output position (y, x) under the patch (d values,
+ * [c_in][k][k]) tiled over the input map, with zeros outside it. Borrows patch, writes xv. */
+void lat_share_input(const lat_share *s, const double *patch, size_t y, size_t x, double *xv);
+
+#endif

@@ -1,0 +1,64 @@
+/* trainer.h: training an LC or conv network on image data with periodic weight-sharing phases. */
+#ifndef LATERAL_TRAINER_H
+#define LATERAL_TRAINER_H
+
+#include <stddef.h>
+
+#include "lateral/experiment.h"
+#include "lateral/net.h"
+
+typedef struct lat_trainer lat_trainer;
+
+/* Counters of the batches since lat_trainer_begin_epoch. */
+typedef struct {
+	size_t batches, samples, correct;
+	double loss_sum;    /* sum over samples of the cross-entropy */
+	size_t phases;      /* sharing phases run */
+	double share_seconds, train_seconds;
+} lat_epoch_stats;
+
+/* Loads the data (training statistics normalise every split), builds and initialises the network,
+ * the optimiser and one sharing module per lc layer. Borrows e for the trainer's lifetime. Returns a
+ * new trainer (free with lat_trainer_free) or NULL with err; *status (may be NULL) receives the code
+ * (LAT_EIO / LAT_ECONFIG for bad data or experiment, LAT_ENOMEM). */
+lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err);
+void lat_trainer_free(lat_trainer *t);
+
+/* Batches per epoch, and the epoch to run next (0-based; > 0 after lat_trainer_load). */
+size_t lat_trainer_batches(const lat_trainer *t);
+size_t lat_trainer_epoch(const lat_trainer *t);
+
+/* Starts the next epoch: reshuffles deterministically from the seed and the epoch index. */
+void lat_trainer_begin_epoch(lat_trainer *t);
+
+/* Trains on the next batch (forward, loss, backward, optimiser step) and runs the sharing phases that
+ * fall due (every sharing.every batches, counted across epochs). Returns 1 when a batch was trained, 0
+ * when the epoch is over (the epoch counter then advances), or a negative code with err naming the
+ * batch (and the layer for a failed sharing phase). */
+int lat_trainer_step(lat_trainer *t, char *err);
+
+const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t);
+
+/* Accuracy (percent) and mean loss on the test set (which = 0) or the validation split (which = 1),
+ * in evaluation mode. */
+int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, char *err);
+
+/* Lc layers and their SNR (SCIENCE.md section 5: mean over pools and coordinates of |mean| / std). */
+size_t lat_trainer_n_lc(const lat_trainer *t);
+double lat_trainer_lc_snr(const lat_trainer *t, size_t i);
+
+/* Samples in the training / test split. */
+size_t lat_trainer_n_train(const lat_trainer *t);
+size_t lat_trainer_n_test(const lat_trainer *t);
+
+lat_net *lat_trainer_net(lat_trainer *t);
+
+/* Planned memory in bytes: data, parameters, optimiser state, activations and workspaces. */
+size_t lat_trainer_planned_bytes(const lat_trainer *t);
+
+/* Checkpoints: parameters, buffers, optimiser state, epoch and batch counters, written atomically
+ * (temporary file, fsync, rename). load refuses a checkpoint of a different network. */
+int lat_trainer_save(lat_trainer *t, const char *path, char *err);
+int lat_trainer_load(lat_trainer *t, const char *path, char *err);
+
+#endif

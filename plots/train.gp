@@ -1,0 +1,27 @@
+# train.gp: test accuracy, training loss and lc-layer SNR per epoch, from lateral train's epochs.jsonl.
+# Usage: gnuplot -e "data='out/train/epochs.jsonl'; out='training.png'; n_lc=2" plots/train.gp
+if (!exists("data")) data = 'out/train/epochs.jsonl'
+if (!exists("out")) out = 'training.png'
+if (!exists("n_lc")) n_lc = 0
+set terminal pngcairo size 1000,420 enhanced font 'sans,10'
+set output out
+# One JSON object per line: split on the separators so that every value lands in a column.
+set datafile separator ",:[]{}"
+set multiplot layout 1,2 title "Training"
+set xlabel 'epoch'
+set grid
+set key bottom right
+set ylabel 'accuracy (%)'
+plot data using 3:7 with linespoints lw 2 title 'train', \
+     data using 3:9 with linespoints lw 2 title 'test'
+set ylabel 'lc layer SNR (mean |mean| / std)'
+set logscale y
+set key top left
+if (n_lc > 0) {
+    plot for [i=1:n_lc] data using 3:(column(13 + i)) with linespoints lw 2 title sprintf('lc layer %d', i)
+} else {
+    unset logscale y
+    set ylabel 'training loss'
+    plot data using 3:5 with linespoints lw 2 title 'train loss'
+}
+unset multiplot

@@ -1,0 +1,222 @@
+/* net.c: sequential networks: layer construction from an experiment, flat parameters, forward/backward. */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "lateral/err.h"
+#include "lateral/net.h"
+
+struct lat_net {
+	size_t n_layers, max_batch, n_params, n_buffers, act_floats;
+	lat_layer **layers;
+	float *params, *grads, *buffers;
+	float **act;       /* act[i]: output of layer i (max_batch x out size) */
+	float *dbuf[2];    /* ping-pong gradient buffers, each as large as the largest activation */
+	const float *input; /* the last forward's input (borrowed) */
+};
+
+static lat_layer *build(const lat_experiment *e, const lat_layer_spec *sp, size_t index, int first_conv,
+			lat_shape in, size_t max_batch, char *err)
+{
+	int lc = e->locally_connected && !(first_conv && e->keep_first_conv);
+	switch (sp->kind) {
+	case LAT_L_CONV:
+	case LAT_L_LC:
+		if (sp->kind == LAT_L_LC || lc)
+			return lat_lc_alloc(in, sp->channels, sp->kernel, sp->stride, sp->bias, max_batch, err);
+		return lat_conv_alloc(in, sp->channels, sp->kernel, sp->stride, sp->bias, max_batch, err);
+	case LAT_L_RELU:
+		return lat_relu_alloc(in, max_batch, err);
+	case LAT_L_MAXPOOL:
+		return lat_maxpool_alloc(in, sp->size, max_batch, err);
+	case LAT_L_BN:
+		return lat_bn_alloc(in, e->bn_momentum, e->bn_eps, max_batch, err);
+	case LAT_L_AVGPOOL:
+		return lat_avgpool_alloc(in, max_batch, err);
+	case LAT_L_LINEAR:
+		return lat_linear_alloc(in, sp->outputs, sp->bias, max_batch, err);
+	case LAT_L_RESBLOCK:
+		return lat_resblock_alloc(in, sp->channels, sp->stride, lc ? 1 : 0, e->bn_momentum, e->bn_eps,
+					  max_batch, err);
+	}
+	(void)index;
+	lat_err_set(err, LAT_EINVAL, "unknown layer kind");
+	return NULL;
+}
+
+lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, size_t max_batch, char *err)
+{
+	lat_net *n = calloc(1, sizeof *n);
+	char msg[LAT_ERRLEN];
+	size_t biggest = lat_shape_size(in), pos = 0, bpos = 0;
+	lat_shape shape = in;
+	int seen_conv = 0;
+
+	if (!n)
+		goto nomem;
+	n->max_batch = max_batch;
+	n->layers = calloc(e->n_layers, sizeof *n->layers);
+	n->act = calloc(e->n_layers, sizeof *n->act);
+	if (!n->layers || !n->act)
+		goto nomem;
+	for (size_t i = 0; i < e->n_layers; i++) {
+		const lat_layer_spec *sp = &e->layers[i];
+		int first = (sp->kind == LAT_L_CONV || sp->kind == LAT_L_RESBLOCK) && !seen_conv;
+		lat_layer *l;
+		if (sp->kind == LAT_L_CONV || sp->kind == LAT_L_LC || sp->kind == LAT_L_RESBLOCK)
+			seen_conv = 1;
+		l = build(e, sp, i, first, shape, max_batch, msg);
+		if (!l) {
+			lat_err_set(err, LAT_ECONFIG, "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %s",
+				    e->source ? e->source : "<built-in experiment>", sp->line, i,
+				    lat_layer_kind_name(sp->kind), shape.c, shape.h, shape.w, msg);
+			goto fail;
+		}
+		n->layers[n->n_layers++] = l;
+		shape = l->out;
+		n->n_params += l->n_params;
+		n->n_buffers += l->n_buffers;
+		if (lat_shape_size(shape) > biggest)
+			biggest = lat_shape_size(shape);
+		n->act[i] = malloc(max_batch * lat_shape_size(shape) * sizeof **n->act);
+		if (!n->act[i])
+			goto nomem;
+		n->act_floats += max_batch * lat_shape_size(shape);
+	}
+	if (lat_shape_size(shape) != n_classes) {
+		lat_err_set(err, LAT_ECONFIG, "%s: the network ends with %zu outputs but the data has %zu classes",
+			    e->source ? e->source : "<built-in experiment>", lat_shape_size(shape), n_classes);
+		goto fail;
+	}
+	n->params = calloc(n->n_params + 1, sizeof *n->params);
+	n->grads = calloc(n->n_params + 1, sizeof *n->grads);
+	n->buffers = calloc(n->n_buffers + 1, sizeof *n->buffers);
+	n->dbuf[0] = malloc(max_batch * biggest * sizeof *n->dbuf[0]);
+	n->dbuf[1] = malloc(max_batch * biggest * sizeof *n->dbuf[1]);
+	if (!n->params || !n->grads || !n->buffers || !n->dbuf[0] || !n->dbuf[1])
+		goto nomem;
+	n->act_floats += 2 * max_batch * biggest;
+	for (size_t i = 0; i < n->n_layers; i++) {
+		lat_layer *l = n->layers[i];
+		lat_layer_bind(l, n->params + pos, n->grads + pos, n->buffers + bpos);
+		pos += l->n_params;
+		bpos += l->n_buffers;
+	}
+	return n;
+nomem:
+	lat_err_set(err, LAT_ENOMEM, "out of memory building the network (batch %zu)", max_batch);
+fail:
+	lat_net_free(n);
+	return NULL;
+}
+
+void lat_net_free(lat_net *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n_layers; i++)
+		lat_layer_free(n->layers[i]);
+	if (n->act)
+		for (size_t i = 0; i < n->n_layers; i++)
+			free(n->act[i]);
+	free(n->act);
+	free(n->layers);
+	free(n->params);
+	free(n->grads);
+	free(n->buffers);
+	free(n->dbuf[0]);
+	free(n->dbuf[1]);
+	free(n);
+}
+
+void lat_net_init(lat_net *n, unsigned long seed)
+{
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	if (!r)
+		return;
+	gsl_rng_set(r, seed);
+	for (size_t i = 0; i < n->n_layers; i++)
+		if (n->layers[i]->type->init)
+			n->layers[i]->type->init(n->layers[i], r);
+	gsl_rng_free(r);
+}
+
+const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int training, char *err)
+{
+	const float *in = x;
+	if (batch == 0 || batch > n->max_batch) {
+		lat_err_set(err, LAT_EINVAL, "batch of %zu samples (the network holds 1..%zu)", batch, n->max_batch);
+		return NULL;
+	}
+	n->input = x;
+	for (size_t i = 0; i < n->n_layers; i++) {
+		lat_layer *l = n->layers[i];
+		int rc = l->type->forward(l, in, n->act[i], batch, training);
+		if (rc) {
+			lat_err_set(err, rc, "layer %zu (%s): forward failed", i + 1, l->type->name);
+			return NULL;
+		}
+		in = n->act[i];
+	}
+	return n->act[n->n_layers - 1];
+}
+
+int lat_net_backward(lat_net *n, const float *dlogits, size_t batch, char *err)
+{
+	const float *dout = dlogits;
+	memset(n->grads, 0, n->n_params * sizeof *n->grads);
+	for (size_t i = n->n_layers; i-- > 0;) {
+		lat_layer *l = n->layers[i];
+		const float *in = i ? n->act[i - 1] : n->input;
+		float *din = i ? n->dbuf[i % 2] : NULL; /* the input's gradient is never needed */
+		int rc = l->type->backward(l, in, n->act[i], dout, din, batch);
+		if (rc)
+			return lat_err_set(err, rc, "layer %zu (%s): backward failed", i + 1, l->type->name);
+		dout = din;
+	}
+	return LAT_OK;
+}
+
+size_t lat_net_n_layers(const lat_net *n)
+{
+	return n->n_layers;
+}
+
+lat_layer *lat_net_layer(const lat_net *n, size_t i)
+{
+	return i < n->n_layers ? n->layers[i] : NULL;
+}
+
+size_t lat_net_n_params(const lat_net *n)
+{
+	return n->n_params;
+}
+
+size_t lat_net_n_buffers(const lat_net *n)
+{
+	return n->n_buffers;
+}
+
+float *lat_net_params(lat_net *n)
+{
+	return n->params;
+}
+
+float *lat_net_grads(lat_net *n)
+{
+	return n->grads;
+}
+
+float *lat_net_buffers(lat_net *n)
+{
+	return n->buffers;
+}
+
+size_t lat_net_activation_floats(const lat_net *n)
+{
+	return n->act_floats;
+}

@@ -1,0 +1,95 @@
+/* optim.c: SGD with momentum and AdamW (decoupled weight decay) on flat float arrays. */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "lateral/err.h"
+#include "lateral/optim.h"
+
+struct lat_optim {
+	lat_optimizer kind;
+	size_t n;
+	double momentum, beta1, beta2, eps, wd;
+	unsigned long t;
+	float *state; /* sgd: velocity (n); adamw: m then v (2 n) */
+};
+
+lat_optim *lat_optim_alloc(const lat_experiment *e, size_t n, char *err)
+{
+	lat_optim *o = calloc(1, sizeof *o);
+	size_t floats = (e->optimizer == LAT_OPT_ADAMW ? 2 : 1) * n;
+
+	if (!o)
+		goto nomem;
+	o->kind = e->optimizer;
+	o->n = n;
+	o->momentum = e->momentum;
+	o->beta1 = e->beta1;
+	o->beta2 = e->beta2;
+	o->eps = e->adam_eps;
+	o->wd = e->weight_decay;
+	o->state = calloc(floats + 1, sizeof *o->state);
+	if (!o->state)
+		goto nomem;
+	return o;
+nomem:
+	lat_err_set(err, LAT_ENOMEM, "out of memory for the optimiser state (%zu parameters)", n);
+	lat_optim_free(o);
+	return NULL;
+}
+
+void lat_optim_free(lat_optim *o)
+{
+	if (!o)
+		return;
+	free(o->state);
+	free(o);
+}
+
+void lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
+{
+	size_t n = o->n;
+	o->t++;
+	if (o->kind == LAT_OPT_SGD) {
+		float mu = (float)o->momentum, wd = (float)o->wd, a = (float)lr;
+		float *v = o->state;
+		for (size_t k = 0; k < n; k++) {
+			float gk = g[k] + wd * w[k];
+			v[k] = mu * v[k] + gk;
+			w[k] -= a * v[k];
+		}
+	} else {
+		float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
+		float decay = (float)(1 - lr * o->wd);
+		double c1 = 1 - pow(o->beta1, (double)o->t), c2 = 1 - pow(o->beta2, (double)o->t);
+		float step = (float)(lr / c1), root_c2 = (float)sqrt(c2);
+		float *m = o->state, *v = o->state + n;
+		for (size_t k = 0; k < n; k++) {
+			w[k] *= decay;
+			m[k] = b1 * m[k] + (1 - b1) * g[k];
+			v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];
+			w[k] -= step * m[k] / (sqrtf(v[k]) / root_c2 + eps);
+		}
+	}
+}
+
+double lat_optim_lr(const lat_experiment *e, size_t epoch)
+{
+	double lr = e->lr;
+	for (size_t i = 0; i < e->n_milestones; i++)
+		if (e->milestones[i] <= epoch)
+			lr *= e->lr_gamma;
+	return lr;
+}
+
+float *lat_optim_state(lat_optim *o, size_t *n)
+{
+	*n = (o->kind == LAT_OPT_ADAMW ? 2 : 1) * o->n;
+	return o->state;
+}
+
+unsigned long *lat_optim_steps(lat_optim *o)
+{
+	return &o->t;
+}

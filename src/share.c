@@ -1,0 +1,743 @@
+/* share.c: sharing phases of an lc layer's pools: w_i -= eta [ mean(act_i x_i) + gamma (w_i - w_i^init) ].
+ *
+ * Data flow of one iteration (fixedpoint and circuit modes), P = presentations:
+ *   patches (P x d)  --gather per position-->  X_pos (P x d)          (tiled map seen by position pos)
+ *   Z[c][pos][m]  = W[c][pos] . X_pos[m]          one dgemm per position over all channels
+ *   act[c][pos][m] = r* - b of the pool circuit    (analytic steady state, or ODE-settled batch)
+ *   G[c][pos]     = (1/P) sum_m act[c][pos][m] X_pos[m]   one dgemm per position
+ *   W            -= eta_eff (G + gamma (W - W^init))
+ * Neuron (c, pos) has index c n_pos + pos; Z and act are (c_out n_pos) x P row-major. */
+#include <config.h>
+
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_cblas.h> /* declarations only: cblas_dgemm comes from OpenBLAS at link time */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "lateral/circuit.h"
+#include "lateral/err.h"
+#include "lateral/metrics.h"
+#include "lateral/ode.h"
+#include "lateral/share.h"
+
+/* marks a receptive-field entry in the zero padding */
+#define SRC_PAD SIZE_MAX
+
+/* All pools of one size N: in circuit mode their K = n_pools * P circuits are one ODE system. */
+typedef struct {
+	size_t n;	/* members per pool */
+	size_t n_pools; /* pools of this size */
+	size_t *pools;	/* their indices (view into lat_share.group_pools) */
+	lat_circuit c;	/* the options' circuit with n = N */
+	lat_circuit_batch b;
+	lat_ode_system sys;
+	lat_ode *ode;  /* circuit mode only */
+	double *z, *y; /* K x N drives and K x (N + 1) states, circuit k = pool * P + m */
+} share_group;
+
+struct lat_share {
+	lat_lc_geom g;
+	lat_share_opts o;
+	size_t d;	 /* c_in k k */
+	size_t n_pos;	 /* h_out w_out */
+	size_t n_kernel; /* c_out n_pos d */
+	size_t n_zeta;	 /* c_out n_pos P */
+	double eta_eff;
+	/* pools */
+	size_t n_pools, n_neurons, max_pool;
+	size_t *pool_start;    /* n_pools + 1 offsets into members */
+	size_t *members;       /* n_neurons neuron indices */
+	unsigned char *border; /* n_pos flags */
+	size_t n_active;       /* positions whose neurons are pooled */
+	size_t *active;	       /* their indices */
+	size_t *src;	       /* n_pos x d: index into a patch, or SRC_PAD */
+	/* circuit groups */
+	size_t n_groups;
+	share_group *groups;
+	size_t *group_pools; /* n_pools pool indices, grouped */
+	gsl_rng *r;
+	/* workspaces */
+	double *wd, *w0, *grad; /* n_kernel each */
+	double *patch, *xpos;	/* P x d each */
+	double *zeta, *act;	/* n_zeta each */
+	double *zp, *ystar;	/* max_pool and max_pool + 1 */
+	double *scratch;	/* max_pool x d */
+	double *mean, *mean0;	/* d each */
+};
+
+static const char *const mode_names[] = {"none", "instant", "fixedpoint", "circuit"};
+static const char *const border_names[] = {"exclude", "include"};
+
+static int parse_name(const char *s, const char *const *names, size_t n, int *v)
+{
+	if (!s)
+		return LAT_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*v = (int)i;
+			return LAT_OK;
+		}
+	}
+	return LAT_EINVAL;
+}
+
+int lat_share_mode_parse(const char *s, lat_share_mode *m)
+{
+	int v;
+	int status = parse_name(s, mode_names, sizeof mode_names / sizeof mode_names[0], &v);
+
+	if (!status)
+		*m = (lat_share_mode)v;
+	return status;
+}
+
+const char *lat_share_mode_name(lat_share_mode m)
+{
+	return (unsigned)m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m] : "unknown";
+}
+
+int lat_border_parse(const char *s, lat_border *b)
+{
+	int v;
+	int status = parse_name(s, border_names, sizeof border_names / sizeof border_names[0], &v);
+
+	if (!status)
+		*b = (lat_border)v;
+	return status;
+}
+
+const char *lat_border_name(lat_border b)
+{
+	return (unsigned)b < sizeof border_names / sizeof border_names[0] ? border_names[b] : "unknown";
+}
+
+/* *out = a b, 0 on overflow */
+static int mul_ok(size_t a, size_t b, size_t *out)
+{
+	if (a && b > SIZE_MAX / a)
+		return 0;
+	*out = a * b;
+	return 1;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int iterative(lat_share_mode m)
+{
+	return m == LAT_SHARE_FIXEDPOINT || m == LAT_SHARE_CIRCUIT;
+}
+
+static int check_geometry(const lat_lc_geom *g, char *err)
+{
+	if (g->shared)
+		return lat_err_set(err, LAT_EINVAL,
+				   "share: the layer shares its kernel already (conv); "
+				   "sharing phases need an lc layer (shared = 0)");
+	if (!g->c_in || !g->h_in || !g->w_in || !g->c_out || !g->h_out || !g->w_out || !g->stride)
+		return lat_err_set(err, LAT_EINVAL, "share: empty lc geometry or stride 0");
+	if (g->k % 2 == 0)
+		return lat_err_set(err, LAT_EINVAL, "share: kernel k = %zu must be odd", g->k);
+	if (g->h_in + 2 * g->pad < g->k || g->w_in + 2 * g->pad < g->k ||
+	    g->h_out != (g->h_in + 2 * g->pad - g->k) / g->stride + 1 ||
+	    g->w_out != (g->w_in + 2 * g->pad - g->k) / g->stride + 1)
+		return lat_err_set(
+		    err, LAT_EINVAL,
+		    "share: output %zu x %zu does not match input %zu x %zu, k %zu, stride %zu, "
+		    "pad %zu",
+		    g->h_out, g->w_out, g->h_in, g->w_in, g->k, g->stride, g->pad);
+	return LAT_OK;
+}
+
+static int check_opts(const lat_share_opts *o, char *err)
+{
+	lat_circuit c;
+
+	if ((unsigned)o->mode > LAT_SHARE_CIRCUIT)
+		return lat_err_set(err, LAT_EINVAL, "share: unknown mode %d", (int)o->mode);
+	if ((unsigned)o->border > LAT_BORDER_INCLUDE)
+		return lat_err_set(err, LAT_EINVAL, "share: unknown border option %d", (int)o->border);
+	if (!iterative(o->mode))
+		return LAT_OK;
+	if (o->presentations < 1 || o->iterations < 1)
+		return lat_err_set(err, LAT_EINVAL,
+				   "share: presentations and iterations must be >= 1 "
+				   "(got %zu and %zu)",
+				   o->presentations, o->iterations);
+	if (!(isfinite(o->eta) && o->eta > 0))
+		return lat_err_set(err, LAT_EINVAL, "share: eta must be finite and > 0 (got %g)", o->eta);
+	if (!(isfinite(o->gamma) && o->gamma >= 0))
+		return lat_err_set(err, LAT_EINVAL, "share: gamma must be finite and >= 0 (got %g)",
+				   o->gamma);
+	if (o->circuit.relu || o->circuit.bias_dynamic)
+		return lat_err_set(err, LAT_EINVAL,
+				   "share: the sharing circuit needs linear units and a constant bias");
+	c = o->circuit;
+	c.n = 1;
+	return lat_circuit_check(&c, err);
+}
+
+/* Borders, receptive-field maps and pools (members in row-major order). */
+static int build_pools(lat_share *s, char *err)
+{
+	const lat_lc_geom *g = &s->g;
+	size_t k = g->k, kk = k * k, n_cls = 0, *cnt = NULL, *cls = NULL, pos, j;
+	int status = LAT_OK;
+
+	cnt = calloc(kk, sizeof *cnt);
+	cls = malloc(s->n_pos * sizeof *cls);
+	s->border = malloc(s->n_pos);
+	s->active = malloc(s->n_pos * sizeof *s->active);
+	s->src = malloc(s->n_pos * s->d * sizeof *s->src);
+	if (!cnt || !cls || !s->border || !s->active || !s->src) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the pool tables");
+		goto out;
+	}
+	for (pos = 0; pos < s->n_pos; pos++) {
+		size_t y = pos / g->w_out, x = pos % g->w_out;
+		/* top-left input coordinate of the receptive field, shifted by pad to stay unsigned */
+		size_t iy0 = y * g->stride, ix0 = x * g->stride;
+		size_t *src = s->src + pos * s->d;
+		s->border[pos] =
+		    iy0 < g->pad || ix0 < g->pad || iy0 + k > g->h_in + g->pad || ix0 + k > g->w_in + g->pad;
+		cls[pos] = (iy0 % k) * k + ix0 % k;
+		for (size_t ci = 0; ci < g->c_in; ci++)
+			for (size_t u = 0; u < k; u++)
+				for (size_t v = 0; v < k; v++) {
+					size_t iy = iy0 + u, ix = ix0 + v; /* + pad */
+					int in = iy >= g->pad && ix >= g->pad && iy - g->pad < g->h_in &&
+						 ix - g->pad < g->w_in;
+					*src++ = in ? ci * kk + ((iy - g->pad) % k) * k + (ix - g->pad) % k
+						    : SRC_PAD;
+				}
+		if (!s->border[pos] || s->o.border == LAT_BORDER_INCLUDE) {
+			s->active[s->n_active++] = pos;
+			cnt[cls[pos]]++;
+		}
+	}
+	for (j = 0; j < kk; j++)
+		if (cnt[j]) {
+			n_cls++;
+			if (cnt[j] > s->max_pool)
+				s->max_pool = cnt[j];
+		}
+	s->n_pools = g->c_out * n_cls;
+	s->n_neurons = g->c_out * s->n_active;
+	s->pool_start = malloc((s->n_pools + 1) * sizeof *s->pool_start);
+	s->members = malloc((s->n_neurons ? s->n_neurons : 1) * sizeof *s->members);
+	if (!s->pool_start || !s->members) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the pool tables");
+		goto out;
+	}
+	{
+		size_t p = 0, m = 0;
+		for (size_t c = 0; c < g->c_out; c++)
+			for (j = 0; j < kk; j++) {
+				if (!cnt[j])
+					continue;
+				s->pool_start[p++] = m;
+				for (size_t a = 0; a < s->n_active; a++)
+					if (cls[s->active[a]] == j)
+						s->members[m++] = c * s->n_pos + s->active[a];
+			}
+		s->pool_start[p] = m;
+	}
+out:
+	free(cnt);
+	free(cls);
+	return status;
+}
+
+/* Groups pools by size; in circuit mode allocates each group's batch and ODE engine. */
+static int build_groups(lat_share *s, char *err)
+{
+	size_t P = s->o.presentations, j, gi, at = 0;
+	int status = LAT_OK;
+
+	s->groups = calloc(s->max_pool + 1, sizeof *s->groups); /* at most one group per size */
+	s->group_pools = malloc((s->n_pools ? s->n_pools : 1) * sizeof *s->group_pools);
+	if (!s->groups || !s->group_pools) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the pool groups");
+		goto out;
+	}
+	for (j = 0; j < s->n_pools; j++) {
+		size_t n = s->pool_start[j + 1] - s->pool_start[j];
+		for (gi = 0; gi < s->n_groups && s->groups[gi].n != n; gi++)
+			;
+		if (gi == s->n_groups)
+			s->groups[s->n_groups++].n = n;
+		s->groups[gi].n_pools++;
+	}
+	for (gi = 0; gi < s->n_groups; gi++) {
+		share_group *gr = s->groups + gi;
+		size_t n = gr->n;
+		gr->pools = s->group_pools + at;
+		at += gr->n_pools;
+		gr->n_pools = 0;
+		for (j = 0; j < s->n_pools; j++)
+			if (s->pool_start[j + 1] - s->pool_start[j] == n)
+				gr->pools[gr->n_pools++] = j;
+		gr->c = s->o.circuit;
+		gr->c.n = n;
+		if (s->o.mode != LAT_SHARE_CIRCUIT)
+			continue;
+		{
+			size_t n_c, n_z, n_y;
+			if (!mul_ok(gr->n_pools, P, &n_c) || !mul_ok(n_c, n, &n_z) ||
+			    !mul_ok(n_c, n + 1, &n_y)) {
+				status = lat_err_set(err, LAT_ENOMEM, "share: circuit batch too large");
+				goto out;
+			}
+			gr->z = malloc(n_z * sizeof *gr->z);
+			gr->y = malloc(n_y * sizeof *gr->y);
+			if (!gr->z || !gr->y) {
+				status = lat_err_set(err, LAT_ENOMEM,
+						     "share: out of memory for %zu circuits of %zu neurons",
+						     n_c, n);
+				goto out;
+			}
+			gr->b.c = &gr->c;
+			gr->b.n_circuits = n_c;
+			gr->b.z = gr->z;
+			lat_circuit_batch_system(&gr->b, &gr->sys);
+			gr->ode = lat_ode_alloc(&gr->sys, &s->o.ode, err);
+			if (!gr->ode) {
+				status = LAT_EINVAL; /* lat_ode_alloc reports bad options or memory in err */
+				goto out;
+			}
+		}
+	}
+out:
+	return status;
+}
+
+lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *err)
+{
+	lat_share *s = NULL;
+	size_t P, n_chan;
+	int status;
+
+	if (!g || !o) {
+		status = lat_err_set(err, LAT_EINVAL, "share: missing geometry or options");
+		goto out;
+	}
+	status = check_geometry(g, err);
+	if (!status)
+		status = check_opts(o, err);
+	if (status)
+		goto out;
+	s = calloc(1, sizeof *s);
+	if (!s) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory");
+		goto out;
+	}
+	s->g = *g;
+	s->o = *o;
+	P = iterative(o->mode) ? o->presentations : 1;
+	if (!mul_ok(g->c_in, g->k * g->k, &s->d) || !mul_ok(g->h_out, g->w_out, &s->n_pos) ||
+	    !mul_ok(g->c_out, s->n_pos, &n_chan) || !mul_ok(n_chan, s->d, &s->n_kernel) ||
+	    !mul_ok(n_chan, P, &s->n_zeta) || s->n_kernel > SIZE_MAX / sizeof(double) ||
+	    /* BLAS takes int sizes and leading dimensions (n_pos d, n_pos P); c_out n_pos d fits size_t */
+	    s->n_pos * s->d > INT_MAX || s->n_pos * P > INT_MAX || g->c_out > INT_MAX) {
+		status = lat_err_set(err, LAT_EINVAL, "share: layer too large");
+		goto out;
+	}
+	s->eta_eff = o->scale_eta ? o->eta / (double)s->d : o->eta;
+	status = build_pools(s, err);
+	if (!status)
+		status = build_groups(s, err);
+	if (status)
+		goto out;
+	s->wd = malloc(s->n_kernel * sizeof *s->wd);
+	s->w0 = malloc(s->n_kernel * sizeof *s->w0);
+	s->zp = malloc((s->max_pool + 1) * sizeof *s->zp);
+	s->ystar = malloc((s->max_pool + 2) * sizeof *s->ystar);
+	s->scratch = malloc((s->max_pool + 1) * s->d * sizeof *s->scratch);
+	s->mean = malloc(s->d * sizeof *s->mean);
+	s->mean0 = malloc(s->d * sizeof *s->mean0);
+	if (!s->wd || !s->w0 || !s->zp || !s->ystar || !s->scratch || !s->mean || !s->mean0) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the workspaces");
+		goto out;
+	}
+	if (iterative(o->mode)) {
+		s->r = gsl_rng_alloc(gsl_rng_mt19937);
+		s->grad = malloc(s->n_kernel * sizeof *s->grad);
+		s->patch = malloc(P * s->d * sizeof *s->patch);
+		s->xpos = malloc(P * s->d * sizeof *s->xpos);
+		s->zeta = malloc(s->n_zeta * sizeof *s->zeta);
+		s->act = malloc(s->n_zeta * sizeof *s->act);
+		if (!s->r || !s->grad || !s->patch || !s->xpos || !s->zeta || !s->act) {
+			status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the workspaces");
+			goto out;
+		}
+		gsl_rng_set(s->r, o->seed);
+	}
+out:
+	if (status) {
+		lat_share_free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+void lat_share_reseed(lat_share *s, unsigned long seed)
+{
+	if (s->r)
+		gsl_rng_set(s->r, seed);
+}
+
+void lat_share_free(lat_share *s)
+{
+	if (!s)
+		return;
+	for (size_t gi = 0; s->groups && gi < s->n_groups; gi++) {
+		lat_ode_free(s->groups[gi].ode);
+		free(s->groups[gi].z);
+		free(s->groups[gi].y);
+	}
+	free(s->groups);
+	free(s->group_pools);
+	gsl_rng_free(s->r);
+	free(s->mean0);
+	free(s->mean);
+	free(s->scratch);
+	free(s->ystar);
+	free(s->zp);
+	free(s->act);
+	free(s->zeta);
+	free(s->xpos);
+	free(s->patch);
+	free(s->grad);
+	free(s->w0);
+	free(s->wd);
+	free(s->members);
+	free(s->pool_start);
+	free(s->src);
+	free(s->active);
+	free(s->border);
+	free(s);
+}
+
+size_t lat_share_n_pools(const lat_share *s)
+{
+	return s->n_pools;
+}
+
+const size_t *lat_share_pool(const lat_share *s, size_t j, size_t *n)
+{
+	*n = s->pool_start[j + 1] - s->pool_start[j];
+	return s->members + s->pool_start[j];
+}
+
+int lat_share_is_border(const lat_share *s, size_t y, size_t x)
+{
+	return s->border[y * s->g.w_out + x];
+}
+
+/* receptive-field vector of position pos under one patch */
+static void gather(const lat_share *s, const double *patch, size_t pos, double *xv)
+{
+	const size_t *src = s->src + pos * s->d;
+
+	for (size_t j = 0; j < s->d; j++)
+		xv[j] = src[j] == SRC_PAD ? 0.0 : patch[src[j]];
+}
+
+void lat_share_input(const lat_share *s, const double *patch, size_t y, size_t x, double *xv)
+{
+	gather(s, patch, y * s->g.w_out + x, xv);
+}
+
+/* Pool statistics of the float kernels w, with buf (max_pool x d) as scratch. */
+static void measure(const lat_share *s, const float *w, double *buf, lat_share_pools *r)
+{
+	size_t d = s->d;
+	double snr = 0, mos = 0;
+
+	r->n_pools = 0;
+	for (size_t p = 0; p < s->n_pools; p++) {
+		size_t n = s->pool_start[p + 1] - s->pool_start[p];
+		const size_t *mem = s->members + s->pool_start[p];
+		lat_pool_stats ps;
+		double sum = 0;
+		if (n < 2)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < d; j++)
+				buf[i * d + j] = w[mem[i] * d + j];
+		lat_metrics_pool(n, d, buf, buf, &ps); /* wbar_init is irrelevant: only snr is used */
+		for (size_t j = 0; j < d; j++) {
+			double m = 0, v = 0;
+			for (size_t i = 0; i < n; i++)
+				m += buf[i * d + j];
+			m /= (double)n;
+			for (size_t i = 0; i < n; i++)
+				v += (buf[i * d + j] - m) * (buf[i * d + j] - m);
+			v /= (double)n;
+			sum += v > 0 ? fabs(m) / sqrt(v) : (m != 0 ? INFINITY : 0);
+		}
+		snr += ps.snr;
+		mos += sum / (double)d;
+		r->n_pools++;
+	}
+	r->snr = r->n_pools ? snr / (double)r->n_pools : NAN;
+	r->inv_snr = 1.0 / r->snr;
+	r->mean_over_std = r->n_pools ? mos / (double)r->n_pools : NAN;
+}
+
+int lat_share_measure(const lat_share *s, const float *w, lat_share_pools *r, char *err)
+{
+	double *buf = malloc((s->max_pool + 1) * s->d * sizeof *buf);
+	int status = LAT_OK;
+
+	if (!buf) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the pool statistics");
+		goto out;
+	}
+	measure(s, w, buf, r);
+out:
+	free(buf);
+	return status;
+}
+
+double lat_share_snr(const lat_share *s, const float *w)
+{
+	lat_share_pools r;
+
+	if (lat_share_measure(s, w, &r, NULL))
+		return NAN;
+	return r.snr;
+}
+
+/* pool mean of the double kernels w into mean */
+static void pool_mean(const lat_share *s, const double *w, size_t p, double *mean)
+{
+	size_t n = s->pool_start[p + 1] - s->pool_start[p], d = s->d;
+	const size_t *mem = s->members + s->pool_start[p];
+
+	memset(mean, 0, d * sizeof *mean);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < d; j++)
+			mean[j] += w[mem[i] * d + j];
+	for (size_t j = 0; j < d; j++)
+		mean[j] /= (double)n;
+}
+
+static void share_instant(lat_share *s)
+{
+	for (size_t p = 0; p < s->n_pools; p++) {
+		size_t n = s->pool_start[p + 1] - s->pool_start[p];
+		const size_t *mem = s->members + s->pool_start[p];
+		pool_mean(s, s->wd, p, s->mean);
+		for (size_t i = 0; i < n; i++)
+			memcpy(s->wd + mem[i] * s->d, s->mean, s->d * sizeof *s->mean);
+	}
+}
+
+/* zeta = W X_pos^T for every pooled position (after drawing the patches into s->patch) */
+static void drives(lat_share *s)
+{
+	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos;
+
+	for (size_t a = 0; a < s->n_active; a++) {
+		size_t pos = s->active[a];
+		for (int m = 0; m < P; m++)
+			gather(s, s->patch + (size_t)m * s->d, pos, s->xpos + (size_t)m * s->d);
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->g.c_out, P, d, 1.0,
+			    s->wd + pos * s->d, n_pos * d, s->xpos, d, 0.0, s->zeta + pos * (size_t)P,
+			    n_pos * P);
+	}
+}
+
+/* grad = (1/P) act X_pos, then the update of every pooled kernel */
+static void update(lat_share *s)
+{
+	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos;
+	double eta = s->eta_eff, gamma = s->o.gamma;
+
+	for (size_t a = 0; a < s->n_active; a++) {
+		size_t pos = s->active[a];
+		for (int m = 0; m < P; m++)
+			gather(s, s->patch + (size_t)m * s->d, pos, s->xpos + (size_t)m * s->d);
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->g.c_out, d, P, 1.0 / P,
+			    s->act + pos * (size_t)P, n_pos * P, s->xpos, d, 0.0, s->grad + pos * s->d,
+			    n_pos * d);
+		for (size_t c = 0; c < s->g.c_out; c++) {
+			size_t off = (c * s->n_pos + pos) * s->d;
+			double *w = s->wd + off;
+			const double *w0 = s->w0 + off, *gr = s->grad + off;
+			for (size_t j = 0; j < s->d; j++)
+				w[j] -= eta * (gr[j] + gamma * (w[j] - w0[j]));
+		}
+	}
+}
+
+/* act = r* - b from the analytic steady state, pool by pool and presentation by presentation */
+static int act_fixedpoint(lat_share *s, char *err)
+{
+	size_t P = s->o.presentations;
+	int status = LAT_OK;
+
+	for (size_t gi = 0; gi < s->n_groups && !status; gi++) {
+		const share_group *gr = s->groups + gi;
+		for (size_t q = 0; q < gr->n_pools && !status; q++) {
+			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
+			for (size_t m = 0; m < P && !status; m++) {
+				for (size_t i = 0; i < gr->n; i++)
+					s->zp[i] = s->zeta[mem[i] * P + m];
+				status = lat_circuit_steady(&gr->c, s->zp, s->ystar, err);
+				for (size_t i = 0; i < gr->n && !status; i++)
+					s->act[mem[i] * P + m] = s->ystar[i] - gr->c.bias;
+			}
+		}
+	}
+	return status;
+}
+
+/* act = r - b from one settle per group of every pool's circuit times every presentation; the first
+ * pool of each group is checked against the analytic steady state. */
+static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
+{
+	size_t P = s->o.presentations;
+	int status = LAT_OK;
+
+	for (size_t gi = 0; gi < s->n_groups && !status; gi++) {
+		share_group *gr = s->groups + gi;
+		size_t n = gr->n, dim = n + 1, n_c = gr->b.n_circuits;
+		lat_ode_stats os;
+		for (size_t q = 0; q < gr->n_pools; q++) {
+			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
+			for (size_t m = 0; m < P; m++)
+				for (size_t i = 0; i < n; i++)
+					gr->z[(q * P + m) * n + i] = s->zeta[mem[i] * P + m];
+		}
+		for (size_t kc = 0; kc < n_c; kc++) { /* at rest: r = b, r_inh = 0 */
+			for (size_t i = 0; i < n; i++)
+				gr->y[kc * dim + i] = gr->c.bias;
+			gr->y[kc * dim + n] = 0;
+		}
+		status = lat_ode_settle(gr->ode, gr->y, &os, err);
+		st->ode_steps += os.steps;
+		st->rhs_evals += os.rhs_evals;
+		if (status)
+			break;
+		for (size_t q = 0; q < gr->n_pools; q++) {
+			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
+			for (size_t m = 0; m < P; m++)
+				for (size_t i = 0; i < n; i++)
+					s->act[mem[i] * P + m] = gr->y[(q * P + m) * dim + i] - gr->c.bias;
+		}
+		for (size_t m = 0; m < P && !status; m++) {
+			status = lat_circuit_steady(&gr->c, gr->z + m * n, s->ystar, err);
+			for (size_t i = 0; i < dim && !status; i++) {
+				double e = fabs(gr->y[m * dim + i] - s->ystar[i]);
+				if (!(e <= st->max_steady_error)) /* NaN-propagating max */
+					st->max_steady_error = e;
+			}
+		}
+	}
+	return status;
+}
+
+static int all_finite(const lat_share *s, const double *w)
+{
+	for (size_t a = 0; a < s->n_active; a++)
+		for (size_t c = 0; c < s->g.c_out; c++) {
+			const double *k = w + (c * s->n_pos + s->active[a]) * s->d;
+			for (size_t j = 0; j < s->d; j++)
+				if (!isfinite(k[j]))
+					return 0;
+		}
+	return 1;
+}
+
+/* mean over pools of cos(wbar of w, wbar of w0) */
+static double cos_mean(lat_share *s)
+{
+	double sum = 0;
+	size_t n = 0;
+
+	for (size_t p = 0; p < s->n_pools; p++) {
+		double dot = 0, a = 0, b = 0;
+		pool_mean(s, s->wd, p, s->mean);
+		pool_mean(s, s->w0, p, s->mean0);
+		for (size_t j = 0; j < s->d; j++) {
+			dot += s->mean[j] * s->mean0[j];
+			a += s->mean[j] * s->mean[j];
+			b += s->mean0[j] * s->mean0[j];
+		}
+		if (a > 0 && b > 0) {
+			sum += dot / sqrt(a * b);
+			n++;
+		}
+	}
+	return n ? sum / (double)n : NAN;
+}
+
+int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
+{
+	lat_share_stats sv = {.max_steady_error = NAN};
+	lat_share_pools before, after;
+	double t0 = now_seconds();
+	size_t P = s->o.presentations, it;
+	int status = LAT_OK;
+
+	sv.n_pools = s->n_pools;
+	sv.n_neurons = s->n_neurons;
+	measure(s, w, s->scratch, &before);
+	sv.snr_before = before.snr;
+	sv.mos_before = before.mean_over_std;
+	for (size_t i = 0; i < s->n_kernel; i++)
+		s->wd[i] = w[i];
+	memcpy(s->w0, s->wd, s->n_kernel * sizeof *s->wd);
+	if (s->o.mode == LAT_SHARE_CIRCUIT)
+		sv.max_steady_error = 0;
+	if (s->o.mode == LAT_SHARE_INSTANT)
+		share_instant(s);
+	for (it = 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
+		for (size_t i = 0; i < P * s->d; i++)
+			s->patch[i] = gsl_ran_gaussian_ziggurat(s->r, 1.0);
+		drives(s);
+		if (s->o.mode == LAT_SHARE_FIXEDPOINT)
+			status = act_fixedpoint(s, err);
+		else
+			status = act_circuit(s, &sv, err);
+		if (status)
+			goto out;
+		update(s);
+		if (!all_finite(s, s->wd)) {
+			status = lat_err_set(
+			    err, LAT_EDIVERGE,
+			    "share: non-finite weights at iteration %zu (eta_eff = %g too large?)", it + 1,
+			    s->eta_eff);
+			goto out;
+		}
+	}
+	sv.cos_mean = cos_mean(s);
+	/* write back the pooled kernels only: excluded border kernels stay bit-identical */
+	for (size_t a = 0; a < s->n_active; a++)
+		for (size_t c = 0; c < s->g.c_out; c++) {
+			size_t off = (c * s->n_pos + s->active[a]) * s->d;
+			for (size_t j = 0; j < s->d; j++)
+				w[off + j] = (float)s->wd[off + j];
+		}
+	measure(s, w, s->scratch, &after);
+	sv.snr_after = after.snr;
+	sv.mos_after = after.mean_over_std;
+out:
+	sv.seconds = now_seconds() - t0;
+	if (st)
+		*st = sv;
+	return status;
+}

@@ -1,0 +1,436 @@
+/* trainer.c: mini-batch training with periodic sharing phases in every lc layer, evaluation, checkpoints. */
+#include <config.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lateral/data.h"
+#include "lateral/err.h"
+#include "lateral/io.h"
+#include "lateral/optim.h"
+#include "lateral/share.h"
+#include "lateral/trainer.h"
+
+#define CKPT_MAGIC "LATCKPT1"
+#define MAX_LC LAT_MAX_LAYERS
+
+struct lat_trainer {
+	const lat_experiment *e;
+	lat_dataset train, val, test;
+	size_t n_classes;
+	lat_net *net;
+	lat_optim *opt;
+	lat_batcher *batcher;
+	float *x, *dlogits;
+	int *y;
+	size_t max_batch, in_size;
+	size_t epoch;          /* next epoch to run / running */
+	uint64_t global_batch; /* batches trained since the start, across epochs */
+	uint64_t phases;       /* sharing phases run since the start */
+	lat_share_mode mode;
+	size_t n_lc;
+	size_t lc_layer[MAX_LC]; /* index of the i-th lc layer in the network */
+	lat_share *share[MAX_LC];
+	lat_epoch_stats stats;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int load_split(const lat_experiment *e, int test, lat_dataset *d, char *err)
+{
+	if (e->format == LAT_DATA_IDX)
+		return test ? lat_data_load_idx(e->test_images, e->test_labels, d, err)
+			    : lat_data_load_idx(e->train_images, e->train_labels, d, err);
+	return lat_data_load_cifar((const char *const *)(test ? e->test_files : e->train_files),
+				   test ? e->n_test_files : e->n_train_files, e->format == LAT_DATA_CIFAR100, d, err);
+}
+
+static int load_data(lat_trainer *t, char *err)
+{
+	const lat_experiment *e = t->e;
+	double *mean = NULL, *std = NULL;
+	int rc = load_split(e, 0, &t->train, err);
+
+	if (!rc)
+		rc = load_split(e, 1, &t->test, err);
+	if (rc)
+		return rc;
+	if (t->train.c != t->test.c || t->train.h != t->test.h || t->train.w != t->test.w)
+		return lat_err_set(err, LAT_ECONFIG, "training images are %zux%zux%zu but test images %zux%zux%zu",
+				   t->train.c, t->train.h, t->train.w, t->test.c, t->test.h, t->test.w);
+	if (e->limit_train && e->limit_train < t->train.n)
+		t->train.n = e->limit_train;
+	if (e->limit_test && e->limit_test < t->test.n)
+		t->test.n = e->limit_test;
+	if (e->validation) {
+		if (e->validation >= t->train.n)
+			return lat_err_set(err, LAT_ECONFIG, "data.validation = %zu leaves no training samples (%zu)",
+					   e->validation, t->train.n);
+		rc = lat_data_split(&t->train, e->validation, e->seed, &t->val, err);
+		if (rc)
+			return rc;
+	}
+	t->n_classes = t->train.n_classes > t->test.n_classes ? t->train.n_classes : t->test.n_classes;
+	/* Normalise every split with the training set's statistics. */
+	mean = malloc(t->train.c * sizeof *mean);
+	std = malloc(t->train.c * sizeof *std);
+	if (!mean || !std) {
+		rc = lat_err_set(err, LAT_ENOMEM, "out of memory");
+	} else {
+		lat_data_stats(&t->train, mean, std);
+		lat_data_normalize(&t->train, mean, std);
+		lat_data_normalize(&t->test, mean, std);
+		if (t->val.n)
+			lat_data_normalize(&t->val, mean, std);
+	}
+	free(mean);
+	free(std);
+	return rc;
+}
+
+static int setup_sharing(lat_trainer *t, char *err)
+{
+	const lat_experiment *e = t->e;
+	lat_share_opts o = {0};
+	int rc = lat_share_mode_parse(e->share_mode, &t->mode);
+
+	if (!rc)
+		rc = lat_border_parse(e->share_border, &o.border);
+	if (rc)
+		return lat_err_set(err, LAT_ECONFIG, "sharing.mode / sharing.border: invalid value");
+	o.mode = t->mode;
+	o.presentations = e->share_presentations;
+	o.iterations = e->share_iterations;
+	o.eta = e->share_eta;
+	o.gamma = e->share_gamma;
+	o.scale_eta = e->share_scale_eta;
+	o.circuit = (lat_circuit){.n = 1, .tau = e->tau, .tau_inh = e->tau_inh, .alpha = e->alpha, .bias = e->bias};
+	o.ode = (lat_ode_opts){.method = e->method,
+			       .rtol = e->rtol,
+			       .atol = e->atol,
+			       .steady_tol = e->steady_tol,
+			       .t_max = e->t_max,
+			       .max_steps = e->max_steps};
+	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
+		lat_lc_geom g;
+		if (lat_lc_geometry(lat_net_layer(t->net, i), &g) || g.shared)
+			continue;
+		o.seed = e->seed * 7919u + t->n_lc;
+		t->lc_layer[t->n_lc] = i;
+		t->share[t->n_lc] = lat_share_alloc(&g, &o, err);
+		if (!t->share[t->n_lc])
+			return LAT_ECONFIG;
+		t->n_lc++;
+	}
+	return LAT_OK;
+}
+
+lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
+{
+	lat_trainer *t = calloc(1, sizeof *t);
+	lat_batch_opts bo;
+	lat_shape in;
+	int rc = LAT_OK;
+
+	if (!t) {
+		rc = lat_err_set(err, LAT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	t->e = e;
+	lat_dataset_init(&t->train);
+	lat_dataset_init(&t->val);
+	lat_dataset_init(&t->test);
+	rc = load_data(t, err);
+	if (rc)
+		goto fail;
+	in = (lat_shape){t->train.c, t->train.h, t->train.w};
+	t->in_size = lat_shape_size(in);
+	t->max_batch = e->batch * e->repeats;
+	t->net = lat_net_alloc(e, in, t->n_classes, t->max_batch, err);
+	if (!t->net) {
+		rc = LAT_ECONFIG;
+		goto fail;
+	}
+	lat_net_init(t->net, e->seed);
+	t->opt = lat_optim_alloc(e, lat_net_n_params(t->net), err);
+	bo = (lat_batch_opts){.batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
+	t->batcher = t->opt ? lat_batcher_alloc(&t->train, &bo, err) : NULL;
+	t->x = malloc(t->max_batch * t->in_size * sizeof *t->x);
+	t->y = malloc(t->max_batch * sizeof *t->y);
+	t->dlogits = malloc(t->max_batch * t->n_classes * sizeof *t->dlogits);
+	if (!t->opt || !t->batcher || !t->x || !t->y || !t->dlogits) {
+		rc = t->opt && !t->batcher ? LAT_ECONFIG : lat_err_set(err, LAT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = setup_sharing(t, err);
+	if (rc)
+		goto fail;
+	if (status)
+		*status = LAT_OK;
+	return t;
+fail:
+	if (status)
+		*status = rc ? rc : LAT_ENOMEM;
+	lat_trainer_free(t);
+	return NULL;
+}
+
+void lat_trainer_free(lat_trainer *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_lc; i++)
+		lat_share_free(t->share[i]);
+	lat_batcher_free(t->batcher);
+	lat_optim_free(t->opt);
+	lat_net_free(t->net);
+	lat_dataset_clear(&t->train);
+	lat_dataset_clear(&t->val);
+	lat_dataset_clear(&t->test);
+	free(t->x);
+	free(t->y);
+	free(t->dlogits);
+	free(t);
+}
+
+size_t lat_trainer_batches(const lat_trainer *t)
+{
+	return lat_batcher_count(t->batcher);
+}
+
+size_t lat_trainer_epoch(const lat_trainer *t)
+{
+	return t->epoch;
+}
+
+void lat_trainer_begin_epoch(lat_trainer *t)
+{
+	lat_batcher_epoch(t->batcher, t->epoch);
+	memset(&t->stats, 0, sizeof t->stats);
+}
+
+/* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
+ * resumed run draws the same patches as an uninterrupted one. */
+static int share_phase(lat_trainer *t, char *err)
+{
+	double start = now();
+	for (size_t i = 0; i < t->n_lc; i++) {
+		lat_layer *l = lat_net_layer(t->net, t->lc_layer[i]);
+		char msg[LAT_ERRLEN];
+		int rc;
+		lat_share_reseed(t->share[i], t->e->seed * 104729u + t->phases * 131u + i);
+		rc = lat_share_phase(t->share[i], l->w, NULL, msg);
+		if (rc)
+			return lat_err_set(err, rc, "sharing phase %llu, layer %zu (lc): %s",
+					   (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg);
+	}
+	t->phases++;
+	t->stats.phases++;
+	t->stats.share_seconds += now() - start;
+	return LAT_OK;
+}
+
+int lat_trainer_step(lat_trainer *t, char *err)
+{
+	double start = now();
+	size_t n = lat_batcher_next(t->batcher, t->x, t->y), correct = 0;
+	const float *logits;
+	double loss;
+	char msg[LAT_ERRLEN];
+	int rc;
+
+	if (n == 0) {
+		t->epoch++;
+		return 0;
+	}
+	logits = lat_net_forward(t->net, t->x, n, 1, msg);
+	if (!logits)
+		return lat_err_set(err, LAT_EINVAL, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
+	loss = lat_softmax_xent(logits, t->y, n, t->n_classes, t->dlogits, &correct);
+	if (!isfinite(loss))
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is not finite (lr too large?)",
+				   t->epoch + 1, t->stats.batches + 1);
+	rc = lat_net_backward(t->net, t->dlogits, n, msg);
+	if (rc)
+		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
+	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(t->e, t->epoch));
+	t->global_batch++;
+	t->stats.batches++;
+	t->stats.samples += n;
+	t->stats.correct += correct;
+	t->stats.loss_sum += loss * (double)n;
+	t->stats.train_seconds += now() - start;
+	if (t->mode != LAT_SHARE_NONE && t->global_batch % t->e->share_every == 0) {
+		rc = share_phase(t, msg);
+		if (rc)
+			return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches, msg);
+	}
+	return 1;
+}
+
+const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t)
+{
+	return &t->stats;
+}
+
+int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, char *err)
+{
+	const lat_dataset *d = which ? &t->val : &t->test;
+	size_t correct = 0;
+	double sum = 0;
+
+	if (d->n == 0)
+		return lat_err_set(err, LAT_EINVAL, "no %s samples to evaluate", which ? "validation" : "test");
+	for (size_t start = 0; start < d->n; start += t->max_batch) {
+		size_t n = d->n - start < t->max_batch ? d->n - start : t->max_batch, c = 0;
+		const float *logits = lat_net_forward(t->net, d->x + start * t->in_size, n, 0, err);
+		if (!logits)
+			return LAT_EINVAL;
+		sum += lat_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &c) * (double)n;
+		correct += c;
+	}
+	*acc = 100.0 * (double)correct / (double)d->n;
+	*loss = sum / (double)d->n;
+	return LAT_OK;
+}
+
+size_t lat_trainer_n_lc(const lat_trainer *t)
+{
+	return t->n_lc;
+}
+
+double lat_trainer_lc_snr(const lat_trainer *t, size_t i)
+{
+	lat_share_pools p;
+	if (i >= t->n_lc || lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL))
+		return NAN;
+	return p.mean_over_std;
+}
+
+size_t lat_trainer_n_train(const lat_trainer *t)
+{
+	return t->train.n;
+}
+
+size_t lat_trainer_n_test(const lat_trainer *t)
+{
+	return t->test.n;
+}
+
+lat_net *lat_trainer_net(lat_trainer *t)
+{
+	return t->net;
+}
+
+size_t lat_trainer_planned_bytes(const lat_trainer *t)
+{
+	size_t n_state = 0, floats = 0;
+	lat_optim_state(t->opt, &n_state);
+	floats += (t->train.n + t->val.n + t->test.n) * t->in_size;
+	floats += 2 * lat_net_n_params(t->net) + lat_net_n_buffers(t->net) + n_state;
+	floats += lat_net_activation_floats(t->net);
+	floats += t->max_batch * (t->in_size + t->n_classes);
+	/* sharing works on a double copy of each lc layer's kernels */
+	for (size_t i = 0; i < t->n_lc; i++)
+		floats += 4 * lat_net_layer(t->net, t->lc_layer[i])->n_params;
+	return floats * sizeof(float) + (t->train.n + t->val.n + t->test.n) * sizeof(int);
+}
+
+/* ---- checkpoints ---- */
+
+typedef struct {
+	char magic[8];
+	uint64_t n_params, n_buffers, n_state, epoch, global_batch, phases, opt_steps;
+} ckpt_header;
+
+static int write_all(FILE *fp, const void *p, size_t size, size_t n)
+{
+	return fwrite(p, size, n, fp) == n ? 0 : -1;
+}
+
+int lat_trainer_save(lat_trainer *t, const char *path, char *err)
+{
+	size_t n_state;
+	float *state = lat_optim_state(t->opt, &n_state);
+	ckpt_header h = {.n_params = lat_net_n_params(t->net),
+			 .n_buffers = lat_net_n_buffers(t->net),
+			 .n_state = n_state,
+			 .epoch = t->epoch,
+			 .global_batch = t->global_batch,
+			 .phases = t->phases,
+			 .opt_steps = *lat_optim_steps(t->opt)};
+	lat_afile *f = lat_afile_open(path, err);
+	FILE *fp;
+
+	if (!f)
+		return LAT_EIO;
+	memcpy(h.magic, CKPT_MAGIC, 8);
+	fp = lat_afile_fp(f);
+	if (write_all(fp, &h, sizeof h, 1) || write_all(fp, lat_net_params(t->net), sizeof(float), h.n_params) ||
+	    write_all(fp, lat_net_buffers(t->net), sizeof(float), h.n_buffers) ||
+	    write_all(fp, state, sizeof(float), n_state)) {
+		lat_afile_abort(f);
+		return lat_err_set(err, LAT_EIO, "%s: write failed", path);
+	}
+	return lat_afile_commit(f, err);
+}
+
+int lat_trainer_load(lat_trainer *t, const char *path, char *err)
+{
+	size_t n_state;
+	float *state = lat_optim_state(t->opt, &n_state);
+	float *params = NULL, *buffers = NULL, *st = NULL;
+	ckpt_header h;
+	FILE *fp = fopen(path, "rb");
+	int rc = LAT_OK;
+
+	if (!fp)
+		return lat_err_set(err, LAT_EIO, "%s: cannot open checkpoint", path);
+	if (fread(&h, sizeof h, 1, fp) != 1 || memcmp(h.magic, CKPT_MAGIC, 8)) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: not a lateral checkpoint", path);
+		goto out;
+	}
+	if (h.n_params != lat_net_n_params(t->net) || h.n_buffers != lat_net_n_buffers(t->net) || h.n_state != n_state) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: checkpoint of a different network or optimiser (%llu parameters, this experiment "
+				 "has %zu)",
+				 path, (unsigned long long)h.n_params, lat_net_n_params(t->net));
+		goto out;
+	}
+	params = malloc((h.n_params + 1) * sizeof *params);
+	buffers = malloc((h.n_buffers + 1) * sizeof *buffers);
+	st = malloc((n_state + 1) * sizeof *st);
+	if (!params || !buffers || !st) {
+		rc = lat_err_set(err, LAT_ENOMEM, "out of memory reading %s", path);
+		goto out;
+	}
+	if (fread(params, sizeof *params, h.n_params, fp) != h.n_params ||
+	    fread(buffers, sizeof *buffers, h.n_buffers, fp) != h.n_buffers ||
+	    fread(st, sizeof *st, n_state, fp) != n_state || fgetc(fp) != EOF) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated or oversized checkpoint", path);
+		goto out;
+	}
+	/* Only a complete, matching checkpoint replaces the state. */
+	memcpy(lat_net_params(t->net), params, h.n_params * sizeof *params);
+	memcpy(lat_net_buffers(t->net), buffers, h.n_buffers * sizeof *buffers);
+	memcpy(state, st, n_state * sizeof *st);
+	*lat_optim_steps(t->opt) = (unsigned long)h.opt_steps;
+	t->epoch = (size_t)h.epoch;
+	t->global_batch = h.global_batch;
+	t->phases = h.phases;
+out:
+	free(params);
+	free(buffers);
+	free(st);
+	fclose(fp);
+	return rc;
+}

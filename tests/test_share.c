@@ -1,0 +1,564 @@
+/* test_share.c: pools, their noise inputs and the sharing modes against hand counts and closed forms. */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "lateral/closedform.h"
+#include "lateral/err.h"
+#include "lateral/metrics.h"
+#include "lateral/share.h"
+#include "runner.h"
+
+/* lc geometry with padding (k - 1) / 2 */
+static lat_lc_geom geom(size_t c_in, size_t h, size_t w, size_t c_out, size_t k, size_t stride)
+{
+	lat_lc_geom g = {.c_in = c_in,
+			 .h_in = h,
+			 .w_in = w,
+			 .c_out = c_out,
+			 .k = k,
+			 .stride = stride,
+			 .pad = (k - 1) / 2,
+			 .bias = 1,
+			 .shared = 0};
+	g.h_out = (h + 2 * g.pad - k) / stride + 1;
+	g.w_out = (w + 2 * g.pad - k) / stride + 1;
+	return g;
+}
+
+static lat_share_opts opts(lat_share_mode mode, lat_border border)
+{
+	lat_share_opts o = {.mode = mode,
+			    .border = border,
+			    .presentations = 4,
+			    .iterations = 3,
+			    .eta = 0.5,
+			    .gamma = 0.1,
+			    .scale_eta = 1,
+			    .circuit = {.n = 1, .tau = 1, .tau_inh = 0.5, .alpha = 5, .bias = 1},
+			    .ode = {.method = LAT_METHOD_RK8PD,
+				    .rtol = 1e-10,
+				    .atol = 1e-12,
+				    .steady_tol = 1e-11,
+				    .t_max = 1e3,
+				    .max_steps = 1000000},
+			    .seed = 42};
+	return o;
+}
+
+static size_t kernel_size(const lat_lc_geom *g)
+{
+	return g->c_in * g->k * g->k;
+}
+
+static size_t n_neurons(const lat_lc_geom *g)
+{
+	return g->c_out * g->h_out * g->w_out;
+}
+
+/* kernels then biases, uniform in (-1, 1) */
+static float *random_weights(const lat_lc_geom *g, unsigned long seed)
+{
+	size_t n = n_neurons(g) * (kernel_size(g) + 1);
+	float *w = malloc(n * sizeof *w);
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+
+	gsl_rng_set(r, seed);
+	for (size_t i = 0; w && i < n; i++)
+		w[i] = (float)(2 * gsl_rng_uniform(r) - 1);
+	gsl_rng_free(r);
+	return w;
+}
+
+static void test_names(void)
+{
+	lat_share_mode m = LAT_SHARE_NONE;
+	lat_border b = LAT_BORDER_EXCLUDE;
+
+	CU_ASSERT_EQUAL(lat_share_mode_parse("circuit", &m), LAT_OK);
+	CU_ASSERT_EQUAL(m, LAT_SHARE_CIRCUIT);
+	CU_ASSERT_EQUAL(lat_share_mode_parse("fixedpoint", &m), LAT_OK);
+	CU_ASSERT_EQUAL(m, LAT_SHARE_FIXEDPOINT);
+	CU_ASSERT_EQUAL(lat_share_mode_parse("Instant", &m), LAT_EINVAL);
+	CU_ASSERT_EQUAL(lat_share_mode_parse(NULL, &m), LAT_EINVAL);
+	CU_ASSERT_EQUAL(m, LAT_SHARE_FIXEDPOINT);
+	CU_ASSERT_STRING_EQUAL(lat_share_mode_name(LAT_SHARE_INSTANT), "instant");
+	CU_ASSERT_STRING_EQUAL(lat_share_mode_name((lat_share_mode)9), "unknown");
+	CU_ASSERT_EQUAL(lat_border_parse("include", &b), LAT_OK);
+	CU_ASSERT_EQUAL(b, LAT_BORDER_INCLUDE);
+	CU_ASSERT_EQUAL(lat_border_parse("none", &b), LAT_EINVAL);
+	CU_ASSERT_STRING_EQUAL(lat_border_name(LAT_BORDER_EXCLUDE), "exclude");
+}
+
+static int same_members(const size_t *got, size_t n_got, const size_t *want, size_t n_want)
+{
+	return n_got == n_want && memcmp(got, want, n_want * sizeof *want) == 0;
+}
+
+static void test_pools_by_hand(void)
+{
+	/* c_in = 1, 7 x 7, k = 3, stride 1, pad 1, two channels. Interior rows/cols are 1..5, residues
+	 * y mod 3: p = 0 {3}, 1 {1, 4}, 2 {2, 5}; with borders: 0 {0, 3, 6}, 1 {1, 4}, 2 {2, 5}. */
+	lat_lc_geom g = geom(1, 7, 7, 2, 3, 1);
+	lat_share_opts o = opts(LAT_SHARE_INSTANT, LAT_BORDER_EXCLUDE);
+	char err[LAT_ERRLEN];
+	lat_share *s = lat_share_alloc(&g, &o, err);
+	const size_t *mem;
+	size_t n, total = 0;
+	static const size_t sizes[9] = {1, 2, 2, 2, 4, 4, 2, 4, 4};
+	static const size_t p00[] = {24}, p11[] = {8, 11, 29, 32},
+			    p12c1[] = {49 + 9, 49 + 12, 49 + 30, 49 + 33};
+	static const size_t inc00[] = {0, 3, 6, 21, 24, 27, 42, 45, 48};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lat_share_n_pools(s), 18);
+	for (size_t j = 0; j < 18; j++) {
+		lat_share_pool(s, j, &n);
+		CU_ASSERT_EQUAL(n, sizes[j % 9]);
+		total += n;
+	}
+	CU_ASSERT_EQUAL(total, 2 * 25);
+	mem = lat_share_pool(s, 0, &n);
+	CU_ASSERT(same_members(mem, n, p00, 1));
+	mem = lat_share_pool(s, 4, &n); /* channel 0, (p, q) = (1, 1) */
+	CU_ASSERT(same_members(mem, n, p11, 4));
+	mem = lat_share_pool(s, 9 + 5, &n); /* channel 1, (1, 2) */
+	CU_ASSERT(same_members(mem, n, p12c1, 4));
+	for (size_t y = 0; y < 7; y++)
+		for (size_t x = 0; x < 7; x++)
+			CU_ASSERT_EQUAL(lat_share_is_border(s, y, x), y == 0 || y == 6 || x == 0 || x == 6);
+	lat_share_free(s);
+
+	o.border = LAT_BORDER_INCLUDE;
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lat_share_n_pools(s), 18);
+	mem = lat_share_pool(s, 9, &n); /* channel 1, (0, 0) */
+	{
+		size_t want[9];
+		for (size_t i = 0; i < 9; i++)
+			want[i] = 49 + inc00[i];
+		CU_ASSERT(same_members(mem, n, want, 9));
+	}
+	lat_share_pool(s, 4, &n);
+	CU_ASSERT_EQUAL(n, 4);
+	lat_share_pool(s, 3, &n); /* (1, 0): rows {1, 4} x cols {0, 3, 6} */
+	CU_ASSERT_EQUAL(n, 6);
+	lat_share_free(s);
+
+	/* 1x1 layer: one pool per channel holding the whole map, no borders */
+	g = geom(3, 5, 4, 2, 1, 1);
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lat_share_n_pools(s), 2);
+	for (size_t c = 0; c < 2; c++) {
+		mem = lat_share_pool(s, c, &n);
+		CU_ASSERT_EQUAL_FATAL(n, 20);
+		for (size_t i = 0; i < 20; i++)
+			CU_ASSERT_EQUAL(mem[i], c * 20 + i);
+	}
+	CU_ASSERT_EQUAL(lat_share_is_border(s, 0, 0), 0);
+	lat_share_free(s);
+
+	/* stride = k: every position has residue 0, one pool per channel (interior 2 x 2 of 3 x 3) */
+	g = geom(1, 9, 9, 1, 3, 3);
+	o.border = LAT_BORDER_EXCLUDE;
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lat_share_n_pools(s), 1);
+	mem = lat_share_pool(s, 0, &n);
+	{
+		static const size_t want[] = {4, 5, 7, 8};
+		CU_ASSERT(same_members(mem, n, want, 4));
+	}
+	lat_share_free(s);
+}
+
+/* The receptive field of (y, x), read from an explicitly tiled, zero-padded input map. */
+static void field_from_map(const lat_lc_geom *g, const double *map, size_t y, size_t x, double *xv)
+{
+	long pad = (long)g->pad, k = (long)g->k;
+
+	for (long ci = 0; ci < (long)g->c_in; ci++)
+		for (long u = 0; u < k; u++)
+			for (long v = 0; v < k; v++) {
+				long iy = (long)(y * g->stride) - pad + u,
+				     ix = (long)(x * g->stride) - pad + v;
+				int in = iy >= 0 && ix >= 0 && iy < (long)g->h_in && ix < (long)g->w_in;
+				*xv++ = in ? map[(ci * (long)g->h_in + iy) * (long)g->w_in + ix] : 0.0;
+			}
+}
+
+static void check_fields(size_t stride)
+{
+	lat_lc_geom g = geom(2, 8, 7, 1, 3, stride);
+	lat_share_opts o = opts(LAT_SHARE_INSTANT, LAT_BORDER_INCLUDE);
+	size_t k = g.k, d = kernel_size(&g);
+	double patch[18], *map = malloc(g.c_in * g.h_in * g.w_in * sizeof *map), xa[18], xb[18];
+	double pattern[9][18]; /* the interior vector of residue class (p, q), once seen */
+	int seen[9] = {0};
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	lat_share *s = lat_share_alloc(&g, &o, NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(map);
+	for (size_t j = 0; j < d; j++)
+		patch[j] = gsl_rng_uniform(r) - 0.5;
+	for (size_t ci = 0; ci < g.c_in; ci++)
+		for (size_t iy = 0; iy < g.h_in; iy++)
+			for (size_t ix = 0; ix < g.w_in; ix++)
+				map[(ci * g.h_in + iy) * g.w_in + ix] = patch[(ci * k + iy % k) * k + ix % k];
+	for (size_t y = 0; y < g.h_out; y++)
+		for (size_t x = 0; x < g.w_out; x++) {
+			size_t p = (y * stride) % k, q = (x * stride) % k;
+			field_from_map(&g, map, y, x, xa);
+			lat_share_input(s, patch, y, x, xb);
+			CU_ASSERT(memcmp(xa, xb, sizeof xa) == 0);
+			if (lat_share_is_border(s, y, x))
+				continue;
+			if (!seen[p * k + q]) {
+				memcpy(pattern[p * k + q], xa, sizeof xa);
+				seen[p * k + q] = 1;
+			}
+			/* every interior member of a pool sees the same vector */
+			CU_ASSERT(memcmp(pattern[p * k + q], xa, sizeof xa) == 0);
+			/* ... the patch cyclically shifted by (p - pad, q - pad) */
+			for (size_t ci = 0; ci < g.c_in; ci++)
+				for (size_t u = 0; u < k; u++)
+					for (size_t v = 0; v < k; v++)
+						CU_ASSERT_EQUAL(xa[(ci * k + u) * k + v],
+								patch[(ci * k + (u + p + k - g.pad) % k) * k +
+								      (v + q + k - g.pad) % k]);
+		}
+	/* pools differ only by the shift: class (p, q) is class (0, 0) shifted by (p, q) */
+	if (seen[0])
+		for (size_t c = 1; c < 9; c++) {
+			size_t p = c / 3, q = c % 3;
+			if (!seen[c])
+				continue;
+			CU_ASSERT(memcmp(pattern[c], pattern[0], sizeof pattern[0]) != 0);
+			for (size_t ci = 0; ci < g.c_in; ci++)
+				for (size_t u = 0; u < k; u++)
+					for (size_t v = 0; v < k; v++)
+						CU_ASSERT_EQUAL(
+						    pattern[c][(ci * k + u) * k + v],
+						    pattern[0][(ci * k + (u + p) % k) * k + (v + q) % k]);
+		}
+	/* a border neuron sees zeros in the padding: (0, 0) has its first row and column zero */
+	lat_share_input(s, patch, 0, 0, xb);
+	CU_ASSERT_EQUAL(xb[0], 0.0);
+	CU_ASSERT_EQUAL(xb[1], 0.0);
+	CU_ASSERT_EQUAL(xb[3], 0.0);
+	CU_ASSERT_NOT_EQUAL(xb[4], 0.0);
+	lat_share_free(s);
+	gsl_rng_free(r);
+	free(map);
+}
+
+static void test_fields(void)
+{
+	check_fields(1);
+	check_fields(2);
+}
+
+/* INSTANT on channel-mixed weights: uniform pools at the pool means, borders and biases untouched. */
+static void test_instant(void)
+{
+	lat_lc_geom g = geom(2, 9, 9, 3, 3, 1);
+	lat_share_opts o = opts(LAT_SHARE_INSTANT, LAT_BORDER_EXCLUDE);
+	size_t d = kernel_size(&g), nn = n_neurons(&g), n_pos = g.h_out * g.w_out, n;
+	float *w = random_weights(&g, 7), *w_orig = random_weights(&g, 7), *w2 = random_weights(&g, 7);
+	double mean[18];
+	lat_share_stats st;
+	char err[LAT_ERRLEN];
+	lat_share *s = lat_share_alloc(&g, &o, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w2);
+	CU_ASSERT(lat_share_snr(s, w) < 10);
+	CU_ASSERT_EQUAL_FATAL(lat_share_phase(s, w, &st, err), LAT_OK);
+	CU_ASSERT_EQUAL(st.n_pools, 27);
+	CU_ASSERT_EQUAL(st.n_neurons, 3 * 49);
+	CU_ASSERT(isinf(st.snr_after) && st.snr_after > 0);
+	CU_ASSERT(isinf(lat_share_snr(s, w)));
+	CU_ASSERT(isnan(st.max_steady_error));
+	for (size_t j = 0; j < lat_share_n_pools(s); j++) {
+		const size_t *mem = lat_share_pool(s, j, &n);
+		memset(mean, 0, sizeof mean);
+		for (size_t i = 0; i < n; i++)
+			for (size_t a = 0; a < d; a++)
+				mean[a] += w_orig[mem[i] * d + a] / (double)n;
+		for (size_t i = 0; i < n; i++) {
+			CU_ASSERT(memcmp(w + mem[i] * d, w + mem[0] * d, d * sizeof *w) == 0);
+			CU_ASSERT(mem[i] / n_pos == j / 9); /* members from the pool's own channel */
+		}
+		for (size_t a = 0; a < d; a++)
+			CU_ASSERT_DOUBLE_EQUAL(w[mem[0] * d + a], mean[a], 1e-6);
+	}
+	for (size_t c = 0; c < g.c_out; c++)
+		for (size_t y = 0; y < g.h_out; y++)
+			for (size_t x = 0; x < g.w_out; x++) {
+				size_t id = (c * g.h_out + y) * g.w_out + x;
+				if (lat_share_is_border(s, y, x))
+					CU_ASSERT(memcmp(w + id * d, w_orig + id * d, d * sizeof *w) == 0);
+			}
+	CU_ASSERT(memcmp(w + nn * d, w_orig + nn * d, nn * sizeof *w) == 0); /* biases */
+
+	/* channels are independent: changing channel 1 changes nothing in channels 0 and 2 */
+	for (size_t i = n_pos * d; i < 2 * n_pos * d; i++)
+		w2[i] = 3 * w2[i] + 1;
+	CU_ASSERT_EQUAL(lat_share_phase(s, w2, NULL, err), LAT_OK);
+	CU_ASSERT(memcmp(w2, w, n_pos * d * sizeof *w) == 0);
+	CU_ASSERT(memcmp(w2 + 2 * n_pos * d, w + 2 * n_pos * d, n_pos * d * sizeof *w) == 0);
+	CU_ASSERT(memcmp(w2 + n_pos * d, w + n_pos * d, n_pos * d * sizeof *w) != 0);
+	lat_share_free(s);
+
+	/* include: borders join (every kernel in its pool's mean), biases still untouched */
+	o.border = LAT_BORDER_INCLUDE;
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memcpy(w, w_orig, nn * (d + 1) * sizeof *w);
+	CU_ASSERT_EQUAL(lat_share_phase(s, w, &st, err), LAT_OK);
+	CU_ASSERT_EQUAL(st.n_neurons, nn);
+	{
+		const size_t *mem = lat_share_pool(s, 0, &n); /* (0, 0) of channel 0 holds corner (0, 0) */
+		CU_ASSERT_EQUAL(mem[0], 0);
+		CU_ASSERT(memcmp(w, w + mem[n - 1] * d, d * sizeof *w) == 0);
+		CU_ASSERT(memcmp(w, w_orig, d * sizeof *w) != 0);
+	}
+	CU_ASSERT(memcmp(w + nn * d, w_orig + nn * d, nn * sizeof *w) == 0);
+	lat_share_free(s);
+
+	/* none: nothing moves */
+	o.mode = LAT_SHARE_NONE;
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memcpy(w, w_orig, nn * (d + 1) * sizeof *w);
+	CU_ASSERT_EQUAL(lat_share_phase(s, w, &st, err), LAT_OK);
+	CU_ASSERT(memcmp(w, w_orig, nn * (d + 1) * sizeof *w) == 0);
+	CU_ASSERT_DOUBLE_EQUAL(st.snr_after, st.snr_before, 0);
+	lat_share_free(s);
+	free(w);
+	free(w_orig);
+	free(w2);
+}
+
+/* Runs one phase with mode/method on a copy of w0 and returns it (NULL on failure). */
+static float *run_phase(const lat_lc_geom *g, lat_share_opts o, const float *w0, lat_share_stats *st)
+{
+	size_t n = n_neurons(g) * (kernel_size(g) + 1);
+	float *w = malloc(n * sizeof *w);
+	char err[LAT_ERRLEN];
+	lat_share *s = lat_share_alloc(g, &o, err);
+	int status;
+
+	if (!s || !w) {
+		free(w);
+		lat_share_free(s);
+		return NULL;
+	}
+	memcpy(w, w0, n * sizeof *w);
+	status = lat_share_phase(s, w, st, err);
+	lat_share_free(s);
+	if (status) {
+		fprintf(stderr, "phase failed: %s\n", err);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static double max_rel_float(size_t n, const float *a, const float *b)
+{
+	double worst = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double e = fabs((double)a[i] - b[i]) / fmax(fabs((double)b[i]), 1e-3);
+		worst = e > worst ? e : worst;
+	}
+	return worst;
+}
+
+static void test_fixedpoint_vs_circuit(void)
+{
+	/* 7 x 7 with borders included: pools of 9, 6 and 4 neurons, three circuit groups */
+	lat_lc_geom g = geom(2, 7, 7, 2, 3, 1);
+	lat_share_opts o = opts(LAT_SHARE_FIXEDPOINT, LAT_BORDER_INCLUDE);
+	size_t n = n_neurons(&g) * (kernel_size(&g) + 1);
+	float *w0 = random_weights(&g, 3), *wf, *wc;
+	static const lat_method methods[] = {LAT_METHOD_RK8PD, LAT_METHOD_EXACT, LAT_METHOD_BDF};
+	lat_share_stats st;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+	wf = run_phase(&g, o, w0, &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wf);
+	CU_ASSERT(max_rel_float(n, wf, w0) > 1e-2); /* the phase did move the weights */
+	CU_ASSERT(st.snr_after > st.snr_before);
+	CU_ASSERT_EQUAL(st.ode_steps, 0);
+	for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+		o.mode = LAT_SHARE_CIRCUIT;
+		o.ode.method = methods[m];
+		wc = run_phase(&g, o, w0, &st);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(wc);
+		CU_ASSERT(max_rel_float(n, wc, wf) < 1e-5);
+		CU_ASSERT(st.max_steady_error < 1e-9);
+		CU_ASSERT(st.ode_steps > 0);
+		CU_ASSERT(st.rhs_evals > 0);
+		free(wc);
+	}
+	free(wf);
+	free(w0);
+}
+
+static void test_fixedpoint_converges(void)
+{
+	/* alpha large, gamma tiny: the pools become near-convolutional and keep their mean */
+	lat_lc_geom g = geom(1, 12, 12, 2, 3, 1);
+	lat_share_opts o = opts(LAT_SHARE_FIXEDPOINT, LAT_BORDER_EXCLUDE);
+	float *w0 = random_weights(&g, 11), *w;
+	lat_share_stats st;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+	o.circuit.alpha = 1e6;
+	o.gamma = 1e-4;
+	o.presentations = 16;
+	o.iterations = 300;
+	w = run_phase(&g, o, w0, &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT(st.snr_after > 100 * st.snr_before);
+	CU_ASSERT(st.mos_after > 10 * st.mos_before);
+	CU_ASSERT(st.cos_mean > 0.999);
+	CU_ASSERT_EQUAL(st.n_pools, 18);
+	free(w);
+	free(w0);
+}
+
+/* A 1x1 layer with many presentations: C = (1/M) sum x x^T is near I, so the phase ends near the closed
+ * form of SCIENCE.md 4 for C = I, and the inverse SNR falls by (gamma / (1 + gamma))^2 as alpha -> inf. */
+static void test_closed_form(void)
+{
+	lat_lc_geom g = geom(4, 6, 6, 3, 1, 1);
+	lat_share_opts o = opts(LAT_SHARE_FIXEDPOINT, LAT_BORDER_EXCLUDE);
+	size_t d = 4, n = 36;
+	double eye[16] = {0}, win[36 * 4], wstar[36 * 4], wgot[36 * 4];
+	float *w0 = random_weights(&g, 5), *w;
+	lat_share_stats st;
+	char err[LAT_ERRLEN];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+	for (size_t j = 0; j < d; j++)
+		eye[j * d + j] = 1;
+	o.presentations = 512;
+	o.iterations = 600;
+	o.eta = 0.02;
+	o.scale_eta = 0;
+	o.gamma = 1;
+	o.circuit.alpha = 1;
+	w = run_phase(&g, o, w0, &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	for (size_t c = 0; c < g.c_out; c++) {
+		for (size_t i = 0; i < n * d; i++) {
+			win[i] = w0[c * n * d + i];
+			wgot[i] = w[c * n * d + i];
+		}
+		CU_ASSERT_EQUAL(
+		    lat_closedform_wstar_cov(n, d, eye, win, o.circuit.alpha, o.gamma, wstar, err), LAT_OK);
+		CU_ASSERT(lat_metrics_rel_dist(n * d, wgot, wstar) < 0.02);
+	}
+	/* the mean shrinks to g / (1 + g) with g = gamma (1 + alpha) = 2 */
+	CU_ASSERT_DOUBLE_EQUAL(st.cos_mean, 1, 1e-3);
+	free(w);
+
+	o.circuit.alpha = 1e8;
+	w = run_phase(&g, o, w0, &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_DOUBLE_EQUAL(st.snr_after / st.snr_before, 4, 0.2);
+	free(w);
+	free(w0);
+}
+
+static void test_errors(void)
+{
+	lat_lc_geom g = geom(1, 7, 7, 2, 3, 1);
+	lat_share_opts o = opts(LAT_SHARE_CIRCUIT, LAT_BORDER_EXCLUDE);
+	size_t n = n_neurons(&g) * (kernel_size(&g) + 1);
+	float *w = random_weights(&g, 9), *w_orig = random_weights(&g, 9);
+	char err[LAT_ERRLEN];
+	lat_share *s;
+	lat_share_stats st;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w_orig);
+	g.shared = 1;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "conv"));
+	g.shared = 0;
+	g.h_out = 6;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	g = geom(1, 7, 7, 2, 3, 1);
+	g.k = 2;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "odd"));
+	g = geom(1, 7, 7, 2, 3, 1);
+	o.presentations = 0;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "presentations"));
+	o.presentations = 4;
+	o.eta = 0;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	o.eta = 0.5;
+	o.circuit.relu = 1;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	o.circuit.relu = 0;
+	o.circuit.alpha = -2;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "alpha"));
+	o.circuit.alpha = 5;
+	o.ode.t_max = 0;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	o.mode = (lat_share_mode)7;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+
+	/* a circuit that cannot settle: the phase fails and leaves w exactly as it was */
+	o.mode = LAT_SHARE_CIRCUIT;
+	o.ode.t_max = 1e-6;
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lat_share_phase(s, w, &st, err), LAT_ENOTSTEADY);
+	CU_ASSERT(memcmp(w, w_orig, n * sizeof *w) == 0);
+	lat_share_free(s);
+
+	/* an unscaled, far too large eta diverges: LAT_EDIVERGE and w unchanged */
+	o = opts(LAT_SHARE_FIXEDPOINT, LAT_BORDER_INCLUDE);
+	o.scale_eta = 0;
+	o.eta = 1e3;
+	o.iterations = 200;
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lat_share_phase(s, w, &st, err), LAT_EDIVERGE);
+	CU_ASSERT(memcmp(w, w_orig, n * sizeof *w) == 0);
+	lat_share_free(s);
+	lat_share_free(NULL);
+	free(w);
+	free(w_orig);
+}
+
+static CU_TestInfo tests[] = {{"mode and border names", test_names},
+			      {"pool membership by hand", test_pools_by_hand},
+			      {"receptive fields of a tiled patch", test_fields},
+			      {"instant: uniform pools, borders and biases untouched", test_instant},
+			      {"fixedpoint = circuit (rk8pd, exact, bdf)", test_fixedpoint_vs_circuit},
+			      {"fixedpoint drives the pool SNR up, mean kept", test_fixedpoint_converges},
+			      {"1x1 layer ends at the closed form", test_closed_form},
+			      {"errors leave w unchanged", test_errors},
+			      CU_TEST_INFO_NULL};
+static CU_SuiteInfo suites[] = {{.pName = "share", .pTests = tests}, CU_SUITE_INFO_NULL};
+
+int main(void)
+{
+	return test_run(suites);
+}

@@ -1,0 +1,330 @@
+/* test_train.c: experiment files, whole-network gradients, training to 100 %, checkpoints and resume. */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#include <gsl/gsl_rng.h>
+
+#include "lateral/err.h"
+#include "lateral/experiment.h"
+#include "lateral/layer.h"
+#include "lateral/net.h"
+#include "lateral/trainer.h"
+#include "runner.h"
+
+static char tmpdir[256];
+
+static char *tmp_path(char *buf, const char *name)
+{
+	sprintf(buf, "%s/%s", tmpdir, name);
+	return buf;
+}
+
+static void write_text(const char *name, const char *text)
+{
+	char p[512];
+	FILE *fp = fopen(tmp_path(p, name), "w");
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void put_be32(FILE *fp, unsigned v)
+{
+	unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+			      (unsigned char)v};
+	fwrite(b, 1, 4, fp);
+}
+
+/* A separable two-class set (the IDX loader reports at least 10 classes) of 8x8 images: class 0 bright in the left half, class 1 in the right
+ * half, with noise. Writes IDX files PREFIX-images and PREFIX-labels. */
+static void write_idx(const char *prefix, size_t n, unsigned long seed)
+{
+	char p[512], name[128];
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	FILE *fi, *fl;
+	gsl_rng_set(r, seed);
+	snprintf(name, sizeof name, "%s-images", prefix);
+	fi = fopen(tmp_path(p, name), "wb");
+	snprintf(name, sizeof name, "%s-labels", prefix);
+	fl = fopen(tmp_path(p, name), "wb");
+	put_be32(fi, 0x803);
+	put_be32(fi, (unsigned)n);
+	put_be32(fi, 8);
+	put_be32(fi, 8);
+	put_be32(fl, 0x801);
+	put_be32(fl, (unsigned)n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char label = (unsigned char)(i % 2);
+		for (size_t y = 0; y < 8; y++)
+			for (size_t x = 0; x < 8; x++) {
+				int bright = (x < 4) == (label == 0);
+				double v = (bright ? 160 : 60) + 40 * gsl_rng_uniform(r);
+				fputc((int)v, fi);
+			}
+		fputc(label, fl);
+	}
+	fclose(fi);
+	fclose(fl);
+	gsl_rng_free(r);
+}
+
+/* An experiment on the generated data: conv 3x3 x4 -> relu -> maxpool 2 -> lc 3x3 x4 -> relu -> linear. */
+static void tiny_experiment(lat_experiment *e, const char *train_extra, const char *extra)
+{
+	char text[2048], p[512];
+	char err[LAT_ERRLEN] = "";
+	snprintf(text, sizeof text,
+		 "data = { train_images = \"train-images\"; train_labels = \"train-labels\";\n"
+		 "         test_images = \"test-images\"; test_labels = \"test-labels\"; };\n"
+		 "network = { layers = (\n"
+		 "  { type = \"conv\"; channels = 4; kernel = 3; },\n"
+		 "  { type = \"relu\"; },\n"
+		 "  { type = \"maxpool\"; size = 2; },\n"
+		 "  { type = \"lc\"; channels = 4; kernel = 3; },\n"
+		 "  { type = \"relu\"; },\n"
+		 "  { type = \"linear\"; outputs = 10; } ); };\n"
+		 "train = { batch = 8; lr = 0.01; threads = 1; %s };\n%s",
+		 train_extra ? train_extra : "epochs = 3;", extra ? extra : "");
+	write_text("tiny.cfg", text);
+	lat_experiment_init(e);
+	CU_ASSERT_EQUAL_FATAL(lat_experiment_load(e, tmp_path(p, "tiny.cfg"), err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_experiment_finalize(e, err), LAT_OK);
+}
+
+static void test_defaults_and_overrides(void)
+{
+	lat_experiment e;
+	char err[LAT_ERRLEN] = "";
+	lat_experiment_init(&e);
+	CU_ASSERT_EQUAL(e.n_layers, 7);
+	CU_ASSERT_EQUAL(e.layers[0].kind, LAT_L_CONV);
+	CU_ASSERT_EQUAL(e.layers[0].channels, 32);
+	CU_ASSERT_EQUAL(e.layers[6].outputs, 10);
+	CU_ASSERT_EQUAL(e.batch, 128);
+	CU_ASSERT_DOUBLE_EQUAL(e.lr, 1e-3, 0);
+	CU_ASSERT_DOUBLE_EQUAL(e.weight_decay, 1e-4, 0);
+	CU_ASSERT_EQUAL(e.optimizer, LAT_OPT_ADAMW);
+	CU_ASSERT_STRING_EQUAL(e.share_mode, "none");
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.mode=circuit", err), LAT_OK);
+	CU_ASSERT_STRING_EQUAL(e.share_mode, "circuit");
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.epochs=3", err), LAT_OK);
+	CU_ASSERT_EQUAL(e.epochs, 3);
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.method=exact", err), LAT_OK);
+	CU_ASSERT_EQUAL(e.method, LAT_METHOD_EXACT);
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.lr_milestones=[2, 4]", err), LAT_OK);
+	CU_ASSERT_EQUAL(e.n_milestones, 2);
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.epochs=2.5", err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "train.epochs"));
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.bogus=1", err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key"));
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "network.layers=()", err), LAT_ECONFIG);
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.lr=-1", err), LAT_ECONFIG);
+	CU_ASSERT_EQUAL(e.epochs, 3); /* failed overrides change nothing */
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.mode=sometimes", err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_experiment_finalize(&e, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sharing.mode"));
+	lat_experiment_clear(&e);
+}
+
+static void test_bad_files(void)
+{
+	static const struct {
+		const char *text, *expect;
+	} cases[] = {
+	    {"train = { epochs = ; };\n", "syntax error"},
+	    {"training = { epochs = 3; };\n", "unknown section"},
+	    {"train = {\n epochz = 3; };\n", "bad.cfg:2: train.epochz: unknown key"},
+	    {"train = { batch = \"big\"; };\n", "train.batch: expected an integer"},
+	    {"network = { layers = ( { type = \"conv\"; channels = 4; kernel = 4; } ); };\n", "odd kernel"},
+	    {"network = { layers = ( { type = \"pool\"; } ); };\n", "network.layers[0].type"},
+	    {"network = { layers = ( { type = \"relu\"; } ); };\n", "last layer must be linear"},
+	    {"network = { layers = ( { type = \"linear\"; outputs = 2; speed = 1; } ); };\n", "unknown key"},
+	    {"data = { format = \"png\"; };\n", "data.format"},
+	    {"data = { format = \"cifar10\"; };\n", "needs data.train_files"},
+	};
+	char p[512];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		lat_experiment e;
+		char err[LAT_ERRLEN] = "";
+		int rc;
+		write_text("bad.cfg", cases[i].text);
+		lat_experiment_init(&e);
+		rc = lat_experiment_load(&e, tmp_path(p, "bad.cfg"), err);
+		if (!rc)
+			rc = lat_experiment_finalize(&e, err);
+		CU_ASSERT_EQUAL(rc, LAT_ECONFIG);
+		if (!strstr(err, cases[i].expect))
+			fprintf(stderr, "\ncase %zu: got '%s'\n", i, err);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].expect));
+		lat_experiment_clear(&e);
+	}
+}
+
+static double net_loss(lat_net *n, const float *x, const int *y, size_t batch)
+{
+	const float *logits = lat_net_forward(n, x, batch, 1, NULL);
+	return lat_softmax_xent(logits, y, batch, 10, NULL, NULL);
+}
+
+/* Central differences of the cross-entropy of a whole network (conv, relu, max pool, lc, relu, linear)
+ * against backprop, for every parameter. */
+static void test_network_gradient(void)
+{
+	lat_experiment e;
+	lat_net *n;
+	char err[LAT_ERRLEN] = "";
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	float x[3 * 64], dl[3 * 10], *w, *g;
+	int y[3] = {0, 1, 1};
+	double worst = 0;
+	size_t kinks = 0;
+
+	tiny_experiment(&e, NULL, NULL);
+	n = lat_net_alloc(&e, (lat_shape){1, 8, 8}, 10, 3, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	lat_net_init(n, 5);
+	gsl_rng_set(r, 9);
+	for (size_t k = 0; k < 3 * 64; k++)
+		x[k] = (float)(2 * gsl_rng_uniform(r) - 1);
+	lat_softmax_xent(lat_net_forward(n, x, 3, 1, err), y, 3, 10, dl, NULL);
+	CU_ASSERT_EQUAL_FATAL(lat_net_backward(n, dl, 3, err), LAT_OK);
+	w = lat_net_params(n);
+	g = malloc(lat_net_n_params(n) * sizeof *g);
+	memcpy(g, lat_net_grads(n), lat_net_n_params(n) * sizeof *g);
+	/* Relu and max pooling make the loss piecewise smooth: a parameter whose one-sided differences
+	 * disagree sits on a kink, where no derivative exists; it is skipped, and there must be few. */
+	for (size_t k = 0; k < lat_net_n_params(n); k++) {
+		float keep = w[k];
+		double l0 = net_loss(n, x, y, 3), lp, lm, num, scale;
+		w[k] = keep + 1e-3f;
+		lp = net_loss(n, x, y, 3);
+		w[k] = keep - 1e-3f;
+		lm = net_loss(n, x, y, 3);
+		w[k] = keep;
+		num = (lp - lm) / 2e-3;
+		scale = fmax(1e-2, fabs(num));
+		if (fabs((lp - l0) - (l0 - lm)) / 1e-3 > 0.05 * scale) {
+			kinks++;
+			continue;
+		}
+		worst = fmax(worst, fabs(g[k] - num) / scale);
+	}
+	CU_ASSERT(kinks < lat_net_n_params(n) / 20);
+	CU_ASSERT(worst < 0.05);
+	free(g);
+	lat_net_free(n);
+	lat_experiment_clear(&e);
+	gsl_rng_free(r);
+}
+
+static void train_epochs(lat_trainer *t, size_t epochs)
+{
+	char err[LAT_ERRLEN] = "";
+	for (size_t i = 0; i < epochs; i++) {
+		int rc;
+		lat_trainer_begin_epoch(t);
+		while ((rc = lat_trainer_step(t, err)) == 1)
+			;
+		CU_ASSERT_EQUAL(rc, 0);
+	}
+}
+
+static void test_reaches_full_accuracy(void)
+{
+	lat_experiment e;
+	lat_trainer *t;
+	char err[LAT_ERRLEN] = "";
+	double acc, loss;
+	int status;
+
+	tiny_experiment(&e, "epochs = 15;", NULL);
+	t = lat_trainer_alloc(&e, &status, err);
+	if (!t)
+		fprintf(stderr, "\n%s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(lat_trainer_n_train(t), 64);
+	train_epochs(t, e.epochs);
+	CU_ASSERT_DOUBLE_EQUAL(100.0 * (double)lat_trainer_stats(t)->correct / (double)lat_trainer_stats(t)->samples,
+			       100.0, 1e-9);
+	CU_ASSERT_EQUAL(lat_trainer_evaluate(t, 0, &acc, &loss, err), LAT_OK);
+	CU_ASSERT(acc > 95);
+	CU_ASSERT_EQUAL(lat_trainer_n_lc(t), 1);
+	lat_trainer_free(t);
+	lat_experiment_clear(&e);
+}
+
+/* Save -> load reproduces every parameter bit for bit, and a run resumed from a checkpoint ends with
+ * exactly the weights of an uninterrupted run (sharing phases included). */
+static void test_checkpoint_and_resume(void)
+{
+	const char *sharing = "sharing = { mode = \"fixedpoint\"; every = 3; presentations = 4; };\n";
+	lat_experiment e;
+	lat_trainer *a, *b;
+	char err[LAT_ERRLEN] = "", p[512];
+	int status;
+	size_t np;
+
+	tiny_experiment(&e, NULL, sharing);
+	a = lat_trainer_alloc(&e, &status, err);
+	b = lat_trainer_alloc(&e, &status, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	np = lat_net_n_params(lat_trainer_net(a));
+	train_epochs(a, 1);
+	CU_ASSERT_EQUAL(lat_trainer_save(a, tmp_path(p, "ckpt.bin"), err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_trainer_load(b, p, err), LAT_OK);
+	CU_ASSERT_EQUAL(memcmp(lat_net_params(lat_trainer_net(a)), lat_net_params(lat_trainer_net(b)), np * sizeof(float)), 0);
+	CU_ASSERT_EQUAL(lat_trainer_epoch(b), 1);
+	train_epochs(a, 2);
+	train_epochs(b, 2);
+	CU_ASSERT_EQUAL(memcmp(lat_net_params(lat_trainer_net(a)), lat_net_params(lat_trainer_net(b)), np * sizeof(float)), 0);
+	/* A truncated checkpoint is refused and leaves the trainer as it was. */
+	{
+		FILE *fp = fopen(p, "r+b");
+		CU_ASSERT_EQUAL(ftruncate(fileno(fp), 100), 0);
+		fclose(fp);
+	}
+	CU_ASSERT_EQUAL(lat_trainer_load(b, p, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "truncated"));
+	CU_ASSERT_EQUAL(lat_trainer_epoch(b), 3);
+	lat_trainer_free(a);
+	lat_trainer_free(b);
+	lat_experiment_clear(&e);
+}
+
+static int setup(void)
+{
+	openblas_set_num_threads(1);
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/lateral-test-train-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	write_idx("train", 64, 1);
+	write_idx("test", 32, 2);
+	return 0;
+}
+
+static int teardown(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_defaults_and_overrides},
+			      {"bad experiment files", test_bad_files},
+			      {"whole-network gradient vs central differences", test_network_gradient},
+			      {"tiny network reaches 100 % training accuracy", test_reaches_full_accuracy},
+			      {"checkpoint round trip and exact resume", test_checkpoint_and_resume},
+			      CU_TEST_INFO_NULL};
+static CU_SuiteInfo suites[] = {
+    {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};
+
+int main(void)
+{
+	return test_run(suites);
+}
