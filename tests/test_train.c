@@ -297,6 +297,49 @@ static void test_checkpoint_and_resume(void)
 	lat_experiment_clear(&e);
 }
 
+/* The shipped CIFAR-10 ResNet-20 experiment, trained for one epoch on a few generated CIFAR-format
+ * images (the real set is not available here): it must build, train and evaluate with finite numbers. */
+static void test_cifar_resnet20(void)
+{
+	char cfg[600], train_set[600], test_set[600], p[512];
+	lat_experiment e;
+	lat_trainer *t;
+	char err[LAT_ERRLEN] = "";
+	double acc, loss;
+	int status;
+	FILE *fp = fopen(tmp_path(p, "cifar.bin"), "wb");
+
+	for (int i = 0; i < 6; i++) {
+		fputc(i % 10, fp);
+		for (int k = 0; k < 3072; k++)
+			fputc((k * 7 + i * 31) % 256, fp);
+	}
+	fclose(fp);
+	snprintf(cfg, sizeof cfg, "%s/examples/cifar10_resnet20.cfg", test_srcdir());
+	snprintf(train_set, sizeof train_set, "data.train_files=[\"%s\"]", p);
+	snprintf(test_set, sizeof test_set, "data.test_files=[\"%s\"]", p);
+	lat_experiment_init(&e);
+	CU_ASSERT_EQUAL_FATAL(lat_experiment_load(&e, cfg, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, train_set, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, test_set, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.batch=3", err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_experiment_finalize(&e, err), LAT_OK);
+	CU_ASSERT_EQUAL(e.n_layers, 14);
+	t = lat_trainer_alloc(&e, &status, err);
+	if (!t)
+		fprintf(stderr, "\n%s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	/* 3x3x3x16 stem, nine basic blocks, two 1x1 projections with bn, linear 64 -> 10. */
+	CU_ASSERT(lat_net_n_params(lat_trainer_net(t)) > 250000);
+	train_epochs(t, 1);
+	CU_ASSERT_EQUAL(lat_trainer_stats(t)->samples, 6);
+	CU_ASSERT(isfinite(lat_trainer_stats(t)->loss_sum));
+	CU_ASSERT_EQUAL(lat_trainer_evaluate(t, 0, &acc, &loss, err), LAT_OK);
+	CU_ASSERT(isfinite(loss));
+	lat_trainer_free(t);
+	lat_experiment_clear(&e);
+}
+
 static int setup(void)
 {
 	openblas_set_num_threads(1);
@@ -320,6 +363,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"whole-network gradient vs central differences", test_network_gradient},
 			      {"tiny network reaches 100 % training accuracy", test_reaches_full_accuracy},
 			      {"checkpoint round trip and exact resume", test_checkpoint_and_resume},
+			      {"CIFAR-10 ResNet-20 experiment on generated images", test_cifar_resnet20},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};

@@ -1,0 +1,69 @@
+/* layer.c: layer lifecycle (free, bind) and the shared construction and PyTorch-default init helpers. */
+#include <config.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "lateral/err.h"
+#include "lateral/layer.h"
+#include "layer_impl.h"
+
+lat_layer *lat_layer_new(const lat_layer_type *t, lat_shape in, lat_shape out, size_t max_batch,
+			 size_t n_params, size_t n_buffers, char *err)
+{
+	lat_layer *l = calloc(1, sizeof *l);
+
+	if (!l) {
+		lat_err_set(err, LAT_ENOMEM, "%s layer: out of memory", t ? t->name : "?");
+		goto out;
+	}
+	l->type = t;
+	l->in = in;
+	l->out = out;
+	l->max_batch = max_batch;
+	l->n_params = n_params;
+	l->n_buffers = n_buffers;
+out:
+	return l;
+}
+
+void lat_init_uniform(float *w, size_t n, double bound, gsl_rng *r)
+{
+	for (size_t i = 0; i < n; i++)
+		w[i] = (float)(bound * (2 * gsl_rng_uniform(r) - 1));
+}
+
+double lat_kaiming_bound(size_t fan_in)
+{
+	return fan_in ? 1 / sqrt((double)fan_in) : 0;
+}
+
+float *lat_floats_alloc(size_t n)
+{
+	if (n > SIZE_MAX / sizeof(float))
+		return NULL;
+	return calloc(n ? n : 1, sizeof(float));
+}
+
+void lat_layer_free(lat_layer *l)
+{
+	if (!l)
+		return;
+	if (l->type && l->type->free)
+		l->type->free(l);
+	else
+		free(l->priv);
+	free(l);
+}
+
+void lat_layer_bind(lat_layer *l, float *w, float *g, float *buf)
+{
+	if (l->type && l->type->bind) {
+		l->type->bind(l, w, g, buf);
+		return;
+	}
+	l->w = w;
+	l->g = g;
+	l->buf = buf;
+}

@@ -1,0 +1,29 @@
+/* layer_impl.h: internal helpers shared by the layer implementations (allocation and PyTorch-style init). */
+#ifndef LATERAL_LAYER_IMPL_H
+#define LATERAL_LAYER_IMPL_H
+
+#include <stddef.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "lateral/layer.h"
+
+/* Returns a new zeroed layer with type t, shapes, max_batch and parameter/buffer counts filled in
+ * (priv, w, g, buf NULL), or NULL with err set (LAT_ENOMEM). Free with lat_layer_free, which calls
+ * t->free (or free(priv) when t->free is NULL) and then frees the struct. */
+lat_layer *lat_layer_new(const lat_layer_type *t, lat_shape in, lat_shape out, size_t max_batch,
+			 size_t n_params, size_t n_buffers, char *err);
+
+/* Fills w[0..n) with independent draws from uniform(-bound, bound) using r. */
+void lat_init_uniform(float *w, size_t n, double bound, gsl_rng *r);
+
+/* PyTorch's default bound for a layer with fan_in inputs per output: kaiming_uniform with a = sqrt(5)
+ * gives sqrt(6 / ((1 + a^2) fan_in)) = 1 / sqrt(fan_in), which is also the default bias bound.
+ * Returns 0 when fan_in is 0. */
+double lat_kaiming_bound(size_t fan_in);
+
+/* Returns a new zeroed array of n floats (at least one element), or NULL when out of memory or n
+ * would overflow. Free with free(). */
+float *lat_floats_alloc(size_t n);
+
+#endif

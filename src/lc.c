@@ -1,0 +1,552 @@
+/* lc.c: locally connected (one kernel per output position) and convolution layers via cblas_sgemm.
+ *
+ * lc:   out[b][o][q] = sum_j W[o][q][j] x_q[j][b] + bias[o][q], one GEMM per output position q;
+ * conv: out[b][o][q] = sum_j W[o][j] col_b[j][q] + bias[o], one GEMM per sample (im2col),
+ * with j = (c, u, v) running over the c_in x k x k window at stride s and zero padding (k - 1) / 2.
+ * lc first transposes the batch to the innermost index (zero-padded x[c][y][x][b]), so each patch is
+ * c_in k copies of k max_batch contiguous floats and each GEMM output is a block of y[o][q][b].
+ * Threads (OpenMP) split positions (lc) or fixed chunks of samples (conv); every sum has a fixed order,
+ * so results do not depend on the number of threads. */
+#include <config.h>
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "lateral/err.h"
+#include "lateral/layer.h"
+#include "layer_impl.h"
+
+/* Samples per partial weight gradient in conv backward: fixed so the reduction order is too. */
+#define CONV_CHUNK 4
+
+typedef struct {
+	lat_lc_geom g;
+	size_t n_k;	 /* c_in k k: patch length */
+	size_t n_loc;	 /* h_out w_out: output positions */
+	size_t n_w;	 /* weights before the bias */
+	size_t n_b;	 /* bias floats (0 without bias) */
+	int n_thr;	 /* threads the workspaces were sized for */
+	size_t ws_size;	 /* floats of workspace per thread */
+	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv col and dcol */
+	size_t hp, wp;	 /* lc: padded input height and width */
+	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hp x wp x max_batch */
+	float *yt;	 /* lc: outputs or their gradients, c_out x n_loc x max_batch */
+	float *part;	 /* conv: one (n_w + n_b) partial gradient per CONV_CHUNK samples */
+} lc_priv;
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
+/* Team size for a parallel region: the current setting, capped by the workspaces allocated. */
+static int team(const lc_priv *p)
+{
+	int n = max_threads();
+	return n < p->n_thr ? n : p->n_thr;
+}
+
+static float *thread_ws(const lc_priv *p)
+{
+	return p->ws + (size_t)thread_id() * p->ws_size;
+}
+
+/* xt[c][y + pad][x + pad][b] = in[b][c][y][x]; the padding of xt is never written, so stays zero.
+ * Called inside a parallel region. */
+static void lc_to_xt(const lc_priv *p, const float *in, size_t batch, size_t mb, float *xt)
+{
+	const lat_lc_geom *g = &p->g;
+	size_t n_in = g->c_in * g->h_in * g->w_in;
+
+#pragma omp for schedule(static)
+	for (size_t cy = 0; cy < g->c_in * g->h_in; cy++) {
+		size_t c = cy / g->h_in, y = cy % g->h_in;
+		float *dst = xt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb;
+		const float *src = in + cy * g->w_in;
+		for (size_t b = 0; b < batch; b++)
+			for (size_t x = 0; x < g->w_in; x++)
+				dst[x * mb + b] = src[b * n_in + x];
+	}
+}
+
+/* din[b][c][y][x] = dxt[c][y + pad][x + pad][b]. Called inside a parallel region. */
+static void lc_from_dxt(const lc_priv *p, const float *dxt, size_t batch, size_t mb, float *din)
+{
+	const lat_lc_geom *g = &p->g;
+	size_t n_in = g->c_in * g->h_in * g->w_in;
+
+#pragma omp for schedule(static)
+	for (size_t cy = 0; cy < g->c_in * g->h_in; cy++) {
+		size_t c = cy / g->h_in, y = cy % g->h_in;
+		const float *src = dxt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb;
+		float *dst = din + cy * g->w_in;
+		for (size_t b = 0; b < batch; b++)
+			for (size_t x = 0; x < g->w_in; x++)
+				dst[b * n_in + x] = src[x * mb + b];
+	}
+}
+
+/* Start of position q's window in xt: rows (c, u, v) of its patch are xt + origin + (c hp + u) wp mb + v mb.
+ */
+static size_t lc_origin(const lc_priv *p, size_t q, size_t mb)
+{
+	size_t y = q / p->g.w_out, x = q % p->g.w_out;
+	return (y * p->g.stride * p->wp + x * p->g.stride) * mb;
+}
+
+/* patch[(c k + u) k + v][b] = xt[c][y s + u][x s + v][b]: c_in k copies of k mb floats. */
+static void lc_gather(const lc_priv *p, const float *xt, size_t q, size_t mb, float *patch)
+{
+	size_t k = p->g.k, o = lc_origin(p, q, mb);
+
+	for (size_t c = 0; c < p->g.c_in; c++)
+		for (size_t u = 0; u < k; u++)
+			memcpy(patch + (c * k + u) * k * mb, xt + o + (c * p->hp + u) * p->wp * mb,
+			       k * mb * sizeof *patch);
+}
+
+/* dxt[c][y s + u][x s + v][b] += dpatch[(c k + u) k + v][b] for b < batch. */
+static void lc_scatter(const lc_priv *p, const float *dpatch, size_t q, size_t batch, size_t mb, float *dxt)
+{
+	size_t k = p->g.k, o = lc_origin(p, q, mb);
+
+	for (size_t c = 0; c < p->g.c_in; c++) {
+		for (size_t u = 0; u < k; u++) {
+			float *dst = dxt + o + (c * p->hp + u) * p->wp * mb;
+			const float *src = dpatch + (c * k + u) * k * mb;
+			for (size_t v = 0; v < k; v++)
+				for (size_t b = 0; b < batch; b++)
+					dst[v * mb + b] += src[v * mb + b];
+		}
+	}
+}
+
+/* col[(c k + u) k + v][q] = in[c][y s - pad + u][x s - pad + v] (0 outside) for one sample. */
+static void im2col(const lat_lc_geom *g, const float *in, float *col)
+{
+	size_t k = g->k, n_loc = g->h_out * g->w_out;
+
+	for (size_t c = 0; c < g->c_in; c++) {
+		for (size_t u = 0; u < k; u++) {
+			for (size_t v = 0; v < k; v++) {
+				float *dst = col + ((c * k + u) * k + v) * n_loc;
+				for (size_t y = 0; y < g->h_out; y++) {
+					ptrdiff_t iy = (ptrdiff_t)(y * g->stride + u) - (ptrdiff_t)g->pad;
+					const float *row;
+					if (iy < 0 || iy >= (ptrdiff_t)g->h_in) {
+						memset(dst + y * g->w_out, 0, g->w_out * sizeof *dst);
+						continue;
+					}
+					row = in + (c * g->h_in + (size_t)iy) * g->w_in;
+					for (size_t x = 0; x < g->w_out; x++) {
+						ptrdiff_t ix =
+						    (ptrdiff_t)(x * g->stride + v) - (ptrdiff_t)g->pad;
+						dst[y * g->w_out + x] =
+						    ix < 0 || ix >= (ptrdiff_t)g->w_in ? 0 : row[ix];
+					}
+				}
+			}
+		}
+	}
+}
+
+/* din[c][y s - pad + u][x s - pad + v] += col[(c k + u) k + v][q] for one sample, in a fixed order. */
+static void col2im(const lat_lc_geom *g, const float *col, float *din)
+{
+	size_t k = g->k, n_loc = g->h_out * g->w_out;
+
+	for (size_t c = 0; c < g->c_in; c++) {
+		for (size_t u = 0; u < k; u++) {
+			for (size_t v = 0; v < k; v++) {
+				const float *src = col + ((c * k + u) * k + v) * n_loc;
+				for (size_t y = 0; y < g->h_out; y++) {
+					ptrdiff_t iy = (ptrdiff_t)(y * g->stride + u) - (ptrdiff_t)g->pad;
+					float *row;
+					if (iy < 0 || iy >= (ptrdiff_t)g->h_in)
+						continue;
+					row = din + (c * g->h_in + (size_t)iy) * g->w_in;
+					for (size_t x = 0; x < g->w_out; x++) {
+						ptrdiff_t ix =
+						    (ptrdiff_t)(x * g->stride + v) - (ptrdiff_t)g->pad;
+						if (ix >= 0 && ix < (ptrdiff_t)g->w_in)
+							row[ix] += src[y * g->w_out + x];
+					}
+				}
+			}
+		}
+	}
+}
+
+static int lc_forward(lat_layer *l, const float *in, float *out, size_t batch, int training)
+{
+	const lc_priv *p = l->priv;
+	const lat_lc_geom *g = &p->g;
+	size_t n_k = p->n_k, n_loc = p->n_loc, n_out = lat_shape_size(l->out), mb = l->max_batch;
+	const float *bias = g->bias ? l->w + p->n_w : NULL;
+
+	(void)training;
+	if (batch > mb)
+		return LAT_EINVAL;
+	if (batch == 0)
+		return LAT_OK;
+#pragma omp parallel num_threads(team(p))
+	{
+		float *patch = thread_ws(p);
+		lc_to_xt(p, in, batch, mb, p->xt);
+#pragma omp for schedule(dynamic)
+		for (size_t q = 0; q < n_loc; q++) {
+			/* yt[:, q, :] (c_out x batch) = W_q (c_out x n_k) patch (n_k x batch) */
+			lc_gather(p, p->xt, q, mb, patch);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)batch,
+				    (int)n_k, 1, l->w + q * n_k, (int)(n_loc * n_k), patch, (int)mb, 0,
+				    p->yt + q * mb, (int)(n_loc * mb));
+		}
+#pragma omp for schedule(static)
+		for (size_t o = 0; o < g->c_out; o++) {
+			const float *src = p->yt + o * n_loc * mb;
+			for (size_t b = 0; b < batch; b++) {
+				float *dst = out + b * n_out + o * n_loc;
+				for (size_t q = 0; q < n_loc; q++)
+					dst[q] = src[q * mb + b] + (bias ? bias[o * n_loc + q] : 0);
+			}
+		}
+	}
+	return LAT_OK;
+}
+
+/* Positions whose coordinates agree modulo m = ceil(k / s) have disjoint input windows, so each such
+ * colour class scatters into dxt without races, and every dxt element sums in colour order. */
+static int lc_backward(lat_layer *l, const float *in, const float *out, const float *dout, float *din,
+		       size_t batch)
+{
+	const lc_priv *p = l->priv;
+	const lat_lc_geom *g = &p->g;
+	size_t n_k = p->n_k, n_loc = p->n_loc, n_out = lat_shape_size(l->out), mb = l->max_batch;
+	size_t m = din ? (g->k + g->stride - 1) / g->stride : 1, n_xt = p->hp * p->wp * mb;
+	float *gbias = g->bias ? l->g + p->n_w : NULL;
+
+	(void)out;
+	if (batch > mb)
+		return LAT_EINVAL;
+	if (batch == 0)
+		return LAT_OK;
+#pragma omp parallel num_threads(team(p))
+	{
+		float *patch = thread_ws(p), *dpatch = patch + n_k * mb;
+		lc_to_xt(p, in, batch, mb, p->xt);
+		/* yt[o][q][b] = dout[b][o][q] */
+#pragma omp for schedule(static)
+		for (size_t o = 0; o < g->c_out; o++) {
+			float *dst = p->yt + o * n_loc * mb;
+			for (size_t b = 0; b < batch; b++) {
+				const float *src = dout + b * n_out + o * n_loc;
+				for (size_t q = 0; q < n_loc; q++)
+					dst[q * mb + b] = src[q];
+			}
+			for (size_t q = 0; gbias && q < n_loc; q++) {
+				float s = 0;
+				for (size_t b = 0; b < batch; b++)
+					s += dst[q * mb + b];
+				gbias[o * n_loc + q] += s;
+			}
+		}
+		if (din) {
+#pragma omp for schedule(static)
+			for (size_t c = 0; c < g->c_in; c++)
+				memset(p->dxt + c * n_xt, 0, n_xt * sizeof *p->dxt);
+		}
+		for (size_t cy = 0; cy < m; cy++) {
+			for (size_t cx = 0; cx < m; cx++) {
+				size_t ny = cy < g->h_out ? (g->h_out - cy + m - 1) / m : 0;
+				size_t nx = cx < g->w_out ? (g->w_out - cx + m - 1) / m : 0;
+#pragma omp for schedule(dynamic)
+				for (size_t i = 0; i < ny * nx; i++) {
+					size_t q = (cy + (i / nx) * m) * g->w_out + cx + (i % nx) * m;
+					const float *dy = p->yt + q * mb;
+					/* dW_q += dy_q (c_out x batch) patch^T (batch x n_k) */
+					lc_gather(p, p->xt, q, mb, patch);
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out,
+						    (int)n_k, (int)batch, 1, dy, (int)(n_loc * mb), patch,
+						    (int)mb, 1, l->g + q * n_k, (int)(n_loc * n_k));
+					if (!din)
+						continue;
+					/* dpatch (n_k x batch) = W_q^T dy_q */
+					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_k,
+						    (int)batch, (int)g->c_out, 1, l->w + q * n_k,
+						    (int)(n_loc * n_k), dy, (int)(n_loc * mb), 0, dpatch,
+						    (int)mb);
+					lc_scatter(p, dpatch, q, batch, mb, p->dxt);
+				}
+			}
+		}
+		if (din)
+			lc_from_dxt(p, p->dxt, batch, mb, din);
+	}
+	return LAT_OK;
+}
+
+static int conv_forward(lat_layer *l, const float *in, float *out, size_t batch, int training)
+{
+	const lc_priv *p = l->priv;
+	const lat_lc_geom *g = &p->g;
+	size_t n_k = p->n_k, n_loc = p->n_loc, n_in = lat_shape_size(l->in), n_out = lat_shape_size(l->out);
+	const float *bias = g->bias ? l->w + p->n_w : NULL;
+
+	(void)training;
+	if (batch > l->max_batch)
+		return LAT_EINVAL;
+#pragma omp parallel for num_threads(team(p)) schedule(dynamic)
+	for (size_t b = 0; b < batch; b++) {
+		float *col = thread_ws(p), *dst = out + b * n_out;
+		im2col(g, in + b * n_in, col);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)n_loc, (int)n_k, 1,
+			    l->w, (int)n_k, col, (int)n_loc, 0, dst, (int)n_loc);
+		if (bias)
+			for (size_t o = 0; o < g->c_out; o++)
+				for (size_t q = 0; q < n_loc; q++)
+					dst[o * n_loc + q] += bias[o];
+	}
+	return LAT_OK;
+}
+
+/* Each chunk of CONV_CHUNK samples writes its own partial gradient; the partials are then summed in
+ * chunk order, so the result is independent of the thread count. */
+static int conv_backward(lat_layer *l, const float *in, const float *out, const float *dout, float *din,
+			 size_t batch)
+{
+	const lc_priv *p = l->priv;
+	const lat_lc_geom *g = &p->g;
+	size_t n_k = p->n_k, n_loc = p->n_loc, n_in = lat_shape_size(l->in), n_out = lat_shape_size(l->out);
+	size_t n_par = p->n_w + p->n_b, n_chunk = (batch + CONV_CHUNK - 1) / CONV_CHUNK;
+
+	(void)out;
+	if (batch > l->max_batch)
+		return LAT_EINVAL;
+#pragma omp parallel num_threads(team(p))
+	{
+		float *col = thread_ws(p), *dcol = col + n_k * n_loc;
+#pragma omp for schedule(dynamic)
+		for (size_t ch = 0; ch < n_chunk; ch++) {
+			float *part = p->part + ch * n_par;
+			size_t b1 = (ch + 1) * CONV_CHUNK < batch ? (ch + 1) * CONV_CHUNK : batch;
+			memset(part + p->n_w, 0, p->n_b * sizeof *part);
+			for (size_t b = ch * CONV_CHUNK; b < b1; b++) {
+				const float *db = dout + b * n_out;
+				im2col(g, in + b * n_in, col);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out, (int)n_k,
+					    (int)n_loc, 1, db, (int)n_loc, col, (int)n_loc,
+					    b == ch * CONV_CHUNK ? 0 : 1, part, (int)n_k);
+				for (size_t o = 0; o < p->n_b; o++) {
+					float s = 0;
+					for (size_t q = 0; q < n_loc; q++)
+						s += db[o * n_loc + q];
+					part[p->n_w + o] += s;
+				}
+				if (!din)
+					continue;
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_k, (int)n_loc,
+					    (int)g->c_out, 1, l->w, (int)n_k, db, (int)n_loc, 0, dcol,
+					    (int)n_loc);
+				memset(din + b * n_in, 0, n_in * sizeof *din);
+				col2im(g, dcol, din + b * n_in);
+			}
+		}
+#pragma omp for schedule(static)
+		for (size_t j = 0; j < n_par; j++) {
+			float s = 0;
+			for (size_t ch = 0; ch < n_chunk; ch++)
+				s += p->part[ch * n_par + j];
+			l->g[j] += s;
+		}
+	}
+	return LAT_OK;
+}
+
+/* PyTorch defaults: weights and bias uniform(+-1/sqrt(c_in k k)) (Kaiming-uniform with a = sqrt(5)). */
+static void lc_init(lat_layer *l, gsl_rng *r)
+{
+	const lc_priv *p = l->priv;
+	double bound = lat_kaiming_bound(p->n_k);
+
+	lat_init_uniform(l->w, p->n_w, bound, r);
+	lat_init_uniform(l->w + p->n_w, p->n_b, bound, r);
+}
+
+static void lc_free(lat_layer *l)
+{
+	lc_priv *p = l->priv;
+
+	if (p) {
+		free(p->ws);
+		free(p->xt);
+		free(p->dxt);
+		free(p->yt);
+		free(p->part);
+	}
+	free(p);
+	l->priv = NULL;
+}
+
+static const lat_layer_type lc_type = {
+    .name = "lc",
+    .forward = lc_forward,
+    .backward = lc_backward,
+    .init = lc_init,
+    .bind = NULL,
+    .free = lc_free,
+};
+
+static const lat_layer_type conv_type = {
+    .name = "conv",
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .init = lc_init,
+    .bind = NULL,
+    .free = lc_free,
+};
+
+/* *r = a b; 0 on overflow. */
+static int mul_ok(size_t *r, size_t a, size_t b)
+{
+	if (b && a > SIZE_MAX / b)
+		return 0;
+	*r = a * b;
+	return 1;
+}
+
+static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+		    int shared, lat_lc_geom *g, char *err)
+{
+	const char *name = shared ? "conv" : "lc";
+
+	if (!in.c || !in.h || !in.w || !c_out || !k || !stride || !max_batch)
+		return lat_err_set(
+		    err, LAT_EINVAL,
+		    "%s layer: sizes must be > 0 (in %zux%zux%zu, c_out %zu, k %zu, stride %zu, "
+		    "max_batch %zu)",
+		    name, in.c, in.h, in.w, c_out, k, stride, max_batch);
+	if (k % 2 == 0)
+		return lat_err_set(err, LAT_EINVAL, "%s layer: kernel size %zu must be odd", name, k);
+	g->c_in = in.c;
+	g->h_in = in.h;
+	g->w_in = in.w;
+	g->c_out = c_out;
+	g->k = k;
+	g->stride = stride;
+	g->pad = (k - 1) / 2;
+	g->bias = bias ? 1 : 0;
+	g->shared = shared;
+	if (in.h + 2 * g->pad < k || in.w + 2 * g->pad < k)
+		return lat_err_set(err, LAT_EINVAL,
+				   "%s layer: kernel %zu larger than the padded input %zux%zu", name, k,
+				   in.h + 2 * g->pad, in.w + 2 * g->pad);
+	g->h_out = (in.h + 2 * g->pad - k) / stride + 1;
+	g->w_out = (in.w + 2 * g->pad - k) / stride + 1;
+	return LAT_OK;
+}
+
+static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			int shared, char *err)
+{
+	const char *name = shared ? "conv" : "lc";
+	lat_layer *l = NULL, *res = NULL;
+	lc_priv *p = NULL;
+	lat_lc_geom g = {0};
+	size_t n_k, n_loc, n_w, n_b, ld_w, ld_y, ws_size, n_ws, n_xt = 0, n_yt = 0, n_part = 0;
+	size_t hp = in.h + k - 1, wp = in.w + k - 1, mb = max_batch;
+	int n_thr = max_threads() > 0 ? max_threads() : 1, ok;
+
+	if (geometry(in, c_out, k, stride, bias, max_batch, shared, &g, err))
+		goto out;
+	n_loc = g.h_out * g.w_out;
+	/* every size must fit a size_t, and what the BLAS sees (dimensions, leading dimensions) an int */
+	ok = mul_ok(&n_k, in.c, k * k) && mul_ok(&ld_w, n_loc, n_k) && mul_ok(&ld_y, n_loc, mb) &&
+	     ld_w <= INT_MAX && ld_y <= INT_MAX && c_out <= INT_MAX &&
+	     mul_ok(&n_w, c_out, shared ? n_k : ld_w) &&
+	     mul_ok(&n_b, c_out, bias ? (shared ? 1 : n_loc) : 0) && n_w <= SIZE_MAX - n_b &&
+	     mul_ok(&ws_size, 2 * n_k, shared ? n_loc : mb) && mul_ok(&n_ws, ws_size, (size_t)n_thr);
+	if (ok && shared)
+		ok = mul_ok(&n_part, (mb + CONV_CHUNK - 1) / CONV_CHUNK, n_w + n_b);
+	if (ok && !shared)
+		ok = mul_ok(&n_xt, in.c * hp, wp) && mul_ok(&n_xt, n_xt, mb) && mul_ok(&n_yt, c_out, ld_y);
+	if (!ok) {
+		lat_err_set(err, LAT_ENOMEM, "%s layer: sizes overflow", name);
+		goto out;
+	}
+	l = lat_layer_new(shared ? &conv_type : &lc_type, in, (lat_shape){c_out, g.h_out, g.w_out}, mb,
+			  n_w + n_b, 0, err);
+	if (!l)
+		goto out;
+	p = calloc(1, sizeof *p);
+	l->priv = p;
+	if (p) {
+		/* per thread: lc patch and dpatch (n_k x max_batch), conv col and dcol (n_k x n_loc) */
+		p->ws = lat_floats_alloc(n_ws);
+		p->part = shared ? lat_floats_alloc(n_part) : NULL;
+		p->xt = shared ? NULL : lat_floats_alloc(n_xt);
+		p->dxt = shared ? NULL : lat_floats_alloc(n_xt);
+		p->yt = shared ? NULL : lat_floats_alloc(n_yt);
+	}
+	if (!p || !p->ws || (shared && !p->part) || (!shared && (!p->xt || !p->dxt || !p->yt))) {
+		lat_err_set(err, LAT_ENOMEM, "%s layer: out of memory", name);
+		goto out;
+	}
+	p->g = g;
+	p->n_k = n_k;
+	p->n_loc = n_loc;
+	p->n_w = n_w;
+	p->n_b = n_b;
+	p->n_thr = n_thr;
+	p->ws_size = ws_size;
+	p->hp = hp;
+	p->wp = wp;
+	res = l;
+	l = NULL;
+out:
+	lat_layer_free(l);
+	return res;
+}
+
+lat_layer *lat_lc_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			char *err)
+{
+	return alloc(in, c_out, k, stride, bias, max_batch, 0, err);
+}
+
+lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			  char *err)
+{
+	return alloc(in, c_out, k, stride, bias, max_batch, 1, err);
+}
+
+int lat_lc_geometry(const lat_layer *l, lat_lc_geom *g)
+{
+	const lc_priv *p;
+
+	if (!l || !g || (l->type != &lc_type && l->type != &conv_type))
+		return LAT_EINVAL;
+	p = l->priv;
+	*g = p->g;
+	return LAT_OK;
+}

@@ -1,0 +1,234 @@
+/* resblock.c: residual basic block y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), where the
+ * shortcut is x or bn(proj(x)) with a 1x1 strided projection when the shape changes. */
+#include <config.h>
+
+#include <stdlib.h>
+
+#include "lateral/err.h"
+#include "lateral/layer.h"
+#include "layer_impl.h"
+
+/* Below this many floats per call a parallel region costs more than it saves. */
+#define PAR_MIN 32768
+
+/* Sub-layers in parameter/buffer order (layer.h); PROJ and PROJ_BN are NULL for an identity block. */
+enum { CONV1, BN1, RELU1, CONV2, BN2, PROJ, PROJ_BN, RELU2, N_SUB };
+
+typedef struct {
+	lat_layer *sub[N_SUB];
+	/* Forward activations (max_batch x out size each), kept for backward. */
+	float *a1, *b1, *r1, *a2, *b2, *p, *pb, *s;
+	/* Backward scratch: two out-sized gradients, ds = dLoss/ds, and one in-sized gradient. */
+	float *ds, *ga, *gb, *gin;
+} resblock_priv;
+
+static int resblock_forward(lat_layer *l, const float *in, float *out, size_t batch, int training)
+{
+	resblock_priv *p = l->priv;
+	lat_layer **sub = p->sub;
+	size_t n = batch * lat_shape_size(l->out);
+	const float *shortcut = in;
+	int rc;
+
+	if (batch > l->max_batch) {
+		rc = LAT_EINVAL;
+		goto out;
+	}
+	if ((rc = sub[CONV1]->type->forward(sub[CONV1], in, p->a1, batch, training)) ||
+	    (rc = sub[BN1]->type->forward(sub[BN1], p->a1, p->b1, batch, training)) ||
+	    (rc = sub[RELU1]->type->forward(sub[RELU1], p->b1, p->r1, batch, training)) ||
+	    (rc = sub[CONV2]->type->forward(sub[CONV2], p->r1, p->a2, batch, training)) ||
+	    (rc = sub[BN2]->type->forward(sub[BN2], p->a2, p->b2, batch, training)))
+		goto out;
+	if (sub[PROJ]) {
+		if ((rc = sub[PROJ]->type->forward(sub[PROJ], in, p->p, batch, training)) ||
+		    (rc = sub[PROJ_BN]->type->forward(sub[PROJ_BN], p->p, p->pb, batch, training)))
+			goto out;
+		shortcut = p->pb;
+	}
+#pragma omp parallel for if (n > PAR_MIN)
+	for (size_t i = 0; i < n; i++)
+		p->s[i] = p->b2[i] + shortcut[i];
+	rc = sub[RELU2]->type->forward(sub[RELU2], p->s, out, batch, training);
+out:
+	return rc;
+}
+
+static int resblock_backward(lat_layer *l, const float *in, const float *out, const float *dout, float *din,
+			     size_t batch)
+{
+	resblock_priv *p = l->priv;
+	lat_layer **sub = p->sub;
+	size_t n_in = batch * lat_shape_size(l->in);
+	int rc;
+
+	if (batch > l->max_batch) {
+		rc = LAT_EINVAL;
+		goto out;
+	}
+	/* Main path, writing din through conv1. */
+	if ((rc = sub[RELU2]->type->backward(sub[RELU2], p->s, out, dout, p->ds, batch)) ||
+	    (rc = sub[BN2]->type->backward(sub[BN2], p->a2, p->b2, p->ds, p->ga, batch)) ||
+	    (rc = sub[CONV2]->type->backward(sub[CONV2], p->r1, p->a2, p->ga, p->gb, batch)) ||
+	    (rc = sub[RELU1]->type->backward(sub[RELU1], p->b1, p->r1, p->gb, p->ga, batch)) ||
+	    (rc = sub[BN1]->type->backward(sub[BN1], p->a1, p->b1, p->ga, p->gb, batch)) ||
+	    (rc = sub[CONV1]->type->backward(sub[CONV1], in, p->a1, p->gb, din, batch)))
+		goto out;
+	/* Shortcut, added into din. */
+	if (sub[PROJ]) {
+		if ((rc = sub[PROJ_BN]->type->backward(sub[PROJ_BN], p->p, p->pb, p->ds, p->ga, batch)) ||
+		    (rc = sub[PROJ]->type->backward(sub[PROJ], in, p->p, p->ga, din ? p->gin : NULL, batch)))
+			goto out;
+		if (din) {
+#pragma omp parallel for if (n_in > PAR_MIN)
+			for (size_t i = 0; i < n_in; i++)
+				din[i] += p->gin[i];
+		}
+	} else if (din) {
+#pragma omp parallel for if (n_in > PAR_MIN)
+		for (size_t i = 0; i < n_in; i++)
+			din[i] += p->ds[i];
+	}
+out:
+	return rc;
+}
+
+static void resblock_init(lat_layer *l, gsl_rng *r)
+{
+	resblock_priv *p = l->priv;
+
+	for (int j = 0; j < N_SUB; j++)
+		if (p->sub[j] && p->sub[j]->type->init)
+			p->sub[j]->type->init(p->sub[j], r);
+}
+
+/* Splits the views among the sub-layers in the documented order (relus hold nothing). */
+static void resblock_bind(lat_layer *l, float *w, float *g, float *buf)
+{
+	resblock_priv *p = l->priv;
+	size_t off = 0, boff = 0;
+
+	l->w = w;
+	l->g = g;
+	l->buf = buf;
+	for (int j = 0; j < N_SUB; j++) {
+		lat_layer *s = p->sub[j];
+		if (!s)
+			continue;
+		lat_layer_bind(s, w ? w + off : NULL, g ? g + off : NULL, buf ? buf + boff : NULL);
+		off += s->n_params;
+		boff += s->n_buffers;
+	}
+}
+
+static void priv_free(resblock_priv *p)
+{
+	if (!p)
+		return;
+	for (int j = 0; j < N_SUB; j++)
+		lat_layer_free(p->sub[j]);
+	free(p->a1);
+	free(p->b1);
+	free(p->r1);
+	free(p->a2);
+	free(p->b2);
+	free(p->p);
+	free(p->pb);
+	free(p->s);
+	free(p->ds);
+	free(p->ga);
+	free(p->gb);
+	free(p->gin);
+	free(p);
+}
+
+static void resblock_free(lat_layer *l)
+{
+	priv_free(l->priv);
+}
+
+/* Allocates the activation and gradient workspaces for max_batch samples; LAT_ENOMEM on failure. */
+static int priv_workspaces(resblock_priv *p, size_t n_in, size_t n_out, size_t max_batch)
+{
+	/* The sub-layer constructors validated max_batch x size, so these products do not overflow. */
+	float **ws[] = {&p->a1, &p->b1, &p->r1, &p->a2, &p->b2, &p->s, &p->ds, &p->ga, &p->gb};
+
+	for (size_t j = 0; j < sizeof ws / sizeof ws[0]; j++)
+		if (!(*ws[j] = lat_floats_alloc(max_batch * n_out)))
+			return LAT_ENOMEM;
+	if (p->sub[PROJ] && (!(p->p = lat_floats_alloc(max_batch * n_out)) ||
+			     !(p->pb = lat_floats_alloc(max_batch * n_out)) ||
+			     !(p->gin = lat_floats_alloc(max_batch * n_in))))
+		return LAT_ENOMEM;
+	return LAT_OK;
+}
+
+static const lat_layer_type resblock_type = {
+    .name = "resblock",
+    .forward = resblock_forward,
+    .backward = resblock_backward,
+    .init = resblock_init,
+    .bind = resblock_bind,
+    .free = resblock_free,
+};
+
+lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
+			      double bn_eps, size_t max_batch, char *err)
+{
+	lat_layer *l = NULL;
+	resblock_priv *p = NULL;
+	lat_layer **sub;
+	lat_shape mid;
+	size_t n_params = 0, n_buffers = 0;
+
+	if (c_out == 0 || stride == 0 || max_batch == 0 || lc < 0 || lc > 2) {
+		lat_err_set(err, LAT_EINVAL,
+			    "resblock: c_out %zu, stride %zu, max_batch %zu must be > 0, lc %d in {0, 1, 2}",
+			    c_out, stride, max_batch, lc);
+		goto out;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p) {
+		lat_err_set(err, LAT_ENOMEM, "resblock layer: out of memory");
+		goto out;
+	}
+	sub = p->sub;
+	/* No conv biases: each conv feeds a batch norm, whose beta makes a bias redundant (as in ResNet). */
+	sub[CONV1] = lc ? lat_lc_alloc(in, c_out, 3, stride, 0, max_batch, err)
+			: lat_conv_alloc(in, c_out, 3, stride, 0, max_batch, err);
+	if (!sub[CONV1])
+		goto out;
+	mid = sub[CONV1]->out;
+	if (!(sub[BN1] = lat_bn_alloc(mid, bn_momentum, bn_eps, max_batch, err)) ||
+	    !(sub[RELU1] = lat_relu_alloc(mid, max_batch, err)))
+		goto out;
+	sub[CONV2] = lc ? lat_lc_alloc(mid, c_out, 3, 1, 0, max_batch, err)
+			: lat_conv_alloc(mid, c_out, 3, 1, 0, max_batch, err);
+	if (!sub[CONV2] || !(sub[BN2] = lat_bn_alloc(mid, bn_momentum, bn_eps, max_batch, err)) ||
+	    !(sub[RELU2] = lat_relu_alloc(mid, max_batch, err)))
+		goto out;
+	if (stride != 1 || c_out != in.c) {
+		sub[PROJ] = lc == 2 ? lat_lc_alloc(in, c_out, 1, stride, 0, max_batch, err)
+				    : lat_conv_alloc(in, c_out, 1, stride, 0, max_batch, err);
+		if (!sub[PROJ] || !(sub[PROJ_BN] = lat_bn_alloc(mid, bn_momentum, bn_eps, max_batch, err)))
+			goto out;
+	}
+	if (priv_workspaces(p, lat_shape_size(in), lat_shape_size(mid), max_batch)) {
+		lat_err_set(err, LAT_ENOMEM, "resblock layer: out of memory");
+		goto out;
+	}
+	for (int j = 0; j < N_SUB; j++) {
+		if (sub[j]) {
+			n_params += sub[j]->n_params;
+			n_buffers += sub[j]->n_buffers;
+		}
+	}
+	l = lat_layer_new(&resblock_type, in, mid, max_batch, n_params, n_buffers, err);
+	if (!l)
+		goto out;
+	l->priv = p;
+	p = NULL;
+out:
+	priv_free(p);
+	return l;
+}
