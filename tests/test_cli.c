@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "idx_fixture.h"
 #include "runner.h"
 
 #define BUF 65536
@@ -252,6 +253,53 @@ static void test_trace_and_sweep(void)
 	CU_ASSERT(exists("sweep/run_004/metrics.tsv"));
 }
 
+/* lateral train and eval on generated images: JSON lines, checkpoint, resume, bad input. */
+static void test_train_and_eval(void)
+{
+	char dir[512], cfg[512], ckpt[600];
+	FILE *fp;
+	CU_ASSERT_EQUAL_FATAL(idx_write_pair(tmpdir, "tr", 48, 1), 0);
+	CU_ASSERT_EQUAL_FATAL(idx_write_pair(tmpdir, "te", 16, 2), 0);
+	fp = fopen(path_in(cfg, "exp.cfg"), "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fputs("data = { train_images = \"tr-images\"; train_labels = \"tr-labels\";\n"
+	      "         test_images = \"te-images\"; test_labels = \"te-labels\"; };\n"
+	      "network = { layers = ( { type = \"lc\"; channels = 2; kernel = 3; }, { type = \"relu\"; },\n"
+	      "                       { type = \"linear\"; outputs = 10; } ); };\n"
+	      "train = { epochs = 2; batch = 16; lr = 0.01; threads = 1; };\n"
+	      "sharing = { mode = \"circuit\"; every = 2; presentations = 2; };\n",
+	      fp);
+	fclose(fp);
+	path_in(dir, "train");
+	CU_ASSERT_EQUAL(run("train", "-q", "--no-plot", "-o", dir, cfg, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"epoch\": 2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"snr\": ["));
+	/* 3 batches per epoch, a phase every 2 batches counted across epochs: 1 in epoch 1, 2 in epoch 2. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 1,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 2,"));
+	CU_ASSERT_EQUAL(data_rows("train/epochs.jsonl"), 2);
+	CU_ASSERT(exists("train/checkpoint.bin"));
+	/* Two more epochs from the checkpoint: the log keeps all four. */
+	CU_ASSERT_EQUAL(run("train", "-q", "--no-plot", "--resume", "-o", dir, cfg, "--set", "train.epochs=4", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"epoch\": 4"));
+	CU_ASSERT_PTR_NULL(strstr(out_text, "\"epoch\": 2"));
+	CU_ASSERT_EQUAL(data_rows("train/epochs.jsonl"), 4);
+	path_in(ckpt, "train/checkpoint.bin");
+	CU_ASSERT_EQUAL(run("eval", "--experiment", cfg, ckpt, NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"test_acc\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"epochs\": 4"));
+	/* Bad input: exit 2 with the key named; a checkpoint of another network is refused. */
+	CU_ASSERT_EQUAL(run("train", "-o", dir, cfg, "--set", "train.batch=0", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "train.batch"));
+	CU_ASSERT_EQUAL(run("train", "-o", dir, cfg, "--set", "data.test_images=/nonexistent.gz", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "/nonexistent.gz"));
+	CU_ASSERT_EQUAL(run("eval", "--experiment", cfg, "--set", "train.threads=2", "--set",
+			    "network.locally_connected=true", ckpt, NULL),
+			0);
+	CU_ASSERT_EQUAL(run("eval", ckpt, NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "checkpoint"));
+}
+
 static int setup(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/lateral-test-cli-XXXXXX");
@@ -273,6 +321,7 @@ static CU_TestInfo tests[] = {{"version, help, unknown command", test_version_an
 			      {"check and --print round trip", test_check_models},
 			      {"validate passes, and fails when unconverged", test_validate_pass_and_fail},
 			      {"trace and sweep", test_trace_and_sweep},
+			      {"train, resume and eval", test_train_and_eval},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "cli", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};

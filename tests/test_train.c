@@ -15,6 +15,7 @@
 #include "lateral/layer.h"
 #include "lateral/net.h"
 #include "lateral/trainer.h"
+#include "idx_fixture.h"
 #include "runner.h"
 
 static char tmpdir[256];
@@ -31,46 +32,6 @@ static void write_text(const char *name, const char *text)
 	FILE *fp = fopen(tmp_path(p, name), "w");
 	fputs(text, fp);
 	fclose(fp);
-}
-
-static void put_be32(FILE *fp, unsigned v)
-{
-	unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-			      (unsigned char)v};
-	fwrite(b, 1, 4, fp);
-}
-
-/* A separable two-class set (the IDX loader reports at least 10 classes) of 8x8 images: class 0 bright in the left half, class 1 in the right
- * half, with noise. Writes IDX files PREFIX-images and PREFIX-labels. */
-static void write_idx(const char *prefix, size_t n, unsigned long seed)
-{
-	char p[512], name[128];
-	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-	FILE *fi, *fl;
-	gsl_rng_set(r, seed);
-	snprintf(name, sizeof name, "%s-images", prefix);
-	fi = fopen(tmp_path(p, name), "wb");
-	snprintf(name, sizeof name, "%s-labels", prefix);
-	fl = fopen(tmp_path(p, name), "wb");
-	put_be32(fi, 0x803);
-	put_be32(fi, (unsigned)n);
-	put_be32(fi, 8);
-	put_be32(fi, 8);
-	put_be32(fl, 0x801);
-	put_be32(fl, (unsigned)n);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char label = (unsigned char)(i % 2);
-		for (size_t y = 0; y < 8; y++)
-			for (size_t x = 0; x < 8; x++) {
-				int bright = (x < 4) == (label == 0);
-				double v = (bright ? 160 : 60) + 40 * gsl_rng_uniform(r);
-				fputc((int)v, fi);
-			}
-		fputc(label, fl);
-	}
-	fclose(fi);
-	fclose(fl);
-	gsl_rng_free(r);
 }
 
 /* An experiment on the generated data: conv 3x3 x4 -> relu -> maxpool 2 -> lc 3x3 x4 -> relu -> linear. */
@@ -346,9 +307,7 @@ static int setup(void)
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/lateral-test-train-XXXXXX");
 	if (!mkdtemp(tmpdir))
 		return -1;
-	write_idx("train", 64, 1);
-	write_idx("test", 32, 2);
-	return 0;
+	return idx_write_pair(tmpdir, "train", 64, 1) || idx_write_pair(tmpdir, "test", 32, 2) ? -1 : 0;
 }
 
 static int teardown(void)
