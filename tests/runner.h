@@ -2,8 +2,12 @@
 #ifndef LATERAL_TEST_RUNNER_H
 #define LATERAL_TEST_RUNNER_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <gsl/gsl_errno.h>
@@ -13,6 +17,33 @@ static inline const char *test_srcdir(void)
 {
 	const char *s = getenv("top_srcdir");
 	return s && *s ? s : ".";
+}
+
+/* Removes path and, for a directory, everything below it (test scratch directories). */
+static inline void test_remove_tree(const char *path)
+{
+	struct stat st;
+	DIR *dir;
+	struct dirent *de;
+
+	if (lstat(path, &st) != 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	dir = opendir(path);
+	if (dir) {
+		while ((de = readdir(dir)) != NULL) {
+			char sub[4096];
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) < (int)sizeof sub)
+				test_remove_tree(sub);
+		}
+		closedir(dir);
+	}
+	rmdir(path);
 }
 
 /* Runs the suites; returns 0 when every assertion passed, 1 on failures, 99 on framework errors. */

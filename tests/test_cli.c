@@ -308,9 +308,8 @@ static int setup(void)
 
 static int teardown(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	test_remove_tree(tmpdir);
+	return 0;
 }
 
 static CU_TestInfo tests[] = {{"version, help, unknown command", test_version_and_help},

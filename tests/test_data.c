@@ -27,35 +27,9 @@ static int suite_init(void)
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static void remove_tree(const char *path)
-{
-	struct stat st;
-	DIR *dir;
-	struct dirent *de;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	dir = opendir(path);
-	if (dir) {
-		while ((de = readdir(dir)) != NULL) {
-			char sub[512];
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-			remove_tree(sub);
-		}
-		closedir(dir);
-	}
-	rmdir(path);
-}
-
 static int suite_cleanup(void)
 {
-	remove_tree(tmpdir);
+	test_remove_tree(tmpdir);
 	return 0;
 }
 

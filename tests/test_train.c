@@ -312,9 +312,8 @@ static int setup(void)
 
 static int teardown(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	test_remove_tree(tmpdir);
+	return 0;
 }
 
 static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_defaults_and_overrides},
