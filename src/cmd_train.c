@@ -87,7 +87,8 @@ int cmd_train(int argc, char **argv)
 	static const char summary[] =
 	    "Trains the network of EXPERIMENT (default: the reference conv network on Fashion-MNIST from\n"
 	    "Debian's dataset-fashion-mnist) and prints one JSON line per epoch on stdout: epoch,\n"
-	    "train_loss, train_acc, test_acc (percent), snr (one per lc layer), seconds, images_per_s.\n"
+	    "train_loss, train_acc, test_acc (percent), snr (one per lc layer), seconds, images_per_s,\n"
+	    "share_phases, share_seconds (and share_steady_error, val_acc when they apply).\n"
 	    "Writes DIR/epochs.jsonl, DIR/checkpoint.bin (atomically, every train.checkpoint_every epochs\n"
 	    "and at the end), DIR/summary.json and DIR/training.png. --resume continues from\n"
 	    "DIR/checkpoint.bin. A progress bar goes to stderr when it is a terminal.";
@@ -184,10 +185,24 @@ int cmd_train(int argc, char **argv)
 						 v);
 		}
 		if (used < sizeof line)
-			snprintf(line + used, sizeof line - used,
-				 "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, \"share_seconds\": "
-				 "%.3f}",
-				 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
+			used += (size_t)snprintf(line + used, sizeof line - used,
+						 "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
+						 "\"share_seconds\": %.3f",
+						 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
+		if (used < sizeof line && isfinite(s->share_steady_error))
+			used += (size_t)snprintf(line + used, sizeof line - used, ", \"share_steady_error\": %.3g",
+						 s->share_steady_error);
+		if (used < sizeof line && lat_trainer_has_validation(t)) {
+			double vacc, vloss;
+			if (lat_trainer_evaluate(t, 1, &vacc, &vloss, err)) {
+				rc = trainer_fail(o.cmd, LAT_EINVAL, err);
+				goto out;
+			}
+			used += (size_t)snprintf(line + used, sizeof line - used, ", \"val_acc\": %.4f, \"val_loss\": %.6f",
+						 vacc, vloss);
+		}
+		if (used < sizeof line)
+			snprintf(line + used, sizeof line - used, "}");
 		printf("%s\n", line);
 		fflush(stdout);
 		fprintf(lat_afile_fp(log), "%s\n", line);

@@ -216,6 +216,7 @@ void lat_trainer_begin_epoch(lat_trainer *t)
 {
 	lat_batcher_epoch(t->batcher, t->epoch);
 	memset(&t->stats, 0, sizeof t->stats);
+	t->stats.share_steady_error = NAN;
 }
 
 /* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
@@ -228,7 +229,12 @@ static int share_phase(lat_trainer *t, char *err)
 		char msg[LAT_ERRLEN];
 		int rc;
 		lat_share_reseed(t->share[i], t->e->seed * 104729u + t->phases * 131u + i);
-		rc = lat_share_phase(t->share[i], l->w, NULL, msg);
+		lat_share_stats st;
+		rc = lat_share_phase(t->share[i], l->w, &st, msg);
+		if (!rc && isfinite(st.max_steady_error))
+			t->stats.share_steady_error = isnan(t->stats.share_steady_error)
+							  ? st.max_steady_error
+							  : fmax(t->stats.share_steady_error, st.max_steady_error);
 		if (rc)
 			return lat_err_set(err, rc, "sharing phase %llu, layer %zu (lc): %s",
 					   (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg);
@@ -301,6 +307,11 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 	*acc = 100.0 * (double)correct / (double)d->n;
 	*loss = sum / (double)d->n;
 	return LAT_OK;
+}
+
+int lat_trainer_has_validation(const lat_trainer *t)
+{
+	return t->val.n > 0;
 }
 
 size_t lat_trainer_n_lc(const lat_trainer *t)

@@ -277,6 +277,7 @@ static void test_train_and_eval(void)
 	/* 3 batches per epoch, a phase every 2 batches counted across epochs: 1 in epoch 1, 2 in epoch 2. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 1,"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 2,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_steady_error\": "));
 	CU_ASSERT_EQUAL(data_rows("train/epochs.jsonl"), 2);
 	CU_ASSERT(exists("train/checkpoint.bin"));
 	/* Two more epochs from the checkpoint: the log keeps all four. */

@@ -15,6 +15,7 @@ typedef struct {
 	double loss_sum;    /* sum over samples of the cross-entropy */
 	size_t phases;      /* sharing phases run */
 	double share_seconds, train_seconds;
+	double share_steady_error; /* circuit mode: max |y - y*| of the sampled cross-check; NaN otherwise */
 } lat_epoch_stats;
 
 /* Loads the data (training statistics normalise every split), builds and initialises the network,
@@ -42,6 +43,9 @@ const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t);
 /* Accuracy (percent) and mean loss on the test set (which = 0) or the validation split (which = 1),
  * in evaluation mode. */
 int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, char *err);
+
+/* 1 when the experiment holds out a validation split. */
+int lat_trainer_has_validation(const lat_trainer *t);
 
 /* Lc layers and their SNR (SCIENCE.md section 5: mean over pools and coordinates of |mean| / std). */
 size_t lat_trainer_n_lc(const lat_trainer *t);
