@@ -597,7 +597,7 @@ void lat_experiment_init(lat_experiment *e)
 	e->lr_gamma = 0.1;
 	e->share_mode = strdup("none");
 	e->share_every = 10;
-	e->share_presentations = 32;
+	e->share_presentations = 16;
 	e->share_iterations = 1;
 	e->share_eta = 0.1;
 	e->share_gamma = 0.01;
