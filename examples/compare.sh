@@ -6,6 +6,7 @@
 # circuits integrated by the ODE engine). Every row trains the reference network of
 # examples/fashion_conv.cfg with the same optimiser, for EPOCHS epochs on the first LIMIT training images.
 #
+# Rerunning with the same OUTDIR reuses finished runs (OUTDIR/rowI-seedS.run) and redoes the rest.
 # Usage: examples/compare.sh [OUTDIR]   environment: SEEDS="1 2 3" EPOCHS=3 LIMIT=10000 THREADS=2
 # The defaults finish the 27 runs in well under 2 hours on a 2-core machine (see RESULTS.md for the
 # measured time); EPOCHS=10 LIMIT=0 (all 60000 images) is the full-size comparison.
@@ -41,6 +42,11 @@ echo "$ROWS" | {
 		i=$((i + 1))
 		for seed in $SEEDS; do
 			dir="$OUT/row$i-seed$seed"
+			# A finished run leaves $dir.run (written last, atomically); rerunning the script reuses it.
+			if [ -s "$dir.run" ]; then
+				echo "compare.sh: $name, seed $seed: reusing $dir" >&2
+				continue
+			fi
 			args=""
 			for s in $sets; do args="$args --set $s"; done
 			t0=$(date +%s)
@@ -51,13 +57,28 @@ echo "$ROWS" | {
 			t1=$(date +%s)
 			acc=$(field test_acc < "$dir/epochs.jsonl")
 			share=$(awk -F'"share_seconds": ' 'NF > 1 { split($2, a, "}"); s += a[1] } END { printf "%.1f", s }' "$dir/epochs.jsonl")
-			echo "$i|$name|$seed|$acc|$((t1 - t0))|$share" >> "$OUT/runs.txt.tmp"
+			echo "$i|$name|$seed|$acc|$((t1 - t0))|$share" > "$dir.run.tmp"
+			mv "$dir.run.tmp" "$dir.run"
 			echo "compare.sh: $name, seed $seed: test accuracy $acc % in $((t1 - t0)) s" >&2
 		done
 	done
 }
+nrows=$(echo "$ROWS" | wc -l)
+: > "$OUT/runs.txt.tmp"
+: > "$OUT/curves.tsv.tmp"
+i=0
+while [ "$i" -lt "$nrows" ]; do
+	i=$((i + 1))
+	for seed in $SEEDS; do cat "$OUT/row$i-seed$seed.run" >> "$OUT/runs.txt.tmp"; done
+	# Mean test accuracy per epoch over the seeds of row i: one gnuplot data block per row.
+	for seed in $SEEDS; do
+		sed -n 's/.*"epoch": \([0-9]*\),.*"test_acc": \([-0-9.e+]*\).*/\1 \2/p' "$OUT/row$i-seed$seed/epochs.jsonl"
+	done | awk -v row="$i" '{ s[$1] += $2; n[$1]++ } END { for (e = 1; e in n; e++) printf "%d\t%d\t%.4f\n", row, e, s[e] / n[e]; printf "\n\n" }' \
+		>> "$OUT/curves.tsv.tmp"
+done
 mv "$OUT/runs.txt.tmp" "$OUT/runs.txt"
-total=$(($(date +%s) - start))
+mv "$OUT/curves.tsv.tmp" "$OUT/curves.tsv"
+total=$(awk -F'|' '{ t += $5 } END { print t }' "$OUT/runs.txt")
 
 {
 	echo "# Fashion-MNIST: conv vs locally connected vs LC + dynamic weight sharing"
@@ -65,13 +86,26 @@ total=$(($(date +%s) - start))
 	echo "Reference network of examples/fashion_conv.cfg (5x5x32, pool, 5x5x64, pool, linear), AdamW lr 1e-3,"
 	echo "weight decay 1e-4, batch 128; $EPOCHS epochs on $( [ "$LIMIT" = 0 ] && echo all 60000 || echo the first "$LIMIT") training images;"
 	echo "test accuracy on the 10000 test images after the last epoch; seeds: $SEEDS; $THREADS threads."
-	echo "Produced by \`SEEDS=\"$SEEDS\" EPOCHS=$EPOCHS LIMIT=$LIMIT examples/compare.sh\` in $total s on $(nproc) cores."
+	echo "Produced by \`SEEDS=\"$SEEDS\" EPOCHS=$EPOCHS LIMIT=$LIMIT examples/compare.sh\` on $(nproc) cores; the runs took $total s in all."
 	echo
 	echo "| row | test accuracy (mean ± std over seeds) | runs | wall time per run (s) | sharing time (% of run) |"
 	echo "|---|---|---|---|---|"
 	awk -F'|' '{ n[$1]++; name[$1] = $2; s[$1] += $4; q[$1] += $4 * $4; t[$1] += $5; sh[$1] += $6 }
 		END { for (i = 1; i in n; i++) { m = s[i] / n[i]; v = q[i] / n[i] - m * m; if (v < 0) v = 0;
-			printf "| %s | %.2f ± %.2f | %d | %.0f | %.1f |\n", name[i], m, sqrt(v), n[i], t[i] / n[i], 100 * sh[i] / t[i] } }' "$OUT/runs.txt"
+			printf "| %s | %.2f ± %.2f | %d | %.0f | %.1f |\n", name[i], m, sqrt(v), n[i], t[i] / n[i], 100 * sh[i] / t[i];
+			printf "%d\t%.4f\t%.4f\n", i, m, sqrt(v) > summary } }' summary="$OUT/summary.tsv" "$OUT/runs.txt"
+	echo
+	echo "Test accuracy per epoch (mean over seeds) and final accuracy (mean ± std): compare.png."
+	echo "Per-run records: runs.txt (row|name|seed|test accuracy|seconds|sharing seconds); per-epoch means: curves.tsv."
 } > "$OUT/RESULTS.md.tmp"
 mv "$OUT/RESULTS.md.tmp" "$OUT/RESULTS.md"
 echo "compare.sh: wrote $OUT/RESULTS.md" >&2
+
+if command -v gnuplot > /dev/null 2>&1; then
+	titles=$(echo "$ROWS" | cut -d'|' -f1 | sed 's/.*/"&"/' | tr '\n' ' ')
+	gnuplot -e "data='$OUT/curves.tsv'; summary='$OUT/summary.tsv'; out='$OUT/compare.png.tmp'; titles='$titles'" plots/compare.gp
+	mv "$OUT/compare.png.tmp" "$OUT/compare.png"
+	echo "compare.sh: wrote $OUT/compare.png" >&2
+else
+	echo "compare.sh: gnuplot not found; skipped $OUT/compare.png (apt-get install gnuplot-nox)" >&2
+fi
