@@ -176,6 +176,36 @@ char *cli_path(char *buf, size_t size, const char *dir, const char *name)
 	return buf;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_stop_signal(int sig)
+{
+	if (interrupted) {
+		/* Second request: stop now, as the default action would. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	interrupted = sig;
+}
+
+void cli_signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_interrupted(void)
+{
+	return (int)interrupted;
+}
+
 double cli_now(void)
 {
 	struct timespec ts;

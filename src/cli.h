@@ -10,6 +10,8 @@
 
 /* Exit statuses of the lateral program. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+/* Exit status after SIGINT / SIGTERM once the state is saved: 128 + signal, as a shell reports it. */
+#define CLI_INTERRUPTED(sig) (128 + (sig))
 
 /* A text file compiled into the binary (gnuplot scripts from plots/, model files from models/). Table ends with {NULL, NULL}. */
 typedef struct {
@@ -62,6 +64,13 @@ int cli_outdir(const cli_opts *o);
 
 /* Joins dir and name into buf (size PATH_MAX-like); returns buf. */
 char *cli_path(char *buf, size_t size, const char *dir, const char *name);
+
+/* Interrupts: cli_signals_install makes SIGINT and SIGTERM set a flag instead of killing the process
+ * (a second signal of either kind kills it at once). Long loops poll cli_interrupted between steps,
+ * finish the step, save their state atomically and exit with CLI_INTERRUPTED. Returns the signal
+ * number received, or 0. */
+void cli_signals_install(void);
+int cli_interrupted(void);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);
