@@ -390,8 +390,8 @@ int lat_text_read(const char *path, const char *what, char **text, char *err)
 		const char *p;
 		for (p = buf; p < nul; p++)
 			line += *p == '\n';
-		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: binary data (a NUL byte): not a %s", path, line,
-				 what);
+		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: binary data (a NUL byte): not %s %s", path, line,
+				 strchr("aeiou", what[0]) ? "an" : "a", what);
 		goto out;
 	}
 	*text = buf;
