@@ -1,0 +1,826 @@
+/* cfg.c: strict, table-driven reading of libconfig text and --set overrides into plain C structs. */
+#include <config.h>
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "lateral/err.h"
+
+/* Longest key or section name for which "did you mean" suggestions are computed; in the terse style,
+ * --set names this long are malformed. */
+#define MAX_NAME 64
+/* Size of the scratch buffers that hold one message fragment, and of the lists of known names. */
+#define MSGLEN 256
+
+struct lat_cfg_ctx {
+	const lat_cfg_schema *sc;
+	const char *name;     /* message prefix: the file name, or "--set ASSIGNMENT" */
+	int lines;	      /* prefix messages about a setting with its line: "NAME:LINE: " */
+	const char *path_dir; /* see lat_cfg_read */
+};
+
+static int terse(const lat_cfg_ctx *c)
+{
+	return c->sc->style == LAT_CFG_TERSE;
+}
+
+/* ---- messages ---------------------------------------------------------------------------------------- */
+
+int lat_cfg_error(const lat_cfg_ctx *c, const config_setting_t *s, char *err, const char *fmt, ...)
+{
+	char msg[LAT_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (s && c->lines && config_setting_source_line(s) > 0) {
+		const char *file = config_setting_source_file(s);
+		return lat_err_set(err, LAT_ECONFIG, "%s:%u: %s", file ? file : c->name,
+				   (unsigned)config_setting_source_line(s), msg);
+	}
+	return lat_err_set(err, LAT_ECONFIG, "%s: %s", c->name, msg);
+}
+
+/* "an integer (3)", "a string ("abc")", ...: what a setting holds, for "expected X, got Y". */
+static void describe(const config_setting_t *s, char *buf, size_t size)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		snprintf(buf, size, "an integer (%lld)", config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		snprintf(buf, size, "a float (%g)", config_setting_get_float(s));
+		break;
+	case CONFIG_TYPE_STRING:
+		snprintf(buf, size, "a string (\"%.40s\")", config_setting_get_string(s));
+		break;
+	case CONFIG_TYPE_BOOL:
+		snprintf(buf, size, "a boolean (%s)", config_setting_get_bool(s) ? "true" : "false");
+		break;
+	case CONFIG_TYPE_GROUP:
+		snprintf(buf, size, "a group { ... }");
+		break;
+	case CONFIG_TYPE_ARRAY:
+		snprintf(buf, size, "an array [ ... ]");
+		break;
+	case CONFIG_TYPE_LIST:
+		snprintf(buf, size, "a list ( ... )");
+		break;
+	default:
+		snprintf(buf, size, "a setting of unknown type");
+		break;
+	}
+}
+
+/* "what: expected PHRASE" (terse) or "what: expected PHRASE BOUNDS, got WHAT S HOLDS" (detailed). */
+static int type_error(const lat_cfg_ctx *c, const config_setting_t *s, const char *what, const char *phrase,
+		      const char *bounds, char *err)
+{
+	char got[MSGLEN];
+
+	if (terse(c))
+		return lat_cfg_error(c, s, err, "%s: expected %s", what, phrase);
+	describe(s, got, sizeof got);
+	return lat_cfg_error(c, s, err, "%s: expected %s%s, got %s", what, phrase, bounds, got);
+}
+
+/* " > 0", " >= 0 and < 1", or "" when k has no bounds; terse: " in [0, 1]" (%g for floats). */
+static void bounds_text(const lat_cfg_ctx *c, const lat_cfg_key *k, int integer, char *buf, size_t size)
+{
+	int n = 0;
+
+	buf[0] = '\0';
+	if (terse(c) && (k->flags & (LAT_CFG_GE | LAT_CFG_GT)) && (k->flags & (LAT_CFG_LE | LAT_CFG_LT))) {
+		snprintf(buf, size, integer ? " in %c%.15g, %.15g%c" : " in %c%g, %g%c",
+			 k->flags & LAT_CFG_GT ? '(' : '[', k->min, k->max,
+			 k->flags & LAT_CFG_LT ? ')' : ']');
+		return;
+	}
+	if (k->flags & (LAT_CFG_GE | LAT_CFG_GT))
+		n = snprintf(buf, size, " %s %.15g", k->flags & LAT_CFG_GT ? ">" : ">=", k->min);
+	if (n >= 0 && (size_t)n < size && (k->flags & (LAT_CFG_LE | LAT_CFG_LT)))
+		snprintf(buf + n, size - (size_t)n, "%s %s %.15g", n ? " and" : "",
+			 k->flags & LAT_CFG_LT ? "<" : "<=", k->max);
+}
+
+static int in_bounds(const lat_cfg_key *k, double v)
+{
+	if ((k->flags & LAT_CFG_GE) && !(v >= k->min))
+		return 0;
+	if ((k->flags & LAT_CFG_GT) && !(v > k->min))
+		return 0;
+	if ((k->flags & LAT_CFG_LE) && !(v <= k->max))
+		return 0;
+	if ((k->flags & LAT_CFG_LT) && !(v < k->max))
+		return 0;
+	return 1;
+}
+
+/* Levenshtein distance of two short names (MAX_NAME or more characters count as far apart). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[MAX_NAME + 1];
+
+	if (la >= MAX_NAME || lb >= MAX_NAME)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* Appends candidate to a ", "-separated list in buf (silently truncated). */
+static void list_append(char *buf, size_t size, const char *candidate)
+{
+	size_t len = strlen(buf);
+
+	if (len < size)
+		snprintf(buf + len, size - len, "%s%s", len ? ", " : "", candidate);
+}
+
+/* Fills known (MSGLEN bytes) with the names of the n keys, or with their sections when sections is set,
+ * and hint (MSGLEN bytes, if not NULL) with " (did you mean X?)" when one is within two edits of name. */
+static void known_names(const lat_cfg_key *keys, size_t n, int sections, const char *name, char *known,
+			char *hint)
+{
+	const char *best = NULL;
+	size_t best_dist = 3, i;
+
+	known[0] = '\0';
+	for (i = 0; i < n; i++) {
+		const char *cand = sections ? keys[i].section : keys[i].name;
+		size_t dist;
+
+		if (sections && i > 0 && strcmp(keys[i - 1].section, cand) == 0)
+			continue;
+		list_append(known, MSGLEN, cand);
+		dist = edit_distance(name, cand);
+		if (dist < best_dist && dist < strlen(name)) {
+			best = cand;
+			best_dist = dist;
+		}
+	}
+	if (hint && best)
+		snprintf(hint, MSGLEN, " (did you mean %s?)", best);
+}
+
+/* The keys of section (adjacent in the table): the first one, with *n set to their number (0: unknown). */
+static const lat_cfg_key *section_keys(const lat_cfg_schema *sc, const char *section, size_t *n)
+{
+	size_t i = 0, j;
+
+	while (i < sc->n_keys && strcmp(sc->keys[i].section, section) != 0)
+		i++;
+	for (j = i; j < sc->n_keys && strcmp(sc->keys[j].section, section) == 0; j++)
+		;
+	*n = j - i;
+	return sc->keys + i;
+}
+
+static const lat_cfg_key *find_key(const lat_cfg_key *keys, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Message for an unknown key name of the n keys named PREFIX.*; detailed: with hints, also at keys of
+ * other sections. */
+static int unknown_key(const lat_cfg_ctx *c, const config_setting_t *s, const lat_cfg_key *keys, size_t n,
+		       const char *prefix, const char *name, char *err)
+{
+	char known[MSGLEN], hint[MSGLEN] = "";
+	const lat_cfg_key *other = find_key(c->sc->keys, c->sc->n_keys, name);
+
+	known_names(keys, n, 0, name, known, terse(c) ? NULL : hint);
+	if (!terse(c) && !hint[0] && other)
+		snprintf(hint, sizeof hint, " (did you mean %s.%s?)", other->section, other->name);
+	return lat_cfg_error(c, s, err, "%s.%s: unknown key%s (known: %s)", prefix, name, hint, known);
+}
+
+static int unknown_section(const lat_cfg_ctx *c, const config_setting_t *s, const char *name, char *err)
+{
+	char known[MSGLEN], hint[MSGLEN] = "";
+
+	known_names(c->sc->keys, c->sc->n_keys, 1, name, known, terse(c) ? NULL : hint);
+	return lat_cfg_error(c, s, err, "%s: unknown section%s (known: %s)", name, hint, known);
+}
+
+/* ---- reading one setting ----------------------------------------------------------------------------- */
+
+static int is_number(const config_setting_t *s)
+{
+	int type = config_setting_type(s);
+	return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 || type == CONFIG_TYPE_FLOAT;
+}
+
+/* Reads a finite number within k's bounds. */
+static int read_number(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s,
+		       const char *what, double *out, char *err)
+{
+	char bounds[MSGLEN];
+	double v;
+
+	bounds_text(c, k, 0, bounds, sizeof bounds);
+	if (!is_number(s))
+		return type_error(c, s, what, "a number", bounds, err);
+	v = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+							: (double)config_setting_get_int64(s);
+	if (!isfinite(v) || !in_bounds(k, v))
+		return lat_cfg_error(c, s, err, "%s: expected a %snumber%s, got %g", what,
+				     !isfinite(v) || terse(c) ? "finite " : "", bounds, v);
+	*out = v;
+	return LAT_OK;
+}
+
+/* Reads an integer within k's bounds and within [lo, hi] (the range of the C field). */
+static int read_integer(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s,
+			const char *what, long long lo, unsigned long long hi, long long *out, char *err)
+{
+	char bounds[MSGLEN];
+	int type = config_setting_type(s);
+	long long v;
+
+	bounds_text(c, k, 1, bounds, sizeof bounds);
+	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+		return type_error(c, s, what, "an integer", bounds, err);
+	v = config_setting_get_int64(s);
+	if (!in_bounds(k, (double)v))
+		return lat_cfg_error(c, s, err, "%s: expected an integer%s, got %lld", what, bounds, v);
+	if (v < lo || (v > 0 && (unsigned long long)v > hi))
+		return lat_cfg_error(c, s, err, "%s: %lld is out of range (%lld to %llu)", what, v, lo, hi);
+	*out = v;
+	return LAT_OK;
+}
+
+char *lat_cfg_path(const char *dir_name, const char *file)
+{
+	char *dir = NULL, *res = NULL;
+	size_t size;
+
+	if (file[0] == '/' || !file[0] || !dir_name)
+		return strdup(file);
+	dir = dir_name[0] ? strdup(dir_name) : getcwd(NULL, 0);
+	if (!dir)
+		goto out;
+	size = strlen(dir) + strlen(file) + 2;
+	res = malloc(size);
+	if (res)
+		snprintf(res, size, "%s/%s", dir, file);
+out:
+	free(dir);
+	return res;
+}
+
+/* Reads a file name into the new string *out (NULL for "" when k says so). */
+static int read_path(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, const char *what,
+		     char **out, char *err)
+{
+	const char *str = config_setting_get_string(s);
+	const char *phrase = "a string";
+
+	if (!terse(c) && k->type != LAT_CFG_STRING)
+		phrase = k->flags & LAT_CFG_EMPTY_NONE ? "a file name (a string, \"\" for none)"
+						       : "a file name (a string)";
+
+	*out = NULL;
+	if (!str)
+		return type_error(c, s, what, phrase, "", err);
+	if (!*str && (k->flags & LAT_CFG_EMPTY_NONE))
+		return LAT_OK;
+	*out = k->type == LAT_CFG_STRING ? strdup(str) : lat_cfg_path(c->path_dir, str);
+	return *out ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "%s: out of memory", what);
+}
+
+static int read_enum(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, const char *what,
+		     int *out, char *err)
+{
+	char allowed[MSGLEN] = "", got[LAT_ERRLEN];
+	const char *str = config_setting_get_string(s);
+	const lat_cfg_name *e;
+
+	if (!str && terse(c))
+		return type_error(c, s, what, "a string", "", err);
+	for (e = k->names; str && e->name; e++)
+		if (strcmp(e->name, str) == 0) {
+			*out = e->value;
+			return LAT_OK;
+		}
+	for (e = k->names; e->name; e++) {
+		char quoted[MAX_NAME];
+		snprintf(quoted, sizeof quoted, "\"%s\"", e->name);
+		list_append(allowed, sizeof allowed, quoted);
+	}
+	if (terse(c))
+		snprintf(got, sizeof got, "\"%s\"", str);
+	else
+		describe(s, got, sizeof got);
+	return lat_cfg_error(c, s, err, "%s: expected one of %s, got %s", what, allowed, got);
+}
+
+/* Reads an array setting element by element; the count must not exceed cap (0: any). */
+static int read_array(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, const char *what,
+		      char *field, size_t *count, char *err)
+{
+	char elem[MSGLEN + 24];
+	double *vals = NULL;
+	size_t i, n;
+	int rc = LAT_OK;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return type_error(c, s, what,
+				  terse(c)		       ? "an array [...]"
+				  : k->type == LAT_CFG_DOUBLES ? "an array of numbers [ ... ] ([] for none)"
+							       : "an array [ ... ]",
+				  "", err);
+	n = (size_t)config_setting_length(s);
+	if (k->cap && n > k->cap)
+		return lat_cfg_error(c, s, err, "%s: at most %zu entries, got %zu", what, k->cap, n);
+	if (k->type == LAT_CFG_DOUBLES && n > 0) {
+		vals = malloc(n * sizeof *vals);
+		if (!vals)
+			return lat_err_set(err, LAT_ENOMEM, "%s: out of memory", what);
+	}
+	for (i = 0; i < n && !rc; i++) {
+		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+		long long iv;
+		char *str;
+
+		if (terse(c))
+			snprintf(elem, sizeof elem, "%s", what);
+		else
+			snprintf(elem, sizeof elem, "%s[%zu]", what, i);
+		if (k->type == LAT_CFG_DOUBLES) {
+			rc = read_number(c, k, el, elem, &vals[i], err);
+		} else if (k->type == LAT_CFG_SIZES) {
+			rc = read_integer(c, k, el, elem, 0, SIZE_MAX, &iv, err);
+			if (!rc)
+				((size_t *)field)[i] = (size_t)iv;
+		} else {
+			rc = read_path(c, k, el, elem, &str, err);
+			if (!rc)
+				((char **)field)[i] = str;
+		}
+	}
+	if (rc) {
+		free(vals);
+		return rc;
+	}
+	if (k->type == LAT_CFG_DOUBLES)
+		*(double **)field = vals;
+	for (i = n; k->type == LAT_CFG_PATHS && i < k->cap; i++)
+		((char **)field)[i] = NULL;
+	*count = n;
+	return LAT_OK;
+}
+
+/* Reads setting s for key k into obj. New owned values replace the old ones without freeing them: obj is the
+ * scratch copy of apply, whose old values the original still holds (apply releases the discarded side). */
+int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, const char *what,
+		     void *obj, char *err)
+{
+	char *field = (char *)obj + k->offset;
+	long long iv;
+	double dv;
+	char *str;
+	int rc = LAT_OK, ev;
+
+	switch (k->type) {
+	case LAT_CFG_SIZE:
+		rc = read_integer(c, k, s, what, 0, SIZE_MAX, &iv, err);
+		if (!rc)
+			*(size_t *)field = (size_t)iv;
+		break;
+	case LAT_CFG_LONG:
+		rc = read_integer(c, k, s, what, LONG_MIN, LONG_MAX, &iv, err);
+		if (!rc)
+			*(long *)field = (long)iv;
+		break;
+	case LAT_CFG_ULONG:
+		rc = read_integer(c, k, s, what, 0, ULONG_MAX, &iv, err);
+		if (!rc)
+			*(unsigned long *)field = (unsigned long)iv;
+		break;
+	case LAT_CFG_DOUBLE:
+		rc = read_number(c, k, s, what, &dv, err);
+		if (!rc)
+			*(double *)field = dv;
+		break;
+	case LAT_CFG_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return type_error(c, s, what, "true or false", "", err);
+		*(int *)field = config_setting_get_bool(s);
+		break;
+	case LAT_CFG_ENUM:
+		rc = read_enum(c, k, s, what, &ev, err);
+		if (!rc)
+			*(int *)field = ev;
+		break;
+	case LAT_CFG_STRING:
+	case LAT_CFG_PATH:
+		rc = read_path(c, k, s, what, &str, err);
+		if (!rc)
+			*(char **)field = str;
+		break;
+	case LAT_CFG_DOUBLES:
+	case LAT_CFG_SIZES:
+	case LAT_CFG_PATHS:
+		rc = read_array(c, k, s, what, field, (size_t *)((char *)obj + k->count_offset), err);
+		break;
+	case LAT_CFG_CUSTOM:
+		rc = c->sc->custom(c, k, s, obj, err);
+		break;
+	}
+	return rc;
+}
+
+int lat_cfg_read_group(const lat_cfg_ctx *c, const lat_cfg_key *keys, size_t n, const char *prefix,
+		       const config_setting_t *g, void *obj, char *err)
+{
+	int i, n_member = config_setting_length(g), rc = LAT_OK;
+
+	for (i = 0; i < n_member && !rc; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const lat_cfg_key *k = find_key(keys, n, name);
+		char what[2 * MSGLEN];
+
+		if (!k)
+			return unknown_key(c, s, keys, n, prefix, name, err);
+		snprintf(what, sizeof what, "%s.%s", prefix, name);
+		rc = lat_cfg_read_key(c, k, s, what, obj, err);
+	}
+	return rc;
+}
+
+/* ---- whole reads ------------------------------------------------------------------------------------- */
+
+/* Frees the owned values of drop that keep (NULL: nothing) does not share, and NULLs them when keep is NULL.
+ */
+static void release(const lat_cfg_schema *sc, const void *keep, void *drop)
+{
+	size_t i, j;
+
+	for (i = 0; i < sc->n_keys; i++) {
+		const lat_cfg_key *k = &sc->keys[i];
+		char *d = (char *)drop + k->offset;
+		const char *kp = keep ? (const char *)keep + k->offset : NULL;
+
+		if (k->type == LAT_CFG_DOUBLES) {
+			double **slot = (double **)d;
+			if (!kp || *slot != *(double *const *)kp)
+				free(*slot);
+			if (!kp)
+				*slot = NULL;
+		}
+		if (k->type != LAT_CFG_STRING && k->type != LAT_CFG_PATH && k->type != LAT_CFG_PATHS)
+			continue;
+		for (j = 0; j < (k->type == LAT_CFG_PATHS ? k->cap : 1); j++) {
+			char **slot = (char **)d + j;
+			if (!kp || *slot != ((char *const *)kp)[j])
+				free(*slot);
+			if (!kp)
+				*slot = NULL;
+		}
+	}
+}
+
+void lat_cfg_free(const lat_cfg_schema *sc, void *obj)
+{
+	release(sc, NULL, obj);
+}
+
+void lat_cfg_defaults(const lat_cfg_schema *sc, void *obj)
+{
+	size_t i;
+
+	for (i = 0; i < sc->n_keys; i++) {
+		const lat_cfg_key *k = &sc->keys[i];
+		char *field = (char *)obj + k->offset;
+
+		switch (k->type) {
+		case LAT_CFG_SIZE:
+			*(size_t *)field = (size_t)k->def;
+			break;
+		case LAT_CFG_LONG:
+			*(long *)field = (long)k->def;
+			break;
+		case LAT_CFG_ULONG:
+			*(unsigned long *)field = (unsigned long)k->def;
+			break;
+		case LAT_CFG_DOUBLE:
+			*(double *)field = k->def;
+			break;
+		case LAT_CFG_BOOL:
+		case LAT_CFG_ENUM:
+			*(int *)field = (int)k->def;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Applies every section of root to obj, or none of them: values go to a scratch copy first. */
+static int apply(const lat_cfg_ctx *c, const config_setting_t *root, void *obj, char *err)
+{
+	const lat_cfg_schema *sc = c->sc;
+	int i, n_sec = config_setting_length(root), rc = LAT_OK;
+	void *trial = malloc(sc->size);
+
+	if (!trial)
+		return lat_err_set(err, LAT_ENOMEM, "%s: out of memory", c->name);
+	memcpy(trial, obj, sc->size);
+	for (i = 0; i < n_sec && !rc; i++) {
+		const config_setting_t *sec = config_setting_get_elem(root, (unsigned)i);
+		const char *sname = config_setting_name(sec);
+		int group = config_setting_type(sec) == CONFIG_TYPE_GROUP;
+		size_t n;
+		const lat_cfg_key *keys = section_keys(sc, sname, &n);
+
+		if (!group && !terse(c)) {
+			const lat_cfg_key *k = find_key(sc->keys, sc->n_keys, sname);
+			char hint[MSGLEN] = "", got[MSGLEN];
+			if (k)
+				snprintf(hint, sizeof hint, "; did you mean %s = { %s = ...; }?", k->section,
+					 k->name);
+			describe(sec, got, sizeof got);
+			rc = lat_cfg_error(c, sec, err,
+					   "%s: expected a section %s = { key = value; ... }, got %s%s",
+					   sname, sname, got, hint);
+		} else if (!n) {
+			rc = unknown_section(c, sec, sname, err);
+		} else if (!group) {
+			rc = lat_cfg_error(c, sec, err, "%s: expected a group %s = { ... };", sname, sname);
+		} else {
+			rc = lat_cfg_read_group(c, keys, n, sname, sec, trial, err);
+		}
+	}
+	if (rc) {
+		release(sc, obj, trial);
+	} else {
+		release(sc, trial, obj);
+		memcpy(obj, trial, sc->size);
+	}
+	free(trial);
+	return rc;
+}
+
+/* Formats the libconfig error of cfg (the text of c->name did not parse) and returns its status. */
+static int parse_error(const lat_cfg_ctx *c, const config_t *cfg, char *err)
+{
+	const char *file = config_error_file(cfg) ? config_error_file(cfg) : c->name;
+	const char *text = config_error_text(cfg) ? config_error_text(cfg) : "unknown error";
+	int line = config_error_line(cfg);
+
+	if (terse(c))
+		return lat_err_set(err, LAT_ECONFIG, "%s:%d: syntax error: %s", c->name, line, text);
+	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+		return lat_err_set(err, LAT_EIO, "%s: cannot read: %s", file, text);
+	if (strcmp(text, "duplicate setting name") == 0)
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s:%d: duplicate setting: this key (or section) is already set earlier in "
+		    "the same group",
+		    file, line);
+	if (strcmp(text, "mismatched element type in array") == 0)
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s:%d: syntax error: mismatched element type in array (write every element "
+		    "as a float, e.g. 1.0)",
+		    file, line);
+	if (strcmp(text, "syntax error") == 0)
+		return lat_err_set(err, LAT_ECONFIG, "%s:%d: syntax error", file, line);
+	return lat_err_set(err, LAT_ECONFIG, "%s:%d: syntax error: %s", file, line, text);
+}
+
+int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const char *name,
+		 const char *include_dir, const char *path_dir, char *err)
+{
+	lat_cfg_ctx c = {sc, name, 1, path_dir};
+	config_t cfg;
+	int rc;
+
+	config_init(&cfg);
+	if (include_dir)
+		config_set_include_dir(&cfg, include_dir);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE)
+		rc = parse_error(&c, &cfg, err);
+	else
+		rc = apply(&c, config_root_setting(&cfg), obj, err);
+	config_destroy(&cfg);
+	return rc;
+}
+
+/* ---- overrides --------------------------------------------------------------------------------------- */
+
+/* Copies the libconfig escape of character ch into out (at most 5 bytes with the NUL). */
+static void escape_char(unsigned char ch, char *out)
+{
+	if (ch == '"' || ch == '\\')
+		snprintf(out, 5, "\\%c", ch);
+	else if (ch < 0x20 || ch == 0x7f)
+		snprintf(out, 5, "\\x%02x", ch);
+	else
+		snprintf(out, 5, "%c", ch);
+}
+
+void lat_cfg_put_string(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s; s++) {
+		char e[5];
+		escape_char((unsigned char)*s, e);
+		fputs(e, fp);
+	}
+	fputc('"', fp);
+}
+
+/* s as a quoted libconfig string: a new string, or NULL when out of memory. */
+static char *quote(const char *s)
+{
+	char *q = malloc(4 * strlen(s) + 3), *p;
+
+	if (!q)
+		return NULL;
+	p = q;
+	*p++ = '"';
+	for (; *s; s++) {
+		char e[5];
+		escape_char((unsigned char)*s, e);
+		p = stpcpy(p, e);
+	}
+	*p++ = '"';
+	*p = '\0';
+	return q;
+}
+
+/* Copies [b, e) into a new string, without surrounding blanks when trim is set. */
+static char *copy_span(const char *b, const char *e, int trim)
+{
+	char *s;
+
+	while (trim && b < e && (*b == ' ' || *b == '\t'))
+		b++;
+	while (trim && e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		e--;
+	s = malloc((size_t)(e - b) + 1);
+	if (s) {
+		memcpy(s, b, (size_t)(e - b));
+		s[e - b] = '\0';
+	}
+	return s;
+}
+
+int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, const char *path_dir, char *err)
+{
+	lat_cfg_ctx c = {sc, NULL, sc->style == LAT_CFG_TERSE, path_dir};
+	const char *eq = strchr(assignment, '='), *val, *ex = sc->example ? ", e.g. " : "";
+	const char *example = sc->example ? sc->example : "";
+	char *label = NULL, *lhs = NULL, *value = NULL, *quoted = NULL, *text = NULL, *dot;
+	const lat_cfg_key *k = NULL, *keys;
+	const config_setting_t *root, *sec;
+	size_t size = strlen(assignment) + sizeof "--set ", n;
+	config_t cfg;
+	int rc = LAT_OK;
+
+	config_init(&cfg);
+	label = malloc(size);
+	if (!label) {
+		rc = lat_err_set(err, LAT_ENOMEM, "--set %s: out of memory", assignment);
+		goto out;
+	}
+	snprintf(label, size, "--set %s", assignment);
+	c.name = label;
+	if (!eq) {
+		rc = lat_cfg_error(&c, NULL, err, "expected section.key=value%s%s", ex, example);
+		goto out;
+	}
+	lhs = copy_span(assignment, eq, !terse(&c));
+	value = copy_span(eq + 1, eq + 1 + strlen(eq + 1), !terse(&c));
+	if (!lhs || !value) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", label);
+		goto out;
+	}
+	dot = strchr(lhs, '.');
+	if (terse(&c) &&
+	    (!dot || dot == lhs || !dot[1] || dot - lhs >= MAX_NAME || strlen(dot + 1) >= MAX_NAME)) {
+		rc = lat_cfg_error(&c, NULL, err, "expected section.key=value");
+		goto out;
+	}
+	if (!dot || dot == lhs || !dot[1]) {
+		rc = lat_cfg_error(&c, NULL, err, "expected section.key=value (no section in '%s')%s%s", lhs,
+				   ex, example);
+		goto out;
+	}
+	*dot = '\0';
+	keys = section_keys(sc, lhs, &n);
+	if (n)
+		k = find_key(keys, n, dot + 1);
+	if (k && k->type == LAT_CFG_CUSTOM) {
+		rc = lat_cfg_error(&c, NULL, err, "%s.%s cannot be overridden; edit the file", lhs, dot + 1);
+		goto out;
+	}
+	if (!k && terse(&c)) {
+		rc = lat_cfg_error(&c, NULL, err, "%s.%s: unknown key", lhs, dot + 1);
+		goto out;
+	}
+	if (!k) {
+		rc = n ? unknown_key(&c, NULL, keys, n, lhs, dot + 1, err)
+		       : unknown_section(&c, NULL, lhs, err);
+		goto out;
+	}
+	if (!*value && !terse(&c)) {
+		rc = lat_cfg_error(&c, NULL, err, "%s.%s: missing value", lhs, dot + 1);
+		goto out;
+	}
+	if (terse(&c) && strpbrk(value, ";{}") && k->type != LAT_CFG_PATH && k->type != LAT_CFG_STRING) {
+		rc = lat_cfg_error(&c, NULL, err, "the value may not contain ';', '{' or '}'");
+		goto out;
+	}
+	/* Strings may be given bare (solver.method=bdf): quote them unless they already are. */
+	val = value;
+	if ((k->type == LAT_CFG_ENUM || k->type == LAT_CFG_STRING || k->type == LAT_CFG_PATH) &&
+	    value[0] != '"') {
+		quoted = quote(value);
+		if (!quoted) {
+			rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", label);
+			goto out;
+		}
+		val = quoted;
+	}
+	size = strlen(lhs) + strlen(dot + 1) + strlen(val) + sizeof " = {  = ; };";
+	text = malloc(size);
+	if (!text) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", label);
+		goto out;
+	}
+	snprintf(text, size, "%s = { %s = %s; };", lhs, dot + 1, val);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+		rc = terse(&c)
+			 ? parse_error(&c, &cfg, err)
+			 : lat_cfg_error(&c, NULL, err, "%s.%s: cannot parse the value '%s' (libconfig: %s)",
+					 lhs, dot + 1, value,
+					 config_error_text(&cfg) ? config_error_text(&cfg) : "error");
+		goto out;
+	}
+	/* The value must not smuggle in further settings ("1; neurons = 5"). */
+	root = config_root_setting(&cfg);
+	sec = config_setting_length(root) == 1 ? config_setting_get_elem(root, 0) : NULL;
+	if (!sec || config_setting_type(sec) != CONFIG_TYPE_GROUP || config_setting_length(sec) != 1) {
+		rc = lat_cfg_error(&c, NULL, err, "%s.%s: expected a single value", lhs, dot + 1);
+		goto out;
+	}
+	rc = apply(&c, root, obj, err);
+out:
+	config_destroy(&cfg);
+	free(text);
+	free(quoted);
+	free(value);
+	free(lhs);
+	free(label);
+	return rc;
+}
+
+char *lat_cfg_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+}
+
+const char *lat_cfg_enum_name(const lat_cfg_key *k, int v)
+{
+	const lat_cfg_name *e;
+
+	for (e = k->names; e && e->name; e++)
+		if (e->value == v)
+			return e->name;
+	return NULL;
+}

@@ -1,0 +1,131 @@
+/* cfg.h: strict, table-driven reading of libconfig text and --set overrides into plain C structs (internal).
+ */
+#ifndef LATERAL_CFG_H
+#define LATERAL_CFG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <libconfig.h>
+
+/* What a key holds in the file, and the C type of the field at its offset. */
+typedef enum {
+	LAT_CFG_SIZE,	/* size_t: an integer */
+	LAT_CFG_LONG,	/* long: an integer */
+	LAT_CFG_ULONG,	/* unsigned long: an integer */
+	LAT_CFG_DOUBLE, /* double: a number (an integer is accepted; a float where an integer is meant is not)
+			 */
+	LAT_CFG_BOOL,	/* int 0 or 1: true or false */
+	LAT_CFG_ENUM,	/* int-sized enum: one of the strings of names */
+	LAT_CFG_STRING, /* owned char *: a string */
+	LAT_CFG_PATH,	/* owned char *: a file name, joined to the path_dir of the read */
+	LAT_CFG_DOUBLES, /* owned double * with its size_t count at count_offset: [numbers]; [] gives NULL */
+	LAT_CFG_SIZES,	 /* size_t[cap] in the struct, count at count_offset: [integers] */
+	LAT_CFG_PATHS,	 /* owned char *[cap] in the struct, count at count_offset: [file names] */
+	LAT_CFG_CUSTOM	 /* read by the schema's custom function; cannot be set with --set */
+} lat_cfg_type;
+
+/* Key flags: which of min and max bound a number (or every element of an array), and whether strictly;
+ * LAT_CFG_EMPTY_NONE makes the file name "" of a LAT_CFG_PATH mean none (NULL). */
+enum { LAT_CFG_GE = 1, LAT_CFG_GT = 2, LAT_CFG_LE = 4, LAT_CFG_LT = 8, LAT_CFG_EMPTY_NONE = 16 };
+
+/* One allowed string of a LAT_CFG_ENUM key and the value it stands for; a list ends with {NULL, 0}. */
+typedef struct {
+	const char *name;
+	int value;
+} lat_cfg_name;
+
+/* One key of a table. Every field of a row is given (the table reads as a table); unused ones are 0. */
+typedef struct {
+	const char *section, *name;
+	lat_cfg_type type;
+	size_t offset;		   /* of the field in the struct */
+	unsigned flags;		   /* LAT_CFG_GE ... LAT_CFG_EMPTY_NONE */
+	double min, max;	   /* bounds, as flags says */
+	double def;		   /* default of numbers, booleans and enums (the value, not the name) */
+	const lat_cfg_name *names; /* LAT_CFG_ENUM: the allowed strings, in the order messages list them */
+	size_t count_offset;	   /* arrays: of the size_t that holds the number of elements */
+	size_t cap;		   /* LAT_CFG_SIZES, LAT_CFG_PATHS: capacity of the array in the struct */
+} lat_cfg_key;
+
+/* How messages read. DETAILED: "what: expected a number > 0, got a string ("x")", "did you mean"
+ * hints, --set messages without line numbers. TERSE (experiment files, kept word for word): "what:
+ * expected a number", bounds as " in [min, max]", no hints; --set values are one-line files and their
+ * messages say ":1:". */
+typedef enum { LAT_CFG_DETAILED, LAT_CFG_TERSE } lat_cfg_style;
+
+/* Where a read is: the schema, the message prefix and the folder of relative file names. */
+typedef struct lat_cfg_ctx lat_cfg_ctx;
+
+/* A table of keys for one struct type. The keys of one section must be adjacent. */
+typedef struct {
+	const lat_cfg_key *keys;
+	size_t n_keys;
+	size_t size; /* sizeof the struct the offsets refer to */
+	lat_cfg_style style;
+	const char *example; /* an assignment shown in --set usage messages ("circuit.tau=20"), or NULL */
+	/* Reads a LAT_CFG_CUSTOM key from setting s into obj (NULL when the table has none). Messages go
+	 * through lat_cfg_error; obj is the scratch copy that the read commits only on success. */
+	int (*custom)(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, void *obj,
+		      char *err);
+} lat_cfg_schema;
+
+/* Path_dir value that makes relative file names absolute, relative to the working directory. */
+#define LAT_CFG_CWD ""
+
+/* Sets every number, boolean and enum key of obj to its default; strings, paths and arrays are left. */
+void lat_cfg_defaults(const lat_cfg_schema *sc, void *obj);
+
+/* Frees the owned strings and arrays of obj that sc names and sets them to NULL. */
+void lat_cfg_free(const lat_cfg_schema *sc, void *obj);
+
+/* Parses libconfig text and applies every setting to obj, or none: values go to a scratch copy that
+ * replaces obj only when all of them are valid (replaced owned values are then freed). Unknown
+ * sections and keys, wrong types and out-of-range values are LAT_ECONFIG "NAME:LINE: section.key:
+ * what was expected". name: the file name for messages; include_dir: folder of @include files (NULL:
+ * the working directory); path_dir: folder that relative LAT_CFG_PATH(S) values are joined to (NULL:
+ * kept as written; LAT_CFG_CWD: made absolute). Borrows everything. Syntax errors are LAT_ECONFIG;
+ * an unreadable @include file is LAT_EIO in the detailed style. */
+int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const char *name,
+		 const char *include_dir, const char *path_dir, char *err);
+
+/* Applies one override "section.key=value": the value is libconfig syntax (3, 2.5, [1.0, 2.0]) or a
+ * bare string for string, path and enum keys. Validated like a file, all or nothing; messages start
+ * with "--set section.key=value". path_dir as for lat_cfg_read. */
+int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, const char *path_dir, char *err);
+
+/* For custom readers. Formats "PREFIX: message" into err and returns LAT_ECONFIG; the prefix names the
+ * file and the line of s (when s is not NULL and the read counts lines) or the --set assignment. */
+int lat_cfg_error(const lat_cfg_ctx *c, const config_setting_t *s, char *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* For custom readers: reads setting s as key k into the struct obj (k's offsets are relative to it),
+ * naming it what in messages. An owned value (string, path, array) is replaced without freeing the old
+ * one: lat_cfg_read and lat_cfg_set commit or discard the keys of their schema, so keys with owned values
+ * belong there, not in tables of sub-structs. */
+int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, const char *what,
+		     void *obj, char *err);
+
+/* For custom readers: reads every member of group g, each of which must be one of the n keys, into
+ * obj; members are named "PREFIX.name" in messages (unknown ones list the n keys). */
+int lat_cfg_read_group(const lat_cfg_ctx *c, const lat_cfg_key *keys, size_t n, const char *prefix,
+		       const config_setting_t *g, void *obj, char *err);
+
+/* The string of enum key k for value v, or NULL when v has none. */
+const char *lat_cfg_enum_name(const lat_cfg_key *k, int v);
+
+/* The file name file as written when it is absolute, "" or dir is NULL, else joined to the folder dir
+ * (LAT_CFG_CWD: the working directory, so the result is absolute). Returns a new string or NULL. */
+char *lat_cfg_path(const char *dir, const char *file);
+
+/* The folder part of path ("models" for "models/x.cfg", "/" for "/x.cfg"): a new string, or NULL when
+ * path has none or memory ran out. */
+char *lat_cfg_dir_of(const char *path);
+
+/* Writes s as a quoted libconfig string (with escapes) to fp. */
+void lat_cfg_put_string(FILE *fp, const char *s);
+
+#endif

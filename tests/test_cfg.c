@@ -1,0 +1,391 @@
+/* test_cfg.c: the config engine (src/cfg.c) on a toy table: every key type, both message styles, custom keys,
+ * all-or-nothing reads, --set, defaults and freeing. */
+#include <config.h>
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "lateral/err.h"
+#include "runner.h"
+
+typedef struct {
+	size_t px, py;
+} point;
+
+typedef struct {
+	size_t n;
+	long l;
+	unsigned long u;
+	double x;
+	int flag, color;
+	char *name, *file;
+	double *v;
+	size_t n_v;
+	size_t s[3], n_s;
+	char *files[2];
+	size_t n_files;
+	point pt;
+	double q;
+} toy;
+
+static int read_point(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, void *obj,
+		      char *err);
+
+static const lat_cfg_name colors[] = {{"red", 7}, {"green", 9}, {NULL, 0}};
+
+#define T(f) offsetof(toy, f)
+#define GE LAT_CFG_GE
+#define LE LAT_CFG_LE
+#define LT LAT_CFG_LT
+/* clang-format off */
+static const lat_cfg_key keys[] = {
+	{"a", "n", LAT_CFG_SIZE, T(n), GE | LE, 1, 10, 3, NULL, 0, 0},
+	{"a", "l", LAT_CFG_LONG, T(l), GE, -5, 0, -2, NULL, 0, 0},
+	{"a", "u", LAT_CFG_ULONG, T(u), 0, 0, 0, 4, NULL, 0, 0},
+	{"a", "x", LAT_CFG_DOUBLE, T(x), GE | LT, 0, 1, 0.5, NULL, 0, 0},
+	{"a", "flag", LAT_CFG_BOOL, T(flag), 0, 0, 0, 1, NULL, 0, 0},
+	{"a", "color", LAT_CFG_ENUM, T(color), 0, 0, 0, 9, colors, 0, 0},
+	{"a", "name", LAT_CFG_STRING, T(name), 0, 0, 0, 0, NULL, 0, 0},
+	{"a", "file", LAT_CFG_PATH, T(file), LAT_CFG_EMPTY_NONE, 0, 0, 0, NULL, 0, 0},
+	{"b", "v", LAT_CFG_DOUBLES, T(v), GE, 0, 0, 0, NULL, T(n_v), 0},
+	{"b", "s", LAT_CFG_SIZES, T(s), LE, 0, 100, 0, NULL, T(n_s), 3},
+	{"b", "files", LAT_CFG_PATHS, T(files), 0, 0, 0, 0, NULL, T(n_files), 2},
+	{"b", "point", LAT_CFG_CUSTOM, T(pt), 0, 0, 0, 0, NULL, 0, 0},
+	{"b", "q", LAT_CFG_DOUBLE, T(q), 0, 0, 0, 0, NULL, 0, 0},
+};
+static const lat_cfg_key point_keys[] = {
+	{"point", "px", LAT_CFG_SIZE, offsetof(point, px), 0, 0, 0, 0, NULL, 0, 0},
+	{"point", "py", LAT_CFG_SIZE, offsetof(point, py), 0, 0, 0, 0, NULL, 0, 0},
+};
+/* clang-format on */
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+static const lat_cfg_schema detailed = {keys, N_KEYS, sizeof(toy), LAT_CFG_DETAILED, "a.x=0.5", read_point};
+static const lat_cfg_schema terse = {keys, N_KEYS, sizeof(toy), LAT_CFG_TERSE, NULL, read_point};
+
+/* b.point = { px = ...; py = ...; } with px <= py. */
+static int read_point(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, void *obj,
+		      char *err)
+{
+	toy *t = obj;
+	int rc;
+
+	(void)k;
+	if (!config_setting_is_group(s))
+		return lat_cfg_error(c, s, err, "b.point: expected a group");
+	rc = lat_cfg_read_group(c, point_keys, 2, "b.point", s, &t->pt, err);
+	if (!rc && t->pt.px > t->pt.py)
+		rc = lat_cfg_error(c, s, err, "b.point: px must not exceed py");
+	return rc;
+}
+
+static void toy_init(toy *t)
+{
+	memset(t, 0, sizeof *t);
+	lat_cfg_defaults(&detailed, t);
+}
+
+static void test_defaults(void)
+{
+	toy t;
+
+	memset(&t, 0xff, sizeof t);
+	t.name = t.file = NULL;
+	t.v = NULL;
+	t.files[0] = t.files[1] = NULL;
+	lat_cfg_defaults(&detailed, &t);
+	CU_ASSERT_EQUAL(t.n, 3);
+	CU_ASSERT_EQUAL(t.l, -2);
+	CU_ASSERT_EQUAL(t.u, 4);
+	CU_ASSERT_EQUAL(t.x, 0.5);
+	CU_ASSERT_EQUAL(t.flag, 1);
+	CU_ASSERT_EQUAL(t.color, 9);
+	CU_ASSERT_EQUAL(t.q, 0);
+	CU_ASSERT_PTR_NULL(t.name); /* strings and arrays are left alone */
+	CU_ASSERT_EQUAL(t.n_v, (size_t)-1);
+}
+
+/* Reads text over a fresh toy with schema sc; returns the status and leaves the message in err. */
+static int read_fresh(const lat_cfg_schema *sc, const char *text, char *err)
+{
+	toy t;
+	int rc;
+
+	toy_init(&t);
+	err[0] = '\0';
+	rc = lat_cfg_read(sc, &t, text, "t.cfg", NULL, NULL, err);
+	lat_cfg_free(sc, &t);
+	return rc;
+}
+
+static void check_messages(const lat_cfg_schema *sc, const char *const (*cases)[2], size_t n)
+{
+	char err[LAT_ERRLEN];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int rc = read_fresh(sc, cases[i][0], err);
+		CU_ASSERT_EQUAL(rc, LAT_ECONFIG);
+		CU_ASSERT_STRING_EQUAL(err, cases[i][1]);
+		if (strcmp(err, cases[i][1]) != 0)
+			fprintf(stderr, "\n%s\n  got:      %s\n  expected: %s\n", cases[i][0], err,
+				cases[i][1]);
+	}
+}
+
+static void test_detailed_messages(void)
+{
+	static const char *const cases[][2] = {
+	    {"a = { x = \"s\"; };", "t.cfg:1: a.x: expected a number >= 0 and < 1, got a string (\"s\")"},
+	    {"a = { x = 1.0; };", "t.cfg:1: a.x: expected a number >= 0 and < 1, got 1"},
+	    {"a = { n = 2.5; };", "t.cfg:1: a.n: expected an integer >= 1 and <= 10, got a float (2.5)"},
+	    {"a = {\n n = 11; };", "t.cfg:2: a.n: expected an integer >= 1 and <= 10, got 11"},
+	    {"a = { l = -6; };", "t.cfg:1: a.l: expected an integer >= -5, got -6"},
+	    {"a = { color = \"mauve\"; };",
+	     "t.cfg:1: a.color: expected one of \"red\", \"green\", got a string (\"mauve\")"},
+	    {"a = { color = 7; };",
+	     "t.cfg:1: a.color: expected one of \"red\", \"green\", got an integer (7)"},
+	    {"a = { nn = 1; };",
+	     "t.cfg:1: a.nn: unknown key (did you mean n?) (known: n, l, u, x, flag, color, name, file)"},
+	    {"a = { q = 1; };",
+	     "t.cfg:1: a.q: unknown key (did you mean b.q?) (known: n, l, u, x, flag, color, name, file)"},
+	    {"aa = { n = 1; };", "t.cfg:1: aa: unknown section (did you mean a?) (known: a, b)"},
+	    {"n = 3;", "t.cfg:1: n: expected a section n = { key = value; ... }, got an integer (3); did you "
+		       "mean a = { n = "
+		       "...; }?"},
+	    {"b = { v = [0.5, -1.0]; };", "t.cfg:1: b.v[1]: expected a number >= 0, got -1"},
+	    {"b = { v = 1.0; };",
+	     "t.cfg:1: b.v: expected an array of numbers [ ... ] ([] for none), got a float (1)"},
+	    {"b = { s = [1, 2, 3, 4]; };", "t.cfg:1: b.s: at most 3 entries, got 4"},
+	    {"b = { s = [1, 200]; };", "t.cfg:1: b.s[1]: expected an integer <= 100, got 200"},
+	    {"b = { files = (\"f\", 2); };",
+	     "t.cfg:1: b.files[1]: expected a file name (a string), got an integer (2)"},
+	    {"a = { file = 3; };",
+	     "t.cfg:1: a.file: expected a file name (a string, \"\" for none), got an integer (3)"},
+	    {"a = { name = 3; };", "t.cfg:1: a.name: expected a string, got an integer (3)"},
+	    {"a = { flag = 1; };", "t.cfg:1: a.flag: expected true or false, got an integer (1)"},
+	    {"b = { point = { px = 1; pz = 2; }; };",
+	     "t.cfg:1: b.point.pz: unknown key (did you mean px?) (known: px, py)"},
+	    {"b = { point = { px = 3; py = 2; }; };", "t.cfg:1: b.point: px must not exceed py"},
+	    {"a = { x = ; };", "t.cfg:1: syntax error"},
+	    {"a = { x = 1; x = 2; };",
+	     "t.cfg:1: duplicate setting: this key (or section) is already set earlier in the same group"},
+	};
+	char err[LAT_ERRLEN], want[LAT_ERRLEN];
+
+	check_messages(&detailed, cases, sizeof cases / sizeof cases[0]);
+	/* Within the table's bounds but not within the C field's range. */
+	CU_ASSERT_EQUAL(read_fresh(&detailed, "a = { u = -1; };", err), LAT_ECONFIG);
+	snprintf(want, sizeof want, "t.cfg:1: a.u: -1 is out of range (0 to %lu)", ULONG_MAX);
+	CU_ASSERT_STRING_EQUAL(err, want);
+}
+
+static void test_terse_messages(void)
+{
+	static const char *const cases[][2] = {
+	    {"a = { x = \"s\"; };", "t.cfg:1: a.x: expected a number"},
+	    {"a = { x = 1.0; };", "t.cfg:1: a.x: expected a finite number in [0, 1), got 1"},
+	    {"a = { n = 2.5; };", "t.cfg:1: a.n: expected an integer"},
+	    {"a = {\n n = 11; };", "t.cfg:2: a.n: expected an integer in [1, 10], got 11"},
+	    {"a = { color = \"mauve\"; };",
+	     "t.cfg:1: a.color: expected one of \"red\", \"green\", got \"mauve\""},
+	    {"a = { color = 7; };", "t.cfg:1: a.color: expected a string"},
+	    {"a = { nn = 1; };", "t.cfg:1: a.nn: unknown key (known: n, l, u, x, flag, color, name, file)"},
+	    {"aa = { n = 1; };", "t.cfg:1: aa: unknown section (known: a, b)"},
+	    {"n = 3;", "t.cfg:1: n: unknown section (known: a, b)"},
+	    {"a = 3;", "t.cfg:1: a: expected a group a = { ... };"},
+	    {"b = { v = [0.5, -1.0]; };", "t.cfg:1: b.v: expected a finite number >= 0, got -1"},
+	    {"b = { v = 1.0; };", "t.cfg:1: b.v: expected an array [...]"},
+	    {"b = { s = [1, 2, 3, 4]; };", "t.cfg:1: b.s: at most 3 entries, got 4"},
+	    {"a = { file = 3; };", "t.cfg:1: a.file: expected a string"},
+	    {"a = { flag = 1; };", "t.cfg:1: a.flag: expected true or false"},
+	    {"b = { point = { px = 1; pz = 2; }; };", "t.cfg:1: b.point.pz: unknown key (known: px, py)"},
+	    {"a = { x = ; };", "t.cfg:1: syntax error: syntax error"},
+	    {"a = { x = 1; x = 2; };", "t.cfg:1: syntax error: duplicate setting name"},
+	};
+
+	check_messages(&terse, cases, sizeof cases / sizeof cases[0]);
+}
+
+static void test_read_values(void)
+{
+	static const char text[] =
+	    "a = { n = 4; l = -5; u = 4294967296L; x = 0; flag = false; color = \"red\"; name = \"nm\";\n"
+	    "      file = \"d.tsv\"; };\n"
+	    "b = { v = (0.25, 1); s = [5, 6]; files = [\"/abs/f\", \"g\"]; point = { px = 1; py = 2; }; q = "
+	    "1e300; "
+	    "};\n";
+	char err[LAT_ERRLEN] = "";
+	char *name;
+	toy t;
+
+	toy_init(&t);
+	CU_ASSERT_EQUAL_FATAL(lat_cfg_read(&detailed, &t, text, "t.cfg", NULL, "base", err), LAT_OK);
+	CU_ASSERT_EQUAL(t.n, 4);
+	CU_ASSERT_EQUAL(t.l, -5);
+	CU_ASSERT_EQUAL(t.u, 4294967296UL);
+	CU_ASSERT_EQUAL(t.x, 0); /* an integer where a float is meant */
+	CU_ASSERT_EQUAL(t.flag, 0);
+	CU_ASSERT_EQUAL(t.color, 7);
+	CU_ASSERT_STRING_EQUAL(t.name, "nm");
+	CU_ASSERT_STRING_EQUAL(t.file, "base/d.tsv");
+	CU_ASSERT_EQUAL_FATAL(t.n_v, 2);
+	CU_ASSERT_EQUAL(t.v[0], 0.25);
+	CU_ASSERT_EQUAL(t.v[1], 1.0);
+	CU_ASSERT_EQUAL(t.n_s, 2);
+	CU_ASSERT_EQUAL(t.s[0], 5);
+	CU_ASSERT_EQUAL(t.s[1], 6);
+	CU_ASSERT_EQUAL(t.n_files, 2);
+	CU_ASSERT_STRING_EQUAL(t.files[0], "/abs/f");
+	CU_ASSERT_STRING_EQUAL(t.files[1], "base/g");
+	CU_ASSERT_EQUAL(t.pt.px, 1);
+	CU_ASSERT_EQUAL(t.pt.py, 2);
+	CU_ASSERT_EQUAL(t.q, 1e300);
+
+	/* A failed read changes nothing, not even the keys before the bad one. */
+	name = t.name;
+	CU_ASSERT_EQUAL(lat_cfg_read(&detailed, &t, "a = { name = \"other\"; n = 5; }; b = { q = \"bad\"; };",
+				     "t.cfg", NULL, "base", err),
+			LAT_ECONFIG);
+	CU_ASSERT_PTR_EQUAL(t.name, name);
+	CU_ASSERT_STRING_EQUAL(t.name, "nm");
+	CU_ASSERT_EQUAL(t.n, 4);
+
+	/* Replacing values frees the old ones (the sanitizer build checks); a shorter list clears the rest.
+	 */
+	CU_ASSERT_EQUAL(
+	    lat_cfg_read(&detailed, &t,
+			 "a = { file = \"\"; name = \"new\"; }; b = { files = [\"h\"]; v = []; };", "t.cfg",
+			 NULL, "base", err),
+	    LAT_OK);
+	CU_ASSERT_PTR_NULL(t.file);
+	CU_ASSERT_STRING_EQUAL(t.name, "new");
+	CU_ASSERT_EQUAL(t.n_files, 1);
+	CU_ASSERT_STRING_EQUAL(t.files[0], "base/h");
+	CU_ASSERT_PTR_NULL(t.files[1]);
+	CU_ASSERT_PTR_NULL(t.v);
+	CU_ASSERT_EQUAL(t.n_v, 0);
+
+	lat_cfg_free(&detailed, &t);
+	CU_ASSERT_PTR_NULL(t.name);
+	CU_ASSERT_PTR_NULL(t.files[0]);
+}
+
+/* Applies assignment to t and checks the status and, for failures, the message. */
+static void check_set(const lat_cfg_schema *sc, toy *t, const char *assignment, int want_rc, const char *want)
+{
+	char err[LAT_ERRLEN] = "";
+	int rc = lat_cfg_set(sc, t, assignment, LAT_CFG_CWD, err);
+
+	CU_ASSERT_EQUAL(rc, want_rc);
+	if (want) {
+		CU_ASSERT_STRING_EQUAL(err, want);
+		if (strcmp(err, want) != 0)
+			fprintf(stderr, "\n%s\n  got:      %s\n  expected: %s\n", assignment, err, want);
+	}
+}
+
+static void test_set(void)
+{
+	char *cwd = getcwd(NULL, 0), want[LAT_ERRLEN];
+	toy t;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cwd);
+	toy_init(&t);
+	check_set(&detailed, &t, "a.x=0.25", LAT_OK, NULL);
+	CU_ASSERT_EQUAL(t.x, 0.25);
+	check_set(&detailed, &t, " a.name = bare word ", LAT_OK, NULL);
+	CU_ASSERT_STRING_EQUAL(t.name, "bare word");
+	check_set(&detailed, &t, "a.color=green", LAT_OK, NULL);
+	CU_ASSERT_EQUAL(t.color, 9);
+	check_set(&detailed, &t, "a.file=rel.tsv", LAT_OK, NULL);
+	snprintf(want, sizeof want, "%s/rel.tsv", cwd);
+	CU_ASSERT_STRING_EQUAL(t.file, want);
+	check_set(&detailed, &t, "b.v=[0.5, 2.0]", LAT_OK, NULL);
+	CU_ASSERT_EQUAL(t.n_v, 2);
+
+	check_set(&detailed, &t, "a.x", LAT_ECONFIG, "--set a.x: expected section.key=value, e.g. a.x=0.5");
+	check_set(&detailed, &t, "x=1", LAT_ECONFIG,
+		  "--set x=1: expected section.key=value (no section in 'x'), e.g. a.x=0.5");
+	check_set(&detailed, &t, "a.x=", LAT_ECONFIG, "--set a.x=: a.x: missing value");
+	check_set(&detailed, &t, "a.x=1; n = 2", LAT_ECONFIG,
+		  "--set a.x=1; n = 2: a.x: expected a single value");
+	check_set(&detailed, &t, "a.x=[1", LAT_ECONFIG,
+		  "--set a.x=[1: a.x: cannot parse the value '[1' (libconfig: syntax error)");
+	check_set(&detailed, &t, "a.x=2", LAT_ECONFIG,
+		  "--set a.x=2: a.x: expected a number >= 0 and < 1, got 2");
+	check_set(&detailed, &t, "b.point={px=1;}", LAT_ECONFIG,
+		  "--set b.point={px=1;}: b.point cannot be overridden; edit the file");
+	check_set(&detailed, &t, "c.x=1", LAT_ECONFIG, "--set c.x=1: c: unknown section (known: a, b)");
+	check_set(
+	    &detailed, &t, "a.xx=1", LAT_ECONFIG,
+	    "--set a.xx=1: a.xx: unknown key (did you mean x?) (known: n, l, u, x, flag, color, name, file)");
+	CU_ASSERT_EQUAL(t.x, 0.25); /* failed overrides change nothing */
+
+	check_set(&terse, &t, "a.x=0.75", LAT_OK, NULL);
+	CU_ASSERT_EQUAL(t.x, 0.75);
+	check_set(&terse, &t, "a.name=say \"hi\"", LAT_OK, NULL);
+	CU_ASSERT_STRING_EQUAL(t.name, "say \"hi\"");
+	check_set(&terse, &t, "a.x=2", LAT_ECONFIG,
+		  "--set a.x=2:1: a.x: expected a finite number in [0, 1), got 2");
+	check_set(&terse, &t, "a.xx=1", LAT_ECONFIG, "--set a.xx=1: a.xx: unknown key");
+	check_set(&terse, &t, "a.x=1;", LAT_ECONFIG,
+		  "--set a.x=1;: the value may not contain ';', '{' or '}'");
+	check_set(&terse, &t, "a.x=", LAT_ECONFIG, "--set a.x=:1: syntax error: syntax error");
+	check_set(&terse, &t, "a.x", LAT_ECONFIG, "--set a.x: expected section.key=value");
+	check_set(&terse, &t, "a.name=\"x\"; n = 5", LAT_ECONFIG,
+		  "--set a.name=\"x\"; n = 5: a.name: expected a single value");
+	CU_ASSERT_EQUAL(t.n, 3);
+	CU_ASSERT_EQUAL(t.x, 0.75);
+	lat_cfg_free(&terse, &t);
+	free(cwd);
+}
+
+static void test_paths(void)
+{
+	char *p, *dir;
+
+	p = lat_cfg_path("d", "f.tsv");
+	CU_ASSERT_STRING_EQUAL(p, "d/f.tsv");
+	free(p);
+	p = lat_cfg_path("d", "/abs");
+	CU_ASSERT_STRING_EQUAL(p, "/abs");
+	free(p);
+	p = lat_cfg_path(NULL, "f.tsv");
+	CU_ASSERT_STRING_EQUAL(p, "f.tsv");
+	free(p);
+	dir = lat_cfg_dir_of("models/x.cfg");
+	CU_ASSERT_STRING_EQUAL(dir, "models");
+	free(dir);
+	dir = lat_cfg_dir_of("/x.cfg");
+	CU_ASSERT_STRING_EQUAL(dir, "/");
+	free(dir);
+	CU_ASSERT_PTR_NULL(lat_cfg_dir_of("x.cfg"));
+	CU_ASSERT_STRING_EQUAL(lat_cfg_enum_name(&keys[5], 9), "green");
+	CU_ASSERT_PTR_NULL(lat_cfg_enum_name(&keys[5], 8));
+}
+
+static CU_TestInfo cfg_tests[] = {
+    {"defaults from the table", test_defaults},
+    {"detailed messages", test_detailed_messages},
+    {"terse messages", test_terse_messages},
+    {"values, all-or-nothing reads, freeing", test_read_values},
+    {"--set overrides in both styles", test_set},
+    {"path helpers and enum names", test_paths},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {.pName = "cfg", .pTests = cfg_tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(void)
+{
+	return test_run(suites);
+}
