@@ -358,9 +358,12 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	rc = lat_net_backward(t->net, t->dlogits, n, msg);
 	if (rc)
 		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
-	if (nonfinite_layer(t, 1, msg, sizeof msg))
-		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: back-propagation overflowed: %s",
-				   t->epoch + 1, t->stats.batches + 1, msg);
+	if (nonfinite_layer(t, 1, msg, sizeof msg)) {
+		/* A non-finite weight can hide in the forward pass (relu maps NaN to 0): name it first. */
+		int weight = nonfinite_layer(t, 0, msg, sizeof msg);
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: a %s is not finite: %s", t->epoch + 1,
+				   t->stats.batches + 1, weight ? "weight" : "gradient", msg);
+	}
 	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(t->e, t->epoch));
 	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the optimiser step (lr %g) made %s",
