@@ -182,6 +182,18 @@ int cli_load_model(const cli_opts *o, const char *fallback, const char **extra_s
 	return CLI_OK;
 }
 
+int cli_write_text(const char *path, const char *text, size_t len, char *err)
+{
+	lat_afile *f = lat_afile_open(path, err);
+	if (!f)
+		return LAT_EIO;
+	if (len && fwrite(text, 1, len, lat_afile_fp(f)) != len) {
+		lat_afile_abort(f);
+		return lat_err_set(err, LAT_EIO, "%s: write failed", path);
+	}
+	return lat_afile_commit(f, err);
+}
+
 int cli_outdir(const cli_opts *o)
 {
 	char err[LAT_ERRLEN];

@@ -66,6 +66,9 @@ unsigned long long cli_hash(const char *p, size_t len);
  * everything else 1). */
 int cli_fail(const char *cmd, int code, const char *msg);
 
+/* Writes len bytes of text to path atomically (lat_afile). Returns 0 or LAT_EIO with err set. */
+int cli_write_text(const char *path, const char *text, size_t len, char *err);
+
 /* Creates the output directory; prints and returns CLI_FAIL on error. */
 int cli_outdir(const cli_opts *o);
 

@@ -274,18 +274,6 @@ static void study_fault(const cli_opts *o, const run_control *ctl, const lat_mod
 	}
 }
 
-static int write_text(const char *path, const char *text, size_t len, char *err)
-{
-	lat_afile *f = lat_afile_open(path, err);
-	if (!f)
-		return LAT_EIO;
-	if (fwrite(text, 1, len, lat_afile_fp(f)) != len) {
-		lat_afile_abort(f);
-		return lat_err_set(err, LAT_EIO, "%s: write failed", path);
-	}
-	return lat_afile_commit(f, err);
-}
-
 int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 	      run_result *res)
 {
@@ -444,10 +432,10 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		res->dist_wstar = ws ? lat_metrics_rel_dist(n * m->inputs, lat_sim_weights(sim), ws) : NAN;
 	}
 	fflush(sd.mfp);
-	lrc = write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), sd.mtext, sd.mlen, err);
+	lrc = cli_write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), sd.mtext, sd.mlen, err);
 	if (!lrc && sd.tfp) {
 		fflush(sd.tfp);
-		lrc = write_text(cli_path(path, sizeof path, dir, "trace.tsv"), sd.ttext, sd.tlen, err);
+		lrc = cli_write_text(cli_path(path, sizeof path, dir, "trace.tsv"), sd.ttext, sd.tlen, err);
 	}
 	if (lrc)
 		rc = cli_fail(o->cmd, LAT_EIO, err);

@@ -107,18 +107,6 @@ static int log_append(epoch_log *lg, const char *line)
 	return LAT_OK;
 }
 
-static int log_write(const epoch_log *lg, const char *path, char *err)
-{
-	lat_afile *f = lat_afile_open(path, err);
-	if (!f)
-		return LAT_EIO;
-	if (lg->len && fwrite(lg->text, 1, lg->len, lat_afile_fp(f)) != lg->len) {
-		lat_afile_abort(f);
-		return lat_err_set(err, LAT_EIO, "%s: write failed", path);
-	}
-	return lat_afile_commit(f, err);
-}
-
 /* Keeps the lines of epochs 1..n_epochs of an existing epochs.jsonl: the checkpoint holds that many
  * epochs, and the resumed run writes the lines of the later ones again. */
 static int log_read(epoch_log *lg, const char *path, size_t n_epochs)
@@ -152,7 +140,7 @@ typedef struct {
 static void saved_at(char *buf, size_t size, const train_saved *sv, size_t batches)
 {
 	if (sv->batch)
-		snprintf(buf, size, "epoch %zu, batch %zu of %zu", sv->epoch + 1, sv->batch, batches);
+		snprintf(buf, size, "batch %zu of %zu in epoch %zu", sv->batch, batches, sv->epoch + 1);
 	else
 		snprintf(buf, size, "the end of epoch %zu", sv->epoch);
 }
@@ -283,7 +271,7 @@ int cmd_train(int argc, char **argv)
 		}
 	}
 	/* The log now matches the checkpoint (a fresh run starts it empty). */
-	if (log_write(&lg, path, err)) {
+	if (cli_write_text(path, lg.text, lg.len, err)) {
 		rc = cli_fail(o.cmd, LAT_EIO, err);
 		goto out;
 	}
@@ -335,7 +323,7 @@ int cmd_train(int argc, char **argv)
 			rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
 			goto out;
 		}
-		if (log_write(&lg, path, err)) {
+		if (cli_write_text(path, lg.text, lg.len, err)) {
 			rc = cli_fail(o.cmd, LAT_EIO, err);
 			goto out;
 		}
@@ -350,7 +338,7 @@ int cmd_train(int argc, char **argv)
 		if (sig)
 			break;
 	}
-	if (sig) {
+	if (sig && lat_trainer_epoch(t) < e.epochs) {
 		saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
 		fprintf(stderr, "lateral train: %s: stopped after %s; the state is saved in %s\n", cli_signal_name(sig),
 			at, ckpt);

@@ -152,6 +152,14 @@ static int wait_lines(pid_t pid, const char *path, size_t n)
 	}
 }
 
+/* 1 when dir/name exists. */
+static int present(const char *dir, const char *name)
+{
+	char p[1024];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
 static int same_file(const char *a, const char *b)
 {
 	size_t la, lb;
@@ -690,15 +698,12 @@ static void test_sigint_run(void)
 	CU_ASSERT_EQUAL_FATAL(finish(pid), 130);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "SIGINT: stopped after presentation"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "resume with: lateral run --no-plot -o"));
-	snprintf(p, sizeof p, "%s/run_state.bin", dir);
-	CU_ASSERT_EQUAL(access(p, F_OK), 0);
-	snprintf(p, sizeof p, "%s/metrics.tsv", dir);
-	CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
+	CU_ASSERT(present(dir, "run_state.bin"));
+	CU_ASSERT(!present(dir, "metrics.tsv"));
 	CU_ASSERT_EQUAL_FATAL(run_argv(again), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "resuming after presentation"));
 	CU_ASSERT_EQUAL_FATAL(run_argv(reference), 0);
-	snprintf(p, sizeof p, "%s/run_state.bin", dir);
-	CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
+	CU_ASSERT(!present(dir, "run_state.bin"));
 	for (int k = 0; k < 3; k++) {
 		static const char *const files[] = {"metrics.tsv", "trace.tsv", "summary.json"};
 		snprintf(p, sizeof p, "%s/%s", dir, files[k]);
@@ -736,8 +741,7 @@ static void test_sigint_sweep(void)
 	CU_ASSERT_EQUAL_FATAL(finish(pid), 130);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "SIGINT: stopped after"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, " --resume\n"));
-	snprintf(q, sizeof q, "%s/sweep.tsv", dir);
-	CU_ASSERT_NOT_EQUAL(access(q, F_OK), 0);
+	CU_ASSERT(!present(dir, "sweep.tsv"));
 	/* another model: the finished runs do not belong to it */
 	CU_ASSERT_EQUAL(run_argv(other), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "another model"));
@@ -817,10 +821,8 @@ static void test_run_faults(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "lateral run: presentation 1: "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "nothing was saved"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "--set solver.max_steps=10\n"));
-	snprintf(p, sizeof p, "%s/metrics.tsv", dir);
-	CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
-	snprintf(p, sizeof p, "%s/run_state.bin", dir);
-	CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
+	CU_ASSERT(!present(dir, "metrics.tsv"));
+	CU_ASSERT(!present(dir, "run_state.bin"));
 
 	CU_ASSERT_EQUAL(run_argv(wild), 1);
 	hit = strstr(err_text, "lateral run: presentation ");
@@ -832,8 +834,7 @@ static void test_run_faults(void)
 	CU_ASSERT(failed > 1);
 	CU_ASSERT_EQUAL(saved + 1, failed);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, " --resume\n"));
-	snprintf(p, sizeof p, "%s/metrics.tsv", dir);
-	CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
+	CU_ASSERT(!present(dir, "metrics.tsv"));
 	/* the saved state is the simulation after `saved` presentations, all weights finite */
 	{
 		lat_model m;
