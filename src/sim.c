@@ -233,7 +233,7 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 	s->w = malloc(n * d * sizeof *s->w);
 	s->w_init = malloc(n * d * sizeof *s->w_init);
 	s->wbar_init = malloc(d * sizeof *s->wbar_init);
-	s->x = malloc(d * sizeof *s->x);
+	s->x = calloc(d, sizeof *s->x);
 	s->z = calloc(n, sizeof *s->z);
 	s->y = calloc(dim, sizeof *s->y);
 	s->y_prev = malloc(dim * sizeof *s->y_prev);
