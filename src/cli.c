@@ -38,8 +38,8 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 	fprintf(fp, "  -s, --set SEC.KEY=VAL  override one model key (repeatable), e.g. --set circuit.alpha=100\n");
 	for (const cli_extra *e = extra; e && e->name; e++)
 		fprintf(fp, "      --%s%s%*s%s\n", e->name, e->has_arg ? " ARG" : "",
-			(int)(19 - strlen(e->name) - (e->has_arg ? 4 : 0)) > 0
-			    ? (int)(19 - strlen(e->name) - (e->has_arg ? 4 : 0))
+			(int)(17 - strlen(e->name) - (e->has_arg ? 4 : 0)) > 0
+			    ? (int)(17 - strlen(e->name) - (e->has_arg ? 4 : 0))
 			    : 1,
 			"", e->help);
 	if (default_outdir) {

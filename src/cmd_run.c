@@ -546,7 +546,7 @@ int cmd_run(int argc, char **argv)
 	    "fails (no steady state, solver failure, non-finite weights) stops the run with status 1; its\n"
 	    "last good state is then saved there too, to continue with other settings (--set).";
 	static const cli_extra extra[] = {
-	    {"resume", 0, "continue from DIR/run_state.bin (same MODEL and --set; changed keys are noted)"},
+	    {"resume", 0, "continue from DIR/run_state.bin (same MODEL; changed keys are noted)"},
 	    {NULL, 0, NULL}};
 	static const char *const outputs[] = {"run_state.bin", "metrics.tsv", "trace.tsv", "summary.json",
 					      "snr.png", "trace.png", NULL};

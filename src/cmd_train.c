@@ -223,7 +223,7 @@ int cmd_train(int argc, char **argv)
 	    "loss, gradient or weight, or a failed sharing phase, stops the run with status 1 and leaves\n"
 	    "the last checkpoint as it was. A progress bar goes to stderr when it is a terminal.";
 	static const cli_extra extra[] = {
-	    {"resume", 0, "continue from DIR/checkpoint.bin (same EXPERIMENT; --set may change e.g. train.lr)"},
+	    {"resume", 0, "continue from DIR/checkpoint.bin (--set may change e.g. train.lr)"},
 	    {NULL, 0, NULL}};
 	static const char *const outputs[] = {"checkpoint.bin", "epochs.jsonl", "training.png", NULL};
 	train_args args = {0};
@@ -289,6 +289,9 @@ int cmd_train(int argc, char **argv)
 
 		lat_trainer_begin_epoch(t);
 		done = lat_trainer_stats(t)->batches;
+		/* a resumed epoch: count the time its first part took (as the checkpoint measured it) */
+		if (done)
+			t0 -= lat_trainer_stats(t)->train_seconds + lat_trainer_stats(t)->share_seconds;
 		while ((r = lat_trainer_step(t, err)) == 1) {
 			done++;
 			if (tty && !o.quiet && (done % 5 == 0 || done == total))
@@ -351,7 +354,7 @@ int cmd_train(int argc, char **argv)
 		const char *assign[2] = {q, nb};
 		snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, path));
 		snprintf(nb, sizeof nb, "n_lc = %zu", lat_trainer_n_lc(t));
-		rc = cli_plot(&o, "plots/train.gp", cli_path(line, sizeof line, o.outdir, "training.png"), assign, 2);
+		rc = cli_plot(&o, "plots/train.gp", cli_path(path, sizeof path, o.outdir, "training.png"), assign, 2);
 		if (!o.quiet)
 			fprintf(stderr, "lateral train: %.1f s; files in %s/\n", cli_now() - start, o.outdir);
 	}

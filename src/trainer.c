@@ -235,7 +235,7 @@ void lat_trainer_begin_epoch(lat_trainer *t)
 }
 
 /* Index of the first non-finite value of v[0..n-1], or n. The sum of v - v stays 0 while every value
- * is finite, so the common case is one vectorisable pass. */
+ * is finite, so the common case is one pass without branches. */
 static size_t first_nonfinite(const float *v, size_t n)
 {
 	float sum = 0;
@@ -250,7 +250,8 @@ static size_t first_nonfinite(const float *v, size_t n)
 }
 
 /* Finds the first layer whose parameters (what = 0), gradients (1) or buffers (2) hold a non-finite
- * value; writes "layer L (TYPE): WHAT[K] = V" into msg and returns 1, or returns 0 when all are finite. */
+ * value; writes "layer L (TYPE): WHAT K of N is V" into msg and returns 1, or returns 0 when all are
+ * finite. */
 static int nonfinite_layer(lat_trainer *t, int what, char *msg, size_t size)
 {
 	static const char *const names[] = {"parameter", "gradient", "running statistic"};
@@ -366,7 +367,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	}
 	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(t->e, t->epoch));
 	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
-		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the optimiser step (lr %g) made %s",
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: after the optimiser step (lr %g): %s",
 				   t->epoch + 1, t->stats.batches + 1, lat_optim_lr(t->e, t->epoch), msg);
 	t->global_batch++;
 	t->stats.batches++;
