@@ -1,7 +1,9 @@
 /* cli.c: option parsing, model loading, output files, JSON and gnuplot plumbing for the subcommands. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -36,8 +38,8 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 	fprintf(fp, "  -s, --set SEC.KEY=VAL  override one model key (repeatable), e.g. --set circuit.alpha=100\n");
 	for (const cli_extra *e = extra; e && e->name; e++)
 		fprintf(fp, "      --%s%s%*s%s\n", e->name, e->has_arg ? " ARG" : "",
-			(int)(19 - strlen(e->name) - (e->has_arg ? 4 : 0)) > 0
-			    ? (int)(19 - strlen(e->name) - (e->has_arg ? 4 : 0))
+			(int)(17 - strlen(e->name) - (e->has_arg ? 4 : 0)) > 0
+			    ? (int)(17 - strlen(e->name) - (e->has_arg ? 4 : 0))
 			    : 1,
 			"", e->help);
 	if (default_outdir) {
@@ -123,6 +125,27 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 	return 0;
 }
 
+char *cli_model_text(const lat_model *m, size_t *len)
+{
+	char *text = NULL;
+	FILE *fp = open_memstream(&text, len);
+	if (!fp)
+		return NULL;
+	lat_model_write(m, fp);
+	fclose(fp);
+	return text;
+}
+
+unsigned long long cli_hash(const char *p, size_t len)
+{
+	unsigned long long h = 14695981039346656037ULL;
+	for (size_t k = 0; k < len; k++) {
+		h ^= (unsigned char)p[k];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 int cli_fail(const char *cmd, int code, const char *msg)
 {
 	fprintf(stderr, "lateral %s: %s\n", cmd, msg && *msg ? msg : lat_strerror(code));
@@ -157,6 +180,18 @@ int cli_load_model(const cli_opts *o, const char *fallback, const char **extra_s
 		return CLI_USAGE;
 	}
 	return CLI_OK;
+}
+
+int cli_write_text(const char *path, const char *text, size_t len, char *err)
+{
+	lat_afile *f = lat_afile_open(path, err);
+	if (!f)
+		return LAT_EIO;
+	if (len && fwrite(text, 1, len, lat_afile_fp(f)) != len) {
+		lat_afile_abort(f);
+		return lat_err_set(err, LAT_EIO, "%s: write failed", path);
+	}
+	return lat_afile_commit(f, err);
 }
 
 int cli_outdir(const cli_opts *o)
@@ -204,6 +239,75 @@ void cli_signals_install(void)
 int cli_interrupted(void)
 {
 	return (int)interrupted;
+}
+
+const char *cli_signal_name(int sig)
+{
+	static char buf[32];
+	if (sig == SIGINT)
+		return "SIGINT";
+	if (sig == SIGTERM)
+		return "SIGTERM";
+	snprintf(buf, sizeof buf, "signal %d", sig);
+	return buf;
+}
+
+/* Writes s for a POSIX shell: as it is when every character is safe, else in single quotes. */
+static void shell_word(FILE *fp, const char *s)
+{
+	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,:=+@%-") == strlen(s)) {
+		fputs(s, fp);
+		return;
+	}
+	fputc('\'', fp);
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*s, fp);
+	fputc('\'', fp);
+}
+
+void cli_rerun_hint(int argc, char **argv, const char *what, const char *const *sets, size_t n_sets, int resume)
+{
+	int has_resume = 0;
+
+	fprintf(stderr, "lateral %s: %s: lateral", argv[0], what);
+	for (int k = 0; k < argc; k++) {
+		fputc(' ', stderr);
+		shell_word(stderr, argv[k]);
+		has_resume |= !strcmp(argv[k], "--resume");
+	}
+	for (size_t k = 0; k < n_sets; k++) {
+		fputs(" --set ", stderr);
+		shell_word(stderr, sets[k]);
+	}
+	if (resume && !has_resume)
+		fputs(" --resume", stderr);
+	fputc('\n', stderr);
+}
+
+void cli_remove_stale(const char *dir, const char *const *names)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[4096];
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		for (const char *const *nm = names; *nm; nm++) {
+			size_t len = strlen(*nm), dlen = strlen(de->d_name);
+			int afile_tmp = dlen == len + 8 && de->d_name[0] == '.' && !strncmp(de->d_name + 1, *nm, len) &&
+					de->d_name[len + 1] == '.';
+			int plot_tmp = dlen == len + 4 && !strncmp(de->d_name, *nm, len) && !strcmp(de->d_name + len, ".tmp");
+			if (afile_tmp || plot_tmp) {
+				unlink(cli_path(path, sizeof path, dir, de->d_name));
+				break;
+			}
+		}
+	}
+	closedir(d);
 }
 
 double cli_now(void)
@@ -378,6 +482,18 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 		fprintf(stderr, "lateral %s: gnuplot failed to draw %s\n", o->cmd, out);
 		remove(tmp);
 		return CLI_FAIL;
+	}
+	/* gnuplot does not sync: a PNG renamed before it reaches the disk could be empty after a crash. */
+	{
+		int fd = open(tmp, O_RDONLY);
+		if (fd < 0 || fsync(fd) != 0) {
+			fprintf(stderr, "lateral %s: cannot sync %s: %s\n", o->cmd, tmp, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			remove(tmp);
+			return CLI_FAIL;
+		}
+		close(fd);
 	}
 	if (rename(tmp, out)) {
 		fprintf(stderr, "lateral %s: cannot rename %s to %s: %s\n", o->cmd, tmp, out, strerror(errno));

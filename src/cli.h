@@ -55,9 +55,19 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 int cli_load_model(const cli_opts *o, const char *fallback, const char **extra_sets, size_t n_extra,
 		   lat_model *m);
 
+/* The model as text (lat_model_write): a new string (free with free()) of *len bytes, or NULL when out
+ * of memory. Two models with the same text run the same study. */
+char *cli_model_text(const lat_model *m, size_t *len);
+
+/* 64-bit FNV-1a hash of len bytes. */
+unsigned long long cli_hash(const char *p, size_t len);
+
 /* Prints "lateral CMD: message" to stderr and maps a library status to an exit status (input errors 2,
  * everything else 1). */
 int cli_fail(const char *cmd, int code, const char *msg);
+
+/* Writes len bytes of text to path atomically (lat_afile). Returns 0 or LAT_EIO with err set. */
+int cli_write_text(const char *path, const char *text, size_t len, char *err);
 
 /* Creates the output directory; prints and returns CLI_FAIL on error. */
 int cli_outdir(const cli_opts *o);
@@ -71,6 +81,18 @@ char *cli_path(char *buf, size_t size, const char *dir, const char *name);
  * number received, or 0. */
 void cli_signals_install(void);
 int cli_interrupted(void);
+
+/* "SIGINT", "SIGTERM" or "signal N" (static or in a static buffer). */
+const char *cli_signal_name(int sig);
+
+/* Prints to stderr "lateral CMD: WHAT: lateral ARGS": argv (argv[0] = the subcommand, as passed to
+ * cmd_xxx) quoted for a POSIX shell, then "--set S" for each of the n_sets assignments sets, then
+ * --resume when resume is set and argv does not have it. what is e.g. "resume with". */
+void cli_rerun_hint(int argc, char **argv, const char *what, const char *const *sets, size_t n_sets, int resume);
+
+/* Removes the temporary files a killed process may have left in dir for the final names in names
+ * (NULL-terminated): ".NAME.XXXXXX" from lat_afile and "NAME.tmp" from cli_plot. */
+void cli_remove_stale(const char *dir, const char *const *names);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);
@@ -120,6 +142,24 @@ typedef struct {
  * Returns CLI_OK or an exit status after printing the error. */
 int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 	      run_result *res);
+
+/* Interrupting and resuming a study (`lateral run`). */
+typedef struct {
+	const char *state_path; /* where the state goes on SIGINT / SIGTERM or a failed presentation */
+	int resume;		/* 1: continue from state_path first */
+	int argc;		/* the command line, for the resume hint */
+	char **argv;
+} run_control;
+
+/* run_study, and with ctl (may be NULL: then as run_study) also: after every presentation, when
+ * cli_interrupted reports a signal, saves the state atomically to ctl->state_path (simulation, sums,
+ * metrics and trace rows so far), prints how to resume and returns CLI_INTERRUPTED(sig); when a
+ * presentation fails, saves the last good state there and prints how to continue with other settings
+ * (CLI_FAIL). With ctl->resume it first loads that state (CLI_USAGE with a message when it is missing,
+ * foreign, truncated or of a pool of another shape; keys that differ from the saved model are noted on
+ * stderr) and ends with the same weights and files as an uninterrupted run. */
+int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
+		  const run_control *ctl, run_result *res);
 
 /* Creates DIR and the simulation of m; prints the error and returns an exit status on failure. */
 int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim **sim);

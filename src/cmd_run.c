@@ -1,14 +1,19 @@
 /* cmd_run.c: `lateral run`: the convergence study of one pool, with metrics, traces, summary and plots. */
 #include <config.h>
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
+#include "lateral/metrics.h"
 
 #define PATHLEN 4096
 /* Rows of the progress table on stdout (metrics.tsv has every recorded row). */
@@ -63,134 +68,380 @@ static double time_to_gain(const double *pres, const double *snr, size_t n, doub
 	return NAN;
 }
 
+/* What a study carries from one presentation to the next besides the simulation: running sums, the
+ * recorded SNR and the text of metrics.tsv and trace.tsv so far. The sums are 8-byte fields (no
+ * padding), written as they are into the state file. */
+typedef struct {
+	uint64_t done, since, n_rec, model_len, metrics_len, trace_len;
+	double sum_settle, sum_steps, tot_settle, tot_steps, tot_rhs, tot_jac, t0, seconds;
+	double min_rtol_used, max_steady_error;
+	double init_snr, init_inv_snr, init_cos_mean, init_mean_ratio, init_dist_wstar;
+} study_sums;
+
+typedef struct {
+	study_sums s;
+	double *rec_p, *rec_s;
+	size_t cap_rec;
+	char *mtext, *ttext; /* memory streams of metrics.tsv and trace.tsv */
+	size_t mlen, tlen;
+	FILE *mfp, *tfp;
+} study;
+
+/* The state file: RUN_MAGIC, study_sums, the model text (lat_model_write), rec_p and rec_s (n_rec
+ * doubles each), the metrics and trace text, then lat_sim_save's state. */
+#define RUN_MAGIC "LATRUN01"
+
+static int study_records(study *st, size_t cap)
+{
+	double *p = realloc(st->rec_p, cap * sizeof *p), *q;
+	if (p)
+		st->rec_p = p;
+	q = p ? realloc(st->rec_s, cap * sizeof *q) : NULL;
+	if (q)
+		st->rec_s = q;
+	if (!p || !q)
+		return LAT_ENOMEM;
+	st->cap_rec = cap;
+	return LAT_OK;
+}
+
+static void study_clear(study *st)
+{
+	if (st->mfp)
+		fclose(st->mfp);
+	if (st->tfp)
+		fclose(st->tfp);
+	free(st->mtext);
+	free(st->ttext);
+	free(st->rec_p);
+	free(st->rec_s);
+}
+
+static int study_save(const char *path, const lat_model *m, lat_sim *sim, study *st, char *err)
+{
+	size_t model_len = 0;
+	char *model = cli_model_text(m, &model_len);
+	lat_afile *f = NULL;
+	FILE *fp;
+	int rc = LAT_OK;
+
+	if (!model) {
+		rc = lat_err_set(err, LAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	fflush(st->mfp);
+	if (st->tfp)
+		fflush(st->tfp);
+	st->s.model_len = model_len;
+	st->s.metrics_len = st->mlen;
+	st->s.trace_len = st->tfp ? st->tlen : 0;
+	f = lat_afile_open(path, err);
+	if (!f) {
+		rc = LAT_EIO;
+		goto out;
+	}
+	fp = lat_afile_fp(f);
+	if (fwrite(RUN_MAGIC, 1, 8, fp) != 8 || fwrite(&st->s, sizeof st->s, 1, fp) != 1 ||
+	    fwrite(model, 1, model_len, fp) != model_len ||
+	    fwrite(st->rec_p, sizeof *st->rec_p, st->s.n_rec, fp) != st->s.n_rec ||
+	    fwrite(st->rec_s, sizeof *st->rec_s, st->s.n_rec, fp) != st->s.n_rec ||
+	    fwrite(st->mtext, 1, st->s.metrics_len, fp) != st->s.metrics_len ||
+	    (st->s.trace_len && fwrite(st->ttext, 1, st->s.trace_len, fp) != st->s.trace_len)) {
+		rc = lat_err_set(err, LAT_EIO, "%s: write failed", path);
+		goto out;
+	}
+	rc = lat_sim_save(sim, fp, err);
+	if (!rc) {
+		rc = lat_afile_commit(f, err);
+		f = NULL;
+	}
+out:
+	lat_afile_abort(f);
+	free(model);
+	return rc;
+}
+
+/* Prints a note for every key whose line ("\tkey = value;") in the model text differs from the saved one. */
+static void model_notes(const char *cmd, const char *old, const char *cur)
+{
+	char section[64] = "";
+	while (*old && *cur) {
+		size_t lo = strcspn(old, "\n"), lc = strcspn(cur, "\n");
+		const char *eq = memchr(old, '=', lo);
+		if (sscanf(cur, "%63[a-z_] = {", section) != 1 && (lo != lc || memcmp(old, cur, lo)) && eq && cur[0] == '\t' &&
+		    lc > 2 && lo > (size_t)(eq - old) + 2)
+			fprintf(stderr, "lateral %s: note: resuming with %s.%.*s (was %.*s)\n", cmd, section, (int)lc - 2,
+				cur + 1, (int)(lo - (size_t)(eq - old) - 3), eq + 2);
+		old += lo + (old[lo] == '\n');
+		cur += lc + (cur[lc] == '\n');
+	}
+}
+
+/* Reads the state file into st and sim. Errors are input errors (LAT_ECONFIG, LAT_EIO). */
+static int study_load(const char *cmd, const char *path, const lat_model *m, lat_sim *sim, study *st,
+		      char *err)
+{
+	FILE *fp = fopen(path, "rb");
+	char magic[8], *model = NULL, *cur = NULL, *text = NULL;
+	size_t cur_len = 0;
+	struct stat sb;
+	study_sums h;
+	lat_sim_status ss;
+	int rc = LAT_OK;
+
+	if (!fp) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot open the state of an interrupted run: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fread(magic, 1, 8, fp) != 8 || memcmp(magic, RUN_MAGIC, 8)) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: not a state file of `lateral run` (format %s)", path, RUN_MAGIC);
+		goto out;
+	}
+	if (fread(&h, sizeof h, 1, fp) != 1 || fstat(fileno(fp), &sb) || h.model_len > (uint64_t)sb.st_size ||
+	    h.metrics_len > (uint64_t)sb.st_size || h.trace_len > (uint64_t)sb.st_size || h.n_rec > (uint64_t)sb.st_size ||
+	    h.model_len + h.metrics_len + h.trace_len + 2 * h.n_rec * sizeof(double) > (uint64_t)sb.st_size) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated or corrupt state file", path);
+		goto out;
+	}
+	model = malloc(h.model_len + 1);
+	text = malloc(h.metrics_len + h.trace_len + 1);
+	cur = cli_model_text(m, &cur_len);
+	rc = study_records(st, h.n_rec + (m->presentations - (h.done < m->presentations ? h.done : m->presentations)) /
+					     m->record_every + 2);
+	if (!model || !text || !cur || rc) {
+		rc = lat_err_set(err, LAT_ENOMEM, "out of memory reading %s", path);
+		goto out;
+	}
+	if (fread(model, 1, h.model_len, fp) != h.model_len || fread(st->rec_p, sizeof(double), h.n_rec, fp) != h.n_rec ||
+	    fread(st->rec_s, sizeof(double), h.n_rec, fp) != h.n_rec ||
+	    fread(text, 1, h.metrics_len + h.trace_len, fp) != h.metrics_len + h.trace_len) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated state file", path);
+		goto out;
+	}
+	model[h.model_len] = 0;
+	rc = lat_sim_load(sim, fp, path, err);
+	if (rc)
+		goto out;
+	lat_sim_measure(sim, &ss);
+	if (ss.presentation != h.done || fgetc(fp) != EOF) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt state file", path);
+		goto out;
+	}
+	if (h.done > m->presentations) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: %llu presentations are done, more than run.presentations = %zu", path,
+				 (unsigned long long)h.done, m->presentations);
+		goto out;
+	}
+	model_notes(cmd, model, cur);
+	fwrite(text, 1, h.metrics_len, st->mfp);
+	if (st->tfp)
+		fwrite(text + h.metrics_len, 1, h.trace_len, st->tfp);
+	st->s = h;
+out:
+	if (fp)
+		fclose(fp);
+	free(model);
+	free(cur);
+	free(text);
+	return rc;
+}
+
+/* After a failed presentation: the simulation is back at its last good state; save it and say how to
+ * continue with other settings. */
+static void study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim, study *st,
+			int code)
+{
+	char sets[2][64], err[LAT_ERRLEN];
+	const char *set_ptr[2] = {sets[0], sets[1]};
+	size_t n_sets = 1;
+
+	if (code == LAT_EDIVERGE) {
+		snprintf(sets[0], sizeof sets[0], "plasticity.eta=%g", m->eta / 10);
+	} else {
+		snprintf(sets[0], sizeof sets[0], "solver.t_max=%g", 10 * m->t_max);
+		snprintf(sets[1], sizeof sets[1], "solver.max_steps=%ld", 10 * m->max_steps);
+		n_sets = 2;
+	}
+	if (st->s.done == 0) {
+		fprintf(stderr, "lateral %s: no presentation succeeded; nothing was saved\n", o->cmd);
+		cli_rerun_hint(ctl->argc, ctl->argv, "run again with other settings, e.g.", set_ptr, n_sets, 0);
+	} else if (study_save(ctl->state_path, m, sim, st, err)) {
+		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
+	} else {
+		fprintf(stderr, "lateral %s: the last good state (after presentation %llu) is saved in %s\n", o->cmd,
+			(unsigned long long)st->s.done, ctl->state_path);
+		cli_rerun_hint(ctl->argc, ctl->argv, "continue from it with other settings, e.g.", set_ptr, n_sets, 1);
+	}
+}
+
 int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 	      run_result *res)
 {
+	return run_study_ctl(o, m, sim, dir, traced, NULL, res);
+}
+
+int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
+		  const run_control *ctl, run_result *res)
+{
 	char path[PATHLEN], err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
-	lat_afile *fm = NULL, *ft = NULL;
 	lat_trace *tr = NULL;
 	lat_sim_step step;
 	lat_sim_status st;
+	study sd;
+	study_sums *s = &sd.s;
 	size_t n_trace = traced ? m->trace_presentations : 0, n = m->neurons;
 	size_t print_every = m->presentations / TABLE_ROWS;
-	double sum_settle = 0, sum_steps = 0, tot_settle = 0, tot_steps = 0, tot_rhs = 0, tot_jac = 0, t0 = 0, start;
-	size_t since = 0, n_rec = 0, cap_rec = m->presentations / m->record_every + 2;
-	double *rec_p = malloc(cap_rec * sizeof *rec_p), *rec_s = malloc(cap_rec * sizeof *rec_s);
-	int rc = CLI_OK, lrc;
+	double start;
+	int rc = CLI_OK, lrc, sig;
 
 	memset(res, 0, sizeof *res);
-	res->max_steady_error = NAN;
-	if (!rec_p || !rec_s) {
+	memset(&sd, 0, sizeof sd);
+	s->max_steady_error = NAN;
+	sd.mfp = open_memstream(&sd.mtext, &sd.mlen);
+	sd.tfp = n_trace ? open_memstream(&sd.ttext, &sd.tlen) : NULL;
+	if (!sd.mfp || (n_trace && !sd.tfp) || study_records(&sd, m->presentations / m->record_every + 2)) {
 		rc = cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the metrics record");
 		goto out;
 	}
 	if (print_every < m->record_every)
 		print_every = m->record_every;
 	print_every -= print_every % m->record_every;
-
-	fm = lat_afile_open(cli_path(path, sizeof path, dir, "metrics.tsv"), err);
-	if (!fm)
-		goto io_fail;
-	cli_metrics_header(lat_afile_fp(fm));
 	if (n_trace) {
 		double dt = m->trace_dt > 0 ? m->trace_dt : fmin(m->tau, m->tau_inh) / 10;
 		double horizon = m->timing == LAT_TIMING_CONTINUOUS ? m->duration : m->t_max;
 		size_t cap = (size_t)(horizon / dt) + 3;
 		tr = lat_trace_alloc(n + 2, cap, dt);
-		ft = lat_afile_open(cli_path(path, sizeof path, dir, "trace.tsv"), err);
 		if (!tr) {
 			rc = cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the trace buffer");
 			goto out;
 		}
-		if (!ft)
-			goto io_fail;
-		fprintf(lat_afile_fp(ft), "# presentation\tt");
-		for (size_t i = 1; i <= n; i++)
-			fprintf(lat_afile_fp(ft), "\tr_%zu", i);
-		fprintf(lat_afile_fp(ft), "\tr_inh\tb\n");
 	}
 
-	lat_sim_measure(sim, &st);
-	res->init = st;
-	rec_p[n_rec] = 0;
-	rec_s[n_rec++] = st.pool.snr;
-	cli_metrics_row(lat_afile_fp(fm), &st, st.pool.inv_snr, NAN, NAN);
-	if (!o->quiet) {
-		table_header();
-		table_row(&st, NAN, NAN);
+	if (ctl && ctl->resume) {
+		lrc = study_load(o->cmd, ctl->state_path, m, sim, &sd, err);
+		if (lrc) {
+			rc = cli_fail(o->cmd, LAT_ECONFIG, err);
+			goto out;
+		}
+		fprintf(stderr, "lateral %s: resuming after presentation %llu of %zu from %s\n", o->cmd,
+			(unsigned long long)s->done, m->presentations, ctl->state_path);
+		res->init.presentation = 0;
+		res->init.pool = (lat_pool_stats){s->init_snr, s->init_inv_snr, s->init_cos_mean, s->init_mean_ratio};
+		res->init.dist_wstar = s->init_dist_wstar;
+		if (!o->quiet)
+			table_header();
+	} else {
+		cli_metrics_header(sd.mfp);
+		if (n_trace) {
+			fprintf(sd.tfp, "# presentation\tt");
+			for (size_t i = 1; i <= n; i++)
+				fprintf(sd.tfp, "\tr_%zu", i);
+			fprintf(sd.tfp, "\tr_inh\tb\n");
+		}
+		lat_sim_measure(sim, &st);
+		res->init = st;
+		s->init_snr = st.pool.snr;
+		s->init_inv_snr = st.pool.inv_snr;
+		s->init_cos_mean = st.pool.cos_mean;
+		s->init_mean_ratio = st.pool.mean_ratio;
+		s->init_dist_wstar = st.dist_wstar;
+		sd.rec_p[s->n_rec] = 0;
+		sd.rec_s[s->n_rec++] = st.pool.snr;
+		cli_metrics_row(sd.mfp, &st, st.pool.inv_snr, NAN, NAN);
+		if (!o->quiet) {
+			table_header();
+			table_row(&st, NAN, NAN);
+		}
 	}
+	res->min_rtol_used = s->min_rtol_used;
+	res->max_steady_error = s->max_steady_error;
 	start = cli_now();
-	for (size_t p = 1; p <= m->presentations; p++) {
+	for (size_t p = (size_t)s->done + 1; p <= m->presentations; p++) {
 		lat_trace *use = p <= n_trace ? tr : NULL;
 		lrc = lat_sim_present(sim, &step, use, err);
 		if (lrc) {
-			snprintf(msg, sizeof msg, "%s (no file in %s was changed)", err, dir);
+			snprintf(msg, sizeof msg, "%s (no output file in %s was written)", err, dir);
 			rc = cli_fail(o->cmd, lrc, msg);
+			if (ctl) {
+				s->seconds += cli_now() - start;
+				study_fault(o, ctl, m, sim, &sd, lrc);
+			}
 			goto out;
 		}
 		if (use) {
-			trace_rows(lat_afile_fp(ft), tr, p, t0);
-			t0 += tr->data[(tr->n - 1) * (1 + tr->cols)];
+			trace_rows(sd.tfp, tr, p, s->t0);
+			s->t0 += tr->data[(tr->n - 1) * (1 + tr->cols)];
 		}
-		sum_settle += step.settle_time;
-		sum_steps += (double)step.steps;
-		tot_settle += step.settle_time;
-		tot_steps += (double)step.steps;
-		tot_rhs += (double)step.rhs_evals;
-		tot_jac += (double)step.jac_evals;
-		if (p == 1 || step.rtol_used < res->min_rtol_used)
-			res->min_rtol_used = step.rtol_used;
-		since++;
+		s->sum_settle += step.settle_time;
+		s->sum_steps += (double)step.steps;
+		s->tot_settle += step.settle_time;
+		s->tot_steps += (double)step.steps;
+		s->tot_rhs += (double)step.rhs_evals;
+		s->tot_jac += (double)step.jac_evals;
+		if (p == 1 || step.rtol_used < s->min_rtol_used)
+			s->min_rtol_used = step.rtol_used;
+		s->since++;
 		if (isfinite(step.steady_error))
-			res->max_steady_error = isnan(res->max_steady_error) ? step.steady_error
-									      : fmax(res->max_steady_error, step.steady_error);
+			s->max_steady_error = isnan(s->max_steady_error) ? step.steady_error
+									 : fmax(s->max_steady_error, step.steady_error);
 		if (p % m->record_every == 0 || p == m->presentations) {
 			lat_sim_measure(sim, &st);
-			rec_p[n_rec] = (double)p;
-			rec_s[n_rec++] = st.pool.snr;
-			cli_metrics_row(lat_afile_fp(fm), &st, res->init.pool.inv_snr, sum_settle / (double)since,
-					sum_steps / (double)since);
-			if (!o->quiet && (p % print_every == 0 || p == m->presentations))
-				table_row(&st, sum_settle / (double)since, sum_steps / (double)since);
-			sum_settle = sum_steps = 0;
-			since = 0;
+			sd.rec_p[s->n_rec] = (double)p;
+			sd.rec_s[s->n_rec++] = st.pool.snr;
+			cli_metrics_row(sd.mfp, &st, s->init_inv_snr, s->sum_settle / (double)s->since,
+					s->sum_steps / (double)s->since);
+			if (!o->quiet && (p % print_every == 0 || p == m->presentations)) {
+				table_row(&st, s->sum_settle / (double)s->since, s->sum_steps / (double)s->since);
+				fflush(stdout);
+			}
+			s->sum_settle = s->sum_steps = 0;
+			s->since = 0;
+		}
+		s->done = p;
+		sig = ctl ? cli_interrupted() : 0;
+		if (sig && p < m->presentations) {
+			s->seconds += cli_now() - start;
+			lrc = study_save(ctl->state_path, m, sim, &sd, err);
+			if (lrc) {
+				rc = cli_fail(o->cmd, LAT_EIO, err);
+				goto out;
+			}
+			fprintf(stderr, "lateral %s: %s: stopped after presentation %zu of %zu; the state is saved in %s\n",
+				o->cmd, cli_signal_name(sig), p, m->presentations, ctl->state_path);
+			cli_rerun_hint(ctl->argc, ctl->argv, "resume with", NULL, 0, 1);
+			rc = CLI_INTERRUPTED(sig);
+			goto out;
 		}
 	}
-	res->seconds = cli_now() - start;
+	res->min_rtol_used = s->min_rtol_used;
+	res->max_steady_error = s->max_steady_error;
+	res->seconds = s->seconds + cli_now() - start;
 	lat_sim_measure(sim, &st);
 	res->final = st;
 	res->presentations = m->presentations;
-	res->p50 = time_to_gain(rec_p, rec_s, n_rec, 0.5);
-	res->p90 = time_to_gain(rec_p, rec_s, n_rec, 0.9);
+	res->p50 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.5);
+	res->p90 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.9);
 	if (m->presentations) {
-		res->mean_steps = tot_steps / (double)m->presentations;
-		res->mean_rhs = tot_rhs / (double)m->presentations;
-		res->mean_jac = tot_jac / (double)m->presentations;
-		res->mean_settle_time = tot_settle / (double)m->presentations;
+		res->mean_steps = s->tot_steps / (double)m->presentations;
+		res->mean_rhs = s->tot_rhs / (double)m->presentations;
+		res->mean_jac = s->tot_jac / (double)m->presentations;
+		res->mean_settle_time = s->tot_settle / (double)m->presentations;
 	}
 	{
 		const double *ws = lat_sim_wstar(sim, &res->wstar_population);
 		res->dist_wstar = ws ? lat_metrics_rel_dist(n * m->inputs, lat_sim_weights(sim), ws) : NAN;
 	}
-	lrc = lat_afile_commit(fm, err);
-	fm = NULL;
-	if (lrc)
-		goto io_fail;
-	if (ft) {
-		lrc = lat_afile_commit(ft, err);
-		ft = NULL;
-		if (lrc)
-			goto io_fail;
+	fflush(sd.mfp);
+	lrc = cli_write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), sd.mtext, sd.mlen, err);
+	if (!lrc && sd.tfp) {
+		fflush(sd.tfp);
+		lrc = cli_write_text(cli_path(path, sizeof path, dir, "trace.tsv"), sd.ttext, sd.tlen, err);
 	}
-	goto out;
-io_fail:
-	rc = cli_fail(o->cmd, LAT_EIO, err);
+	if (lrc)
+		rc = cli_fail(o->cmd, LAT_EIO, err);
 out:
-	lat_afile_abort(fm);
-	lat_afile_abort(ft);
 	lat_trace_free(tr);
-	free(rec_p);
-	free(rec_s);
+	study_clear(&sd);
 	return rc;
 }
 
@@ -274,38 +525,65 @@ int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced
 	return cli_plot(o, "plots/trace.gp", cli_path(path, sizeof path, dir, "trace.png"), assign, 2);
 }
 
+static int on_run_extra(const char *name, const char *arg, void *ctx)
+{
+	(void)name;
+	(void)arg;
+	*(int *)ctx = 1;
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const char summary[] =
 	    "Presents inputs to one pool, settles its rate circuit to the fixed point after each input and\n"
 	    "applies the anti-Hebbian rule. Writes DIR/metrics.tsv (one row every run.record_every\n"
 	    "presentations), DIR/trace.tsv (rates of the first run.trace_presentations presentations),\n"
-	    "DIR/summary.json, and DIR/snr.png, DIR/trace.png when gnuplot is installed.";
+	    "DIR/summary.json, and DIR/snr.png, DIR/trace.png when gnuplot is installed, each atomically.\n"
+	    "SIGINT or SIGTERM finishes the current presentation, saves the state (weights, circuit, input\n"
+	    "generator, rows so far) to DIR/run_state.bin and exits with status 130 or 143; --resume\n"
+	    "continues from it to the same weights and files as an uninterrupted run. A presentation that\n"
+	    "fails (no steady state, solver failure, non-finite weights) stops the run with status 1; its\n"
+	    "last good state is then saved there too, to continue with other settings (--set).";
+	static const cli_extra extra[] = {
+	    {"resume", 0, "continue from DIR/run_state.bin (same MODEL; changed keys are noted)"},
+	    {NULL, 0, NULL}};
+	static const char *const outputs[] = {"run_state.bin", "metrics.tsv", "trace.tsv", "summary.json",
+					      "snr.png", "trace.png", NULL};
 	cli_opts o;
 	lat_model m;
 	lat_sim *sim = NULL;
 	run_result res;
-	int rc = cli_parse(argc, argv, "run", summary, "out/run", 0, NULL, NULL, NULL, &o);
+	char state[PATHLEN];
+	int resume = 0;
+	run_control ctl;
+	int rc = cli_parse(argc, argv, "run", summary, "out/run", 0, extra, on_run_extra, &resume, &o);
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
+	cli_signals_install();
 	rc = cli_load_model(&o, NULL, NULL, 0, &m);
 	if (rc)
 		goto out;
 	rc = run_prepare(&o, &m, o.outdir, &sim);
 	if (rc)
 		goto out;
+	cli_remove_stale(o.outdir, outputs);
+	ctl = (run_control){cli_path(state, sizeof state, o.outdir, "run_state.bin"), resume, argc, argv};
 	if (!o.quiet)
 		printf("# lateral run: %s, N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, %zu presentations, "
 		       "solver %s\n",
 		       m.source, m.neurons, m.inputs, m.alpha, m.gamma, m.eta, m.presentations,
 		       lat_method_name(m.method));
-	rc = run_study(&o, &m, sim, o.outdir, 1, &res);
+	rc = run_study_ctl(&o, &m, sim, o.outdir, 1, &ctl, &res);
 	if (rc)
 		goto out;
 	rc = run_write_summary(&o, &m, o.outdir, &res, NULL, NULL, 0);
 	if (!rc)
 		rc = run_plots(&o, &m, o.outdir, 1);
+	/* The run is complete: its state is of no more use. */
+	if (!rc)
+		unlink(state);
 	if (!o.quiet) {
 		printf("# 1/SNR fell from %.4g to %.4g (factor %.4g); |wbar|/|wbar_init| = %.4f, cos = %.6f\n",
 		       res.init.pool.inv_snr, res.final.pool.inv_snr, res.final.pool.inv_snr / res.init.pool.inv_snr,

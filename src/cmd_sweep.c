@@ -1,6 +1,7 @@
 /* cmd_sweep.c: `lateral sweep`: the convergence study over a grid of model keys, with predictions. */
 #include <config.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,21 @@ typedef struct {
 	char key[MAX_KEYS][TEXTLEN];
 	size_t n_values[MAX_KEYS];
 	char value[MAX_KEYS][MAX_VALUES][TEXTLEN];
+	int resume;
 } grid;
 
 static int on_extra(const char *name, const char *arg, void *ctx)
 {
 	grid *g = ctx;
-	const char *eq = strchr(arg, '=');
+	const char *eq;
 	size_t k = g->n_keys, len;
 	const char *p;
 
-	(void)name;
+	if (!strcmp(name, "resume")) {
+		g->resume = 1;
+		return 0;
+	}
+	eq = strchr(arg, '=');
 	if (!eq || eq == arg || !eq[1]) {
 		fprintf(stderr, "lateral sweep: --vary '%s': expected section.key=v1,v2,...\n", arg);
 		return CLI_USAGE;
@@ -139,31 +145,119 @@ static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, 
 	return rc;
 }
 
-static void table_line(FILE *fp, const grid *g, size_t r, const sweep_row *row, int tsv)
+static const char *const columns[] = {"snr_gain",  "inv_snr_ratio", "pred_inv_snr", "formula_inv",
+				      "mean_ratio", "pred_mean",     "formula_mean", "p50",
+				      "p90",       "steps",         "us_per_pres"};
+#define N_COLUMNS (sizeof columns / sizeof columns[0])
+
+/* The table's values of one run. */
+static void row_values(const sweep_row *row, double *v)
 {
 	const run_result *res = &row->res;
-	double v[] = {res->final.pool.snr / res->init.pool.snr,
-		      res->final.pool.inv_snr / res->init.pool.inv_snr,
-		      row->pred_inv_snr_ratio,
-		      row->formula_inv_snr_ratio,
-		      res->final.pool.mean_ratio,
-		      row->pred_mean_ratio,
-		      row->formula_mean_ratio,
-		      res->p50,
-		      res->p90,
-		      res->mean_steps,
-		      res->presentations ? 1e6 * res->seconds / (double)res->presentations : NAN};
+	double w[N_COLUMNS] = {res->final.pool.snr / res->init.pool.snr,
+			       res->final.pool.inv_snr / res->init.pool.inv_snr,
+			       row->pred_inv_snr_ratio,
+			       row->formula_inv_snr_ratio,
+			       res->final.pool.mean_ratio,
+			       row->pred_mean_ratio,
+			       row->formula_mean_ratio,
+			       res->p50,
+			       res->p90,
+			       res->mean_steps,
+			       res->presentations ? 1e6 * res->seconds / (double)res->presentations : NAN};
+	memcpy(v, w, sizeof w);
+}
+
+static void table_line(FILE *fp, const grid *g, size_t r, const double *v, int tsv)
+{
 	fprintf(fp, tsv ? "%zu" : "%4zu", r + 1);
 	for (size_t k = 0; k < g->n_keys; k++)
 		fprintf(fp, tsv ? "\t%s" : " %12s", g->value[k][value_index(g, r, k)]);
-	for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+	for (size_t k = 0; k < N_COLUMNS; k++)
 		fprintf(fp, tsv ? "\t%.6g" : " %11.4g", v[k]);
 	fputc('\n', fp);
 }
 
-static const char *const columns[] = {"snr_gain",  "inv_snr_ratio", "pred_inv_snr", "formula_inv",
-				      "mean_ratio", "pred_mean",     "formula_mean", "p50",
-				      "p90",       "steps",         "us_per_pres"};
+/* DIR/sweep_state.tsv: one line per finished run, "RUN\tHASH\tVALUES..." with the hash of the run's
+ * model text and the table's values at full precision; rewritten atomically after every run. */
+static int state_write(const char *path, size_t n_runs, const int *done,
+		       const unsigned long long *hash, const double *vals, char *err)
+{
+	lat_afile *f = lat_afile_open(path, err);
+	FILE *fp;
+
+	if (!f)
+		return LAT_EIO;
+	fp = lat_afile_fp(f);
+	fputs("# lateral sweep: finished runs (`lateral sweep --resume` skips them)\n# run\tmodel_hash", fp);
+	for (size_t k = 0; k < N_COLUMNS; k++)
+		fprintf(fp, "\t%s", columns[k]);
+	fputc('\n', fp);
+	for (size_t r = 0; r < n_runs; r++) {
+		if (!done[r])
+			continue;
+		fprintf(fp, "%zu\t%016llx", r + 1, hash[r]);
+		for (size_t k = 0; k < N_COLUMNS; k++)
+			fprintf(fp, "\t%.17g", vals[r * N_COLUMNS + k]);
+		fputc('\n', fp);
+	}
+	return lat_afile_commit(f, err);
+}
+
+/* Reads the finished runs of an interrupted sweep; a run whose model differs from this grid's is an
+ * error (LAT_ECONFIG), as is a malformed line. */
+static int state_read(const char *path, size_t n_runs, int *done, const unsigned long long *hash, double *vals,
+		      size_t *n_done, char *err)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	int rc = LAT_OK;
+
+	*n_done = 0;
+	if (!fp)
+		return lat_err_set(err, LAT_EIO, "%s: cannot open the state of an interrupted sweep: %s", path,
+				   strerror(errno));
+	while (!rc && getline(&line, &cap, fp) > 0) {
+		char *p, *end;
+		unsigned long long h;
+		size_t r;
+
+		lineno++;
+		if (*line == '#')
+			continue;
+		r = strtoul(line, &end, 10);
+		h = strtoull(end, &p, 16);
+		if (end == line || p == end || r < 1 || r > n_runs) {
+			rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: expected RUN (1..%zu) and a model hash", path, lineno,
+					 n_runs);
+			break;
+		}
+		if (h != hash[r - 1]) {
+			rc = lat_err_set(err, LAT_ECONFIG,
+					 "%s:%zu: run %zu was made with another model (other MODEL, --set or --vary "
+					 "values): use another -o DIR or leave out --resume",
+					 path, lineno, r);
+			break;
+		}
+		for (size_t k = 0; k < N_COLUMNS; k++) {
+			vals[(r - 1) * N_COLUMNS + k] = strtod(p, &end);
+			if (end == p) {
+				rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: expected %zu numbers after the hash", path,
+						 lineno, N_COLUMNS);
+				break;
+			}
+			p = end;
+		}
+		if (!rc && !done[r - 1]) {
+			done[r - 1] = 1;
+			(*n_done)++;
+		}
+	}
+	free(line);
+	fclose(fp);
+	return rc;
+}
 
 static void table_header(FILE *fp, const grid *g, int tsv)
 {
@@ -219,18 +313,25 @@ int cmd_sweep(int argc, char **argv)
 	    "gained 50 %/90 % of its final gain, solver steps and cost), DIR/run_NNN/\n"
 	    "(metrics.tsv, summary.json) and DIR/sweep_NN.png: SNR against presentations, one line per value\n"
 	    "of the first key, one plot per combination of the others. Values are separated by commas\n"
-	    "(array values cannot be swept). Example, the classic grid:\n"
+	    "(array values cannot be swept). DIR/sweep_state.tsv lists the finished runs; SIGINT or SIGTERM\n"
+	    "finishes the current run and exits with status 130 or 143, and --resume (same MODEL, --set and\n"
+	    "--vary) skips the finished runs and produces the same table. Example, the classic grid:\n"
 	    "  lateral sweep --vary circuit.inputs=9,36,81 --vary plasticity.gamma=0.1,0.01,0.001";
 	static const cli_extra extra[] = {{"vary", 1, "section.key=v1,v2,... (repeatable, at most 8)"},
+					  {"resume", 0, "skip the runs DIR/sweep_state.tsv lists as finished"},
 					  {NULL, 0, NULL}};
+	static const char *const outputs[] = {"sweep_state.tsv", "sweep.tsv", NULL};
 	grid *g = calloc(1, sizeof *g);
 	sweep_row *rows = NULL;
+	double *vals = NULL;
+	int *done = NULL;
+	unsigned long long *hash = NULL;
 	cli_opts o;
 	lat_model m;
 	lat_afile *f = NULL;
-	char path[PATHLEN], name[64], err[LAT_ERRLEN];
-	size_t n_runs = 1;
-	int rc;
+	char path[PATHLEN], state[PATHLEN], name[64], err[LAT_ERRLEN];
+	size_t n_runs = 1, n_done = 0;
+	int rc, sig;
 
 	lat_model_init(&m);
 	if (!g) {
@@ -255,10 +356,19 @@ int cmd_sweep(int argc, char **argv)
 			goto out;
 		}
 	}
+	rows = calloc(n_runs, sizeof *rows);
+	vals = calloc(n_runs * N_COLUMNS, sizeof *vals);
+	done = calloc(n_runs, sizeof *done);
+	hash = calloc(n_runs, sizeof *hash);
+	if (!rows || !vals || !done || !hash) {
+		rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* Check every combination before running any, so a typo costs nothing. */
 	for (size_t r = 0; r < n_runs; r++) {
-		char sets[MAX_KEYS][2 * TEXTLEN + 2];
+		char sets[MAX_KEYS][2 * TEXTLEN + 2], *text;
 		const char *extra_sets[MAX_KEYS];
+		size_t len = 0;
 		for (size_t k = 0; k < g->n_keys; k++) {
 			snprintf(sets[k], sizeof sets[k], "%s=%s", g->key[k], g->value[k][value_index(g, r, k)]);
 			extra_sets[k] = sets[k];
@@ -267,28 +377,66 @@ int cmd_sweep(int argc, char **argv)
 		rc = cli_load_model(&o, NULL, extra_sets, g->n_keys, &m);
 		if (rc)
 			goto out;
-	}
-	rows = calloc(n_runs, sizeof *rows);
-	if (!rows) {
-		rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
-		goto out;
+		text = cli_model_text(&m, &len);
+		if (!text) {
+			rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
+			goto out;
+		}
+		hash[r] = cli_hash(text, len);
+		free(text);
 	}
 	rc = cli_outdir(&o);
 	if (rc)
 		goto out;
+	cli_signals_install();
+	cli_remove_stale(o.outdir, outputs);
+	cli_path(state, sizeof state, o.outdir, "sweep_state.tsv");
+	if (g->resume && state_read(state, n_runs, done, hash, vals, &n_done, err)) {
+		rc = cli_fail(o.cmd, LAT_ECONFIG, err);
+		goto out;
+	}
+	/* A fresh sweep forgets the runs of an earlier one. */
+	if (!g->resume && state_write(state, n_runs, done, hash, vals, err)) {
+		rc = cli_fail(o.cmd, LAT_EIO, err);
+		goto out;
+	}
+	if (g->resume)
+		fprintf(stderr, "lateral sweep: resuming: %zu of %zu runs are finished (%s)\n", n_done, n_runs, state);
 	if (!o.quiet) {
 		printf("# lateral sweep: %zu runs; ratios are final / initial\n", n_runs);
 		table_header(stdout, g, 0);
 	}
 	for (size_t r = 0; r < n_runs; r++) {
-		snprintf(name, sizeof name, "run_%03zu", r + 1);
-		lat_model_clear(&m);
-		rc = one_run(&o, g, r, cli_path(path, sizeof path, o.outdir, name), &m, &rows[r]);
-		if (rc)
-			goto out;
+		if (!done[r]) {
+			snprintf(name, sizeof name, "run_%03zu", r + 1);
+			lat_model_clear(&m);
+			rc = one_run(&o, g, r, cli_path(path, sizeof path, o.outdir, name), &m, &rows[r]);
+			if (rc) {
+				if (n_done) {
+					fprintf(stderr, "lateral sweep: the %zu finished runs are kept in %s\n", n_done, state);
+					cli_rerun_hint(argc, argv, "continue with other settings, e.g.", NULL, 0, 1);
+				}
+				goto out;
+			}
+			row_values(&rows[r], vals + r * N_COLUMNS);
+			done[r] = 1;
+			n_done++;
+			if (state_write(state, n_runs, done, hash, vals, err)) {
+				rc = cli_fail(o.cmd, LAT_EIO, err);
+				goto out;
+			}
+		}
 		if (!o.quiet) {
-			table_line(stdout, g, r, &rows[r], 0);
+			table_line(stdout, g, r, vals + r * N_COLUMNS, 0);
 			fflush(stdout);
+		}
+		sig = cli_interrupted();
+		if (sig && n_done < n_runs) {
+			fprintf(stderr, "lateral sweep: %s: stopped after %zu of %zu runs; they are kept in %s\n",
+				cli_signal_name(sig), n_done, n_runs, state);
+			cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
+			rc = CLI_INTERRUPTED(sig);
+			goto out;
 		}
 	}
 	f = lat_afile_open(cli_path(path, sizeof path, o.outdir, "sweep.tsv"), err);
@@ -298,7 +446,7 @@ int cmd_sweep(int argc, char **argv)
 	}
 	table_header(lat_afile_fp(f), g, 1);
 	for (size_t r = 0; r < n_runs; r++)
-		table_line(lat_afile_fp(f), g, r, &rows[r], 1);
+		table_line(lat_afile_fp(f), g, r, vals + r * N_COLUMNS, 1);
 	rc = lat_afile_commit(f, err);
 	f = NULL;
 	if (rc) {
@@ -312,6 +460,9 @@ out:
 	lat_afile_abort(f);
 	lat_model_clear(&m);
 	free(rows);
+	free(vals);
+	free(done);
+	free(hash);
 	free(g);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "lateral/err.h"
 #include "lateral/experiment.h"
 #include "lateral/io.h"
+#include "lateral/optim.h"
 #include "lateral/trainer.h"
 
 #define PATHLEN 4096
@@ -82,6 +83,131 @@ static int trainer_fail(const char *cmd, int code, const char *msg)
 	return code == LAT_ECONFIG || code == LAT_EIO || code == LAT_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 
+/* epochs.jsonl: one line per finished epoch, rewritten atomically after every epoch. */
+typedef struct {
+	char *text;
+	size_t len, cap;
+} epoch_log;
+
+static int log_append(epoch_log *lg, const char *line)
+{
+	size_t n = strlen(line);
+	if (lg->len + n + 2 > lg->cap) {
+		size_t cap = 2 * (lg->len + n + 2);
+		char *p = realloc(lg->text, cap);
+		if (!p)
+			return LAT_ENOMEM;
+		lg->text = p;
+		lg->cap = cap;
+	}
+	memcpy(lg->text + lg->len, line, n);
+	lg->len += n;
+	lg->text[lg->len++] = '\n';
+	lg->text[lg->len] = 0;
+	return LAT_OK;
+}
+
+/* Keeps the lines of epochs 1..n_epochs of an existing epochs.jsonl: the checkpoint holds that many
+ * epochs, and the resumed run writes the lines of the later ones again. */
+static int log_read(epoch_log *lg, const char *path, size_t n_epochs)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, next = 1, epoch;
+	ssize_t len;
+	int rc = LAT_OK;
+
+	if (!fp)
+		return LAT_OK;
+	while (!rc && next <= n_epochs && (len = getline(&line, &cap, fp)) > 0) {
+		if (line[len - 1] != '\n' || sscanf(line, "{\"epoch\": %zu,", &epoch) != 1 || epoch != next)
+			break;
+		line[len - 1] = 0;
+		rc = log_append(lg, line);
+		next++;
+	}
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+/* Where the state of the run is and how it continues (after an interrupt or a failure). */
+typedef struct {
+	int saved;	      /* this run's state is in the checkpoint file */
+	size_t epoch, batch; /* epochs finished, and batches of the next one, in that checkpoint */
+} train_saved;
+
+static void saved_at(char *buf, size_t size, const train_saved *sv, size_t batches)
+{
+	if (sv->batch)
+		snprintf(buf, size, "batch %zu of %zu in epoch %zu", sv->batch, batches, sv->epoch + 1);
+	else
+		snprintf(buf, size, "the end of epoch %zu", sv->epoch);
+}
+
+/* A numerical failure: the checkpoint on disk still holds the last good state; say so and how to go on. */
+static void fault_hint(int argc, char **argv, const lat_experiment *e, const lat_trainer *t, int code,
+		       const char *ckpt, const train_saved *sv)
+{
+	char sets[2][64], at[128];
+	const char *set_ptr[2] = {sets[0], sets[1]};
+	size_t n_sets = 1;
+
+	if (code == LAT_EDIVERGE) {
+		snprintf(sets[0], sizeof sets[0], "train.lr=%g", lat_optim_lr(e, lat_trainer_epoch(t)) / 10);
+	} else {
+		snprintf(sets[0], sizeof sets[0], "sharing.t_max=%g", 10 * e->t_max);
+		snprintf(sets[1], sizeof sets[1], "sharing.max_steps=%ld", 10 * e->max_steps);
+		n_sets = 2;
+	}
+	if (sv->saved) {
+		saved_at(at, sizeof at, sv, lat_trainer_batches(t));
+		fprintf(stderr, "lateral train: the last good state (%s) is in %s, which was not overwritten\n", at, ckpt);
+		cli_rerun_hint(argc, argv, "continue from it with other settings, e.g.", set_ptr, n_sets, 1);
+	} else {
+		fprintf(stderr, "lateral train: this run wrote no checkpoint yet; nothing was saved\n");
+		cli_rerun_hint(argc, argv, "run again with other settings, e.g.", set_ptr, n_sets, 0);
+	}
+}
+
+/* One finished epoch: evaluation, the JSON line on stdout and in the log. */
+static int epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, size_t size, char *err)
+{
+	const lat_epoch_stats *s = lat_trainer_stats(t);
+	double acc, loss;
+	size_t used;
+	int rc = lat_trainer_evaluate(t, 0, &acc, &loss, err);
+
+	if (rc)
+		return rc;
+	used = (size_t)snprintf(line, size,
+				"{\"epoch\": %zu, \"train_loss\": %.6f, \"train_acc\": %.4f, \"test_acc\": %.4f, "
+				"\"test_loss\": %.6f, \"snr\": [",
+				epoch, s->loss_sum / (double)s->samples, 100.0 * (double)s->correct / (double)s->samples, acc,
+				loss);
+	for (size_t i = 0; i < lat_trainer_n_lc(t) && used < size; i++) {
+		double v = lat_trainer_lc_snr(t, i);
+		used += (size_t)snprintf(line + used, size - used, isfinite(v) ? "%s%.6g" : "%snull", i ? ", " : "", v);
+	}
+	if (used < size)
+		used += (size_t)snprintf(line + used, size - used,
+					 "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
+					 "\"share_seconds\": %.3f",
+					 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
+	if (used < size && isfinite(s->share_steady_error))
+		used += (size_t)snprintf(line + used, size - used, ", \"share_steady_error\": %.3g", s->share_steady_error);
+	if (used < size && lat_trainer_has_validation(t)) {
+		double vacc, vloss;
+		rc = lat_trainer_evaluate(t, 1, &vacc, &vloss, err);
+		if (rc)
+			return rc;
+		used += (size_t)snprintf(line + used, size - used, ", \"val_acc\": %.4f, \"val_loss\": %.6f", vacc, vloss);
+	}
+	if (used < size)
+		snprintf(line + used, size - used, "}");
+	return LAT_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
 	static const char summary[] =
@@ -89,22 +215,31 @@ int cmd_train(int argc, char **argv)
 	    "Debian's dataset-fashion-mnist) and prints one JSON line per epoch on stdout: epoch,\n"
 	    "train_loss, train_acc, test_acc (percent), snr (one per lc layer), seconds, images_per_s,\n"
 	    "share_phases, share_seconds (and share_steady_error, val_acc when they apply).\n"
-	    "Writes DIR/epochs.jsonl, DIR/checkpoint.bin (atomically, every train.checkpoint_every epochs\n"
-	    "and at the end), DIR/summary.json and DIR/training.png. --resume continues from\n"
-	    "DIR/checkpoint.bin. A progress bar goes to stderr when it is a terminal.";
-	static const cli_extra extra[] = {{"resume", 0, "continue from DIR/checkpoint.bin"}, {NULL, 0, NULL}};
+	    "Writes DIR/epochs.jsonl (after every epoch), DIR/checkpoint.bin (every train.checkpoint_every\n"
+	    "epochs and at the end) and DIR/training.png, each atomically (temporary file, fsync, rename).\n"
+	    "SIGINT or SIGTERM finishes the current batch (and its sharing phase), saves the state to\n"
+	    "DIR/checkpoint.bin and exits with status 130 or 143; --resume continues from DIR/checkpoint.bin\n"
+	    "(also from the middle of an epoch) to the same weights as an uninterrupted run. A non-finite\n"
+	    "loss, gradient or weight, or a failed sharing phase, stops the run with status 1 and leaves\n"
+	    "the last checkpoint as it was. A progress bar goes to stderr when it is a terminal.";
+	static const cli_extra extra[] = {
+	    {"resume", 0, "continue from DIR/checkpoint.bin (--set may change e.g. train.lr)"},
+	    {NULL, 0, NULL}};
+	static const char *const outputs[] = {"checkpoint.bin", "epochs.jsonl", "training.png", NULL};
 	train_args args = {0};
+	train_saved sv = {0};
+	epoch_log lg = {NULL, 0, 0};
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	lat_afile *log = NULL;
-	char err[LAT_ERRLEN], path[PATHLEN], ckpt[PATHLEN];
+	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[PATHLEN], ckpt[PATHLEN], line[2048], at[128];
 	int rc = cli_parse(argc, argv, "train", summary, "out/train", 0, extra, on_train_extra, &args, &o);
-	int status, tty = isatty(2);
+	int status, sig = 0, tty = isatty(2);
 	double start;
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
+	cli_signals_install();
 	lat_experiment_init(&e);
 	lat_experiment_clear(&e);
 	rc = load_experiment(&o, &e);
@@ -114,18 +249,31 @@ int cmd_train(int argc, char **argv)
 	rc = cli_outdir(&o);
 	if (rc)
 		goto out;
+	cli_remove_stale(o.outdir, outputs);
 	t = lat_trainer_alloc(&e, &status, err);
 	if (!t) {
 		rc = trainer_fail(o.cmd, status, err);
 		goto out;
 	}
 	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
+	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");
 	if (args.resume) {
 		if (lat_trainer_load(t, ckpt, err)) {
 			rc = trainer_fail(o.cmd, LAT_ECONFIG, err);
 			goto out;
 		}
-		fprintf(stderr, "lateral train: resuming at epoch %zu from %s\n", lat_trainer_epoch(t) + 1, ckpt);
+		sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
+		saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
+		fprintf(stderr, "lateral train: resuming after %s from %s\n", at, ckpt);
+		if (log_read(&lg, path, lat_trainer_epoch(t))) {
+			rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* The log now matches the checkpoint (a fresh run starts it empty). */
+	if (cli_write_text(path, lg.text, lg.len, err)) {
+		rc = cli_fail(o.cmd, LAT_EIO, err);
+		goto out;
 	}
 	fprintf(stderr,
 		"lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
@@ -133,100 +281,85 @@ int cmd_train(int argc, char **argv)
 		e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
 		lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), e.share_mode,
 		(double)lat_trainer_planned_bytes(t) / 1048576.0);
-	/* epochs.jsonl keeps the lines of every epoch run in this output directory, resumed runs included. */
-	log = lat_afile_open(cli_path(path, sizeof path, o.outdir, "epochs.jsonl"), err);
-	if (!log) {
-		rc = trainer_fail(o.cmd, LAT_EIO, err);
-		goto out;
-	}
-	if (args.resume) {
-		FILE *old = fopen(path, "r");
-		int ch;
-		while (old && (ch = fgetc(old)) != EOF)
-			fputc(ch, lat_afile_fp(log));
-		if (old)
-			fclose(old);
-	}
 	start = cli_now();
 	while (lat_trainer_epoch(t) < e.epochs) {
-		size_t epoch = lat_trainer_epoch(t) + 1, total = lat_trainer_batches(t), done = 0;
-		const lat_epoch_stats *s;
-		double t0 = cli_now(), acc, loss, seconds;
-		char line[2048];
-		size_t used;
+		size_t epoch = lat_trainer_epoch(t) + 1, total = lat_trainer_batches(t), done;
+		double t0 = cli_now();
 		int r;
 
 		lat_trainer_begin_epoch(t);
+		done = lat_trainer_stats(t)->batches;
+		/* a resumed epoch: count the time its first part took (as the checkpoint measured it) */
+		if (done)
+			t0 -= lat_trainer_stats(t)->train_seconds + lat_trainer_stats(t)->share_seconds;
 		while ((r = lat_trainer_step(t, err)) == 1) {
 			done++;
 			if (tty && !o.quiet && (done % 5 == 0 || done == total))
 				progress(epoch, done, total, lat_trainer_stats(t));
+			sig = cli_interrupted();
+			if (sig)
+				break;
 		}
 		if (tty && !o.quiet)
 			fputc('\n', stderr);
+		if (r == 1) { /* interrupted within the epoch */
+			if (lat_trainer_save(t, ckpt, err)) {
+				rc = cli_fail(o.cmd, LAT_EIO, err);
+				goto out;
+			}
+			sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
+			break;
+		}
+		if (!r && (r = epoch_line(t, epoch, cli_now() - t0, line, sizeof line, msg)) < 0)
+			snprintf(err, sizeof err, "epoch %zu, evaluation: %s", epoch, msg);
 		if (r < 0) {
 			rc = trainer_fail(o.cmd, r, err);
+			if (r == LAT_EDIVERGE || r == LAT_ENOTSTEADY || r == LAT_ESOLVER)
+				fault_hint(argc, argv, &e, t, r, ckpt, &sv);
 			goto out;
 		}
-		s = lat_trainer_stats(t);
-		seconds = cli_now() - t0;
-		if (lat_trainer_evaluate(t, 0, &acc, &loss, err)) {
-			rc = trainer_fail(o.cmd, LAT_EINVAL, err);
-			goto out;
-		}
-		used = (size_t)snprintf(line, sizeof line,
-					"{\"epoch\": %zu, \"train_loss\": %.6f, \"train_acc\": %.4f, \"test_acc\": %.4f, "
-					"\"test_loss\": %.6f, \"snr\": [",
-					epoch, s->loss_sum / (double)s->samples, 100.0 * (double)s->correct / (double)s->samples,
-					acc, loss);
-		for (size_t i = 0; i < lat_trainer_n_lc(t) && used < sizeof line; i++) {
-			double v = lat_trainer_lc_snr(t, i);
-			used += (size_t)snprintf(line + used, sizeof line - used, isfinite(v) ? "%s%.6g" : "%snull", i ? ", " : "",
-						 v);
-		}
-		if (used < sizeof line)
-			used += (size_t)snprintf(line + used, sizeof line - used,
-						 "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
-						 "\"share_seconds\": %.3f",
-						 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
-		if (used < sizeof line && isfinite(s->share_steady_error))
-			used += (size_t)snprintf(line + used, sizeof line - used, ", \"share_steady_error\": %.3g",
-						 s->share_steady_error);
-		if (used < sizeof line && lat_trainer_has_validation(t)) {
-			double vacc, vloss;
-			if (lat_trainer_evaluate(t, 1, &vacc, &vloss, err)) {
-				rc = trainer_fail(o.cmd, LAT_EINVAL, err);
-				goto out;
-			}
-			used += (size_t)snprintf(line + used, sizeof line - used, ", \"val_acc\": %.4f, \"val_loss\": %.6f",
-						 vacc, vloss);
-		}
-		if (used < sizeof line)
-			snprintf(line + used, sizeof line - used, "}");
 		printf("%s\n", line);
 		fflush(stdout);
-		fprintf(lat_afile_fp(log), "%s\n", line);
-		if ((e.checkpoint_every && epoch % e.checkpoint_every == 0) || epoch == e.epochs) {
+		/* The log first: a kill between the two leaves it one epoch ahead of the checkpoint, and a
+		 * resumed run drops that line before writing it again. */
+		if (log_append(&lg, line)) {
+			rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (cli_write_text(path, lg.text, lg.len, err)) {
+			rc = cli_fail(o.cmd, LAT_EIO, err);
+			goto out;
+		}
+		sig = cli_interrupted();
+		if (sig || (e.checkpoint_every && epoch % e.checkpoint_every == 0) || epoch == e.epochs) {
 			if (lat_trainer_save(t, ckpt, err)) {
-				rc = trainer_fail(o.cmd, LAT_EIO, err);
+				rc = cli_fail(o.cmd, LAT_EIO, err);
 				goto out;
 			}
+			sv = (train_saved){1, lat_trainer_epoch(t), 0};
 		}
+		if (sig)
+			break;
 	}
-	rc = lat_afile_commit(log, err) ? trainer_fail(o.cmd, LAT_EIO, err) : CLI_OK;
-	log = NULL;
-	if (!rc) {
+	if (sig && lat_trainer_epoch(t) < e.epochs) {
+		saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
+		fprintf(stderr, "lateral train: %s: stopped after %s; the state is saved in %s\n", cli_signal_name(sig),
+			at, ckpt);
+		cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
+		rc = CLI_INTERRUPTED(sig);
+		goto out;
+	}
+	{
 		char q[PATHLEN + 16], quoted[PATHLEN + 16], nb[64];
 		const char *assign[2] = {q, nb};
-		snprintf(q, sizeof q, "data = %s",
-			 cli_gp_quote(quoted, sizeof quoted, cli_path(path, sizeof path, o.outdir, "epochs.jsonl")));
+		snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, path));
 		snprintf(nb, sizeof nb, "n_lc = %zu", lat_trainer_n_lc(t));
 		rc = cli_plot(&o, "plots/train.gp", cli_path(path, sizeof path, o.outdir, "training.png"), assign, 2);
 		if (!o.quiet)
 			fprintf(stderr, "lateral train: %.1f s; files in %s/\n", cli_now() - start, o.outdir);
 	}
 out:
-	lat_afile_abort(log);
+	free(lg.text);
 	lat_trainer_free(t);
 	lat_experiment_clear(&e);
 	return rc;

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -209,6 +210,21 @@ FILE *lat_afile_fp(lat_afile *f)
 	return f->fp;
 }
 
+/* Makes the rename of a file in the directory of path durable. Only a crash of the machine, not of
+ * the process, could lose it, and some file systems cannot sync directories: errors are ignored. */
+static void sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY) : -1;
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
 static void afile_free(lat_afile *f)
 {
 	free(f->tmp);
@@ -242,6 +258,7 @@ int lat_afile_commit(lat_afile *f, char *err)
 				 strerror(errno));
 		goto out;
 	}
+	sync_dir(f->path);
 out:
 	if (rc) {
 		if (f->fp)

@@ -167,3 +167,11 @@ const double *lat_plasticity_w_init(const lat_plasticity *p)
 {
 	return p->w_init;
 }
+
+void lat_plasticity_state(lat_plasticity *p, double **vel, double **acc, size_t **n_acc, size_t **n_updates)
+{
+	*vel = p->vel;
+	*acc = p->acc;
+	*n_acc = &p->n_acc;
+	*n_updates = &p->n_updates;
+}

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +20,9 @@
 #include "lateral/sim.h"
 
 struct lat_sim {
-	size_t n, d, dim_c; /* neurons, inputs, circuit state size */
+	size_t n, d, dim_c, dim; /* neurons, inputs, circuit state size, ODE state size */
 	size_t presented;
+	int x_pending; /* 1: x is the input of a presentation that failed, to be presented again */
 	int continuous, batch;
 	double eta, schedule_tau; /* for continuous timing, which bypasses lat_plasticity */
 	int schedule_invsqrt;
@@ -43,6 +45,8 @@ struct lat_sim {
 	double *w, *w_init, *wbar_init, *wstar; /* N x d, N x d, d, N x d or NULL */
 	double *x, *z;                          /* current input (d) and drive (N) */
 	double *y;      /* ODE state: circuit (dim_c), then W (N x d) with continuous timing */
+	double *y_prev; /* y before the current presentation, restored when it fails */
+	double *acc_prev; /* N x d: the rule's accumulator before a batch update, restored when it fails */
 	double *ystar;  /* dim_c: analytic steady state */
 	double *dydt;   /* ODE dim: residual evaluation during traces */
 	double *act;    /* N: r_i - b */
@@ -67,6 +71,8 @@ static int setup_inputs(lat_sim *s, const lat_model *m, char *err)
 	s->rng_input = gsl_rng_alloc(gsl_rng_mt19937);
 	if (!s->rng_input)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory for the input generator");
+	/* Zeroed first so that every byte of the state lat_sim_save writes is defined (padding too). */
+	memset(gsl_rng_state(s->rng_input), 0, gsl_rng_size(s->rng_input));
 	gsl_rng_set(s->rng_input, m->input_seed);
 	s->input_mean = m->input_mean;
 	if (m->input_cov) {
@@ -222,19 +228,22 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 		goto fail;
 	}
 	dim = s->dim_c + (s->continuous ? n * d : 0);
+	s->dim = dim;
 
 	s->w = malloc(n * d * sizeof *s->w);
 	s->w_init = malloc(n * d * sizeof *s->w_init);
 	s->wbar_init = malloc(d * sizeof *s->wbar_init);
-	s->x = malloc(d * sizeof *s->x);
+	s->x = calloc(d, sizeof *s->x);
 	s->z = calloc(n, sizeof *s->z);
 	s->y = calloc(dim, sizeof *s->y);
+	s->y_prev = malloc(dim * sizeof *s->y_prev);
+	s->acc_prev = s->batch ? malloc(n * d * sizeof *s->acc_prev) : NULL;
 	s->ystar = malloc(s->dim_c * sizeof *s->ystar);
 	s->dydt = malloc(dim * sizeof *s->dydt);
 	s->act = malloc(n * sizeof *s->act);
 	s->rates = malloc((n + 2) * sizeof *s->rates);
 	if (!s->w || !s->w_init || !s->wbar_init || !s->x || !s->z || !s->y || !s->ystar || !s->dydt ||
-	    !s->act || !s->rates)
+	    !s->act || !s->rates || !s->y_prev || (s->batch && !s->acc_prev))
 		goto nomem;
 	if (setup_inputs(s, m, err) || setup_weights(s, m, err) || setup_fixed(s, m, err))
 		goto fail;
@@ -299,6 +308,8 @@ void lat_sim_free(lat_sim *s)
 	free(s->x);
 	free(s->z);
 	free(s->y);
+	free(s->y_prev);
+	free(s->acc_prev);
 	free(s->ystar);
 	free(s->dydt);
 	free(s->act);
@@ -383,14 +394,23 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 {
 	lat_ode_stats st = {0};
 	char msg[LAT_ERRLEN];
-	double b;
-	int rc;
-	size_t p = s->presented;
+	double b, *vel, *acc;
+	size_t p = s->presented, nd = s->n * s->d, *n_acc, *n_updates, n_acc_prev = 0;
+	int rc, batch_due = !s->continuous && s->batch && (p + 1) % s->m == 0;
 
+	/* A failed presentation leaves everything as it was: the circuit state, the accumulator and the
+	 * input (kept for the retry, so the generator's stream is not advanced twice). */
+	memcpy(s->y_prev, s->y, s->dim * sizeof *s->y);
+	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
+	if (batch_due) {
+		memcpy(s->acc_prev, acc, nd * sizeof *acc);
+		n_acc_prev = *n_acc;
+	}
 	if (s->m > 0)
 		memcpy(s->x, s->fixed + (p % s->m) * s->d, s->d * sizeof *s->x);
-	else
+	else if (!s->x_pending)
 		draw_input(s, s->x);
+	s->x_pending = 0;
 
 	if (s->continuous) {
 		s->plastic_params.eta =
@@ -451,7 +471,106 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 	s->presented++;
 	return LAT_OK;
 fail:
+	memcpy(s->y, s->y_prev, s->dim * sizeof *s->y);
+	if (batch_due) {
+		memcpy(acc, s->acc_prev, nd * sizeof *acc);
+		*n_acc = n_acc_prev;
+	}
+	s->x_pending = s->m == 0;
 	return lat_err_set(err, rc, "presentation %zu: %s", p + 1, msg);
+}
+
+/* Binary state of lat_sim_save: this header, then w (N x d), y (dim), x (d), the rule's momentum
+ * buffer and accumulator (N x d each), then the input generator's state (rng_size bytes). */
+#define SIM_MAGIC "LATSIM01"
+typedef struct {
+	char magic[8];
+	uint64_t n, d, dim, m, continuous, batch, rng_size;
+	uint64_t presented, x_pending, n_acc, n_updates;
+} sim_header;
+
+int lat_sim_save(lat_sim *s, FILE *fp, char *err)
+{
+	size_t nd = s->n * s->d, *n_acc, *n_updates;
+	double *vel, *acc;
+	sim_header h;
+
+	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, SIM_MAGIC, sizeof h.magic);
+	h.n = s->n;
+	h.d = s->d;
+	h.dim = s->dim;
+	h.m = s->m;
+	h.continuous = (uint64_t)s->continuous;
+	h.batch = (uint64_t)s->batch;
+	h.rng_size = gsl_rng_size(s->rng_input);
+	h.presented = s->presented;
+	h.x_pending = (uint64_t)s->x_pending;
+	h.n_acc = *n_acc;
+	h.n_updates = *n_updates;
+	if (fwrite(&h, sizeof h, 1, fp) != 1 || fwrite(s->w, sizeof *s->w, nd, fp) != nd ||
+	    fwrite(s->y, sizeof *s->y, s->dim, fp) != s->dim || fwrite(s->x, sizeof *s->x, s->d, fp) != s->d ||
+	    fwrite(vel, sizeof *vel, nd, fp) != nd || fwrite(acc, sizeof *acc, nd, fp) != nd ||
+	    fwrite(gsl_rng_state(s->rng_input), 1, h.rng_size, fp) != h.rng_size)
+		return lat_err_set(err, LAT_EIO, "cannot write the simulation state");
+	return LAT_OK;
+}
+
+int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err)
+{
+	size_t nd = s->n * s->d, rng_size = gsl_rng_size(s->rng_input), *n_acc, *n_updates;
+	double *vel, *acc, *buf = NULL;
+	unsigned char *rng = NULL;
+	sim_header h;
+	int rc = LAT_OK;
+
+	if (fread(&h, sizeof h, 1, fp) != 1) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated simulation state", path);
+		goto out;
+	}
+	if (memcmp(h.magic, SIM_MAGIC, sizeof h.magic)) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: not a lateral simulation state (format %s)", path, SIM_MAGIC);
+		goto out;
+	}
+	if (h.n != s->n || h.d != s->d || h.dim != s->dim || h.m != s->m || h.continuous != (uint64_t)s->continuous ||
+	    h.batch != (uint64_t)s->batch || h.rng_size != rng_size) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: state of a pool of %llu neurons x %llu inputs, %llu fixed inputs, %s timing, %s "
+				 "updates; this model has %zu x %zu, %zu, %s, %s",
+				 path, (unsigned long long)h.n, (unsigned long long)h.d, (unsigned long long)h.m,
+				 h.continuous ? "continuous" : "fixedpoint", h.batch ? "batch" : "online", s->n, s->d, s->m,
+				 s->continuous ? "continuous" : "fixedpoint", s->batch ? "batch" : "online");
+		goto out;
+	}
+	buf = malloc((3 * nd + s->dim + s->d) * sizeof *buf);
+	rng = malloc(rng_size);
+	if (!buf || !rng) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	if (fread(buf, sizeof *buf, 3 * nd + s->dim + s->d, fp) != 3 * nd + s->dim + s->d ||
+	    fread(rng, 1, rng_size, fp) != rng_size) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated simulation state", path);
+		goto out;
+	}
+	/* Only a complete state replaces the current one. */
+	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
+	memcpy(s->w, buf, nd * sizeof *buf);
+	memcpy(s->y, buf + nd, s->dim * sizeof *buf);
+	memcpy(s->x, buf + nd + s->dim, s->d * sizeof *buf);
+	memcpy(vel, buf + nd + s->dim + s->d, nd * sizeof *buf);
+	memcpy(acc, buf + 2 * nd + s->dim + s->d, nd * sizeof *buf);
+	memcpy(gsl_rng_state(s->rng_input), rng, rng_size);
+	s->presented = (size_t)h.presented;
+	s->x_pending = h.x_pending != 0;
+	*n_acc = (size_t)h.n_acc;
+	*n_updates = (size_t)h.n_updates;
+	copy_rates(s);
+out:
+	free(buf);
+	free(rng);
+	return rc;
 }
 
 void lat_sim_measure(const lat_sim *s, lat_sim_status *mt)

@@ -1,6 +1,7 @@
 /* trainer.c: mini-batch training with periodic sharing phases in every lc layer, evaluation, checkpoints. */
 #include <config.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,7 +16,9 @@
 #include "lateral/share.h"
 #include "lateral/trainer.h"
 
-#define CKPT_MAGIC "LATCKPT1"
+/* Checkpoint format: "LATCKPT" and a version digit. Version 1 had no position within the epoch. */
+#define CKPT_MAGIC "LATCKPT2"
+#define CKPT_MAGIC_STEM 7
 #define MAX_LC LAT_MAX_LAYERS
 
 struct lat_trainer {
@@ -36,6 +39,8 @@ struct lat_trainer {
 	size_t lc_layer[MAX_LC]; /* index of the i-th lc layer in the network */
 	lat_share *share[MAX_LC];
 	lat_epoch_stats stats;
+	int in_epoch;          /* between lat_trainer_begin_epoch and the step that ends the epoch */
+	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
 };
 
 static double now(void)
@@ -215,8 +220,91 @@ size_t lat_trainer_epoch(const lat_trainer *t)
 void lat_trainer_begin_epoch(lat_trainer *t)
 {
 	lat_batcher_epoch(t->batcher, t->epoch);
+	t->in_epoch = 1;
+	if (t->resume_batches) {
+		/* Replaying the batches already trained draws the same order and shifts from the epoch's
+		 * generator, so the rest of the epoch is exactly what the interrupted run would have seen;
+		 * the epoch's statistics so far came with the checkpoint. */
+		for (size_t k = 0; k < t->resume_batches; k++)
+			lat_batcher_next(t->batcher, t->x, t->y);
+		t->resume_batches = 0;
+		return;
+	}
 	memset(&t->stats, 0, sizeof t->stats);
 	t->stats.share_steady_error = NAN;
+}
+
+/* Index of the first non-finite value of v[0..n-1], or n. The sum of v - v stays 0 while every value
+ * is finite, so the common case is one pass without branches. */
+static size_t first_nonfinite(const float *v, size_t n)
+{
+	float sum = 0;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += v[i] - v[i];
+	if (sum == 0)
+		return n;
+	while (k < n && isfinite(v[k]))
+		k++;
+	return k;
+}
+
+/* Finds the first layer whose parameters (what = 0), gradients (1) or buffers (2) hold a non-finite
+ * value; writes "layer L (TYPE): WHAT K of N is V" into msg and returns 1, or returns 0 when all are
+ * finite. */
+static int nonfinite_layer(lat_trainer *t, int what, char *msg, size_t size)
+{
+	static const char *const names[] = {"parameter", "gradient", "running statistic"};
+	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
+		const lat_layer *l = lat_net_layer(t->net, i);
+		const float *v = what == 0 ? l->w : what == 1 ? l->g : l->buf;
+		size_t n = what == 2 ? l->n_buffers : l->n_params, k;
+		if (!n || !v)
+			continue;
+		k = first_nonfinite(v, n);
+		if (k < n) {
+			snprintf(msg, size, "layer %zu (%s): %s %zu of %zu is %g", i + 1, l->type->name, names[what], k,
+				 n, (double)v[k]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Why the loss of the batch x (n samples) is not finite: non-finite parameters, or the first layer
+ * whose output overflows although its input is finite (found by running the layers one by one again). */
+static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int training, char *msg, size_t size)
+{
+	size_t max_out = 0;
+	float *buf[2] = {NULL, NULL};
+	const float *in = x;
+
+	if (nonfinite_layer(t, 0, msg, size) || nonfinite_layer(t, 2, msg, size))
+		return;
+	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
+		lat_shape o = lat_net_layer(t->net, i)->out;
+		if (lat_shape_size(o) > max_out)
+			max_out = lat_shape_size(o);
+	}
+	buf[0] = malloc(n * max_out * sizeof *buf[0]);
+	buf[1] = malloc(n * max_out * sizeof *buf[1]);
+	snprintf(msg, size, "every parameter is finite but the loss is not");
+	for (size_t i = 0; buf[0] && buf[1] && i < lat_net_n_layers(t->net); i++) {
+		lat_layer *l = lat_net_layer(t->net, i);
+		size_t out = lat_shape_size(l->out), k;
+		if (l->type->forward(l, in, buf[i % 2], n, training))
+			break;
+		k = first_nonfinite(buf[i % 2], n * out);
+		if (k < n * out) {
+			snprintf(msg, size, "layer %zu (%s): output %zu of sample %zu is %g although its input and "
+				 "parameters are finite (weights too large)", i + 1, l->type->name, k % out, k / out + 1,
+				 (double)buf[i % 2][k]);
+			break;
+		}
+		in = buf[i % 2];
+	}
+	free(buf[0]);
+	free(buf[1]);
 }
 
 /* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
@@ -256,19 +344,31 @@ int lat_trainer_step(lat_trainer *t, char *err)
 
 	if (n == 0) {
 		t->epoch++;
+		t->in_epoch = 0;
 		return 0;
 	}
 	logits = lat_net_forward(t->net, t->x, n, 1, msg);
 	if (!logits)
 		return lat_err_set(err, LAT_EINVAL, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
 	loss = lat_softmax_xent(logits, t->y, n, t->n_classes, t->dlogits, &correct);
-	if (!isfinite(loss))
-		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is not finite (lr too large?)",
-				   t->epoch + 1, t->stats.batches + 1);
+	if (!isfinite(loss)) {
+		diagnose_forward(t, t->x, n, 1, msg, sizeof msg);
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is %g: %s", t->epoch + 1,
+				   t->stats.batches + 1, loss, msg);
+	}
 	rc = lat_net_backward(t->net, t->dlogits, n, msg);
 	if (rc)
 		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
+	if (nonfinite_layer(t, 1, msg, sizeof msg)) {
+		/* A non-finite weight can hide in the forward pass (relu maps NaN to 0): name it first. */
+		int weight = nonfinite_layer(t, 0, msg, sizeof msg);
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: a %s is not finite: %s", t->epoch + 1,
+				   t->stats.batches + 1, weight ? "weight" : "gradient", msg);
+	}
 	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(t->e, t->epoch));
+	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: after the optimiser step (lr %g): %s",
+				   t->epoch + 1, t->stats.batches + 1, lat_optim_lr(t->e, t->epoch), msg);
 	t->global_batch++;
 	t->stats.batches++;
 	t->stats.samples += n;
@@ -298,10 +398,18 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 		return lat_err_set(err, LAT_EINVAL, "no %s samples to evaluate", which ? "validation" : "test");
 	for (size_t start = 0; start < d->n; start += t->max_batch) {
 		size_t n = d->n - start < t->max_batch ? d->n - start : t->max_batch, c = 0;
-		const float *logits = lat_net_forward(t->net, d->x + start * t->in_size, n, 0, err);
+		const float *x = d->x + start * t->in_size, *logits = lat_net_forward(t->net, x, n, 0, err);
+		double l;
 		if (!logits)
 			return LAT_EINVAL;
-		sum += lat_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &c) * (double)n;
+		l = lat_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &c);
+		if (!isfinite(l)) {
+			char msg[LAT_ERRLEN];
+			diagnose_forward(t, x, n, 0, msg, sizeof msg);
+			return lat_err_set(err, LAT_EDIVERGE, "%s set, samples %zu-%zu: the loss is %g: %s",
+					   which ? "validation" : "test", start + 1, start + n, l, msg);
+		}
+		sum += l * (double)n;
 		correct += c;
 	}
 	*acc = 100.0 * (double)correct / (double)d->n;
@@ -358,9 +466,15 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 
 /* ---- checkpoints ---- */
 
+/* The file: this header, then the parameters, buffers and optimiser state (floats). Fields are 8 bytes
+ * wide, so the struct has no padding. */
 typedef struct {
 	char magic[8];
 	uint64_t n_params, n_buffers, n_state, epoch, global_batch, phases, opt_steps;
+	uint64_t batch; /* batches trained in epoch `epoch` (0 at an epoch boundary) */
+	/* the statistics of that epoch so far (mid-epoch checkpoints) */
+	uint64_t batches, samples, correct, epoch_phases;
+	double loss_sum, share_seconds, train_seconds, share_steady_error;
 } ckpt_header;
 
 static int write_all(FILE *fp, const void *p, size_t size, size_t n)
@@ -372,19 +486,32 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 {
 	size_t n_state;
 	float *state = lat_optim_state(t->opt, &n_state);
-	ckpt_header h = {.n_params = lat_net_n_params(t->net),
-			 .n_buffers = lat_net_n_buffers(t->net),
-			 .n_state = n_state,
-			 .epoch = t->epoch,
-			 .global_batch = t->global_batch,
-			 .phases = t->phases,
-			 .opt_steps = *lat_optim_steps(t->opt)};
+	ckpt_header h;
 	lat_afile *f = lat_afile_open(path, err);
 	FILE *fp;
 
 	if (!f)
 		return LAT_EIO;
+	memset(&h, 0, sizeof h);
 	memcpy(h.magic, CKPT_MAGIC, 8);
+	h.n_params = lat_net_n_params(t->net);
+	h.n_buffers = lat_net_n_buffers(t->net);
+	h.n_state = n_state;
+	h.epoch = t->epoch;
+	h.global_batch = t->global_batch;
+	h.phases = t->phases;
+	h.opt_steps = *lat_optim_steps(t->opt);
+	if (t->in_epoch || t->resume_batches) {
+		h.batch = t->in_epoch ? t->stats.batches : t->resume_batches;
+		h.batches = t->stats.batches;
+		h.samples = t->stats.samples;
+		h.correct = t->stats.correct;
+		h.epoch_phases = t->stats.phases;
+		h.loss_sum = t->stats.loss_sum;
+		h.share_seconds = t->stats.share_seconds;
+		h.train_seconds = t->stats.train_seconds;
+		h.share_steady_error = t->stats.share_steady_error;
+	}
 	fp = lat_afile_fp(f);
 	if (write_all(fp, &h, sizeof h, 1) || write_all(fp, lat_net_params(t->net), sizeof(float), h.n_params) ||
 	    write_all(fp, lat_net_buffers(t->net), sizeof(float), h.n_buffers) ||
@@ -402,12 +529,25 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	float *params = NULL, *buffers = NULL, *st = NULL;
 	ckpt_header h;
 	FILE *fp = fopen(path, "rb");
+	size_t got;
 	int rc = LAT_OK;
 
 	if (!fp)
-		return lat_err_set(err, LAT_EIO, "%s: cannot open checkpoint", path);
-	if (fread(&h, sizeof h, 1, fp) != 1 || memcmp(h.magic, CKPT_MAGIC, 8)) {
+		return lat_err_set(err, LAT_EIO, "%s: cannot open checkpoint: %s", path, strerror(errno));
+	got = fread(&h, 1, sizeof h, fp);
+	if (got < sizeof h.magic || memcmp(h.magic, CKPT_MAGIC, CKPT_MAGIC_STEM)) {
 		rc = lat_err_set(err, LAT_ECONFIG, "%s: not a lateral checkpoint", path);
+		goto out;
+	}
+	if (memcmp(h.magic, CKPT_MAGIC, 8)) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: checkpoint format %.1s (from an older or newer lateral); this lateral reads format "
+				 "%.1s: train again without --resume",
+				 path, h.magic + CKPT_MAGIC_STEM, CKPT_MAGIC + CKPT_MAGIC_STEM);
+		goto out;
+	}
+	if (got < sizeof h) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated checkpoint (%zu header bytes)", path, got);
 		goto out;
 	}
 	if (h.n_params != lat_net_n_params(t->net) || h.n_buffers != lat_net_n_buffers(t->net) || h.n_state != n_state) {
@@ -415,6 +555,13 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 				 "%s: checkpoint of a different network or optimiser (%llu parameters, this experiment "
 				 "has %zu)",
 				 path, (unsigned long long)h.n_params, lat_net_n_params(t->net));
+		goto out;
+	}
+	if (h.batch > lat_batcher_count(t->batcher)) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: checkpoint taken after batch %llu of an epoch, but this experiment has %zu batches "
+				 "per epoch (another data set or batch size?)",
+				 path, (unsigned long long)h.batch, lat_batcher_count(t->batcher));
 		goto out;
 	}
 	params = malloc((h.n_params + 1) * sizeof *params);
@@ -438,6 +585,18 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	t->epoch = (size_t)h.epoch;
 	t->global_batch = h.global_batch;
 	t->phases = h.phases;
+	t->in_epoch = 0;
+	t->resume_batches = (size_t)h.batch;
+	if (h.batch) {
+		t->stats = (lat_epoch_stats){.batches = (size_t)h.batches,
+					     .samples = (size_t)h.samples,
+					     .correct = (size_t)h.correct,
+					     .loss_sum = h.loss_sum,
+					     .phases = (size_t)h.epoch_phases,
+					     .share_seconds = h.share_seconds,
+					     .train_seconds = h.train_seconds,
+					     .share_steady_error = h.share_steady_error};
+	}
 out:
 	free(params);
 	free(buffers);

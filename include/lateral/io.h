@@ -18,7 +18,8 @@ typedef struct lat_afile lat_afile;
 lat_afile *lat_afile_open(const char *path, char *err);
 /* The stream to write to (borrowed from the handle). */
 FILE *lat_afile_fp(lat_afile *f);
-/* Flushes, fsyncs and renames onto the final name, then frees f (even on failure). */
+/* Flushes, fsyncs and renames onto the final name (then syncs the directory), then frees f (even on
+ * failure). */
 int lat_afile_commit(lat_afile *f, char *err);
 /* Removes the temporary file and frees f; NULL is a no-op. */
 void lat_afile_abort(lat_afile *f);

@@ -46,4 +46,9 @@ size_t lat_plasticity_updates(const lat_plasticity *p);
 /* The fixed initial weights (n x d), borrowed from p. */
 const double *lat_plasticity_w_init(const lat_plasticity *p);
 
+/* The rule's mutable state, for saving and restoring a simulation (all borrowed from p): the momentum
+ * buffer and the accumulator (n x d each), the presentations accumulated and the updates applied.
+ * Writing through the pointers restores a saved state. */
+void lat_plasticity_state(lat_plasticity *p, double **vel, double **acc, size_t **n_acc, size_t **n_updates);
+
 #endif

@@ -47,8 +47,22 @@ void lat_sim_free(lat_sim *s);
 /* Presents the next input: settles the rates from the current state (or, with continuous timing,
  * integrates rates and weights together for the model's duration) and applies the rule. step may be
  * NULL. When trace is non-NULL the trajectory is sampled into it (trace->n is reset; LAT_ENOMEM if
- * cap is too small). Errors name the presentation; on error the weights keep their last good value. */
+ * cap is too small). Errors name the presentation (LAT_ENOTSTEADY, LAT_ESOLVER from the ODE engine,
+ * LAT_EDIVERGE when a weight would become non-finite). On error the simulation is left as it was
+ * before the call (weights, circuit state, the rule's state), and the input of the failed presentation
+ * is kept for the next call, so lat_sim_save then saves the last good state. */
 int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err);
+
+/* Writes everything that changes during a study to fp (binary, native byte order): presentations
+ * done, weights, circuit state, the pending input, the rule's momentum and accumulator, the input
+ * generator. The rest is rebuilt from the model by lat_sim_alloc. LAT_EIO on a write error. */
+int lat_sim_save(lat_sim *s, FILE *fp, char *err);
+
+/* Reads a state written by lat_sim_save into s, a simulation of a model with the same sizes (N, d,
+ * fixed inputs, timing and update kind); then presenting continues exactly as the saved simulation
+ * would have. LAT_ECONFIG naming path for a state of another shape, a foreign or truncated file
+ * (s is unchanged then), LAT_ENOMEM. */
+int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err);
 
 /* Pool metrics of the current weights. */
 void lat_sim_measure(const lat_sim *s, lat_sim_status *mt);

@@ -29,19 +29,25 @@ void lat_trainer_free(lat_trainer *t);
 size_t lat_trainer_batches(const lat_trainer *t);
 size_t lat_trainer_epoch(const lat_trainer *t);
 
-/* Starts the next epoch: reshuffles deterministically from the seed and the epoch index. */
+/* Starts the next epoch: reshuffles deterministically from the seed and the epoch index. After
+ * lat_trainer_load of a mid-epoch checkpoint it continues that epoch instead: the batches already
+ * trained are skipped (their order and augmentation replayed from the epoch's seed) and the epoch's
+ * statistics so far are those of the checkpoint. */
 void lat_trainer_begin_epoch(lat_trainer *t);
 
 /* Trains on the next batch (forward, loss, backward, optimiser step) and runs the sharing phases that
  * fall due (every sharing.every batches, counted across epochs). Returns 1 when a batch was trained, 0
  * when the epoch is over (the epoch counter then advances), or a negative code with err naming the
- * batch (and the layer for a failed sharing phase). */
+ * epoch and batch: LAT_EDIVERGE when the loss, a gradient or, after the optimiser step, a parameter or
+ * running statistic is not finite (the message names the layer, its index and type, and the first
+ * non-finite value), or the code of a failed sharing phase (LAT_ENOTSTEADY, LAT_ESOLVER, LAT_EDIVERGE;
+ * the message names the phase and the layer). After an error the in-memory state is not to be saved. */
 int lat_trainer_step(lat_trainer *t, char *err);
 
 const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t);
 
 /* Accuracy (percent) and mean loss on the test set (which = 0) or the validation split (which = 1),
- * in evaluation mode. */
+ * in evaluation mode. LAT_EDIVERGE when the loss is not finite. */
 int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, char *err);
 
 /* 1 when the experiment holds out a validation split. */
@@ -60,8 +66,13 @@ lat_net *lat_trainer_net(lat_trainer *t);
 /* Planned memory in bytes: data, parameters, optimiser state, activations and workspaces. */
 size_t lat_trainer_planned_bytes(const lat_trainer *t);
 
-/* Checkpoints: parameters, buffers, optimiser state, epoch and batch counters, written atomically
- * (temporary file, fsync, rename). load refuses a checkpoint of a different network. */
+/* Checkpoints: parameters, buffers, optimiser state, epoch and batch counters, and, between
+ * lat_trainer_begin_epoch and the end of the epoch, the position within the epoch and its statistics
+ * so far, so that a run resumed from any batch boundary ends bit for bit where an uninterrupted run
+ * would. save writes atomically (temporary file, fsync, rename): LAT_EIO. load replaces the state only
+ * with a complete, matching checkpoint; LAT_EIO when path cannot be opened, LAT_ECONFIG (message names
+ * path) for a foreign file, another format version, a truncated file, or a checkpoint of a different
+ * network, optimiser or epoch length. */
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
 int lat_trainer_load(lat_trainer *t, const char *path, char *err);
 
