@@ -46,10 +46,40 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 		fprintf(fp, "      --no-plot          write the data files only (no gnuplot)\n");
 		fprintf(fp, "  -q, --quiet            no progress table on stdout\n");
 		fprintf(fp, "      --solver-log       show the ODE solver's own diagnostics on stderr\n");
+		fprintf(fp, "      --max-memory SIZE  refuse to start when the planned memory exceeds SIZE (e.g. 4G,\n"
+			    "                         512M; default: the memory available when the command starts)\n");
 	}
 	fprintf(fp, "  -h, --help             this help\n\n"
 		    "Without MODEL the built-in default model is used; `lateral check --print` shows every key\n"
 		    "with its default value (the same as models/default.cfg).\n");
+}
+
+/* "4G", "512M", "1.5G", "100000" (bytes); suffixes K, M, G, T are powers of 1024, with an optional
+ * "iB" or "B". */
+static int parse_size(const char *s, size_t *bytes)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	double v, scale = 1;
+	const char *u;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !(v > 0))
+		return -1;
+	if (*end && (u = strchr(units, *end)) != NULL) {
+		for (const char *q = units; q <= u; q++)
+			scale *= 1024;
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+	} else if (!strcmp(end, "B")) {
+		end++;
+	}
+	if (*end || !(v * scale >= 1) || v * scale >= 0x1p63)
+		return -1;
+	*bytes = (size_t)(v * scale);
+	return 0;
 }
 
 int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const char *default_outdir,
@@ -70,6 +100,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 		longopts[n_long++] = (struct option){"quiet", no_argument, NULL, 'q'};
 		longopts[n_long++] = (struct option){"no-plot", no_argument, NULL, 'P'};
 		longopts[n_long++] = (struct option){"solver-log", no_argument, NULL, 'L'};
+		longopts[n_long++] = (struct option){"max-memory", required_argument, NULL, 'M'};
 	}
 	for (const cli_extra *e = extra; e && e->name && n_long < 30; e++, n_extra++)
 		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument, NULL,
@@ -91,6 +122,15 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 		case 'q': o->quiet = 1; break;
 		case 'P': o->no_plot = 1; break;
 		case 'L': o->solver_log = 1; break;
+		case 'M':
+			if (parse_size(optarg, &o->max_memory)) {
+				fprintf(stderr,
+					"lateral %s: --max-memory %s: expected a size > 0 in bytes with an optional K, M, G "
+					"or T suffix (powers of 1024), e.g. 4G\n",
+					cmd, optarg);
+				return CLI_USAGE;
+			}
+			break;
 		case 'h': usage(stdout, cmd, summary, default_outdir, model_required, extra); return -1;
 		case '?':
 		case ':':

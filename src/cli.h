@@ -33,6 +33,7 @@ typedef struct {
 	const char *sets[CLI_MAX_SETS]; /* --set assignments, in order */
 	size_t n_sets;
 	int quiet, no_plot, solver_log;
+	size_t max_memory; /* --max-memory in bytes; 0: the memory available */
 } cli_opts;
 
 /* One extra option of a subcommand (long name, whether it takes an argument, help text). */

@@ -246,15 +246,17 @@ int cmd_train(int argc, char **argv)
 	if (rc)
 		goto out;
 	set_threads(&e);
-	rc = cli_outdir(&o);
-	if (rc)
-		goto out;
-	cli_remove_stale(o.outdir, outputs);
+	e.max_memory = o.max_memory;
+	/* Bad data or a refused memory plan must not leave an output directory behind. */
 	t = lat_trainer_alloc(&e, &status, err);
 	if (!t) {
 		rc = trainer_fail(o.cmd, status, err);
 		goto out;
 	}
+	rc = cli_outdir(&o);
+	if (rc)
+		goto out;
+	cli_remove_stale(o.outdir, outputs);
 	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
 	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");
 	if (args.resume) {

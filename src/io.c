@@ -419,3 +419,31 @@ out:
 		fclose(fp);
 	return rc;
 }
+
+size_t lat_mem_limit(size_t max_memory, const char **what)
+{
+	FILE *fp;
+	char line[256];
+	unsigned long long kib = 0;
+	long pages, page;
+
+	if (what)
+		*what = "the --max-memory limit";
+	if (max_memory)
+		return max_memory;
+	if (what)
+		*what = "the memory available on this machine";
+	fp = fopen("/proc/meminfo", "r");
+	while (fp && fgets(line, sizeof line, fp))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	if (fp)
+		fclose(fp);
+	if (kib)
+		return kib > SIZE_MAX / 1024 ? SIZE_MAX : (size_t)(kib * 1024);
+	pages = sysconf(_SC_AVPHYS_PAGES);
+	page = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && page > 0 && (unsigned long)pages <= SIZE_MAX / (unsigned long)page)
+		return (size_t)pages * (size_t)page;
+	return SIZE_MAX;
+}

@@ -466,61 +466,98 @@ static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bia
 	return LAT_OK;
 }
 
+/* Every size of a layer, computed before anything is allocated. */
+typedef struct {
+	lat_lc_geom g;
+	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, n_xt, n_yt, n_part;
+	int n_thr;
+} lc_sizes;
+
+static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t mb, int shared,
+		 lc_sizes *z, char *err)
+{
+	size_t ld_w, ld_y, hp = in.h + k - 1, wp = in.w + k - 1;
+	int ok;
+
+	memset(z, 0, sizeof *z);
+	z->n_thr = max_threads() > 0 ? max_threads() : 1;
+	if (geometry(in, c_out, k, stride, bias, mb, shared, &z->g, err))
+		return LAT_EINVAL;
+	z->n_loc = z->g.h_out * z->g.w_out;
+	/* every size must fit a size_t, and what the BLAS sees (dimensions, leading dimensions) an int */
+	ok = mul_ok(&z->n_k, in.c, k * k) && mul_ok(&ld_w, z->n_loc, z->n_k) && mul_ok(&ld_y, z->n_loc, mb) &&
+	     ld_w <= INT_MAX && ld_y <= INT_MAX && c_out <= INT_MAX &&
+	     mul_ok(&z->n_w, c_out, shared ? z->n_k : ld_w) &&
+	     mul_ok(&z->n_b, c_out, bias ? (shared ? 1 : z->n_loc) : 0) && z->n_w <= SIZE_MAX - z->n_b &&
+	     mul_ok(&z->ws_size, 2 * z->n_k, shared ? z->n_loc : mb) &&
+	     mul_ok(&z->n_ws, z->ws_size, (size_t)z->n_thr);
+	if (ok && shared)
+		ok = mul_ok(&z->n_part, (mb + CONV_CHUNK - 1) / CONV_CHUNK, z->n_w + z->n_b);
+	if (ok && !shared)
+		ok = mul_ok(&z->n_xt, in.c * hp, wp) && mul_ok(&z->n_xt, z->n_xt, mb) &&
+		     mul_ok(&z->n_yt, c_out, ld_y);
+	if (!ok)
+		return lat_err_set(err, LAT_ENOMEM, "%s layer: sizes overflow (%zu x %zu x %zu input, %zu channels, kernel %zu)",
+				   shared ? "conv" : "lc", in.c, in.h, in.w, c_out, k);
+	return LAT_OK;
+}
+
+int lat_lc_plan(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch, int shared,
+		size_t *n_params, size_t *n_work, char *err)
+{
+	lc_sizes z;
+	int rc = sizes(in, c_out, k, stride, bias, max_batch, shared, &z, err);
+
+	*n_params = rc ? 0 : z.n_w + z.n_b;
+	/* workspaces; saturate rather than wrap (the caller only compares against a limit) */
+	*n_work = rc ? 0 : z.n_ws;
+	if (!rc && !shared)
+		*n_work = z.n_xt > (SIZE_MAX - *n_work) / 3 || z.n_yt > SIZE_MAX - *n_work - 2 * z.n_xt
+			      ? SIZE_MAX
+			      : *n_work + 2 * z.n_xt + z.n_yt;
+	if (!rc && shared)
+		*n_work = z.n_part > SIZE_MAX - *n_work ? SIZE_MAX : *n_work + z.n_part;
+	return rc;
+}
+
 static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			int shared, char *err)
 {
 	const char *name = shared ? "conv" : "lc";
 	lat_layer *l = NULL, *res = NULL;
 	lc_priv *p = NULL;
-	lat_lc_geom g = {0};
-	size_t n_k, n_loc, n_w, n_b, ld_w, ld_y, ws_size, n_ws, n_xt = 0, n_yt = 0, n_part = 0;
-	size_t hp = in.h + k - 1, wp = in.w + k - 1, mb = max_batch;
-	int n_thr = max_threads() > 0 ? max_threads() : 1, ok;
+	lc_sizes z;
+	size_t mb = max_batch;
 
-	if (geometry(in, c_out, k, stride, bias, max_batch, shared, &g, err))
+	if (sizes(in, c_out, k, stride, bias, mb, shared, &z, err))
 		goto out;
-	n_loc = g.h_out * g.w_out;
-	/* every size must fit a size_t, and what the BLAS sees (dimensions, leading dimensions) an int */
-	ok = mul_ok(&n_k, in.c, k * k) && mul_ok(&ld_w, n_loc, n_k) && mul_ok(&ld_y, n_loc, mb) &&
-	     ld_w <= INT_MAX && ld_y <= INT_MAX && c_out <= INT_MAX &&
-	     mul_ok(&n_w, c_out, shared ? n_k : ld_w) &&
-	     mul_ok(&n_b, c_out, bias ? (shared ? 1 : n_loc) : 0) && n_w <= SIZE_MAX - n_b &&
-	     mul_ok(&ws_size, 2 * n_k, shared ? n_loc : mb) && mul_ok(&n_ws, ws_size, (size_t)n_thr);
-	if (ok && shared)
-		ok = mul_ok(&n_part, (mb + CONV_CHUNK - 1) / CONV_CHUNK, n_w + n_b);
-	if (ok && !shared)
-		ok = mul_ok(&n_xt, in.c * hp, wp) && mul_ok(&n_xt, n_xt, mb) && mul_ok(&n_yt, c_out, ld_y);
-	if (!ok) {
-		lat_err_set(err, LAT_ENOMEM, "%s layer: sizes overflow", name);
-		goto out;
-	}
-	l = lat_layer_new(shared ? &conv_type : &lc_type, in, (lat_shape){c_out, g.h_out, g.w_out}, mb,
-			  n_w + n_b, 0, err);
+	l = lat_layer_new(shared ? &conv_type : &lc_type, in, (lat_shape){c_out, z.g.h_out, z.g.w_out}, mb,
+			  z.n_w + z.n_b, 0, err);
 	if (!l)
 		goto out;
 	p = calloc(1, sizeof *p);
 	l->priv = p;
 	if (p) {
 		/* per thread: lc patch and dpatch (n_k x max_batch), conv col and dcol (n_k x n_loc) */
-		p->ws = lat_floats_alloc(n_ws);
-		p->part = shared ? lat_floats_alloc(n_part) : NULL;
-		p->xt = shared ? NULL : lat_floats_alloc(n_xt);
-		p->dxt = shared ? NULL : lat_floats_alloc(n_xt);
-		p->yt = shared ? NULL : lat_floats_alloc(n_yt);
+		p->ws = lat_floats_alloc(z.n_ws);
+		p->part = shared ? lat_floats_alloc(z.n_part) : NULL;
+		p->xt = shared ? NULL : lat_floats_alloc(z.n_xt);
+		p->dxt = shared ? NULL : lat_floats_alloc(z.n_xt);
+		p->yt = shared ? NULL : lat_floats_alloc(z.n_yt);
 	}
 	if (!p || !p->ws || (shared && !p->part) || (!shared && (!p->xt || !p->dxt || !p->yt))) {
 		lat_err_set(err, LAT_ENOMEM, "%s layer: out of memory", name);
 		goto out;
 	}
-	p->g = g;
-	p->n_k = n_k;
-	p->n_loc = n_loc;
-	p->n_w = n_w;
-	p->n_b = n_b;
-	p->n_thr = n_thr;
-	p->ws_size = ws_size;
-	p->hp = hp;
-	p->wp = wp;
+	p->g = z.g;
+	p->n_k = z.n_k;
+	p->n_loc = z.n_loc;
+	p->n_w = z.n_w;
+	p->n_b = z.n_b;
+	p->n_thr = z.n_thr;
+	p->ws_size = z.ws_size;
+	p->hp = in.h + k - 1;
+	p->wp = in.w + k - 1;
 	res = l;
 	l = NULL;
 out:

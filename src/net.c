@@ -1,6 +1,7 @@
 /* net.c: sequential networks: layer construction from an experiment, flat parameters, forward/backward. */
 #include <config.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,14 @@
 #include <gsl/gsl_rng.h>
 
 #include "lateral/err.h"
+#include "lateral/io.h"
 #include "lateral/net.h"
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+/* Floats a parameter costs while training: itself, its gradient and up to two optimiser moments. */
+#define FLOATS_PER_PARAM 4
+/* An lc layer with sharing also holds a double copy of its kernels and the sharing workspace. */
+#define FLOATS_PER_SHARED_PARAM 4
 
 struct lat_net {
 	size_t n_layers, max_batch, n_params, n_buffers, act_floats;
@@ -19,10 +27,16 @@ struct lat_net {
 	const float *input; /* the last forward's input (borrowed) */
 };
 
+/* Whether conv layers become lc: every one with network.locally_connected, except a kept first conv. */
+static int conv_is_lc(const lat_experiment *e, int first_conv)
+{
+	return e->locally_connected && !(first_conv && e->keep_first_conv);
+}
+
 static lat_layer *build(const lat_experiment *e, const lat_layer_spec *sp, size_t index, int first_conv,
 			lat_shape in, size_t max_batch, char *err)
 {
-	int lc = e->locally_connected && !(first_conv && e->keep_first_conv);
+	int lc = conv_is_lc(e, first_conv);
 	switch (sp->kind) {
 	case LAT_L_CONV:
 	case LAT_L_LC:
@@ -48,8 +62,72 @@ static lat_layer *build(const lat_experiment *e, const lat_layer_spec *sp, size_
 	return NULL;
 }
 
+/* Parameters and workspace floats that building layer sp on input in will need (without building it). */
+static int plan(const lat_experiment *e, const lat_layer_spec *sp, int lc, lat_shape in, size_t max_batch,
+		size_t *n_params, size_t *n_work, char *err)
+{
+	size_t n_in = lat_shape_size(in), p2, w2;
+	int rc = LAT_OK;
+
+	*n_params = *n_work = 0;
+	switch (sp->kind) {
+	case LAT_L_CONV:
+	case LAT_L_LC:
+		return lat_lc_plan(in, sp->channels, sp->kernel, sp->stride, sp->bias, max_batch,
+				   !(sp->kind == LAT_L_LC || lc), n_params, n_work, err);
+	case LAT_L_LINEAR:
+		if (sp->outputs && n_in > (SIZE_MAX - 1) / sp->outputs - 1)
+			*n_params = SIZE_MAX;
+		else
+			*n_params = (n_in + 1) * sp->outputs;
+		return LAT_OK;
+	case LAT_L_RESBLOCK:
+		/* two 3x3 layers (the second on the first's output) and at most a 1x1 projection */
+		rc = lat_lc_plan(in, sp->channels, 3, sp->stride, 0, max_batch, !lc, n_params, n_work, err);
+		if (!rc)
+			rc = lat_lc_plan((lat_shape){sp->channels, (in.h + sp->stride - 1) / sp->stride,
+						     (in.w + sp->stride - 1) / sp->stride},
+					 sp->channels, 3, 1, 0, max_batch, !lc, &p2, &w2, err);
+		if (!rc) {
+			*n_params = *n_params > SIZE_MAX / 3 || p2 > SIZE_MAX / 3 ? SIZE_MAX : 2 * (*n_params + p2);
+			*n_work = *n_work > SIZE_MAX / 3 || w2 > SIZE_MAX / 3 ? SIZE_MAX : 2 * (*n_work + w2);
+		}
+		return rc;
+	default:
+		(void)e;
+		return LAT_OK;
+	}
+}
+
+/* Refuses layer i before it is built when its planned memory would take the running total past the
+ * budget. */
+static int check_budget(const lat_experiment *e, const lat_layer_spec *sp, size_t i, int lc, lat_shape in,
+			size_t max_batch, double *planned, char *err)
+{
+	const char *what, *src = e->source ? e->source : "<built-in experiment>";
+	size_t n_params, n_work, limit = lat_mem_limit(e->max_memory, &what);
+	double floats, bytes;
+	char msg[LAT_ERRLEN];
+	int shares = lc && strcmp(e->share_mode, "none") != 0;
+
+	if (plan(e, sp, lc, in, max_batch, &n_params, &n_work, msg))
+		return LAT_OK; /* the constructor reports the shape problem with its own words */
+	floats = (double)n_params * (FLOATS_PER_PARAM + (shares ? FLOATS_PER_SHARED_PARAM : 0)) + (double)n_work;
+	bytes = floats * (double)sizeof(float);
+	*planned += bytes;
+	if (*planned <= (double)limit)
+		return LAT_OK;
+	return lat_err_set(err, LAT_ECONFIG,
+			   "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %zu parameters and %zu workspace "
+			   "floats need %.1f GiB (with gradients and optimiser state), %.1f GiB with the layers "
+			   "before it: more than %s (%.1f GiB)",
+			   src, sp->line, i, lat_layer_kind_name(sp->kind), in.c, in.h, in.w, n_params, n_work,
+			   bytes / GIB, *planned / GIB, what, (double)limit / GIB);
+}
+
 lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, size_t max_batch, char *err)
 {
+	double planned = 0;
 	lat_net *n = calloc(1, sizeof *n);
 	char msg[LAT_ERRLEN];
 	size_t biggest = lat_shape_size(in), pos = 0, bpos = 0;
@@ -69,6 +147,9 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 		lat_layer *l;
 		if (sp->kind == LAT_L_CONV || sp->kind == LAT_L_LC || sp->kind == LAT_L_RESBLOCK)
 			seen_conv = 1;
+		if (check_budget(e, sp, i, sp->kind == LAT_L_LC || conv_is_lc(e, first), shape, max_batch, &planned,
+				 err))
+			goto fail;
 		l = build(e, sp, i, first, shape, max_batch, msg);
 		if (!l) {
 			lat_err_set(err, LAT_ECONFIG, "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %s",

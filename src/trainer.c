@@ -20,6 +20,7 @@
 #define CKPT_MAGIC "LATCKPT2"
 #define CKPT_MAGIC_STEM 7
 #define MAX_LC LAT_MAX_LAYERS
+#define GIB (1024.0 * 1024.0 * 1024.0)
 
 struct lat_trainer {
 	const lat_experiment *e;
@@ -62,24 +63,27 @@ static int load_split(const lat_experiment *e, int test, lat_dataset *d, char *e
 static int load_data(lat_trainer *t, char *err)
 {
 	const lat_experiment *e = t->e;
+	const char *src = e->source ? e->source : "<built-in experiment>";
 	double *mean = NULL, *std = NULL;
-	int rc = load_split(e, 0, &t->train, err);
+	int rc = load_split(e, 0, &t->train, err), idx = e->format == LAT_DATA_IDX;
 
 	if (!rc)
 		rc = load_split(e, 1, &t->test, err);
 	if (rc)
 		return rc;
 	if (t->train.c != t->test.c || t->train.h != t->test.h || t->train.w != t->test.w)
-		return lat_err_set(err, LAT_ECONFIG, "training images are %zux%zux%zu but test images %zux%zux%zu",
-				   t->train.c, t->train.h, t->train.w, t->test.c, t->test.h, t->test.w);
+		return lat_err_set(err, LAT_ECONFIG, "%s: %s: %s holds %zux%zux%zu images but the training images are %zux%zux%zu",
+				   src, idx ? "data.test_images" : "data.test_files", idx ? e->test_images : e->test_files[0],
+				   t->test.c, t->test.h, t->test.w, t->train.c, t->train.h, t->train.w);
 	if (e->limit_train && e->limit_train < t->train.n)
 		t->train.n = e->limit_train;
 	if (e->limit_test && e->limit_test < t->test.n)
 		t->test.n = e->limit_test;
 	if (e->validation) {
 		if (e->validation >= t->train.n)
-			return lat_err_set(err, LAT_ECONFIG, "data.validation = %zu leaves no training samples (%zu)",
-					   e->validation, t->train.n);
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: data.validation = %zu leaves no training images (the training set has %zu)",
+					   src, e->validation, t->train.n);
 		rc = lat_data_split(&t->train, e->validation, e->seed, &t->val, err);
 		if (rc)
 			return rc;
@@ -139,6 +143,8 @@ static int setup_sharing(lat_trainer *t, char *err)
 	return LAT_OK;
 }
 
+static size_t data_bytes(const lat_trainer *t);
+
 lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 {
 	lat_trainer *t = calloc(1, sizeof *t);
@@ -179,6 +185,19 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 	rc = setup_sharing(t, err);
 	if (rc)
 		goto fail;
+	{
+		const char *what;
+		size_t limit = lat_mem_limit(e->max_memory, &what), planned = lat_trainer_planned_bytes(t);
+		if (planned > limit) {
+			rc = lat_err_set(err, LAT_ECONFIG,
+					 "%s: planned memory %.1f GiB (data %.1f GiB, network and optimiser %.1f GiB) is "
+					 "more than %s (%.1f GiB); lower train.batch, data.limit_train or the network size",
+					 e->source ? e->source : "<built-in experiment>", (double)planned / GIB,
+					 (double)data_bytes(t) / GIB, (double)(planned - data_bytes(t)) / GIB, what,
+					 (double)limit / GIB);
+			goto fail;
+		}
+	}
 	if (status)
 		*status = LAT_OK;
 	return t;
@@ -450,18 +469,23 @@ lat_net *lat_trainer_net(lat_trainer *t)
 	return t->net;
 }
 
+/* Bytes of the loaded images and labels. */
+static size_t data_bytes(const lat_trainer *t)
+{
+	return (t->train.n + t->val.n + t->test.n) * (t->in_size * sizeof(float) + sizeof(int));
+}
+
 size_t lat_trainer_planned_bytes(const lat_trainer *t)
 {
 	size_t n_state = 0, floats = 0;
 	lat_optim_state(t->opt, &n_state);
-	floats += (t->train.n + t->val.n + t->test.n) * t->in_size;
 	floats += 2 * lat_net_n_params(t->net) + lat_net_n_buffers(t->net) + n_state;
 	floats += lat_net_activation_floats(t->net);
 	floats += t->max_batch * (t->in_size + t->n_classes);
 	/* sharing works on a double copy of each lc layer's kernels */
 	for (size_t i = 0; i < t->n_lc; i++)
 		floats += 4 * lat_net_layer(t->net, t->lc_layer[i])->n_params;
-	return floats * sizeof(float) + (t->train.n + t->val.n + t->test.n) * sizeof(int);
+	return floats * sizeof(float) + data_bytes(t);
 }
 
 /* ---- checkpoints ---- */

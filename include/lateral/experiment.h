@@ -59,6 +59,9 @@ typedef struct {
 
 	/* train */
 	size_t epochs, batch, checkpoint_every, threads;
+	/* Memory budget in bytes (not a file key: the caller sets it, e.g. from --max-memory); 0 means the
+	 * memory available on the machine when the trainer is built. */
+	size_t max_memory;
 	unsigned long seed;
 	lat_optimizer optimizer;
 	double lr, weight_decay, momentum, beta1, beta2, adam_eps;

@@ -33,6 +33,11 @@ int lat_tsv_write(const char *path, const char *header, const double *data, size
  * file is LAT_ECONFIG "FILE:LINE: binary data (a NUL byte): not a WHAT"; unreadable files LAT_EIO. */
 int lat_text_read(const char *path, const char *what, char **text, char *err);
 
+/* The memory budget of a run in bytes: max_memory when it is > 0, else the memory the machine has
+ * available now (MemAvailable of /proc/meminfo; free physical pages where that is missing; SIZE_MAX
+ * when neither is known). *what (may be NULL) receives a phrase naming the source for messages. */
+size_t lat_mem_limit(size_t max_memory, const char **what);
+
 /* Creates directory path (and missing parents) if it does not exist. */
 int lat_mkdir_p(const char *path, char *err);
 

@@ -21,7 +21,10 @@ typedef struct {
 /* Loads the data (training statistics normalise every split), builds and initialises the network,
  * the optimiser and one sharing module per lc layer. Borrows e for the trainer's lifetime. Returns a
  * new trainer (free with lat_trainer_free) or NULL with err; *status (may be NULL) receives the code
- * (LAT_EIO / LAT_ECONFIG for bad data or experiment, LAT_ENOMEM). */
+ * (LAT_EIO / LAT_ECONFIG for bad data or experiment, LAT_ENOMEM). Memory is planned against
+ * e->max_memory (0: the memory available now, see lat_mem_limit): a layer that would exceed it is
+ * refused before it is allocated, and a total plan (lat_trainer_planned_bytes) above it before
+ * training starts, both as LAT_ECONFIG naming the sizes. */
 lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err);
 void lat_trainer_free(lat_trainer *t);
 
