@@ -58,7 +58,7 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
  * "iB" or "B". */
 static int parse_size(const char *s, size_t *bytes)
 {
-	static const char units[] = "KMGT";
+	static const char units[] = "KMGT", lower[] = "kmgt";
 	char *end;
 	double v, scale = 1;
 	const char *u;
@@ -67,7 +67,11 @@ static int parse_size(const char *s, size_t *bytes)
 	v = strtod(s, &end);
 	if (end == s || errno || !(v > 0))
 		return -1;
-	if (*end && (u = strchr(units, *end)) != NULL) {
+	if (*end && strchr(lower, *end))
+		u = units + (strchr(lower, *end) - lower);
+	else
+		u = *end ? strchr(units, *end) : NULL;
+	if (u) {
 		for (const char *q = units; q <= u; q++)
 			scale *= 1024;
 		end++;
@@ -232,6 +236,38 @@ int cli_write_text(const char *path, const char *text, size_t len, char *err)
 		return lat_err_set(err, LAT_EIO, "%s: write failed", path);
 	}
 	return lat_afile_commit(f, err);
+}
+
+char *cli_size_text(char *buf, size_t size, size_t bytes)
+{
+	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%zu bytes", bytes);
+	else
+		snprintf(buf, size, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+int cli_memory_check(const cli_opts *o, size_t planned)
+{
+	const char *what;
+	char p[32], l[32];
+	size_t limit = lat_mem_limit(o->max_memory, &what);
+
+	if (planned <= limit)
+		return CLI_OK;
+	fprintf(stderr,
+		"lateral %s: planned memory %s is more than %s (%s); reduce circuit.neurons, circuit.inputs or "
+		"the fixed inputs, or raise --max-memory\n",
+		o->cmd, cli_size_text(p, sizeof p, planned), what, cli_size_text(l, sizeof l, limit));
+	return CLI_USAGE;
 }
 
 int cli_outdir(const cli_opts *o)

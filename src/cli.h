@@ -70,6 +70,13 @@ int cli_fail(const char *cmd, int code, const char *msg);
 /* Writes len bytes of text to path atomically (lat_afile). Returns 0 or LAT_EIO with err set. */
 int cli_write_text(const char *path, const char *text, size_t len, char *err);
 
+/* bytes as "512 bytes", "12.3 KiB", "1.5 GiB" into buf; returns buf. */
+char *cli_size_text(char *buf, size_t size, size_t bytes);
+
+/* Refuses (message, CLI_USAGE) a simulation whose planned bytes exceed --max-memory or, without it,
+ * the memory available now; CLI_OK otherwise. */
+int cli_memory_check(const cli_opts *o, size_t planned);
+
 /* Creates the output directory; prints and returns CLI_FAIL on error. */
 int cli_outdir(const cli_opts *o);
 

@@ -452,6 +452,14 @@ int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim 
 	int rc;
 
 	at.outdir = dir;
+	rc = cli_memory_check(o, lat_sim_planned_bytes(m));
+	if (rc)
+		return rc;
+	if (!o->quiet && strcmp(o->cmd, "sweep")) {
+		char text[32];
+		fprintf(stderr, "lateral %s: planned memory %s\n", o->cmd,
+			cli_size_text(text, sizeof text, lat_sim_planned_bytes(m)));
+	}
 	rc = cli_outdir(&at);
 	if (rc)
 		return rc;

@@ -330,7 +330,7 @@ int cmd_sweep(int argc, char **argv)
 	lat_model m;
 	lat_afile *f = NULL;
 	char path[PATHLEN], state[PATHLEN], name[64], err[LAT_ERRLEN];
-	size_t n_runs = 1, n_done = 0;
+	size_t n_runs = 1, n_done = 0, peak = 0;
 	int rc, sig;
 
 	lat_model_init(&m);
@@ -384,7 +384,18 @@ int cmd_sweep(int argc, char **argv)
 		}
 		hash[r] = cli_hash(text, len);
 		free(text);
+		if (lat_sim_planned_bytes(&m) > peak)
+			peak = lat_sim_planned_bytes(&m);
 	}
+	/* The runs go one after another: the peak is the largest run's. */
+	if (!o.quiet) {
+		char text[32];
+		fprintf(stderr, "lateral sweep: %zu runs; planned memory %s (the largest run)\n", n_runs,
+			cli_size_text(text, sizeof text, peak));
+	}
+	rc = cli_memory_check(&o, peak);
+	if (rc)
+		goto out;
 	rc = cli_outdir(&o);
 	if (rc)
 		goto out;

@@ -189,6 +189,22 @@ static int setup_fixed(lat_sim *s, const lat_model *m, char *err)
 	return LAT_OK;
 }
 
+/* Arrays of N x d doubles a simulation may hold: W, W_init, W*, the batch accumulator, the rule's
+ * momentum, accumulator and update, and the three of a saved state. */
+#define PLAN_ND_ARRAYS 9
+/* State-sized vectors of the ODE engine (CVODE BDF holds up to about 20, rk8pd 13 stages), rounded up. */
+#define PLAN_STATE_VECTORS 32
+
+size_t lat_sim_planned_bytes(const lat_model *m)
+{
+	double n = (double)m->neurons, d = (double)m->inputs, nd = n * d;
+	double dim = n + 3 + (m->timing == LAT_TIMING_CONTINUOUS ? nd : 0);
+	double doubles = PLAN_ND_ARRAYS * nd + 2 * d * d + (double)lat_model_n_fixed(m) * d +
+			 PLAN_STATE_VECTORS * dim + 8 * (n + d);
+	double bytes = doubles * sizeof(double);
+	return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+}
+
 lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 {
 	lat_sim *s = calloc(1, sizeof *s);

@@ -98,6 +98,47 @@ static void test_experiments_through_train(void)
 	CU_ASSERT(bad_corpus_each(dir, check_command, "train") >= MIN_BAD_EXPERIMENTS);
 }
 
+static int out_exists(void)
+{
+	char out[600];
+	struct stat st;
+	snprintf(out, sizeof out, "%s/out", scratch);
+	return stat(out, &st) == 0;
+}
+
+/* A memory plan above --max-memory is refused with exit 2 before any output is written; a bad size is
+ * a usage error; a sufficient limit lets the command run. */
+static void test_max_memory(void)
+{
+	char out[600], exp[4096];
+
+	snprintf(out, sizeof out, "%s/out", scratch);
+	snprintf(exp, sizeof exp, "%s/tests/smoke/tiny_experiment.cfg", test_srcdir());
+	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "run", "-q", "--no-plot", "-o", out, "--max-memory", "10K", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "planned memory"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "is more than the --max-memory limit (10.0 KiB)"));
+	CU_ASSERT(!out_exists());
+	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "sweep", "-q", "--no-plot", "-o", out, "--max-memory", "10k",
+					"--vary", "circuit.neurons=10,20", NULL),
+			2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "(10.0 KiB)"));
+	CU_ASSERT(!out_exists());
+	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--max-memory", "20K", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "tiny_experiment.cfg:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "more than the --max-memory limit (0.0 GiB)"));
+	CU_ASSERT(!out_exists());
+	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "run", "-q", "-o", out, "--max-memory", "4X", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "--max-memory 4X: expected a size > 0"));
+	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "run", "-q", "-o", out, "--max-memory", "-1G", NULL), 2);
+	CU_ASSERT(!out_exists());
+	/* the default model plans about 100 KiB */
+	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "run", "-q", "--no-plot", "-o", out, "--max-memory", "1.5MiB", "--set",
+					"run.presentations=2", NULL),
+			0);
+	CU_ASSERT(out_exists());
+	test_remove_tree(out);
+}
+
 static int setup(void)
 {
 	snprintf(scratch, sizeof scratch, "/tmp/lateral-test-bad-XXXXXX");
@@ -115,6 +156,7 @@ int main(void)
 	CU_TestInfo library[] = {{"experiment corpus: load, finalize, trainer", test_experiment_corpus}, CU_TEST_INFO_NULL};
 	CU_TestInfo cli[] = {{"bad models: lateral run exits 2, no output", test_models_through_run},
 			     {"bad experiments: lateral train exits 2, no output", test_experiments_through_train},
+			     {"--max-memory refusals", test_max_memory},
 			     CU_TEST_INFO_NULL};
 	CU_SuiteInfo suites[] = {{"library", NULL, NULL, NULL, NULL, library},
 				 {"cli", setup, teardown, NULL, NULL, cli},

@@ -41,6 +41,10 @@ typedef struct {
  * lat_sim_free) or NULL with err set. */
 lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err);
 
+/* An upper estimate of the bytes lat_sim_alloc and the presentations of m allocate (weights, W*, the
+ * rule's state, fixed inputs, the ODE engine's vectors), for planning before allocating. */
+size_t lat_sim_planned_bytes(const lat_model *m);
+
 /* Frees s; NULL is a no-op. */
 void lat_sim_free(lat_sim *s);
 
