@@ -13,11 +13,12 @@
 #include "cfg.h"
 #include "lateral/err.h"
 
-/* Longest key or section name for which "did you mean" suggestions are computed; in the terse style,
- * --set names this long are malformed. */
+/* Longest key or section name for which "did you mean" suggestions are computed. */
 #define MAX_NAME 64
 /* Size of the scratch buffers that hold one message fragment, and of the lists of known names. */
 #define MSGLEN 256
+/* Size of a buffer for one number. */
+#define NUMLEN 40
 
 struct lat_cfg_ctx {
 	const lat_cfg_schema *sc;
@@ -25,11 +26,6 @@ struct lat_cfg_ctx {
 	int lines;	      /* prefix messages about a setting with its line: "NAME:LINE: " */
 	const char *path_dir; /* see lat_cfg_read */
 };
-
-static int terse(const lat_cfg_ctx *c)
-{
-	return c->sc->style == LAT_CFG_TERSE;
-}
 
 /* ---- messages ---------------------------------------------------------------------------------------- */
 
@@ -49,16 +45,33 @@ int lat_cfg_error(const lat_cfg_ctx *c, const config_setting_t *s, char *err, co
 	return lat_err_set(err, LAT_ECONFIG, "%s: %s", c->name, msg);
 }
 
-/* "an integer (3)", "a string ("abc")", ...: what a setting holds, for "expected X, got Y". */
-static void describe(const config_setting_t *s, char *buf, size_t size)
+/* Formats v in the fewest of 6, 15 or 17 significant digits that read back as v ("1e+12", "0.999999"),
+ * into buf (NUMLEN bytes); with ".0" added when as_float is set and it would look like an integer. */
+static void number_text(double v, int as_float, char *buf)
 {
+	int prec;
+
+	for (prec = 6; prec <= 17; prec = prec == 6 ? 15 : prec + 2) {
+		snprintf(buf, NUMLEN, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	if (as_float && !strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+}
+
+void lat_cfg_describe(const config_setting_t *s, char *buf, size_t size)
+{
+	char num[NUMLEN];
+
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
 		snprintf(buf, size, "an integer (%lld)", config_setting_get_int64(s));
 		break;
 	case CONFIG_TYPE_FLOAT:
-		snprintf(buf, size, "a float (%g)", config_setting_get_float(s));
+		number_text(config_setting_get_float(s), 1, num);
+		snprintf(buf, size, "a float (%s)", num);
 		break;
 	case CONFIG_TYPE_STRING:
 		snprintf(buf, size, "a string (\"%.40s\")", config_setting_get_string(s));
@@ -81,35 +94,35 @@ static void describe(const config_setting_t *s, char *buf, size_t size)
 	}
 }
 
-/* "what: expected PHRASE" (terse) or "what: expected PHRASE BOUNDS, got WHAT S HOLDS" (detailed). */
+/* "what: expected PHRASE BOUNDS, got WHAT S HOLDS". */
 static int type_error(const lat_cfg_ctx *c, const config_setting_t *s, const char *what, const char *phrase,
 		      const char *bounds, char *err)
 {
 	char got[MSGLEN];
 
-	if (terse(c))
-		return lat_cfg_error(c, s, err, "%s: expected %s", what, phrase);
-	describe(s, got, sizeof got);
+	lat_cfg_describe(s, got, sizeof got);
 	return lat_cfg_error(c, s, err, "%s: expected %s%s, got %s", what, phrase, bounds, got);
 }
 
-/* " > 0", " >= 0 and < 1", or "" when k has no bounds; terse: " in [0, 1]" (%g for floats). */
-static void bounds_text(const lat_cfg_ctx *c, const lat_cfg_key *k, int integer, char *buf, size_t size)
+/* " > 0", " >= 0 and < 1", or "" when k has no bounds; integer bounds are written out in full. */
+static void bounds_text(const lat_cfg_key *k, int integer, char *buf, size_t size)
 {
+	char lo[NUMLEN], hi[NUMLEN];
 	int n = 0;
 
-	buf[0] = '\0';
-	if (terse(c) && (k->flags & (LAT_CFG_GE | LAT_CFG_GT)) && (k->flags & (LAT_CFG_LE | LAT_CFG_LT))) {
-		snprintf(buf, size, integer ? " in %c%.15g, %.15g%c" : " in %c%g, %g%c",
-			 k->flags & LAT_CFG_GT ? '(' : '[', k->min, k->max,
-			 k->flags & LAT_CFG_LT ? ')' : ']');
-		return;
+	if (integer) {
+		snprintf(lo, sizeof lo, "%.0f", k->min);
+		snprintf(hi, sizeof hi, "%.0f", k->max);
+	} else {
+		number_text(k->min, 0, lo);
+		number_text(k->max, 0, hi);
 	}
+	buf[0] = '\0';
 	if (k->flags & (LAT_CFG_GE | LAT_CFG_GT))
-		n = snprintf(buf, size, " %s %.15g", k->flags & LAT_CFG_GT ? ">" : ">=", k->min);
+		n = snprintf(buf, size, " %s %s", k->flags & LAT_CFG_GT ? ">" : ">=", lo);
 	if (n >= 0 && (size_t)n < size && (k->flags & (LAT_CFG_LE | LAT_CFG_LT)))
-		snprintf(buf + n, size - (size_t)n, "%s %s %.15g", n ? " and" : "",
-			 k->flags & LAT_CFG_LT ? "<" : "<=", k->max);
+		snprintf(buf + n, size - (size_t)n, "%s %s %s", n ? " and" : "",
+			 k->flags & LAT_CFG_LT ? "<" : "<=", hi);
 }
 
 static int in_bounds(const lat_cfg_key *k, double v)
@@ -210,16 +223,16 @@ static const lat_cfg_key *find_key(const lat_cfg_key *keys, size_t n, const char
 	return NULL;
 }
 
-/* Message for an unknown key name of the n keys named PREFIX.*; detailed: with hints, also at keys of
- * other sections. */
+/* Message for an unknown key name of the n keys named PREFIX.*, with a hint at a close name of these keys
+ * or at a key of that name in another section. */
 static int unknown_key(const lat_cfg_ctx *c, const config_setting_t *s, const lat_cfg_key *keys, size_t n,
 		       const char *prefix, const char *name, char *err)
 {
 	char known[MSGLEN], hint[MSGLEN] = "";
 	const lat_cfg_key *other = find_key(c->sc->keys, c->sc->n_keys, name);
 
-	known_names(keys, n, 0, name, known, terse(c) ? NULL : hint);
-	if (!terse(c) && !hint[0] && other)
+	known_names(keys, n, 0, name, known, hint);
+	if (!hint[0] && other)
 		snprintf(hint, sizeof hint, " (did you mean %s.%s?)", other->section, other->name);
 	return lat_cfg_error(c, s, err, "%s.%s: unknown key%s (known: %s)", prefix, name, hint, known);
 }
@@ -228,7 +241,7 @@ static int unknown_section(const lat_cfg_ctx *c, const config_setting_t *s, cons
 {
 	char known[MSGLEN], hint[MSGLEN] = "";
 
-	known_names(c->sc->keys, c->sc->n_keys, 1, name, known, terse(c) ? NULL : hint);
+	known_names(c->sc->keys, c->sc->n_keys, 1, name, known, hint);
 	return lat_cfg_error(c, s, err, "%s: unknown section%s (known: %s)", name, hint, known);
 }
 
@@ -244,17 +257,18 @@ static int is_number(const config_setting_t *s)
 static int read_number(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s,
 		       const char *what, double *out, char *err)
 {
-	char bounds[MSGLEN];
+	char bounds[MSGLEN], num[NUMLEN];
 	double v;
 
-	bounds_text(c, k, 0, bounds, sizeof bounds);
+	bounds_text(k, 0, bounds, sizeof bounds);
 	if (!is_number(s))
 		return type_error(c, s, what, "a number", bounds, err);
 	v = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
 							: (double)config_setting_get_int64(s);
+	number_text(v, 0, num);
 	if (!isfinite(v) || !in_bounds(k, v))
-		return lat_cfg_error(c, s, err, "%s: expected a %snumber%s, got %g", what,
-				     !isfinite(v) || terse(c) ? "finite " : "", bounds, v);
+		return lat_cfg_error(c, s, err, "%s: expected a %snumber%s, got %s", what,
+				     isfinite(v) ? "" : "finite ", bounds, num);
 	*out = v;
 	return LAT_OK;
 }
@@ -267,7 +281,7 @@ static int read_integer(const lat_cfg_ctx *c, const lat_cfg_key *k, const config
 	int type = config_setting_type(s);
 	long long v;
 
-	bounds_text(c, k, 1, bounds, sizeof bounds);
+	bounds_text(k, 1, bounds, sizeof bounds);
 	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
 		return type_error(c, s, what, "an integer", bounds, err);
 	v = config_setting_get_int64(s);
@@ -298,50 +312,49 @@ out:
 	return res;
 }
 
-/* Reads a file name into the new string *out (NULL for "" when k says so). */
+/* The entry of names called str, or NULL (also when str is NULL). */
+static const lat_cfg_name *find_name(const lat_cfg_name *names, const char *str)
+{
+	for (; str && names->name; names++)
+		if (strcmp(names->name, str) == 0)
+			return names;
+	return NULL;
+}
+
+/* "what: expected one of "a", "b", got WHAT S HOLDS", for a key with names. */
+static int names_error(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s,
+		       const char *what, char *err)
+{
+	char allowed[MSGLEN] = "", got[MSGLEN];
+	const lat_cfg_name *e;
+
+	for (e = k->names; e->name; e++) {
+		char quoted[MAX_NAME];
+		snprintf(quoted, sizeof quoted, "\"%s\"", e->name);
+		list_append(allowed, sizeof allowed, quoted);
+	}
+	lat_cfg_describe(s, got, sizeof got);
+	return lat_cfg_error(c, s, err, "%s: expected one of %s, got %s", what, allowed, got);
+}
+
+/* Reads a string, or a file name, into the new string *out (NULL for "" when k says so). */
 static int read_path(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, const char *what,
 		     char **out, char *err)
 {
 	const char *str = config_setting_get_string(s);
-	const char *phrase = "a string";
-
-	if (!terse(c) && k->type != LAT_CFG_STRING)
-		phrase = k->flags & LAT_CFG_EMPTY_NONE ? "a file name (a string, \"\" for none)"
-						       : "a file name (a string)";
+	const char *phrase = k->type == LAT_CFG_STRING	     ? "a string"
+			     : k->flags & LAT_CFG_EMPTY_NONE ? "a file name (a string, \"\" for none)"
+							     : "a file name (a string)";
 
 	*out = NULL;
+	if (k->names && !find_name(k->names, str))
+		return names_error(c, k, s, what, err);
 	if (!str)
 		return type_error(c, s, what, phrase, "", err);
 	if (!*str && (k->flags & LAT_CFG_EMPTY_NONE))
 		return LAT_OK;
 	*out = k->type == LAT_CFG_STRING ? strdup(str) : lat_cfg_path(c->path_dir, str);
 	return *out ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "%s: out of memory", what);
-}
-
-static int read_enum(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, const char *what,
-		     int *out, char *err)
-{
-	char allowed[MSGLEN] = "", got[LAT_ERRLEN];
-	const char *str = config_setting_get_string(s);
-	const lat_cfg_name *e;
-
-	if (!str && terse(c))
-		return type_error(c, s, what, "a string", "", err);
-	for (e = k->names; str && e->name; e++)
-		if (strcmp(e->name, str) == 0) {
-			*out = e->value;
-			return LAT_OK;
-		}
-	for (e = k->names; e->name; e++) {
-		char quoted[MAX_NAME];
-		snprintf(quoted, sizeof quoted, "\"%s\"", e->name);
-		list_append(allowed, sizeof allowed, quoted);
-	}
-	if (terse(c))
-		snprintf(got, sizeof got, "\"%s\"", str);
-	else
-		describe(s, got, sizeof got);
-	return lat_cfg_error(c, s, err, "%s: expected one of %s, got %s", what, allowed, got);
 }
 
 /* Reads an array setting element by element; the count must not exceed cap (0: any). */
@@ -355,9 +368,8 @@ static int read_array(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_s
 
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return type_error(c, s, what,
-				  terse(c)		       ? "an array [...]"
-				  : k->type == LAT_CFG_DOUBLES ? "an array of numbers [ ... ] ([] for none)"
-							       : "an array [ ... ]",
+				  k->type == LAT_CFG_DOUBLES ? "an array of numbers [ ... ] ([] for none)"
+							     : "an array [ ... ]",
 				  "", err);
 	n = (size_t)config_setting_length(s);
 	if (k->cap && n > k->cap)
@@ -372,10 +384,7 @@ static int read_array(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_s
 		long long iv;
 		char *str;
 
-		if (terse(c))
-			snprintf(elem, sizeof elem, "%s", what);
-		else
-			snprintf(elem, sizeof elem, "%s[%zu]", what, i);
+		snprintf(elem, sizeof elem, "%s[%zu]", what, i);
 		if (k->type == LAT_CFG_DOUBLES) {
 			rc = read_number(c, k, el, elem, &vals[i], err);
 		} else if (k->type == LAT_CFG_SIZES) {
@@ -409,7 +418,8 @@ int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_se
 	long long iv;
 	double dv;
 	char *str;
-	int rc = LAT_OK, ev;
+	const lat_cfg_name *name;
+	int rc = LAT_OK;
 
 	switch (k->type) {
 	case LAT_CFG_SIZE:
@@ -438,9 +448,10 @@ int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_se
 		*(int *)field = config_setting_get_bool(s);
 		break;
 	case LAT_CFG_ENUM:
-		rc = read_enum(c, k, s, what, &ev, err);
-		if (!rc)
-			*(int *)field = ev;
+		name = find_name(k->names, config_setting_get_string(s));
+		if (!name)
+			return names_error(c, k, s, what, err);
+		*(int *)field = name->value;
 		break;
 	case LAT_CFG_STRING:
 	case LAT_CFG_PATH:
@@ -564,20 +575,18 @@ static int apply(const lat_cfg_ctx *c, const config_setting_t *root, void *obj, 
 		size_t n;
 		const lat_cfg_key *keys = section_keys(sc, sname, &n);
 
-		if (!group && !terse(c)) {
+		if (!group) {
 			const lat_cfg_key *k = find_key(sc->keys, sc->n_keys, sname);
 			char hint[MSGLEN] = "", got[MSGLEN];
 			if (k)
 				snprintf(hint, sizeof hint, "; did you mean %s = { %s = ...; }?", k->section,
 					 k->name);
-			describe(sec, got, sizeof got);
+			lat_cfg_describe(sec, got, sizeof got);
 			rc = lat_cfg_error(c, sec, err,
 					   "%s: expected a section %s = { key = value; ... }, got %s%s",
 					   sname, sname, got, hint);
 		} else if (!n) {
 			rc = unknown_section(c, sec, sname, err);
-		} else if (!group) {
-			rc = lat_cfg_error(c, sec, err, "%s: expected a group %s = { ... };", sname, sname);
 		} else {
 			rc = lat_cfg_read_group(c, keys, n, sname, sec, trial, err);
 		}
@@ -599,8 +608,6 @@ static int parse_error(const lat_cfg_ctx *c, const config_t *cfg, char *err)
 	const char *text = config_error_text(cfg) ? config_error_text(cfg) : "unknown error";
 	int line = config_error_line(cfg);
 
-	if (terse(c))
-		return lat_err_set(err, LAT_ECONFIG, "%s:%d: syntax error: %s", c->name, line, text);
 	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
 		return lat_err_set(err, LAT_EIO, "%s: cannot read: %s", file, text);
 	if (strcmp(text, "duplicate setting name") == 0)
@@ -632,6 +639,10 @@ int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const ch
 		config_set_include_dir(&cfg, include_dir);
 	if (config_read_string(&cfg, text) != CONFIG_TRUE)
 		rc = parse_error(&c, &cfg, err);
+	else if (config_setting_length(config_root_setting(&cfg)) == 0)
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: the file has no settings (leave it out to use the built-in %s)", name,
+				 sc->kind);
 	else
 		rc = apply(&c, config_root_setting(&cfg), obj, err);
 	config_destroy(&cfg);
@@ -681,14 +692,14 @@ static char *quote(const char *s)
 	return q;
 }
 
-/* Copies [b, e) into a new string, without surrounding blanks when trim is set. */
-static char *copy_span(const char *b, const char *e, int trim)
+/* Copies [b, e) without surrounding blanks into a new string. */
+static char *copy_span(const char *b, const char *e)
 {
 	char *s;
 
-	while (trim && b < e && (*b == ' ' || *b == '\t'))
+	while (b < e && (*b == ' ' || *b == '\t'))
 		b++;
-	while (trim && e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
 		e--;
 	s = malloc((size_t)(e - b) + 1);
 	if (s) {
@@ -700,7 +711,7 @@ static char *copy_span(const char *b, const char *e, int trim)
 
 int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, const char *path_dir, char *err)
 {
-	lat_cfg_ctx c = {sc, NULL, sc->style == LAT_CFG_TERSE, path_dir};
+	lat_cfg_ctx c = {sc, NULL, 0, path_dir};
 	const char *eq = strchr(assignment, '='), *val, *ex = sc->example ? ", e.g. " : "";
 	const char *example = sc->example ? sc->example : "";
 	char *label = NULL, *lhs = NULL, *value = NULL, *quoted = NULL, *text = NULL, *dot;
@@ -722,18 +733,13 @@ int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, con
 		rc = lat_cfg_error(&c, NULL, err, "expected section.key=value%s%s", ex, example);
 		goto out;
 	}
-	lhs = copy_span(assignment, eq, !terse(&c));
-	value = copy_span(eq + 1, eq + 1 + strlen(eq + 1), !terse(&c));
+	lhs = copy_span(assignment, eq);
+	value = copy_span(eq + 1, eq + 1 + strlen(eq + 1));
 	if (!lhs || !value) {
 		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", label);
 		goto out;
 	}
 	dot = strchr(lhs, '.');
-	if (terse(&c) &&
-	    (!dot || dot == lhs || !dot[1] || dot - lhs >= MAX_NAME || strlen(dot + 1) >= MAX_NAME)) {
-		rc = lat_cfg_error(&c, NULL, err, "expected section.key=value");
-		goto out;
-	}
 	if (!dot || dot == lhs || !dot[1]) {
 		rc = lat_cfg_error(&c, NULL, err, "expected section.key=value (no section in '%s')%s%s", lhs,
 				   ex, example);
@@ -747,21 +753,13 @@ int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, con
 		rc = lat_cfg_error(&c, NULL, err, "%s.%s cannot be overridden; edit the file", lhs, dot + 1);
 		goto out;
 	}
-	if (!k && terse(&c)) {
-		rc = lat_cfg_error(&c, NULL, err, "%s.%s: unknown key", lhs, dot + 1);
-		goto out;
-	}
 	if (!k) {
 		rc = n ? unknown_key(&c, NULL, keys, n, lhs, dot + 1, err)
 		       : unknown_section(&c, NULL, lhs, err);
 		goto out;
 	}
-	if (!*value && !terse(&c)) {
+	if (!*value) {
 		rc = lat_cfg_error(&c, NULL, err, "%s.%s: missing value", lhs, dot + 1);
-		goto out;
-	}
-	if (terse(&c) && strpbrk(value, ";{}") && k->type != LAT_CFG_PATH && k->type != LAT_CFG_STRING) {
-		rc = lat_cfg_error(&c, NULL, err, "the value may not contain ';', '{' or '}'");
 		goto out;
 	}
 	/* Strings may be given bare (solver.method=bdf): quote them unless they already are. */
@@ -783,11 +781,9 @@ int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, con
 	}
 	snprintf(text, size, "%s = { %s = %s; };", lhs, dot + 1, val);
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
-		rc = terse(&c)
-			 ? parse_error(&c, &cfg, err)
-			 : lat_cfg_error(&c, NULL, err, "%s.%s: cannot parse the value '%s' (libconfig: %s)",
-					 lhs, dot + 1, value,
-					 config_error_text(&cfg) ? config_error_text(&cfg) : "error");
+		rc = lat_cfg_error(&c, NULL, err, "%s.%s: cannot parse the value '%s' (libconfig: %s)", lhs,
+				   dot + 1, value,
+				   config_error_text(&cfg) ? config_error_text(&cfg) : "error");
 		goto out;
 	}
 	/* The value must not smuggle in further settings ("1; neurons = 5"). */

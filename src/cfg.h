@@ -17,7 +17,7 @@ typedef enum {
 			 */
 	LAT_CFG_BOOL,	/* int 0 or 1: true or false */
 	LAT_CFG_ENUM,	/* int-sized enum: one of the strings of names */
-	LAT_CFG_STRING, /* owned char *: a string */
+	LAT_CFG_STRING, /* owned char *: a string (one of the strings of names, when names is not NULL) */
 	LAT_CFG_PATH,	/* owned char *: a file name, joined to the path_dir of the read */
 	LAT_CFG_DOUBLES, /* owned double * with its size_t count at count_offset: [numbers]; [] gives NULL */
 	LAT_CFG_SIZES,	 /* size_t[cap] in the struct, count at count_offset: [integers] */
@@ -43,16 +43,11 @@ typedef struct {
 	unsigned flags;		   /* LAT_CFG_GE ... LAT_CFG_EMPTY_NONE */
 	double min, max;	   /* bounds, as flags says */
 	double def;		   /* default of numbers, booleans and enums (the value, not the name) */
-	const lat_cfg_name *names; /* LAT_CFG_ENUM: the allowed strings, in the order messages list them */
+	const lat_cfg_name *names; /* LAT_CFG_ENUM, LAT_CFG_STRING: the allowed strings, in the order messages
+				      list them */
 	size_t count_offset;	   /* arrays: of the size_t that holds the number of elements */
 	size_t cap;		   /* LAT_CFG_SIZES, LAT_CFG_PATHS: capacity of the array in the struct */
 } lat_cfg_key;
-
-/* How messages read. DETAILED: "what: expected a number > 0, got a string ("x")", "did you mean"
- * hints, --set messages without line numbers. TERSE (experiment files, kept word for word): "what:
- * expected a number", bounds as " in [min, max]", no hints; --set values are one-line files and their
- * messages say ":1:". */
-typedef enum { LAT_CFG_DETAILED, LAT_CFG_TERSE } lat_cfg_style;
 
 /* Where a read is: the schema, the message prefix and the folder of relative file names. */
 typedef struct lat_cfg_ctx lat_cfg_ctx;
@@ -61,8 +56,8 @@ typedef struct lat_cfg_ctx lat_cfg_ctx;
 typedef struct {
 	const lat_cfg_key *keys;
 	size_t n_keys;
-	size_t size; /* sizeof the struct the offsets refer to */
-	lat_cfg_style style;
+	size_t size;	  /* sizeof the struct the offsets refer to */
+	const char *kind; /* what the files hold ("model"): the empty-file message names the built-in one */
 	const char *example; /* an assignment shown in --set usage messages ("circuit.tau=20"), or NULL */
 	/* Reads a LAT_CFG_CUSTOM key from setting s into obj (NULL when the table has none). Messages go
 	 * through lat_cfg_error; obj is the scratch copy that the read commits only on success. */
@@ -82,16 +77,18 @@ void lat_cfg_free(const lat_cfg_schema *sc, void *obj);
 /* Parses libconfig text and applies every setting to obj, or none: values go to a scratch copy that
  * replaces obj only when all of them are valid (replaced owned values are then freed). Unknown
  * sections and keys, wrong types and out-of-range values are LAT_ECONFIG "NAME:LINE: section.key:
- * what was expected". name: the file name for messages; include_dir: folder of @include files (NULL:
- * the working directory); path_dir: folder that relative LAT_CFG_PATH(S) values are joined to (NULL:
- * kept as written; LAT_CFG_CWD: made absolute). Borrows everything. Syntax errors are LAT_ECONFIG;
- * an unreadable @include file is LAT_EIO in the detailed style. */
+ * expected ..., got ...", with "did you mean" hints for misspelt names; a text without any setting is
+ * LAT_ECONFIG "NAME: the file has no settings (leave it out to use the built-in KIND)". name: the file
+ * name for messages; include_dir: folder of @include files (NULL: the working directory); path_dir:
+ * folder that relative LAT_CFG_PATH(S) values are joined to (NULL: kept as written; LAT_CFG_CWD: made
+ * absolute). Borrows everything. Syntax errors are LAT_ECONFIG; an unreadable @include file is LAT_EIO.
+ */
 int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const char *name,
 		 const char *include_dir, const char *path_dir, char *err);
 
 /* Applies one override "section.key=value": the value is libconfig syntax (3, 2.5, [1.0, 2.0]) or a
  * bare string for string, path and enum keys. Validated like a file, all or nothing; messages start
- * with "--set section.key=value". path_dir as for lat_cfg_read. */
+ * with "--set section.key=value: " (no line). path_dir as for lat_cfg_read. */
 int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, const char *path_dir, char *err);
 
 /* For custom readers. Formats "PREFIX: message" into err and returns LAT_ECONFIG; the prefix names the
@@ -113,6 +110,10 @@ int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_se
  * obj; members are named "PREFIX.name" in messages (unknown ones list the n keys). */
 int lat_cfg_read_group(const lat_cfg_ctx *c, const lat_cfg_key *keys, size_t n, const char *prefix,
 		       const config_setting_t *g, void *obj, char *err);
+
+/* For custom readers: what setting s holds, for "expected X, got Y": "an integer (3)", "a string
+ * ("abc")", "a list ( ... )", ... into buf (truncated to size). */
+void lat_cfg_describe(const config_setting_t *s, char *buf, size_t size);
 
 /* The string of enum key k for value v, or NULL when v has none. */
 const char *lat_cfg_enum_name(const lat_cfg_key *k, int v);

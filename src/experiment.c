@@ -37,15 +37,19 @@ static const lat_cfg_name kinds[] = {{"conv", LAT_L_CONV},
 				     {"resblock", LAT_L_RESBLOCK},
 				     {NULL, 0}};
 #define N_KINDS (sizeof kinds / sizeof kinds[0] - 1)
-static const char *const share_modes[] = {"none", "instant", "fixedpoint", "circuit"};
-static const char *const borders[] = {"exclude", "include"};
+/* The strings sharing.mode and sharing.border may hold (the values are unused). */
+static const lat_cfg_name share_modes[] = {
+    {"none", 0}, {"instant", 0}, {"fixedpoint", 0}, {"circuit", 0}, {NULL, 0}};
+static const lat_cfg_name borders[] = {{"exclude", 0}, {"include", 0}, {NULL, 0}};
 
 static int read_layers(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, void *obj,
 		       char *err);
 
 #define OFF(f) offsetof(lat_experiment, f)
 #define LOFF(f) offsetof(lat_layer_spec, f)
-#define IN (LAT_CFG_GE | LAT_CFG_LE) /* numbers lie in [min, max] */
+#define IN (LAT_CFG_GE | LAT_CFG_LE)   /* numbers lie in [min, max] */
+#define POS (LAT_CFG_GT | LAT_CFG_LE)  /* numbers lie in (min, max] */
+#define FRAC (LAT_CFG_GE | LAT_CFG_LT) /* numbers lie in [min, max) */
 #define BIG 1e15
 /* Columns: section, key, type, field, bounds, min, max, default, enum names, array count, capacity.
  * Strings and the layers get their defaults in lat_experiment_init. */
@@ -66,7 +70,7 @@ static const lat_cfg_key keys[] = {
 	{"network", "locally_connected", LAT_CFG_BOOL, OFF(locally_connected), 0, 0, 0, 0, NULL, 0, 0},
 	{"network", "keep_first_conv", LAT_CFG_BOOL, OFF(keep_first_conv), 0, 0, 0, 0, NULL, 0, 0},
 	{"network", "bn_momentum", LAT_CFG_DOUBLE, OFF(bn_momentum), IN, 0, 1, 0.1, NULL, 0, 0},
-	{"network", "bn_eps", LAT_CFG_DOUBLE, OFF(bn_eps), IN, 1e-300, 1, 1e-5, NULL, 0, 0},
+	{"network", "bn_eps", LAT_CFG_DOUBLE, OFF(bn_eps), POS, 0, 1, 1e-5, NULL, 0, 0},
 	{"network", "layers", LAT_CFG_CUSTOM, OFF(layers), 0, 0, 0, 0, NULL, 0, 0},
 	{"train", "epochs", LAT_CFG_SIZE, OFF(epochs), IN, 0, 100000, 10, NULL, 0, 0},
 	{"train", "batch", LAT_CFG_SIZE, OFF(batch), IN, 1, 65536, 128, NULL, 0, 0},
@@ -74,31 +78,31 @@ static const lat_cfg_key keys[] = {
 	{"train", "threads", LAT_CFG_SIZE, OFF(threads), IN, 0, 1024, 0, NULL, 0, 0},
 	{"train", "seed", LAT_CFG_ULONG, OFF(seed), IN, 0, BIG, 1, NULL, 0, 0},
 	{"train", "optimizer", LAT_CFG_ENUM, OFF(optimizer), 0, 0, 0, LAT_OPT_ADAMW, optimizers, 0, 0},
-	{"train", "lr", LAT_CFG_DOUBLE, OFF(lr), IN, 1e-300, 1e3, 1e-3, NULL, 0, 0},
+	{"train", "lr", LAT_CFG_DOUBLE, OFF(lr), POS, 0, 1e3, 1e-3, NULL, 0, 0},
 	{"train", "weight_decay", LAT_CFG_DOUBLE, OFF(weight_decay), IN, 0, 1e3, 1e-4, NULL, 0, 0},
-	{"train", "momentum", LAT_CFG_DOUBLE, OFF(momentum), IN, 0, 0.999999, 0.9, NULL, 0, 0},
-	{"train", "beta1", LAT_CFG_DOUBLE, OFF(beta1), IN, 0, 0.999999, 0.9, NULL, 0, 0},
-	{"train", "beta2", LAT_CFG_DOUBLE, OFF(beta2), IN, 0, 0.999999999, 0.999, NULL, 0, 0},
-	{"train", "adam_eps", LAT_CFG_DOUBLE, OFF(adam_eps), IN, 1e-300, 1, 1e-8, NULL, 0, 0},
+	{"train", "momentum", LAT_CFG_DOUBLE, OFF(momentum), FRAC, 0, 1, 0.9, NULL, 0, 0},
+	{"train", "beta1", LAT_CFG_DOUBLE, OFF(beta1), FRAC, 0, 1, 0.9, NULL, 0, 0},
+	{"train", "beta2", LAT_CFG_DOUBLE, OFF(beta2), FRAC, 0, 1, 0.999, NULL, 0, 0},
+	{"train", "adam_eps", LAT_CFG_DOUBLE, OFF(adam_eps), POS, 0, 1, 1e-8, NULL, 0, 0},
 	{"train", "lr_milestones", LAT_CFG_SIZES, OFF(milestones), IN, 1, 100000, 0, NULL, OFF(n_milestones), LAT_MAX_MILESTONES},
-	{"train", "lr_gamma", LAT_CFG_DOUBLE, OFF(lr_gamma), IN, 1e-300, 1e3, 0.1, NULL, 0, 0},
-	{"sharing", "mode", LAT_CFG_STRING, OFF(share_mode), 0, 0, 0, 0, NULL, 0, 0},
+	{"train", "lr_gamma", LAT_CFG_DOUBLE, OFF(lr_gamma), POS, 0, 1e3, 0.1, NULL, 0, 0},
+	{"sharing", "mode", LAT_CFG_STRING, OFF(share_mode), 0, 0, 0, 0, share_modes, 0, 0},
 	{"sharing", "every", LAT_CFG_SIZE, OFF(share_every), IN, 1, BIG, 10, NULL, 0, 0},
 	{"sharing", "presentations", LAT_CFG_SIZE, OFF(share_presentations), IN, 1, 1e6, 16, NULL, 0, 0},
 	{"sharing", "iterations", LAT_CFG_SIZE, OFF(share_iterations), IN, 1, 1e6, 1, NULL, 0, 0},
-	{"sharing", "eta", LAT_CFG_DOUBLE, OFF(share_eta), IN, 1e-300, 1e6, 0.1, NULL, 0, 0},
+	{"sharing", "eta", LAT_CFG_DOUBLE, OFF(share_eta), POS, 0, 1e6, 0.1, NULL, 0, 0},
 	{"sharing", "gamma", LAT_CFG_DOUBLE, OFF(share_gamma), IN, 0, 1e6, 0.01, NULL, 0, 0},
 	{"sharing", "scale_eta", LAT_CFG_BOOL, OFF(share_scale_eta), 0, 0, 0, 1, NULL, 0, 0},
-	{"sharing", "border", LAT_CFG_STRING, OFF(share_border), 0, 0, 0, 0, NULL, 0, 0},
-	{"sharing", "tau", LAT_CFG_DOUBLE, OFF(tau), IN, 1e-300, 1e12, 30, NULL, 0, 0},
-	{"sharing", "tau_inh", LAT_CFG_DOUBLE, OFF(tau_inh), IN, 1e-300, 1e12, 30, NULL, 0, 0},
-	{"sharing", "alpha", LAT_CFG_DOUBLE, OFF(alpha), IN, -1 + 1e-12, 1e12, 10, NULL, 0, 0},
+	{"sharing", "border", LAT_CFG_STRING, OFF(share_border), 0, 0, 0, 0, borders, 0, 0},
+	{"sharing", "tau", LAT_CFG_DOUBLE, OFF(tau), POS, 0, 1e12, 30, NULL, 0, 0},
+	{"sharing", "tau_inh", LAT_CFG_DOUBLE, OFF(tau_inh), POS, 0, 1e12, 30, NULL, 0, 0},
+	{"sharing", "alpha", LAT_CFG_DOUBLE, OFF(alpha), POS, -1, 1e12, 10, NULL, 0, 0},
 	{"sharing", "bias", LAT_CFG_DOUBLE, OFF(bias), IN, -1e12, 1e12, 1, NULL, 0, 0},
 	{"sharing", "method", LAT_CFG_ENUM, OFF(method), 0, 0, 0, LAT_METHOD_RK8PD, methods, 0, 0},
-	{"sharing", "rtol", LAT_CFG_DOUBLE, OFF(rtol), IN, 1e-300, 0.999999, 1e-6, NULL, 0, 0},
-	{"sharing", "atol", LAT_CFG_DOUBLE, OFF(atol), IN, 1e-300, 1e6, 1e-9, NULL, 0, 0},
-	{"sharing", "steady_tol", LAT_CFG_DOUBLE, OFF(steady_tol), IN, 1e-300, 1e6, 1e-6, NULL, 0, 0},
-	{"sharing", "t_max", LAT_CFG_DOUBLE, OFF(t_max), IN, 1e-300, 1e12, 5000, NULL, 0, 0},
+	{"sharing", "rtol", LAT_CFG_DOUBLE, OFF(rtol), LAT_CFG_GT | LAT_CFG_LT, 0, 1, 1e-6, NULL, 0, 0},
+	{"sharing", "atol", LAT_CFG_DOUBLE, OFF(atol), POS, 0, 1e6, 1e-9, NULL, 0, 0},
+	{"sharing", "steady_tol", LAT_CFG_DOUBLE, OFF(steady_tol), POS, 0, 1e6, 1e-6, NULL, 0, 0},
+	{"sharing", "t_max", LAT_CFG_DOUBLE, OFF(t_max), POS, 0, 1e12, 5000, NULL, 0, 0},
 	{"sharing", "max_steps", LAT_CFG_LONG, OFF(max_steps), IN, 1, 1e12, 100000, NULL, 0, 0},
 };
 
@@ -115,44 +119,39 @@ static const lat_cfg_key layer_keys[] = {
 /* clang-format on */
 
 static const lat_cfg_schema schema = {
-    keys, sizeof keys / sizeof keys[0], sizeof(lat_experiment), LAT_CFG_TERSE, NULL, read_layers};
+    keys, sizeof keys / sizeof keys[0], sizeof(lat_experiment), "experiment", "train.epochs=5", read_layers};
 static const lat_cfg_schema layer_schema = {
-    layer_keys, sizeof layer_keys / sizeof layer_keys[0], sizeof(lat_layer_spec), LAT_CFG_TERSE, NULL, NULL};
+    layer_keys, sizeof layer_keys / sizeof layer_keys[0], sizeof(lat_layer_spec), "layer", NULL, NULL};
 
 const char *lat_layer_kind_name(lat_layer_kind k)
 {
 	return (size_t)k < N_KINDS ? kinds[k].name : "?";
 }
 
-static int name_index(const char *const *names, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(names[i], s))
-			return (int)i;
-	return -1;
-}
-
 /* One entry of network.layers. */
 static int read_layer(const lat_cfg_ctx *c, const config_setting_t *g, size_t index, lat_layer_spec *l,
 		      char *err)
 {
-	char prefix[64], what[96];
+	char prefix[64], what[96], got[LAT_ERRLEN];
 	const config_setting_t *t;
-	int rc;
+	const char *missing = NULL; /* a key the kind needs, and what it must hold */
+	int rc, conv;
 
-	if (!config_setting_is_group(g))
-		return lat_cfg_error(c, g, err, "network.layers[%zu]: expected a group { type = ...; }",
-				     index);
+	if (!config_setting_is_group(g)) {
+		lat_cfg_describe(g, got, sizeof got);
+		return lat_cfg_error(c, g, err,
+				     "network.layers[%zu]: expected a group { type = ...; ... }, got %s",
+				     index, got);
+	}
 	memset(l, 0, sizeof *l);
 	lat_cfg_defaults(&layer_schema, l);
 	l->line = config_setting_source_line(g);
 	t = config_setting_get_member(g, "type");
 	if (!t)
-		return lat_cfg_error(
-		    c, g, err,
-		    "network.layers[%zu]: missing type (one of conv, lc, relu, maxpool, bn, avgpool, "
-		    "linear, resblock)",
-		    index);
+		return lat_cfg_error(c, g, err,
+				     "network.layers[%zu]: missing type (one of \"conv\", \"lc\", \"relu\", "
+				     "\"maxpool\", \"bn\", \"avgpool\", \"linear\", \"resblock\")",
+				     index);
 	snprintf(prefix, sizeof prefix, "network.layers[%zu]", index);
 	snprintf(what, sizeof what, "%s.type", prefix);
 	/* The type first, wherever it stands: a bad type is reported before anything else. */
@@ -161,24 +160,21 @@ static int read_layer(const lat_cfg_ctx *c, const config_setting_t *g, size_t in
 		rc = lat_cfg_read_group(c, layer_keys, layer_schema.n_keys, prefix, g, l, err);
 	if (rc)
 		return rc;
-	switch (l->kind) {
-	case LAT_L_CONV:
-	case LAT_L_LC:
-		if (!l->channels || !l->kernel || l->kernel % 2 == 0)
-			return lat_cfg_error(c, g, err, "%s (%s): needs channels >= 1 and an odd kernel",
-					     prefix, lat_layer_kind_name(l->kind));
-		break;
-	case LAT_L_RESBLOCK:
-		if (!l->channels)
-			return lat_cfg_error(c, g, err, "%s (resblock): needs channels >= 1", prefix);
-		break;
-	case LAT_L_LINEAR:
-		if (!l->outputs)
-			return lat_cfg_error(c, g, err, "%s (linear): needs outputs >= 1", prefix);
-		break;
-	default:
-		break;
-	}
+	/* Given sizes are >= 1 (the table's bounds), so 0 means left out. */
+	conv = l->kind == LAT_L_CONV || l->kind == LAT_L_LC;
+	if ((conv || l->kind == LAT_L_RESBLOCK) && !l->channels)
+		missing = "channels (an integer >= 1)";
+	else if (conv && !l->kernel)
+		missing = "kernel (an odd integer >= 1)";
+	else if (l->kind == LAT_L_LINEAR && !l->outputs)
+		missing = "outputs (an integer >= 1)";
+	if (missing)
+		return lat_cfg_error(c, g, err, "%s (%s): missing %s", prefix, lat_layer_kind_name(l->kind),
+				     missing);
+	if (conv && l->kernel % 2 == 0)
+		return lat_cfg_error(c, config_setting_get_member(g, "kernel"), err,
+				     "%s.kernel: expected an odd integer (the kernel is centred), got %zu",
+				     prefix, l->kernel);
 	return LAT_OK;
 }
 
@@ -188,13 +184,20 @@ static int read_layers(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_
 {
 	lat_experiment *e = obj;
 	int n = config_setting_length(s);
+	char got[LAT_ERRLEN];
 
 	(void)k;
-	if (!config_setting_is_list(s) || n == 0)
-		return lat_cfg_error(c, s, err, "network.layers: expected a non-empty list ( {...}, {...} )");
+	if (!config_setting_is_list(s)) {
+		lat_cfg_describe(s, got, sizeof got);
+		return lat_cfg_error(c, s, err,
+				     "network.layers: expected a list ( { type = ...; }, ... ), got %s", got);
+	}
+	if (n == 0)
+		return lat_cfg_error(c, s, err,
+				     "network.layers: expected at least one layer, got an empty list");
 	if ((size_t)n > LAT_MAX_LAYERS)
-		return lat_cfg_error(c, s, err, "network.layers: at most %d layers, got %d", LAT_MAX_LAYERS,
-				     n);
+		return lat_cfg_error(c, s, err, "network.layers: expected at most %d layers, got %d",
+				     LAT_MAX_LAYERS, n);
 	for (int i = 0; i < n; i++) {
 		int rc =
 		    read_layer(c, config_setting_get_elem(s, (unsigned)i), (size_t)i, &e->layers[i], err);
@@ -263,26 +266,30 @@ void lat_experiment_clear(lat_experiment *e)
 int lat_experiment_finalize(lat_experiment *e, char *err)
 {
 	const char *src = e->source ? e->source : "<built-in experiment>";
+	const lat_layer_spec *last;
+
 	if (!e->train_images || !e->train_labels || !e->share_mode || !e->share_border)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory");
 	if (e->format != LAT_DATA_IDX && (e->n_train_files == 0 || e->n_test_files == 0))
 		return lat_err_set(err, LAT_ECONFIG,
 				   "%s: data.format = \"%s\" needs data.train_files and data.test_files", src,
 				   formats[e->format].name);
-	if (name_index(share_modes, 4, e->share_mode) < 0)
-		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: sharing.mode: expected \"none\", \"instant\", \"fixedpoint\" or "
-				   "\"circuit\", got \"%s\"",
-				   src, e->share_mode);
-	if (name_index(borders, 2, e->share_border) < 0)
-		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: sharing.border: expected \"exclude\" or \"include\", got \"%s\"", src,
-				   e->share_border);
 	for (size_t i = 1; i < e->n_milestones; i++)
 		if (e->milestones[i] <= e->milestones[i - 1])
-			return lat_err_set(err, LAT_ECONFIG, "%s: train.lr_milestones: must increase", src);
-	if (e->layers[e->n_layers - 1].kind != LAT_L_LINEAR)
-		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: network.layers: the last layer must be linear (the logits)", src);
+			return lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: train.lr_milestones: expected increasing epochs, got %zu after %zu", src,
+			    e->milestones[i], e->milestones[i - 1]);
+	last = &e->layers[e->n_layers - 1];
+	if (last->kind != LAT_L_LINEAR) {
+		char at[32] = "";
+		if (e->source && last->line > 0)
+			snprintf(at, sizeof at, ":%d", last->line);
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s%s: network.layers[%zu]: the last layer must be linear (the logits), got "
+		    "\"%s\"",
+		    src, at, e->n_layers - 1, lat_layer_kind_name(last->kind));
+	}
 	return LAT_OK;
 }

@@ -97,8 +97,7 @@ static const lat_cfg_key keys[] = {
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
-static const lat_cfg_schema schema = {keys, N_KEYS, sizeof(lat_model), LAT_CFG_DETAILED, "circuit.tau=20",
-				      NULL};
+static const lat_cfg_schema schema = {keys, N_KEYS, sizeof(lat_model), "model", "circuit.tau=20", NULL};
 
 /* ---- loading ----------------------------------------------------------------------------------------- */
 

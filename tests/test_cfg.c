@@ -1,5 +1,5 @@
-/* test_cfg.c: the config engine (src/cfg.c) on a toy table: every key type, both message styles, custom keys,
- * all-or-nothing reads, --set, defaults and freeing. */
+/* test_cfg.c: the config engine (src/cfg.c) on a toy table: every key type, its messages, custom keys,
+ * all-or-nothing reads, empty files, --set, defaults and freeing. */
 #include <config.h>
 
 #include <limits.h>
@@ -30,16 +30,19 @@ typedef struct {
 	char *files[2];
 	size_t n_files;
 	point pt;
-	double q;
+	double q, r;
+	char *mode;
 } toy;
 
 static int read_point(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, void *obj,
 		      char *err);
 
 static const lat_cfg_name colors[] = {{"red", 7}, {"green", 9}, {NULL, 0}};
+static const lat_cfg_name modes[] = {{"on", 0}, {"off", 0}, {NULL, 0}};
 
 #define T(f) offsetof(toy, f)
 #define GE LAT_CFG_GE
+#define GT LAT_CFG_GT
 #define LE LAT_CFG_LE
 #define LT LAT_CFG_LT
 /* clang-format off */
@@ -57,6 +60,8 @@ static const lat_cfg_key keys[] = {
 	{"b", "files", LAT_CFG_PATHS, T(files), 0, 0, 0, 0, NULL, T(n_files), 2},
 	{"b", "point", LAT_CFG_CUSTOM, T(pt), 0, 0, 0, 0, NULL, 0, 0},
 	{"b", "q", LAT_CFG_DOUBLE, T(q), 0, 0, 0, 0, NULL, 0, 0},
+	{"b", "r", LAT_CFG_DOUBLE, T(r), GT | LE, -1, 1e12, 0, NULL, 0, 0},
+	{"b", "mode", LAT_CFG_STRING, T(mode), 0, 0, 0, 0, modes, 0, 0},
 };
 static const lat_cfg_key point_keys[] = {
 	{"point", "px", LAT_CFG_SIZE, offsetof(point, px), 0, 0, 0, 0, NULL, 0, 0},
@@ -65,8 +70,7 @@ static const lat_cfg_key point_keys[] = {
 /* clang-format on */
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
-static const lat_cfg_schema detailed = {keys, N_KEYS, sizeof(toy), LAT_CFG_DETAILED, "a.x=0.5", read_point};
-static const lat_cfg_schema terse = {keys, N_KEYS, sizeof(toy), LAT_CFG_TERSE, NULL, read_point};
+static const lat_cfg_schema toys = {keys, N_KEYS, sizeof(toy), "toy", "a.x=0.5", read_point};
 
 /* b.point = { px = ...; py = ...; } with px <= py. */
 static int read_point(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, void *obj,
@@ -87,7 +91,7 @@ static int read_point(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_s
 static void toy_init(toy *t)
 {
 	memset(t, 0, sizeof *t);
-	lat_cfg_defaults(&detailed, t);
+	lat_cfg_defaults(&toys, t);
 }
 
 static void test_defaults(void)
@@ -98,7 +102,7 @@ static void test_defaults(void)
 	t.name = t.file = NULL;
 	t.v = NULL;
 	t.files[0] = t.files[1] = NULL;
-	lat_cfg_defaults(&detailed, &t);
+	lat_cfg_defaults(&toys, &t);
 	CU_ASSERT_EQUAL(t.n, 3);
 	CU_ASSERT_EQUAL(t.l, -2);
 	CU_ASSERT_EQUAL(t.u, 4);
@@ -138,12 +142,22 @@ static void check_messages(const lat_cfg_schema *sc, const char *const (*cases)[
 	}
 }
 
-static void test_detailed_messages(void)
+static void test_messages(void)
 {
 	static const char *const cases[][2] = {
 	    {"a = { x = \"s\"; };", "t.cfg:1: a.x: expected a number >= 0 and < 1, got a string (\"s\")"},
 	    {"a = { x = 1.0; };", "t.cfg:1: a.x: expected a number >= 0 and < 1, got 1"},
 	    {"a = { n = 2.5; };", "t.cfg:1: a.n: expected an integer >= 1 and <= 10, got a float (2.5)"},
+	    {"a = { n = 3.0; };", "t.cfg:1: a.n: expected an integer >= 1 and <= 10, got a float (3.0)"},
+	    {"a = { n = true; };", "t.cfg:1: a.n: expected an integer >= 1 and <= 10, got a boolean (true)"},
+	    /* Values and bounds keep the digits that tell them apart. */
+	    {"a = { x = 1.0000001; };", "t.cfg:1: a.x: expected a number >= 0 and < 1, got 1.0000001"},
+	    {"a = { x = 1e999; };", "t.cfg:1: a.x: expected a finite number >= 0 and < 1, got inf"},
+	    {"b = { r = -1; };", "t.cfg:1: b.r: expected a number > -1 and <= 1e+12, got -1"},
+	    {"b = { r = 2e12; };", "t.cfg:1: b.r: expected a number > -1 and <= 1e+12, got 2e+12"},
+	    {"b = { mode = \"auto\"; };",
+	     "t.cfg:1: b.mode: expected one of \"on\", \"off\", got a string (\"auto\")"},
+	    {"b = { mode = 1; };", "t.cfg:1: b.mode: expected one of \"on\", \"off\", got an integer (1)"},
 	    {"a = {\n n = 11; };", "t.cfg:2: a.n: expected an integer >= 1 and <= 10, got 11"},
 	    {"a = { l = -6; };", "t.cfg:1: a.l: expected an integer >= -5, got -6"},
 	    {"a = { color = \"mauve\"; };",
@@ -158,9 +172,11 @@ static void test_detailed_messages(void)
 	    {"n = 3;", "t.cfg:1: n: expected a section n = { key = value; ... }, got an integer (3); did you "
 		       "mean a = { n = "
 		       "...; }?"},
+	    {"a = 3;", "t.cfg:1: a: expected a section a = { key = value; ... }, got an integer (3)"},
+	    {"a = ( 1 );", "t.cfg:1: a: expected a section a = { key = value; ... }, got a list ( ... )"},
 	    {"b = { v = [0.5, -1.0]; };", "t.cfg:1: b.v[1]: expected a number >= 0, got -1"},
 	    {"b = { v = 1.0; };",
-	     "t.cfg:1: b.v: expected an array of numbers [ ... ] ([] for none), got a float (1)"},
+	     "t.cfg:1: b.v: expected an array of numbers [ ... ] ([] for none), got a float (1.0)"},
 	    {"b = { s = [1, 2, 3, 4]; };", "t.cfg:1: b.s: at most 3 entries, got 4"},
 	    {"b = { s = [1, 200]; };", "t.cfg:1: b.s[1]: expected an integer <= 100, got 200"},
 	    {"b = { files = (\"f\", 2); };",
@@ -169,6 +185,8 @@ static void test_detailed_messages(void)
 	     "t.cfg:1: a.file: expected a file name (a string, \"\" for none), got an integer (3)"},
 	    {"a = { name = 3; };", "t.cfg:1: a.name: expected a string, got an integer (3)"},
 	    {"a = { flag = 1; };", "t.cfg:1: a.flag: expected true or false, got an integer (1)"},
+	    {"a = {\n\n flag = \"yes\"; };",
+	     "t.cfg:3: a.flag: expected true or false, got a string (\"yes\")"},
 	    {"b = { point = { px = 1; pz = 2; }; };",
 	     "t.cfg:1: b.point.pz: unknown key (did you mean px?) (known: px, py)"},
 	    {"b = { point = { px = 3; py = 2; }; };", "t.cfg:1: b.point: px must not exceed py"},
@@ -178,38 +196,33 @@ static void test_detailed_messages(void)
 	};
 	char err[LAT_ERRLEN], want[LAT_ERRLEN];
 
-	check_messages(&detailed, cases, sizeof cases / sizeof cases[0]);
+	check_messages(&toys, cases, sizeof cases / sizeof cases[0]);
 	/* Within the table's bounds but not within the C field's range. */
-	CU_ASSERT_EQUAL(read_fresh(&detailed, "a = { u = -1; };", err), LAT_ECONFIG);
+	CU_ASSERT_EQUAL(read_fresh(&toys, "a = { u = -1; };", err), LAT_ECONFIG);
 	snprintf(want, sizeof want, "t.cfg:1: a.u: -1 is out of range (0 to %lu)", ULONG_MAX);
 	CU_ASSERT_STRING_EQUAL(err, want);
 }
 
-static void test_terse_messages(void)
+/* A text without settings is an error that names the built-in default, and changes nothing. */
+static void test_empty(void)
 {
-	static const char *const cases[][2] = {
-	    {"a = { x = \"s\"; };", "t.cfg:1: a.x: expected a number"},
-	    {"a = { x = 1.0; };", "t.cfg:1: a.x: expected a finite number in [0, 1), got 1"},
-	    {"a = { n = 2.5; };", "t.cfg:1: a.n: expected an integer"},
-	    {"a = {\n n = 11; };", "t.cfg:2: a.n: expected an integer in [1, 10], got 11"},
-	    {"a = { color = \"mauve\"; };",
-	     "t.cfg:1: a.color: expected one of \"red\", \"green\", got \"mauve\""},
-	    {"a = { color = 7; };", "t.cfg:1: a.color: expected a string"},
-	    {"a = { nn = 1; };", "t.cfg:1: a.nn: unknown key (known: n, l, u, x, flag, color, name, file)"},
-	    {"aa = { n = 1; };", "t.cfg:1: aa: unknown section (known: a, b)"},
-	    {"n = 3;", "t.cfg:1: n: unknown section (known: a, b)"},
-	    {"a = 3;", "t.cfg:1: a: expected a group a = { ... };"},
-	    {"b = { v = [0.5, -1.0]; };", "t.cfg:1: b.v: expected a finite number >= 0, got -1"},
-	    {"b = { v = 1.0; };", "t.cfg:1: b.v: expected an array [...]"},
-	    {"b = { s = [1, 2, 3, 4]; };", "t.cfg:1: b.s: at most 3 entries, got 4"},
-	    {"a = { file = 3; };", "t.cfg:1: a.file: expected a string"},
-	    {"a = { flag = 1; };", "t.cfg:1: a.flag: expected true or false"},
-	    {"b = { point = { px = 1; pz = 2; }; };", "t.cfg:1: b.point.pz: unknown key (known: px, py)"},
-	    {"a = { x = ; };", "t.cfg:1: syntax error: syntax error"},
-	    {"a = { x = 1; x = 2; };", "t.cfg:1: syntax error: duplicate setting name"},
-	};
+	static const char *const texts[] = {"", "  \n\t\n", "# a comment\n// another\n/* and a block */\n"};
+	char err[LAT_ERRLEN];
+	toy t;
 
-	check_messages(&terse, cases, sizeof cases / sizeof cases[0]);
+	toy_init(&t);
+	t.x = 0.25;
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(lat_cfg_read(&toys, &t, texts[i], "e.cfg", NULL, NULL, err), LAT_ECONFIG);
+		CU_ASSERT_STRING_EQUAL(
+		    err, "e.cfg: the file has no settings (leave it out to use the built-in toy)");
+	}
+	CU_ASSERT_EQUAL(t.x, 0.25);
+	CU_ASSERT_EQUAL(t.n, 3);
+	/* One empty section is a setting. */
+	CU_ASSERT_EQUAL(lat_cfg_read(&toys, &t, "a = { };", "e.cfg", NULL, NULL, err), LAT_OK);
+	lat_cfg_free(&toys, &t);
 }
 
 static void test_read_values(void)
@@ -225,7 +238,7 @@ static void test_read_values(void)
 	toy t;
 
 	toy_init(&t);
-	CU_ASSERT_EQUAL_FATAL(lat_cfg_read(&detailed, &t, text, "t.cfg", NULL, "base", err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_cfg_read(&toys, &t, text, "t.cfg", NULL, "base", err), LAT_OK);
 	CU_ASSERT_EQUAL(t.n, 4);
 	CU_ASSERT_EQUAL(t.l, -5);
 	CU_ASSERT_EQUAL(t.u, 4294967296UL);
@@ -249,7 +262,7 @@ static void test_read_values(void)
 
 	/* A failed read changes nothing, not even the keys before the bad one. */
 	name = t.name;
-	CU_ASSERT_EQUAL(lat_cfg_read(&detailed, &t, "a = { name = \"other\"; n = 5; }; b = { q = \"bad\"; };",
+	CU_ASSERT_EQUAL(lat_cfg_read(&toys, &t, "a = { name = \"other\"; n = 5; }; b = { q = \"bad\"; };",
 				     "t.cfg", NULL, "base", err),
 			LAT_ECONFIG);
 	CU_ASSERT_PTR_EQUAL(t.name, name);
@@ -259,9 +272,8 @@ static void test_read_values(void)
 	/* Replacing values frees the old ones (the sanitizer build checks); a shorter list clears the rest.
 	 */
 	CU_ASSERT_EQUAL(
-	    lat_cfg_read(&detailed, &t,
-			 "a = { file = \"\"; name = \"new\"; }; b = { files = [\"h\"]; v = []; };", "t.cfg",
-			 NULL, "base", err),
+	    lat_cfg_read(&toys, &t, "a = { file = \"\"; name = \"new\"; }; b = { files = [\"h\"]; v = []; };",
+			 "t.cfg", NULL, "base", err),
 	    LAT_OK);
 	CU_ASSERT_PTR_NULL(t.file);
 	CU_ASSERT_STRING_EQUAL(t.name, "new");
@@ -271,7 +283,7 @@ static void test_read_values(void)
 	CU_ASSERT_PTR_NULL(t.v);
 	CU_ASSERT_EQUAL(t.n_v, 0);
 
-	lat_cfg_free(&detailed, &t);
+	lat_cfg_free(&toys, &t);
 	CU_ASSERT_PTR_NULL(t.name);
 	CU_ASSERT_PTR_NULL(t.files[0]);
 }
@@ -297,52 +309,54 @@ static void test_set(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cwd);
 	toy_init(&t);
-	check_set(&detailed, &t, "a.x=0.25", LAT_OK, NULL);
+	check_set(&toys, &t, "a.x=0.25", LAT_OK, NULL);
 	CU_ASSERT_EQUAL(t.x, 0.25);
-	check_set(&detailed, &t, " a.name = bare word ", LAT_OK, NULL);
+	check_set(&toys, &t, " a.name = bare word ", LAT_OK, NULL);
 	CU_ASSERT_STRING_EQUAL(t.name, "bare word");
-	check_set(&detailed, &t, "a.color=green", LAT_OK, NULL);
+	check_set(&toys, &t, "a.color=green", LAT_OK, NULL);
 	CU_ASSERT_EQUAL(t.color, 9);
-	check_set(&detailed, &t, "a.file=rel.tsv", LAT_OK, NULL);
+	check_set(&toys, &t, "a.file=rel.tsv", LAT_OK, NULL);
 	snprintf(want, sizeof want, "%s/rel.tsv", cwd);
 	CU_ASSERT_STRING_EQUAL(t.file, want);
-	check_set(&detailed, &t, "b.v=[0.5, 2.0]", LAT_OK, NULL);
+	check_set(&toys, &t, "b.v=[0.5, 2.0]", LAT_OK, NULL);
 	CU_ASSERT_EQUAL(t.n_v, 2);
 
-	check_set(&detailed, &t, "a.x", LAT_ECONFIG, "--set a.x: expected section.key=value, e.g. a.x=0.5");
-	check_set(&detailed, &t, "x=1", LAT_ECONFIG,
+	check_set(&toys, &t, "a.x", LAT_ECONFIG, "--set a.x: expected section.key=value, e.g. a.x=0.5");
+	check_set(&toys, &t, "x=1", LAT_ECONFIG,
 		  "--set x=1: expected section.key=value (no section in 'x'), e.g. a.x=0.5");
-	check_set(&detailed, &t, "a.x=", LAT_ECONFIG, "--set a.x=: a.x: missing value");
-	check_set(&detailed, &t, "a.x=1; n = 2", LAT_ECONFIG,
-		  "--set a.x=1; n = 2: a.x: expected a single value");
-	check_set(&detailed, &t, "a.x=[1", LAT_ECONFIG,
+	check_set(&toys, &t, "a.x=", LAT_ECONFIG, "--set a.x=: a.x: missing value");
+	check_set(&toys, &t, "a.x=1; n = 2", LAT_ECONFIG, "--set a.x=1; n = 2: a.x: expected a single value");
+	check_set(&toys, &t, "a.x=[1", LAT_ECONFIG,
 		  "--set a.x=[1: a.x: cannot parse the value '[1' (libconfig: syntax error)");
-	check_set(&detailed, &t, "a.x=2", LAT_ECONFIG,
-		  "--set a.x=2: a.x: expected a number >= 0 and < 1, got 2");
-	check_set(&detailed, &t, "b.point={px=1;}", LAT_ECONFIG,
+	check_set(&toys, &t, "a.x=2", LAT_ECONFIG, "--set a.x=2: a.x: expected a number >= 0 and < 1, got 2");
+	check_set(&toys, &t, "b.point={px=1;}", LAT_ECONFIG,
 		  "--set b.point={px=1;}: b.point cannot be overridden; edit the file");
-	check_set(&detailed, &t, "c.x=1", LAT_ECONFIG, "--set c.x=1: c: unknown section (known: a, b)");
+	check_set(&toys, &t, "c.x=1", LAT_ECONFIG, "--set c.x=1: c: unknown section (known: a, b)");
 	check_set(
-	    &detailed, &t, "a.xx=1", LAT_ECONFIG,
+	    &toys, &t, "a.xx=1", LAT_ECONFIG,
 	    "--set a.xx=1: a.xx: unknown key (did you mean x?) (known: n, l, u, x, flag, color, name, file)");
 	CU_ASSERT_EQUAL(t.x, 0.25); /* failed overrides change nothing */
 
-	check_set(&terse, &t, "a.x=0.75", LAT_OK, NULL);
+	check_set(&toys, &t, "a.x=0.75", LAT_OK, NULL);
 	CU_ASSERT_EQUAL(t.x, 0.75);
-	check_set(&terse, &t, "a.name=say \"hi\"", LAT_OK, NULL);
+	check_set(&toys, &t, "a.name=say \"hi\"", LAT_OK, NULL);
 	CU_ASSERT_STRING_EQUAL(t.name, "say \"hi\"");
-	check_set(&terse, &t, "a.x=2", LAT_ECONFIG,
-		  "--set a.x=2:1: a.x: expected a finite number in [0, 1), got 2");
-	check_set(&terse, &t, "a.xx=1", LAT_ECONFIG, "--set a.xx=1: a.xx: unknown key");
-	check_set(&terse, &t, "a.x=1;", LAT_ECONFIG,
-		  "--set a.x=1;: the value may not contain ';', '{' or '}'");
-	check_set(&terse, &t, "a.x=", LAT_ECONFIG, "--set a.x=:1: syntax error: syntax error");
-	check_set(&terse, &t, "a.x", LAT_ECONFIG, "--set a.x: expected section.key=value");
-	check_set(&terse, &t, "a.name=\"x\"; n = 5", LAT_ECONFIG,
+	check_set(&toys, &t, "b.mode=off", LAT_OK, NULL);
+	CU_ASSERT_STRING_EQUAL(t.mode, "off");
+	check_set(&toys, &t, "b.mode=auto", LAT_ECONFIG,
+		  "--set b.mode=auto: b.mode: expected one of \"on\", \"off\", got a string (\"auto\")");
+	check_set(&toys, &t, "b.r=-1", LAT_ECONFIG,
+		  "--set b.r=-1: b.r: expected a number > -1 and <= 1e+12, got -1");
+	check_set(&toys, &t, "a.x=1;", LAT_ECONFIG,
+		  "--set a.x=1;: a.x: cannot parse the value '1;' (libconfig: syntax error)");
+	check_set(&toys, &t, "a.name=\"x\"; n = 5", LAT_ECONFIG,
 		  "--set a.name=\"x\"; n = 5: a.name: expected a single value");
+	check_set(&toys, &t, "a.x=0.5; }; b = { q = 1.0", LAT_ECONFIG,
+		  "--set a.x=0.5; }; b = { q = 1.0: a.x: expected a single value");
 	CU_ASSERT_EQUAL(t.n, 3);
 	CU_ASSERT_EQUAL(t.x, 0.75);
-	lat_cfg_free(&terse, &t);
+	CU_ASSERT_STRING_EQUAL(t.mode, "off");
+	lat_cfg_free(&toys, &t);
 	free(cwd);
 }
 
@@ -372,10 +386,10 @@ static void test_paths(void)
 
 static CU_TestInfo cfg_tests[] = {
     {"defaults from the table", test_defaults},
-    {"detailed messages", test_detailed_messages},
-    {"terse messages", test_terse_messages},
+    {"messages", test_messages},
+    {"empty files", test_empty},
     {"values, all-or-nothing reads, freeing", test_read_values},
-    {"--set overrides in both styles", test_set},
+    {"--set overrides", test_set},
     {"path helpers and enum names", test_paths},
     CU_TEST_INFO_NULL,
 };

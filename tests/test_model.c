@@ -14,8 +14,8 @@
 #include "lateral/model.h"
 #include "runner.h"
 
-/* Policy on empty model files: an empty file (or one with only comments) is a valid model that changes
- * nothing, so layering an empty file over the defaults gives the defaults. */
+/* Policy on empty model files: a file without settings (empty, or only comments) is an error, since it is
+ * most likely a mistake; leaving the file out gives the built-in model. */
 
 /* Minimum size of the bad-file corpus in tests/bad. */
 #define MIN_BAD_FILES 25
@@ -364,25 +364,34 @@ static void test_load_atomic(void)
 	lat_model_clear(&ref);
 }
 
+/* A model file without settings is an error that points at the built-in model, and changes nothing. */
 static void test_empty_model(void)
 {
 	char err[LAT_ERRLEN] = "";
 	char dir[] = "/tmp/lat_test_model.XXXXXX";
-	char path[sizeof dir + 16];
+	char path[sizeof dir + 16], want[LAT_ERRLEN];
 	lat_model m, def;
 	FILE *fp;
 
 	lat_model_init(&m);
 	lat_model_init(&def);
-	CU_ASSERT_EQUAL(lat_model_load_string(&m, "", "empty", err), 0);
-	CU_ASSERT_EQUAL(lat_model_load_string(&m, "# only a comment\n\n// and another\n", "c", err), 0);
+	CU_ASSERT_EQUAL(lat_model_load_string(&m, "", "empty", err), LAT_ECONFIG);
+	CU_ASSERT_STRING_EQUAL(err,
+			       "empty: the file has no settings (leave it out to use the built-in model)");
+	CU_ASSERT_EQUAL(lat_model_load_string(&m, "# only a comment\n\n// and another\n", "c", err),
+			LAT_ECONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "c: the file has no settings (leave it out to use the built-in model)");
 	CU_ASSERT_PTR_NULL(model_diff(&m, &def));
+	CU_ASSERT_STRING_EQUAL(m.source, def.source);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/empty.cfg", dir);
 	fp = fopen(path, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
 	fclose(fp);
-	CU_ASSERT_EQUAL(lat_model_load(&m, path, err), 0);
+	CU_ASSERT_EQUAL(lat_model_load(&m, path, err), LAT_ECONFIG);
+	snprintf(want, sizeof want, "%s: the file has no settings (leave it out to use the built-in model)",
+		 path);
+	CU_ASSERT_STRING_EQUAL(err, want);
 	CU_ASSERT_PTR_NULL(model_diff(&m, &def));
 	CU_ASSERT_EQUAL(lat_model_finalize(&m, err), 0);
 	unlink(path);
@@ -725,7 +734,7 @@ static CU_TestInfo model_tests[] = {
     {"files.cfg reads its data files", test_files_model},
     {"an integer is accepted for a float", test_int_for_float},
     {"a failed load changes nothing", test_load_atomic},
-    {"an empty file is the default model", test_empty_model},
+    {"an empty file is an error", test_empty_model},
     {"load errors name file, line and key", test_load_errors},
     {"--set overrides and their errors", test_set},
     {"write then load round-trips exactly", test_write_round_trip},

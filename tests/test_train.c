@@ -86,9 +86,12 @@ static void test_defaults_and_overrides(void)
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "network.layers=()", err), LAT_ECONFIG);
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.lr=-1", err), LAT_ECONFIG);
 	CU_ASSERT_EQUAL(e.epochs, 3); /* failed overrides change nothing */
-	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.mode=sometimes", err), LAT_OK);
-	CU_ASSERT_EQUAL(lat_experiment_finalize(&e, err), LAT_ECONFIG);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sharing.mode"));
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.mode=sometimes", err), LAT_ECONFIG);
+	CU_ASSERT_STRING_EQUAL(
+	    err, "--set sharing.mode=sometimes: sharing.mode: expected one of \"none\", \"instant\", "
+		 "\"fixedpoint\", \"circuit\", got a string (\"sometimes\")");
+	CU_ASSERT_STRING_EQUAL(e.share_mode, "circuit");
+	CU_ASSERT_EQUAL(lat_experiment_finalize(&e, err), LAT_OK);
 	lat_experiment_clear(&e);
 }
 
@@ -101,9 +104,15 @@ static void test_bad_files(void)
 	    {"training = { epochs = 3; };\n", "unknown section"},
 	    {"train = {\n epochz = 3; };\n", "bad.cfg:2: train.epochz: unknown key"},
 	    {"train = { batch = \"big\"; };\n", "train.batch: expected an integer"},
-	    {"network = { layers = ( { type = \"conv\"; channels = 4; kernel = 4; } ); };\n", "odd kernel"},
+	    {"network = { layers = ( { type = \"conv\"; channels = 4; kernel = 4; } ); };\n",
+	     "network.layers[0].kernel: expected an odd integer"},
+	    {"network = { layers = ( { type = \"conv\"; kernel = 3; } ); };\n",
+	     "bad.cfg:1: network.layers[0] (conv): missing channels (an integer >= 1)"},
+	    {"network = { layers = ( { type = \"linear\"; } ); };\n",
+	     "bad.cfg:1: network.layers[0] (linear): missing outputs (an integer >= 1)"},
 	    {"network = { layers = ( { type = \"pool\"; } ); };\n", "network.layers[0].type"},
-	    {"network = { layers = ( { type = \"relu\"; } ); };\n", "last layer must be linear"},
+	    {"network = { layers = ( { type = \"relu\"; } ); };\n",
+	     "bad.cfg:1: network.layers[0]: the last layer must be linear (the logits), got \"relu\""},
 	    {"network = { layers = ( { type = \"linear\"; outputs = 2; speed = 1; } ); };\n", "unknown key"},
 	    {"data = { format = \"png\"; };\n", "data.format"},
 	    {"data = { format = \"cifar10\"; };\n", "needs data.train_files"},

@@ -91,7 +91,8 @@ void lat_experiment_init(lat_experiment *e);
 void lat_experiment_clear(lat_experiment *e);
 
 /* Reads an experiment file over e (keys not in the file keep their values; a network.layers list
- * replaces the default one). Strict like model files: errors are "FILE:LINE: section.key: ...". */
+ * replaces the default one). Strict like model files: errors are "FILE:LINE: section.key: ...", and a
+ * file without settings is an error. */
 int lat_experiment_load(lat_experiment *e, const char *path, char *err);
 
 /* Applies "section.key=value" (not network.layers); same validation, messages start with "--set". */

@@ -65,7 +65,8 @@ void lat_model_clear(lat_model *m);
 /* Reads a model file over the current contents of m (keys not in the file keep their values).
  * Strict: syntax errors, unknown sections or keys, wrong types (an int where a float is meant is
  * accepted; a float where an int is meant is not), out-of-range values are LAT_ECONFIG with a message
- * "FILE:LINE: section.key: what was expected". Does not cross-check sizes: call lat_model_finalize. */
+ * "FILE:LINE: section.key: what was expected"; so is a file without settings. Does not cross-check
+ * sizes: call lat_model_finalize. */
 int lat_model_load(lat_model *m, const char *path, char *err);
 
 /* Same as lat_model_load from a string; name is used in messages. */
