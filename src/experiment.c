@@ -466,6 +466,12 @@ static int load_text(lat_experiment *e, const char *text, const origin *o, char 
 	}
 	config_init(&cfg);
 	config_set_auto_convert(&cfg, CONFIG_FALSE);
+	if (lat_text_include_line(text)) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s:%zu: @include is not supported: put every setting in this file", o->name,
+				 lat_text_include_line(text));
+		goto out;
+	}
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
 		rc = lat_err_set(err, LAT_ECONFIG, "%s:%d: syntax error: %s", o->name, config_error_line(&cfg),
 				 config_error_text(&cfg));

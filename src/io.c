@@ -402,3 +402,22 @@ out:
 		fclose(fp);
 	return rc;
 }
+
+size_t lat_text_include_line(const char *text)
+{
+	const char *p = text;
+	size_t line = 1;
+
+	for (;;) {
+		const char *q = p;
+		while (is_blank(*q))
+			q++;
+		if (strncmp(q, "@include", 8) == 0)
+			return line;
+		p = strchr(p, '\n');
+		if (!p)
+			return 0;
+		p++;
+		line++;
+	}
+}

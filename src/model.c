@@ -741,6 +741,12 @@ static int load_text(lat_model *m, const char *text, const char *name, const cha
 		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", name);
 		goto out;
 	}
+	if (lat_text_include_line(text)) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s:%zu: @include is not supported: put every setting in this file", name,
+				 lat_text_include_line(text));
+		goto out;
+	}
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
 		rc = LAT_ECONFIG;
 		parse_error(&cfg, name, err);
@@ -914,6 +920,10 @@ int lat_model_set(lat_model *m, const char *assignment, char *err)
 		goto out;
 	}
 	snprintf(text, size, "%s = { %s = %s; };", section, name, val);
+	if (lat_text_include_line(text)) {
+		rc = src_err(&c, NULL, err, "%s.%s: @include is not supported in a value", section, name);
+		goto out;
+	}
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
 		rc = src_err(&c, NULL, err, "%s.%s: cannot parse the value '%s' (libconfig: %s)", section,
 			     name, value, config_error_text(&cfg) ? config_error_text(&cfg) : "error");

@@ -32,6 +32,11 @@ int lat_tsv_write(const char *path, const char *header, const double *data, size
  * file is LAT_ECONFIG "FILE:LINE: binary data (a NUL byte): not a WHAT"; unreadable files LAT_EIO. */
 int lat_text_read(const char *path, const char *what, char **text, char *err);
 
+/* Line (1-based) of the first libconfig @include directive in text (a line starting, after blanks, with
+ * "@include"), or 0 when there is none. libconfig 1.5 opens included files itself and exits the process
+ * when one cannot be read (a directory) or hangs on a FIFO, so the loaders refuse includes. */
+size_t lat_text_include_line(const char *text);
+
 /* Creates directory path (and missing parents) if it does not exist. */
 int lat_mkdir_p(const char *path, char *err);
 
