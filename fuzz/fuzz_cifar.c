@@ -49,7 +49,8 @@ static int fuzz_cifar_run(const uint8_t *data, size_t size, char *err)
 	fuzz_check_error(rc, err, fuzz_scratch());
 	fuzz_check_dataset(rc, &d, sentinel, 3, CIFAR_SIDE);
 	if (!rc && d.n_classes != (cifar100 ? 100u : 10u)) {
-		fprintf(stderr, "fuzz: CIFAR-%d data set with %zu classes\n", cifar100 ? 100 : 10, d.n_classes);
+		fprintf(stderr, "fuzz: CIFAR-%d data set with %zu classes\n", cifar100 ? 100 : 10,
+			d.n_classes);
 		abort();
 	}
 	lat_dataset_clear(&d);

@@ -1,4 +1,4 @@
-/* fuzz_common.h: shared parts of the libFuzzer harnesses: per-process scratch files, error-contract checks. */
+/* fuzz_common.h: shared by the libFuzzer harnesses: per-process scratch files, error-contract checks. */
 #ifndef LATERAL_FUZZ_COMMON_H
 #define LATERAL_FUZZ_COMMON_H
 
@@ -107,21 +107,21 @@ static inline const char *fuzz_scratch(void)
 #ifdef FUZZ_NO_ENTRY
 #define FUZZ_ENTRY(run)
 #else
-#define FUZZ_ENTRY(run)                                                                                        \
-	int LLVMFuzzerInitialize(int *argc, char ***argv);                                                     \
-	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                                          \
-	int LLVMFuzzerInitialize(int *argc, char ***argv)                                                      \
-	{                                                                                                      \
-		(void)argc;                                                                                    \
-		(void)argv;                                                                                    \
-		fuzz_setup();                                                                                  \
-		return 0;                                                                                      \
-	}                                                                                                      \
-	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                                           \
-	{                                                                                                      \
-		char err[LAT_ERRLEN] = "";                                                                     \
-		(void)run(data, size, err);                                                                    \
-		return 0;                                                                                      \
+#define FUZZ_ENTRY(run)                                                                                      \
+	int LLVMFuzzerInitialize(int *argc, char ***argv);                                                   \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                                        \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                                                    \
+	{                                                                                                    \
+		(void)argc;                                                                                  \
+		(void)argv;                                                                                  \
+		fuzz_setup();                                                                                \
+		return 0;                                                                                    \
+	}                                                                                                    \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                                         \
+	{                                                                                                    \
+		char err[LAT_ERRLEN] = "";                                                                   \
+		(void)run(data, size, err);                                                                  \
+		return 0;                                                                                    \
 	}
 #endif
 

@@ -1,4 +1,4 @@
-/* fuzz_data.h: dataset checks shared by the IDX and CIFAR harnesses (loader contract on success and failure). */
+/* fuzz_data.h: dataset checks of the IDX and CIFAR harnesses (the loader contract on success and failure). */
 #ifndef LATERAL_FUZZ_DATA_H
 #define LATERAL_FUZZ_DATA_H
 
@@ -24,7 +24,8 @@ static inline void fuzz_sentinel(lat_dataset *d)
 
 /* Success: a well-formed dataset (shape c x h x w as expected, labels in range, pixels in [0, 1]).
  * Failure: the sentinel is unchanged. */
-static inline void fuzz_check_dataset(int rc, const lat_dataset *d, const float *sentinel_x, size_t c, size_t side)
+static inline void fuzz_check_dataset(int rc, const lat_dataset *d, const float *sentinel_x, size_t c,
+				      size_t side)
 {
 	size_t i, n_pix;
 
@@ -37,12 +38,14 @@ static inline void fuzz_check_dataset(int rc, const lat_dataset *d, const float 
 	}
 	if (d->n == 0 || d->c != c || d->h == 0 || d->w == 0 || (side && (d->h != side || d->w != side)) ||
 	    !d->x || !d->y) {
-		fprintf(stderr, "fuzz: loaded dataset has shape n=%zu c=%zu h=%zu w=%zu\n", d->n, d->c, d->h, d->w);
+		fprintf(stderr, "fuzz: loaded dataset has shape n=%zu c=%zu h=%zu w=%zu\n", d->n, d->c, d->h,
+			d->w);
 		abort();
 	}
 	for (i = 0; i < d->n; i++)
 		if (d->y[i] < 0 || (size_t)d->y[i] >= d->n_classes) {
-			fprintf(stderr, "fuzz: label %d of sample %zu outside [0, %zu)\n", d->y[i], i, d->n_classes);
+			fprintf(stderr, "fuzz: label %d of sample %zu outside [0, %zu)\n", d->y[i], i,
+				d->n_classes);
 			abort();
 		}
 	n_pix = d->n * d->c * d->h * d->w;

@@ -1,4 +1,4 @@
-/* fuzz_model.c: libFuzzer harness for model files: load (as `lateral check` does), finalize, write, reload. */
+/* fuzz_model.c: libFuzzer harness for model files: load, finalize (as `lateral check`), reload the output. */
 #include <config.h>
 
 #include <stdint.h>
@@ -26,7 +26,8 @@ static void model_roundtrip(const lat_model *m)
 	lat_model_init(&back);
 	rc = lat_model_load_string(&back, text, "<written>", err);
 	if (rc != LAT_OK) {
-		fprintf(stderr, "fuzz: the written model does not load again: %s\n--- written:\n%s", err, text);
+		fprintf(stderr, "fuzz: the written model does not load again: %s\n--- written:\n%s", err,
+			text);
 		abort();
 	}
 	lat_model_clear(&back);

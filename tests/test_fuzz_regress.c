@@ -29,7 +29,8 @@
 #endif
 
 /* Heap limit of the replay: a loader that allocates from a header claiming gigabytes gets NULL (and so a
- * wrong status) instead of memory the kernel would lend it. Not under ASan, which maps terabytes of shadow. */
+ * wrong status) instead of memory the kernel would lend it. Not under ASan, which maps terabytes of shadow.
+ */
 #define REPLAY_DATA_LIMIT ((rlim_t)1 << 30)
 
 typedef int (*run_fn)(const uint8_t *data, size_t size, char *err);
@@ -117,13 +118,16 @@ static void test_messages(void)
 		const char *harness, *file, *message;
 		run_fn run;
 	} cases[] = {
-	    {"fuzz_model", "exit_include_directory.cfg", "model.cfg:1: @include is not supported", fuzz_model_run},
-	    {"fuzz_model", "exit_include_indented.cfg", "model.cfg:2: @include is not supported", fuzz_model_run},
+	    {"fuzz_model", "exit_include_directory.cfg", "model.cfg:1: @include is not supported",
+	     fuzz_model_run},
+	    {"fuzz_model", "exit_include_indented.cfg", "model.cfg:2: @include is not supported",
+	     fuzz_model_run},
 	    {"fuzz_experiment", "exit_include_directory.cfg", "experiment.cfg:2: @include is not supported",
 	     fuzz_experiment_run},
 	    {"fuzz_set", "exit_include_model_value", "input.cov_diag: @include is not supported in a value",
 	     fuzz_set_run},
-	    {"fuzz_set", "exit_include_experiment_value", "#:2: @include is not supported", set_experiment_run},
+	    {"fuzz_set", "exit_include_experiment_value", "#:2: @include is not supported",
+	     set_experiment_run},
 	    {"fuzz_idx", "oom_plain_width_83886082",
 	     "images-idx3-ubyte: truncated: expected 335544344 bytes, got 24", fuzz_idx_run},
 	    {"fuzz_idx", "huge_gz_header_60000x28x28",
@@ -137,7 +141,8 @@ static void test_messages(void)
 		uint8_t *data;
 		int rc;
 
-		snprintf(path, sizeof path, "%s/fuzz/regress/%s/%s", test_srcdir(), cases[i].harness, cases[i].file);
+		snprintf(path, sizeof path, "%s/fuzz/regress/%s/%s", test_srcdir(), cases[i].harness,
+			 cases[i].file);
 		data = slurp(path, &size);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(data);
 		rc = cases[i].run(data, size, err);
@@ -178,7 +183,8 @@ static int suite_init(void)
 {
 #ifndef UNDER_ASAN
 	struct rlimit lim;
-	if (getrlimit(RLIMIT_DATA, &lim) == 0 && (lim.rlim_max == RLIM_INFINITY || lim.rlim_max > REPLAY_DATA_LIMIT)) {
+	if (getrlimit(RLIMIT_DATA, &lim) == 0 &&
+	    (lim.rlim_max == RLIM_INFINITY || lim.rlim_max > REPLAY_DATA_LIMIT)) {
 		lim.rlim_cur = REPLAY_DATA_LIMIT;
 		setrlimit(RLIMIT_DATA, &lim);
 	}
