@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "lateral/err.h"
+#include "lateral/io.h"
 
 /* Longest key or section name for which "did you mean" suggestions are computed. */
 #define MAX_NAME 64
@@ -637,7 +638,11 @@ int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const ch
 	config_init(&cfg);
 	if (include_dir)
 		config_set_include_dir(&cfg, include_dir);
-	if (config_read_string(&cfg, text) != CONFIG_TRUE)
+	/* libconfig 1.5 exits the process when an included file cannot be scanned (a directory) */
+	if (lat_text_include_line(text))
+		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: @include is not supported: put every setting in this file",
+				 name, lat_text_include_line(text));
+	else if (config_read_string(&cfg, text) != CONFIG_TRUE)
 		rc = parse_error(&c, &cfg, err);
 	else if (config_setting_length(config_root_setting(&cfg)) == 0)
 		rc = lat_err_set(err, LAT_ECONFIG,
@@ -780,6 +785,10 @@ int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, con
 		goto out;
 	}
 	snprintf(text, size, "%s = { %s = %s; };", lhs, dot + 1, val);
+	if (lat_text_include_line(text)) {
+		rc = lat_cfg_error(&c, NULL, err, "%s.%s: @include is not supported in a value", lhs, dot + 1);
+		goto out;
+	}
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
 		rc = lat_cfg_error(&c, NULL, err, "%s.%s: cannot parse the value '%s' (libconfig: %s)", lhs,
 				   dot + 1, value,

@@ -26,6 +26,7 @@
 #define PIXEL_MAX 255.0f
 
 #define READ_CHUNK 65536 /* bytes per read call */
+#define DEFLATE_MAX_RATIO 1032 /* deflate's largest expansion (zlib FAQ): caps what a gzip file holds */
 #define GZ_BUFFER 131072 /* zlib input buffer (bytes); the default 8 KiB is slow on 26 MB files */
 
 #define CIFAR_SIDE 32
@@ -205,6 +206,33 @@ static int idx_header(idx_file *f, unsigned char *hdr, size_t len, unsigned long
 	return LAT_OK;
 }
 
+/* Refuses a header that announces more than the file can hold (expected bytes in all), before anything is
+ * allocated from it: a plain file must have them, a gzip file decompresses to at most DEFLATE_MAX_RATIO
+ * times its size. Pipes and other non-regular files are left to the reading checks. */
+static int idx_fits(const idx_file *f, size_t expected, char *err)
+{
+	struct stat st;
+	size_t size, cap;
+
+	if (stat(f->path, &st) != 0 || !S_ISREG(st.st_mode))
+		return LAT_OK;
+	size = (uintmax_t)st.st_size > SIZE_MAX ? SIZE_MAX : (size_t)st.st_size;
+	if (gzdirect(f->gz)) {
+		if (size < expected)
+			return lat_err_set(err, LAT_ECONFIG, "%s: truncated: expected %zu bytes, got %zu",
+					   f->path, expected, size);
+		return LAT_OK;
+	}
+	cap = size > SIZE_MAX / DEFLATE_MAX_RATIO ? SIZE_MAX : size * DEFLATE_MAX_RATIO;
+	if (cap < expected)
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: the header announces %zu bytes (uncompressed) but a %zu-byte gzip file "
+		    "holds at most %zu",
+		    f->path, expected, size, cap);
+	return LAT_OK;
+}
+
 int lat_data_load_idx(const char *images, const char *labels, lat_dataset *d, char *err)
 {
 	idx_file fi = {NULL, images, 0}, fl = {NULL, labels, 0};
@@ -251,6 +279,12 @@ int lat_data_load_idx(const char *images, const char *labels, lat_dataset *d, ch
 				 labels, n, images, n_lab);
 		goto out;
 	}
+	rc = idx_fits(&fi, IDX_IMAGES_HEADER + n_pix, err);
+	if (rc)
+		goto out;
+	rc = idx_fits(&fl, IDX_LABELS_HEADER + n, err);
+	if (rc)
+		goto out;
 
 	buf = malloc(READ_CHUNK);
 	x = malloc(n_pix * sizeof *x);

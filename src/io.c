@@ -447,3 +447,22 @@ size_t lat_mem_limit(size_t max_memory, const char **what)
 		return (size_t)pages * (size_t)page;
 	return SIZE_MAX;
 }
+
+size_t lat_text_include_line(const char *text)
+{
+	const char *p = text;
+	size_t line = 1;
+
+	for (;;) {
+		const char *q = p;
+		while (is_blank(*q))
+			q++;
+		if (strncmp(q, "@include", 8) == 0)
+			return line;
+		p = strchr(p, '\n');
+		if (!p)
+			return 0;
+		p++;
+		line++;
+	}
+}

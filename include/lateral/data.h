@@ -25,8 +25,9 @@ void lat_dataset_clear(lat_dataset *d);
  * d must be initialised; on success its previous contents are freed and replaced, on failure it is left
  * untouched. Errors (message names the file and what was expected vs found): LAT_EIO for a file that cannot
  * be opened or read; LAT_ECONFIG for wrong magic, zero dimensions, image/label count mismatch, truncated
- * files or trailing bytes, corrupt gzip data, or dimensions whose pixel count would exceed 4 GiB of floats;
- * LAT_ENOMEM. */
+ * files or trailing bytes, corrupt gzip data, dimensions whose pixel count would exceed 4 GiB of floats, or a
+ * header announcing more data than the file can hold (checked before allocating: the file size, or 1032
+ * times it for gzip); LAT_ENOMEM. */
 int lat_data_load_idx(const char *images, const char *labels, lat_dataset *d, char *err);
 
 /* Loads CIFAR binary batches: paths[0..n_paths-1] (borrowed; n_paths >= 1) are concatenated, each a sequence

@@ -37,6 +37,10 @@ int lat_text_read(const char *path, const char *what, char **text, char *err);
  * available now (MemAvailable of /proc/meminfo; free physical pages where that is missing; SIZE_MAX
  * when neither is known). *what (may be NULL) receives a phrase naming the source for messages. */
 size_t lat_mem_limit(size_t max_memory, const char **what);
+/* Line (1-based) of the first libconfig @include directive in text (a line starting, after blanks, with
+ * "@include"), or 0 when there is none. libconfig 1.5 opens included files itself and exits the process
+ * when one cannot be read (a directory) or hangs on a FIFO, so the loaders refuse includes. */
+size_t lat_text_include_line(const char *text);
 
 /* Creates directory path (and missing parents) if it does not exist. */
 int lat_mkdir_p(const char *path, char *err);
