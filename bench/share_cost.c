@@ -1,6 +1,7 @@
 /* share_cost.c: cost of one sharing phase per presentation, as a multiple of one forward pass of the
  * layer (per image), for the two lc layers of the reference network and every mode and ODE backend.
- * Build with `make bench/share_cost`; usage: bench/share_cost [PRESENTATIONS] [METHODS...] */
+ * Also prints the pool SNR (SCIENCE.md section 5) before and after the phase, from the layer's initial
+ * kernels (after SHARE_PHASES phases, default 1). Build with `make bench/share_cost`; usage: bench/share_cost [PRESENTATIONS] [METHODS...] */
 #include <config.h>
 
 #include <math.h>
@@ -42,6 +43,8 @@ static double forward_per_image(lat_layer *l, const float *x, float *y)
 static int run_layer(const char *name, lat_shape in, size_t c_out, size_t presentations, char **methods,
 		     int n_methods)
 {
+	const char *env = getenv("SHARE_PHASES");
+	long phases = env && atol(env) > 0 ? atol(env) : 1;
 	char err[LAT_ERRLEN];
 	lat_layer *l = lat_lc_alloc(in, c_out, 5, 1, 1, BATCH, err);
 	float *w, *g, *x, *y;
@@ -77,17 +80,31 @@ static int run_layer(const char *name, lat_shape in, size_t c_out, size_t presen
 				    .seed = 1};
 		lat_share_stats st;
 		lat_share *s;
+		double snr0;
 		if (m >= 0 && lat_method_parse(methods[m], &o.ode.method)) {
 			fprintf(stderr, "share_cost: unknown method %s\n", methods[m]);
 			return 2;
 		}
+		/* every mode starts from the same initial kernels */
+		gsl_rng_set(r, 1);
+		l->type->init(l, r);
 		s = lat_share_alloc(&geom, &o, err);
+		snr0 = s ? lat_share_snr(s, w) : 0;
 		if (!s || lat_share_phase(s, w, &st, err)) {
 			fprintf(stderr, "share_cost: %s\n", err);
 			return 1;
 		}
-		printf("  %-20s %8.3f s per phase  %10.1f forward passes per presentation\n",
-		       m < 0 ? "fixedpoint" : methods[m], st.seconds, st.seconds / (double)presentations / fwd);
+		/* SHARE_PHASES > 1: further phases (timed is the first) to see the SNR the phases build up */
+		for (long k = 1; k < phases; k++) {
+			lat_share_stats more;
+			if (lat_share_phase(s, w, &more, err)) {
+				fprintf(stderr, "share_cost: %s\n", err);
+				return 1;
+			}
+		}
+		printf("  %-20s %8.3f s per phase  %10.1f forward passes per presentation  pool SNR %.4f -> %.4f\n",
+		       m < 0 ? "fixedpoint" : methods[m], st.seconds, st.seconds / (double)presentations / fwd, snr0,
+		       lat_share_snr(s, w));
 		lat_share_free(s);
 	}
 	lat_layer_free(l);
