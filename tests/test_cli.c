@@ -10,63 +10,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_fixture.h"
 #include "idx_fixture.h"
 #include "runner.h"
 
 #define BUF 65536
 
 static char tmpdir[256];
-static char out_text[BUF], err_text[BUF];
-
-static const char *builddir(void)
-{
-	const char *s = getenv("top_builddir");
-	return s && *s ? s : ".";
-}
-
-static void slurp(const char *path, char *buf)
-{
-	FILE *fp = fopen(path, "r");
-	size_t n = fp ? fread(buf, 1, BUF - 1, fp) : 0;
-	buf[n] = 0;
-	if (fp)
-		fclose(fp);
-}
-
+#define out_text cli_out_text
+#define err_text cli_err_text
 /* Runs lateral with the NULL-terminated arguments; returns its exit status (or -1) and fills
  * out_text / err_text. */
-static int run(const char *arg, ...)
-{
-	char exe[512], outp[300], errp[300];
-	const char *argv[64];
-	size_t n = 0;
-	int status = 0;
-	va_list ap;
-	pid_t pid;
-
-	snprintf(exe, sizeof exe, "%s/lateral", builddir());
-	snprintf(outp, sizeof outp, "%s/stdout", tmpdir);
-	snprintf(errp, sizeof errp, "%s/stderr", tmpdir);
-	argv[n++] = exe;
-	va_start(ap, arg);
-	for (const char *a = arg; a && n < 63; a = va_arg(ap, const char *))
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execv(exe, (char *const *)argv);
-		_exit(126);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -1;
-	slurp(outp, out_text);
-	slurp(errp, err_text);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#define run(...) cli_fixture_run(tmpdir, __VA_ARGS__)
 
 static char *path_in(char *buf, const char *sub)
 {

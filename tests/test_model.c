@@ -12,6 +12,7 @@
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/model.h"
+#include "bad_corpus.h"
 #include "runner.h"
 
 /* Policy on empty model files: a file without settings (empty, or only comments) is an error, since it is
@@ -652,57 +653,29 @@ static void test_finalize_errors(void)
 }
 
 /* Every .cfg in tests/bad fails to load or finalize with the message its first line announces. */
+static void check_bad_model(const char *path, const char *name, const char *expect, void *ctx)
+{
+	char err[LAT_ERRLEN] = "";
+	lat_model m;
+	int rc;
+
+	(void)ctx;
+	lat_model_init(&m);
+	rc = lat_model_load(&m, path, err);
+	if (!rc)
+		rc = lat_model_finalize(&m, err);
+	CU_ASSERT(rc != 0);
+	if (rc == 0 || !strstr(err, expect)) {
+		fprintf(stderr, "\n%s: rc %d\n  got: %s\n  expected: %s\n", name, rc, err, expect);
+		CU_FAIL("bad file message");
+	}
+	lat_model_clear(&m);
+}
+
 static void test_bad_corpus(void)
 {
 	char *dirpath = path_in_srcdir("tests/bad");
-	DIR *dir = opendir(dirpath);
-	struct dirent *de;
-	int n = 0;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-	while ((de = readdir(dir)) != NULL) {
-		static const char tag[] = "# expect: ";
-		char err[LAT_ERRLEN] = "", line[LAT_ERRLEN] = "";
-		char *path, *expect;
-		size_t size, len;
-		lat_model m;
-		FILE *fp;
-		int rc;
-
-		if (!has_suffix(de->d_name, ".cfg"))
-			continue;
-		size = strlen(dirpath) + strlen(de->d_name) + 2;
-		path = malloc(size);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(path);
-		snprintf(path, size, "%s/%s", dirpath, de->d_name);
-		fp = fopen(path, "r");
-		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-		if (!fgets(line, sizeof line, fp))
-			line[0] = '\0';
-		fclose(fp);
-		len = strlen(line);
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		CU_ASSERT_EQUAL(strncmp(line, tag, sizeof tag - 1), 0);
-		expect = line + sizeof tag - 1;
-		CU_ASSERT(strlen(expect) > 0);
-
-		lat_model_init(&m);
-		rc = lat_model_load(&m, path, err);
-		if (!rc)
-			rc = lat_model_finalize(&m, err);
-		CU_ASSERT(rc != 0);
-		if (rc == 0 || !strstr(err, expect)) {
-			fprintf(stderr, "\n%s: rc %d\n  got: %s\n  expected: %s\n", de->d_name, rc, err,
-				expect);
-			CU_FAIL("bad file message");
-		}
-		lat_model_clear(&m);
-		free(path);
-		n++;
-	}
-	closedir(dir);
-	CU_ASSERT(n >= MIN_BAD_FILES);
+	CU_ASSERT(bad_corpus_each(dirpath, check_bad_model, NULL) >= MIN_BAD_FILES);
 	free(dirpath);
 }
 
