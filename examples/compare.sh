@@ -69,7 +69,12 @@ nrows=$(echo "$ROWS" | wc -l)
 i=0
 while [ "$i" -lt "$nrows" ]; do
 	i=$((i + 1))
-	for seed in $SEEDS; do cat "$OUT/row$i-seed$seed.run" >> "$OUT/runs.txt.tmp"; done
+	# each record, plus the final SNR of the first two lc layers ("inf": identical kernels in every pool)
+	for seed in $SEEDS; do
+		snr=$(tail -n 1 "$OUT/row$i-seed$seed/epochs.jsonl" | sed -n 's/.*"snr": \[\([^]]*\)\].*/\1/p' |
+			awk -F', *' '{ for (k = 1; k <= 2; k++) printf "|%s", ($k == "" ? "-" : ($k == "null" ? "inf" : $k)) }')
+		echo "$(cat "$OUT/row$i-seed$seed.run")$snr" >> "$OUT/runs.txt.tmp"
+	done
 	# Mean test accuracy per epoch over the seeds of row i: one gnuplot data block per row.
 	for seed in $SEEDS; do
 		sed -n 's/.*"epoch": \([0-9]*\),.*"test_acc": \([-0-9.e+]*\).*/\1 \2/p' "$OUT/row$i-seed$seed/epochs.jsonl"
@@ -88,15 +93,22 @@ total=$(awk -F'|' '{ t += $5 } END { print t }' "$OUT/runs.txt")
 	echo "test accuracy on the 10000 test images after the last epoch; seeds: $SEEDS; $THREADS threads."
 	echo "Produced by \`SEEDS=\"$SEEDS\" EPOCHS=$EPOCHS LIMIT=$LIMIT examples/compare.sh\` on $(nproc) cores; the runs took $total s in all."
 	echo
-	echo "| row | test accuracy (mean ± std over seeds) | runs | wall time per run (s) | sharing time (% of run) |"
-	echo "|---|---|---|---|---|"
-	awk -F'|' '{ n[$1]++; name[$1] = $2; s[$1] += $4; q[$1] += $4 * $4; t[$1] += $5; sh[$1] += $6 }
+	echo "| row | test accuracy (mean ± std over seeds) | runs | wall time per run (s) | sharing time (% of run) | final SNR, lc layer 1 / 2 (mean) |"
+	echo "|---|---|---|---|---|---|"
+	awk -F'|' 'function snr(sum, inf, n) { return inf ? "inf" : (n ? sprintf("%.3f", sum / n) : "-") }
+		{ n[$1]++; name[$1] = $2; s[$1] += $4; q[$1] += $4 * $4; t[$1] += $5; sh[$1] += $6
+		  if ($7 == "inf") i1[$1] = 1; else if ($7 != "-") { a1[$1] += $7; c1[$1]++ }
+		  if ($8 == "inf") i2[$1] = 1; else if ($8 != "-") { a2[$1] += $8; c2[$1]++ } }
 		END { for (i = 1; i in n; i++) { m = s[i] / n[i]; v = q[i] / n[i] - m * m; if (v < 0) v = 0;
-			printf "| %s | %.2f ± %.2f | %d | %.0f | %.1f |\n", name[i], m, sqrt(v), n[i], t[i] / n[i], 100 * sh[i] / t[i];
+			printf "| %s | %.2f ± %.2f | %d | %.0f | %.1f | %s / %s |\n", name[i], m, sqrt(v), n[i], t[i] / n[i],
+				100 * sh[i] / t[i], snr(a1[i], i1[i], c1[i]), snr(a2[i], i2[i], c2[i]);
 			printf "%d\t%.4f\t%.4f\n", i, m, sqrt(v) > summary } }' summary="$OUT/summary.tsv" "$OUT/runs.txt"
 	echo
 	echo "Test accuracy per epoch (mean over seeds) and final accuracy (mean ± std): compare.png."
-	echo "Per-run records: runs.txt (row|name|seed|test accuracy|seconds|sharing seconds); per-epoch means: curves.tsv."
+	echo "SNR: mean over pools and coordinates of |mean| / std across the pool (SCIENCE.md section 5); inf when"
+	echo "some coordinate is identical across a pool (std 0), as instant sharing leaves taps whose gradient stays 0."
+	echo "Wall times include whatever else the machine ran at the time."
+	echo "Per-run records: runs.txt (row|name|seed|test accuracy|seconds|sharing seconds|SNR 1|SNR 2); per-epoch means: curves.tsv."
 } > "$OUT/RESULTS.md.tmp"
 mv "$OUT/RESULTS.md.tmp" "$OUT/RESULTS.md"
 echo "compare.sh: wrote $OUT/RESULTS.md" >&2

@@ -9,7 +9,10 @@ if (!exists("titles")) titles = ''
 title(i) = (i <= words(titles)) ? word(titles, i) : sprintf('row %d', i)
 stats data using 1 nooutput
 n = int(STATS_max)
-set terminal pngcairo size 1200,480 enhanced font 'sans,10'
+set terminal pngcairo size 1300,500 enhanced font 'sans,10'
+# gnuplot's default cycle has 8 colours; rows 9 and 10 get their own
+set linetype 9 lc rgb '#8c564b' lw 2 pt 9
+set linetype 10 lc rgb '#7f7f7f' lw 2 pt 11
 set output out
 set multiplot layout 1,2 title "Fashion-MNIST: conv vs LC vs LC + weight sharing"
 set grid
@@ -24,7 +27,7 @@ set ylabel 'final test accuracy (%), mean ± std'
 set style fill solid 0.5
 set boxwidth 0.6
 set xtics rotate by -35 font 'sans,8'
-set rmargin 10
+set rmargin 16
 unset key
 plot summary using 1:2:xtic(title(int($1))) with boxes, \
      summary using 1:2:3 with yerrorbars lw 2 pt 0
