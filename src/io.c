@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,10 @@
 
 #include "lateral/err.h"
 #include "lateral/io.h"
+
+/* Largest model or experiment file, and longest line of a TSV file, in bytes. */
+#define LAT_TEXT_MAX (64 << 20)
+#define LAT_TSV_LINE_MAX (64 << 20)
 
 /* Initial capacity (values) of the matrix buffer of lat_tsv_read; it doubles when full. */
 #define TSV_INITIAL_CAPACITY 256
@@ -78,6 +83,38 @@ static int tsv_parse_line(const char *path, size_t lineno, char *line, double **
 	return LAT_OK;
 }
 
+#define READ_LINE_LONG ((ssize_t)-2)
+
+/* getline with a bound: the next line (with its newline, NUL bytes kept) into *line, growing it;
+ * a NUL byte also ends the line; returns its length, -1 at the end of the file, on a read error or out of memory, READ_LINE_LONG
+ * beyond max bytes, so that a device without newlines (/dev/zero) cannot exhaust memory. */
+static ssize_t read_line(FILE *fp, char **line, size_t *cap, size_t max)
+{
+	size_t len = 0;
+	int ch = EOF;
+
+	while ((ch = getc_unlocked(fp)) != EOF) {
+		if (len + 2 > *cap) {
+			size_t newcap = *cap ? 2 * *cap : 256;
+			char *tmp = realloc(*line, newcap);
+			if (!tmp)
+				return -1;
+			*line = tmp;
+			*cap = newcap;
+		}
+		(*line)[len++] = (char)ch;
+		/* a NUL byte ends the line early: the caller reports binary data at once */
+		if (ch == '\n' || ch == '\0')
+			break;
+		if (len > max)
+			return READ_LINE_LONG;
+	}
+	if (len == 0)
+		return -1;
+	(*line)[len] = '\0';
+	return (ssize_t)len;
+}
+
 int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, char *err)
 {
 	FILE *fp = NULL;
@@ -96,11 +133,16 @@ int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, ch
 		goto out;
 	}
 	errno = 0;
-	while ((len = getline(&line, &linecap, fp)) >= 0) {
+	while ((len = read_line(fp, &line, &linecap, LAT_TSV_LINE_MAX)) != -1) {
 		char *p = line;
 		size_t ncol = 0;
 
 		lineno++;
+		if (len == READ_LINE_LONG) {
+			rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: line longer than %d MiB: not a table of numbers",
+					 path, lineno, LAT_TSV_LINE_MAX >> 20);
+			goto out;
+		}
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if ((size_t)len != strlen(line)) {
@@ -392,9 +434,19 @@ int lat_text_read(const char *path, const char *what, char **text, char *err)
 			cap = newcap;
 		}
 		got = fread(buf + len, 1, cap - len - 1, fp);
+		/* stop early on binary input (a device such as /dev/zero never ends) */
+		if (got && memchr(buf + len, '\0', got)) {
+			len += got;
+			break;
+		}
 		len += got;
 		if (got == 0)
 			break;
+		if (len > LAT_TEXT_MAX) {
+			rc = lat_err_set(err, LAT_ECONFIG, "%s: more than %d MiB: too large for a %s", path,
+					 LAT_TEXT_MAX >> 20, what);
+			goto out;
+		}
 	}
 	if (ferror(fp)) {
 		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));

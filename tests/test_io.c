@@ -313,6 +313,24 @@ static void test_mkdir_p(void)
 	}
 }
 
+/* Endless binary input (a device) is refused at its first NUL byte instead of read until memory runs
+ * out. */
+static void test_endless_device(void)
+{
+	char err[LAT_ERRLEN] = "", *text = NULL;
+	double *data = NULL;
+	size_t rows = 0, cols = 0;
+
+	CU_ASSERT_EQUAL(lat_text_read("/dev/zero", "model file", &text, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NULL(text);
+	CU_ASSERT_STRING_EQUAL(err, "/dev/zero:1: binary data (a NUL byte): not a model file");
+	CU_ASSERT_EQUAL(lat_tsv_read("/dev/zero", &data, &rows, &cols, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NULL(data);
+	CU_ASSERT_STRING_EQUAL(err, "/dev/zero:1: binary data (NUL byte)");
+	CU_ASSERT_EQUAL(lat_text_read("/dev/zero", "experiment file", &text, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not an experiment file"));
+}
+
 static CU_TestInfo io_tests[] = {
     {"tsv write then read is bit-exact", test_round_trip},
     {"comments and blank lines are skipped", test_comments_and_blanks},
@@ -320,6 +338,7 @@ static CU_TestInfo io_tests[] = {
     {"malformed files name file and line", test_malformed},
     {"atomic files: abort and commit", test_afile},
     {"mkdir -p", test_mkdir_p},
+    {"endless devices are refused", test_endless_device},
     CU_TEST_INFO_NULL,
 };
 
