@@ -142,29 +142,51 @@ static void lc_scatter(const lc_priv *p, const float *dpatch, size_t q, size_t b
 	}
 }
 
+/* The output columns [*x0, *x1) whose input column x s - pad + v lies inside the image (the others
+ * read zero padding). */
+static void x_range(const lat_lc_geom *g, size_t v, size_t *x0, size_t *x1)
+{
+	ptrdiff_t s = (ptrdiff_t)g->stride, lo = (ptrdiff_t)g->pad - (ptrdiff_t)v;
+	ptrdiff_t hi = (ptrdiff_t)g->w_in - 1 + (ptrdiff_t)g->pad - (ptrdiff_t)v, a, b;
+
+	a = lo > 0 ? (lo + s - 1) / s : 0;
+	b = hi < 0 ? 0 : hi / s + 1;
+	if (b > (ptrdiff_t)g->w_out)
+		b = (ptrdiff_t)g->w_out;
+	if (a > b)
+		a = b;
+	*x0 = (size_t)a;
+	*x1 = (size_t)b;
+}
+
 /* col[(c k + u) k + v][q] = in[c][y s - pad + u][x s - pad + v] (0 outside) for one sample. */
 static void im2col(const lat_lc_geom *g, const float *in, float *col)
 {
-	size_t k = g->k, n_loc = g->h_out * g->w_out;
+	size_t k = g->k, n_loc = g->h_out * g->w_out, w_out = g->w_out, stride = g->stride;
 
 	for (size_t c = 0; c < g->c_in; c++) {
 		for (size_t u = 0; u < k; u++) {
 			for (size_t v = 0; v < k; v++) {
 				float *dst = col + ((c * k + u) * k + v) * n_loc;
+				size_t x0, x1;
+				x_range(g, v, &x0, &x1);
 				for (size_t y = 0; y < g->h_out; y++) {
-					ptrdiff_t iy = (ptrdiff_t)(y * g->stride + u) - (ptrdiff_t)g->pad;
+					ptrdiff_t iy = (ptrdiff_t)(y * stride + u) - (ptrdiff_t)g->pad;
+					float *d = dst + y * w_out;
 					const float *row;
 					if (iy < 0 || iy >= (ptrdiff_t)g->h_in) {
-						memset(dst + y * g->w_out, 0, g->w_out * sizeof *dst);
+						memset(d, 0, w_out * sizeof *d);
 						continue;
 					}
+					/* output column x reads input column x stride + v - pad */
 					row = in + (c * g->h_in + (size_t)iy) * g->w_in;
-					for (size_t x = 0; x < g->w_out; x++) {
-						ptrdiff_t ix =
-						    (ptrdiff_t)(x * g->stride + v) - (ptrdiff_t)g->pad;
-						dst[y * g->w_out + x] =
-						    ix < 0 || ix >= (ptrdiff_t)g->w_in ? 0 : row[ix];
-					}
+					memset(d, 0, x0 * sizeof *d);
+					if (stride == 1)
+						memcpy(d + x0, row + x0 + v - g->pad, (x1 - x0) * sizeof *d);
+					else
+						for (size_t x = x0; x < x1; x++)
+							d[x] = row[x * stride + v - g->pad];
+					memset(d + x1, 0, (w_out - x1) * sizeof *d);
 				}
 			}
 		}
@@ -174,24 +196,23 @@ static void im2col(const lat_lc_geom *g, const float *in, float *col)
 /* din[c][y s - pad + u][x s - pad + v] += col[(c k + u) k + v][q] for one sample, in a fixed order. */
 static void col2im(const lat_lc_geom *g, const float *col, float *din)
 {
-	size_t k = g->k, n_loc = g->h_out * g->w_out;
+	size_t k = g->k, n_loc = g->h_out * g->w_out, w_out = g->w_out, stride = g->stride;
 
 	for (size_t c = 0; c < g->c_in; c++) {
 		for (size_t u = 0; u < k; u++) {
 			for (size_t v = 0; v < k; v++) {
 				const float *src = col + ((c * k + u) * k + v) * n_loc;
+				size_t x0, x1;
+				x_range(g, v, &x0, &x1);
 				for (size_t y = 0; y < g->h_out; y++) {
-					ptrdiff_t iy = (ptrdiff_t)(y * g->stride + u) - (ptrdiff_t)g->pad;
+					ptrdiff_t iy = (ptrdiff_t)(y * stride + u) - (ptrdiff_t)g->pad;
+					const float *sr = src + y * w_out;
 					float *row;
 					if (iy < 0 || iy >= (ptrdiff_t)g->h_in)
 						continue;
 					row = din + (c * g->h_in + (size_t)iy) * g->w_in;
-					for (size_t x = 0; x < g->w_out; x++) {
-						ptrdiff_t ix =
-						    (ptrdiff_t)(x * g->stride + v) - (ptrdiff_t)g->pad;
-						if (ix >= 0 && ix < (ptrdiff_t)g->w_in)
-							row[ix] += src[y * g->w_out + x];
-					}
+					for (size_t x = x0; x < x1; x++)
+						row[x * stride + v - g->pad] += sr[x];
 				}
 			}
 		}
