@@ -449,16 +449,17 @@ int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim 
 {
 	char err[LAT_ERRLEN];
 	cli_opts at = *o;
+	size_t planned = lat_sim_planned_bytes(m);
 	int rc;
 
 	at.outdir = dir;
-	rc = cli_memory_check(o, lat_sim_planned_bytes(m));
+	rc = cli_memory_check(o, planned);
 	if (rc)
 		return rc;
+	/* sweep prints the plan of its largest run once, before the first */
 	if (!o->quiet && strcmp(o->cmd, "sweep")) {
 		char text[32];
-		fprintf(stderr, "lateral %s: planned memory %s\n", o->cmd,
-			cli_size_text(text, sizeof text, lat_sim_planned_bytes(m)));
+		fprintf(stderr, "lateral %s: planned memory %s\n", o->cmd, cli_size_text(text, sizeof text, planned));
 	}
 	rc = cli_outdir(&at);
 	if (rc)

@@ -368,7 +368,7 @@ int cmd_sweep(int argc, char **argv)
 	for (size_t r = 0; r < n_runs; r++) {
 		char sets[MAX_KEYS][2 * TEXTLEN + 2], *text;
 		const char *extra_sets[MAX_KEYS];
-		size_t len = 0;
+		size_t len = 0, bytes;
 		for (size_t k = 0; k < g->n_keys; k++) {
 			snprintf(sets[k], sizeof sets[k], "%s=%s", g->key[k], g->value[k][value_index(g, r, k)]);
 			extra_sets[k] = sets[k];
@@ -384,8 +384,8 @@ int cmd_sweep(int argc, char **argv)
 		}
 		hash[r] = cli_hash(text, len);
 		free(text);
-		if (lat_sim_planned_bytes(&m) > peak)
-			peak = lat_sim_planned_bytes(&m);
+		bytes = lat_sim_planned_bytes(&m);
+		peak = bytes > peak ? bytes : peak;
 	}
 	/* The runs go one after another: the peak is the largest run's. */
 	if (!o.quiet) {

@@ -63,8 +63,8 @@ static lat_layer *build(const lat_experiment *e, const lat_layer_spec *sp, size_
 }
 
 /* Parameters and workspace floats that building layer sp on input in will need (without building it). */
-static int plan(const lat_experiment *e, const lat_layer_spec *sp, int lc, lat_shape in, size_t max_batch,
-		size_t *n_params, size_t *n_work, char *err)
+static int plan(const lat_layer_spec *sp, int lc, lat_shape in, size_t max_batch, size_t *n_params,
+		size_t *n_work, char *err)
 {
 	size_t n_in = lat_shape_size(in), p2, w2;
 	int rc = LAT_OK;
@@ -94,40 +94,47 @@ static int plan(const lat_experiment *e, const lat_layer_spec *sp, int lc, lat_s
 		}
 		return rc;
 	default:
-		(void)e;
 		return LAT_OK;
 	}
 }
 
+/* The memory budget of one network build: limit bytes, named by what in messages, and the bytes the
+ * layers planned so far. */
+typedef struct {
+	size_t limit;
+	const char *what;
+	double planned;
+} budget;
+
 /* Refuses layer i before it is built when its planned memory would take the running total past the
  * budget. */
 static int check_budget(const lat_experiment *e, const lat_layer_spec *sp, size_t i, int lc, lat_shape in,
-			size_t max_batch, double *planned, char *err)
+			size_t max_batch, budget *b, char *err)
 {
-	const char *what, *src = e->source ? e->source : "<built-in experiment>";
-	size_t n_params, n_work, limit = lat_mem_limit(e->max_memory, &what);
+	const char *src = e->source ? e->source : "<built-in experiment>";
+	size_t n_params, n_work;
 	double floats, bytes;
 	char msg[LAT_ERRLEN];
 	int shares = lc && strcmp(e->share_mode, "none") != 0;
 
-	if (plan(e, sp, lc, in, max_batch, &n_params, &n_work, msg))
+	if (plan(sp, lc, in, max_batch, &n_params, &n_work, msg))
 		return LAT_OK; /* the constructor reports the shape problem with its own words */
 	floats = (double)n_params * (FLOATS_PER_PARAM + (shares ? FLOATS_PER_SHARED_PARAM : 0)) + (double)n_work;
 	bytes = floats * (double)sizeof(float);
-	*planned += bytes;
-	if (*planned <= (double)limit)
+	b->planned += bytes;
+	if (b->planned <= (double)b->limit)
 		return LAT_OK;
 	return lat_err_set(err, LAT_ECONFIG,
 			   "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %zu parameters and %zu workspace "
 			   "floats need %.1f GiB (with gradients and optimiser state), %.1f GiB with the layers "
 			   "before it: more than %s (%.1f GiB)",
 			   src, sp->line, i, lat_layer_kind_name(sp->kind), in.c, in.h, in.w, n_params, n_work,
-			   bytes / GIB, *planned / GIB, what, (double)limit / GIB);
+			   bytes / GIB, b->planned / GIB, b->what, (double)b->limit / GIB);
 }
 
 lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, size_t max_batch, char *err)
 {
-	double planned = 0;
+	budget b = {.planned = 0};
 	lat_net *n = calloc(1, sizeof *n);
 	char msg[LAT_ERRLEN];
 	size_t biggest = lat_shape_size(in), pos = 0, bpos = 0;
@@ -137,6 +144,8 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 	if (!n)
 		goto nomem;
 	n->max_batch = max_batch;
+	/* read once: the machine's available memory is the same budget for every layer */
+	b.limit = lat_mem_limit(e->max_memory, &b.what);
 	n->layers = calloc(e->n_layers, sizeof *n->layers);
 	n->act = calloc(e->n_layers, sizeof *n->act);
 	if (!n->layers || !n->act)
@@ -147,8 +156,7 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 		lat_layer *l;
 		if (sp->kind == LAT_L_CONV || sp->kind == LAT_L_LC || sp->kind == LAT_L_RESBLOCK)
 			seen_conv = 1;
-		if (check_budget(e, sp, i, sp->kind == LAT_L_LC || conv_is_lc(e, first), shape, max_batch, &planned,
-				 err))
+		if (check_budget(e, sp, i, sp->kind == LAT_L_LC || conv_is_lc(e, first), shape, max_batch, &b, err))
 			goto fail;
 		l = build(e, sp, i, first, shape, max_batch, msg);
 		if (!l) {
