@@ -4,7 +4,11 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <gsl/gsl_complex.h>
+#include <gsl/gsl_poly.h>
 
 #include "lateral/circuit.h"
 #include "lateral/err.h"
@@ -219,6 +223,131 @@ int lat_circuit_newton_solve(const lat_circuit *c, const double *z, const double
 		x[i] = (x[i] - h * g_tau * (c->alpha * x_inh - x_b)) / d;
 	}
 	return LAT_OK;
+}
+
+void lat_circuit_error_gains(const lat_circuit *c, double *gain)
+{
+	size_t n = c->n, i;
+	double rate = c->bias_dynamic ? fmax(1.0, fabs(c->bias_rho)) : 1.0;
+
+	for (i = 0; i < n; i++)
+		gain[i] = rate;
+	gain[n] = fmax(1.0, fabs(c->alpha));
+	if (c->bias_dynamic)
+		gain[n + 1] = 1.0;
+}
+
+/* J x = g by block elimination: the neuron rows give x_i = -tau g_i - h_i (alpha x_inh - x_b); their sum
+ * S enters the r_inh row, and with a dynamic bias the b row fixes S itself. */
+int lat_circuit_steady_solve(const lat_circuit *c, const double *z, const double *y, const double *f, double *dy)
+{
+	size_t n = c->n, i;
+	double shift = bias_of(c, y) - c->alpha * y[n];
+	double sum_g = 0, h_sum = 0, g_inh = -f[n], x_inh, x_b = 0, nn = (double)n;
+
+	for (i = 0; i < n; i++) {
+		sum_g -= f[i];
+		h_sum += slope(c, z[i] + shift);
+	}
+	if (c->bias_dynamic) {
+		/* S = sum x_i = -N tau_b g_b / rho; then x_inh + x_b = S/N - tau_inh g_inh and
+		 * -alpha H x_inh + H x_b = S + tau G */
+		double denom = h_sum * (1.0 + c->alpha), s;
+		if (!(fabs(c->bias_rho) > 0) || !(fabs(denom) > PIVOT_RTOL * h_sum))
+			return LAT_ESOLVER;
+		s = nn * c->bias_tau * f[n + 1] / c->bias_rho;
+		x_inh = -(s + c->tau * sum_g - h_sum * (s / nn - c->tau_inh * g_inh)) / denom;
+		x_b = s / nn - c->tau_inh * g_inh - x_inh;
+		dy[n + 1] = x_b;
+	} else {
+		double denom = 1.0 + c->alpha * h_sum / nn;
+		if (!(fabs(denom) > PIVOT_RTOL * (1.0 + fabs(c->alpha))))
+			return LAT_ESOLVER;
+		x_inh = -(c->tau_inh * g_inh + c->tau * sum_g / nn) / denom;
+	}
+	dy[n] = x_inh;
+	for (i = 0; i < n; i++) {
+		double h = slope(c, z[i] + shift);
+		dy[i] = c->tau * f[i] - h * (c->alpha * x_inh - x_b);
+	}
+	return isfinite(x_inh) && isfinite(x_b) ? LAT_OK : LAT_ESOLVER;
+}
+
+/* Coefficients of the monic characteristic polynomial of the block of the active-mean s = (1/N) sum_A
+ * r_i, r_inh and b, with h = |A| / N:
+ *   B = [[-1/tau, -alpha h/tau, h/tau], [1/tau_inh, -1/tau_inh, -1/tau_inh], [-rho/tau_b, 0, 0]]
+ * (the top-left 2x2 with a constant bias). lambda^2 + a[1] lambda + a[0], or lambda^3 + a[2] lambda^2 +
+ * a[1] lambda + a[0]; returns the degree. */
+static int block_poly(const lat_circuit *c, double h, double *a)
+{
+	double tt = c->tau * c->tau_inh;
+
+	a[2] = 1.0 / c->tau + 1.0 / c->tau_inh;
+	a[1] = (1.0 + c->alpha * h) / tt;
+	if (!c->bias_dynamic) {
+		a[0] = a[1];
+		a[1] = a[2];
+		return 2;
+	}
+	a[1] += h * c->bias_rho / (c->tau * c->bias_tau);
+	a[0] = c->bias_rho * h * (1.0 + c->alpha) / (tt * c->bias_tau);
+	return 3;
+}
+
+int lat_circuit_fixed_check(const lat_circuit *c, const double *z, const double *y_from, const double *y_fix,
+			    char *why)
+{
+	size_t n = c->n, i, active = 0;
+	double sh_from = bias_of(c, y_from) - c->alpha * y_from[n];
+	double sh_fix = bias_of(c, y_fix) - c->alpha * y_fix[n];
+	double a[3];
+	int stable;
+
+	for (i = 0; i < n; i++) {
+		double h = slope(c, z[i] + sh_fix);
+		if (h != slope(c, z[i] + sh_from)) {
+			lat_err_set(why, LAT_ESOLVER,
+				    "relu unit %zu would switch %s (its input goes from %.3g to %.3g at the Newton "
+				    "point)",
+				    i + 1, h > 0 ? "on" : "off", z[i] + sh_from, z[i] + sh_fix);
+			return LAT_FIXED_FLIP;
+		}
+		active += h > 0;
+	}
+	if (block_poly(c, (double)active / (double)n, a) == 2)
+		stable = a[1] > 0 && a[0] > 0;
+	else
+		stable = a[2] > 0 && a[0] > 0 && a[2] * a[1] > a[0];
+	if (!stable) {
+		if (c->bias_dynamic && !(a[0] > 0))
+			lat_err_set(why, LAT_ESOLVER,
+				    "the fixed point is unstable: with %zu of %zu units active the homeostatic "
+				    "bias has no restoring force (rho h (1 + alpha) = %.3g)",
+				    active, n, c->bias_rho * (double)active / (double)n * (1 + c->alpha));
+		else
+			lat_err_set(why, LAT_ESOLVER,
+				    "the fixed point is unstable: the pool-mean block fails the Routh-Hurwitz test "
+				    "(%zu of %zu units active)",
+				    active, n);
+		return LAT_FIXED_UNSTABLE;
+	}
+	return LAT_FIXED_OK;
+}
+
+double lat_circuit_slowest_rate(const lat_circuit *c)
+{
+	double a[3], re;
+
+	if (block_poly(c, 1.0, a) == 2) {
+		double half = 0.5 * a[1], disc = half * half - a[0];
+		/* the larger root -a0 / (half + sqrt(disc)) without cancellation when a0 is small */
+		re = disc < 0 ? -half : -a[0] / (half + sqrt(disc));
+	} else {
+		gsl_complex r[3];
+		gsl_poly_complex_solve_cubic(a[2], a[1], a[0], &r[0], &r[1], &r[2]);
+		re = fmax(GSL_REAL(r[0]), fmax(GSL_REAL(r[1]), GSL_REAL(r[2])));
+	}
+	return fmin(1.0 / c->tau, -re);
 }
 
 int lat_circuit_steady(const lat_circuit *c, const double *z, double *ystar, char *err)
@@ -479,6 +608,42 @@ static int batch_exact(const void *params, const double *y0, double t, double *y
 	return status;
 }
 
+static void batch_error_gains(const void *params, double *gain)
+{
+	const lat_circuit_batch *bt = params;
+	size_t dim = lat_circuit_dim(bt->c), k;
+
+	for (k = 0; k < bt->n_circuits; k++)
+		lat_circuit_error_gains(bt->c, gain + k * dim);
+}
+
+static int batch_steady_solve(const void *params, const double *y, const double *f, double *dy)
+{
+	const lat_circuit_batch *bt = params;
+	size_t n = bt->c->n, dim = lat_circuit_dim(bt->c), k;
+	int status = LAT_OK;
+
+	for (k = 0; k < bt->n_circuits && status == LAT_OK; k++)
+		status = lat_circuit_steady_solve(bt->c, bt->z + k * n, y + k * dim, f + k * dim, dy + k * dim);
+	return status;
+}
+
+static int batch_fixed_check(const void *params, const double *y_from, const double *y_fix, char *why)
+{
+	const lat_circuit_batch *bt = params;
+	size_t n = bt->c->n, dim = lat_circuit_dim(bt->c), k;
+	int verdict = LAT_FIXED_OK;
+
+	for (k = 0; k < bt->n_circuits && verdict == LAT_FIXED_OK; k++)
+		verdict = lat_circuit_fixed_check(bt->c, bt->z + k * n, y_from + k * dim, y_fix + k * dim, why);
+	if (verdict && bt->n_circuits > 1 && why) {
+		char one[LAT_ERRLEN];
+		snprintf(one, sizeof one, "%s", why);
+		lat_err_set(why, LAT_ESOLVER, "circuit %zu of %zu: %s", k, bt->n_circuits, one);
+	}
+	return verdict;
+}
+
 void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys)
 {
 	memset(sys, 0, sizeof *sys);
@@ -489,6 +654,9 @@ void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys)
 	sys->residual = batch_residual;
 	sys->newton_solve = batch_newton_solve;
 	sys->jacobian = batch_jacobian;
+	sys->error_gains = batch_error_gains;
+	sys->steady_solve = batch_steady_solve;
+	sys->fixed_check = batch_fixed_check;
 	if (!b->c->relu && !b->c->bias_dynamic) {
 		sys->exact = batch_exact;
 		sys->settle_bound = batch_settle_bound;

@@ -142,8 +142,14 @@ typedef struct {
 	double dist_wstar;       /* final |W - W*| / |W*| (population W* with fresh inputs); NaN without W* */
 	double min_rtol_used;    /* smallest integrator rtol used by a settle (CVODE tightens it) */
 	double p50, p90;         /* presentations until log SNR first gained 50 % / 90 % of its final gain */
+	double by_method[LAT_METHOD_AUTO + 1]; /* presentations each method finished (lat_ode_stats) */
+	double polished, switches; /* presentations finished by a Newton polish; integrator switches */
 	int wstar_population;
 } run_result;
+
+/* "exact", or for a mix "rk8pd 12, bdf 8": the methods that finished a study's presentations, into
+ * buf; returns buf. */
+char *run_methods_text(char *buf, size_t size, const run_result *res);
 
 /* Runs m's presentations on sim, writing DIR/metrics.tsv and, for the first trace_presentations
  * presentations, DIR/trace.tsv (when traced is set). Prints a progress table on stdout unless quiet.

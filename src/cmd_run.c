@@ -76,6 +76,7 @@ typedef struct {
 	double sum_settle, sum_steps, tot_settle, tot_steps, tot_rhs, tot_jac, t0, seconds;
 	double min_rtol_used, max_steady_error;
 	double init_snr, init_inv_snr, init_cos_mean, init_mean_ratio, init_dist_wstar;
+	double by_method[LAT_METHOD_AUTO + 1], polished, switches;
 } study_sums;
 
 typedef struct {
@@ -89,7 +90,7 @@ typedef struct {
 
 /* The state file: RUN_MAGIC, study_sums, the model text (lat_model_write), rec_p and rec_s (n_rec
  * doubles each), the metrics and trace text, then lat_sim_save's state. */
-#define RUN_MAGIC "LATRUN01"
+#define RUN_MAGIC "LATRUN02"
 
 static int study_records(study *st, size_t cap)
 {
@@ -246,31 +247,109 @@ out:
 	return rc;
 }
 
-/* After a failed presentation: the simulation is back at its last good state; save it and say how to
- * continue with other settings. */
-static void study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim, study *st,
-			int code)
+/* 1 when the input that failed settles under m's settings plus sets, from sim's last good state (the
+ * suggestion is checked before it is printed). */
+static int suggestion_works(const lat_model *m, lat_sim *sim, const char *const *sets, size_t n_sets)
 {
-	char sets[2][64], err[LAT_ERRLEN];
-	const char *set_ptr[2] = {sets[0], sets[1]};
-	size_t n_sets = 1;
+	char err[LAT_ERRLEN], *text = NULL, *state = NULL;
+	size_t len = 0, state_len = 0;
+	lat_model m2;
+	lat_sim *s2 = NULL;
+	FILE *fp = NULL;
+	int ok = 0, rc;
 
-	if (code == LAT_EDIVERGE) {
-		snprintf(sets[0], sizeof sets[0], "plasticity.eta=%g", m->eta / 10);
-	} else {
-		snprintf(sets[0], sizeof sets[0], "solver.t_max=%g", 10 * m->t_max);
-		snprintf(sets[1], sizeof sets[1], "solver.max_steps=%ld", 10 * m->max_steps);
-		n_sets = 2;
+	lat_model_init(&m2);
+	text = cli_model_text(m, &len);
+	rc = text ? lat_model_load_string(&m2, text, m->source, err) : LAT_ENOMEM;
+	for (size_t k = 0; !rc && k < n_sets; k++)
+		rc = lat_model_set(&m2, sets[k], err);
+	if (!rc)
+		rc = lat_model_finalize(&m2, err);
+	if (!rc && (s2 = lat_sim_alloc(&m2, NULL, err)) != NULL && (fp = open_memstream(&state, &state_len)) != NULL) {
+		rc = lat_sim_save(sim, fp, err);
+		fclose(fp);
+		fp = rc ? NULL : fmemopen(state, state_len, "rb");
+		ok = fp && lat_sim_load(s2, fp, "state", err) == LAT_OK && lat_sim_present(s2, NULL, NULL, err) == LAT_OK;
 	}
+	if (fp)
+		fclose(fp);
+	free(state);
+	free(text);
+	lat_sim_free(s2);
+	lat_model_clear(&m2);
+	return ok;
+}
+
+/* Candidate settings for a failed presentation, by what the failure measured: a smaller eta for a
+ * blow-up; more simulated time or steps for a residual still falling; the auto method for an
+ * integrator that stalled or did not converge. Up to 3 alternatives of up to 2 sets each. */
+static size_t fault_candidates(const lat_model *m, int code, int cause, char sets[3][2][64], size_t n_sets[3])
+{
+	double t_max = lat_model_t_max(m);
+	size_t n = 0;
+
+	for (int k = 0; k < 3; k++) {
+		double f = pow(10.0, k + 1);
+		n_sets[n] = 1;
+		if (code == LAT_EDIVERGE)
+			snprintf(sets[n][0], sizeof sets[n][0], "plasticity.eta=%g", m->eta / f);
+		else if (cause == LAT_ODE_CAUSE_TIME)
+			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
+		else if (cause == LAT_ODE_CAUSE_STEPS)
+			snprintf(sets[n][0], sizeof sets[n][0], "solver.max_steps=%.0f", f * (double)m->max_steps);
+		else if ((cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) && k == 0 &&
+			 m->method != LAT_METHOD_AUTO)
+			snprintf(sets[n][0], sizeof sets[n][0], "solver.method=auto");
+		else if (cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) {
+			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
+			snprintf(sets[n][1], sizeof sets[n][1], "solver.max_steps=%.0f", f * (double)m->max_steps);
+			n_sets[n] = 2;
+		} else
+			break; /* an unstable fixed point, a solver failure: no setting of ours is known to help */
+		n++;
+	}
+	return n;
+}
+
+/* After a failed presentation: the simulation is back at its last good state; save it and say how to
+ * continue, with a setting checked to settle the failed presentation when one of the candidates does. */
+static void study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim, study *st,
+			int code, int cause)
+{
+	char sets[3][2][64], err[LAT_ERRLEN];
+	const char *set_ptr[2] = {NULL, NULL};
+	size_t n_sets[3], n_cand = fault_candidates(m, code, cause, sets, n_sets), k, n_use = 0;
+	unsigned long long next = (unsigned long long)st->s.done + 1;
+
+	for (k = 0; k < n_cand; k++) {
+		set_ptr[0] = sets[k][0];
+		set_ptr[1] = sets[k][1];
+		if (suggestion_works(m, sim, set_ptr, n_sets[k])) {
+			n_use = n_sets[k];
+			fprintf(stderr, "lateral %s: checked: presentation %llu settles with --set %s%s%s\n", o->cmd, next,
+				sets[k][0], n_use > 1 ? " --set " : "", n_use > 1 ? sets[k][1] : "");
+			break;
+		}
+	}
+	if (n_use == 0 && n_cand > 0)
+		fprintf(stderr, "lateral %s: none of the settings tried settles presentation %llu (up to --set %s%s%s)\n",
+			o->cmd, next, sets[n_cand - 1][0], n_sets[n_cand - 1] > 1 ? " --set " : "",
+			n_sets[n_cand - 1] > 1 ? sets[n_cand - 1][1] : "");
+	else if (n_use == 0 && cause == LAT_ODE_CAUSE_UNSTABLE)
+		fprintf(stderr, "lateral %s: no solver setting settles an unstable fixed point: the model itself "
+				"(its circuit keys) has to change\n",
+			o->cmd);
 	if (st->s.done == 0) {
 		fprintf(stderr, "lateral %s: no presentation succeeded; nothing was saved\n", o->cmd);
-		cli_rerun_hint(ctl->argc, ctl->argv, "run again with other settings, e.g.", set_ptr, n_sets, 0);
+		if (n_use)
+			cli_rerun_hint(ctl->argc, ctl->argv, "run again with", set_ptr, n_use, 0);
 	} else if (study_save(ctl->state_path, m, sim, st, err)) {
 		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
 	} else {
 		fprintf(stderr, "lateral %s: the last good state (after presentation %llu) is saved in %s\n", o->cmd,
 			(unsigned long long)st->s.done, ctl->state_path);
-		cli_rerun_hint(ctl->argc, ctl->argv, "continue from it with other settings, e.g.", set_ptr, n_sets, 1);
+		cli_rerun_hint(ctl->argc, ctl->argv, n_use ? "continue from it with" : "continue from it, after a change,",
+			       set_ptr, n_use, 1);
 	}
 }
 
@@ -308,7 +387,7 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 	print_every -= print_every % m->record_every;
 	if (n_trace) {
 		double dt = m->trace_dt > 0 ? m->trace_dt : fmin(m->tau, m->tau_inh) / 10;
-		double horizon = m->timing == LAT_TIMING_CONTINUOUS ? m->duration : m->t_max;
+		double horizon = m->timing == LAT_TIMING_CONTINUOUS ? m->duration : lat_model_t_max(m);
 		size_t cap = (size_t)(horizon / dt) + 3;
 		tr = lat_trace_alloc(n + 2, cap, dt);
 		if (!tr) {
@@ -364,7 +443,7 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 			rc = cli_fail(o->cmd, lrc, msg);
 			if (ctl) {
 				s->seconds += cli_now() - start;
-				study_fault(o, ctl, m, sim, &sd, lrc);
+				study_fault(o, ctl, m, sim, &sd, lrc, step.cause);
 			}
 			goto out;
 		}
@@ -378,6 +457,10 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		s->tot_steps += (double)step.steps;
 		s->tot_rhs += (double)step.rhs_evals;
 		s->tot_jac += (double)step.jac_evals;
+		if ((unsigned)step.method_used <= LAT_METHOD_AUTO)
+			s->by_method[step.method_used]++;
+		s->polished += step.polished;
+		s->switches += step.switches;
 		if (p == 1 || step.rtol_used < s->min_rtol_used)
 			s->min_rtol_used = step.rtol_used;
 		s->since++;
@@ -419,6 +502,9 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 	lat_sim_measure(sim, &st);
 	res->final = st;
 	res->presentations = m->presentations;
+	memcpy(res->by_method, s->by_method, sizeof res->by_method);
+	res->polished = s->polished;
+	res->switches = s->switches;
 	res->p50 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.5);
 	res->p90 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.9);
 	if (m->presentations) {
@@ -468,10 +554,30 @@ int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim 
 	return *sim ? CLI_OK : cli_fail(o->cmd, LAT_EINVAL, err);
 }
 
+char *run_methods_text(char *buf, size_t size, const run_result *res)
+{
+	size_t used = 0, n_used = 0;
+	int k;
+
+	buf[0] = 0;
+	for (k = 0; k <= LAT_METHOD_AUTO; k++)
+		n_used += res->by_method[k] > 0;
+	for (k = 0; k <= LAT_METHOD_AUTO && used < size; k++) {
+		if (!(res->by_method[k] > 0))
+			continue;
+		if (n_used == 1)
+			used += (size_t)snprintf(buf + used, size - used, "%s", lat_method_name((lat_method)k));
+		else
+			used += (size_t)snprintf(buf + used, size - used, "%s%s %.0f", used ? ", " : "",
+						 lat_method_name((lat_method)k), res->by_method[k]);
+	}
+	return buf;
+}
+
 int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,
 		      const char *const *extra_keys, const double *extra_vals, size_t n_extra)
 {
-	char path[PATHLEN], err[LAT_ERRLEN];
+	char path[PATHLEN], err[LAT_ERRLEN], text[128];
 	lat_afile *f = lat_afile_open(cli_path(path, sizeof path, dir, "summary.json"), err);
 	cli_json j;
 
@@ -480,6 +586,10 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 	cli_json_begin(&j, lat_afile_fp(f));
 	cli_json_str(&j, "model", m->source);
 	cli_json_str(&j, "method", lat_method_name(m->method));
+	cli_json_str(&j, "method_used", run_methods_text(text, sizeof text, res));
+	cli_json_num(&j, "presentations_polished", res->polished);
+	cli_json_num(&j, "integrator_switches", res->switches);
+	cli_json_num(&j, "t_max", lat_model_t_max(m));
 	cli_json_int(&j, "neurons", (long)m->neurons);
 	cli_json_int(&j, "inputs", (long)m->inputs);
 	cli_json_num(&j, "snr_init", res->init.pool.snr);
@@ -601,6 +711,13 @@ int cmd_run(int argc, char **argv)
 			printf("# closed form: |W - W*| / |W*| = %.3g (W* for the %s covariance%s)\n", res.dist_wstar,
 			       res.wstar_population ? "population" : "fixed inputs'",
 			       res.wstar_population ? "; online updates settle within O(eta) of it" : "");
+		char used[128];
+		printf("# solver %s: %s", lat_method_name(m.method), run_methods_text(used, sizeof used, &res));
+		if (res.polished > 0)
+			printf(", %.0f of %zu settles finished by a Newton polish", res.polished, res.presentations);
+		if (res.switches > 0)
+			printf(", %.0f integrator switches", res.switches);
+		printf("; t_max %g\n", lat_model_t_max(&m));
 		printf("# %.3g s, %.1f us and %.1f solver steps per presentation; files in %s/\n", res.seconds,
 		       res.presentations ? 1e6 * res.seconds / (double)res.presentations : 0.0, res.mean_steps,
 		       o.outdir);

@@ -15,6 +15,7 @@
 #include "cfg.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
+#include "lateral/circuit.h"
 #include "lateral/model.h"
 
 #define BUILTIN_SOURCE "<built-in default>"
@@ -40,6 +41,7 @@ static const lat_cfg_name method_names[] = {{"bdf", LAT_METHOD_BDF},
 					    {"adams", LAT_METHOD_ADAMS},
 					    {"rk8pd", LAT_METHOD_RK8PD},
 					    {"exact", LAT_METHOD_EXACT},
+					    {"auto", LAT_METHOD_AUTO},
 					    {NULL, 0}};
 
 #define F(field) offsetof(lat_model, field)
@@ -82,12 +84,12 @@ static const lat_cfg_key keys[] = {
 	{"plasticity", "update", LAT_CFG_ENUM, F(update), 0, 0, 0, LAT_UPDATE_ONLINE, update_names, 0, 0},
 	{"plasticity", "timing", LAT_CFG_ENUM, F(timing), 0, 0, 0, LAT_TIMING_FIXEDPOINT, timing_names, 0, 0},
 	{"plasticity", "duration", LAT_CFG_DOUBLE, F(duration), GT, 0, 0, 150, NULL, 0, 0},
-	{"solver", "method", LAT_CFG_ENUM, F(method), 0, 0, 0, LAT_METHOD_RK8PD, method_names, 0, 0},
+	{"solver", "method", LAT_CFG_ENUM, F(method), 0, 0, 0, LAT_METHOD_AUTO, method_names, 0, 0},
 	{"solver", "rtol", LAT_CFG_DOUBLE, F(rtol), GT | LT, 0, 1, 1e-6, NULL, 0, 0},
 	{"solver", "atol", LAT_CFG_DOUBLE, F(atol), GT, 0, 0, 1e-9, NULL, 0, 0},
 	{"solver", "steady_tol", LAT_CFG_DOUBLE, F(steady_tol), GT, 0, 0, 1e-7, NULL, 0, 0},
-	{"solver", "t_max", LAT_CFG_DOUBLE, F(t_max), GT, 0, 0, 5000, NULL, 0, 0},
-	{"solver", "max_steps", LAT_CFG_LONG, F(max_steps), GE, 1, 0, 100000, NULL, 0, 0},
+	{"solver", "t_max", LAT_CFG_DOUBLE, F(t_max), GE, 0, 0, 0, NULL, 0, 0},
+	{"solver", "max_steps", LAT_CFG_LONG, F(max_steps), GE, 1, 0, 1000000, NULL, 0, 0},
 	{"run", "presentations", LAT_CFG_SIZE, F(presentations), GE, 0, 0, 2000, NULL, 0, 0},
 	{"run", "record_every", LAT_CFG_SIZE, F(record_every), GE, 1, 0, 10, NULL, 0, 0},
 	{"run", "trace_presentations", LAT_CFG_SIZE, F(trace_presentations), GE, 0, 0, 3, NULL, 0, 0},
@@ -177,6 +179,35 @@ void lat_model_clear(lat_model *m)
 size_t lat_model_n_fixed(const lat_model *m)
 {
 	return m->input_count;
+}
+
+void lat_model_circuit(const lat_model *m, lat_circuit *c)
+{
+	*c = (lat_circuit){.n = m->neurons,
+			   .tau = m->tau,
+			   .tau_inh = m->tau_inh,
+			   .alpha = m->alpha,
+			   .bias = m->bias,
+			   .relu = m->relu,
+			   .bias_dynamic = m->bias_tau > 0,
+			   .bias_tau = m->bias_tau,
+			   .bias_rho = m->bias_rho,
+			   .rate_target = m->rate_target};
+}
+
+double lat_model_t_max(const lat_model *m)
+{
+	lat_circuit c;
+	double kappa;
+
+	if (m->t_max > 0)
+		return m->t_max;
+	lat_model_circuit(m, &c);
+	kappa = lat_circuit_slowest_rate(&c);
+	/* no decaying mode (an unstable model): the slowest time constant, as a finite budget */
+	if (!(kappa > 0))
+		kappa = 1.0 / fmax(fmax(m->tau, m->tau_inh), m->bias_tau);
+	return LAT_T_MAX_RATES / kappa;
 }
 
 /* A data file named in the model: absolute, relative to the model's folder, or (for the built-in model
@@ -323,11 +354,11 @@ int lat_model_finalize(lat_model *m, char *err)
 		goto out;
 	}
 	if (m->timing == LAT_TIMING_CONTINUOUS && m->method != LAT_METHOD_ADAMS &&
-	    m->method != LAT_METHOD_RK8PD) {
+	    m->method != LAT_METHOD_RK8PD && m->method != LAT_METHOD_AUTO) {
 		rc = lat_err_set(
 		    err, LAT_ECONFIG,
-		    "%s: plasticity.timing = \"continuous\" needs solver.method = \"adams\" or \"rk8pd\", "
-		    "not \"%s\"",
+		    "%s: plasticity.timing = \"continuous\" needs solver.method = \"auto\", \"adams\" or "
+		    "\"rk8pd\", not \"%s\"",
 		    src, lat_method_name(m->method));
 		goto out;
 	}

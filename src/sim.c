@@ -34,6 +34,7 @@ struct lat_sim {
 	lat_ode_system sys;
 	lat_ode *ode;
 	lat_plasticity *rule;
+	lat_trace *trace; /* the trace being filled during a sampled settle, else NULL */
 
 	gsl_rng *rng_input;
 	double input_mean;
@@ -216,16 +217,7 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 		goto nomem;
 	s->n = n;
 	s->d = d;
-	s->circuit = (lat_circuit){.n = n,
-				   .tau = m->tau,
-				   .tau_inh = m->tau_inh,
-				   .alpha = m->alpha,
-				   .bias = m->bias,
-				   .relu = m->relu,
-				   .bias_dynamic = m->bias_tau > 0,
-				   .bias_tau = m->bias_tau,
-				   .bias_rho = m->bias_rho,
-				   .rate_target = m->rate_target};
+	lat_model_circuit(m, &s->circuit);
 	if (lat_circuit_check(&s->circuit, err))
 		goto fail;
 	s->dim_c = lat_circuit_dim(&s->circuit);
@@ -235,7 +227,7 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 	s->schedule_tau = m->schedule_tau;
 	s->schedule_invsqrt = m->schedule == LAT_SCHED_INVSQRT;
 	s->steady_tol = m->steady_tol;
-	s->t_max = m->t_max;
+	s->t_max = lat_model_t_max(m);
 	s->duration = m->duration;
 	if (s->continuous && m->momentum > 0) {
 		lat_err_set(err, LAT_ECONFIG,
@@ -293,7 +285,7 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 			      .rtol = m->rtol,
 			      .atol = m->atol,
 			      .steady_tol = m->steady_tol,
-			      .t_max = m->t_max,
+			      .t_max = s->t_max,
 			      .max_steps = m->max_steps,
 			      .solver_log = solver_log};
 	s->ode = lat_ode_alloc(&s->sys, &opts, err);
@@ -354,56 +346,55 @@ static void compute_drive(lat_sim *s)
 	}
 }
 
-static void trace_row(lat_sim *s, lat_trace *tr, double t)
+static void trace_row(lat_sim *s, lat_trace *tr, double t, const double *y)
 {
 	double *row = tr->data + tr->n * (1 + tr->cols);
 	row[0] = t;
-	memcpy(row + 1, s->y, (s->n + 1) * sizeof *row);
-	row[s->n + 2] = bias_of(s, s->y);
+	memcpy(row + 1, y, (s->n + 1) * sizeof *row);
+	row[s->n + 2] = bias_of(s, y);
 	tr->n++;
 }
 
-/* Samples the trajectory every tr->dt until settled (or until the duration with continuous timing). */
+/* A settle's sample: one trace row of the state y at time t (LAT_ENOMEM when the buffer is full). */
+static int trace_sample(void *ctx, double t, const double *y)
+{
+	lat_sim *s = ctx;
+	lat_trace *tr = s->trace;
+
+	if (tr->n == tr->cap)
+		return LAT_ENOMEM;
+	trace_row(s, tr, t, y);
+	return LAT_OK;
+}
+
+/* Samples the trajectory every tr->dt: the settle itself (fixed-point timing), or the integration over
+ * the duration (continuous timing). */
 static int integrate_traced(lat_sim *s, lat_trace *tr, lat_ode_stats *st, char *err)
 {
-	int rc = lat_ode_restart(s->ode, s->y, err);
-	double t = 0, res;
+	double t = 0;
+	int rc;
 
 	tr->n = 0;
-	if (rc)
+	if (!s->continuous) {
+		s->trace = tr;
+		rc = lat_ode_settle_sampled(s->ode, s->y, tr->dt, trace_sample, s, st, err);
+		s->trace = NULL;
+		if (rc == LAT_ENOMEM && tr->n == tr->cap)
+			rc = lat_err_set(err, LAT_ENOMEM, "trace buffer of %zu samples is full", tr->cap);
 		return rc;
-	for (;;) {
+	}
+	rc = lat_ode_restart(s->ode, s->y, err);
+	while (!rc) {
 		if (tr->n == tr->cap)
 			return lat_err_set(err, LAT_ENOMEM, "trace buffer of %zu samples is full at t = %g", tr->cap, t);
-		trace_row(s, tr, t);
-		if (s->continuous) {
-			if (t >= s->duration)
-				break;
-		} else {
-			rc = s->sys.rhs(s->sys.params, s->y, s->dydt);
-			if (rc)
-				return lat_err_set(err, LAT_ESOLVER, "right-hand side failed at t = %g", t);
-			res = s->sys.residual(s->sys.params, s->y, s->dydt);
-			if (res < s->steady_tol) {
-				st->residual = res;
-				st->settle_time = t;
-				break;
-			}
-			if (t >= s->t_max)
-				return lat_err_set(err, LAT_ENOTSTEADY,
-						   "no steady state by t = %g (residual %.3g > steady_tol %.3g); %s", t, res,
-						   s->steady_tol, lat_ode_stall_hint(res, s->steady_tol));
-		}
-		t += tr->dt;
-		if (s->continuous && t > s->duration)
-			t = s->duration;
+		trace_row(s, tr, t, s->y);
+		if (t >= s->duration)
+			break;
+		t = fmin(t + tr->dt, s->duration);
 		rc = lat_ode_advance(s->ode, t, s->y, st, err);
-		if (rc)
-			return rc;
 	}
-	if (s->continuous)
-		st->settle_time = s->duration;
-	return LAT_OK;
+	st->settle_time = s->duration;
+	return rc;
 }
 
 int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
@@ -473,6 +464,10 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 		step->rhs_evals = st.rhs_evals;
 		step->jac_evals = st.jac_evals;
 		step->rtol_used = st.rtol_used;
+		step->method_used = st.method_used;
+		step->polished = st.polished;
+		step->switches = st.switches;
+		step->cause = st.cause;
 		step->updated = s->continuous || !s->batch || (p + 1) % s->m == 0;
 		step->steady_error = NAN;
 		/* The analytic steady state is the one for the drive the circuit settled under. */
@@ -487,6 +482,8 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 	s->presented++;
 	return LAT_OK;
 fail:
+	if (step)
+		step->cause = st.cause;
 	memcpy(s->y, s->y_prev, s->dim * sizeof *s->y);
 	if (batch_due) {
 		memcpy(acc, s->acc_prev, nd * sizeof *acc);

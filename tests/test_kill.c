@@ -475,9 +475,11 @@ static void test_sim_failure_keeps_state(void)
 	lat_model_init(&m2);
 	lat_model_init(&m3);
 	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "circuit.neurons=6", err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "solver.method=rk8pd", err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m2, "circuit.neurons=6", err), LAT_OK);
 	/* enough integrator steps for some presentations, not for all */
 	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m2, "solver.max_steps=40", err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m2, "solver.method=rk8pd", err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m2, err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m3, err), LAT_OK);
@@ -823,7 +825,8 @@ static void test_train_faults(void)
 static void test_run_faults(void)
 {
 	char dir[512], p[1024], err[LAT_ERRLEN] = "";
-	const char *stuck[] = {"run", "-q", "--no-plot", "-o", dir, "--set", "solver.max_steps=1", NULL};
+	const char *stuck[] = {"run", "-q", "--no-plot", "-o", dir, "--set", "solver.max_steps=1", "--set",
+			       "solver.method=rk8pd", NULL};
 	const char *wild[] = {"run", "-q", "--no-plot", "-o", dir, "--set", "circuit.neurons=10", "--set",
 			      "plasticity.eta=1", NULL};
 	unsigned long long failed = 0, saved = 0;
@@ -833,7 +836,9 @@ static void test_run_faults(void)
 	CU_ASSERT_EQUAL(run_argv(stuck), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "lateral run: presentation 1: "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "nothing was saved"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "--set solver.max_steps=10\n"));
+	/* the suggestion was checked: presentation 1 settles with it */
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "presentation 1 settles with --set solver.max_steps=100"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "--set solver.max_steps=100\n"));
 	CU_ASSERT(!present(dir, "metrics.tsv"));
 	CU_ASSERT(!present(dir, "run_state.bin"));
 
@@ -865,12 +870,12 @@ static void test_run_faults(void)
 		snprintf(p, sizeof p, "%s/run_state.bin", dir);
 		fp = fopen(p, "rb");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-		/* skip the study's part: magic, sums (6 counts, 15 doubles), model text, records, rows */
+		/* skip the study's part: magic, sums (6 counts, 22 doubles), model text, records, rows */
 		CU_ASSERT_EQUAL_FATAL(fread(magic, 1, 8, fp), 8);
-		CU_ASSERT_EQUAL(memcmp(magic, "LATRUN01", 8), 0);
+		CU_ASSERT_EQUAL(memcmp(magic, "LATRUN02", 8), 0);
 		CU_ASSERT_EQUAL_FATAL(fread(sums, sizeof sums[0], 6, fp), 6);
 		CU_ASSERT_EQUAL(sums[0], saved);
-		fseek(fp, (long)(15 * sizeof(double) + sums[3] + 2 * sums[2] * sizeof(double) + sums[4] + sums[5]), SEEK_CUR);
+		fseek(fp, (long)(22 * sizeof(double) + sums[3] + 2 * sums[2] * sizeof(double) + sums[4] + sums[5]), SEEK_CUR);
 		CU_ASSERT_EQUAL(lat_sim_load(s, fp, p, err), LAT_OK);
 		fclose(fp);
 		lat_sim_measure(s, &st);

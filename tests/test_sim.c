@@ -180,7 +180,10 @@ static void test_trace_samples(void)
 	CU_ASSERT_EQUAL(tr->data[0], 0);
 	CU_ASSERT_DOUBLE_EQUAL(tr->data[1], 1.0, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(tr->data[6], 0.0, 1e-15);
-	CU_ASSERT_DOUBLE_EQUAL(tr->data[(tr->n - 1) * 8], 3.0 * (double)(tr->n - 1), 1e-9);
+	/* rows on the dt grid, then one at the settle time */
+	CU_ASSERT_DOUBLE_EQUAL(tr->data[(tr->n - 2) * 8], 3.0 * (double)(tr->n - 2), 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(tr->data[(tr->n - 1) * 8], step.settle_time, 0);
+	CU_ASSERT(step.settle_time > tr->data[(tr->n - 2) * 8] && step.settle_time <= 3.0 * (double)(tr->n - 1));
 	CU_ASSERT(step.steady_error < 10 * m.steady_tol);
 	/* A buffer too small is an error, not a silent truncation. */
 	tr->cap = 3;

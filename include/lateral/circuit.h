@@ -48,6 +48,29 @@ void lat_circuit_jacobian(const lat_circuit *c, const double *z, const double *y
 int lat_circuit_newton_solve(const lat_circuit *c, const double *z, const double *y, double gamma,
 			     double *x);
 
+/* Per-state-variable residual gains of one circuit: an error e_k <= eps / gain[k] in every state
+ * variable at once moves no row of lat_circuit_residual by more than 3 eps. max(1, |alpha|) for r_inh
+ * (it enters every neuron's input), 1 for b, and for a rate 1 (max(1, |rho|) with a dynamic b, whose
+ * row sees the mean rate). Writes lat_circuit_dim values. */
+void lat_circuit_error_gains(const lat_circuit *c, double *gain);
+
+/* One Newton step towards the fixed point: solves J(y) dy = -f in O(N), J the Jacobian at y (the relu
+ * active set of y) and f = rhs(y). Returns LAT_OK or LAT_ESOLVER when J is singular there. */
+int lat_circuit_steady_solve(const lat_circuit *c, const double *z, const double *y, const double *f,
+			     double *dy);
+
+/* Checks a candidate fixed point y_fix reached by Newton from the trajectory state y_from: the
+ * linearisation at y_fix must be stable (Routh-Hurwitz on the 2x2 or 3x3 block of the pool mean,
+ * r_inh and b; every other eigenvalue is -1/tau), and with relu units the active set {u_i > 0} of
+ * y_fix must equal that of y_from (else the affine solve assumed the wrong regime). Returns one of
+ * the LAT_FIXED_ codes; with a nonzero code, why (LAT_ERRLEN, may be NULL) says what was measured. */
+int lat_circuit_fixed_check(const lat_circuit *c, const double *z, const double *y_from, const double *y_fix,
+			    char *why);
+
+/* The slowest decay rate kappa > 0 of the linear circuit (all units active): min(1/tau, -max Re
+ * lambda) over the eigenvalues of its Jacobian. Residuals decay like exp(-kappa t) once settling. */
+double lat_circuit_slowest_rate(const lat_circuit *c);
+
 /* Analytic steady state of one circuit under drive z (SCIENCE.md section 2):
  * r_inh* = zbar / (1 + alpha), r_i* = b + z_i - alpha/(1+alpha) zbar, with b = c->bias when constant and
  * b* = r_target - zbar/(1+alpha) when dynamic. With relu units this is returned only when every unit
@@ -76,8 +99,9 @@ typedef struct {
 } lat_circuit_batch;
 
 /* Fills sys with callbacks over the whole batch (dim = K * lat_circuit_dim): rhs, residual (max over
- * circuits), newton_solve (block-wise O(K N)), jacobian (dense, small systems only) and, for linear
- * units with constant bias, exact and settle_bound. sys borrows b, which must outlive it. */
+ * circuits), newton_solve (block-wise O(K N)), jacobian (dense, small systems only), error_gains,
+ * steady_solve and fixed_check (block-wise) and, for linear units with constant bias, exact and
+ * settle_bound. sys borrows b, which must outlive it. */
 void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys);
 
 /* One circuit whose weights evolve with its rates while the input x is held ("continuous" timing):

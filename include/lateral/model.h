@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "lateral/circuit.h"
 #include "lateral/ode.h"
 
 typedef enum { LAT_SCHED_CONSTANT, LAT_SCHED_INVSQRT } lat_schedule;
@@ -48,7 +49,8 @@ typedef struct {
 
 	/* solver */
 	lat_method method;
-	double rtol, atol, steady_tol, t_max;
+	double rtol, atol, steady_tol;
+	double t_max; /* simulated time allowed per settle; 0 = derived (lat_model_t_max) */
 	long max_steps;
 
 	/* run */
@@ -85,5 +87,17 @@ int lat_model_write(const lat_model *m, FILE *fp);
 
 /* Number of fixed inputs M (input_count, or the rows of input_file after finalize). */
 size_t lat_model_n_fixed(const lat_model *m);
+
+/* The circuit parameters of m (a plain value copy). */
+void lat_model_circuit(const lat_model *m, lat_circuit *c);
+
+/* Settles allowed this many slowest time constants when solver.t_max is 0: a residual decaying as
+ * exp(-kappa t) falls by e^-60 = 1e-26 in that time, from any amplitude a rate model reaches. */
+#define LAT_T_MAX_RATES 60.0
+
+/* The simulated time allowed per settle: solver.t_max, or when it is 0, LAT_T_MAX_RATES / kappa with
+ * kappa the slowest decay rate of the linear circuit (lat_circuit_slowest_rate; the homeostatic bias
+ * mode when it is the slowest). */
+double lat_model_t_max(const lat_model *m);
 
 #endif

@@ -17,6 +17,9 @@ typedef struct {
 	double steady_error; /* max |y - y*| against the analytic steady state; NaN when there is none */
 	long steps, rhs_evals, jac_evals;
 	double rtol_used;    /* integrator rtol actually used (see lat_ode_stats) */
+	lat_method method_used; /* the method that finished the settle (see lat_ode_stats) */
+	int polished, switches; /* see lat_ode_stats */
+	int cause;           /* see lat_ode_stats; also set when lat_sim_present fails to settle */
 	int updated;         /* 1 when the weights changed at this presentation */
 } lat_sim_step;
 
