@@ -163,6 +163,9 @@ typedef struct {
 	int resume;		/* 1: continue from state_path first */
 	int argc;		/* the command line, for the resume hint */
 	char **argv;
+	/* optional: called after every presentation p; nonzero ends the study there (res->presentations = p) */
+	int (*stop)(void *ctx, const lat_sim *sim, size_t p);
+	void *stop_ctx;
 } run_control;
 
 /* run_study, and with ctl (may be NULL: then as run_study) also: after every presentation, when

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <gsl/gsl_blas.h>
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
@@ -113,4 +114,40 @@ int lat_closedform_wstar_cov(size_t n, size_t d, const double *c, const double *
 	rc = solve(n, d, cov, w_init, a, gamma, wstar, err);
 	gsl_matrix_free(cov);
 	return rc;
+}
+
+int lat_closedform_batch_rate(size_t d, size_t m, const double *x, double alpha, double gamma, double eta,
+			      double *rho, double *lambda_max, char *err)
+{
+	gsl_matrix *c = gsl_matrix_calloc(d, d);
+	gsl_vector *eval = gsl_vector_alloc(d);
+	gsl_eigen_symm_workspace *w = gsl_eigen_symm_alloc(d);
+	double a = isinf(alpha) ? 1.0 : alpha / (1.0 + alpha), r = 0, lmax = 0;
+	int status = LAT_OK;
+
+	if (!c || !eval || !w) {
+		status = lat_err_set(err, LAT_ENOMEM, "out of memory for a %zu x %zu covariance", d, d);
+		goto out;
+	}
+	for (size_t k = 0; k < m; k++)
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = 0; j <= i; j++)
+				*gsl_matrix_ptr(c, i, j) += x[k * d + i] * x[k * d + j] / (double)m;
+	if (gsl_eigen_symm(c, eval, w)) {
+		status = lat_err_set(err, LAT_ESOLVER, "eigenvalues of the input covariance failed");
+		goto out;
+	}
+	for (size_t k = 0; k < d; k++) {
+		double lam = gsl_vector_get(eval, k);
+		r = fmax(r, fmax(fabs(1 - eta * (lam + gamma)), fabs(1 - eta * ((1 - a) * lam + gamma))));
+		lmax = fmax(lmax, lam);
+	}
+	*rho = r;
+	if (lambda_max)
+		*lambda_max = lmax;
+out:
+	gsl_eigen_symm_free(w);
+	gsl_vector_free(eval);
+	gsl_matrix_free(c);
+	return status;
 }

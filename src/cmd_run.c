@@ -371,7 +371,7 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 	size_t n_trace = traced ? m->trace_presentations : 0, n = m->neurons;
 	size_t print_every = m->presentations / TABLE_ROWS;
 	double start;
-	int rc = CLI_OK, lrc, sig;
+	int rc = CLI_OK, lrc, sig, stop = 0;
 
 	memset(res, 0, sizeof *res);
 	memset(&sd, 0, sizeof sd);
@@ -441,7 +441,7 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		if (lrc) {
 			snprintf(msg, sizeof msg, "%s (no output file in %s was written)", err, dir);
 			rc = cli_fail(o->cmd, lrc, msg);
-			if (ctl) {
+			if (ctl && ctl->state_path) {
 				s->seconds += cli_now() - start;
 				study_fault(o, ctl, m, sim, &sd, lrc, step.cause);
 			}
@@ -467,13 +467,14 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		if (isfinite(step.steady_error))
 			s->max_steady_error = isnan(s->max_steady_error) ? step.steady_error
 									 : fmax(s->max_steady_error, step.steady_error);
-		if (p % m->record_every == 0 || p == m->presentations) {
+		stop = ctl && ctl->stop && ctl->stop(ctl->stop_ctx, sim, p);
+		if (p % m->record_every == 0 || p == m->presentations || stop) {
 			lat_sim_measure(sim, &st);
 			sd.rec_p[s->n_rec] = (double)p;
 			sd.rec_s[s->n_rec++] = st.pool.snr;
 			cli_metrics_row(sd.mfp, &st, s->init_inv_snr, s->sum_settle / (double)s->since,
 					s->sum_steps / (double)s->since);
-			if (!o->quiet && (p % print_every == 0 || p == m->presentations)) {
+			if (!o->quiet && (p % print_every == 0 || p == m->presentations || stop)) {
 				table_row(&st, s->sum_settle / (double)s->since, s->sum_steps / (double)s->since);
 				fflush(stdout);
 			}
@@ -481,7 +482,9 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 			s->since = 0;
 		}
 		s->done = p;
-		sig = ctl ? cli_interrupted() : 0;
+		if (stop)
+			break;
+		sig = ctl && ctl->state_path ? cli_interrupted() : 0;
 		if (sig && p < m->presentations) {
 			s->seconds += cli_now() - start;
 			lrc = study_save(ctl->state_path, m, sim, &sd, err);
@@ -501,17 +504,17 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 	res->seconds = s->seconds + cli_now() - start;
 	lat_sim_measure(sim, &st);
 	res->final = st;
-	res->presentations = m->presentations;
+	res->presentations = (size_t)s->done;
 	memcpy(res->by_method, s->by_method, sizeof res->by_method);
 	res->polished = s->polished;
 	res->switches = s->switches;
 	res->p50 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.5);
 	res->p90 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.9);
-	if (m->presentations) {
-		res->mean_steps = s->tot_steps / (double)m->presentations;
-		res->mean_rhs = s->tot_rhs / (double)m->presentations;
-		res->mean_jac = s->tot_jac / (double)m->presentations;
-		res->mean_settle_time = s->tot_settle / (double)m->presentations;
+	if (s->done) {
+		res->mean_steps = s->tot_steps / (double)s->done;
+		res->mean_rhs = s->tot_rhs / (double)s->done;
+		res->mean_jac = s->tot_jac / (double)s->done;
+		res->mean_settle_time = s->tot_settle / (double)s->done;
 	}
 	{
 		const double *ws = lat_sim_wstar(sim, &res->wstar_population);
@@ -688,7 +691,10 @@ int cmd_run(int argc, char **argv)
 	if (rc)
 		goto out;
 	cli_remove_stale(o.outdir, outputs);
-	ctl = (run_control){cli_path(state, sizeof state, o.outdir, "run_state.bin"), resume, argc, argv};
+	ctl = (run_control){.state_path = cli_path(state, sizeof state, o.outdir, "run_state.bin"),
+			    .resume = resume,
+			    .argc = argc,
+			    .argv = argv};
 	if (!o.quiet)
 		printf("# lateral run: %s, N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, %zu presentations, "
 		       "solver %s\n",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lateral/closedform.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
@@ -16,21 +17,81 @@
 /* A settled state may sit at most this many steady_tol from the analytic one (rate units). */
 #define STEADY_FACTOR 10.0
 
+/* validate stops once the remaining error it predicts is below this fraction of --tol */
+#define STOP_MARGIN 0.1
+#define DEFAULT_MAX_UPDATES 200000
+/* online updates: the contraction per pass is measured, as the largest of the last ratios of changes */
+#define N_RATIOS 3
+
 typedef struct {
 	double tol;
+	double max_updates;
 } validate_args;
 
 static int on_extra(const char *name, const char *arg, void *ctx)
 {
 	validate_args *a = ctx;
 	char *end;
-	(void)name;
-	a->tol = strtod(arg, &end);
-	if (*end || !(a->tol > 0) || !isfinite(a->tol)) {
+	double v = strtod(arg, &end);
+
+	if (!strcmp(name, "max-updates")) {
+		if (*end || !(v >= 1) || v > 1e12 || v != floor(v)) {
+			fprintf(stderr, "lateral validate: --max-updates '%s': expected a whole number from 1 to 1e12\n",
+				arg);
+			return CLI_USAGE;
+		}
+		a->max_updates = v;
+		return 0;
+	}
+	if (*end || !(v > 0) || !isfinite(v)) {
 		fprintf(stderr, "lateral validate: --tol '%s': expected a positive number\n", arg);
 		return CLI_USAGE;
 	}
+	a->tol = v;
 	return 0;
+}
+
+/* When to stop: after every update (a pass over the M inputs), the change dW of the weights and the
+ * contraction rate rho bound the remaining error, |W - W*|_F <= rho / (1 - rho) |dW|_F. */
+typedef struct {
+	size_t nd, m;
+	double tol, rho_pred; /* rho_pred: the batch rule's predicted rate; NaN for online updates */
+	double *w_prev;
+	double ratios[N_RATIOS], last_change;
+	size_t updates;
+	double rho, bound; /* the rate used and the remaining-error bound at the last update */
+} stop_rule;
+
+static int stop_now(void *ctx, const lat_sim *sim, size_t p)
+{
+	stop_rule *r = ctx;
+	const double *w = lat_sim_weights(sim);
+	double change = 0, scale = 0;
+
+	if (p % r->m)
+		return 0;
+	for (size_t k = 0; k < r->nd; k++) {
+		change += (w[k] - r->w_prev[k]) * (w[k] - r->w_prev[k]);
+		scale = fmax(scale, fabs(w[k]));
+	}
+	change = sqrt(change);
+	memcpy(r->w_prev, w, r->nd * sizeof *w);
+	if (r->updates++ > 0) {
+		memmove(r->ratios + 1, r->ratios, (N_RATIOS - 1) * sizeof *r->ratios);
+		r->ratios[0] = r->last_change > 0 ? change / r->last_change : 0;
+	}
+	r->last_change = change;
+	if (isnan(r->rho_pred)) {
+		if (r->updates <= N_RATIOS)
+			return 0;
+		r->rho = 0;
+		for (int k = 0; k < N_RATIOS; k++)
+			r->rho = fmax(r->rho, r->ratios[k]);
+	} else {
+		r->rho = r->rho_pred;
+	}
+	r->bound = r->rho < 1 ? r->rho / (1 - r->rho) * change / (scale > 0 ? scale : 1) : INFINITY;
+	return r->bound <= STOP_MARGIN * r->tol;
 }
 
 static double max_abs(size_t size, const double *a)
@@ -67,15 +128,24 @@ static int write_matrices(const cli_opts *o, lat_sim *sim, size_t n, size_t d)
 int cmd_validate(int argc, char **argv)
 {
 	static const char summary[] =
-	    "Presents M fixed inputs (input.count or input.file) until the run ends and compares the learned\n"
-	    "weights with the closed-form W* of the averaged rule (GSL Cholesky), and every settled state\n"
+	    "Presents M fixed inputs (input.count or input.file) until the weights have converged and compares\n"
+	    "them with the closed-form W* of the averaged rule (GSL Cholesky), and every settled state\n"
 	    "with the analytic steady state. Exit status 0 only when max |W - W*| / max |W*| <= --tol and\n"
 	    "every steady-state error <= 10 * solver.steady_tol. Writes inputs.tsv, weights_init.tsv,\n"
 	    "weights_final.tsv, closed_form.tsv, metrics.tsv, summary.json (and snr.png) to DIR.\n"
-	    "Without MODEL it uses the built-in models/validate.cfg (batch updates, tight tolerances).";
+	    "Convergence: after each update (one pass over the inputs) the remaining error is bounded by\n"
+	    "rho / (1 - rho) |dW|, with rho the batch rule's contraction rate predicted from eta, gamma, alpha\n"
+	    "and the inputs' covariance (online updates: measured); validate stops once that bound is below\n"
+	    "0.1 x --tol, or at --max-updates. run.presentations plays no part.\n"
+	    "Without MODEL it uses the built-in models/validate.cfg (batch updates, steady_tol 1e-9).";
 	static const cli_extra extra[] = {{"tol", 1, "tolerance on max |W - W*| / max |W*| (default 1e-6)"},
+					  {"max-updates", 1, "upper bound on weight updates (default 200000)"},
 					  {NULL, 0, NULL}};
-	validate_args args = {DEFAULT_TOL};
+	validate_args args = {DEFAULT_TOL, DEFAULT_MAX_UPDATES};
+	stop_rule rule = {0};
+	run_control ctl = {0};
+	double lambda_max = NAN;
+	char err[LAT_ERRLEN];
 	cli_opts o;
 	lat_model m;
 	lat_sim *sim = NULL;
@@ -99,11 +169,42 @@ int cmd_validate(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_ECONFIG, "plasticity.gamma = 0: W* is not unique; validation needs gamma > 0");
 		goto out;
 	}
+	/* the study runs until it knows: the model's run.presentations plays no part */
+	m.presentations = (size_t)args.max_updates * lat_model_n_fixed(&m);
 	rc = run_prepare(&o, &m, o.outdir, &sim);
 	if (rc)
 		goto out;
+	rule.nd = m.neurons * m.inputs;
+	rule.m = lat_model_n_fixed(&m);
+	rule.tol = args.tol;
+	rule.rho_pred = NAN;
+	rule.w_prev = malloc(rule.nd * sizeof *rule.w_prev);
+	if (!rule.w_prev) {
+		rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(rule.w_prev, lat_sim_weights(sim), rule.nd * sizeof *rule.w_prev);
+	if (m.update == LAT_UPDATE_BATCH) {
+		size_t n_fixed;
+		const double *x = lat_sim_fixed_inputs(sim, &n_fixed);
+		if (lat_closedform_batch_rate(m.inputs, n_fixed, x, m.alpha, m.gamma, m.eta, &rule.rho_pred, &lambda_max,
+					      err)) {
+			rc = cli_fail(o.cmd, LAT_ESOLVER, err);
+			goto out;
+		}
+		if (!(rule.rho_pred < 1)) {
+			snprintf(err, sizeof err,
+				 "batch updates do not converge: contraction rate %.4g >= 1 (eta (lambda_max + gamma) "
+				 "= %.3g >= 2); lower plasticity.eta below %.3g",
+				 rule.rho_pred, m.eta * (lambda_max + m.gamma), 2 / (lambda_max + m.gamma));
+			rc = cli_fail(o.cmd, LAT_ECONFIG, err);
+			goto out;
+		}
+	}
+	ctl.stop = stop_now;
+	ctl.stop_ctx = &rule;
 	o.quiet = 1;
-	rc = run_study(&o, &m, sim, o.outdir, 0, &res);
+	rc = run_study_ctl(&o, &m, sim, o.outdir, 0, &ctl, &res);
 	if (rc)
 		goto out;
 	wstar = lat_sim_wstar(sim, NULL);
@@ -112,10 +213,12 @@ int cmd_validate(int argc, char **argv)
 	steady_bound = STEADY_FACTOR * m.steady_tol;
 	rc = write_matrices(&o, sim, m.neurons, m.inputs);
 	if (!rc) {
-		const char *keys[] = {"max_rel_error", "tolerance", "max_steady_error_bound", "pass"};
+		const char *keys[] = {"max_rel_error", "tolerance", "max_steady_error_bound", "pass", "updates",
+				      "contraction_rate", "predicted_remaining_error", "max_updates_reached"};
 		int pass = max_rel <= args.tol && !(res.max_steady_error > steady_bound);
-		double vals[] = {max_rel, args.tol, steady_bound, pass};
-		rc = run_write_summary(&o, &m, o.outdir, &res, keys, vals, 4);
+		double vals[] = {max_rel, args.tol, steady_bound, pass, (double)rule.updates, rule.rho, rule.bound,
+				 rule.updates >= args.max_updates};
+		rc = run_write_summary(&o, &m, o.outdir, &res, keys, vals, 8);
 	}
 	if (!rc)
 		rc = run_plots(&o, &m, o.outdir, 0);
@@ -124,8 +227,20 @@ int cmd_validate(int argc, char **argv)
 	if (m.update == LAT_UPDATE_ONLINE)
 		printf("# note: online updates with a constant eta only reach an O(eta) neighbourhood of W*; "
 		       "use plasticity.update = \"batch\" for a tight check\n");
-	printf("%s: %zu neurons, %zu inputs, %zu fixed inputs, %zu presentations, solver %s, %.3g s\n", m.source,
-	       m.neurons, m.inputs, lat_model_n_fixed(&m), m.presentations, lat_method_name(m.method), res.seconds);
+	{
+		char used[128];
+		printf("%s: %zu neurons, %zu inputs, %zu fixed inputs, %zu presentations, solver %s (%s), %.3g s\n",
+		       m.source, m.neurons, m.inputs, lat_model_n_fixed(&m), res.presentations,
+		       lat_method_name(m.method), run_methods_text(used, sizeof used, &res), res.seconds);
+	}
+	if (rule.updates >= args.max_updates)
+		printf("updates:       reached --max-updates = %.0f before the predicted remaining error (%.3g) fell "
+		       "below %.3g x tol\n",
+		       args.max_updates, rule.bound, STOP_MARGIN);
+	else
+		printf("updates:       %zu, stopped when the predicted remaining error %.3g <= %.3g x tol "
+		       "(%s contraction rate %.6f per update)\n",
+		       rule.updates, rule.bound, STOP_MARGIN, isnan(rule.rho_pred) ? "measured" : "predicted", rule.rho);
 	printf("weights:       max |W - W*| / max |W*| = %.3g  (tolerance %.3g)  %s\n", max_rel, args.tol,
 	       max_rel <= args.tol ? "PASS" : "FAIL");
 	if (isnan(res.max_steady_error))
@@ -139,6 +254,7 @@ int cmd_validate(int argc, char **argv)
 	else
 		rc = CLI_FAIL;
 out:
+	free(rule.w_prev);
 	lat_sim_free(sim);
 	lat_model_clear(&m);
 	return rc;

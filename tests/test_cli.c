@@ -187,9 +187,22 @@ static void test_validate_pass_and_fail(void)
 	CU_ASSERT_EQUAL(data_rows("val/weights_final.tsv"), 20);
 	CU_ASSERT_EQUAL(data_rows("val/closed_form.tsv"), 20);
 	CU_ASSERT_EQUAL(data_rows("val/inputs.tsv"), 20);
-	/* Too few presentations to converge: the same check must fail with exit status 1. */
-	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--set", "run.presentations=40", NULL), 1);
+	/* validate stops by itself: its bound on the remaining error is below 0.1 tol, and the predicted
+	 * contraction rate is the batch rule's (cmd_validate.c), here about 0.965 */
+	CU_ASSERT(json_number("val/summary.json", "predicted_remaining_error") <= 1e-7);
+	CU_ASSERT(json_number("val/summary.json", "contraction_rate") > 0.9 &&
+		  json_number("val/summary.json", "contraction_rate") < 0.99);
+	CU_ASSERT_EQUAL(json_number("val/summary.json", "max_updates_reached"), 0);
+	/* run.presentations plays no part in the verdict */
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--set", "run.presentations=40", NULL), 0);
+	/* An upper bound too low to converge: the same check must fail with exit status 1 and say so. */
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--max-updates", "2", NULL), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "FAIL"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "reached --max-updates = 2"));
+	CU_ASSERT_EQUAL(json_number("val/summary.json", "max_updates_reached"), 1);
+	/* eta too large for the batch rule: refused with the bound on eta (exit 2) */
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--set", "plasticity.eta=5", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "batch updates do not converge"));
 }
 
 static void test_trace_and_sweep(void)

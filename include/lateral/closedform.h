@@ -19,4 +19,12 @@ int lat_closedform_wstar(size_t n, size_t d, size_t m, const double *x, const do
 int lat_closedform_wstar_cov(size_t n, size_t d, const double *c, const double *w_init, double alpha,
 			     double gamma, double *wstar, char *err);
 
+/* Contraction rate of the batch rule on M fixed inputs x (M x d): one update W <- W - eta [(I - a P) W C +
+ * gamma (W - W^init)] (P the pool-mean projector) maps the error W - W* to itself times
+ * I - eta (C + gamma I) (deviations from the pool mean) or I - eta ((1 - a) C + gamma I) (the mean), so
+ * ||W_n - W*||_F <= rho^n ||W_0 - W*||_F with rho the largest |1 - eta ((1 or 1 - a) lambda_k + gamma)|
+ * over the eigenvalues lambda_k of C. Writes rho and lambda_max (may be NULL). LAT_ENOMEM, LAT_ESOLVER. */
+int lat_closedform_batch_rate(size_t d, size_t m, const double *x, double alpha, double gamma, double eta,
+			      double *rho, double *lambda_max, char *err);
+
 #endif
