@@ -26,6 +26,35 @@ typedef struct {
 	int resume;
 } grid;
 
+/* A range FROM:TO:lin:N or FROM:TO:log:N (both ends included; log needs FROM, TO > 0) as N values of key
+ * k, each printed with 10 significant digits. */
+static int vary_range(grid *g, size_t k, const char *arg, const char *spec)
+{
+	char scale[8], extra;
+	double lo, hi;
+	long n;
+
+	if (sscanf(spec, "%lf:%lf:%7[a-z]:%ld%c", &lo, &hi, scale, &n, &extra) != 4 ||
+	    (strcmp(scale, "lin") && strcmp(scale, "log")) || !isfinite(lo) || !isfinite(hi) || n < 2 ||
+	    n > MAX_VALUES || (!strcmp(scale, "log") && !(lo > 0 && hi > 0))) {
+		fprintf(stderr,
+			"lateral sweep: --vary '%s': expected section.key=FROM:TO:lin:N or FROM:TO:log:N (finite ends, "
+			"both > 0 for log, N from 2 to %d)\n",
+			arg, MAX_VALUES);
+		return CLI_USAGE;
+	}
+	for (long j = 0; j < n; j++) {
+		double f = (double)j / (double)(n - 1);
+		double v = strcmp(scale, "log") ? lo + f * (hi - lo) : exp(log(lo) + f * (log(hi) - log(lo)));
+		if (j == n - 1)
+			v = hi; /* the end as written, not as rounded */
+		snprintf(g->value[k][j], TEXTLEN, "%.10g", v);
+	}
+	g->n_values[k] = (size_t)n;
+	g->n_keys++;
+	return 0;
+}
+
 static int on_extra(const char *name, const char *arg, void *ctx)
 {
 	grid *g = ctx;
@@ -59,6 +88,8 @@ static int on_extra(const char *name, const char *arg, void *ctx)
 			return CLI_USAGE;
 		}
 	g->n_values[k] = 0;
+	if (strchr(eq + 1, ':'))
+		return vary_range(g, k, arg, eq + 1);
 	for (p = eq + 1;;) {
 		const char *comma = strchr(p, ',');
 		size_t vlen = comma ? (size_t)(comma - p) : strlen(p);
@@ -317,7 +348,7 @@ int cmd_sweep(int argc, char **argv)
 	    "finishes the current run and exits with status 130 or 143, and --resume (same MODEL, --set and\n"
 	    "--vary) skips the finished runs and produces the same table. Example, the classic grid:\n"
 	    "  lateral sweep --vary circuit.inputs=9,36,81 --vary plasticity.gamma=0.1,0.01,0.001";
-	static const cli_extra extra[] = {{"vary", 1, "section.key=v1,v2,... (repeatable, at most 8)"},
+	static const cli_extra extra[] = {{"vary", 1, "section.key=v1,v2,... or FROM:TO:lin|log:N (repeatable, at most 8)"},
 					  {"resume", 0, "skip the runs DIR/sweep_state.tsv lists as finished"},
 					  {NULL, 0, NULL}};
 	static const char *const outputs[] = {"sweep_state.tsv", "sweep.tsv", NULL};
