@@ -626,6 +626,11 @@ const double *lat_sim_fixed_inputs(const lat_sim *s, size_t *m)
 	return s->fixed;
 }
 
+const double *lat_sim_drive(const lat_sim *s)
+{
+	return s->z;
+}
+
 const double *lat_sim_rates(const lat_sim *s)
 {
 	return s->rates;

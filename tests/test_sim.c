@@ -5,7 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include <gsl/gsl_linalg.h>
+
+#include "lateral/circuit.h"
 #include "lateral/err.h"
+#include "lateral/ode.h"
 #include "lateral/metrics.h"
 #include "lateral/model.h"
 #include "lateral/sim.h"
@@ -217,7 +223,160 @@ static void test_not_steady_names_presentation(void)
 	lat_sim_free(NULL);
 }
 
+/* Independent fixed point for the active set of y: y* = y - J(y)^{-1} F(y) by a dense GSL LU solve (not the
+ * engine's O(N) arrowhead solve); returns max |y - y*| and sets *consistent when y*'s relu active set
+ * is y's. */
+static double dense_newton_gap(const lat_circuit *c, const double *z, const double *y, int *consistent)
+{
+	size_t dim = lat_circuit_dim(c), n = c->n;
+	gsl_matrix *j = gsl_matrix_alloc(dim, dim);
+	gsl_vector *f = gsl_vector_alloc(dim), *dy = gsl_vector_alloc(dim);
+	gsl_permutation *perm = gsl_permutation_alloc(dim);
+	double gap = INFINITY, *ys = malloc(dim * sizeof *ys);
+	int sign;
+
+	*consistent = 0;
+	lat_circuit_jacobian(c, z, y, j->data);
+	lat_circuit_rhs(c, z, y, f->data);
+	if (!gsl_linalg_LU_decomp(j, perm, &sign) && !gsl_linalg_LU_solve(j, perm, f, dy)) {
+		double b = c->bias_dynamic ? y[n + 1] : c->bias, bs;
+		gap = 0;
+		for (size_t k = 0; k < dim; k++) {
+			ys[k] = y[k] - gsl_vector_get(dy, k);
+			gap = fmax(gap, fabs(y[k] - ys[k]));
+		}
+		bs = c->bias_dynamic ? ys[n + 1] : c->bias;
+		*consistent = 1;
+		for (size_t i = 0; i < n; i++)
+			*consistent &= (z[i] + b - c->alpha * y[n] > 0) == (z[i] + bs - c->alpha * ys[n] > 0);
+	}
+	free(ys);
+	gsl_permutation_free(perm);
+	gsl_vector_free(dy);
+	gsl_vector_free(f);
+	gsl_matrix_free(j);
+	return gap;
+}
+
+/* The grid of issue 8: alpha 0.1 ... 1e6 x (linear, relu, tau_inh = 3, tau_inh = 300, homeostatic bias,
+ * N = 400 with d = 81), fresh inputs, every default solver setting: every settle succeeds and lands on
+ * the analytic fixed point (linear units, constant or homeostatic bias) or on a fixed point that a
+ * dense Newton solve confirms (relu). Short runs: the expensive relu circuits at alpha >= 1e5 present
+ * two inputs, the rest five. */
+static void test_grid_settles_with_defaults(void)
+{
+	static const double alphas[] = {0.1, 1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+	static const char *const variants[][3] = {
+	    {NULL, NULL, NULL},
+	    {"circuit.nonlinearity=relu", NULL, NULL},
+	    {"circuit.tau_inh=3", NULL, NULL},
+	    {"circuit.tau_inh=300", NULL, NULL},
+	    {"circuit.bias_tau=300", "circuit.bias_rho=1", "circuit.rate_target=2"},
+	    {"circuit.neurons=400", "circuit.inputs=81", NULL}};
+	size_t n_ok = 0, n_total = 0;
+
+	for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
+		for (size_t a = 0; a < sizeof alphas / sizeof alphas[0]; a++) {
+			char err[LAT_ERRLEN] = "", set[64];
+			lat_model m;
+			lat_sim *s = NULL;
+			lat_sim_step step;
+			lat_circuit c;
+			int ok = 1, relu = v == 1;
+			size_t presentations = relu && alphas[a] >= 1e5 ? 2 : 5;
+
+			lat_model_init(&m);
+			snprintf(set, sizeof set, "circuit.alpha=%g", alphas[a]);
+			ok &= lat_model_set(&m, set, err) == LAT_OK;
+			for (size_t k = 0; k < 3 && variants[v][k]; k++)
+				ok &= lat_model_set(&m, variants[v][k], err) == LAT_OK;
+			ok &= lat_model_finalize(&m, err) == LAT_OK;
+			CU_ASSERT_EQUAL(m.method, LAT_METHOD_AUTO);
+			if (ok)
+				s = lat_sim_alloc(&m, NULL, err);
+			lat_model_circuit(&m, &c);
+			for (size_t p = 0; s && ok && p < presentations; p++) {
+				ok &= lat_sim_present(s, &step, NULL, err) == LAT_OK;
+				if (!ok)
+					break;
+				if (!relu) {
+					/* the closed form of section 2 (b* from the homeostatic balance when dynamic) */
+					ok &= step.steady_error <= 10 * m.steady_tol;
+				} else {
+					int consistent;
+					double gap = dense_newton_gap(&c, lat_sim_drive(s), lat_sim_rates(s), &consistent);
+					ok &= consistent && gap <= 10 * m.steady_tol;
+				}
+			}
+			n_total++;
+			n_ok += s && ok;
+			if (!(s && ok))
+				printf("\n  %s %s: %s (steady error %g)", variants[v][0] ? variants[v][0] : "linear", set, err,
+				       step.steady_error);
+			lat_sim_free(s);
+			lat_model_clear(&m);
+		}
+	CU_ASSERT_EQUAL(n_ok, 48);
+	CU_ASSERT_EQUAL(n_total, 48);
+}
+
+/* The polish's verdicts, by hand: an unstable fixed point (homeostatic bias with rho < 0, a0 < 0 in
+ * Routh-Hurwitz), a relu unit whose sign differs at the Newton point, and an accepted polish that lands
+ * on the analytic fixed point from a state far from it (one Newton step for an affine regime). */
+static void test_polish_verdicts(void)
+{
+	double z[3] = {1.0, -0.5, 2.0}, y[5], ystar[5], res;
+	lat_circuit c = {.n = 3, .tau = 30, .tau_inh = 30, .alpha = 10, .bias = 1, .bias_tau = 300,
+			 .bias_rho = 1, .rate_target = 2, .bias_dynamic = 1};
+	lat_circuit_batch b = {.c = &c, .n_circuits = 1, .z = z};
+	lat_ode_opts opts = {.method = LAT_METHOD_AUTO, .rtol = 1e-6, .atol = 1e-9, .steady_tol = 1e-7,
+			     .t_max = 1e4, .max_steps = 100000};
+	lat_ode_system sys;
+	lat_ode *o;
+	char err[LAT_ERRLEN] = "";
+	int verdict = -2;
+
+	lat_circuit_batch_system(&b, &sys);
+	o = lat_ode_alloc(&sys, &opts, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	/* accepted: from (0, 0, 0, 0, 1) straight to the analytic fixed point */
+	memset(y, 0, sizeof y);
+	y[4] = 1;
+	CU_ASSERT_EQUAL(lat_ode_polish(o, y, &res, &verdict, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_circuit_steady(&c, z, ystar, err), LAT_OK);
+	for (int k = 0; k < 5; k++)
+		CU_ASSERT_DOUBLE_EQUAL(y[k], ystar[k], 1e-12);
+	CU_ASSERT(res < 1e-12);
+	/* unstable: the same fixed point, with the bias pushing away from it */
+	c.bias_rho = -1;
+	memset(y, 0, sizeof y);
+	CU_ASSERT_EQUAL(lat_ode_polish(o, y, &res, &verdict, err), LAT_ENOTSTEADY);
+	CU_ASSERT_EQUAL(verdict, LAT_FIXED_UNSTABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unstable"));
+	/* and a settle from near it reports the measured cause instead of a steady state */
+	lat_ode_free(o);
+	c.relu = 1;
+	c.bias_dynamic = 0;
+	c.alpha = 1;
+	c.bias = 0;
+	o = lat_ode_alloc(&sys, &opts, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	/* relu flip: unit 2 (z = -0.5) active in the trajectory's state (r_inh < -0.5), inactive at the
+	 * fixed point, where r_inh* > 0 */
+	y[0] = 1;
+	y[1] = 0;
+	y[2] = 2;
+	y[3] = -1;
+	CU_ASSERT_EQUAL(lat_ode_polish(o, y, &res, &verdict, err), LAT_ENOTSTEADY);
+	CU_ASSERT_EQUAL(verdict, LAT_FIXED_FLIP);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "relu unit 2 would switch off"));
+	CU_ASSERT_EQUAL(y[3], -1); /* unchanged when rejected */
+	lat_ode_free(o);
+}
+
 static CU_TestInfo tests[] = {{"batch updates reach the closed-form W*", test_batch_reaches_wstar},
+			      {"Newton polish: accepted, unstable, relu flip", test_polish_verdicts},
+			      {"the 48-circuit grid settles with the defaults", test_grid_settles_with_defaults},
 			      {"online updates approach the population W*", test_online_population_wstar},
 			      {"continuous timing matches the rule to first order", test_continuous_matches_fixedpoint_rule},
 			      {"trace samples a settle", test_trace_samples},

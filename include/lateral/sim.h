@@ -84,6 +84,7 @@ const double *lat_sim_weights_init(const lat_sim *s);
 const double *lat_sim_wstar(const lat_sim *s, int *population);
 const double *lat_sim_fixed_inputs(const lat_sim *s, size_t *m); /* NULL (m = 0) for fresh draws */
 const double *lat_sim_rates(const lat_sim *s);                  /* r_1..r_N, r_inh, b after the last presentation */
+const double *lat_sim_drive(const lat_sim *s);                  /* z = W x (N) the last presentation settled under */
 
 /* A trace buffer for rows of (1 + cols) values. Returns NULL on allocation failure. */
 lat_trace *lat_trace_alloc(size_t cols, size_t cap, double dt);
