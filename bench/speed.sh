@@ -18,14 +18,31 @@ printf '# N = 100, d = 81, alpha = 10, fresh input each presentation; %s present
 printf '# numpy peer: forward Euler, 150 steps per input, weights updated every step (%s inputs)\n' "$PN"
 printf '%-22s %12s %10s %12s %10s\n' backend us/input steps/in rhs/input speedup
 printf '%-22s %12.1f %10s %12s %10s\n' "numpy (reference)" "$numpy_us" 150 150 1.0
-for method in rk8pd exact adams bdf; do
-	$LAT run -q --no-plot -o "$OUT/$method" --set circuit.inputs=81 --set run.presentations="$P" \
-		--set solver.method=$method
-	us=$(json "$OUT/$method/summary.json" microseconds_per_presentation)
-	steps=$(json "$OUT/$method/summary.json" steps_per_presentation)
-	rhs=$(json "$OUT/$method/summary.json" rhs_evals_per_presentation)
+run_one() { # label, then --set assignments
+	label=$1
+	shift
+	sets=""
+	for kv in "$@"; do sets="$sets --set $kv"; done
+	# shellcheck disable=SC2086
+	$LAT run -q --no-plot -o "$OUT/x" --set circuit.inputs=81 --set run.presentations="$P" $sets
+	us=$(json "$OUT/x/summary.json" microseconds_per_presentation)
+	steps=$(json "$OUT/x/summary.json" steps_per_presentation)
+	rhs=$(json "$OUT/x/summary.json" rhs_evals_per_presentation)
+	used=$(json "$OUT/x/summary.json" method_used)
+	printf '%-22s %12.1f %10.1f %12.1f %10.1f  %s\n' "$label" "$us" "$steps" "$rhs" \
+		"$(/usr/bin/python3 -c "print($numpy_us / $us)")" "$used"
+}
+for method in auto rk8pd exact adams bdf; do
 	label=$method
-	[ "$method" = rk8pd ] && label="rk8pd (default)"
-	printf '%-22s %12.1f %10.1f %12.1f %10.1f\n' "$label" "$us" "$steps" "$rhs" \
-		"$(/usr/bin/python3 -c "print($numpy_us / $us)")"
+	[ "$method" = auto ] && label="auto (default)"
+	run_one "$label" solver.method=$method
+done
+# the default method where the named integrators stall (issue 8): large alpha, linear and relu units
+for a in 1e4 1e6; do
+	run_one "auto, alpha $a" circuit.alpha=$a
+done
+RP=$((P / 100 > 0 ? P / 100 : 1))
+P=$RP
+for a in 1e4 1e6; do
+	run_one "auto relu, alpha $a" circuit.alpha=$a circuit.nonlinearity=relu
 done
