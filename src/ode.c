@@ -82,7 +82,6 @@ struct lat_ode {
 	long cv_rhs;      /* right-hand sides CVODE asked for since the engine was made (auto's cost) */
 	double t_off;     /* time of the settle at CVODE's t = 0 (auto restarts CVODE mid-settle) */
 	double *gain;     /* auto: dim residual gains of the state variables */
-	int use_auto_tol; /* 1 while CVODE runs with auto's absolute tolerances */
 	/* CVODE */
 	SUNContext ctx;
 	void *cv;
@@ -619,12 +618,6 @@ static int run_start(lat_ode *o, run *r, lat_method kind, char *err)
 	return LAT_OK;
 }
 
-static int emit(run *r, double t, const double *y)
-{
-	int rc = r->sample(r->ctx, t, y);
-	return rc ? rc : LAT_OK;
-}
-
 /* One rk8pd step (ending at the next sample time at the latest), its residual and its sample. */
 static int rk_step(lat_ode *o, run *r, char *err)
 {
@@ -647,7 +640,7 @@ static int rk_step(lat_ode *o, run *r, char *err)
 	}
 	if (r->dt > 0 && r->t >= r->next) {
 		r->next += r->dt;
-		return emit(r, r->t, r->y);
+		return r->sample(r->ctx, r->t, r->y);
 	}
 	return LAT_OK;
 }
@@ -668,7 +661,7 @@ static int cv_step(lat_ode *o, run *r, char *err)
 	while (r->dt > 0 && r->next <= tl + o->t_off) {
 		status = cv_ok(CVodeGetDky(o->cv, r->next - o->t_off, 0, o->dky), "CVodeGetDky", err);
 		if (!status)
-			status = emit(r, r->next, dk);
+			status = r->sample(r->ctx, r->next, dk);
 		if (status)
 			return status;
 		r->next += r->dt;
@@ -925,14 +918,17 @@ static int settle_exact(lat_ode *o, double *y, run *r, lat_ode_stats *s, char *e
 	for (; !status && r->dt > 0 && r->next < t_hi; r->next += r->dt) {
 		status = exact_point(o, y0, r->next, o->ya, &res, &steps, err);
 		if (!status)
-			status = emit(r, r->next, o->ya);
+			status = r->sample(r->ctx, r->next, o->ya);
 	}
 	return status;
 }
 
 static int settle(lat_ode *o, double *y, run *r, lat_ode_stats *st, char *err)
 {
-	lat_ode_stats s = {.rtol_used = o->opts.method == LAT_METHOD_EXACT ? 0 : o->opts.rtol,
+	/* exact and auto's absolute tolerances have no rtol */
+	lat_ode_stats s = {.rtol_used = o->opts.method == LAT_METHOD_EXACT || o->opts.method == LAT_METHOD_AUTO
+					    ? 0
+					    : o->opts.rtol,
 			   .method_used = first_method(o)};
 	int status;
 
@@ -944,7 +940,7 @@ static int settle(lat_ode *o, double *y, run *r, lat_ode_stats *st, char *err)
 		goto out;
 	}
 	if (r->dt > 0) {
-		status = emit(r, 0.0, y);
+		status = r->sample(r->ctx, 0.0, y);
 		r->next = r->dt;
 		if (status)
 			goto out;
@@ -961,10 +957,8 @@ static int settle(lat_ode *o, double *y, run *r, lat_ode_stats *st, char *err)
 		s.rhs_evals = o->own_rhs + o->cv_rhs;
 		s.jac_evals = o->own_jac;
 	}
-	if (o->opts.method == LAT_METHOD_AUTO)
-		s.rtol_used = 0;
 	if (!status && r->dt > 0 && s.settle_time > 0)
-		status = emit(r, s.settle_time, y);
+		status = r->sample(r->ctx, s.settle_time, y);
 out:
 	if (st)
 		*st = s;

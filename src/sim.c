@@ -26,7 +26,7 @@ struct lat_sim {
 	int continuous, batch;
 	double eta, schedule_tau; /* for continuous timing, which bypasses lat_plasticity */
 	int schedule_invsqrt;
-	double steady_tol, t_max, duration;
+	double duration;
 
 	lat_circuit circuit;
 	lat_circuit_batch batch_params;
@@ -49,7 +49,6 @@ struct lat_sim {
 	double *y_prev; /* y before the current presentation, restored when it fails */
 	double *acc_prev; /* N x d: the rule's accumulator before a batch update, restored when it fails */
 	double *ystar;  /* dim_c: analytic steady state */
-	double *dydt;   /* ODE dim: residual evaluation during traces */
 	double *act;    /* N: r_i - b */
 	double *rates;  /* N + 2: r, r_inh, b */
 };
@@ -226,8 +225,6 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 	s->eta = m->eta;
 	s->schedule_tau = m->schedule_tau;
 	s->schedule_invsqrt = m->schedule == LAT_SCHED_INVSQRT;
-	s->steady_tol = m->steady_tol;
-	s->t_max = lat_model_t_max(m);
 	s->duration = m->duration;
 	if (s->continuous && m->momentum > 0) {
 		lat_err_set(err, LAT_ECONFIG,
@@ -247,10 +244,9 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 	s->y_prev = malloc(dim * sizeof *s->y_prev);
 	s->acc_prev = s->batch ? malloc(n * d * sizeof *s->acc_prev) : NULL;
 	s->ystar = malloc(s->dim_c * sizeof *s->ystar);
-	s->dydt = malloc(dim * sizeof *s->dydt);
 	s->act = malloc(n * sizeof *s->act);
 	s->rates = malloc((n + 2) * sizeof *s->rates);
-	if (!s->w || !s->w_init || !s->wbar_init || !s->x || !s->z || !s->y || !s->ystar || !s->dydt ||
+	if (!s->w || !s->w_init || !s->wbar_init || !s->x || !s->z || !s->y || !s->ystar ||
 	    !s->act || !s->rates || !s->y_prev || (s->batch && !s->acc_prev))
 		goto nomem;
 	if (setup_inputs(s, m, err) || setup_weights(s, m, err) || setup_fixed(s, m, err))
@@ -285,7 +281,7 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 			      .rtol = m->rtol,
 			      .atol = m->atol,
 			      .steady_tol = m->steady_tol,
-			      .t_max = s->t_max,
+			      .t_max = lat_model_t_max(m),
 			      .max_steps = m->max_steps,
 			      .solver_log = solver_log};
 	s->ode = lat_ode_alloc(&s->sys, &opts, err);
@@ -319,7 +315,6 @@ void lat_sim_free(lat_sim *s)
 	free(s->y_prev);
 	free(s->acc_prev);
 	free(s->ystar);
-	free(s->dydt);
 	free(s->act);
 	free(s->rates);
 	free(s);
