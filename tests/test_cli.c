@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gsl/gsl_linalg.h>
+
 #include "cli_fixture.h"
+#include "lateral/err.h"
+#include "lateral/io.h"
 #include "idx_fixture.h"
 #include "runner.h"
 
@@ -205,6 +210,113 @@ static void test_validate_pass_and_fail(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "batch updates do not converge"));
 }
 
+/* W* of SCIENCE.md section 4 solved independently of src/closedform.c: the averaged rule's stationary
+ * condition for all N d weights at once, sum_j C (delta_ij - a / N) w_j + gamma (w_i - w_i^init) = 0,
+ * as one dense (N d) x (N d) system by GSL LU (closedform.c uses two d x d Cholesky solves). Returns
+ * max |W - W*| / max |W*|, or -1 when the files cannot be read. */
+static double independent_wstar_error(const char *dir, double alpha, double gamma)
+{
+	char p[600], err[LAT_ERRLEN];
+	double *x = NULL, *w0 = NULL, *w = NULL, worst = -1, scale = 0, diff = 0;
+	size_t m, d, n, d0, n1, d1;
+	gsl_matrix *a = NULL;
+	gsl_vector *rhs = NULL, *sol = NULL;
+	gsl_permutation *perm = NULL;
+	int sign;
+
+	snprintf(p, sizeof p, "%s/inputs.tsv", dir);
+	if (lat_tsv_read(p, &x, &m, &d, err))
+		goto out;
+	snprintf(p, sizeof p, "%s/weights_init.tsv", dir);
+	if (lat_tsv_read(p, &w0, &n, &d0, err))
+		goto out;
+	snprintf(p, sizeof p, "%s/weights_final.tsv", dir);
+	if (lat_tsv_read(p, &w, &n1, &d1, err) || d0 != d || d1 != d || n1 != n)
+		goto out;
+	a = gsl_matrix_calloc(n * d, n * d);
+	rhs = gsl_vector_alloc(n * d);
+	sol = gsl_vector_alloc(n * d);
+	perm = gsl_permutation_alloc(n * d);
+	for (size_t k = 0; k < d; k++)
+		for (size_t l = 0; l < d; l++) {
+			double c = 0;
+			for (size_t q = 0; q < m; q++)
+				c += x[q * d + k] * x[q * d + l] / (double)m;
+			for (size_t i = 0; i < n; i++)
+				for (size_t j = 0; j < n; j++)
+					gsl_matrix_set(a, i * d + k, j * d + l,
+						       c * ((i == j) - alpha / (1 + alpha) / (double)n) +
+							   (i == j && k == l ? gamma : 0));
+		}
+	for (size_t k = 0; k < n * d; k++)
+		gsl_vector_set(rhs, k, gamma * w0[k]);
+	if (gsl_linalg_LU_decomp(a, perm, &sign) || gsl_linalg_LU_solve(a, perm, rhs, sol))
+		goto out;
+	for (size_t k = 0; k < n * d; k++) {
+		scale = fmax(scale, fabs(gsl_vector_get(sol, k)));
+		diff = fmax(diff, fabs(w[k] - gsl_vector_get(sol, k)));
+	}
+	worst = diff / scale;
+out:
+	gsl_permutation_free(perm);
+	gsl_vector_free(sol);
+	gsl_vector_free(rhs);
+	gsl_matrix_free(a);
+	free(w);
+	free(w0);
+	free(x);
+	return worst;
+}
+
+/* validate with its defaults (and the default solver) on five generated circuits spanning alpha 0.5 to
+ * 1e4, gamma 0.01 to 0.3, M below and above d, time constants other than the defaults, and one
+ * homeostatic bias (settled by rk8pd and the polish, not exact; the rule sees r - b, which the bias
+ * does not change): each passes by itself, and its learned weights agree with the independent W* above to 1e-6 relative. */
+static void test_validate_generated_circuits(void)
+{
+	static const struct {
+		double alpha, gamma;
+		const char *sets[7];
+	} cases[] = {
+	    {0.5, 0.3, {"circuit.neurons=10", "circuit.inputs=8", "input.count=4", "input.seed=11", NULL}},
+	    {5, 0.03,
+	     {"circuit.neurons=37", "circuit.inputs=16", "input.count=23", "circuit.tau=10", "circuit.tau_inh=3", NULL}},
+	    {1000, 0.2, {"circuit.neurons=8", "circuit.inputs=50", "input.count=120", NULL}},
+	    {1e4, 0.01, {"circuit.neurons=12", "circuit.inputs=6", "input.count=30", "circuit.tau_inh=100", NULL}},
+	    {60, 0.1,
+	     {"circuit.neurons=25", "circuit.inputs=30", "input.count=12", "circuit.bias_tau=300", "circuit.bias_rho=1",
+	      "circuit.rate_target=2"}}};
+	char dir[512];
+
+	path_in(dir, "valgen");
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		const char *argv[32] = {"validate", "--no-plot", "-o", dir};
+		char a_set[64], g_set[64];
+		size_t n = 4;
+		int rc;
+		double e;
+
+		snprintf(a_set, sizeof a_set, "circuit.alpha=%g", cases[c].alpha);
+		snprintf(g_set, sizeof g_set, "plasticity.gamma=%g", cases[c].gamma);
+		argv[n++] = "--set";
+		argv[n++] = a_set;
+		argv[n++] = "--set";
+		argv[n++] = g_set;
+		for (size_t k = 0; cases[c].sets[k]; k++) {
+			argv[n++] = "--set";
+			argv[n++] = cases[c].sets[k];
+		}
+		rc = cli_fixture_runv(tmpdir, n, argv);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT_EQUAL(json_number("valgen/summary.json", "max_updates_reached"), 0);
+		CU_ASSERT(json_number("valgen/summary.json", "max_rel_error") <= 1e-6);
+		e = independent_wstar_error(dir, cases[c].alpha, cases[c].gamma);
+		CU_ASSERT(e >= 0 && e <= 1e-6);
+		if (rc || !(e >= 0 && e <= 1e-6))
+			printf("\n  case %zu: exit %d, error vs independent W* %g\n%s%s", c, rc, e, out_text, err_text);
+	}
+}
+
 static void test_trace_and_sweep(void)
 {
 	char dir[512];
@@ -288,6 +400,7 @@ static CU_TestInfo tests[] = {{"version, help, unknown command", test_version_an
 			      {"runtime failure exits 1 and writes nothing", test_runtime_failure_exit_1},
 			      {"check and --print round trip", test_check_models},
 			      {"validate passes, and fails when unconverged", test_validate_pass_and_fail},
+			      {"validate on five generated circuits vs an independent W*", test_validate_generated_circuits},
 			      {"trace and sweep", test_trace_and_sweep},
 			      {"train, resume and eval", test_train_and_eval},
 			      CU_TEST_INFO_NULL};

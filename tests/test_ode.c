@@ -15,6 +15,8 @@
 #define K_CIRCUITS 3
 #define N_UNITS 20
 #define DIM_MAX (K_CIRCUITS * (N_UNITS + 2))
+/* auto probes BDF after this many rk8pd steps (AUTO_PROBE_AFTER in src/ode.c) */
+#define AUTO_PROBE_STEPS 2000
 
 static const lat_method all_methods[] = {LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD,
 					 LAT_METHOD_EXACT};
@@ -387,6 +389,107 @@ static void test_settle_relu_silent_units(void)
 	CU_ASSERT(n_silent > 0 && n_silent < 3 * K_CIRCUITS * N_UNITS);
 }
 
+/* Each path of solver.method = auto, forced deterministically (auto's race compares right-hand-side
+ * counts, not clocks): exact for linear units; rk8pd then a Newton polish for relu at alpha = 4; the
+ * switch to BDF for relu at alpha = 1e4, where the inhibitory loop oscillates at sqrt(alpha) / tau; a
+ * polish of a run that stalls near the band at t_max; and a polished point that is rejected because it
+ * is unstable. Every accepted state is checked against the analytic or the active-set fixed point. */
+static void check_relu_fixed(const fixture *f, const double *y, double tol)
+{
+	for (size_t k = 0; k < K_CIRCUITS; k++) {
+		int active[N_UNITS];
+		double ys[N_UNITS + 1];
+		const double *yk = y + k * f->dim1;
+		for (size_t i = 0; i < N_UNITS; i++)
+			active[i] = yk[i] > 0;
+		CU_ASSERT_EQUAL(relu_fixed_point(&f->c, f->z + k * N_UNITS, active, ys), 0);
+		for (size_t i = 0; i <= N_UNITS; i++)
+			CU_ASSERT_DOUBLE_EQUAL(yk[i], ys[i], tol);
+	}
+}
+
+static void test_auto_paths(void)
+{
+	lat_ode_opts opts = base_opts(LAT_METHOD_AUTO);
+	double y[DIM_MAX];
+	char err[LAT_ERRLEN] = "";
+	lat_ode_stats st;
+	fixture f;
+
+	/* exact: linear units, constant bias */
+	fixture_init(&f, 0, 0, 50);
+	CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+	CU_ASSERT_EQUAL(st.method_used, LAT_METHOD_EXACT);
+	CU_ASSERT_EQUAL(st.polished, 0);
+	CU_ASSERT(steady_error(&f, y) < 10 * opts.steady_tol);
+
+	/* explicit, then the polish: relu with silent units, alpha = 4 */
+	fixture_init(&f, 1, 0, 51);
+	for (size_t i = 0; i < K_CIRCUITS * N_UNITS; i++)
+		f.z[i] = 2 * f.z[i] - 3;
+	CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+	CU_ASSERT_EQUAL(st.method_used, LAT_METHOD_RK8PD);
+	CU_ASSERT_EQUAL(st.switches, 0);
+	CU_ASSERT_EQUAL(st.polished, 1);
+	CU_ASSERT(st.steps < AUTO_PROBE_STEPS);
+	check_relu_fixed(&f, y, 1e-12);
+
+	/* the stiff switch: a fast inhibitory neuron (tau_inh = 1e-3 tau / 1e4) makes the system stiff
+	 * without oscillation; after the probe BDF advances further per right-hand side and finishes */
+	f.c.tau_inh = 1e-3;
+	CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+	CU_ASSERT(st.switches >= 1);
+	CU_ASSERT_EQUAL(st.method_used, LAT_METHOD_BDF);
+	CU_ASSERT_EQUAL(st.polished, 1);
+	check_relu_fixed(&f, y, 1e-12);
+	/* the race both ways: at alpha = 1e4 the loop oscillates at sqrt(alpha) / tau, BDF is probed and
+	 * loses (its steps are limited by the oscillation too), rk8pd finishes */
+	f.c.tau_inh = 5;
+	f.c.alpha = 1e4;
+	CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &opts, y, &st, err), LAT_OK);
+	CU_ASSERT(st.switches >= 2);
+	CU_ASSERT_EQUAL(st.method_used, LAT_METHOD_RK8PD);
+	CU_ASSERT_EQUAL(st.polished, 1);
+	check_relu_fixed(&f, y, 1e-12);
+
+	/* a stall near the band: t_max cut to where the residual is still about 30 steady_tol (measured by
+	 * a looser settle). auto polishes it; rk8pd with the same budget reports the time limit. */
+	fixture_init(&f, 0, 1, 52);
+	{
+		lat_ode_opts loose = opts, cut = opts, rk;
+		loose.steady_tol = 30 * opts.steady_tol;
+		CU_ASSERT_EQUAL_FATAL(settle_fixture(&f, &f.sys, &loose, y, &st, err), LAT_OK);
+		cut.t_max = st.settle_time;
+		rk = cut;
+		rk.method = LAT_METHOD_RK8PD;
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &cut, y, &st, err), LAT_OK);
+		CU_ASSERT_EQUAL(st.polished, 1);
+		CU_ASSERT(steady_error(&f, y) < 1e-12);
+		CU_ASSERT_EQUAL(settle_fixture(&f, &f.sys, &rk, y, &st, err), LAT_ENOTSTEADY);
+		CU_ASSERT_EQUAL(st.cause, LAT_ODE_CAUSE_TIME);
+	}
+
+	/* rejected as unstable: rho < 0 makes the homeostatic fixed point a saddle. Starting on it, displaced
+	 * along a difference mode (r_0 up, r_1 down: decays at -1/tau, no part in the unstable mean block),
+	 * the trajectory's residual falls below steady_tol and the polish lands on the saddle, which auto
+	 * refuses with its cause. */
+	f.c.bias_rho = -1;
+	{
+		lat_ode *o = lat_ode_alloc(&f.sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		for (size_t k = 0; k < K_CIRCUITS; k++) {
+			double *yk = y + k * f.dim1;
+			CU_ASSERT_EQUAL(lat_circuit_steady(&f.c, f.z + k * N_UNITS, yk, err), LAT_OK);
+			yk[0] += 1e-3;
+			yk[1] -= 1e-3;
+		}
+		CU_ASSERT_EQUAL(lat_ode_settle(o, y, &st, err), LAT_ENOTSTEADY);
+		CU_ASSERT_EQUAL(st.cause, LAT_ODE_CAUSE_UNSTABLE);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "unstable"));
+		lat_ode_free(o);
+	}
+}
+
 static void test_bdf_structured_vs_dense(void)
 {
 	fixture f;
@@ -646,6 +749,7 @@ static CU_TestInfo tests[] = {
     {"non-finite state: EDIVERGE", test_divergence},
     {"alloc errors and free(NULL)", test_alloc_errors},
     {"method names", test_method_names},
+    {"auto: exact, explicit + polish, stiff switch, stall polish, unstable", test_auto_paths},
     CU_TEST_INFO_NULL,
 };
 
