@@ -164,10 +164,10 @@ static void test_idx_plain(void)
 	tmp_path(lb, sizeof lb, "plain-labels-idx1-ubyte");
 	write_idx_set(im, lb, 0, 0);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	/* loading into a filled dataset replaces it without leaking */
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	lat_dataset_clear(&d);
 	CU_ASSERT_EQUAL(d.n, 0);
@@ -190,7 +190,7 @@ static void test_idx_gzip(void)
 	CU_ASSERT(raw[0] == 0x1f && raw[1] == 0x8b); /* really compressed */
 	free(raw);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	lat_dataset_clear(&d);
 
@@ -198,7 +198,7 @@ static void test_idx_gzip(void)
 	tmp_path(im, sizeof im, "mix-images.gz");
 	tmp_path(lb, sizeof lb, "mix-labels");
 	write_idx_set(im, lb, 1, 0);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	lat_dataset_clear(&d);
 }
@@ -217,7 +217,7 @@ static void test_idx_classes(void)
 	CU_ASSERT_FATAL(write_file(lb, b, len, 0) == 0);
 	free(b);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n_classes, 13);
 	CU_ASSERT_EQUAL(d.y[0], 12);
 	lat_dataset_clear(&d);
@@ -226,7 +226,7 @@ static void test_idx_classes(void)
 	b = idx_labels(0x801, 3, labels, &len);
 	CU_ASSERT_FATAL(write_file(lb, b, len, 1) == 0);
 	free(b);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n_classes, 256);
 	lat_dataset_clear(&d);
 }
@@ -245,7 +245,7 @@ static void expect_idx_fail(const char *im, const char *lb, int code, const char
 	d.c = d.h = d.w = 1;
 	d.x = x = malloc(sizeof *d.x);
 	d.y = malloc(sizeof *d.y);
-	rc = lat_data_load_idx(im, lb, &d, err);
+	rc = lat_data_load_idx(im, lb, 0, &d, err);
 	CU_ASSERT_EQUAL(rc, code);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, name));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, what));
@@ -368,12 +368,12 @@ static void test_idx_gzip_corrupt(void)
 	free(b);
 
 	/* sanity: the intact pair loads */
-	expect_idx_fail(im, "/nonexistent/labels", LAT_EIO, "/nonexistent/labels", "cannot open");
+	expect_idx_fail(im, "/nonexistent/labels", LAT_EIO, "/nonexistent/labels", "cannot read: No such file or directory");
 	{
 		lat_dataset d;
 		char err[LAT_ERRLEN];
 		lat_dataset_init(&d);
-		CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+		CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 		CU_ASSERT_EQUAL(d.n, 200);
 		lat_dataset_clear(&d);
 	}
@@ -410,9 +410,9 @@ static void test_idx_missing(void)
 	tmp_path(lb, sizeof lb, "m-labels");
 	write_idx_set(im, lb, 0, 0);
 	tmp_path(missing, sizeof missing, "no-such-file-idx3-ubyte.gz");
-	expect_idx_fail(missing, lb, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot open");
-	expect_idx_fail(im, missing, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot open");
-	expect_idx_fail(tmpdir, lb, LAT_EIO, tmpdir, "read error"); /* a directory */
+	expect_idx_fail(missing, lb, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot read: No such file or directory");
+	expect_idx_fail(im, missing, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot read: No such file or directory");
+	expect_idx_fail(tmpdir, lb, LAT_EIO, tmpdir, "cannot read: Is a directory");
 }
 
 /* CIFAR record s: label bytes then pixels (s*31 + j) & 0xff. */
@@ -460,7 +460,7 @@ static void test_cifar10(void)
 	write_cifar(a, 1, labels, 0, 2, 0);
 	write_cifar(b, 1, labels, 2, 1, 0);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 2, 0, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 2, 0, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n, 3);
 	CU_ASSERT_EQUAL(d.c, 3);
 	CU_ASSERT_EQUAL(d.h, 32);
@@ -483,7 +483,7 @@ static void test_cifar100(void)
 	tmp_path(a, sizeof a, "train.bin");
 	write_cifar(a, 2, labels, 0, 2, 0);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 1, 1, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 1, 1, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n, 2);
 	CU_ASSERT_EQUAL(d.n_classes, 100);
 	CU_ASSERT(d.y[0] == 99 && d.y[1] == 42);
@@ -499,7 +499,7 @@ static void expect_cifar_fail(const char *const *paths, size_t n_paths, int cifa
 	int rc;
 
 	lat_dataset_init(&d);
-	rc = lat_data_load_cifar(paths, n_paths, cifar100, &d, err);
+	rc = lat_data_load_cifar(paths, n_paths, cifar100, 0, &d, err);
 	CU_ASSERT_EQUAL(rc, code);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, name));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, what));
@@ -547,7 +547,7 @@ static void test_cifar_malformed(void)
 
 	tmp_path(missing, sizeof missing, "no_batch.bin");
 	paths[1] = missing;
-	expect_cifar_fail(paths, 2, 0, LAT_EIO, "no_batch.bin", "cannot open");
+	expect_cifar_fail(paths, 2, 0, LAT_EIO, "no_batch.bin", "cannot read: No such file or directory");
 	expect_cifar_fail(paths, 0, 0, LAT_EINVAL, "CIFAR", "expected at least one file");
 }
 
@@ -971,7 +971,7 @@ static void test_fashion_mnist(void)
 	if (access(im, R_OK) != 0 || access(lb, R_OK) != 0)
 		return;
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n, 10000);
 	CU_ASSERT(d.c == 1 && d.h == 28 && d.w == 28);
 	CU_ASSERT_EQUAL(d.n_classes, 10);
