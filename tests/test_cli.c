@@ -2,7 +2,6 @@
 #include <config.h>
 
 #include <dirent.h>
-
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
