@@ -379,10 +379,10 @@ int cli_outdir(const cli_opts *o)
 		fprintf(stderr, "lateral %s: note: %s; nothing stops a second command from writing into %s at the same "
 			"time\n", o->cmd, err, o->outdir);
 	}
-	/* the pid tells a refused command who holds the folder; failing to write it only loses that */
+	/* the pid is for the message of a refused command: failing to write it loses only that */
 	snprintf(text, sizeof text, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, text, strlen(text), 0) < 0)
-		text[0] = '\0';
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, strlen(text), 0) < 0) {
+	}
 	lock_fd = fd;
 	fd = -1;
 	made_dir = top;
@@ -511,6 +511,7 @@ static int tmp_owner_gone(const char *rest, int afile)
 	pid = strtol(rest, &end, 10);
 	if (end == rest || *end != '.' || errno || pid <= 0 || (afile ? strlen(end + 1) != 6 : strcmp(end + 1, suffix)))
 		return 0;
+	/* this process's own files are in flight; EPERM means the process exists */
 	if (pid == (long)getpid())
 		return 0;
 	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;

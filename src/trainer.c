@@ -61,8 +61,8 @@ static size_t split_limit(const lat_experiment *e, int test)
 static int load_split(const lat_experiment *e, int test, lat_dataset *d, char *err)
 {
 	if (e->format == LAT_DATA_IDX)
-		return test ? lat_data_load_idx(e->test_images, e->test_labels, e->limit_test, d, err)
-			    : lat_data_load_idx(e->train_images, e->train_labels, e->limit_train, d, err);
+		return test ? lat_data_load_idx(e->test_images, e->test_labels, split_limit(e, 1), d, err)
+			    : lat_data_load_idx(e->train_images, e->train_labels, split_limit(e, 0), d, err);
 	return lat_data_load_cifar((const char *const *)(test ? e->test_files : e->train_files),
 				   test ? e->n_test_files : e->n_train_files, e->format == LAT_DATA_CIFAR100,
 				   split_limit(e, test), d, err);
