@@ -550,11 +550,12 @@ static void check_train_dir(const char *dir, lat_trainer *t, size_t *ckpt_epoch)
 		const char *nm = de->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
-		if (!strncmp(nm, ".checkpoint.bin.", 16) && strlen(nm) == 22)
+		/* temporary files are ".NAME.PID.XXXXXX" */
+		if (!strncmp(nm, ".checkpoint.bin.", 16) && strlen(nm) > 23)
 			n_tmp_ckpt++;
-		else if (!strncmp(nm, ".epochs.jsonl.", 14) && strlen(nm) == 20)
+		else if (!strncmp(nm, ".epochs.jsonl.", 14) && strlen(nm) > 21)
 			n_tmp_log++;
-		else if (strcmp(nm, "checkpoint.bin") && strcmp(nm, "epochs.jsonl")) {
+		else if (strcmp(nm, "checkpoint.bin") && strcmp(nm, "epochs.jsonl") && strcmp(nm, ".lateral.lock")) {
 			fprintf(stderr, "\nunexpected file %s\n", nm);
 			CU_FAIL("unexpected file in the output directory");
 		}
