@@ -697,18 +697,19 @@ static void test_sigint_run(void)
 {
 	char dir[512], ref[512], p[1024], q[1024];
 	const char *args[] = {"run", "--no-plot", "-o", dir, "--set", "circuit.neurons=10", "--set",
-			      "run.presentations=8000", NULL};
+			      "run.presentations=100000", NULL};
 	const char *again[] = {"run", "--no-plot", "-o", dir, "--set", "circuit.neurons=10", "--set",
-			       "run.presentations=8000", "--resume", NULL};
+			       "run.presentations=100000", "--resume", NULL};
 	const char *reference[] = {"run", "-q", "--no-plot", "-o", ref, "--set", "circuit.neurons=10", "--set",
-				   "run.presentations=8000", NULL};
+				   "run.presentations=100000", NULL};
 	static const char *const keys[] = {"seconds", "microseconds_per_presentation", NULL};
 	pid_t pid;
 
 	tmp(dir, "run");
 	tmp(ref, "run_ref");
 	pid = spawn(args);
-	/* the progress table is flushed every 400 presentations: two rows beyond the header */
+	/* the progress table is flushed every 400 presentations: two rows beyond the header, with about
+	 * 99000 presentations (a few hundred ms) still to go when SIGINT arrives */
 	CU_ASSERT_FATAL(wait_lines(pid, tmp(p, "stdout"), 3));
 	kill(pid, SIGINT);
 	CU_ASSERT_EQUAL_FATAL(finish(pid), 130);
