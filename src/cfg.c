@@ -32,11 +32,11 @@
 typedef struct {
 	const char *text; /* in the text that was scanned (not NUL-terminated), e.g. "-0x1FL", "1e-400" */
 	size_t len;
-	int is_float;	/* a float literal (a '.' or an exponent) */
-	int fits;	/* an integer in the int64 range, held by iv */
+	int is_float;  /* a float literal (a '.' or an exponent) */
+	int fits;      /* an integer in the int64 range, held by iv */
 	long long iv;
-	double dv;	/* the value as a double (inf beyond its range) */
-	int underflow;	/* a float literal with a nonzero digit whose value is 0 */
+	double dv;     /* the value as a double (inf beyond its range) */
+	int underflow; /* a float literal with a nonzero digit whose value is 0 */
 } literal;
 
 /* The literals of one text, in text order. */
@@ -142,7 +142,7 @@ static int literal_parse(literal *l)
 {
 	const char *p = l->text, *end = l->text + l->len;
 	unsigned long long mag = 0;
-	int neg = 0, base = 10, over = 0;
+	int neg = 0, base = 10, over = 0, nonzero = 0;
 	char *copy;
 
 	while (end > p && end[-1] == 'L' && !l->is_float)
@@ -154,8 +154,8 @@ static int literal_parse(literal *l)
 	free(copy);
 	if (l->is_float) {
 		for (; p < end && *p != 'e' && *p != 'E'; p++)
-			if (*p >= '1' && *p <= '9')
-				l->underflow = l->dv == 0;
+			nonzero |= *p >= '1' && *p <= '9';
+		l->underflow = nonzero && l->dv == 0;
 		return LAT_OK;
 	}
 	if (*p == '+' || *p == '-')
@@ -172,14 +172,16 @@ static int literal_parse(literal *l)
 			mag = mag * (unsigned)base + d;
 	}
 	l->fits = !over && mag <= (neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX);
-	if (l->fits)
-		l->iv = !neg ? (long long)mag : mag > (unsigned long long)LLONG_MAX ? LLONG_MIN : -(long long)mag;
+	if (l->fits && !neg)
+		l->iv = (long long)mag;
+	else if (l->fits)
+		l->iv = mag > (unsigned long long)LLONG_MAX ? LLONG_MIN : -(long long)mag;
 	return LAT_OK;
 }
 
 /* Walks text as libconfig's scanner does (comments, strings, names, numbers) and counts its number
- * literals; with out (room for text_room(text)) it also writes the text with every literal replaced by its
- * index token, and with lits it records each literal (text and kind). Newlines are kept, so the lines
+ * literals; with out (room bytes, see numbers_scan) it also writes the text with every literal replaced by
+ * its index token, and with lits it records each literal (text and kind). Newlines are kept, so the lines
  * libconfig reports are the lines of text. */
 static size_t scan_numbers(const char *text, char *out, size_t room, literal *lits)
 {
