@@ -134,4 +134,10 @@ char *lat_cfg_dir_of(const char *path);
 /* Writes s as a quoted libconfig string (with escapes) to fp. */
 void lat_cfg_put_string(FILE *fp, const char *s);
 
+/* The tables of model files (model.c), of experiment files and of one entry of network.layers
+ * (experiment.c), for tests and fuzzers that walk every key. Static; never freed. */
+const lat_cfg_schema *lat_model_schema(void);
+const lat_cfg_schema *lat_experiment_schema(void);
+const lat_cfg_schema *lat_layer_schema(void);
+
 #endif

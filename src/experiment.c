@@ -136,6 +136,16 @@ static const lat_cfg_schema schema = {
 static const lat_cfg_schema layer_schema = {
     layer_keys, sizeof layer_keys / sizeof layer_keys[0], sizeof(lat_layer_spec), "layer", NULL, NULL};
 
+const lat_cfg_schema *lat_experiment_schema(void)
+{
+	return &schema;
+}
+
+const lat_cfg_schema *lat_layer_schema(void)
+{
+	return &layer_schema;
+}
+
 const char *lat_layer_kind_name(lat_layer_kind k)
 {
 	return (size_t)k < N_KINDS ? kinds[k].name : "?";

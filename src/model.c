@@ -101,6 +101,11 @@ static const lat_cfg_key keys[] = {
 
 static const lat_cfg_schema schema = {keys, N_KEYS, sizeof(lat_model), "model", "circuit.tau=20", NULL};
 
+const lat_cfg_schema *lat_model_schema(void)
+{
+	return &schema;
+}
+
 /* ---- loading ----------------------------------------------------------------------------------------- */
 
 static void source_release(lat_model *m)
