@@ -23,12 +23,16 @@
 #define NUMLEN 40
 /* Longest literal quoted in full in a message; a longer one is cut to LITLEN - 4 characters and "...". */
 #define LITLEN 64
+/* The index token of literal i: the integer 2^62 + i, or the float -(2^52 + i), exact and far from the
+ * numbers people write, so that a literal the scanner missed cannot pass for an index. */
+#define INDEX_INT 4611686018427387904LL
+#define INDEX_FLOAT 4503599627370496.0
 
 /* One number literal of a config text, as written, and its value. libconfig 1.5 reads an integer
  * without an L suffix as a 32-bit int (4294967306 becomes 10, silently), a hex literal through
- * strtoul into an int, and 1e-400 as 0; so the text is rewritten before libconfig parses it: each
- * literal becomes the token " INDEXL " (an integer) or " INDEX.0 " (a float), and the readers take
- * the value from this table, whose entry INDEX holds the literal as the user wrote it. */
+ * strtoul into an int, and 1e-400 as 0; so the text is rewritten before libconfig parses it: literal i
+ * becomes an index token (INDEX_INT, INDEX_FLOAT), and the readers take the value from entry i of this
+ * table, which holds the literal as the user wrote it. */
 typedef struct {
 	const char *text; /* in the text that was scanned (not NUL-terminated), e.g. "-0x1FL", "1e-400" */
 	size_t len;
@@ -209,7 +213,10 @@ static size_t scan_numbers(const char *text, char *out, size_t room, literal *li
 			if (lits)
 				lits[n] = (literal){.text = p, .len = len, .is_float = is_float};
 			if (out)
-				used += (size_t)snprintf(out + used, room - used, is_float ? " %zu.0 " : " %zuL ", n);
+				used += (size_t)(is_float ? snprintf(out + used, room - used, " -%.1f ",
+								     INDEX_FLOAT + (double)n)
+							  : snprintf(out + used, room - used, " %lldL ",
+								     INDEX_INT + (long long)n));
 			n++;
 			p += len;
 			continue;
@@ -237,14 +244,15 @@ static void numbers_clear(literals *t)
  * for libconfig (free it). Returns LAT_OK or LAT_ENOMEM (then *out is NULL and t empty). */
 static int numbers_scan(const char *text, literals *t, char **out)
 {
-	/* an index token is at most 20 digits and 4 more characters; each replaces at least 1 */
+	/* an index token is at most 19 digits and 5 more characters; each replaces at least 1 */
 	const size_t token = 24;
 	size_t n = scan_numbers(text, NULL, 0, NULL), len = strlen(text), room, i;
 
 	*out = NULL;
 	t->n = 0;
 	t->lit = NULL;
-	if (n > (SIZE_MAX - len - 1) / token)
+	/* the float tokens are exact below 2^52 literals */
+	if (n > (SIZE_MAX - len - 1) / token || (double)n >= INDEX_FLOAT)
 		return LAT_ENOMEM;
 	room = len + n * token + 1;
 	t->lit = n ? calloc(n, sizeof *t->lit) : NULL;
@@ -266,12 +274,20 @@ fail:
 /* The literal behind number setting s (an integer or a float of the rewritten text). */
 static const literal *literal_of(const lat_cfg_ctx *c, const config_setting_t *s)
 {
-	double index = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
-								   : (double)config_setting_get_int64(s);
+	size_t n = c->nums ? c->nums->n : 0, index = n;
 
-	/* every number libconfig parsed went through scan_numbers: an index of the table */
-	assert(c->nums && index >= 0 && index < (double)c->nums->n);
-	return &c->nums->lit[(size_t)index];
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
+		double v = -config_setting_get_float(s) - INDEX_FLOAT;
+		if (v >= 0 && v < (double)n && v == floor(v))
+			index = (size_t)v;
+	} else {
+		long long v = config_setting_get_int64(s);
+		if (v >= INDEX_INT && (unsigned long long)(v - INDEX_INT) < n)
+			index = (size_t)(v - INDEX_INT);
+	}
+	/* every number libconfig parsed is an index token of scan_numbers */
+	assert(index < n);
+	return &c->nums->lit[index];
 }
 
 /* The literal as written, cut to LITLEN - 4 characters and "..." when longer, into buf (LITLEN bytes). */
