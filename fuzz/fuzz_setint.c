@@ -44,8 +44,8 @@ typedef struct {
 /* A literal and its mathematical value as this harness reads it, independently of src/cfg.c. */
 typedef struct {
 	char text[SETINT_LITLEN + 1]; /* as given, without surrounding blanks */
-	int plain;		      /* an integer literal of libconfig: [-+]?[0-9]+ or 0[xX][0-9a-fA-F]+, L or LL */
-	int neg, over;		      /* over: the magnitude exceeds 2^64 - 1 */
+	int plain;     /* an integer literal of libconfig: [-+]?[0-9]+ or 0[xX][0-9a-fA-F]+, L or LL */
+	int neg, over; /* over: the magnitude exceeds 2^64 - 1 */
 	unsigned long long mag;
 } setint_lit;
 
@@ -96,8 +96,10 @@ static void setint_range(const lat_cfg_key *k, long long *min, long long *max)
 static int setint_in(int neg, unsigned long long mag, long long min, long long max)
 {
 	if (!neg || mag == 0)
-		return max >= 0 && mag <= (unsigned long long)max && (min <= 0 || mag >= (unsigned long long)min);
-	return min < 0 && mag <= 0 - (unsigned long long)min && (max >= 0 || mag >= 0 - (unsigned long long)max);
+		return max >= 0 && mag <= (unsigned long long)max &&
+		       (min <= 0 || mag >= (unsigned long long)min);
+	return min < 0 && mag <= 0 - (unsigned long long)min &&
+	       (max >= 0 || mag >= 0 - (unsigned long long)max);
 }
 
 static int setint_hex(char ch)
@@ -165,7 +167,8 @@ static void setint_make(const uint8_t *d, size_t n, setint_lit *l)
 			l->text[len++] = f & 4 ? hex[b % 22] : (char)('0' + b % 10);
 		}
 		if (f & 0x40)
-			len += (size_t)snprintf(l->text + len, sizeof l->text - len, ".%d", n > 2 + i ? d[2 + i] % 100 : 5);
+			len += (size_t)snprintf(l->text + len, sizeof l->text - len, ".%d",
+						n > 2 + i ? d[2 + i] % 100 : 5);
 		if (f & 0x20)
 			len += (size_t)snprintf(l->text + len, sizeof l->text - len, "e%d",
 						n > 3 + i ? (int)(int8_t)d[3 + i] : 3);
@@ -246,12 +249,14 @@ static int setint_apply(const setint_target *t, int mode, const setint_lit *l, c
 		snprintf(what, what_size, "network.layers[%zu].%s", index, k->name);
 		snprintf(text, sizeof text, "network = { layers = %s; };\n", layers);
 	} else {
-		snprintf(what, what_size, "%s.%s%s", k->section, k->name, k->type == LAT_CFG_SIZES ? "[0]" : "");
+		snprintf(what, what_size, "%s.%s%s", k->section, k->name,
+			 k->type == LAT_CFG_SIZES ? "[0]" : "");
 		if (mode == SETINT_FILE)
-			snprintf(text, sizeof text, "%s = { %s = %s%s%s; };\n", k->section, k->name, open, l->text,
-				 close);
+			snprintf(text, sizeof text, "%s = { %s = %s%s%s; };\n", k->section, k->name, open,
+				 l->text, close);
 		else
-			snprintf(text, sizeof text, "%s.%s=%s%s%s", k->section, k->name, open, l->text, close);
+			snprintf(text, sizeof text, "%s.%s=%s%s%s", k->section, k->name, open, l->text,
+				 close);
 	}
 	if (t->table == SETINT_MODEL) {
 		lat_model_init(&m);
@@ -267,14 +272,14 @@ static int setint_apply(const setint_target *t, int mode, const setint_lit *l, c
 	} else {
 		lat_experiment_init(&e);
 		if (mode == SETINT_FILE || t->table == SETINT_LAYER)
-			rc = lat_experiment_load(&e, fuzz_file(0, "setint.cfg", (const uint8_t *)text, strlen(text)),
-						 err);
+			rc = lat_experiment_load(
+			    &e, fuzz_file(0, "setint.cfg", (const uint8_t *)text, strlen(text)), err);
 		else
 			rc = lat_experiment_set(&e, text, err);
 		if (!rc)
-			stored = setint_stored(k, t->table == SETINT_LAYER ? (const char *)&e.layers[index]
-									     : (const char *)&e,
-					       &mag, &neg);
+			stored = setint_stored(
+			    k, t->table == SETINT_LAYER ? (const char *)&e.layers[index] : (const char *)&e,
+			    &mag, &neg);
 		lat_experiment_clear(&e);
 	}
 	fuzz_check_error(rc, err, NULL);
@@ -287,19 +292,21 @@ static int setint_apply(const setint_target *t, int mode, const setint_lit *l, c
 			return rc;
 		/* the stored value against the range */
 		if (stored != 1 || !setint_in(neg, mag, min, max)) {
-			fprintf(stderr, "fuzz_setint: %s = '%s' accepted as %s%llu, outside [%lld, %lld]\n", what,
-				l->text, neg ? "-" : "", mag, min, max);
+			fprintf(stderr, "fuzz_setint: %s = '%s' accepted as %s%llu, outside [%lld, %lld]\n",
+				what, l->text, neg ? "-" : "", mag, min, max);
 			abort();
 		}
 		/* the stored value against the literal (a zero magnitude has no sign) */
 		if (l->plain && (l->over || l->mag != mag || (l->neg && l->mag) != neg)) {
-			fprintf(stderr, "fuzz_setint: %s = '%s' accepted as %s%llu\n", what, l->text, neg ? "-" : "",
-				mag);
+			fprintf(stderr, "fuzz_setint: %s = '%s' accepted as %s%llu\n", what, l->text,
+				neg ? "-" : "", mag);
 			abort();
 		}
 		if (!l->plain && !(l->text[0] == '\0' || strpbrk(l->text, "/#\"{}()[];,=:\\ \t\n\r\f\v"))) {
-			/* without whitespace, comments or punctuation a value must be a plain literal to be an integer */
-			fprintf(stderr, "fuzz_setint: %s = '%s' (not an integer literal) accepted as %s%llu\n", what,
+			/* without whitespace, comments or punctuation a value must be a plain literal to be
+			 * an integer */
+			fprintf(stderr,
+				"fuzz_setint: %s = '%s' (not an integer literal) accepted as %s%llu\n", what,
 				l->text, neg ? "-" : "", mag);
 			abort();
 		}
@@ -317,26 +324,27 @@ static void setint_check_plain(const setint_target *t, const setint_lit *l, int 
 	setint_range(t->k, &min, &max);
 	if (!l->over && setint_in(l->neg, l->mag, min, max)) {
 		/* an even kernel is in the table's range but refused: kernels are centred */
-		int even_kernel = t->table == SETINT_LAYER && !strcmp(t->k->name, "kernel") && l->mag % 2 == 0;
+		int even_kernel =
+		    t->table == SETINT_LAYER && !strcmp(t->k->name, "kernel") && l->mag % 2 == 0;
 		if (rc == LAT_OK && !even_kernel)
 			return;
 		snprintf(want, sizeof want, "%s: expected an odd integer", what);
 		if (even_kernel && rc == LAT_ECONFIG && strstr(err, want))
 			return;
-		fprintf(stderr, "fuzz_setint: %s = '%s' (in [%lld, %lld]) refused: %s\n", what, l->text, min, max,
-			err);
+		fprintf(stderr, "fuzz_setint: %s = '%s' (in [%lld, %lld]) refused: %s\n", what, l->text, min,
+			max, err);
 		abort();
 	}
 	if (rc != LAT_ECONFIG) {
-		fprintf(stderr, "fuzz_setint: %s = '%s' (outside [%lld, %lld]) got status %d: %s\n", what, l->text,
-			min, max, rc, err);
+		fprintf(stderr, "fuzz_setint: %s = '%s' (outside [%lld, %lld]) got status %d: %s\n", what,
+			l->text, min, max, rc, err);
 		abort();
 	}
 	snprintf(want, sizeof want, "%s: expected an integer >= %lld and <= %lld, got %.*s", what, min, max,
 		 SETINT_QUOTED - 3, l->text);
 	if (!strstr(err, want)) {
-		fprintf(stderr, "fuzz_setint: refusal of %s = '%s' does not say '%s': %s\n", what, l->text, want,
-			err);
+		fprintf(stderr, "fuzz_setint: refusal of %s = '%s' does not say '%s': %s\n", what, l->text,
+			want, err);
 		abort();
 	}
 }
