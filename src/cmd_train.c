@@ -18,6 +18,7 @@
 #include "lateral/io.h"
 #include "lateral/optim.h"
 #include "lateral/trainer.h"
+#include "size.h"
 
 #define PATHLEN 4096
 #define BAR_WIDTH 30
@@ -232,7 +233,8 @@ int cmd_train(int argc, char **argv)
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[PATHLEN], ckpt[PATHLEN], line[2048], at[128];
+	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[PATHLEN], ckpt[PATHLEN], line[2048], at[128],
+	    planned[32];
 	int rc = cli_parse(argc, argv, "train", summary, "out/train", 0, extra, on_train_extra, &args, &o);
 	int status, sig = 0, tty = isatty(2);
 	double start;
@@ -277,12 +279,13 @@ int cmd_train(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_EIO, err);
 		goto out;
 	}
-	fprintf(stderr,
-		"lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
-		"planned memory %.1f MiB\n",
-		e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
-		lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), e.share_mode,
-		(double)lat_trainer_planned_bytes(t) / 1048576.0);
+	fprintf(
+	    stderr,
+	    "lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
+	    "planned memory %s\n",
+	    e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
+	    lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), e.share_mode,
+	    lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)));
 	start = cli_now();
 	while (lat_trainer_epoch(t) < e.epochs) {
 		size_t epoch = lat_trainer_epoch(t) + 1, total = lat_trainer_batches(t), done;

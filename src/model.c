@@ -383,6 +383,15 @@ int lat_model_finalize(lat_model *m, char *err)
 		    m->bias_tau);
 		goto out;
 	}
+	if (!(lat_model_t_max(m) > 0) || !isfinite(lat_model_t_max(m))) {
+		rc = lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: solver.t_max = 0 takes the settle time budget %g / kappa from the circuit's "
+		    "slowest decay rate kappa, which gives %g for circuit.tau = %g, circuit.tau_inh = %g, "
+		    "circuit.bias_tau = %g: set solver.t_max > 0 or less extreme time constants",
+		    src, LAT_T_MAX_RATES, lat_model_t_max(m), m->tau, m->tau_inh, m->bias_tau);
+		goto out;
+	}
 	if (m->weights_file) {
 		rc = load_matrix(src, "weights.file", m->weights_file, n, d,
 				 "circuit.neurons x circuit.inputs", &w, &rows, err);

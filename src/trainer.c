@@ -15,12 +15,12 @@
 #include "lateral/optim.h"
 #include "lateral/share.h"
 #include "lateral/trainer.h"
+#include "size.h"
 
 /* Checkpoint format: "LATCKPT" and a version digit. Version 1 had no position within the epoch. */
 #define CKPT_MAGIC "LATCKPT2"
 #define CKPT_MAGIC_STEM 7
 #define MAX_LC LAT_MAX_LAYERS
-#define GIB (1024.0 * 1024.0 * 1024.0)
 
 struct lat_trainer {
 	const lat_experiment *e;
@@ -150,6 +150,7 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 	lat_trainer *t = calloc(1, sizeof *t);
 	lat_batch_opts bo;
 	lat_shape in;
+	size_t x_bytes;
 	int rc = LAT_OK;
 
 	if (!t) {
@@ -165,7 +166,15 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		goto fail;
 	in = (lat_shape){t->train.c, t->train.h, t->train.w};
 	t->in_size = lat_shape_size(in);
-	t->max_batch = e->batch * e->repeats;
+	if (lat_size_mul(e->batch, e->repeats, &t->max_batch) ||
+	    lat_size_mul(t->max_batch, t->in_size, &x_bytes) ||
+	    lat_size_mul(x_bytes, sizeof *t->x, &x_bytes)) {
+		rc = lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: train.batch = %zu x data.repeats = %zu images of %zu values do not fit in memory",
+		    e->source ? e->source : "<built-in experiment>", e->batch, e->repeats, t->in_size);
+		goto fail;
+	}
 	t->net = lat_net_alloc(e, in, t->n_classes, t->max_batch, err);
 	if (!t->net) {
 		rc = LAT_ECONFIG;
@@ -175,7 +184,7 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 	t->opt = lat_optim_alloc(e, lat_net_n_params(t->net), err);
 	bo = (lat_batch_opts){.batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
 	t->batcher = t->opt ? lat_batcher_alloc(&t->train, &bo, err) : NULL;
-	t->x = malloc(t->max_batch * t->in_size * sizeof *t->x);
+	t->x = malloc(x_bytes);
 	t->y = malloc(t->max_batch * sizeof *t->y);
 	t->dlogits = malloc(t->max_batch * t->n_classes * sizeof *t->dlogits);
 	if (!t->opt || !t->batcher || !t->x || !t->y || !t->dlogits) {
@@ -189,12 +198,16 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		const char *what;
 		size_t limit = lat_mem_limit(e->max_memory, &what), planned = lat_trainer_planned_bytes(t);
 		if (planned > limit) {
-			rc = lat_err_set(err, LAT_ECONFIG,
-					 "%s: planned memory %.1f GiB (data %.1f GiB, network and optimiser %.1f GiB) is "
-					 "more than %s (%.1f GiB); lower train.batch, data.limit_train or the network size",
-					 e->source ? e->source : "<built-in experiment>", (double)planned / GIB,
-					 (double)data_bytes(t) / GIB, (double)(planned - data_bytes(t)) / GIB, what,
-					 (double)limit / GIB);
+			char p[32], d[32], n[32], l[32];
+			rc = lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: planned memory %s (data %s, network and optimiser %s) is more than %s (%s); "
+			    "lower train.batch, data.limit_train or the network size",
+			    e->source ? e->source : "<built-in experiment>",
+			    lat_size_text(p, sizeof p, (double)planned),
+			    lat_size_text(d, sizeof d, (double)data_bytes(t)),
+			    lat_size_text(n, sizeof n, (double)planned - (double)data_bytes(t)), what,
+			    lat_size_text(l, sizeof l, (double)limit));
 			goto fail;
 		}
 	}
@@ -305,8 +318,10 @@ static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int train
 		if (lat_shape_size(o) > max_out)
 			max_out = lat_shape_size(o);
 	}
-	buf[0] = malloc(n * max_out * sizeof *buf[0]);
-	buf[1] = malloc(n * max_out * sizeof *buf[1]);
+	if (lat_size_mul(n, max_out, &max_out) || lat_size_mul(max_out, sizeof *buf[0], &max_out))
+		max_out = SIZE_MAX; /* malloc refuses it */
+	buf[0] = malloc(max_out);
+	buf[1] = malloc(max_out);
 	snprintf(msg, size, "every parameter is finite but the loss is not");
 	for (size_t i = 0; buf[0] && buf[1] && i < lat_net_n_layers(t->net); i++) {
 		lat_layer *l = lat_net_layer(t->net, i);
@@ -469,23 +484,38 @@ lat_net *lat_trainer_net(lat_trainer *t)
 	return t->net;
 }
 
-/* Bytes of the loaded images and labels. */
+/* Bytes of the loaded images and labels (SIZE_MAX when that overflows: it is compared with a limit). */
 static size_t data_bytes(const lat_trainer *t)
 {
-	return (t->train.n + t->val.n + t->test.n) * (t->in_size * sizeof(float) + sizeof(int));
+	size_t n, per, bytes;
+
+	if (lat_size_add(t->train.n, t->val.n, &n) || lat_size_add(n, t->test.n, &n) ||
+	    lat_size_mul(t->in_size, sizeof(float), &per) || lat_size_add(per, sizeof(int), &per) ||
+	    lat_size_mul(n, per, &bytes))
+		return SIZE_MAX;
+	return bytes;
 }
 
 size_t lat_trainer_planned_bytes(const lat_trainer *t)
 {
-	size_t n_state = 0, floats = 0;
+	size_t n_state = 0, floats, part, bytes;
+	int bad;
+
 	lat_optim_state(t->opt, &n_state);
-	floats += 2 * lat_net_n_params(t->net) + lat_net_n_buffers(t->net) + n_state;
-	floats += lat_net_activation_floats(t->net);
-	floats += t->max_batch * (t->in_size + t->n_classes);
+	bad = lat_size_mul(lat_net_n_params(t->net), 2, &floats) ||
+	      lat_size_add(floats, lat_net_n_buffers(t->net), &floats) ||
+	      lat_size_add(floats, n_state, &floats) ||
+	      lat_size_add(floats, lat_net_activation_floats(t->net), &floats) ||
+	      lat_size_add(t->in_size, t->n_classes, &part) || lat_size_mul(part, t->max_batch, &part) ||
+	      lat_size_add(floats, part, &floats);
 	/* sharing works on a double copy of each lc layer's kernels */
-	for (size_t i = 0; i < t->n_lc; i++)
-		floats += 4 * lat_net_layer(t->net, t->lc_layer[i])->n_params;
-	return floats * sizeof(float) + data_bytes(t);
+	for (size_t i = 0; i < t->n_lc && !bad; i++)
+		bad = lat_size_mul(lat_net_layer(t->net, t->lc_layer[i])->n_params, 4, &part) ||
+		      lat_size_add(floats, part, &floats);
+	/* saturate rather than wrap: the plan is compared with a limit */
+	if (bad || lat_size_mul(floats, sizeof(float), &bytes) || lat_size_add(bytes, data_bytes(t), &bytes))
+		return SIZE_MAX;
+	return bytes;
 }
 
 /* ---- checkpoints ---- */
