@@ -341,10 +341,19 @@ static int suggestion_works(const lat_model *m, lat_sim *sim, const char *const 
 	return ok;
 }
 
+/* The checks of candidate settings after a failed presentation may take at most this many times the
+ * steps the presentation was allowed (solver.max_steps), or SUGGEST_MIN_STEPS when that is more: each
+ * check retries the presentation with the candidate's max_steps, and checking max_steps x 10, x 100 and
+ * x 1000 once took an hour after a presentation of 3 s (circuit.alpha = 1e12 with rk8pd). */
+#define SUGGEST_FACTOR 10
+#define SUGGEST_MIN_STEPS 1e5
+
 /* Candidate settings for a failed presentation, by what the failure measured: a smaller eta for a
  * blow-up; more simulated time or steps for a residual still falling; the auto method for an
- * integrator that stalled or did not converge. Up to 3 alternatives of up to 2 sets each. */
-static size_t fault_candidates(const lat_model *m, int code, int cause, char sets[3][2][64], size_t n_sets[3])
+ * integrator that stalled or did not converge. Up to 3 alternatives of up to 2 sets each, in order of
+ * cost: steps[k] is the step budget a check of alternative k may use. */
+static size_t fault_candidates(const lat_model *m, int code, int cause, char sets[3][2][64], size_t n_sets[3],
+			       double steps[3])
 {
 	double t_max = lat_model_t_max(m);
 	size_t n = 0;
@@ -352,21 +361,25 @@ static size_t fault_candidates(const lat_model *m, int code, int cause, char set
 	for (int k = 0; k < 3; k++) {
 		double f = pow(10.0, k + 1);
 		n_sets[n] = 1;
-		if (code == LAT_EDIVERGE)
+		steps[n] = (double)m->max_steps; /* a smaller eta, more time, another method: the same budget */
+		if (code == LAT_EDIVERGE) {
 			snprintf(sets[n][0], sizeof sets[n][0], "plasticity.eta=%g", m->eta / f);
-		else if (cause == LAT_ODE_CAUSE_TIME)
+		} else if (cause == LAT_ODE_CAUSE_TIME) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
-		else if (cause == LAT_ODE_CAUSE_STEPS)
+		} else if (cause == LAT_ODE_CAUSE_STEPS) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.max_steps=%.0f", f * (double)m->max_steps);
-		else if ((cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) && k == 0 &&
-			 m->method != LAT_METHOD_AUTO)
+			steps[n] *= f;
+		} else if ((cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) && k == 0 &&
+			   m->method != LAT_METHOD_AUTO) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.method=auto");
-		else if (cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) {
+		} else if (cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
 			snprintf(sets[n][1], sizeof sets[n][1], "solver.max_steps=%.0f", f * (double)m->max_steps);
 			n_sets[n] = 2;
-		} else
+			steps[n] *= f;
+		} else {
 			break; /* an unstable fixed point, a solver failure: no setting of ours is known to help */
+		}
 		n++;
 	}
 	return n;
@@ -379,12 +392,21 @@ static void study_fault(const cli_opts *o, const run_control *ctl, const lat_mod
 {
 	char sets[3][2][64], err[LAT_ERRLEN];
 	const char *set_ptr[2] = {NULL, NULL};
-	size_t n_sets[3], n_cand = fault_candidates(m, code, cause, sets, n_sets), k, n_use = 0;
+	double steps[3], budget = fmax(SUGGEST_FACTOR * (double)m->max_steps, SUGGEST_MIN_STEPS), spent = 0;
+	size_t n_sets[3], n_cand = fault_candidates(m, code, cause, sets, n_sets, steps), k, n_use = 0;
 	unsigned long long next = (unsigned long long)st->s.done + 1;
 
+	/* the alternatives come in order of cost: check those the budget allows */
+	for (k = 0; k < n_cand && spent + steps[k] <= budget; k++)
+		spent += steps[k];
+	n_cand = k;
 	for (k = 0; k < n_cand; k++) {
 		set_ptr[0] = sets[k][0];
 		set_ptr[1] = sets[k][1];
+		/* a check with a larger step budget can take up to SUGGEST_FACTOR times the failed presentation */
+		if (steps[k] > (double)m->max_steps)
+			fprintf(stderr, "lateral %s: checking whether presentation %llu settles with --set %s%s%s\n",
+				o->cmd, next, sets[k][0], n_sets[k] > 1 ? " --set " : "", n_sets[k] > 1 ? sets[k][1] : "");
 		if (suggestion_works(m, sim, set_ptr, n_sets[k])) {
 			n_use = n_sets[k];
 			fprintf(stderr, "lateral %s: checked: presentation %llu settles with --set %s%s%s\n", o->cmd, next,
