@@ -154,7 +154,9 @@ static void fault_hint(int argc, char **argv, const lat_experiment *e, const lat
 	const char *set_ptr[2] = {sets[0], sets[1]};
 	size_t n_sets = 1;
 
-	if (code == LAT_EDIVERGE) {
+	if (code == LAT_EDIVERGE && lat_trainer_fault_in_sharing(t)) {
+		snprintf(sets[0], sizeof sets[0], "sharing.eta=%g", e->share_eta / 10);
+	} else if (code == LAT_EDIVERGE) {
 		snprintf(sets[0], sizeof sets[0], "train.lr=%g", lat_optim_lr(e, lat_trainer_epoch(t)) / 10);
 	} else {
 		snprintf(sets[0], sizeof sets[0], "sharing.t_max=%g", 10 * e->t_max);

@@ -648,16 +648,19 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 	return status;
 }
 
-static int all_finite(const lat_share *s, const double *w)
+/* max |w| over the pooled kernels; NaN or inf when one of them is not finite */
+static double max_abs(const lat_share *s, const double *w)
 {
+	double big = 0;
+
 	for (size_t a = 0; a < s->n_active; a++)
 		for (size_t c = 0; c < s->g.c_out; c++) {
 			const double *k = w + (c * s->n_pos + s->active[a]) * s->d;
 			for (size_t j = 0; j < s->d; j++)
-				if (!isfinite(k[j]))
-					return 0;
+				if (!(fabs(k[j]) <= big)) /* NaN-propagating max */
+					big = isnan(big) ? big : fabs(k[j]);
 		}
-	return 1;
+	return big;
 }
 
 /* mean over pools of cos(wbar of w, wbar of w0) */
@@ -689,6 +692,7 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	lat_share_pools before, after;
 	double t0 = now_seconds();
 	size_t P = s->o.presentations, it;
+	double big0, big;
 	int status = LAT_OK;
 
 	sv.n_pools = s->n_pools;
@@ -699,6 +703,7 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	for (size_t i = 0; i < s->n_kernel; i++)
 		s->wd[i] = w[i];
 	memcpy(s->w0, s->wd, s->n_kernel * sizeof *s->wd);
+	big0 = max_abs(s, s->w0);
 	if (s->o.mode == LAT_SHARE_CIRCUIT)
 		sv.max_steady_error = 0;
 	if (s->o.mode == LAT_SHARE_INSTANT)
@@ -714,11 +719,20 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 		if (status)
 			goto out;
 		update(s);
-		if (!all_finite(s, s->wd)) {
+		big = max_abs(s, s->wd);
+		if (!isfinite(big)) {
 			status = lat_err_set(
 			    err, LAT_EDIVERGE,
 			    "share: non-finite weights at iteration %zu (eta_eff = %g too large?)", it + 1,
 			    s->eta_eff);
+			goto out;
+		}
+		if (big > LAT_SHARE_GROWTH_LIMIT * big0) {
+			status = lat_err_set(
+			    err, LAT_EDIVERGE,
+			    "share: the largest pooled weight grew from %g to %g at iteration %zu, more "
+			    "than %g times: the update diverges (eta_eff = %g too large)",
+			    big0, big, it + 1, LAT_SHARE_GROWTH_LIMIT, s->eta_eff);
 			goto out;
 		}
 	}

@@ -41,6 +41,8 @@ struct lat_trainer {
 	lat_share *share[MAX_LC];
 	lat_epoch_stats stats;
 	int in_epoch;          /* between lat_trainer_begin_epoch and the step that ends the epoch */
+	int shared_last;       /* a sharing phase ran after the last optimiser step */
+	int fault_in_sharing;  /* the last error came from a sharing phase or the batch right after one */
 	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
 };
 
@@ -341,6 +343,47 @@ static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int train
 	free(buf[1]);
 }
 
+/* "layer L (TYPE): V", the layer holding the parameter of largest magnitude V, into msg. */
+static void largest_weight(lat_trainer *t, char *msg, size_t size)
+{
+	size_t best = 0;
+	double big = -1;
+
+	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
+		const lat_layer *l = lat_net_layer(t->net, i);
+		for (size_t k = 0; l->w && k < l->n_params; k++)
+			if (fabs(l->w[k]) > big) {
+				big = fabs(l->w[k]);
+				best = i;
+			}
+	}
+	snprintf(msg, size, "layer %zu (%s): %g", best + 1, lat_net_layer(t->net, best)->type->name, big);
+}
+
+/* LAT_EDIVERGE when a finite loss is absurd, more than LAT_DIVERGE_LOSS_FACTOR times that of a uniform
+ * guess: logits thousands apart mean the weights have blown up. The message starts with where and names
+ * the layer of the largest weight and the key to lower. */
+static int loss_diverged(lat_trainer *t, double loss, const char *where, char *err)
+{
+	double bound = LAT_DIVERGE_LOSS_FACTOR * log((double)t->n_classes);
+	char big[128], why[96];
+
+	if (!(loss > bound))
+		return LAT_OK;
+	t->fault_in_sharing = t->shared_last;
+	largest_weight(t, big, sizeof big);
+	if (t->shared_last)
+		snprintf(why, sizeof why, "right after a sharing phase: lower sharing.eta (now %g)",
+			 t->e->share_eta);
+	else
+		snprintf(why, sizeof why, "lower train.lr (now %g)", lat_optim_lr(t->e, t->epoch));
+	return lat_err_set(
+	    err, LAT_EDIVERGE,
+	    "%s: the loss is %g, more than %g x ln(%zu classes) = %g (a uniform guess scores ln(%zu)): "
+	    "training diverged, the largest weight is in %s; %s",
+	    where, loss, LAT_DIVERGE_LOSS_FACTOR, t->n_classes, bound, t->n_classes, big, why);
+}
+
 /* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
  * resumed run draws the same patches as an uninterrupted one. */
 static int share_phase(lat_trainer *t, char *err)
@@ -357,6 +400,10 @@ static int share_phase(lat_trainer *t, char *err)
 			t->stats.share_steady_error = isnan(t->stats.share_steady_error)
 							  ? st.max_steady_error
 							  : fmax(t->stats.share_steady_error, st.max_steady_error);
+		if (rc == LAT_EDIVERGE)
+			return lat_err_set(
+			    err, rc, "sharing phase %llu, layer %zu (lc): %s; lower sharing.eta (now %g)",
+			    (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg, t->e->share_eta);
 		if (rc)
 			return lat_err_set(err, rc, "sharing phase %llu, layer %zu (lc): %s",
 					   (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg);
@@ -376,6 +423,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	char msg[LAT_ERRLEN];
 	int rc;
 
+	t->fault_in_sharing = 0;
 	if (n == 0) {
 		t->epoch++;
 		t->in_epoch = 0;
@@ -386,6 +434,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		return lat_err_set(err, LAT_EINVAL, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
 	loss = lat_softmax_xent(logits, t->y, n, t->n_classes, t->dlogits, &correct);
 	if (!isfinite(loss)) {
+		t->fault_in_sharing = t->shared_last;
 		diagnose_forward(t, t->x, n, 1, msg, sizeof msg);
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is %g: %s", t->epoch + 1,
 				   t->stats.batches + 1, loss, msg);
@@ -399,10 +448,16 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: a %s is not finite: %s", t->epoch + 1,
 				   t->stats.batches + 1, weight ? "weight" : "gradient", msg);
 	}
+	/* after the gradients' check, which names a non-finite value more precisely, and before the step */
+	snprintf(msg, sizeof msg, "epoch %zu, batch %zu", t->epoch + 1, t->stats.batches + 1);
+	rc = loss_diverged(t, loss, msg, err);
+	if (rc)
+		return rc;
 	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(t->e, t->epoch));
 	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: after the optimiser step (lr %g): %s",
 				   t->epoch + 1, t->stats.batches + 1, lat_optim_lr(t->e, t->epoch), msg);
+	t->shared_last = 0;
 	t->global_batch++;
 	t->stats.batches++;
 	t->stats.samples += n;
@@ -411,10 +466,17 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	t->stats.train_seconds += now() - start;
 	if (t->mode != LAT_SHARE_NONE && t->global_batch % t->e->share_every == 0) {
 		rc = share_phase(t, msg);
+		t->fault_in_sharing = rc != LAT_OK;
+		t->shared_last = 1;
 		if (rc)
 			return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches, msg);
 	}
 	return 1;
+}
+
+int lat_trainer_fault_in_sharing(const lat_trainer *t)
+{
+	return t->fault_in_sharing;
 }
 
 const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t)
@@ -439,9 +501,19 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 		l = lat_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &c);
 		if (!isfinite(l)) {
 			char msg[LAT_ERRLEN];
+			t->fault_in_sharing = t->shared_last;
 			diagnose_forward(t, x, n, 0, msg, sizeof msg);
 			return lat_err_set(err, LAT_EDIVERGE, "%s set, samples %zu-%zu: the loss is %g: %s",
 					   which ? "validation" : "test", start + 1, start + n, l, msg);
+		}
+		{
+			char where[96];
+			int rc;
+			snprintf(where, sizeof where, "%s set, samples %zu-%zu",
+				 which ? "validation" : "test", start + 1, start + n);
+			rc = loss_diverged(t, l, where, err);
+			if (rc)
+				return rc;
 		}
 		sum += l * (double)n;
 		correct += c;
