@@ -344,7 +344,8 @@ static int suggestion_works(const lat_model *m, lat_sim *sim, const char *const 
 /* The checks of candidate settings after a failed presentation may take at most this many times the
  * steps the presentation was allowed (solver.max_steps), or SUGGEST_MIN_STEPS when that is more: each
  * check retries the presentation with the candidate's max_steps, and checking max_steps x 10, x 100 and
- * x 1000 once took an hour after a presentation of 3 s (circuit.alpha = 1e12 with rk8pd). */
+ * x 1000 could cost 1110 times a presentation of 3 s (relu units at circuit.alpha = 1e12: still
+ * checking after 5 minutes). */
 #define SUGGEST_FACTOR 10
 #define SUGGEST_MIN_STEPS 1e5
 

@@ -338,8 +338,8 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 	s->g = *g;
 	s->o = *o;
 	P = iterative(o->mode) ? o->presentations : 1;
-	/* every array below fits a size_t in bytes (the scratch's (max_pool + 1) d <= (n_pos + 1) d too), and
-	 * the BLAS takes int sizes and leading dimensions (n_pos d, n_pos P) */
+	/* every array below fits a size_t in bytes, and the BLAS takes int sizes and leading dimensions
+	 * (n_pos d, n_pos P; the scratch's (max_pool + 1) d <= n_pos d + d fits with them) */
 	if (lat_size_mul(g->k, g->k, &kk) || lat_size_mul(g->c_in, kk, &s->d) ||
 	    lat_size_mul(g->h_out, g->w_out, &s->n_pos) || lat_size_mul(g->c_out, s->n_pos, &n_chan) ||
 	    lat_size_mul(n_chan, s->d, &s->n_kernel) || lat_size_mul(n_chan, P, &s->n_zeta) ||
@@ -347,7 +347,7 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 	    lat_size_mul(s->n_zeta, sizeof(double), &bytes) || lat_size_mul(s->n_pos, s->d, &ld_d) ||
 	    lat_size_mul(ld_d, sizeof(size_t), &bytes) || lat_size_mul(s->n_pos, P, &ld_p) ||
 	    lat_size_mul(P, s->d, &n_patch) || lat_size_mul(n_patch, sizeof(double), &bytes) ||
-	    ld_d > INT_MAX - s->d || ld_p > INT_MAX || g->c_out > INT_MAX) {
+	    ld_d > INT_MAX || ld_p > INT_MAX || g->c_out > INT_MAX) {
 		status = lat_err_set(err, LAT_EINVAL, "share: layer too large");
 		goto out;
 	}

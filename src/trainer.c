@@ -41,7 +41,7 @@ struct lat_trainer {
 	lat_share *share[MAX_LC];
 	lat_epoch_stats stats;
 	int in_epoch;          /* between lat_trainer_begin_epoch and the step that ends the epoch */
-	int shared_last;       /* a sharing phase ran after the last optimiser step */
+	int shared_last;       /* a fixedpoint or circuit sharing phase ran after the last optimiser step */
 	int fault_in_sharing;  /* the last error came from a sharing phase or the batch right after one */
 	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
 };
@@ -467,7 +467,8 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	if (t->mode != LAT_SHARE_NONE && t->global_batch % t->e->share_every == 0) {
 		rc = share_phase(t, msg);
 		t->fault_in_sharing = rc != LAT_OK;
-		t->shared_last = 1;
+		/* instant sharing copies pool means: it cannot blow weights up, and has no eta */
+		t->shared_last = t->mode == LAT_SHARE_FIXEDPOINT || t->mode == LAT_SHARE_CIRCUIT;
 		if (rc)
 			return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches, msg);
 	}
