@@ -1017,6 +1017,13 @@ out:
 	return status;
 }
 
+/* LAT_ESOLVER for dense output that used up max_steps since the restart on its way to t_out. */
+static int too_many_steps(const lat_ode *o, double t_out, char *err)
+{
+	return lat_err_set(err, LAT_ESOLVER, "%s: more than max_steps = %ld steps since t = 0, at t = %g on the way to t = %g",
+			   lat_method_name(first_method(o)), o->opts.max_steps, o->t, t_out);
+}
+
 int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char *err)
 {
 	lat_ode_stats s = {.method_used = first_method(o)};
@@ -1031,30 +1038,43 @@ int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char
 				     o->t);
 		goto out;
 	}
+	/* max_steps bounds the whole sequence since the restart, not each call: dense output in many small
+	 * intervals (a traced presentation) gets the budget of one call to its end */
 	if (is_cvode(o)) {
 		sunrealtype t = o->t;
-		if (t_out > o->t)
-			status = cv_ok(CVode(o->cv, t_out, o->y, &t, CV_NORMAL), "CVode", err);
+		long done = 0;
+		if (t_out > o->t) {
+			status = cv_ok(CVodeGetNumSteps(o->cv, &done), "CVodeGetNumSteps", err);
+			if (!status && done >= o->opts.max_steps)
+				status = too_many_steps(o, t_out, err);
+			if (!status)
+				status = cv_ok(CVodeSetMaxNumSteps(o->cv, o->opts.max_steps - done),
+					       "CVodeSetMaxNumSteps", err);
+			if (!status) {
+				int flag = CVode(o->cv, t_out, o->y, &t, CV_NORMAL);
+				o->t = t;
+				status = flag == CV_TOO_MUCH_WORK ? too_many_steps(o, t_out, err)
+								  : cv_ok(flag, "CVode", err);
+			}
+		}
 		memcpy(y, N_VGetArrayPointer(o->y), o->dim * sizeof *y);
 		o->t = t;
 	} else if (first_method(o) == LAT_METHOD_RK8PD) {
-		long steps = 0;
 		while (!status && o->t < t_out) {
 			int gstat;
-			if (steps >= o->opts.max_steps) {
-				status = lat_err_set(err, LAT_ESOLVER,
-						     "rk8pd: more than %ld steps to reach t = %g",
-						     o->opts.max_steps, t_out);
+			if (o->own_steps >= o->opts.max_steps) {
+				status = too_many_steps(o, t_out, err);
 				break;
 			}
 			gstat = gsl_odeiv2_evolve_apply(o->ev, o->ctrl, o->step, &o->gsys, &o->t, t_out,
 							&o->h, o->ya);
 			if (gstat != GSL_SUCCESS)
 				status = gsl_fail(gstat, o->t, err);
-			steps++;
+			o->own_steps++;
 		}
-		o->own_steps += steps;
 		memcpy(y, o->ya, o->dim * sizeof *y);
+	} else if (o->own_steps >= o->opts.max_steps) {
+		status = too_many_steps(o, t_out, err);
 	} else {
 		int rc = o->sys->exact(o->sys->params, o->ya, t_out, y);
 		o->own_steps++;
