@@ -18,7 +18,7 @@ build=${FUZZ_BUILD:-$here/build}
 work=${FUZZ_WORK:-$here/work}
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
-harnesses=${*:-fuzz_model fuzz_experiment fuzz_set fuzz_idx fuzz_cifar}
+harnesses=${*:-fuzz_model fuzz_experiment fuzz_set fuzz_idx fuzz_cifar fuzz_state}
 
 # Per-harness options: input size limit and dictionary.
 options() {
@@ -28,6 +28,7 @@ options() {
 	fuzz_set) echo "-max_len=1024 -dict=$here/dict/set.dict" ;;
 	fuzz_idx) echo "-max_len=1024" ;;
 	fuzz_cifar) echo "-max_len=8192" ;;
+	fuzz_state) echo "-max_len=16384" ;;
 	*) echo "run.sh: unknown harness $1" >&2; return 1 ;;
 	esac
 }
