@@ -201,7 +201,7 @@ static int check_study(const char *path, const lat_model *m, const lat_ckpt_sect
 				   "%s: corrupt state: the rows of metrics.tsv (%zu bytes) are not a header and %llu "
 				   "lines of text",
 				   path, secs[R_METRICS].n, (unsigned long long)n_rec);
-	if (!text_ok(secs[R_TRACE].data, secs[R_TRACE].n, &lines) || (lines > 0 && secs[R_TRACE].data[0] != '#'))
+	if (!text_ok(secs[R_TRACE].data, secs[R_TRACE].n, &lines))
 		return lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: the rows of trace.tsv (%zu bytes) are not text",
 				   path, secs[R_TRACE].n);
 	s->model_len = secs[R_MODEL].n;

@@ -551,9 +551,9 @@ static void locate(const lat_trainer *t, int what, size_t k, char *msg, size_t s
 }
 
 /* The counters and statistics of a checkpoint that a run of this experiment could have written:
- * within train.epochs and the batches per epoch, one optimiser step per batch, at least one batch
- * per finished epoch, at most one sharing phase per batch, and the statistics of the batches of the
- * epoch so far (all zero at an epoch boundary). Returns a description of the first violation, or NULL. */
+ * one optimiser step per batch, at least one batch per finished epoch, at most one sharing phase per
+ * batch, and the statistics of the batches of the epoch so far (at most every training image, each
+ * data.repeats times; all zero at an epoch boundary). Returns a description of the first violation, or NULL. */
 static const char *counters_bad(const lat_trainer *t, const uint64_t *h, const double *st)
 {
 	uint64_t b = h[H_BATCH], e = h[H_EPOCH], g = h[H_GLOBAL_BATCH];
@@ -569,7 +569,8 @@ static const char *counters_bad(const lat_trainer *t, const uint64_t *h, const d
 			       !(isnan(st[S_STEADY_ERROR]) || st[S_STEADY_ERROR] == 0)
 			   ? "statistics of an epoch at its boundary"
 			   : NULL;
-	if (h[H_BATCHES] != b || h[H_SAMPLES] < b || h[H_SAMPLES] > t->train.n || h[H_CORRECT] > h[H_SAMPLES] ||
+	if (h[H_BATCHES] != b || h[H_SAMPLES] < b || h[H_SAMPLES] > (uint64_t)t->train.n * t->e->repeats ||
+	    h[H_CORRECT] > h[H_SAMPLES] ||
 	    h[H_EPOCH_PHASES] > b || h[H_EPOCH_PHASES] > h[H_PHASES])
 		return "counts of the epoch so far";
 	if (!(isfinite(st[S_LOSS_SUM]) && st[S_LOSS_SUM] >= 0) ||
@@ -594,6 +595,7 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	lat_ckpt *c = NULL;
 	uint64_t h[H_COUNT];
 	double st[S_COUNT];
+	float *bufs = NULL;
 	const char *bad;
 	char where[128];
 	int rc = lat_ckpt_load(path, LAT_CKPT_TRAIN, CKPT_VERSION, secs, K_N_SECTIONS, &c, err);
@@ -655,9 +657,28 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 			goto out;
 		}
 	}
+	/* Buffers the layers could have reached (bn: no negative running variance). */
+	bufs = malloc((n_buffers + 1) * sizeof *bufs);
+	if (!bufs) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	lat_ckpt_get_f32(&secs[K_BUFFERS], bufs);
+	for (size_t i = 0, off = 0; i < lat_net_n_layers(t->net); i++) {
+		const lat_layer *l = lat_net_layer(t->net, i);
+		size_t k = 0;
+		if (l->n_buffers && l->type->check_buffers && !l->type->check_buffers(l, bufs + off, &k)) {
+			rc = lat_err_set(err, LAT_ECONFIG,
+					 "%s: corrupt checkpoint: layer %zu (%s): running statistic %zu of %zu is %g, not a "
+					 "value it can hold",
+					 path, i + 1, l->type->name, k, l->n_buffers, (double)bufs[off + k]);
+			goto out;
+		}
+		off += l->n_buffers;
+	}
 	/* Only a complete, valid checkpoint replaces the state. */
+	memcpy(lat_net_buffers(t->net), bufs, n_buffers * sizeof *bufs);
 	lat_ckpt_get_f32(&secs[K_PARAMS], lat_net_params(t->net));
-	lat_ckpt_get_f32(&secs[K_BUFFERS], lat_net_buffers(t->net));
 	lat_ckpt_get_f32(&secs[K_OPT], state);
 	*lat_optim_steps(t->opt) = (unsigned long)h[H_OPT_STEPS];
 	t->epoch = (size_t)h[H_EPOCH];
@@ -676,6 +697,7 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 					     .share_steady_error = st[S_STEADY_ERROR]};
 	}
 out:
+	free(bufs);
 	lat_ckpt_free(c);
 	return rc;
 }

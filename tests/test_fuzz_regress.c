@@ -149,6 +149,10 @@ static void test_messages(void)
 	     "checkpoint.bin: corrupt checkpoint: taken after 9223372036854775808 epochs and 0 batches, more than "
 	     "train.epochs can be (100000)",
 	     fuzz_state_run},
+	    /* found by fuzz_state: a negative bn running variance made the next evaluation NaN */
+	    {"fuzz_state", "ckpt_negative_running_var",
+	     "checkpoint.bin: corrupt checkpoint: layer 2 (bn): running statistic 1 of 2 is -1, not a value it can hold",
+	     fuzz_state_run},
 	    {"fuzz_state", "sweep_nan_steps", "sweep_state.bin: corrupt state: run 1: steps is nan", fuzz_state_run},
 	    {"fuzz_state", "old_latrun02",
 	     "run_state.bin: written by an older lateral (format LATRUN02), which this lateral does not read; delete "

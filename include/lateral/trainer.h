@@ -78,7 +78,8 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t);
  * what is wrong) for a foreign, older, newer, truncated or corrupt file (checksum), a checkpoint of a
  * different network, optimiser or epoch length, counters no run could have reached (an epoch past
  * LAT_EPOCHS_MAX, more optimiser steps than batches, ...), or a value that is not finite (a NaN
- * parameter is no state to resume from or to evaluate). */
+ * parameter is no state to resume from or to evaluate) or that its layer cannot hold (a negative bn
+ * running variance). */
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
 int lat_trainer_load(lat_trainer *t, const char *path, char *err);
 
