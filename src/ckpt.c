@@ -489,7 +489,8 @@ int lat_ckpt_load(const char *path, uint32_t kind, uint32_t version, lat_ckpt_se
 
 	*c = NULL;
 	if (fd < 0)
-		return lat_err_set(err, LAT_EIO, "%s: cannot open: %s", path, strerror(errno));
+		return lat_err_set(err, LAT_EIO, "%s: cannot open %s: %s", path,
+				   kind_name(kind) ? kind_name(kind) : "the state file", strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return lat_err_set(err, LAT_ECONFIG, "%s: not a regular file", path);

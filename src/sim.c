@@ -553,12 +553,12 @@ static const char *sim_counters_bad(const lat_sim *s, const uint64_t *h)
 {
 	uint64_t p = h[H_PRESENTED];
 	if (h[H_X_PENDING] > 1 || (h[H_X_PENDING] && s->m > 0))
-		return "pending-input flag";
+		return "a pending input that cannot be (only a fresh draw is kept after a failure)";
 	if (s->continuous)
-		return h[H_N_ACC] || h[H_N_UPDATES] ? "rule counters (continuous timing has none)" : NULL;
+		return h[H_N_ACC] || h[H_N_UPDATES] ? "the rule's counters (continuous timing has none)" : NULL;
 	if (s->batch)
-		return h[H_N_ACC] != p % s->m || h[H_N_UPDATES] != p / s->m ? "rule counters (batch updates)" : NULL;
-	return h[H_N_ACC] || h[H_N_UPDATES] != p ? "rule counters (online updates)" : NULL;
+		return h[H_N_ACC] != p % s->m || h[H_N_UPDATES] != p / s->m ? "the rule's counters (batch updates)" : NULL;
+	return h[H_N_ACC] || h[H_N_UPDATES] != p ? "the rule's counters (online updates)" : NULL;
 }
 
 int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err)
@@ -601,9 +601,9 @@ int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err)
 	bad = sim_counters_bad(s, h);
 	if (h[H_PRESENTED] > SIZE_MAX / 2 || bad) {
 		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: corrupt simulation state: %s do not fit %llu presentations (%llu accumulated, "
-				 "%llu updates, pending %llu)",
-				 path, bad ? bad : "counters", (unsigned long long)h[H_PRESENTED],
+				 "%s: corrupt simulation state: %s after %llu presentations (%llu accumulated, %llu "
+				 "updates, pending %llu)",
+				 path, bad ? bad : "a count beyond any run", (unsigned long long)h[H_PRESENTED],
 				 (unsigned long long)h[H_N_ACC], (unsigned long long)h[H_N_UPDATES],
 				 (unsigned long long)h[H_X_PENDING]);
 		goto out;

@@ -26,8 +26,8 @@
 
 /* Byte positions corrupted besides every byte of the container header and first section header, and
  * truncation lengths besides the header's: a stride giving about this many. */
-#define N_STRIDE 40
-#define N_CUTS 12
+#define N_STRIDE 32
+#define N_CUTS 10
 #define CONTAINER_HEAD 36 /* 20-byte header + 16-byte first section header */
 
 static char tmpdir[256];
@@ -514,7 +514,7 @@ static void cli_corrupt(const cli_case *cc)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
 	CU_ASSERT_FATAL(len > 100);
 	n = corrupt_all(orig, len, cli_try, (void *)cc);
-	CU_ASSERT(n >= 80);
+	CU_ASSERT(n >= 75);
 	spit(p, orig, len);
 	CU_ASSERT_EQUAL(cli_fixture_runv(tmpdir, cc->n_args, cc->args), 0);
 	free(orig);
@@ -668,9 +668,10 @@ static void test_sim_state(void)
 		/* counters, generator and values behind a valid checksum */
 		for (int v = 0; v < 6; v++) {
 			static const char *const tags[] = {"SHDR", "SHDR", "SHDR", "RNGI", "WGHT", "ACCU"};
-			static const char *const what[] = {"rule counters (batch updates)", "rule counters (batch updates)",
-							   "pending-input flag", "index 4294967295", "weights): value 4 of",
-							   "accumulator): value 1 of"};
+			static const char *const what[] = {"the rule's counters (batch updates) after 13 presentations",
+							   "the rule's counters (batch updates) after 12 presentations",
+							   "a pending input that cannot be", "index 4294967295",
+							   "weights): value 4 of", "accumulator): value 1 of"};
 			memcpy(x, mem, len);
 			off = section_at(x, len, tags[v], &n);
 			if (v == 0)
@@ -864,6 +865,8 @@ static void test_epochs_max(void)
 
 static int setup(void)
 {
+	/* a few hundred short commands: no BLAS thread pool to start in each */
+	setenv("OPENBLAS_NUM_THREADS", "1", 0);
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/lateral-test-state-XXXXXX");
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
