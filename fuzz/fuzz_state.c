@@ -24,7 +24,7 @@
 
 #define STATE_N_RUNS 4
 #define STATE_N_COLS 3
-#define STATE_IMAGES 4  /* 4 x 4 images of the trainer's data set */
+#define STATE_IMAGES 4 /* 4 x 4 images of the trainer's data set */
 #define STATE_SIDE 4
 
 /* The fixtures every input is loaded into, built on first use (the sizes are the seeds'). */
@@ -130,11 +130,27 @@ static void state_seeds(const char *dir)
 	for (int k = 0; k < 12; k++)
 		if (lat_sim_present(state_sim, NULL, NULL, err))
 			state_fail("present", err);
-	s = (lat_run_sums){.done = 12, .since = 2, .n_rec = 3, .model_len = model_len,
-			   .metrics_len = strlen(metrics), .trace_len = strlen(trace), .sum_settle = 3, .sum_steps = 40,
-			   .tot_settle = 20, .tot_steps = 300, .tot_rhs = 900, .tot_jac = 10, .t0 = 120, .seconds = 0.01,
-			   .min_rtol_used = 1e-8, .max_steady_error = NAN, .init_snr = 0.5, .init_inv_snr = 2,
-			   .init_cos_mean = 1, .init_mean_ratio = 1, .init_dist_wstar = NAN};
+	s = (lat_run_sums){.done = 12,
+			   .since = 2,
+			   .n_rec = 3,
+			   .model_len = model_len,
+			   .metrics_len = strlen(metrics),
+			   .trace_len = strlen(trace),
+			   .sum_settle = 3,
+			   .sum_steps = 40,
+			   .tot_settle = 20,
+			   .tot_steps = 300,
+			   .tot_rhs = 900,
+			   .tot_jac = 10,
+			   .t0 = 120,
+			   .seconds = 0.01,
+			   .min_rtol_used = 1e-8,
+			   .max_steady_error = NAN,
+			   .init_snr = 0.5,
+			   .init_inv_snr = 2,
+			   .init_cos_mean = 1,
+			   .init_mean_ratio = 1,
+			   .init_dist_wstar = NAN};
 	s.by_method[LAT_METHOD_EXACT] = 12;
 	snprintf(p, sizeof p, "%s/run_state.bin", dir);
 	if (lat_run_state_save(p, &s, model, rec_p, rec_s, metrics, trace, state_sim, err))
@@ -171,8 +187,11 @@ static void state_seeds(const char *dir)
 		static const struct {
 			const char *file;
 			int kind;
-		} files[] = {{"run_state.bin", 0},   {"checkpoint.bin", 1}, {"checkpoint_mid.bin", 1},
-			     {"sweep_state.bin", 2}, {"sim.bin", 3}};
+		} files[] = {{"run_state.bin", 0},
+			     {"checkpoint.bin", 1},
+			     {"checkpoint_mid.bin", 1},
+			     {"sweep_state.bin", 2},
+			     {"sim.bin", 3}};
 		for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
 			for (int flags = 0; flags < 16; flags += 4) {
 				char q[700];
@@ -182,7 +201,8 @@ static void state_seeds(const char *dir)
 				if (flags == 8 || (flags == 12 && files[f].kind != 0))
 					continue;
 				snprintf(p, sizeof p, "%s/%s", dir, files[f].file);
-				snprintf(q, sizeof q, "%s/ok_%s_%d", dir, files[f].file, flags | files[f].kind);
+				snprintf(q, sizeof q, "%s/ok_%s_%d", dir, files[f].file,
+					 flags | files[f].kind);
 				in = fopen(p, "rb");
 				out = fopen(q, "wb");
 				if (!in || !out)
@@ -273,8 +293,9 @@ static int fuzz_state_run(const uint8_t *data, size_t size, char *err)
 		fuzz_check_error(rc, err, path);
 		if (!rc) {
 			lat_sim_measure(state_sim, &ss);
-			if (st.s.done > state_model.presentations || ss.presentation != st.s.done || st.s.n_rec < 1 ||
-			    st.rec_p[0] != 0 || st.s.since > st.s.done || strlen(st.metrics) != st.s.metrics_len ||
+			if (st.s.done > state_model.presentations || ss.presentation != st.s.done ||
+			    st.s.n_rec < 1 || st.rec_p[0] != 0 || st.s.since > st.s.done ||
+			    strlen(st.metrics) != st.s.metrics_len ||
 			    !state_finite(lat_sim_weights(state_sim), 12))
 				state_fail("run state accepted", "a field out of range");
 			lat_sim_present(state_sim, NULL, NULL, err);
@@ -302,16 +323,18 @@ static int fuzz_state_run(const uint8_t *data, size_t size, char *err)
 		int done[STATE_N_RUNS] = {0};
 		double vals[STATE_N_RUNS * STATE_N_COLS];
 		size_t n_done = 0, count = 0;
-		rc = lat_sweep_state_load(path, STATE_N_RUNS, STATE_N_COLS, state_cols, state_hash, state_pres, done,
-					  vals, &n_done, err);
+		rc = lat_sweep_state_load(path, STATE_N_RUNS, STATE_N_COLS, state_cols, state_hash,
+					  state_pres, done, vals, &n_done, err);
 		fuzz_check_error(rc, err, path);
 		for (size_t r = 0; !rc && r < STATE_N_RUNS; r++)
 			if (done[r]) {
 				count++;
-				if (vals[r * STATE_N_COLS] < 0 || !(isnan(vals[r * STATE_N_COLS + 1]) ||
-								   vals[r * STATE_N_COLS + 1] <= (double)state_pres[r]) ||
+				if (vals[r * STATE_N_COLS] < 0 ||
+				    !(isnan(vals[r * STATE_N_COLS + 1]) ||
+				      vals[r * STATE_N_COLS + 1] <= (double)state_pres[r]) ||
 				    !isfinite(vals[r * STATE_N_COLS + 2]))
-					state_fail("sweep state accepted", "a value out of its column's range");
+					state_fail("sweep state accepted",
+						   "a value out of its column's range");
 			}
 		if (!rc && count != n_done)
 			state_fail("sweep state accepted", "a count that is not the finished runs'");

@@ -18,8 +18,8 @@
 
 #define MAGIC "LATSTATE"
 #define MAGIC_LEN 8
-#define HEADER_LEN 20                  /* magic, format version, kind, kind version */
-#define SECTION_HEADER_LEN 16          /* tag, type, length */
+#define HEADER_LEN 20	      /* magic, format version, kind, kind version */
+#define SECTION_HEADER_LEN 16 /* tag, type, length */
 #define END_TAG LAT_CKPT_TAG('E', 'N', 'D', '!')
 #define CRC_LEN 4
 #define MT_N 624 /* words of mt19937's state */
@@ -27,7 +27,7 @@
 
 struct lat_ckpt_writer {
 	lat_afile *file; /* NULL for a borrowed stream */
-	char *path;      /* the file's name, NULL for a stream */
+	char *path;	 /* the file's name, NULL for a stream */
 	FILE *fp;
 	uLong crc;
 	int failed;
@@ -85,7 +85,8 @@ static size_t type_size(int type)
 
 static const char *type_name(uint32_t type)
 {
-	static const char *const names[] = {"?", "bytes", "64-bit integers", "doubles", "floats", "a nested state"};
+	static const char *const names[] = {"?",       "bytes",	 "64-bit integers",
+					    "doubles", "floats", "a nested state"};
 	return type >= 1 && type <= 5 ? names[type] : "an unknown type";
 }
 
@@ -136,8 +137,8 @@ static void w_write(lat_ckpt_writer *w, const void *p, size_t n)
 	}
 }
 
-static lat_ckpt_writer *writer_start(lat_afile *file, const char *path, FILE *fp, uint32_t kind, uint32_t version,
-				     char *err)
+static lat_ckpt_writer *writer_start(lat_afile *file, const char *path, FILE *fp, uint32_t kind,
+				     uint32_t version, char *err)
 {
 	lat_ckpt_writer *w = calloc(1, sizeof *w);
 	unsigned char h[HEADER_LEN];
@@ -231,7 +232,8 @@ int lat_ckpt_put_rng(lat_ckpt_writer *w, uint32_t tag, const gsl_rng *r, char *e
 
 	if (r->type != gsl_rng_mt19937 || !mt_layout_ok()) {
 		w->failed = EINVAL;
-		return lat_err_set(err, LAT_EINVAL, "cannot save the random generator: not GSL's mt19937 layout");
+		return lat_err_set(err, LAT_EINVAL,
+				   "cannot save the random generator: not GSL's mt19937 layout");
 	}
 	memcpy(&st, r->state, sizeof st);
 	for (size_t k = 0; k < MT_N; k++)
@@ -260,7 +262,8 @@ int lat_ckpt_writer_commit(lat_ckpt_writer *w, char *err)
 	if (!w->failed && fwrite(crc, 1, CRC_LEN, w->fp) != CRC_LEN)
 		w->failed = errno ? errno : EIO;
 	if (w->failed) {
-		rc = lat_err_set(err, LAT_EIO, "%s: write failed: %s", w->path ? w->path : "state", strerror(w->failed));
+		rc = lat_err_set(err, LAT_EIO, "%s: write failed: %s", w->path ? w->path : "state",
+				 strerror(w->failed));
 		lat_afile_abort(w->file);
 	} else if (w->file) {
 		rc = lat_afile_commit(w->file, err);
@@ -319,39 +322,45 @@ static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_se
 	char t1[5];
 
 	if (old)
-		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: written by an older lateral (format %.8s), which this lateral does not read; "
-				   "delete it or rerun without --resume",
-				   name, (const char *)b);
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: written by an older lateral (format %.8s), which this lateral does not read; "
+		    "delete it or rerun without --resume",
+		    name, (const char *)b);
 	if (len < MAGIC_LEN || memcmp(b, MAGIC, MAGIC_LEN))
-		return lat_err_set(err, LAT_ECONFIG, "%s: not a lateral state file (%s; it does not begin with %s)", name,
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: not a lateral state file (%s; it does not begin with %s)", name,
 				   want ? want : "a state", MAGIC);
 	if (len < HEADER_LEN + CRC_LEN)
-		return lat_err_set(err, LAT_ECONFIG, "%s: truncated (%zu bytes, less than a header)", name, len);
+		return lat_err_set(err, LAT_ECONFIG, "%s: truncated (%zu bytes, less than a header)", name,
+				   len);
 	v = (uint32_t)get_le(b + 8, 4);
 	if (v != LAT_CKPT_VERSION)
-		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: state file format version %u; this lateral reads version %u (a newer lateral "
-				   "wrote it?)",
-				   name, v, LAT_CKPT_VERSION);
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: state file format version %u; this lateral reads version %u (a newer lateral "
+		    "wrote it?)",
+		    name, v, LAT_CKPT_VERSION);
 	/* Walk the sections to the end marker: where the checksum must be. */
 	for (;;) {
 		uint64_t slen;
 		if (len - off < SECTION_HEADER_LEN)
-			return lat_err_set(err, LAT_ECONFIG, "%s: truncated or corrupt (%zu bytes; no end marker)", name,
-					   len);
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: truncated or corrupt (%zu bytes; no end marker)", name, len);
 		slen = get_le(b + off + 8, 8);
 		if (get_le(b + off, 4) == END_TAG) {
 			end = off + SECTION_HEADER_LEN;
 			if (get_le(b + off + 4, 4) != 0 || slen != 0)
-				return lat_err_set(err, LAT_ECONFIG, "%s: corrupt end marker at byte %zu", name, off);
+				return lat_err_set(err, LAT_ECONFIG, "%s: corrupt end marker at byte %zu",
+						   name, off);
 			break;
 		}
 		if (slen > len - off - SECTION_HEADER_LEN)
 			return lat_err_set(err, LAT_ECONFIG,
-					   "%s: truncated or corrupt: section %s at byte %zu announces %llu bytes, %zu follow",
-					   name, tag_text((uint32_t)get_le(b + off, 4), t1), off, (unsigned long long)slen,
-					   len - off - SECTION_HEADER_LEN);
+					   "%s: truncated or corrupt: section %s at byte %zu announces %llu "
+					   "bytes, %zu follow",
+					   name, tag_text((uint32_t)get_le(b + off, 4), t1), off,
+					   (unsigned long long)slen, len - off - SECTION_HEADER_LEN);
 		off += SECTION_HEADER_LEN + (size_t)slen;
 	}
 	if (len - end < CRC_LEN)
@@ -359,17 +368,20 @@ static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_se
 	if (crc_of(b, end) != (uint32_t)get_le(b + end, CRC_LEN))
 		return lat_err_set(err, LAT_ECONFIG, "%s: checksum mismatch: the file is corrupt", name);
 	if (len - end > CRC_LEN)
-		return lat_err_set(err, LAT_ECONFIG, "%s: %zu bytes of trailing data after the end of the state", name,
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: %zu bytes of trailing data after the end of the state", name,
 				   len - end - CRC_LEN);
 	k = (uint32_t)get_le(b + 12, 4);
 	kv = (uint32_t)get_le(b + 16, 4);
 	kn = kind_name(k);
 	if (k != kind)
-		return kn ? lat_err_set(err, LAT_ECONFIG, "%s: %s, not %s", name, kn, want ? want : "the expected kind")
-			  : lat_err_set(err, LAT_ECONFIG, "%s: a state of unknown kind %s", name, tag_text(k, t1));
+		return kn ? lat_err_set(err, LAT_ECONFIG, "%s: %s, not %s", name, kn,
+					want ? want : "the expected kind")
+			  : lat_err_set(err, LAT_ECONFIG, "%s: a state of unknown kind %s", name,
+					tag_text(k, t1));
 	if (kv != version)
-		return lat_err_set(err, LAT_ECONFIG, "%s: %s of version %u; this lateral reads version %u%s", name, kn, kv,
-				   version, kv > version ? " (a newer lateral wrote it?)" : "");
+		return lat_err_set(err, LAT_ECONFIG, "%s: %s of version %u; this lateral reads version %u%s",
+				   name, kn, kv, version, kv > version ? " (a newer lateral wrote it?)" : "");
 	for (size_t i = 0; i < n_secs; i++) {
 		secs[i].data = NULL;
 		secs[i].n = 0;
@@ -382,20 +394,24 @@ static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_se
 			if (secs[i].tag == tag)
 				s = &secs[i];
 		if (!s)
-			return lat_err_set(err, LAT_ECONFIG, "%s: unknown section %s at byte %zu (a newer lateral wrote it?)",
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: unknown section %s at byte %zu (a newer lateral wrote it?)",
 					   name, tag_text(tag, t1), off);
 		if (s->data)
-			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) appears twice", name, tag_text(tag, t1),
-					   s->name);
+			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) appears twice", name,
+					   tag_text(tag, t1), s->name);
 		if (type != (uint32_t)s->type)
-			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) holds %s, expected %s", name,
-					   tag_text(tag, t1), s->name, type_name(type), type_name((uint32_t)s->type));
+			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) holds %s, expected %s",
+					   name, tag_text(tag, t1), s->name, type_name(type),
+					   type_name((uint32_t)s->type));
 		size = type_size(s->type);
 		if (slen % size)
-			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): %zu bytes, not a whole number of values",
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: section %s (%s): %zu bytes, not a whole number of values",
 					   name, tag_text(tag, t1), s->name, slen);
 		if (s->count != LAT_CKPT_ANY && slen / size != s->count)
-			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) holds %zu values, expected %zu", name,
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: section %s (%s) holds %zu values, expected %zu", name,
 					   tag_text(tag, t1), s->name, slen / size, s->count);
 		s->data = b + off + SECTION_HEADER_LEN;
 		s->n = slen / size;
@@ -403,8 +419,8 @@ static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_se
 	}
 	for (size_t i = 0; i < n_secs; i++)
 		if (!secs[i].data)
-			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) is missing", name, tag_text(secs[i].tag, t1),
-					   secs[i].name);
+			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) is missing", name,
+					   tag_text(secs[i].tag, t1), secs[i].name);
 	return LAT_OK;
 }
 
@@ -582,8 +598,8 @@ int lat_ckpt_check_finite(const lat_ckpt *c, const lat_ckpt_section *s, char *er
 	for (size_t i = 0; i < s->n; i++) {
 		double v = s->type == LAT_CKPT_F32 ? (double)lat_ckpt_f32(s, i) : lat_ckpt_f64(s, i);
 		if (!isfinite(v))
-			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): value %zu of %zu is %g", c->name,
-					   tag_text(s->tag, t), s->name, i + 1, s->n, v);
+			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): value %zu of %zu is %g",
+					   c->name, tag_text(s->tag, t), s->name, i + 1, s->n, v);
 	}
 	return LAT_OK;
 }
@@ -599,21 +615,25 @@ int lat_ckpt_get_rng(const lat_ckpt *c, const lat_ckpt_section *s, gsl_rng *r, c
 		return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): not an mt19937 state", c->name,
 				   tag_text(s->tag, t), s->name);
 	if (r->type != gsl_rng_mt19937 || !mt_layout_ok())
-		return lat_err_set(err, LAT_EINVAL, "cannot restore the random generator: not GSL's mt19937 layout");
+		return lat_err_set(err, LAT_EINVAL,
+				   "cannot restore the random generator: not GSL's mt19937 layout");
 	for (size_t k = 0; k < MT_N; k++) {
 		uint64_t word = lat_ckpt_u64(s, k);
 		if (word > 0xffffffffu)
-			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): word %zu is %llu, not a 32-bit value",
-					   c->name, tag_text(s->tag, t), s->name, k, (unsigned long long)word);
+			return lat_err_set(
+			    err, LAT_ECONFIG, "%s: section %s (%s): word %zu is %llu, not a 32-bit value",
+			    c->name, tag_text(s->tag, t), s->name, k, (unsigned long long)word);
 		st.mt[k] = (unsigned long)word;
 		/* only the top bit of word 0 is part of the state */
 		any |= k ? word : word & 0x80000000u;
 	}
 	if (lat_ckpt_u64(s, MT_N) > MT_N)
-		return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): index %llu, expected 0 to %d", c->name,
-				   tag_text(s->tag, t), s->name, (unsigned long long)lat_ckpt_u64(s, MT_N), MT_N);
+		return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): index %llu, expected 0 to %d",
+				   c->name, tag_text(s->tag, t), s->name,
+				   (unsigned long long)lat_ckpt_u64(s, MT_N), MT_N);
 	if (!any)
-		return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s): the all-zero state (it would draw only zeros)",
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: section %s (%s): the all-zero state (it would draw only zeros)",
 				   c->name, tag_text(s->tag, t), s->name);
 	st.mti = (int)lat_ckpt_u64(s, MT_N);
 	memcpy(r->state, &st, sizeof st);

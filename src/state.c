@@ -1,4 +1,5 @@
-/* state.c: run_state.bin and sweep_state.bin on the state-file container, with every field checked on load. */
+/* state.c: run_state.bin and sweep_state.bin on the state-file container, with every field checked on load.
+ */
 #include <config.h>
 
 #include <math.h>
@@ -21,11 +22,17 @@ enum {
 	C_NONNEG,     /* finite, >= 0 */
 	C_NONNEG_NAN, /* >= 0 (+inf included) or NaN */
 	C_FINITE_NAN, /* finite or NaN */
-	C_COUNT       /* a whole number from 0 to the presentations done */
+	C_COUNT	      /* a whole number from 0 to the presentations done */
 };
 
-#define SUM(field, cls) {offsetof(lat_run_sums, field), cls, #field}
-#define METHOD(k) {offsetof(lat_run_sums, by_method) + (k) * sizeof(double), C_COUNT, "by_method"}
+#define SUM(field, cls)                                                                                      \
+	{                                                                                                    \
+		offsetof(lat_run_sums, field), cls, #field                                                   \
+	}
+#define METHOD(k)                                                                                            \
+	{                                                                                                    \
+		offsetof(lat_run_sums, by_method) + (k) * sizeof(double), C_COUNT, "by_method"               \
+	}
 static const struct {
 	size_t off;
 	int cls;
@@ -59,8 +66,8 @@ enum { R_COUNTS, R_SUMS, R_MODEL, R_RECP, R_RECS, R_METRICS, R_TRACE, R_SIM, R_N
 static void run_sections(lat_ckpt_section *secs)
 {
 	const lat_ckpt_section t[R_N_SECTIONS] = {
-	    {LAT_CKPT_TAG('R', 'C', 'N', 'T'), LAT_CKPT_U64, 3, "presentations done, since the last record, records",
-	     NULL, 0},
+	    {LAT_CKPT_TAG('R', 'C', 'N', 'T'), LAT_CKPT_U64, 3,
+	     "presentations done, since the last record, records", NULL, 0},
 	    {LAT_CKPT_TAG('R', 'S', 'U', 'M'), LAT_CKPT_F64, N_SUMS, "running sums", NULL, 0},
 	    {LAT_CKPT_TAG('M', 'O', 'D', 'L'), LAT_CKPT_BYTES, LAT_CKPT_ANY, "model text", NULL, 0},
 	    {LAT_CKPT_TAG('R', 'E', 'C', 'P'), LAT_CKPT_F64, LAT_CKPT_ANY, "recorded presentations", NULL, 0},
@@ -163,47 +170,55 @@ static int check_study(const char *path, const lat_model *m, const lat_ckpt_sect
 
 	memset(s, 0, sizeof *s);
 	if (done > m->presentations)
-		return lat_err_set(err, LAT_ECONFIG, "%s: %llu presentations are done, more than run.presentations = %zu",
-				   path, (unsigned long long)done, m->presentations);
-	if (n_rec < 1 || n_rec > done + 1 || secs[R_RECP].n != n_rec || secs[R_RECS].n != n_rec)
 		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: corrupt state: %llu records (%zu presentations and %zu SNR values saved) after "
-				   "%llu presentations",
-				   path, (unsigned long long)n_rec, secs[R_RECP].n, secs[R_RECS].n, (unsigned long long)done);
+				   "%s: %llu presentations are done, more than run.presentations = %zu", path,
+				   (unsigned long long)done, m->presentations);
+	if (n_rec < 1 || n_rec > done + 1 || secs[R_RECP].n != n_rec || secs[R_RECS].n != n_rec)
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: corrupt state: %llu records (%zu presentations and %zu SNR values saved) after "
+		    "%llu presentations",
+		    path, (unsigned long long)n_rec, secs[R_RECP].n, secs[R_RECS].n,
+		    (unsigned long long)done);
 	for (size_t k = 0; k < n_rec; k++) {
 		double p = lat_ckpt_f64(&secs[R_RECP], k), snr = lat_ckpt_f64(&secs[R_RECS], k);
 		if (!(k == 0 ? p == 0 : p > last && p <= (double)done && p == floor(p)) || snr < 0)
-			return lat_err_set(err, LAT_ECONFIG,
-					   "%s: corrupt state: record %zu is presentation %g with SNR %g (expected 0 first, "
-					   "then increasing whole presentations up to %llu, SNR >= 0)",
-					   path, k + 1, p, snr, (unsigned long long)done);
+			return lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: corrupt state: record %zu is presentation %g with SNR %g (expected 0 first, "
+			    "then increasing whole presentations up to %llu, SNR >= 0)",
+			    path, k + 1, p, snr, (unsigned long long)done);
 		last = p;
 	}
 	if (since != done - (uint64_t)last)
-		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: corrupt state: %llu presentations since the last record (at %g), but %llu are done",
-				   path, (unsigned long long)since, last, (unsigned long long)done);
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: corrupt state: %llu presentations since the last record (at %g), but %llu are done",
+		    path, (unsigned long long)since, last, (unsigned long long)done);
 	s->done = done;
 	s->since = since;
 	s->n_rec = n_rec;
 	for (size_t k = 0; k < N_SUMS; k++) {
 		double v = lat_ckpt_f64(&secs[R_SUMS], k);
 		if (!sum_ok(v, run_sums[k].cls, (double)done))
-			return lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: %s is %g%s", path, run_sums[k].name, v,
-					   run_sums[k].cls == C_COUNT ? " (not a count of the presentations done)" : "");
+			return lat_err_set(
+			    err, LAT_ECONFIG, "%s: corrupt state: %s is %g%s", path, run_sums[k].name, v,
+			    run_sums[k].cls == C_COUNT ? " (not a count of the presentations done)" : "");
 		*sum_at(s, k) = v;
 	}
 	if (memchr(secs[R_MODEL].data, 0, secs[R_MODEL].n))
 		return lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: a NUL byte in the model text", path);
 	if (!text_ok(secs[R_METRICS].data, secs[R_METRICS].n, &lines) || lines != n_rec + 1 ||
 	    secs[R_METRICS].data[0] != '#')
-		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: corrupt state: the rows of metrics.tsv (%zu bytes) are not a header and %llu "
-				   "lines of text",
-				   path, secs[R_METRICS].n, (unsigned long long)n_rec);
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: corrupt state: the rows of metrics.tsv (%zu bytes) are not a header and %llu "
+		    "lines of text",
+		    path, secs[R_METRICS].n, (unsigned long long)n_rec);
 	if (!text_ok(secs[R_TRACE].data, secs[R_TRACE].n, &lines))
-		return lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: the rows of trace.tsv (%zu bytes) are not text",
-				   path, secs[R_TRACE].n);
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: corrupt state: the rows of trace.tsv (%zu bytes) are not text", path,
+				   secs[R_TRACE].n);
 	s->model_len = secs[R_MODEL].n;
 	s->metrics_len = secs[R_METRICS].n;
 	s->trace_len = secs[R_TRACE].n;
@@ -216,7 +231,8 @@ static int load_sim(lat_sim *sim, const void *buf, size_t len, const char *path,
 	FILE *fp;
 	int rc;
 	if (len == 0)
-		return lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: the simulation state is empty", path);
+		return lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: the simulation state is empty",
+				   path);
 	fp = fmemopen((void *)(uintptr_t)buf, len, "rb");
 	if (!fp)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory");
@@ -276,8 +292,10 @@ int lat_run_state_load(const char *path, const lat_model *m, lat_sim *sim, lat_r
 		goto out;
 	lat_sim_measure(sim, &ss);
 	if (ss.presentation != st->s.done) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: the simulation has done %zu presentations, the study %llu",
-				 path, ss.presentation, (unsigned long long)st->s.done);
+		rc = lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: corrupt state: the simulation has done %zu presentations, the study %llu", path,
+		    ss.presentation, (unsigned long long)st->s.done);
 		load_sim(sim, backup, backup_len, path, msg);
 	}
 out:
@@ -361,32 +379,36 @@ int lat_sweep_state_load(const char *path, size_t n_runs, size_t n_cols, const l
 		goto out;
 	n = secs[S_RUNS].n;
 	if (lat_ckpt_u64(&secs[S_HEADER], 0) != n_runs) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: the state of a sweep of %llu runs; this grid has %zu (other --vary values?): use "
-				 "another -o DIR or leave out --resume",
-				 path, (unsigned long long)lat_ckpt_u64(&secs[S_HEADER], 0), n_runs);
+		rc = lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: the state of a sweep of %llu runs; this grid has %zu (other --vary values?): use "
+		    "another -o DIR or leave out --resume",
+		    path, (unsigned long long)lat_ckpt_u64(&secs[S_HEADER], 0), n_runs);
 		goto out;
 	}
 	if (lat_ckpt_u64(&secs[S_HEADER], 1) != n_cols || secs[S_HASH].n != n || n > n_runs ||
 	    secs[S_VALS].n != n * n_cols) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: corrupt state: %zu runs, %zu hashes, %zu values in %llu columns (expected %zu)", path,
-				 n, secs[S_HASH].n, secs[S_VALS].n, (unsigned long long)lat_ckpt_u64(&secs[S_HEADER], 1),
-				 n_cols);
+		rc = lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: corrupt state: %zu runs, %zu hashes, %zu values in %llu columns (expected %zu)",
+		    path, n, secs[S_HASH].n, secs[S_VALS].n,
+		    (unsigned long long)lat_ckpt_u64(&secs[S_HEADER], 1), n_cols);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t r = lat_ckpt_u64(&secs[S_RUNS], i);
 		if (r <= prev || r > n_runs) {
 			rc = lat_err_set(err, LAT_ECONFIG,
-					 "%s: corrupt state: finished run %zu is run %llu (expected increasing runs 1..%zu)",
+					 "%s: corrupt state: finished run %zu is run %llu (expected "
+					 "increasing runs 1..%zu)",
 					 path, i + 1, (unsigned long long)r, n_runs);
 			goto out;
 		}
 		prev = r;
 		if (lat_ckpt_u64(&secs[S_HASH], i) != hash[r - 1]) {
 			rc = lat_err_set(err, LAT_ECONFIG,
-					 "%s: run %llu was made with another model (other MODEL, --set or --vary values): use "
+					 "%s: run %llu was made with another model (other MODEL, --set or "
+					 "--vary values): use "
 					 "another -o DIR or leave out --resume",
 					 path, (unsigned long long)r);
 			goto out;
@@ -394,8 +416,8 @@ int lat_sweep_state_load(const char *path, size_t n_runs, size_t n_cols, const l
 		for (size_t k = 0; k < n_cols; k++) {
 			double v = lat_ckpt_f64(&secs[S_VALS], i * n_cols + k);
 			if (!column_ok(v, cols[k].kind, presentations[r - 1])) {
-				rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: run %llu: %s is %g", path,
-						 (unsigned long long)r, cols[k].name, v);
+				rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt state: run %llu: %s is %g",
+						 path, (unsigned long long)r, cols[k].name, v);
 				goto out;
 			}
 		}

@@ -162,7 +162,8 @@ static void write_test(const char *path, uint32_t kv, int extra)
 	CU_ASSERT_EQUAL(lat_ckpt_put(w, TAG_C, LAT_CKPT_F32, fv, 4), LAT_OK);
 	CU_ASSERT_EQUAL(lat_ckpt_put(w, TAG_D, LAT_CKPT_BYTES, "hello", 5), LAT_OK);
 	if (extra)
-		CU_ASSERT_EQUAL(lat_ckpt_put(w, LAT_CKPT_TAG('X', 'T', 'R', 'A'), LAT_CKPT_BYTES, "x", 1), LAT_OK);
+		CU_ASSERT_EQUAL(lat_ckpt_put(w, LAT_CKPT_TAG('X', 'T', 'R', 'A'), LAT_CKPT_BYTES, "x", 1),
+				LAT_OK);
 	CU_ASSERT_EQUAL(lat_ckpt_writer_commit(w, err), LAT_OK);
 }
 
@@ -307,7 +308,8 @@ static void test_container_schema(void)
 	free(b);
 	write_test(p, 3, 0);
 	CU_ASSERT_EQUAL(load_test(p, 1, s, err), LAT_ECONFIG);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "of version 3; this lateral reads version 1 (a newer lateral wrote it?)"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(err, "of version 3; this lateral reads version 1 (a newer lateral wrote it?)"));
 	expect(s);
 	CU_ASSERT_EQUAL(lat_ckpt_load(p, LAT_CKPT_RUN, 3, s, 4, &c, err), LAT_ECONFIG);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "a state of unknown kind TEST"));
@@ -333,7 +335,8 @@ static void test_container_schema(void)
 		lat_ckpt_put(w, TAG_A, LAT_CKPT_F64, dv, 2);
 		CU_ASSERT_EQUAL(lat_ckpt_writer_commit(w, err), LAT_OK);
 		CU_ASSERT_EQUAL(load_test(p, 1, s, err), LAT_ECONFIG);
-		CU_ASSERT_PTR_NOT_NULL(strstr(err, "section AAAA (a) holds doubles, expected 64-bit integers"));
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(err, "section AAAA (a) holds doubles, expected 64-bit integers"));
 		w = lat_ckpt_writer_open(p, KIND, 1, err);
 		lat_ckpt_put(w, TAG_A, LAT_CKPT_U64, u, 2);
 		CU_ASSERT_EQUAL(lat_ckpt_writer_commit(w, err), LAT_OK);
@@ -343,8 +346,9 @@ static void test_container_schema(void)
 	/* older formats, foreign files, a directory, a FIFO (refused without blocking) */
 	spit(p, (const unsigned char *)"LATRUN02 and the rest of an old state", 37);
 	CU_ASSERT_EQUAL(load_test(p, 1, s, err), LAT_ECONFIG);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "written by an older lateral (format LATRUN02), which this lateral does not "
-					 "read; delete it or rerun without --resume"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(err, "written by an older lateral (format LATRUN02), which this lateral does not "
+			"read; delete it or rerun without --resume"));
 	spit(p, (const unsigned char *)"PK\003\004", 4);
 	CU_ASSERT_EQUAL(load_test(p, 1, s, err), LAT_ECONFIG);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a lateral state file"));
@@ -410,7 +414,8 @@ static void test_rng(void)
 		if (v == 0)
 			put_le(x + off + 624 * 8, 625, 8);
 		else if (v == 1)
-			put_le(x + off + 624 * 8, 0xffffffff80000000ull, 8); /* the probe's crash: a negative index */
+			put_le(x + off + 624 * 8, 0xffffffff80000000ull,
+			       8); /* the probe's crash: a negative index */
 		else if (v == 2)
 			put_le(x + off + 17 * 8, 1ull << 32, 8);
 		else
@@ -419,7 +424,9 @@ static void test_rng(void)
 		reseal(x, len);
 		CU_ASSERT_EQUAL_FATAL(lat_ckpt_load_buffer(x, len, "rng", KIND, 1, &s, 1, &c, err), LAT_OK);
 		CU_ASSERT_EQUAL(lat_ckpt_get_rng(c, &s, b, err), LAT_ECONFIG);
-		CU_ASSERT_PTR_NOT_NULL(strstr(err, v < 2 ? "index" : v == 2 ? "word 17 is 4294967296" : "all-zero"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, v < 2    ? "index"
+						   : v == 2 ? "word 17 is 4294967296"
+							    : "all-zero"));
 		lat_ckpt_free(c);
 		for (int k = 0; k < 3; k++)
 			CU_ASSERT_EQUAL(gsl_rng_get(b), gsl_rng_get(d));
@@ -437,8 +444,8 @@ static void test_rng(void)
  * over the rest, each changed by a bit flip, 0x00 or 0xFF in turn (variants that change nothing are
  * skipped), truncations at the head's lengths and a stride, and junk appended. try(ctx, bytes, n)
  * returns 1 when the variant was refused as it must be; every variant must be. Returns the count. */
-static size_t corrupt_all(const unsigned char *orig, size_t len, int (*try)(void *, const unsigned char *, size_t),
-			  void *ctx)
+static size_t corrupt_all(const unsigned char *orig, size_t len,
+			  int (*try)(void *, const unsigned char *, size_t), void *ctx)
 {
 	unsigned char *x = malloc(2 * len + 16);
 	size_t tried = 0, refused = 0, k = 0, stride = len / N_STRIDE + 1, cut_stride = len / N_CUTS + 1;
@@ -524,10 +531,20 @@ static void cli_corrupt(const cli_case *cc)
 static void test_run_state(void)
 {
 	char dir[512], p[1024], err[LAT_ERRLEN] = "";
-	const char *make[] = {"run", "-q", "--no-plot", "-o", dir, "--set", "circuit.neurons=10", "--set",
-			      "plasticity.eta=1"};
-	const char *resume[] = {"run", "-q", "--no-plot", "-o", dir, "--set", "circuit.neurons=10", "--set",
-				"plasticity.eta=1", "--set", "run.presentations=31", "--resume"};
+	const char *make[] = {
+	    "run", "-q", "--no-plot", "-o", dir, "--set", "circuit.neurons=10", "--set", "plasticity.eta=1"};
+	const char *resume[] = {"run",
+				"-q",
+				"--no-plot",
+				"-o",
+				dir,
+				"--set",
+				"circuit.neurons=10",
+				"--set",
+				"plasticity.eta=1",
+				"--set",
+				"run.presentations=31",
+				"--resume"};
 	cli_case cc = {dir, "run_state.bin", resume, sizeof resume / sizeof resume[0]};
 	unsigned char *orig, *x;
 	size_t len, off, n;
@@ -553,14 +570,21 @@ static void test_run_state(void)
 	x = malloc(len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
 	for (int v = 0; v < 6; v++) {
-		static const char *const what[] = {"2001 presentations are done, more than run.presentations = 2000",
-						   "presentations since the last record",
-						   "corrupt state: t0 is nan",
-						   "the rows of trace.tsv",
-						   "the rows of metrics.tsv",
-						   "record 2 is presentation 0.5"};
+		static const char *const what[] = {
+		    "2001 presentations are done, more than run.presentations = 2000",
+		    "presentations since the last record",
+		    "corrupt state: t0 is nan",
+		    "the rows of trace.tsv",
+		    "the rows of metrics.tsv",
+		    "record 2 is presentation 0.5"};
 		memcpy(x, orig, len);
-		off = section_at(x, len, v < 2 ? "RCNT" : v == 2 ? "RSUM" : v == 3 ? "TRAC" : v == 4 ? "METR" : "RECP", &n);
+		off = section_at(x, len,
+				 v < 2	  ? "RCNT"
+				 : v == 2 ? "RSUM"
+				 : v == 3 ? "TRAC"
+				 : v == 4 ? "METR"
+					  : "RECP",
+				 &n);
 		if (v == 0)
 			put_le(x + off, 2001, 8);
 		else if (v == 1)
@@ -624,7 +648,8 @@ static int sim_try(void *ctx, const unsigned char *b, size_t len)
 		fgetc(fp);
 	rc = lat_sim_load(sc->sim, fp, "sim.bin", err);
 	fclose(fp);
-	return rc == LAT_ECONFIG && strstr(err, "sim.bin") && sim_bytes_equal(sc->sim, sc->saved, sc->saved_len);
+	return rc == LAT_ECONFIG && strstr(err, "sim.bin") &&
+	       sim_bytes_equal(sc->sim, sc->saved, sc->saved_len);
 }
 
 static void test_sim_state(void)
@@ -668,14 +693,18 @@ static void test_sim_state(void)
 		/* counters, generator and values behind a valid checksum */
 		for (int v = 0; v < 6; v++) {
 			static const char *const tags[] = {"SHDR", "SHDR", "SHDR", "RNGI", "WGHT", "ACCU"};
-			static const char *const what[] = {"the rule's counters (batch updates) after 13 presentations",
-							   "the rule's counters (batch updates) after 12 presentations",
-							   "a pending input that cannot be", "index 4294967295",
-							   "weights): value 4 of", "accumulator): value 1 of"};
+			static const char *const what[] = {
+			    "the rule's counters (batch updates) after 13 presentations",
+			    "the rule's counters (batch updates) after 12 presentations",
+			    "a pending input that cannot be",
+			    "index 4294967295",
+			    "weights): value 4 of",
+			    "accumulator): value 1 of"};
 			memcpy(x, mem, len);
 			off = section_at(x, len, tags[v], &n);
 			if (v == 0)
-				put_le(x + off + 8 * 6, 13, 8); /* presentations 13: 13 % 5 accumulated, not 2 */
+				put_le(x + off + 8 * 6, 13,
+				       8); /* presentations 13: 13 % 5 accumulated, not 2 */
 			else if (v == 1)
 				put_le(x + off + 8 * 9, 1ull << 63, 8); /* updates */
 			else if (v == 2)
@@ -703,7 +732,8 @@ static void test_sim_state(void)
 	fclose(fp);
 	CU_ASSERT_EQUAL(lat_sim_present(a, NULL, NULL, err), LAT_OK);
 	CU_ASSERT_EQUAL(lat_sim_present(b, NULL, NULL, err), LAT_OK);
-	CU_ASSERT_EQUAL(memcmp(lat_sim_weights(a), lat_sim_weights(b), 6 * lat_sim_inputs(a) * sizeof(double)), 0);
+	CU_ASSERT_EQUAL(
+	    memcmp(lat_sim_weights(a), lat_sim_weights(b), 6 * lat_sim_inputs(a) * sizeof(double)), 0);
 	free(x);
 	free(mem);
 	lat_sim_free(a);
@@ -733,18 +763,24 @@ static void test_checkpoint(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
 	tmp(q, "semantic.bin");
 	for (int v = 0; v < 6; v++) {
-		static const char *const what[] = {"corrupt checkpoint: layer 1 (lc): parameter 7 of",
-						   "corrupt checkpoint: layer 4 (linear): parameter ",
-						   "more than train.epochs can be (100000)",
-						   "corrupt checkpoint: optimiser steps and batches differ",
-						   "corrupt checkpoint: optimiser state 3300 of 6420 is -1",
-						   "corrupt checkpoint: statistics of an epoch at its boundary"};
+		static const char *const what[] = {
+		    "corrupt checkpoint: layer 1 (lc): parameter 7 of",
+		    "corrupt checkpoint: layer 4 (linear): parameter ",
+		    "more than train.epochs can be (100000)",
+		    "corrupt checkpoint: optimiser steps and batches differ",
+		    "corrupt checkpoint: optimiser state 3300 of 6420 is -1",
+		    "corrupt checkpoint: statistics of an epoch at its boundary"};
 		char dirv[512];
 		const char *eval[] = {"eval", "--experiment", cfg, q};
-		const char *res[] = {"train", "-q", "--no-plot", "-o", dirv, cfg, "--resume", "--set", "train.epochs=5"};
+		const char *res[] = {"train",	 "-q",	  "--no-plot",	   "-o", dirv, cfg,
+				     "--resume", "--set", "train.epochs=5"};
 		char before[4096] = "", after[4096] = "";
 		memcpy(x, orig, len);
-		off = section_at(x, len, v < 2 || v == 4 ? (v == 4 ? "OPTS" : "PARM") : v == 5 ? "TSTA" : "THDR", &n);
+		off = section_at(x, len,
+				 v < 2 || v == 4 ? (v == 4 ? "OPTS" : "PARM")
+				 : v == 5	 ? "TSTA"
+						 : "THDR",
+				 &n);
 		if (v == 0)
 			memcpy(x + off + 7 * 4, &(float){NAN}, 4);
 		else if (v == 1)
@@ -777,9 +813,11 @@ static void test_checkpoint(void)
 	}
 	/* a checkpoint past this run's end is not resumed */
 	{
-		const char *res[] = {"train", "-q", "--no-plot", "-o", dir, cfg, "--resume", "--set", "train.epochs=1"};
+		const char *res[] = {"train",	 "-q",	  "--no-plot",	   "-o", dir, cfg,
+				     "--resume", "--set", "train.epochs=1"};
 		CU_ASSERT_EQUAL(cli_fixture_runv(tmpdir, sizeof res / sizeof res[0], res), 2);
-		CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "taken after 2 epochs (and 0 batches), more than train.epochs = 1"));
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(cli_err_text, "taken after 2 epochs (and 0 batches), more than train.epochs = 1"));
 	}
 	free(x);
 	free(orig);
@@ -789,10 +827,29 @@ static void test_checkpoint(void)
 static void test_sweep_state(void)
 {
 	char dir[512], p[1024], err[LAT_ERRLEN] = "";
-	const char *make[] = {"sweep", "-q", "--no-plot", "-o", dir, "--set", "circuit.neurons=6", "--set",
-			      "run.presentations=100", "--vary", "plasticity.gamma=0.1,0.3"};
-	const char *resume[] = {"sweep", "-q", "--no-plot", "-o", dir, "--set", "circuit.neurons=6", "--set",
-				"run.presentations=100", "--vary", "plasticity.gamma=0.1,0.3", "--resume"};
+	const char *make[] = {"sweep",
+			      "-q",
+			      "--no-plot",
+			      "-o",
+			      dir,
+			      "--set",
+			      "circuit.neurons=6",
+			      "--set",
+			      "run.presentations=100",
+			      "--vary",
+			      "plasticity.gamma=0.1,0.3"};
+	const char *resume[] = {"sweep",
+				"-q",
+				"--no-plot",
+				"-o",
+				dir,
+				"--set",
+				"circuit.neurons=6",
+				"--set",
+				"run.presentations=100",
+				"--vary",
+				"plasticity.gamma=0.1,0.3",
+				"--resume"};
 	cli_case cc = {dir, "sweep_state.bin", resume, sizeof resume / sizeof resume[0]};
 	static const lat_sweep_column cols[3] = {
 	    {"ratio", LAT_SWEEP_RATIO}, {"p50", LAT_SWEEP_PRESENTATION}, {"steps", LAT_SWEEP_NONNEG}};
@@ -819,14 +876,16 @@ static void test_sweep_state(void)
 						 {0, 101, 0, 0, 0, 0},
 						 {0, 0.5, 0, 0, 0, 0},
 						 {0, 0, 0, 0, 0, INFINITY}};
-		static const char *const what[] = {"run 1: ratio is -1", "run 1: steps is nan", "run 1: p50 is 101",
-						   "run 1: p50 is 0.5", "run 2: steps is inf"};
+		static const char *const what[] = {"run 1: ratio is -1", "run 1: steps is nan",
+						   "run 1: p50 is 101", "run 1: p50 is 0.5",
+						   "run 2: steps is inf"};
 		double got[6] = {7, 7, 7, 7, 7, 7};
 		int d[2] = {1, 1};
 		CU_ASSERT_EQUAL_FATAL(lat_sweep_state_save(p, 2, 3, d, hash, bad[v], err), LAT_OK);
 		d[0] = d[1] = 0;
 		n_done = 9;
-		CU_ASSERT_EQUAL(lat_sweep_state_load(p, 2, 3, cols, hash, pres, d, got, &n_done, err), LAT_ECONFIG);
+		CU_ASSERT_EQUAL(lat_sweep_state_load(p, 2, 3, cols, hash, pres, d, got, &n_done, err),
+				LAT_ECONFIG);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, what[v]));
 		CU_ASSERT(d[0] == 0 && d[1] == 0 && n_done == 9 && got[0] == 7);
 	}
@@ -834,9 +893,11 @@ static void test_sweep_state(void)
 		const unsigned long long other[2] = {11, 23};
 		int d[2] = {0, 0};
 		double got[6];
-		CU_ASSERT_EQUAL(lat_sweep_state_load(p, 2, 3, cols, other, pres, d, got, &n_done, err), LAT_ECONFIG);
+		CU_ASSERT_EQUAL(lat_sweep_state_load(p, 2, 3, cols, other, pres, d, got, &n_done, err),
+				LAT_ECONFIG);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "run 2 was made with another model"));
-		CU_ASSERT_EQUAL(lat_sweep_state_load(p, 3, 3, cols, other, pres, d, got, &n_done, err), LAT_ECONFIG);
+		CU_ASSERT_EQUAL(lat_sweep_state_load(p, 3, 3, cols, other, pres, d, got, &n_done, err),
+				LAT_ECONFIG);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "the state of a sweep of 2 runs; this grid has 3"));
 	}
 	/* the sweep_state.tsv of an older lateral is named */
@@ -877,11 +938,12 @@ static int teardown(void)
 	return 0;
 }
 
-static CU_TestInfo container_tests[] = {{"round trip and documented layout", test_round_trip},
-					{"every truncation and bit flip refused", test_corrupt_container},
-					{"versions, kinds, sections, old and foreign files", test_container_schema},
-					{"mt19937 state restored and checked", test_rng},
-					CU_TEST_INFO_NULL};
+static CU_TestInfo container_tests[] = {
+    {"round trip and documented layout", test_round_trip},
+    {"every truncation and bit flip refused", test_corrupt_container},
+    {"versions, kinds, sections, old and foreign files", test_container_schema},
+    {"mt19937 state restored and checked", test_rng},
+    CU_TEST_INFO_NULL};
 static CU_TestInfo state_tests[] = {{"run_state.bin: corrupted, resume refused", test_run_state},
 				    {"simulation state: corrupted, load refused", test_sim_state},
 				    {"checkpoint.bin: corrupted, NaN, epoch 2^63", test_checkpoint},

@@ -26,22 +26,22 @@
 
 #define LAT_CKPT_VERSION 1u
 #define LAT_CKPT_TAG(a, b, c, d)                                                                             \
-	((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 | (uint32_t)(unsigned char)(c) << 16 | \
-	 (uint32_t)(unsigned char)(d) << 24)
+	((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 |                                  \
+	 (uint32_t)(unsigned char)(c) << 16 | (uint32_t)(unsigned char)(d) << 24)
 
 /* The kinds of state file (the kind field). */
-#define LAT_CKPT_RUN LAT_CKPT_TAG('R', 'U', 'N', 'S')   /* run_state.bin of `lateral run` */
-#define LAT_CKPT_SIM LAT_CKPT_TAG('S', 'I', 'M', 'S')   /* a simulation (lat_sim_save) */
+#define LAT_CKPT_RUN LAT_CKPT_TAG('R', 'U', 'N', 'S')	/* run_state.bin of `lateral run` */
+#define LAT_CKPT_SIM LAT_CKPT_TAG('S', 'I', 'M', 'S')	/* a simulation (lat_sim_save) */
 #define LAT_CKPT_TRAIN LAT_CKPT_TAG('T', 'R', 'N', 'C') /* checkpoint.bin of `lateral train` */
 #define LAT_CKPT_SWEEP LAT_CKPT_TAG('S', 'W', 'P', 'S') /* sweep_state.bin of `lateral sweep` */
 
 /* Section types. */
 enum {
-	LAT_CKPT_BYTES = 1,  /* opaque bytes or text */
-	LAT_CKPT_U64 = 2,    /* unsigned 64-bit integers */
-	LAT_CKPT_F64 = 3,    /* doubles */
-	LAT_CKPT_F32 = 4,    /* floats */
-	LAT_CKPT_NESTED = 5  /* a complete container of another kind (e.g. the simulation inside a run) */
+	LAT_CKPT_BYTES = 1, /* opaque bytes or text */
+	LAT_CKPT_U64 = 2,   /* unsigned 64-bit integers */
+	LAT_CKPT_F64 = 3,   /* doubles */
+	LAT_CKPT_F32 = 4,   /* floats */
+	LAT_CKPT_NESTED = 5 /* a complete container of another kind (e.g. the simulation inside a run) */
 };
 
 /* ---- writing ---- */
@@ -75,11 +75,11 @@ void lat_ckpt_writer_abort(lat_ckpt_writer *w);
 typedef struct {
 	uint32_t tag;
 	int type;
-	size_t count;     /* values expected, or LAT_CKPT_ANY */
+	size_t count;	  /* values expected, or LAT_CKPT_ANY */
 	const char *name; /* what it holds, for messages ("weights") */
 	/* filled in: */
 	const unsigned char *data; /* borrowed from the lat_ckpt, little-endian */
-	size_t n;                  /* values found */
+	size_t n;		   /* values found */
 } lat_ckpt_section;
 #define LAT_CKPT_ANY SIZE_MAX
 

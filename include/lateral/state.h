@@ -22,7 +22,7 @@ typedef struct {
 /* A loaded run state; every pointer is owned (free with lat_run_state_clear). */
 typedef struct {
 	lat_run_sums s;
-	char *model;          /* the model text it was made with (s.model_len bytes, NUL-terminated) */
+	char *model;	       /* the model text it was made with (s.model_len bytes, NUL-terminated) */
 	double *rec_p, *rec_s; /* recorded presentations and their SNR (s.n_rec each) */
 	char *metrics, *trace; /* metrics.tsv and trace.tsv so far (s.metrics_len, s.trace_len bytes) */
 } lat_run_state;
@@ -44,9 +44,9 @@ void lat_run_state_clear(lat_run_state *st);
 
 /* What a sweep's table column may hold (checked on load). */
 typedef enum {
-	LAT_SWEEP_RATIO,        /* a ratio of non-negative quantities: >= 0 (+inf included) or NaN */
+	LAT_SWEEP_RATIO,	/* a ratio of non-negative quantities: >= 0 (+inf included) or NaN */
 	LAT_SWEEP_PRESENTATION, /* a whole number of presentations within the run's, or NaN (never reached) */
-	LAT_SWEEP_NONNEG        /* finite and >= 0 */
+	LAT_SWEEP_NONNEG	/* finite and >= 0 */
 } lat_sweep_kind;
 
 typedef struct {
