@@ -16,7 +16,7 @@ cc=${FUZZ_CC:-clang}
 jobs=${FUZZ_JOBS:-1}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-fsanitize=fuzzer-no-link $san -g -O1 -fno-omit-frame-pointer"
-harnesses="fuzz_model fuzz_experiment fuzz_set fuzz_setint fuzz_idx fuzz_cifar"
+harnesses="fuzz_model fuzz_experiment fuzz_set fuzz_setint fuzz_idx fuzz_cifar fuzz_state"
 
 mkdir -p "$build"
 build=$(cd "$build" && pwd)

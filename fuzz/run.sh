@@ -18,7 +18,7 @@ build=${FUZZ_BUILD:-$here/build}
 work=${FUZZ_WORK:-$here/work}
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
-harnesses=${*:-fuzz_model fuzz_experiment fuzz_set fuzz_setint fuzz_idx fuzz_cifar}
+harnesses=${*:-fuzz_model fuzz_experiment fuzz_set fuzz_setint fuzz_idx fuzz_cifar fuzz_state}
 
 # Per-harness options: input size limit and dictionary.
 options() {
@@ -29,6 +29,7 @@ options() {
 	fuzz_setint) echo "-max_len=128 -dict=$here/dict/setint.dict" ;;
 	fuzz_idx) echo "-max_len=1024" ;;
 	fuzz_cifar) echo "-max_len=8192" ;;
+	fuzz_state) echo "-max_len=16384" ;;
 	*) echo "run.sh: unknown harness $1" >&2; return 1 ;;
 	esac
 }

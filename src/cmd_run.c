@@ -14,6 +14,7 @@
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
+#include "lateral/state.h"
 #include "size.h"
 
 #define PATHLEN 4096
@@ -70,15 +71,8 @@ static double time_to_gain(const double *pres, const double *snr, size_t n, doub
 }
 
 /* What a study carries from one presentation to the next besides the simulation: running sums, the
- * recorded SNR and the text of metrics.tsv and trace.tsv so far. The sums are 8-byte fields (no
- * padding), written as they are into the state file. */
-typedef struct {
-	uint64_t done, since, n_rec, model_len, metrics_len, trace_len;
-	double sum_settle, sum_steps, tot_settle, tot_steps, tot_rhs, tot_jac, t0, seconds;
-	double min_rtol_used, max_steady_error;
-	double init_snr, init_inv_snr, init_cos_mean, init_mean_ratio, init_dist_wstar;
-	double by_method[LAT_METHOD_AUTO + 1], polished, switches;
-} study_sums;
+ * recorded SNR and the text of metrics.tsv and trace.tsv so far (state.h). */
+typedef lat_run_sums study_sums;
 
 typedef struct {
 	study_sums s;
@@ -88,10 +82,6 @@ typedef struct {
 	size_t mlen, tlen;
 	FILE *mfp, *tfp;
 } study;
-
-/* The state file: RUN_MAGIC, study_sums, the model text (lat_model_write), rec_p and rec_s (n_rec
- * doubles each), the metrics and trace text, then lat_sim_save's state. */
-#define RUN_MAGIC "LATRUN02"
 
 static int study_records(study *st, size_t cap)
 {
@@ -179,46 +169,22 @@ int run_plan(const lat_model *m, int traced, size_t *bytes, const char **change,
 	return LAT_OK;
 }
 
+/* Writes the state file (run_state.bin, state.h) of the study so far. */
 static int study_save(const char *path, const lat_model *m, lat_sim *sim, study *st, char *err)
 {
 	size_t model_len = 0;
 	char *model = cli_model_text(m, &model_len);
-	lat_afile *f = NULL;
-	FILE *fp;
-	int rc = LAT_OK;
+	int rc;
 
-	if (!model) {
-		rc = lat_err_set(err, LAT_ENOMEM, "out of memory");
-		goto out;
-	}
+	if (!model)
+		return lat_err_set(err, LAT_ENOMEM, "out of memory");
 	fflush(st->mfp);
 	if (st->tfp)
 		fflush(st->tfp);
 	st->s.model_len = model_len;
 	st->s.metrics_len = st->mlen;
 	st->s.trace_len = st->tfp ? st->tlen : 0;
-	f = lat_afile_open(path, err);
-	if (!f) {
-		rc = LAT_EIO;
-		goto out;
-	}
-	fp = lat_afile_fp(f);
-	if (fwrite(RUN_MAGIC, 1, 8, fp) != 8 || fwrite(&st->s, sizeof st->s, 1, fp) != 1 ||
-	    fwrite(model, 1, model_len, fp) != model_len ||
-	    fwrite(st->rec_p, sizeof *st->rec_p, st->s.n_rec, fp) != st->s.n_rec ||
-	    fwrite(st->rec_s, sizeof *st->rec_s, st->s.n_rec, fp) != st->s.n_rec ||
-	    fwrite(st->mtext, 1, st->s.metrics_len, fp) != st->s.metrics_len ||
-	    (st->s.trace_len && fwrite(st->ttext, 1, st->s.trace_len, fp) != st->s.trace_len)) {
-		rc = lat_err_sys(err, path, "write");
-		goto out;
-	}
-	rc = lat_sim_save(sim, fp, err);
-	if (!rc) {
-		rc = lat_afile_commit(f, err);
-		f = NULL;
-	}
-out:
-	lat_afile_abort(f);
+	rc = lat_run_state_save(path, &st->s, model, st->rec_p, st->rec_s, st->mtext, st->ttext, sim, err);
 	free(model);
 	return rc;
 }
@@ -239,72 +205,34 @@ static void model_notes(const char *cmd, const char *old, const char *cur)
 	}
 }
 
-/* Reads the state file into st and sim. Errors are input errors (LAT_ECONFIG, LAT_EIO). */
+/* Reads the state file into st and sim (every field checked, see lat_run_state_load). Errors are input
+ * errors (LAT_ECONFIG, LAT_EIO). */
 static int study_load(const char *cmd, const char *path, const lat_model *m, lat_sim *sim, study *st,
 		      char *err)
 {
-	FILE *fp = fopen(path, "rb");
-	char magic[8], *model = NULL, *cur = NULL, *text = NULL;
+	lat_run_state rs;
+	char *cur = NULL;
 	size_t cur_len = 0;
-	struct stat sb;
-	study_sums h;
-	lat_sim_status ss;
-	int rc = LAT_OK;
+	int rc = lat_run_state_load(path, m, sim, &rs, err);
 
-	if (!fp) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot open the state of an interrupted run: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fread(magic, 1, 8, fp) != 8 || memcmp(magic, RUN_MAGIC, 8)) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: not a state file of `lateral run` (format %s)", path, RUN_MAGIC);
-		goto out;
-	}
-	if (fread(&h, sizeof h, 1, fp) != 1 || fstat(fileno(fp), &sb) || h.model_len > (uint64_t)sb.st_size ||
-	    h.metrics_len > (uint64_t)sb.st_size || h.trace_len > (uint64_t)sb.st_size || h.n_rec > (uint64_t)sb.st_size ||
-	    h.model_len + h.metrics_len + h.trace_len + 2 * h.n_rec * sizeof(double) > (uint64_t)sb.st_size) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated or corrupt state file", path);
-		goto out;
-	}
-	model = malloc(h.model_len + 1);
-	text = malloc(h.metrics_len + h.trace_len + 1);
+	if (rc)
+		return rc;
 	cur = cli_model_text(m, &cur_len);
-	rc = study_records(st, h.n_rec + (m->presentations - (h.done < m->presentations ? h.done : m->presentations)) /
-					     m->record_every + 2);
-	if (!model || !text || !cur || rc) {
+	rc = study_records(st, rs.s.n_rec + (m->presentations - rs.s.done) / m->record_every + 2);
+	if (!cur || rc) {
 		rc = lat_err_set(err, LAT_ENOMEM, "out of memory reading %s", path);
 		goto out;
 	}
-	if (fread(model, 1, h.model_len, fp) != h.model_len || fread(st->rec_p, sizeof(double), h.n_rec, fp) != h.n_rec ||
-	    fread(st->rec_s, sizeof(double), h.n_rec, fp) != h.n_rec ||
-	    fread(text, 1, h.metrics_len + h.trace_len, fp) != h.metrics_len + h.trace_len) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated state file", path);
-		goto out;
-	}
-	model[h.model_len] = 0;
-	rc = lat_sim_load(sim, fp, path, err);
-	if (rc)
-		goto out;
-	lat_sim_measure(sim, &ss);
-	if (ss.presentation != h.done || fgetc(fp) != EOF) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt state file", path);
-		goto out;
-	}
-	if (h.done > m->presentations) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: %llu presentations are done, more than run.presentations = %zu", path,
-				 (unsigned long long)h.done, m->presentations);
-		goto out;
-	}
-	model_notes(cmd, model, cur);
-	fwrite(text, 1, h.metrics_len, st->mfp);
+	memcpy(st->rec_p, rs.rec_p, rs.s.n_rec * sizeof *st->rec_p);
+	memcpy(st->rec_s, rs.rec_s, rs.s.n_rec * sizeof *st->rec_s);
+	model_notes(cmd, rs.model, cur);
+	fwrite(rs.metrics, 1, rs.s.metrics_len, st->mfp);
 	if (st->tfp)
-		fwrite(text + h.metrics_len, 1, h.trace_len, st->tfp);
-	st->s = h;
+		fwrite(rs.trace, 1, rs.s.trace_len, st->tfp);
+	st->s = rs.s;
 out:
-	if (fp)
-		fclose(fp);
-	free(model);
 	free(cur);
-	free(text);
+	lat_run_state_clear(&rs);
 	return rc;
 }
 

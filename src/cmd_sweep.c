@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
+#include "lateral/state.h"
 #include "size.h"
 
 #define PATHLEN 4096
@@ -199,9 +201,12 @@ static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, 
 	return rc;
 }
 
-static const char *const columns[] = {"snr_gain",  "inv_snr_ratio", "pred_inv_snr", "formula_inv",
-				      "mean_ratio", "pred_mean",     "formula_mean", "p50",
-				      "p90",       "steps",         "us_per_pres"};
+/* The table's columns and what each may hold (checked when a sweep resumes). */
+static const lat_sweep_column columns[] = {
+    {"snr_gain", LAT_SWEEP_RATIO},     {"inv_snr_ratio", LAT_SWEEP_RATIO}, {"pred_inv_snr", LAT_SWEEP_RATIO},
+    {"formula_inv", LAT_SWEEP_RATIO},  {"mean_ratio", LAT_SWEEP_RATIO},    {"pred_mean", LAT_SWEEP_RATIO},
+    {"formula_mean", LAT_SWEEP_RATIO}, {"p50", LAT_SWEEP_PRESENTATION},    {"p90", LAT_SWEEP_PRESENTATION},
+    {"steps", LAT_SWEEP_NONNEG},       {"us_per_pres", LAT_SWEEP_NONNEG}};
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
 
 /* The table's values of one run. */
@@ -232,85 +237,24 @@ static void table_line(FILE *fp, const grid *g, size_t r, const double *v, int t
 	fputc('\n', fp);
 }
 
-/* DIR/sweep_state.tsv: one line per finished run, "RUN\tHASH\tVALUES..." with the hash of the run's
- * model text and the table's values at full precision; rewritten atomically after every run. */
-static int state_write(const char *path, size_t n_runs, const int *done,
-		       const unsigned long long *hash, const double *vals, char *err)
+/* Reads DIR/sweep_state.bin (lat_sweep_state_load); the sweep_state.tsv of an older lateral is named as
+ * such. */
+static int sweep_state_read(const char *path, size_t n_runs, int *done, const unsigned long long *hash,
+			    const size_t *pres, double *vals, size_t *n_done, char *err)
 {
-	lat_afile *f = lat_afile_open(path, err);
-	FILE *fp;
+	char old[PATHLEN];
+	size_t len = strlen(path);
 
-	if (!f)
-		return LAT_EIO;
-	fp = lat_afile_fp(f);
-	fputs("# lateral sweep: finished runs (`lateral sweep --resume` skips them)\n# run\tmodel_hash", fp);
-	for (size_t k = 0; k < N_COLUMNS; k++)
-		fprintf(fp, "\t%s", columns[k]);
-	fputc('\n', fp);
-	for (size_t r = 0; r < n_runs; r++) {
-		if (!done[r])
-			continue;
-		fprintf(fp, "%zu\t%016llx", r + 1, hash[r]);
-		for (size_t k = 0; k < N_COLUMNS; k++)
-			fprintf(fp, "\t%.17g", vals[r * N_COLUMNS + k]);
-		fputc('\n', fp);
+	if (access(path, F_OK) && errno == ENOENT && len > 4 && len < sizeof old) {
+		snprintf(old, sizeof old, "%.*s.tsv", (int)(len - 4), path);
+		if (!access(old, F_OK))
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: written by an older lateral (format sweep_state.tsv), which this lateral does "
+					   "not read; delete it or rerun without --resume",
+					   old);
 	}
-	return lat_afile_commit(f, err);
-}
-
-/* Reads the finished runs of an interrupted sweep; a run whose model differs from this grid's is an
- * error (LAT_ECONFIG), as is a malformed line. */
-static int state_read(const char *path, size_t n_runs, int *done, const unsigned long long *hash, double *vals,
-		      size_t *n_done, char *err)
-{
-	FILE *fp = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	int rc = LAT_OK;
-
-	*n_done = 0;
-	if (!fp)
-		return lat_err_set(err, LAT_EIO, "%s: cannot open the state of an interrupted sweep: %s", path,
-				   strerror(errno));
-	while (!rc && getline(&line, &cap, fp) > 0) {
-		char *p, *end;
-		unsigned long long h;
-		size_t r;
-
-		lineno++;
-		if (*line == '#')
-			continue;
-		r = strtoul(line, &end, 10);
-		h = strtoull(end, &p, 16);
-		if (end == line || p == end || r < 1 || r > n_runs) {
-			rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: expected RUN (1..%zu) and a model hash", path, lineno,
-					 n_runs);
-			break;
-		}
-		if (h != hash[r - 1]) {
-			rc = lat_err_set(err, LAT_ECONFIG,
-					 "%s:%zu: run %zu was made with another model (other MODEL, --set or --vary "
-					 "values): use another -o DIR or leave out --resume",
-					 path, lineno, r);
-			break;
-		}
-		for (size_t k = 0; k < N_COLUMNS; k++) {
-			vals[(r - 1) * N_COLUMNS + k] = strtod(p, &end);
-			if (end == p) {
-				rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: expected %zu numbers after the hash", path,
-						 lineno, N_COLUMNS);
-				break;
-			}
-			p = end;
-		}
-		if (!rc && !done[r - 1]) {
-			done[r - 1] = 1;
-			(*n_done)++;
-		}
-	}
-	free(line);
-	fclose(fp);
-	return rc;
+	return lat_sweep_state_load(path, n_runs, N_COLUMNS, columns, hash, pres, done,
+				    vals, n_done, err);
 }
 
 static void table_header(FILE *fp, const grid *g, int tsv)
@@ -319,7 +263,7 @@ static void table_header(FILE *fp, const grid *g, int tsv)
 	for (size_t k = 0; k < g->n_keys; k++)
 		fprintf(fp, tsv ? "\t%s" : " %12s", g->key[k]);
 	for (size_t k = 0; k < sizeof columns / sizeof columns[0]; k++)
-		fprintf(fp, tsv ? "\t%s" : " %11s", columns[k]);
+		fprintf(fp, tsv ? "\t%s" : " %11s", columns[k].name);
 	fputc('\n', fp);
 }
 
@@ -367,19 +311,20 @@ int cmd_sweep(int argc, char **argv)
 	    "gained 50 %/90 % of its final gain, solver steps and cost), DIR/run_NNN/\n"
 	    "(metrics.tsv, summary.json) and DIR/sweep_NN.png: SNR against presentations, one line per value\n"
 	    "of the first key, one plot per combination of the others. Values are separated by commas\n"
-	    "(array values cannot be swept). DIR/sweep_state.tsv lists the finished runs; SIGINT or SIGTERM\n"
+	    "(array values cannot be swept). DIR/sweep_state.bin lists the finished runs; SIGINT or SIGTERM\n"
 	    "finishes the current run and exits with status 130 or 143, and --resume (same MODEL, --set and\n"
 	    "--vary) skips the finished runs and produces the same table. Example, the classic grid:\n"
 	    "  lateral sweep --vary circuit.inputs=9,36,81 --vary plasticity.gamma=0.1,0.01,0.001";
 	static const cli_extra extra[] = {{"vary", 1, "section.key=v1,v2,... or FROM:TO:lin|log:N (repeatable, at most 8)"},
-					  {"resume", 0, "skip the runs DIR/sweep_state.tsv lists as finished"},
+					  {"resume", 0, "skip the runs DIR/sweep_state.bin lists as finished"},
 					  {NULL, 0, NULL}};
-	static const char *const outputs[] = {"sweep_state.tsv", "sweep.tsv", NULL};
+	static const char *const outputs[] = {"sweep_state.bin", "sweep.tsv", NULL};
 	grid *g = calloc(1, sizeof *g);
 	sweep_row *rows = NULL;
 	double *vals = NULL;
 	int *done = NULL;
 	unsigned long long *hash = NULL;
+	size_t *pres = NULL;
 	cli_opts o;
 	lat_model m;
 	lat_afile *f = NULL;
@@ -415,7 +360,8 @@ int cmd_sweep(int argc, char **argv)
 	vals = calloc(n_runs * N_COLUMNS, sizeof *vals);
 	done = calloc(n_runs, sizeof *done);
 	hash = calloc(n_runs, sizeof *hash);
-	if (!rows || !vals || !done || !hash) {
+	pres = calloc(n_runs, sizeof *pres);
+	if (!rows || !vals || !done || !hash || !pres) {
 		rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -438,6 +384,7 @@ int cmd_sweep(int argc, char **argv)
 			goto out;
 		}
 		hash[r] = cli_hash(text, len);
+		pres[r] = m.presentations;
 		free(text);
 		rc = run_plan(&m, 0, &bytes, &change, err);
 		if (rc) {
@@ -463,13 +410,13 @@ int cmd_sweep(int argc, char **argv)
 		goto out;
 	cli_signals_install();
 	cli_remove_stale(o.outdir, outputs);
-	cli_path(state, sizeof state, o.outdir, "sweep_state.tsv");
-	if (g->resume && state_read(state, n_runs, done, hash, vals, &n_done, err)) {
+	cli_path(state, sizeof state, o.outdir, "sweep_state.bin");
+	if (g->resume && (rc = sweep_state_read(state, n_runs, done, hash, pres, vals, &n_done, err)) != 0) {
 		rc = cli_fail(o.cmd, LAT_ECONFIG, err);
 		goto out;
 	}
 	/* A fresh sweep forgets the runs of an earlier one. */
-	if (!g->resume && state_write(state, n_runs, done, hash, vals, err)) {
+	if (!g->resume && lat_sweep_state_save(state, n_runs, N_COLUMNS, done, hash, vals, err)) {
 		rc = cli_fail(o.cmd, LAT_EIO, err);
 		goto out;
 	}
@@ -494,7 +441,7 @@ int cmd_sweep(int argc, char **argv)
 			row_values(&rows[r], vals + r * N_COLUMNS);
 			done[r] = 1;
 			n_done++;
-			if (state_write(state, n_runs, done, hash, vals, err)) {
+			if (lat_sweep_state_save(state, n_runs, N_COLUMNS, done, hash, vals, err)) {
 				rc = cli_fail(o.cmd, LAT_EIO, err);
 				goto out;
 			}
@@ -536,6 +483,7 @@ out:
 	free(vals);
 	free(done);
 	free(hash);
+	free(pres);
 	free(g);
 	return rc;
 }

@@ -271,6 +271,15 @@ int cmd_train(int argc, char **argv)
 			rc = trainer_fail(o.cmd, LAT_ECONFIG, err);
 			goto out;
 		}
+		/* a checkpoint past this run's end is not one to continue */
+		if (lat_trainer_epoch(t) > e.epochs || (lat_trainer_epoch(t) == e.epochs && lat_trainer_stats(t)->batches)) {
+			lat_err_set(err, LAT_ECONFIG,
+				    "%s: taken after %zu epochs (and %zu batches), more than train.epochs = %zu: give a larger "
+				    "--set train.epochs",
+				    ckpt, lat_trainer_epoch(t), lat_trainer_stats(t)->batches, e.epochs);
+			rc = cli_fail(o.cmd, LAT_ECONFIG, err);
+			goto out;
+		}
 		sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
 		saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
 		fprintf(stderr, "lateral train: resuming after %s from %s\n", at, ckpt);

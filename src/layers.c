@@ -309,11 +309,24 @@ static void bn_init(lat_layer *l, gsl_rng *r)
 	}
 }
 
+/* Running means (c), then running variances (c), which are never negative. */
+static int bn_check_buffers(const lat_layer *l, const float *buf, size_t *bad)
+{
+	size_t n_c = l->in.c;
+	for (size_t c = 0; c < n_c; c++)
+		if (buf[n_c + c] < 0) {
+			*bad = n_c + c;
+			return 0;
+		}
+	return 1;
+}
+
 static const lat_layer_type bn_type = {
     .name = "bn",
     .forward = bn_forward,
     .backward = bn_backward,
     .init = bn_init,
+    .check_buffers = bn_check_buffers,
 };
 
 lat_layer *lat_bn_alloc(lat_shape in, double momentum, double eps, size_t max_batch, char *err)

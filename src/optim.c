@@ -96,3 +96,8 @@ unsigned long *lat_optim_steps(lat_optim *o)
 {
 	return &o->t;
 }
+
+int lat_optim_value_ok(const lat_optim *o, size_t i, float v)
+{
+	return isfinite(v) && !(o->kind == LAT_OPT_ADAMW && i >= o->n && v < 0);
+}

@@ -165,6 +165,25 @@ static int priv_workspaces(resblock_priv *p, size_t n_in, size_t n_out, size_t m
 	return LAT_OK;
 }
 
+/* The sub-layers' buffers, in the order of resblock_bind. */
+static int resblock_check_buffers(const lat_layer *l, const float *buf, size_t *bad)
+{
+	const resblock_priv *p = l->priv;
+	size_t boff = 0;
+
+	for (int j = 0; j < N_SUB; j++) {
+		const lat_layer *s = p->sub[j];
+		if (!s)
+			continue;
+		if (s->type->check_buffers && !s->type->check_buffers(s, buf + boff, bad)) {
+			*bad += boff;
+			return 0;
+		}
+		boff += s->n_buffers;
+	}
+	return 1;
+}
+
 static const lat_layer_type resblock_type = {
     .name = "resblock",
     .forward = resblock_forward,
@@ -172,6 +191,7 @@ static const lat_layer_type resblock_type = {
     .init = resblock_init,
     .bind = resblock_bind,
     .free = resblock_free,
+    .check_buffers = resblock_check_buffers,
 };
 
 lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,

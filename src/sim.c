@@ -12,6 +12,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "lateral/ckpt.h"
 #include "lateral/circuit.h"
 #include "lateral/closedform.h"
 #include "lateral/err.h"
@@ -566,96 +567,142 @@ fail:
 	return lat_err_set(err, rc, "presentation %zu: %s", p + 1, msg);
 }
 
-/* Binary state of lat_sim_save: this header, then w (N x d), y (dim), x (d), the rule's momentum
- * buffer and accumulator (N x d each), then the input generator's state (rng_size bytes). */
-#define SIM_MAGIC "LATSIM01"
-typedef struct {
-	char magic[8];
-	uint64_t n, d, dim, m, continuous, batch, rng_size;
-	uint64_t presented, x_pending, n_acc, n_updates;
-} sim_header;
+/* The state of lat_sim_save: a container (ckpt.h) of kind LAT_CKPT_SIM with these sections. */
+#define SIM_VERSION 1u
+enum { SIM_HDR, SIM_W, SIM_Y, SIM_X, SIM_VEL, SIM_ACC, SIM_RNG, SIM_N_SECTIONS };
+/* The header's counts, in this order. */
+enum { H_N, H_D, H_DIM, H_M, H_CONTINUOUS, H_BATCH, H_PRESENTED, H_X_PENDING, H_N_ACC, H_N_UPDATES, H_COUNT };
+
+static void sim_sections(lat_ckpt_section *secs)
+{
+	const lat_ckpt_section t[SIM_N_SECTIONS] = {
+	    {LAT_CKPT_TAG('S', 'H', 'D', 'R'), LAT_CKPT_U64, H_COUNT, "sizes and counters", NULL, 0},
+	    {LAT_CKPT_TAG('W', 'G', 'H', 'T'), LAT_CKPT_F64, LAT_CKPT_ANY, "weights", NULL, 0},
+	    {LAT_CKPT_TAG('Y', 'S', 'T', 'A'), LAT_CKPT_F64, LAT_CKPT_ANY, "circuit state", NULL, 0},
+	    {LAT_CKPT_TAG('X', 'I', 'N', 'P'), LAT_CKPT_F64, LAT_CKPT_ANY, "current input", NULL, 0},
+	    {LAT_CKPT_TAG('V', 'E', 'L', 'O'), LAT_CKPT_F64, LAT_CKPT_ANY, "momentum buffer", NULL, 0},
+	    {LAT_CKPT_TAG('A', 'C', 'C', 'U'), LAT_CKPT_F64, LAT_CKPT_ANY, "accumulator", NULL, 0},
+	    {LAT_CKPT_TAG('R', 'N', 'G', 'I'), LAT_CKPT_U64, LAT_CKPT_ANY, "input generator", NULL, 0}};
+	memcpy(secs, t, sizeof t);
+}
 
 int lat_sim_save(lat_sim *s, FILE *fp, char *err)
 {
 	size_t nd = s->n * s->d, *n_acc, *n_updates;
 	double *vel, *acc;
-	sim_header h;
+	uint64_t h[H_COUNT];
+	lat_ckpt_writer *w;
+	int rc;
 
 	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, SIM_MAGIC, sizeof h.magic);
-	h.n = s->n;
-	h.d = s->d;
-	h.dim = s->dim;
-	h.m = s->m;
-	h.continuous = (uint64_t)s->continuous;
-	h.batch = (uint64_t)s->batch;
-	h.rng_size = gsl_rng_size(s->rng_input);
-	h.presented = s->presented;
-	h.x_pending = (uint64_t)s->x_pending;
-	h.n_acc = *n_acc;
-	h.n_updates = *n_updates;
-	if (fwrite(&h, sizeof h, 1, fp) != 1 || fwrite(s->w, sizeof *s->w, nd, fp) != nd ||
-	    fwrite(s->y, sizeof *s->y, s->dim, fp) != s->dim || fwrite(s->x, sizeof *s->x, s->d, fp) != s->d ||
-	    fwrite(vel, sizeof *vel, nd, fp) != nd || fwrite(acc, sizeof *acc, nd, fp) != nd ||
-	    fwrite(gsl_rng_state(s->rng_input), 1, h.rng_size, fp) != h.rng_size)
-		return lat_err_sys(err, "the simulation state", "write");
-	return LAT_OK;
+	h[H_N] = s->n;
+	h[H_D] = s->d;
+	h[H_DIM] = s->dim;
+	h[H_M] = s->m;
+	h[H_CONTINUOUS] = (uint64_t)s->continuous;
+	h[H_BATCH] = (uint64_t)s->batch;
+	h[H_PRESENTED] = s->presented;
+	h[H_X_PENDING] = (uint64_t)s->x_pending;
+	h[H_N_ACC] = *n_acc;
+	h[H_N_UPDATES] = *n_updates;
+	w = lat_ckpt_writer_stream(fp, LAT_CKPT_SIM, SIM_VERSION, err);
+	if (!w)
+		return LAT_ENOMEM;
+	lat_ckpt_put(w, LAT_CKPT_TAG('S', 'H', 'D', 'R'), LAT_CKPT_U64, h, H_COUNT);
+	lat_ckpt_put(w, LAT_CKPT_TAG('W', 'G', 'H', 'T'), LAT_CKPT_F64, s->w, nd);
+	lat_ckpt_put(w, LAT_CKPT_TAG('Y', 'S', 'T', 'A'), LAT_CKPT_F64, s->y, s->dim);
+	lat_ckpt_put(w, LAT_CKPT_TAG('X', 'I', 'N', 'P'), LAT_CKPT_F64, s->x, s->d);
+	lat_ckpt_put(w, LAT_CKPT_TAG('V', 'E', 'L', 'O'), LAT_CKPT_F64, vel, nd);
+	lat_ckpt_put(w, LAT_CKPT_TAG('A', 'C', 'C', 'U'), LAT_CKPT_F64, acc, nd);
+	rc = lat_ckpt_put_rng(w, LAT_CKPT_TAG('R', 'N', 'G', 'I'), s->rng_input, err);
+	if (rc) {
+		lat_ckpt_writer_abort(w);
+		return rc;
+	}
+	rc = lat_ckpt_writer_commit(w, err);
+	return rc ? lat_err_set(err, LAT_EIO, "cannot write the simulation state") : LAT_OK;
+}
+
+/* The counters of a saved state that this simulation could have reached: updates and accumulated
+ * presentations follow from the presentations (fixed-point timing: one update per presentation online,
+ * one per pass over the M inputs in batch; continuous timing bypasses the rule), and only a fresh draw
+ * is kept pending after a failure. Returns the first violation's description or NULL. */
+static const char *sim_counters_bad(const lat_sim *s, const uint64_t *h)
+{
+	uint64_t p = h[H_PRESENTED];
+	if (h[H_X_PENDING] > 1 || (h[H_X_PENDING] && s->m > 0))
+		return "a pending input that cannot be (only a fresh draw is kept after a failure)";
+	if (s->continuous)
+		return h[H_N_ACC] || h[H_N_UPDATES] ? "the rule's counters (continuous timing has none)" : NULL;
+	if (s->batch)
+		return h[H_N_ACC] != p % s->m || h[H_N_UPDATES] != p / s->m ? "the rule's counters (batch updates)" : NULL;
+	return h[H_N_ACC] || h[H_N_UPDATES] != p ? "the rule's counters (online updates)" : NULL;
 }
 
 int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err)
 {
-	size_t nd = s->n * s->d, rng_size = gsl_rng_size(s->rng_input), *n_acc, *n_updates;
-	double *vel, *acc, *buf = NULL;
-	unsigned char *rng = NULL;
-	sim_header h;
-	int rc = LAT_OK;
+	size_t nd = s->n * s->d, *n_acc, *n_updates;
+	size_t want[SIM_N_SECTIONS] = {H_COUNT, nd, s->dim, s->d, nd, nd, 0};
+	lat_ckpt_section secs[SIM_N_SECTIONS];
+	lat_ckpt *c = NULL;
+	double *vel, *acc;
+	uint64_t h[H_COUNT];
+	const char *bad;
+	int rc;
 
-	if (fread(&h, sizeof h, 1, fp) != 1) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated simulation state", path);
+	sim_sections(secs);
+	rc = lat_ckpt_load_stream(fp, path, LAT_CKPT_SIM, SIM_VERSION, secs, SIM_N_SECTIONS, &c, err);
+	if (rc)
 		goto out;
-	}
-	if (memcmp(h.magic, SIM_MAGIC, sizeof h.magic)) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: not a lateral simulation state (format %s)", path, SIM_MAGIC);
-		goto out;
-	}
-	if (h.n != s->n || h.d != s->d || h.dim != s->dim || h.m != s->m || h.continuous != (uint64_t)s->continuous ||
-	    h.batch != (uint64_t)s->batch || h.rng_size != rng_size) {
+	for (size_t k = 0; k < H_COUNT; k++)
+		h[k] = lat_ckpt_u64(&secs[SIM_HDR], k);
+	if (h[H_N] != s->n || h[H_D] != s->d || h[H_DIM] != s->dim || h[H_M] != s->m ||
+	    h[H_CONTINUOUS] != (uint64_t)s->continuous || h[H_BATCH] != (uint64_t)s->batch) {
 		rc = lat_err_set(err, LAT_ECONFIG,
 				 "%s: state of a pool of %llu neurons x %llu inputs, %llu fixed inputs, %s timing, %s "
 				 "updates; this model has %zu x %zu, %zu, %s, %s",
-				 path, (unsigned long long)h.n, (unsigned long long)h.d, (unsigned long long)h.m,
-				 h.continuous ? "continuous" : "fixedpoint", h.batch ? "batch" : "online", s->n, s->d, s->m,
-				 s->continuous ? "continuous" : "fixedpoint", s->batch ? "batch" : "online");
+				 path, (unsigned long long)h[H_N], (unsigned long long)h[H_D], (unsigned long long)h[H_M],
+				 h[H_CONTINUOUS] ? "continuous" : "fixedpoint", h[H_BATCH] ? "batch" : "online", s->n, s->d,
+				 s->m, s->continuous ? "continuous" : "fixedpoint", s->batch ? "batch" : "online");
 		goto out;
 	}
-	buf = malloc((3 * nd + s->dim + s->d) * sizeof *buf);
-	rng = malloc(rng_size);
-	if (!buf || !rng) {
-		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+	for (size_t k = SIM_W; k < SIM_RNG; k++) {
+		if (secs[k].n != want[k]) {
+			rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt simulation state: %zu values of %s, expected %zu",
+					 path, secs[k].n, secs[k].name, want[k]);
+			goto out;
+		}
+		rc = lat_ckpt_check_finite(c, &secs[k], err);
+		if (rc)
+			goto out;
+	}
+	bad = sim_counters_bad(s, h);
+	if (h[H_PRESENTED] > SIZE_MAX / 2 || bad) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: corrupt simulation state: %s after %llu presentations (%llu accumulated, %llu "
+				 "updates, pending %llu)",
+				 path, bad ? bad : "a count beyond any run", (unsigned long long)h[H_PRESENTED],
+				 (unsigned long long)h[H_N_ACC], (unsigned long long)h[H_N_UPDATES],
+				 (unsigned long long)h[H_X_PENDING]);
 		goto out;
 	}
-	if (fread(buf, sizeof *buf, 3 * nd + s->dim + s->d, fp) != 3 * nd + s->dim + s->d ||
-	    fread(rng, 1, rng_size, fp) != rng_size) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated simulation state", path);
+	/* Everything is checked: the generator (restored only when valid) and then the rest. */
+	rc = lat_ckpt_get_rng(c, &secs[SIM_RNG], s->rng_input, err);
+	if (rc)
 		goto out;
-	}
-	/* Only a complete state replaces the current one. */
 	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
-	memcpy(s->w, buf, nd * sizeof *buf);
-	memcpy(s->y, buf + nd, s->dim * sizeof *buf);
-	memcpy(s->x, buf + nd + s->dim, s->d * sizeof *buf);
-	memcpy(vel, buf + nd + s->dim + s->d, nd * sizeof *buf);
-	memcpy(acc, buf + 2 * nd + s->dim + s->d, nd * sizeof *buf);
-	memcpy(gsl_rng_state(s->rng_input), rng, rng_size);
-	s->presented = (size_t)h.presented;
-	s->x_pending = h.x_pending != 0;
-	*n_acc = (size_t)h.n_acc;
-	*n_updates = (size_t)h.n_updates;
+	lat_ckpt_get_f64(&secs[SIM_W], s->w);
+	lat_ckpt_get_f64(&secs[SIM_Y], s->y);
+	lat_ckpt_get_f64(&secs[SIM_X], s->x);
+	lat_ckpt_get_f64(&secs[SIM_VEL], vel);
+	lat_ckpt_get_f64(&secs[SIM_ACC], acc);
+	s->presented = (size_t)h[H_PRESENTED];
+	s->x_pending = h[H_X_PENDING] != 0;
+	*n_acc = (size_t)h[H_N_ACC];
+	*n_updates = (size_t)h[H_N_UPDATES];
 	copy_rates(s);
 out:
-	free(buf);
-	free(rng);
+	lat_ckpt_free(c);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lateral/ckpt.h"
 #include "lateral/data.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
@@ -17,9 +18,6 @@
 #include "lateral/trainer.h"
 #include "size.h"
 
-/* Checkpoint format: "LATCKPT" and a version digit. Version 1 had no position within the epoch. */
-#define CKPT_MAGIC "LATCKPT2"
-#define CKPT_MAGIC_STEM 7
 #define MAX_LC LAT_MAX_LAYERS
 
 struct lat_trainer {
@@ -640,142 +638,216 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 
 /* ---- checkpoints ---- */
 
-/* The file: this header, then the parameters, buffers and optimiser state (floats). Fields are 8 bytes
- * wide, so the struct has no padding. */
-typedef struct {
-	char magic[8];
-	uint64_t n_params, n_buffers, n_state, epoch, global_batch, phases, opt_steps;
-	uint64_t batch; /* batches trained in epoch `epoch` (0 at an epoch boundary) */
-	/* the statistics of that epoch so far (mid-epoch checkpoints) */
-	uint64_t batches, samples, correct, epoch_phases;
-	double loss_sum, share_seconds, train_seconds, share_steady_error;
-} ckpt_header;
-
-static int write_all(FILE *fp, const void *p, size_t size, size_t n)
-{
-	return fwrite(p, size, n, fp) == n ? 0 : -1;
-}
+/* checkpoint.bin: a container (ckpt.h) of kind LAT_CKPT_TRAIN with these sections. */
+#define CKPT_VERSION 1u
+enum { K_HDR, K_STATS, K_PARAMS, K_BUFFERS, K_OPT, K_N_SECTIONS };
+/* The header's counts, in this order: sizes, counters, and the position within the epoch with the
+ * statistics of that epoch so far (mid-epoch checkpoints; 0 at an epoch boundary). */
+enum { H_PARAMS, H_BUFFERS, H_STATE, H_EPOCH, H_GLOBAL_BATCH, H_PHASES, H_OPT_STEPS, H_BATCH, H_BATCHES,
+       H_SAMPLES, H_CORRECT, H_EPOCH_PHASES, H_COUNT };
+enum { S_LOSS_SUM, S_SHARE_SECONDS, S_TRAIN_SECONDS, S_STEADY_ERROR, S_COUNT };
 
 int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 {
 	size_t n_state;
 	float *state = lat_optim_state(t->opt, &n_state);
-	ckpt_header h;
-	lat_afile *f = lat_afile_open(path, err);
-	FILE *fp;
+	uint64_t h[H_COUNT] = {0};
+	double st[S_COUNT] = {0};
+	lat_ckpt_writer *w = lat_ckpt_writer_open(path, LAT_CKPT_TRAIN, CKPT_VERSION, err);
 
-	if (!f)
+	if (!w)
 		return LAT_EIO;
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, CKPT_MAGIC, 8);
-	h.n_params = lat_net_n_params(t->net);
-	h.n_buffers = lat_net_n_buffers(t->net);
-	h.n_state = n_state;
-	h.epoch = t->epoch;
-	h.global_batch = t->global_batch;
-	h.phases = t->phases;
-	h.opt_steps = *lat_optim_steps(t->opt);
+	h[H_PARAMS] = lat_net_n_params(t->net);
+	h[H_BUFFERS] = lat_net_n_buffers(t->net);
+	h[H_STATE] = n_state;
+	h[H_EPOCH] = t->epoch;
+	h[H_GLOBAL_BATCH] = t->global_batch;
+	h[H_PHASES] = t->phases;
+	h[H_OPT_STEPS] = *lat_optim_steps(t->opt);
 	if (t->in_epoch || t->resume_batches) {
-		h.batch = t->in_epoch ? t->stats.batches : t->resume_batches;
-		h.batches = t->stats.batches;
-		h.samples = t->stats.samples;
-		h.correct = t->stats.correct;
-		h.epoch_phases = t->stats.phases;
-		h.loss_sum = t->stats.loss_sum;
-		h.share_seconds = t->stats.share_seconds;
-		h.train_seconds = t->stats.train_seconds;
-		h.share_steady_error = t->stats.share_steady_error;
+		h[H_BATCH] = t->in_epoch ? t->stats.batches : t->resume_batches;
+		h[H_BATCHES] = t->stats.batches;
+		h[H_SAMPLES] = t->stats.samples;
+		h[H_CORRECT] = t->stats.correct;
+		h[H_EPOCH_PHASES] = t->stats.phases;
+		st[S_LOSS_SUM] = t->stats.loss_sum;
+		st[S_SHARE_SECONDS] = t->stats.share_seconds;
+		st[S_TRAIN_SECONDS] = t->stats.train_seconds;
+		st[S_STEADY_ERROR] = t->stats.share_steady_error;
 	}
-	fp = lat_afile_fp(f);
-	if (write_all(fp, &h, sizeof h, 1) || write_all(fp, lat_net_params(t->net), sizeof(float), h.n_params) ||
-	    write_all(fp, lat_net_buffers(t->net), sizeof(float), h.n_buffers) ||
-	    write_all(fp, state, sizeof(float), n_state)) {
-		int rc = lat_err_sys(err, path, "write");
-		lat_afile_abort(f);
-		return rc;
+	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, h, H_COUNT);
+	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, st, S_COUNT);
+	lat_ckpt_put(w, LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, lat_net_params(t->net), h[H_PARAMS]);
+	lat_ckpt_put(w, LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, lat_net_buffers(t->net), h[H_BUFFERS]);
+	lat_ckpt_put(w, LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, state, n_state);
+	return lat_ckpt_writer_commit(w, err);
+}
+
+/* "layer L (TYPE): parameter K of N" (what 0) or "running statistic" (what 2) for the value at index k
+ * of the flat array, into msg. */
+static void locate(const lat_trainer *t, int what, size_t k, char *msg, size_t size)
+{
+	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
+		const lat_layer *l = lat_net_layer(t->net, i);
+		size_t n = what == 2 ? l->n_buffers : l->n_params;
+		if (k < n) {
+			snprintf(msg, size, "layer %zu (%s): %s %zu of %zu", i + 1, l->type->name,
+				 what == 2 ? "running statistic" : "parameter", k, n);
+			return;
+		}
+		k -= n;
 	}
-	return lat_afile_commit(f, err);
+	snprintf(msg, size, "value %zu", k);
+}
+
+/* The counters and statistics of a checkpoint that a run of this experiment could have written:
+ * one optimiser step per batch, at least one batch per finished epoch, at most one sharing phase per
+ * batch, and the statistics of the batches of the epoch so far (at most every training image, each
+ * data.repeats times; all zero at an epoch boundary). Returns a description of the first violation, or NULL. */
+static const char *counters_bad(const lat_trainer *t, const uint64_t *h, const double *st)
+{
+	uint64_t b = h[H_BATCH], e = h[H_EPOCH], g = h[H_GLOBAL_BATCH];
+	if (h[H_OPT_STEPS] != g)
+		return "optimiser steps and batches differ";
+	if (g < b || g - b < e)
+		return "fewer batches than finished epochs";
+	if (h[H_PHASES] > g)
+		return "more sharing phases than batches";
+	if (b == 0)
+		return h[H_BATCHES] || h[H_SAMPLES] || h[H_CORRECT] || h[H_EPOCH_PHASES] || st[S_LOSS_SUM] != 0 ||
+			       st[S_SHARE_SECONDS] != 0 || st[S_TRAIN_SECONDS] != 0 ||
+			       !(isnan(st[S_STEADY_ERROR]) || st[S_STEADY_ERROR] == 0)
+			   ? "statistics of an epoch at its boundary"
+			   : NULL;
+	if (h[H_BATCHES] != b || h[H_SAMPLES] < b || h[H_SAMPLES] > (uint64_t)t->train.n * t->e->repeats ||
+	    h[H_CORRECT] > h[H_SAMPLES] ||
+	    h[H_EPOCH_PHASES] > b || h[H_EPOCH_PHASES] > h[H_PHASES])
+		return "counts of the epoch so far";
+	if (!(isfinite(st[S_LOSS_SUM]) && st[S_LOSS_SUM] >= 0) ||
+	    !(isfinite(st[S_SHARE_SECONDS]) && st[S_SHARE_SECONDS] >= 0) ||
+	    !(isfinite(st[S_TRAIN_SECONDS]) && st[S_TRAIN_SECONDS] >= 0) ||
+	    !(isnan(st[S_STEADY_ERROR]) || (isfinite(st[S_STEADY_ERROR]) && st[S_STEADY_ERROR] >= 0)))
+		return "loss, time or steady-state error of the epoch so far";
+	return NULL;
 }
 
 int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 {
-	size_t n_state;
+	size_t n_state, n_params = lat_net_n_params(t->net), n_buffers = lat_net_n_buffers(t->net);
+	size_t n_batches = lat_batcher_count(t->batcher);
 	float *state = lat_optim_state(t->opt, &n_state);
-	float *params = NULL, *buffers = NULL, *st = NULL;
-	ckpt_header h;
-	FILE *fp = fopen(path, "rb");
-	size_t got;
-	int rc = LAT_OK;
+	lat_ckpt_section secs[K_N_SECTIONS] = {
+	    {LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, H_COUNT, "sizes and counters", NULL, 0},
+	    {LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, S_COUNT, "statistics of the epoch so far", NULL, 0},
+	    {LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, LAT_CKPT_ANY, "parameters", NULL, 0},
+	    {LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "running statistics", NULL, 0},
+	    {LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "optimiser state", NULL, 0}};
+	lat_ckpt *c = NULL;
+	uint64_t h[H_COUNT];
+	double st[S_COUNT];
+	float *bufs = NULL;
+	const char *bad;
+	char where[128];
+	int rc = lat_ckpt_load(path, LAT_CKPT_TRAIN, CKPT_VERSION, secs, K_N_SECTIONS, &c, err);
 
-	if (!fp)
-		return lat_err_set(err, LAT_EIO, "%s: cannot open checkpoint: %s", path, strerror(errno));
-	got = fread(&h, 1, sizeof h, fp);
-	if (got < sizeof h.magic || memcmp(h.magic, CKPT_MAGIC, CKPT_MAGIC_STEM)) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: not a lateral checkpoint", path);
+	if (rc)
 		goto out;
-	}
-	if (memcmp(h.magic, CKPT_MAGIC, 8)) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: checkpoint format %.1s (from an older or newer lateral); this lateral reads format "
-				 "%.1s: train again without --resume",
-				 path, h.magic + CKPT_MAGIC_STEM, CKPT_MAGIC + CKPT_MAGIC_STEM);
-		goto out;
-	}
-	if (got < sizeof h) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated checkpoint (%zu header bytes)", path, got);
-		goto out;
-	}
-	if (h.n_params != lat_net_n_params(t->net) || h.n_buffers != lat_net_n_buffers(t->net) || h.n_state != n_state) {
+	for (size_t k = 0; k < H_COUNT; k++)
+		h[k] = lat_ckpt_u64(&secs[K_HDR], k);
+	for (size_t k = 0; k < S_COUNT; k++)
+		st[k] = lat_ckpt_f64(&secs[K_STATS], k);
+	if (h[H_PARAMS] != n_params || h[H_BUFFERS] != n_buffers || h[H_STATE] != n_state) {
 		rc = lat_err_set(err, LAT_ECONFIG,
 				 "%s: checkpoint of a different network or optimiser (%llu parameters, this experiment "
 				 "has %zu)",
-				 path, (unsigned long long)h.n_params, lat_net_n_params(t->net));
+				 path, (unsigned long long)h[H_PARAMS], n_params);
 		goto out;
 	}
-	if (h.batch > lat_batcher_count(t->batcher)) {
+	if (secs[K_PARAMS].n != n_params || secs[K_BUFFERS].n != n_buffers || secs[K_OPT].n != n_state) {
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: %zu parameters, %zu running statistics and "
+				 "%zu optimiser values saved, its header says %zu, %zu, %zu",
+				 path, secs[K_PARAMS].n, secs[K_BUFFERS].n, secs[K_OPT].n, n_params, n_buffers, n_state);
+		goto out;
+	}
+	if (h[H_EPOCH] > LAT_EPOCHS_MAX || (h[H_EPOCH] == LAT_EPOCHS_MAX && h[H_BATCH] > 0)) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: corrupt checkpoint: taken after %llu epochs and %llu batches, more than train.epochs "
+				 "can be (%d)",
+				 path, (unsigned long long)h[H_EPOCH], (unsigned long long)h[H_BATCH], LAT_EPOCHS_MAX);
+		goto out;
+	}
+	if (h[H_BATCH] > n_batches) {
 		rc = lat_err_set(err, LAT_ECONFIG,
 				 "%s: checkpoint taken after batch %llu of an epoch, but this experiment has %zu batches "
 				 "per epoch (another data set or batch size?)",
-				 path, (unsigned long long)h.batch, lat_batcher_count(t->batcher));
+				 path, (unsigned long long)h[H_BATCH], n_batches);
 		goto out;
 	}
-	params = malloc((h.n_params + 1) * sizeof *params);
-	buffers = malloc((h.n_buffers + 1) * sizeof *buffers);
-	st = malloc((n_state + 1) * sizeof *st);
-	if (!params || !buffers || !st) {
-		rc = lat_err_set(err, LAT_ENOMEM, "out of memory reading %s", path);
+	bad = counters_bad(t, h, st);
+	if (bad) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: corrupt checkpoint: %s (epoch %llu, batch %llu of it, %llu batches, %llu optimiser "
+				 "steps, %llu sharing phases in all)",
+				 path, bad, (unsigned long long)h[H_EPOCH], (unsigned long long)h[H_BATCH],
+				 (unsigned long long)h[H_GLOBAL_BATCH], (unsigned long long)h[H_OPT_STEPS],
+				 (unsigned long long)h[H_PHASES]);
 		goto out;
 	}
-	if (fread(params, sizeof *params, h.n_params, fp) != h.n_params ||
-	    fread(buffers, sizeof *buffers, h.n_buffers, fp) != h.n_buffers ||
-	    fread(st, sizeof *st, n_state, fp) != n_state || fgetc(fp) != EOF) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: truncated or oversized checkpoint", path);
+	/* Every value finite (and what the optimiser can hold): a NaN is not a state to resume from. */
+	for (size_t k = 0; k < n_params + n_buffers + n_state; k++) {
+		int what = k < n_params ? 0 : k < n_params + n_buffers ? 2 : 3;
+		size_t i = what == 0 ? k : what == 2 ? k - n_params : k - n_params - n_buffers;
+		float v = lat_ckpt_f32(&secs[what == 0 ? K_PARAMS : what == 2 ? K_BUFFERS : K_OPT], i);
+		if (what == 3 ? !lat_optim_value_ok(t->opt, i, v) : !isfinite(v)) {
+			if (what == 3)
+				snprintf(where, sizeof where, "optimiser state %zu of %zu", i, n_state);
+			else
+				locate(t, what, i, where, sizeof where);
+			rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: %s is %g", path, where, (double)v);
+			goto out;
+		}
+	}
+	/* Buffers the layers could have reached (bn: no negative running variance). */
+	bufs = malloc((n_buffers + 1) * sizeof *bufs);
+	if (!bufs) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
-	/* Only a complete, matching checkpoint replaces the state. */
-	memcpy(lat_net_params(t->net), params, h.n_params * sizeof *params);
-	memcpy(lat_net_buffers(t->net), buffers, h.n_buffers * sizeof *buffers);
-	memcpy(state, st, n_state * sizeof *st);
-	*lat_optim_steps(t->opt) = (unsigned long)h.opt_steps;
-	t->epoch = (size_t)h.epoch;
-	t->global_batch = h.global_batch;
-	t->phases = h.phases;
+	lat_ckpt_get_f32(&secs[K_BUFFERS], bufs);
+	for (size_t i = 0, off = 0; i < lat_net_n_layers(t->net); i++) {
+		const lat_layer *l = lat_net_layer(t->net, i);
+		size_t k = 0;
+		if (l->n_buffers && l->type->check_buffers && !l->type->check_buffers(l, bufs + off, &k)) {
+			rc = lat_err_set(err, LAT_ECONFIG,
+					 "%s: corrupt checkpoint: layer %zu (%s): running statistic %zu of %zu is %g, not a "
+					 "value it can hold",
+					 path, i + 1, l->type->name, k, l->n_buffers, (double)bufs[off + k]);
+			goto out;
+		}
+		off += l->n_buffers;
+	}
+	/* Only a complete, valid checkpoint replaces the state. */
+	memcpy(lat_net_buffers(t->net), bufs, n_buffers * sizeof *bufs);
+	lat_ckpt_get_f32(&secs[K_PARAMS], lat_net_params(t->net));
+	lat_ckpt_get_f32(&secs[K_OPT], state);
+	*lat_optim_steps(t->opt) = (unsigned long)h[H_OPT_STEPS];
+	t->epoch = (size_t)h[H_EPOCH];
+	t->global_batch = h[H_GLOBAL_BATCH];
+	t->phases = h[H_PHASES];
 	t->in_epoch = 0;
-	t->resume_batches = (size_t)h.batch;
-	if (h.batch) {
-		t->stats = (lat_epoch_stats){.batches = (size_t)h.batches,
-					     .samples = (size_t)h.samples,
-					     .correct = (size_t)h.correct,
-					     .loss_sum = h.loss_sum,
-					     .phases = (size_t)h.epoch_phases,
-					     .share_seconds = h.share_seconds,
-					     .train_seconds = h.train_seconds,
-					     .share_steady_error = h.share_steady_error};
+	t->resume_batches = (size_t)h[H_BATCH];
+	if (h[H_BATCH]) {
+		t->stats = (lat_epoch_stats){.batches = (size_t)h[H_BATCHES],
+					     .samples = (size_t)h[H_SAMPLES],
+					     .correct = (size_t)h[H_CORRECT],
+					     .loss_sum = st[S_LOSS_SUM],
+					     .phases = (size_t)h[H_EPOCH_PHASES],
+					     .share_seconds = st[S_SHARE_SECONDS],
+					     .train_seconds = st[S_TRAIN_SECONDS],
+					     .share_steady_error = st[S_STEADY_ERROR]};
 	}
 out:
-	free(params);
-	free(buffers);
-	free(st);
-	fclose(fp);
+	free(bufs);
+	lat_ckpt_free(c);
 	return rc;
 }

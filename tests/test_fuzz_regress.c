@@ -18,6 +18,7 @@
 #include "../fuzz/fuzz_model.c"
 #include "../fuzz/fuzz_set.c"
 #include "../fuzz/fuzz_setint.c"
+#include "../fuzz/fuzz_state.c"
 
 #include "runner.h"
 
@@ -148,6 +149,30 @@ static void test_messages(void)
 	     "images-idx3-ubyte: truncated: expected 335544344 bytes, got 24", fuzz_idx_run},
 	    {"fuzz_idx", "huge_gz_header_60000x28x28",
 	     "images-idx3-ubyte: the header announces 47040016 bytes (uncompressed) but a", fuzz_idx_run},
+	    /* the adversarial probe's state files (issue 14), checksums made valid where it says so */
+	    {"fuzz_state", "rng_index_negative",
+	     "run_state.bin: section RNGI (input generator): index 18446744071562067968, expected 0 to 624",
+	     fuzz_state_run},
+	    {"fuzz_state", "trace_0xff", "run_state.bin: corrupt state: the rows of trace.tsv (57 bytes) are not text",
+	     fuzz_state_run},
+	    {"fuzz_state", "trace_0xff_crc", "run_state.bin: checksum mismatch: the file is corrupt", fuzz_state_run},
+	    {"fuzz_state", "ckpt_nan_param", "checkpoint.bin: corrupt checkpoint: layer 1 (lc): parameter 5 of 160 is nan",
+	     fuzz_state_run},
+	    {"fuzz_state", "ckpt_inf_param", "checkpoint.bin: corrupt checkpoint: layer 1 (lc): parameter 5 of 160 is inf",
+	     fuzz_state_run},
+	    {"fuzz_state", "ckpt_epoch_2p63",
+	     "checkpoint.bin: corrupt checkpoint: taken after 9223372036854775808 epochs and 0 batches, more than "
+	     "train.epochs can be (100000)",
+	     fuzz_state_run},
+	    /* found by fuzz_state: a negative bn running variance made the next evaluation NaN */
+	    {"fuzz_state", "ckpt_negative_running_var",
+	     "checkpoint.bin: corrupt checkpoint: layer 2 (bn): running statistic 1 of 2 is -1, not a value it can hold",
+	     fuzz_state_run},
+	    {"fuzz_state", "sweep_nan_steps", "sweep_state.bin: corrupt state: run 1: steps is nan", fuzz_state_run},
+	    {"fuzz_state", "old_latrun02",
+	     "run_state.bin: written by an older lateral (format LATRUN02), which this lateral does not read; delete "
+	     "it or rerun without --resume",
+	     fuzz_state_run},
 	};
 	size_t i;
 
@@ -200,6 +225,11 @@ static void test_cifar(void)
 	replay("fuzz_cifar", fuzz_cifar_run);
 }
 
+static void test_state(void)
+{
+	replay("fuzz_state", fuzz_state_run);
+}
+
 static int suite_init(void)
 {
 #ifndef UNDER_ASAN
@@ -220,6 +250,7 @@ static CU_TestInfo tests[] = {{"model files", test_model},
 			      {"integer literals (--set, --vary, files)", test_setint},
 			      {"IDX readers (plain, gzip)", test_idx},
 			      {"CIFAR readers", test_cifar},
+			      {"state files (run, checkpoint, sweep, simulation)", test_state},
 			      {"messages of the fixed bugs", test_messages},
 			      CU_TEST_INFO_NULL};
 

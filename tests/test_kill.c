@@ -21,6 +21,7 @@
 #include "lateral/model.h"
 #include "lateral/net.h"
 #include "lateral/sim.h"
+#include "lateral/state.h"
 #include "lateral/trainer.h"
 #include "runner.h"
 
@@ -315,7 +316,7 @@ static void test_mid_epoch_resume(void)
 	lat_experiment_clear(&e);
 }
 
-/* Old (format 1), foreign and truncated files are refused with a message, and the trainer is unchanged. */
+/* Old (LATCKPT1), foreign and truncated files are refused with a message, and the trainer is unchanged. */
 static void test_checkpoint_formats(void)
 {
 	lat_experiment e;
@@ -334,13 +335,12 @@ static void test_checkpoint_formats(void)
 		fputc(0, fp);
 	fclose(fp);
 	CU_ASSERT_EQUAL(lat_trainer_load(t, p, err), LAT_ECONFIG);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "format 1"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "old.bin"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "old.bin: written by an older lateral (format LATCKPT1)"));
 	fp = fopen(tmp(p, "foreign.bin"), "wb");
 	fputs("PK\003\004 a zip file, not a checkpoint", fp);
 	fclose(fp);
 	CU_ASSERT_EQUAL(lat_trainer_load(t, p, err), LAT_ECONFIG);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a lateral checkpoint"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a lateral state file (a checkpoint of `lateral train`"));
 	CU_ASSERT_EQUAL(lat_trainer_save(t, tmp(p, "cut.bin"), err), LAT_OK);
 	CU_ASSERT_EQUAL(truncate(p, 40), 0);
 	CU_ASSERT_EQUAL(lat_trainer_load(t, p, err), LAT_ECONFIG);
@@ -751,7 +751,8 @@ static void test_sigint_sweep(void)
 
 	tmp(dir, "sweep");
 	tmp(ref, "sweep_ref");
-	snprintf(p, sizeof p, "%s/sweep_state.tsv", dir);
+	/* the first grid point is finished (its summary written, then the state) */
+	snprintf(p, sizeof p, "%s/run_001/summary.json", dir);
 	pid = spawn(args);
 	CU_ASSERT_FATAL(wait_lines(pid, p, 1));
 	kill(pid, SIGINT);
@@ -860,9 +861,7 @@ static void test_run_faults(void)
 		lat_model m;
 		lat_sim *s;
 		lat_sim_status st;
-		FILE *fp;
-		char magic[8];
-		unsigned long long sums[6];
+		lat_run_state rs;
 		lat_model_init(&m);
 		CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "circuit.neurons=10", err), LAT_OK);
 		CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "plasticity.eta=1", err), LAT_OK);
@@ -870,16 +869,9 @@ static void test_run_faults(void)
 		s = lat_sim_alloc(&m, NULL, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 		snprintf(p, sizeof p, "%s/run_state.bin", dir);
-		fp = fopen(p, "rb");
-		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-		/* skip the study's part: magic, sums (6 counts, 22 doubles), model text, records, rows */
-		CU_ASSERT_EQUAL_FATAL(fread(magic, 1, 8, fp), 8);
-		CU_ASSERT_EQUAL(memcmp(magic, "LATRUN02", 8), 0);
-		CU_ASSERT_EQUAL_FATAL(fread(sums, sizeof sums[0], 6, fp), 6);
-		CU_ASSERT_EQUAL(sums[0], saved);
-		fseek(fp, (long)(22 * sizeof(double) + sums[3] + 2 * sums[2] * sizeof(double) + sums[4] + sums[5]), SEEK_CUR);
-		CU_ASSERT_EQUAL(lat_sim_load(s, fp, p, err), LAT_OK);
-		fclose(fp);
+		CU_ASSERT_EQUAL_FATAL(lat_run_state_load(p, &m, s, &rs, err), LAT_OK);
+		CU_ASSERT_EQUAL(rs.s.done, saved);
+		lat_run_state_clear(&rs);
 		lat_sim_measure(s, &st);
 		CU_ASSERT_EQUAL(st.presentation, saved);
 		for (size_t k = 0; k < 10 * lat_sim_inputs(s); k++)

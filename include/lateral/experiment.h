@@ -10,6 +10,10 @@
 #define LAT_MAX_FILES 8
 #define LAT_MAX_MILESTONES 16
 
+/* The largest train.epochs (the key's range in experiment.c; a test checks that they agree): also the
+ * largest epoch count a checkpoint may hold. */
+#define LAT_EPOCHS_MAX 100000
+
 typedef enum { LAT_DATA_IDX, LAT_DATA_CIFAR10, LAT_DATA_CIFAR100 } lat_data_format;
 typedef enum { LAT_OPT_SGD, LAT_OPT_ADAMW } lat_optimizer;
 typedef enum {
@@ -58,7 +62,7 @@ typedef struct {
 	double bn_momentum, bn_eps;
 
 	/* train */
-	size_t epochs, batch, checkpoint_every, threads;
+	size_t epochs, batch, checkpoint_every, threads; /* epochs <= LAT_EPOCHS_MAX */
 	/* Memory budget in bytes (not a file key: the caller sets it, e.g. from --max-memory); 0 means the
 	 * memory available on the machine when the trainer is built. */
 	size_t max_memory;

@@ -18,5 +18,7 @@
 #include "lateral/net.h"
 #include "lateral/optim.h"
 #include "lateral/trainer.h"
+#include "lateral/ckpt.h"
+#include "lateral/state.h"
 
 #endif

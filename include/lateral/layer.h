@@ -48,6 +48,10 @@ typedef struct {
 	 * the default: set l->w, l->g, l->buf. */
 	void (*bind)(lat_layer *l, float *w, float *g, float *buf);
 	void (*free)(lat_layer *l); /* frees priv and any sub-layers (not l itself) */
+	/* For loading a checkpoint: 1 when the n_buffers finite values at buf are buffers the layer could
+	 * have reached (bn: running variances >= 0), else 0 with *bad the index of the first one that is
+	 * not. NULL means every finite value is. */
+	int (*check_buffers)(const lat_layer *l, const float *buf, size_t *bad);
 } lat_layer_type;
 
 struct lat_layer {

@@ -25,5 +25,8 @@ double lat_optim_lr(const lat_experiment *e, size_t epoch);
 /* The optimiser's state for checkpoints: a float array of *n values (moments) and the step count. */
 float *lat_optim_state(lat_optim *o, size_t *n);
 unsigned long *lat_optim_steps(lat_optim *o);
+/* 1 when v may be value i of the state (for checking a checkpoint): finite, and for adamw's second
+ * moments (the second half) not negative. */
+int lat_optim_value_ok(const lat_optim *o, size_t i, float v);
 
 #endif

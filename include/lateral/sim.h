@@ -61,15 +61,18 @@ void lat_sim_free(lat_sim *s);
  * is kept for the next call, so lat_sim_save then saves the last good state. */
 int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err);
 
-/* Writes everything that changes during a study to fp (binary, native byte order): presentations
- * done, weights, circuit state, the pending input, the rule's momentum and accumulator, the input
- * generator. The rest is rebuilt from the model by lat_sim_alloc. LAT_EIO on a write error. */
+/* Writes everything that changes during a study to fp as a container of kind LAT_CKPT_SIM (ckpt.h):
+ * presentations done, weights, circuit state, the pending input, the rule's momentum, accumulator and
+ * counters, the input generator (mt19937 words and index). The rest is rebuilt from the model by
+ * lat_sim_alloc. LAT_EIO on a write error. */
 int lat_sim_save(lat_sim *s, FILE *fp, char *err);
 
-/* Reads a state written by lat_sim_save into s, a simulation of a model with the same sizes (N, d,
- * fixed inputs, timing and update kind); then presenting continues exactly as the saved simulation
- * would have. LAT_ECONFIG naming path for a state of another shape, a foreign or truncated file
- * (s is unchanged then), LAT_ENOMEM. */
+/* Reads a state written by lat_sim_save (the rest of fp) into s, a simulation of a model with the same
+ * sizes (N, d, fixed inputs, timing and update kind); then presenting continues exactly as the saved
+ * simulation would have. Every field is checked first: the container (ckpt.h), every value finite, the
+ * rule's counters consistent with the presentations done, the generator's words and index valid.
+ * LAT_ECONFIG naming path for a state of another shape and for a foreign, older, truncated or corrupt
+ * state (s is unchanged then), LAT_ENOMEM. */
 int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err);
 
 /* Pool metrics of the current weights. */

@@ -85,10 +85,14 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t);
 /* Checkpoints: parameters, buffers, optimiser state, epoch and batch counters, and, between
  * lat_trainer_begin_epoch and the end of the epoch, the position within the epoch and its statistics
  * so far, so that a run resumed from any batch boundary ends bit for bit where an uninterrupted run
- * would. save writes atomically (temporary file, fsync, rename): LAT_EIO. load replaces the state only
- * with a complete, matching checkpoint; LAT_EIO when path cannot be opened, LAT_ECONFIG (message names
- * path) for a foreign file, another format version, a truncated file, or a checkpoint of a different
- * network, optimiser or epoch length. */
+ * would. The file is a container of kind LAT_CKPT_TRAIN (ckpt.h). save writes atomically (temporary
+ * file, fsync, rename): LAT_EIO. load replaces the state only with a complete checkpoint that this
+ * experiment could have written; LAT_EIO when path cannot be read, LAT_ECONFIG (message names path and
+ * what is wrong) for a foreign, older, newer, truncated or corrupt file (checksum), a checkpoint of a
+ * different network, optimiser or epoch length, counters no run could have reached (an epoch past
+ * LAT_EPOCHS_MAX, more optimiser steps than batches, ...), or a value that is not finite (a NaN
+ * parameter is no state to resume from or to evaluate) or that its layer cannot hold (a negative bn
+ * running variance). */
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
 int lat_trainer_load(lat_trainer *t, const char *path, char *err);
 
