@@ -12,6 +12,7 @@
 #include "lateral/metrics.h"
 #include "lateral/sim.h"
 #include "lateral/layer.h"
+#include "lateral/loss.h"
 #include "lateral/data.h"
 #include "lateral/share.h"
 #include "lateral/experiment.h"
