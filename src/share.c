@@ -23,6 +23,7 @@
 #include "lateral/circuit.h"
 #include "lateral/err.h"
 #include "lateral/metrics.h"
+#include "lateral/rule.h"
 #include "lateral/ode.h"
 #include "lateral/share.h"
 
@@ -560,10 +561,11 @@ static void drives(lat_share *s)
 	}
 }
 
-/* grad = (1/P) act X_pos, then the update of every pooled kernel */
-static void update(lat_share *s)
+/* grad = (1/P) act X_pos, then the rule's step for every pooled kernel (docs/science.md section 6);
+ * nonzero when a weight became non-finite */
+static int update(lat_share *s)
 {
-	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos;
+	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos, bad = 0;
 	double eta = s->eta_eff, gamma = s->o.gamma;
 
 	for (size_t a = 0; a < s->n_active; a++) {
@@ -575,12 +577,11 @@ static void update(lat_share *s)
 			    n_pos * d);
 		for (size_t c = 0; c < s->g.c_out; c++) {
 			size_t off = (c * s->n_pos + pos) * s->d;
-			double *w = s->wd + off;
-			const double *w0 = s->w0 + off, *gr = s->grad + off;
-			for (size_t j = 0; j < s->d; j++)
-				w[j] -= eta * (gr[j] + gamma * (w[j] - w0[j]));
+			bad |= lat_rule_step_row(s->d, s->wd + off, s->wd + off, s->w0 + off, NULL, s->grad + off, 1.0,
+						 0, eta, gamma);
 		}
 	}
+	return bad;
 }
 
 /* act = r* - b from the analytic steady state, pool by pool and presentation by presentation */
@@ -650,18 +651,6 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 	return status;
 }
 
-static int all_finite(const lat_share *s, const double *w)
-{
-	for (size_t a = 0; a < s->n_active; a++)
-		for (size_t c = 0; c < s->g.c_out; c++) {
-			const double *k = w + (c * s->n_pos + s->active[a]) * s->d;
-			for (size_t j = 0; j < s->d; j++)
-				if (!isfinite(k[j]))
-					return 0;
-		}
-	return 1;
-}
-
 /* mean over pools of cos(wbar of w, wbar of w0) */
 static double cos_mean(lat_share *s)
 {
@@ -715,8 +704,7 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 			status = act_circuit(s, &sv, err);
 		if (status)
 			goto out;
-		update(s);
-		if (!all_finite(s, s->wd)) {
+		if (update(s)) {
 			status = lat_err_set(
 			    err, LAT_EDIVERGE,
 			    "share: non-finite weights at iteration %zu (eta_eff = %g too large?)", it + 1,

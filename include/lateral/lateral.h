@@ -7,7 +7,7 @@
 #include "lateral/ode.h"
 #include "lateral/circuit.h"
 #include "lateral/model.h"
-#include "lateral/plasticity.h"
+#include "lateral/rule.h"
 #include "lateral/closedform.h"
 #include "lateral/metrics.h"
 #include "lateral/sim.h"
