@@ -471,25 +471,14 @@ static void measure(const lat_share *s, const float *w, double *buf, lat_share_p
 		size_t n = s->pool_start[p + 1] - s->pool_start[p];
 		const size_t *mem = s->members + s->pool_start[p];
 		lat_pool_stats ps;
-		double sum = 0;
 		if (n < 2)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < d; j++)
 				buf[i * d + j] = w[mem[i] * d + j];
-		lat_metrics_pool(n, d, buf, buf, &ps); /* wbar_init is irrelevant: only snr is used */
-		for (size_t j = 0; j < d; j++) {
-			double m = 0, v = 0;
-			for (size_t i = 0; i < n; i++)
-				m += buf[i * d + j];
-			m /= (double)n;
-			for (size_t i = 0; i < n; i++)
-				v += (buf[i * d + j] - m) * (buf[i * d + j] - m);
-			v /= (double)n;
-			sum += v > 0 ? fabs(m) / sqrt(v) : (m != 0 ? INFINITY : 0);
-		}
+		lat_metrics_pool(n, d, buf, buf, &ps); /* wbar_init is irrelevant: cos_mean is not used */
 		snr += ps.snr;
-		mos += sum / (double)d;
+		mos += ps.mean_over_std;
 		r->n_pools++;
 	}
 	r->snr = r->n_pools ? snr / (double)r->n_pools : NAN;
