@@ -188,6 +188,20 @@ static void test_identity_covariance_formulas(void)
 		CU_ASSERT_EQUAL(lat_closedform_wstar_cov(N, D, c, w_init, INFINITY, gamma, ws2, NULL), LAT_OK);
 		CU_ASSERT(lat_metrics_rel_dist(N * D, ws2, ws) < 1e-14);
 	}
+	/* the formulas sweep prints equal the ratios measured on these W* */
+	{
+		double inv_ratio, mean_ratio, f_inv, f_mean;
+		CU_ASSERT_EQUAL(lat_closedform_ratios(N, D, w_init, ws, &inv_ratio, &mean_ratio, NULL), LAT_OK);
+		lat_closedform_identity_ratios(INFINITY, gamma, &f_inv, &f_mean);
+		CU_ASSERT_DOUBLE_EQUAL(inv_ratio, f_inv, 1e-12);
+		CU_ASSERT_DOUBLE_EQUAL(mean_ratio, 1.0, 1e-12);
+		CU_ASSERT_EQUAL_FATAL(lat_closedform_wstar(N, D, D, x, w_init, alpha, gamma, ws, NULL), LAT_OK);
+		CU_ASSERT_EQUAL(lat_closedform_ratios(N, D, w_init, ws, &inv_ratio, &mean_ratio, NULL), LAT_OK);
+		lat_closedform_identity_ratios(alpha, gamma, &f_inv, &f_mean);
+		CU_ASSERT_DOUBLE_EQUAL(inv_ratio, f_inv, 1e-12);
+		CU_ASSERT_DOUBLE_EQUAL(mean_ratio, f_mean, 1e-12);
+		CU_ASSERT_DOUBLE_EQUAL(f_mean, g / (1 + g), 1e-15);
+	}
 	gsl_rng_free(r);
 }
 
