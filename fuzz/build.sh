@@ -16,7 +16,7 @@ cc=${FUZZ_CC:-clang}
 jobs=${FUZZ_JOBS:-1}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-fsanitize=fuzzer-no-link $san -g -O1 -fno-omit-frame-pointer"
-harnesses="fuzz_model fuzz_experiment fuzz_set fuzz_idx fuzz_cifar"
+harnesses="fuzz_model fuzz_experiment fuzz_set fuzz_setint fuzz_idx fuzz_cifar"
 
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
@@ -75,6 +75,6 @@ libs="$(var SUNDIALS_LIBS) $(var GSL_LIBS) $(var OPENBLAS_LIBS) $(var ZLIB_LIBS)
 for h in $harnesses; do
 	echo "  LINK $h"
 	nice -n 10 "$cc" -fsanitize=fuzzer $san -g -O1 -fno-omit-frame-pointer $openmp -std=c11 -Wall -Wextra \
-		-I"$confdir" -I"$top/include" -o "$build/$h" "$here/$h.c" "$build/liblateral.a" $libs
+		-I"$confdir" -I"$top/include" -I"$top/src" -o "$build/$h" "$here/$h.c" "$build/liblateral.a" $libs
 done
 echo "build.sh: harnesses in $build: $harnesses"

@@ -45,7 +45,7 @@ static int fuzz_cifar_run(const uint8_t *data, size_t size, char *err)
 
 	fuzz_sentinel(&d);
 	sentinel = d.x;
-	rc = lat_data_load_cifar(paths, n_paths, cifar100, &d, err);
+	rc = lat_data_load_cifar(paths, n_paths, cifar100, 0, &d, err);
 	fuzz_check_error(rc, err, fuzz_scratch());
 	fuzz_check_dataset(rc, &d, sentinel, 3, CIFAR_SIDE);
 	if (!rc && d.n_classes != (cifar100 ? 100u : 10u)) {

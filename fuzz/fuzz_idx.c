@@ -32,7 +32,7 @@ static int fuzz_idx_run(const uint8_t *data, size_t size, char *err)
 
 	fuzz_sentinel(&d);
 	sentinel = d.x;
-	rc = lat_data_load_idx(images, labels, &d, err);
+	rc = lat_data_load_idx(images, labels, 0, &d, err);
 	fuzz_check_error(rc, err, fuzz_scratch());
 	fuzz_check_dataset(rc, &d, sentinel, 1, 0);
 	lat_dataset_clear(&d);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""mkcorpus.py: regenerates the binary seed corpora and edge-case regressions of fuzz_idx and fuzz_cifar
-(input layouts in the harness headers; regressions named ok_* must load, all others must fail)."""
+"""mkcorpus.py: regenerates the binary seed corpora and edge-case regressions of fuzz_idx, fuzz_cifar and
+fuzz_setint (input layouts in the harness headers; regressions named ok_* must load, all others must fail)."""
 import gzip
 import os
 import struct
@@ -37,6 +37,14 @@ def cifar_input(files, cifar100):
     if len(files) == 2:
         return bytes([flags]) + struct.pack(">H", len(files[0])) + files[0] + files[1]
     return bytes([flags]) + files[0]
+
+
+SET, VARY, FILE = 0, 1, 2
+
+
+def setint(key, mode, literal):
+    """A fuzz_setint input: the key by name, how it is given, and a raw literal (form byte 0x80)."""
+    return b"\xff" + key.encode() + b"\n" + bytes([mode, 0x80]) + literal.encode()
 
 
 def write(harness, name, data, kind="corpus"):
@@ -84,6 +92,38 @@ def main():
     write("fuzz_cifar", "cifar10_label_10", cifar_input([bytes([10]) + bytes(3072)], False), "regress")
     write("fuzz_cifar", "cifar10_not_multiple", cifar_input([cifar_records(1, False) + b"\0"], False), "regress")
     write("fuzz_cifar", "cifar10_second_file_empty", cifar_input([cifar_records(1, False), b""], False), "regress")
+
+    # fuzz_setint: seeds for each table and form; the regressions are issue 14's reproductions
+    for key, lit in [("circuit.neurons", "100"), ("run.presentations", "-2147483649"), ("weights.seed", "0x10"),
+                     ("solver.max_steps", "5000000000L"), ("train.epochs", "4294967298"),
+                     ("train.lr_milestones", "2"), ("sharing.max_steps", "1e3"), ("layer.channels", "4LL"),
+                     ("layer.kernel", "0x3"), ("layer.size", "2"), ("layer.outputs", "10")]:
+        write("fuzz_setint", key.replace(".", "_"), setint(key, FILE if key.startswith("layer.") else SET, lit))
+    for name, key, mode, lit in [
+            ("presentations_below_int32_set", "run.presentations", SET, "-2147483649"),
+            ("neurons_wrap32_set", "circuit.neurons", SET, "4294967306"),
+            ("neurons_wrap32_vary", "circuit.neurons", VARY, "4294967298"),
+            ("neurons_wrap32_file", "circuit.neurons", FILE, "4294967306"),
+            ("neurons_hex_wrap32_set", "circuit.neurons", SET, "0x100000002"),
+            ("seed_hex64_all_ones_set", "weights.seed", SET, "0xFFFFFFFFFFFFFFFFL"),
+            ("seed_beyond_int64_file", "input.seed", FILE, "18446744073709551616"),
+            ("max_steps_below_int64_set", "solver.max_steps", SET, "-9223372036854775809L"),
+            ("max_steps_exponent_set", "solver.max_steps", SET, "1e3"),
+            ("epochs_wrap32_set", "train.epochs", SET, "4294967298"),
+            ("epochs_wrap32_file", "train.epochs", FILE, "4294967298"),
+            ("milestones_wrap32_set", "train.lr_milestones", SET, "4294967299"),
+            ("sharing_max_steps_wrap32_set", "sharing.max_steps", SET, "-4294967295"),
+            ("layer_channels_wrap32", "layer.channels", FILE, "4294967328"),
+            ("layer_kernel_even", "layer.kernel", FILE, "4"),
+            ("ok_presentations_5e9_set", "run.presentations", SET, "5000000000"),
+            ("ok_seed_int64_max_vary", "weights.seed", VARY, "9223372036854775807"),
+            ("ok_neurons_hex_file", "circuit.neurons", FILE, "0x10"),
+            ("ok_max_steps_plus_ll_set", "sharing.max_steps", SET, "+1LL"),
+            ("ok_layer_kernel_hex", "layer.kernel", FILE, "0x3"),
+            ("ok_layer_outputs_int64_suffix", "layer.outputs", FILE, "10L"),
+            # a form feed is whitespace to libconfig: the value is 9 (a false alarm of the first harness)
+            ("ok_formfeed_before_value_vary", "run.presentations", VARY, "\f9")]:
+        write("fuzz_setint", name, setint(key, mode, lit), "regress")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ build=${FUZZ_BUILD:-$here/build}
 work=${FUZZ_WORK:-$here/work}
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
-harnesses=${*:-fuzz_model fuzz_experiment fuzz_set fuzz_idx fuzz_cifar}
+harnesses=${*:-fuzz_model fuzz_experiment fuzz_set fuzz_setint fuzz_idx fuzz_cifar}
 
 # Per-harness options: input size limit and dictionary.
 options() {
@@ -26,6 +26,7 @@ options() {
 	fuzz_model) echo "-max_len=8192 -dict=$here/dict/model.dict" ;;
 	fuzz_experiment) echo "-max_len=4096 -dict=$here/dict/experiment.dict" ;;
 	fuzz_set) echo "-max_len=1024 -dict=$here/dict/set.dict" ;;
+	fuzz_setint) echo "-max_len=128 -dict=$here/dict/setint.dict" ;;
 	fuzz_idx) echo "-max_len=1024" ;;
 	fuzz_cifar) echo "-max_len=8192" ;;
 	*) echo "run.sh: unknown harness $1" >&2; return 1 ;;

@@ -1,6 +1,7 @@
 /* cfg.c: strict, table-driven reading of libconfig text and --set overrides into plain C structs. */
 #include <config.h>
 
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -20,13 +21,284 @@
 #define MSGLEN 256
 /* Size of a buffer for one number. */
 #define NUMLEN 40
+/* Longest literal quoted in full in a message; a longer one is cut to LITLEN - 4 characters and "...". */
+#define LITLEN 64
+/* The index token of literal i: the integer 2^62 + i, or the float -(2^52 + i), exact and far from the
+ * numbers people write, so that a literal the scanner missed cannot pass for an index. */
+#define INDEX_INT 4611686018427387904LL
+#define INDEX_FLOAT 4503599627370496.0
+
+/* One number literal of a config text, as written, and its value. libconfig 1.5 reads an integer
+ * without an L suffix as a 32-bit int (4294967306 becomes 10, silently), a hex literal through
+ * strtoul into an int, and 1e-400 as 0; so the text is rewritten before libconfig parses it: literal i
+ * becomes an index token (INDEX_INT, INDEX_FLOAT), and the readers take the value from entry i of this
+ * table, which holds the literal as the user wrote it. */
+typedef struct {
+	const char *text; /* in the text that was scanned (not NUL-terminated), e.g. "-0x1FL", "1e-400" */
+	size_t len;
+	int is_float;  /* a float literal (a '.' or an exponent) */
+	int fits;      /* an integer in the int64 range, held by iv */
+	long long iv;
+	double dv;     /* the value as a double (inf beyond its range) */
+	int underflow; /* a float literal with a nonzero digit whose value is 0 */
+} literal;
+
+/* The literals of one text, in text order. */
+typedef struct {
+	literal *lit;
+	size_t n;
+} literals;
 
 struct lat_cfg_ctx {
 	const lat_cfg_schema *sc;
 	const char *name;     /* message prefix: the file name, or "--set ASSIGNMENT" */
 	int lines;	      /* prefix messages about a setting with its line: "NAME:LINE: " */
 	const char *path_dir; /* see lat_cfg_read */
+	const literals *nums; /* the number literals of the text being read */
 };
+
+/* ---- numbers as written ------------------------------------------------------------------------------ */
+
+static int is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static int hex_value(char ch)
+{
+	if (is_digit(ch))
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static int is_name_start(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '*';
+}
+
+static int is_name_char(char ch)
+{
+	return is_name_start(ch) || is_digit(ch) || ch == '-' || ch == '_';
+}
+
+/* Length of libconfig's L or LL suffix at p. */
+static size_t suffix_len(const char *p)
+{
+	return p[0] != 'L' ? 0 : p[1] == 'L' ? 2 : 1;
+}
+
+/* Length of an exponent [eE][-+]?[0-9]+ at p, 0 when there is none. */
+static size_t exponent_len(const char *p)
+{
+	size_t i = 1;
+
+	if (p[0] != 'e' && p[0] != 'E')
+		return 0;
+	if (p[i] == '+' || p[i] == '-')
+		i++;
+	if (!is_digit(p[i]))
+		return 0;
+	while (is_digit(p[i]))
+		i++;
+	return i;
+}
+
+/* Length of the number token of libconfig 1.5's scanner at p, 0 when none starts there: flex's longest
+ * match of its rules integer [-+]?[0-9]+, integer64 (the same with L or LL), hex 0[Xx][0-9A-Fa-f]+, hex64
+ * and float [-+]?[0-9]*\.[0-9]*([eE][-+]?[0-9]+)? | [-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+. *is_float
+ * tells whether the float rule matched. */
+static size_t number_len(const char *p, int *is_float)
+{
+	size_t sign, end, best = 0, f;
+
+	*is_float = 0;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && hex_value(p[2]) >= 0) {
+		for (end = 3; hex_value(p[end]) >= 0; end++)
+			;
+		return end + suffix_len(p + end);
+	}
+	sign = p[0] == '+' || p[0] == '-';
+	for (end = sign; is_digit(p[end]); end++)
+		;
+	if (end > sign)
+		best = end + suffix_len(p + end);
+	if (p[end] == '.') {
+		for (f = end + 1; is_digit(p[f]); f++)
+			;
+		f += exponent_len(p + f);
+	} else {
+		f = end > sign && exponent_len(p + end) ? end + exponent_len(p + end) : 0;
+	}
+	if (f > best) {
+		best = f;
+		*is_float = 1;
+	}
+	return best;
+}
+
+/* Fills in the value of literal l (text and len set) exactly: an integer's magnitude is accumulated with
+ * an overflow check, independent of strto* saturation. Returns LAT_ENOMEM when out of memory. */
+static int literal_parse(literal *l)
+{
+	const char *p = l->text, *end = l->text + l->len;
+	unsigned long long mag = 0;
+	int neg = 0, base = 10, over = 0, nonzero = 0;
+	char *copy;
+
+	while (end > p && end[-1] == 'L' && !l->is_float)
+		end--;
+	copy = strndup(p, (size_t)(end - p));
+	if (!copy)
+		return LAT_ENOMEM;
+	l->dv = strtod(copy, NULL);
+	free(copy);
+	if (l->is_float) {
+		for (; p < end && *p != 'e' && *p != 'E'; p++)
+			nonzero |= *p >= '1' && *p <= '9';
+		l->underflow = nonzero && l->dv == 0;
+		return LAT_OK;
+	}
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	for (; p < end; p++) {
+		unsigned d = (unsigned)hex_value(*p);
+		if (mag > (ULLONG_MAX - d) / (unsigned)base)
+			over = 1;
+		else
+			mag = mag * (unsigned)base + d;
+	}
+	l->fits = !over && mag <= (neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX);
+	if (l->fits && !neg)
+		l->iv = (long long)mag;
+	else if (l->fits)
+		l->iv = mag > (unsigned long long)LLONG_MAX ? LLONG_MIN : -(long long)mag;
+	return LAT_OK;
+}
+
+/* Walks text as libconfig's scanner does (comments, strings, names, numbers) and counts its number
+ * literals; with out (room bytes, see numbers_scan) it also writes the text with every literal replaced by
+ * its index token, and with lits it records each literal (text and kind). Newlines are kept, so the lines
+ * libconfig reports are the lines of text. */
+static size_t scan_numbers(const char *text, char *out, size_t room, literal *lits)
+{
+	const char *p = text;
+	size_t n = 0, used = 0, len;
+	int is_float;
+
+	while (*p) {
+		const char *start = p;
+		if (p[0] == '/' && p[1] == '*') {
+			const char *close = strstr(p + 2, "*/");
+			p = close ? close + 2 : p + strlen(p);
+		} else if (p[0] == '#' || (p[0] == '/' && p[1] == '/')) {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '"') {
+			for (p++; *p && *p != '"'; p++)
+				if (p[0] == '\\' && (p[1] == '"' || p[1] == '\\'))
+					p++;
+			if (*p)
+				p++;
+		} else if (is_name_start(*p)) {
+			for (p++; is_name_char(*p); p++)
+				;
+		} else if ((len = number_len(p, &is_float)) > 0) {
+			if (lits)
+				lits[n] = (literal){.text = p, .len = len, .is_float = is_float};
+			if (out)
+				used += (size_t)(is_float ? snprintf(out + used, room - used, " -%.1f ",
+								     INDEX_FLOAT + (double)n)
+							  : snprintf(out + used, room - used, " %lldL ",
+								     INDEX_INT + (long long)n));
+			n++;
+			p += len;
+			continue;
+		} else {
+			p++;
+		}
+		if (out) {
+			memcpy(out + used, start, (size_t)(p - start));
+			used += (size_t)(p - start);
+		}
+	}
+	if (out)
+		out[used] = '\0';
+	return n;
+}
+
+static void numbers_clear(literals *t)
+{
+	free(t->lit);
+	t->lit = NULL;
+	t->n = 0;
+}
+
+/* Scans text into t (literals point into text, which must outlive t) and sets *out to the rewritten text
+ * for libconfig (free it). Returns LAT_OK or LAT_ENOMEM (then *out is NULL and t empty). */
+static int numbers_scan(const char *text, literals *t, char **out)
+{
+	/* an index token is at most 19 digits and 5 more characters; each replaces at least 1 */
+	const size_t token = 24;
+	size_t n = scan_numbers(text, NULL, 0, NULL), len = strlen(text), room, i;
+
+	*out = NULL;
+	t->n = 0;
+	t->lit = NULL;
+	/* the float tokens are exact below 2^52 literals */
+	if (n > (SIZE_MAX - len - 1) / token || (double)n >= INDEX_FLOAT)
+		return LAT_ENOMEM;
+	room = len + n * token + 1;
+	t->lit = n ? calloc(n, sizeof *t->lit) : NULL;
+	*out = malloc(room);
+	if ((n && !t->lit) || !*out)
+		goto fail;
+	t->n = scan_numbers(text, *out, room, t->lit);
+	for (i = 0; i < t->n; i++)
+		if (literal_parse(&t->lit[i]))
+			goto fail;
+	return LAT_OK;
+fail:
+	numbers_clear(t);
+	free(*out);
+	*out = NULL;
+	return LAT_ENOMEM;
+}
+
+/* The literal behind number setting s (an integer or a float of the rewritten text). */
+static const literal *literal_of(const lat_cfg_ctx *c, const config_setting_t *s)
+{
+	size_t n = c->nums ? c->nums->n : 0, index = n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
+		double v = -config_setting_get_float(s) - INDEX_FLOAT;
+		if (v >= 0 && v < (double)n && v == floor(v))
+			index = (size_t)v;
+	} else {
+		long long v = config_setting_get_int64(s);
+		if (v >= INDEX_INT && (unsigned long long)(v - INDEX_INT) < n)
+			index = (size_t)(v - INDEX_INT);
+	}
+	/* every number libconfig parsed is an index token of scan_numbers */
+	assert(index < n);
+	return &c->nums->lit[index];
+}
+
+/* The literal as written, cut to LITLEN - 4 characters and "..." when longer, into buf (LITLEN bytes). */
+static const char *literal_text(const literal *l, char *buf)
+{
+	if (l->len < LITLEN)
+		snprintf(buf, LITLEN, "%.*s", (int)l->len, l->text);
+	else
+		snprintf(buf, LITLEN, "%.*s...", LITLEN - 4, l->text);
+	return buf;
+}
 
 /* ---- messages ---------------------------------------------------------------------------------------- */
 
@@ -61,18 +333,17 @@ static void number_text(double v, int as_float, char *buf)
 		strcat(buf, ".0");
 }
 
-void lat_cfg_describe(const config_setting_t *s, char *buf, size_t size)
+void lat_cfg_describe(const lat_cfg_ctx *c, const config_setting_t *s, char *buf, size_t size)
 {
-	char num[NUMLEN];
+	char num[LITLEN];
 
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
-		snprintf(buf, size, "an integer (%lld)", config_setting_get_int64(s));
+		snprintf(buf, size, "an integer (%s)", literal_text(literal_of(c, s), num));
 		break;
 	case CONFIG_TYPE_FLOAT:
-		number_text(config_setting_get_float(s), 1, num);
-		snprintf(buf, size, "a float (%s)", num);
+		snprintf(buf, size, "a float (%s)", literal_text(literal_of(c, s), num));
 		break;
 	case CONFIG_TYPE_STRING:
 		snprintf(buf, size, "a string (\"%.40s\")", config_setting_get_string(s));
@@ -101,29 +372,47 @@ static int type_error(const lat_cfg_ctx *c, const config_setting_t *s, const cha
 {
 	char got[MSGLEN];
 
-	lat_cfg_describe(s, got, sizeof got);
+	lat_cfg_describe(c, s, got, sizeof got);
 	return lat_cfg_error(c, s, err, "%s: expected %s%s, got %s", what, phrase, bounds, got);
 }
 
-/* " > 0", " >= 0 and < 1", or "" when k has no bounds; integer bounds are written out in full. */
-static void bounds_text(const lat_cfg_key *k, int integer, char *buf, size_t size)
+/* " > 0", " >= 0 and < 1", or "" when the number key k has no bounds. */
+static void bounds_text(const lat_cfg_key *k, char *buf, size_t size)
 {
 	char lo[NUMLEN], hi[NUMLEN];
 	int n = 0;
 
-	if (integer) {
-		snprintf(lo, sizeof lo, "%.0f", k->min);
-		snprintf(hi, sizeof hi, "%.0f", k->max);
-	} else {
-		number_text(k->min, 0, lo);
-		number_text(k->max, 0, hi);
-	}
+	number_text(k->min, 0, lo);
+	number_text(k->max, 0, hi);
 	buf[0] = '\0';
 	if (k->flags & (LAT_CFG_GE | LAT_CFG_GT))
 		n = snprintf(buf, size, " %s %s", k->flags & LAT_CFG_GT ? ">" : ">=", lo);
 	if (n >= 0 && (size_t)n < size && (k->flags & (LAT_CFG_LE | LAT_CFG_LT)))
 		snprintf(buf + n, size - (size_t)n, "%s %s %s", n ? " and" : "",
 			 k->flags & LAT_CFG_LT ? "<" : "<=", hi);
+}
+
+/* v, an integer-valued double, as a long long (saturated at the int64 range). */
+static long long to_int64(double v)
+{
+	return v >= 0x1p63 ? LLONG_MAX : v <= -0x1p63 ? LLONG_MIN : (long long)v;
+}
+
+/* The integers [*min, *max] that integer key k allows in a field of range [lo, hi], within the int64
+ * range of the reader. */
+static void integer_range(const lat_cfg_key *k, long long lo, unsigned long long hi, long long *min,
+			  long long *max)
+{
+	long long b;
+
+	*min = lo;
+	*max = hi > (unsigned long long)LLONG_MAX ? LLONG_MAX : (long long)hi;
+	b = to_int64(k->flags & LAT_CFG_GT ? floor(k->min) + 1 : ceil(k->min));
+	if ((k->flags & (LAT_CFG_GE | LAT_CFG_GT)) && b > *min)
+		*min = b;
+	b = to_int64(k->flags & LAT_CFG_LT ? ceil(k->max) - 1 : floor(k->max));
+	if ((k->flags & (LAT_CFG_LE | LAT_CFG_LT)) && b < *max)
+		*max = b;
 }
 
 static int in_bounds(const lat_cfg_key *k, double v)
@@ -254,18 +543,24 @@ static int is_number(const config_setting_t *s)
 	return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 || type == CONFIG_TYPE_FLOAT;
 }
 
-/* Reads a finite number within k's bounds. */
+/* Reads a finite number within k's bounds; a literal that underflows to 0 is refused. */
 static int read_number(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s,
 		       const char *what, double *out, char *err)
 {
-	char bounds[MSGLEN], num[NUMLEN];
+	char bounds[MSGLEN], num[LITLEN];
+	const literal *l;
 	double v;
 
-	bounds_text(k, 0, bounds, sizeof bounds);
+	bounds_text(k, bounds, sizeof bounds);
 	if (!is_number(s))
 		return type_error(c, s, what, "a number", bounds, err);
-	v = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
-							: (double)config_setting_get_int64(s);
+	l = literal_of(c, s);
+	if (l->underflow)
+		return lat_cfg_error(c, s, err,
+				     "%s: %s is too small for a double and would be read as 0 (the smallest nonzero "
+				     "magnitude is about 4.9e-324); write 0 if 0 is meant",
+				     what, literal_text(l, num));
+	v = l->dv;
 	number_text(v, 0, num);
 	if (!isfinite(v) || !in_bounds(k, v))
 		return lat_cfg_error(c, s, err, "%s: expected a %snumber%s, got %s", what,
@@ -274,23 +569,26 @@ static int read_number(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_
 	return LAT_OK;
 }
 
-/* Reads an integer within k's bounds and within [lo, hi] (the range of the C field). */
+/* Reads an integer within k's bounds and within [lo, hi] (the range of the C field), as the literal says:
+ * a value outside the range, beyond 64 bits included, is LAT_ECONFIG naming the literal as written and the
+ * allowed range. */
 static int read_integer(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s,
 			const char *what, long long lo, unsigned long long hi, long long *out, char *err)
 {
-	char bounds[MSGLEN];
+	char bounds[MSGLEN], num[LITLEN];
 	int type = config_setting_type(s);
-	long long v;
+	long long min, max;
+	const literal *l;
 
-	bounds_text(k, 1, bounds, sizeof bounds);
+	integer_range(k, lo, hi, &min, &max);
+	snprintf(bounds, sizeof bounds, " >= %lld and <= %lld", min, max);
 	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
 		return type_error(c, s, what, "an integer", bounds, err);
-	v = config_setting_get_int64(s);
-	if (!in_bounds(k, (double)v))
-		return lat_cfg_error(c, s, err, "%s: expected an integer%s, got %lld", what, bounds, v);
-	if (v < lo || (v > 0 && (unsigned long long)v > hi))
-		return lat_cfg_error(c, s, err, "%s: %lld is out of range (%lld to %llu)", what, v, lo, hi);
-	*out = v;
+	l = literal_of(c, s);
+	if (!l->fits || l->iv < min || l->iv > max)
+		return lat_cfg_error(c, s, err, "%s: expected an integer%s, got %s", what, bounds,
+				     literal_text(l, num));
+	*out = l->iv;
 	return LAT_OK;
 }
 
@@ -334,7 +632,7 @@ static int names_error(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_
 		snprintf(quoted, sizeof quoted, "\"%s\"", e->name);
 		list_append(allowed, sizeof allowed, quoted);
 	}
-	lat_cfg_describe(s, got, sizeof got);
+	lat_cfg_describe(c, s, got, sizeof got);
 	return lat_cfg_error(c, s, err, "%s: expected one of %s, got %s", what, allowed, got);
 }
 
@@ -582,7 +880,7 @@ static int apply(const lat_cfg_ctx *c, const config_setting_t *root, void *obj, 
 			if (k)
 				snprintf(hint, sizeof hint, "; did you mean %s = { %s = ...; }?", k->section,
 					 k->name);
-			lat_cfg_describe(sec, got, sizeof got);
+			lat_cfg_describe(c, sec, got, sizeof got);
 			rc = lat_cfg_error(c, sec, err,
 					   "%s: expected a section %s = { key = value; ... }, got %s%s",
 					   sname, sname, got, hint);
@@ -631,7 +929,9 @@ static int parse_error(const lat_cfg_ctx *c, const config_t *cfg, char *err)
 int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const char *name,
 		 const char *include_dir, const char *path_dir, char *err)
 {
-	lat_cfg_ctx c = {sc, name, 1, path_dir};
+	literals nums = {NULL, 0};
+	lat_cfg_ctx c = {sc, name, 1, path_dir, &nums};
+	char *parsed = NULL;
 	config_t cfg;
 	int rc;
 
@@ -642,7 +942,9 @@ int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const ch
 	if (lat_text_include_line(text))
 		rc = lat_err_set(err, LAT_ECONFIG, "%s:%zu: @include is not supported: put every setting in this file",
 				 name, lat_text_include_line(text));
-	else if (config_read_string(&cfg, text) != CONFIG_TRUE)
+	else if (numbers_scan(text, &nums, &parsed))
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", name);
+	else if (config_read_string(&cfg, parsed) != CONFIG_TRUE)
 		rc = parse_error(&c, &cfg, err);
 	else if (config_setting_length(config_root_setting(&cfg)) == 0)
 		rc = lat_err_set(err, LAT_ECONFIG,
@@ -651,6 +953,8 @@ int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const ch
 	else
 		rc = apply(&c, config_root_setting(&cfg), obj, err);
 	config_destroy(&cfg);
+	numbers_clear(&nums);
+	free(parsed);
 	return rc;
 }
 
@@ -714,25 +1018,27 @@ static char *copy_span(const char *b, const char *e)
 	return s;
 }
 
-int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, const char *path_dir, char *err)
+int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *option, const char *assignment,
+		const char *path_dir, char *err)
 {
-	lat_cfg_ctx c = {sc, NULL, 0, path_dir};
+	literals nums = {NULL, 0};
+	lat_cfg_ctx c = {sc, NULL, 0, path_dir, &nums};
 	const char *eq = strchr(assignment, '='), *val, *ex = sc->example ? ", e.g. " : "";
 	const char *example = sc->example ? sc->example : "";
-	char *label = NULL, *lhs = NULL, *value = NULL, *quoted = NULL, *text = NULL, *dot;
+	char *label = NULL, *lhs = NULL, *value = NULL, *quoted = NULL, *text = NULL, *parsed = NULL, *dot;
 	const lat_cfg_key *k = NULL, *keys;
 	const config_setting_t *root, *sec;
-	size_t size = strlen(assignment) + sizeof "--set ", n;
+	size_t size = strlen(option) + strlen(assignment) + 2, n;
 	config_t cfg;
 	int rc = LAT_OK;
 
 	config_init(&cfg);
 	label = malloc(size);
 	if (!label) {
-		rc = lat_err_set(err, LAT_ENOMEM, "--set %s: out of memory", assignment);
+		rc = lat_err_set(err, LAT_ENOMEM, "%s %s: out of memory", option, assignment);
 		goto out;
 	}
-	snprintf(label, size, "--set %s", assignment);
+	snprintf(label, size, "%s %s", option, assignment);
 	c.name = label;
 	if (!eq) {
 		rc = lat_cfg_error(&c, NULL, err, "expected section.key=value%s%s", ex, example);
@@ -789,7 +1095,11 @@ int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, con
 		rc = lat_cfg_error(&c, NULL, err, "%s.%s: @include is not supported in a value", lhs, dot + 1);
 		goto out;
 	}
-	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+	if (numbers_scan(text, &nums, &parsed)) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", label);
+		goto out;
+	}
+	if (config_read_string(&cfg, parsed) != CONFIG_TRUE) {
 		rc = lat_cfg_error(&c, NULL, err, "%s.%s: cannot parse the value '%s' (libconfig: %s)", lhs,
 				   dot + 1, value,
 				   config_error_text(&cfg) ? config_error_text(&cfg) : "error");
@@ -805,6 +1115,8 @@ int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, con
 	rc = apply(&c, root, obj, err);
 out:
 	config_destroy(&cfg);
+	numbers_clear(&nums);
+	free(parsed);
 	free(text);
 	free(quoted);
 	free(value);

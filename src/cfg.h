@@ -78,7 +78,10 @@ void lat_cfg_free(const lat_cfg_schema *sc, void *obj);
  * replaces obj only when all of them are valid (replaced owned values are then freed). Unknown
  * sections and keys, wrong types and out-of-range values are LAT_ECONFIG "NAME:LINE: section.key:
  * expected ..., got ...", with "did you mean" hints for misspelt names; a text without any setting is
- * LAT_ECONFIG "NAME: the file has no settings (leave it out to use the built-in KIND)". name: the file
+ * LAT_ECONFIG "NAME: the file has no settings (leave it out to use the built-in KIND)". Numbers are read
+ * from the literals as written, not through libconfig's 32-bit int: an integer outside its key's range
+ * (beyond 64 bits, hex and L suffix included) is "expected an integer >= MIN and <= MAX, got LITERAL",
+ * and a float literal that underflows to 0 is refused. name: the file
  * name for messages; include_dir: folder of @include files (NULL: the working directory); path_dir:
  * folder that relative LAT_CFG_PATH(S) values are joined to (NULL: kept as written; LAT_CFG_CWD: made
  * absolute). Borrows everything. Syntax errors are LAT_ECONFIG; an unreadable @include file is LAT_EIO.
@@ -86,10 +89,12 @@ void lat_cfg_free(const lat_cfg_schema *sc, void *obj);
 int lat_cfg_read(const lat_cfg_schema *sc, void *obj, const char *text, const char *name,
 		 const char *include_dir, const char *path_dir, char *err);
 
-/* Applies one override "section.key=value": the value is libconfig syntax (3, 2.5, [1.0, 2.0]) or a
- * bare string for string, path and enum keys. Validated like a file, all or nothing; messages start
- * with "--set section.key=value: " (no line). path_dir as for lat_cfg_read. */
-int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *assignment, const char *path_dir, char *err);
+/* Applies one override "section.key=value" given with the command-line option option ("--set"): the value
+ * is libconfig syntax (3, 2.5, [1.0, 2.0]) or a bare string for string, path and enum keys. Validated like a
+ * file, all or nothing; messages start with "OPTION section.key=value: " (no line). path_dir as for
+ * lat_cfg_read. */
+int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *option, const char *assignment,
+		const char *path_dir, char *err);
 
 /* For custom readers. Formats "PREFIX: message" into err and returns LAT_ECONFIG; the prefix names the
  * file and the line of s (when s is not NULL and the read counts lines) or the --set assignment. */
@@ -111,9 +116,9 @@ int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_se
 int lat_cfg_read_group(const lat_cfg_ctx *c, const lat_cfg_key *keys, size_t n, const char *prefix,
 		       const config_setting_t *g, void *obj, char *err);
 
-/* For custom readers: what setting s holds, for "expected X, got Y": "an integer (3)", "a string
- * ("abc")", "a list ( ... )", ... into buf (truncated to size). */
-void lat_cfg_describe(const config_setting_t *s, char *buf, size_t size);
+/* For custom readers: what setting s (of the read c) holds, for "expected X, got Y": "an integer (3)" (the
+ * literal as written), "a string ("abc")", "a list ( ... )", ... into buf (truncated to size). */
+void lat_cfg_describe(const lat_cfg_ctx *c, const config_setting_t *s, char *buf, size_t size);
 
 /* The string of enum key k for value v, or NULL when v has none. */
 const char *lat_cfg_enum_name(const lat_cfg_key *k, int v);
@@ -128,5 +133,11 @@ char *lat_cfg_dir_of(const char *path);
 
 /* Writes s as a quoted libconfig string (with escapes) to fp. */
 void lat_cfg_put_string(FILE *fp, const char *s);
+
+/* The tables of model files (model.c), of experiment files and of one entry of network.layers
+ * (experiment.c), for tests and fuzzers that walk every key. Static; never freed. */
+const lat_cfg_schema *lat_model_schema(void);
+const lat_cfg_schema *lat_experiment_schema(void);
+const lat_cfg_schema *lat_layer_schema(void);
 
 #endif

@@ -77,8 +77,22 @@ char *cli_size_text(char *buf, size_t size, size_t bytes);
  * the memory available now; CLI_OK otherwise. */
 int cli_memory_check(const cli_opts *o, size_t planned);
 
-/* Creates the output directory; prints and returns CLI_FAIL on error. */
+/* The lock file of an output directory. */
+#define CLI_LOCK_FILE ".lateral.lock"
+
+/* Creates the output directory o->outdir (and missing parents) and locks it for the rest of the process:
+ * an exclusive flock on DIR/.lateral.lock (which then holds this pid), so that a second command writing
+ * into the same directory is refused instead of overwriting this one's files. Call it before any work,
+ * so that an impossible location fails at once. Returns CLI_OK, or CLI_USAGE after printing the reason:
+ * the directory cannot be created or written (a new directory is removed again), or another process
+ * holds its lock (the message names the directory and that process's pid). Once a directory is locked,
+ * later calls only create o->outdir (a sweep's run folders inside the locked one; CLI_FAIL on error). */
 int cli_outdir(const cli_opts *o);
+
+/* After a refusal found after cli_outdir but before any output was written (bad data, a memory plan):
+ * releases the lock and, when cli_outdir created the directory, removes it (and the parents it created)
+ * again, so that bad input leaves nothing behind. A directory that existed keeps its lock file. */
+void cli_outdir_discard(const cli_opts *o);
 
 /* Joins dir and name into buf (size PATH_MAX-like); returns buf. */
 char *cli_path(char *buf, size_t size, const char *dir, const char *name);
@@ -99,7 +113,8 @@ const char *cli_signal_name(int sig);
 void cli_rerun_hint(int argc, char **argv, const char *what, const char *const *sets, size_t n_sets, int resume);
 
 /* Removes the temporary files a killed process may have left in dir for the final names in names
- * (NULL-terminated): ".NAME.XXXXXX" from lat_afile and "NAME.tmp" from cli_plot. */
+ * (NULL-terminated): ".NAME.PID.XXXXXX" from lat_afile and "NAME.PID.tmp" from cli_plot, only when no
+ * process PID exists any more (a live writer's file is kept), and the pid-less names of older versions. */
 void cli_remove_stale(const char *dir, const char *const *names);
 
 /* Seconds on a monotonic clock. */

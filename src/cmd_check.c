@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lateral/err.h"
 
 static int on_extra(const char *name, const char *arg, void *ctx)
 {
@@ -36,8 +37,10 @@ int cmd_check(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (print) {
-		if (lat_model_write(&m, stdout)) {
-			fprintf(stderr, "lateral check: cannot write to stdout\n");
+		if (lat_model_write(&m, stdout) || fflush(stdout) != 0) {
+			char err[LAT_ERRLEN];
+			lat_err_sys(err, "stdout", "write");
+			fprintf(stderr, "lateral check: %s\n", err);
 			rc = CLI_FAIL;
 		}
 	} else {

@@ -148,7 +148,7 @@ static int study_save(const char *path, const lat_model *m, lat_sim *sim, study 
 	    fwrite(st->rec_s, sizeof *st->rec_s, st->s.n_rec, fp) != st->s.n_rec ||
 	    fwrite(st->mtext, 1, st->s.metrics_len, fp) != st->s.metrics_len ||
 	    (st->s.trace_len && fwrite(st->ttext, 1, st->s.trace_len, fp) != st->s.trace_len)) {
-		rc = lat_err_set(err, LAT_EIO, "%s: write failed", path);
+		rc = lat_err_sys(err, path, "write");
 		goto out;
 	}
 	rc = lat_sim_save(sim, fp, err);

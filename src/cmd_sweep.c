@@ -56,12 +56,32 @@ static int vary_range(grid *g, size_t k, const char *arg, const char *spec)
 	return 0;
 }
 
+/* Each value of key k (the last one added) alone on the default model: a bad value is refused now, by the
+ * model's reader, with the message naming it as "--vary section.key=value". */
+static int vary_check(const grid *g, size_t k)
+{
+	char set[2 * TEXTLEN + 2], err[LAT_ERRLEN];
+	lat_model m;
+	int rc = LAT_OK;
+
+	for (size_t j = 0; !rc && j < g->n_values[k]; j++) {
+		snprintf(set, sizeof set, "%s=%s", g->key[k], g->value[k][j]);
+		lat_model_init(&m);
+		rc = lat_model_set_as(&m, "--vary", set, err);
+		lat_model_clear(&m);
+	}
+	if (rc)
+		fprintf(stderr, "lateral sweep: %s\n", err);
+	return rc ? CLI_USAGE : 0;
+}
+
 static int on_extra(const char *name, const char *arg, void *ctx)
 {
 	grid *g = ctx;
 	const char *eq;
 	size_t k = g->n_keys, len;
 	const char *p;
+	int rc;
 
 	if (!strcmp(name, "resume")) {
 		g->resume = 1;
@@ -89,8 +109,10 @@ static int on_extra(const char *name, const char *arg, void *ctx)
 			return CLI_USAGE;
 		}
 	g->n_values[k] = 0;
-	if (strchr(eq + 1, ':'))
-		return vary_range(g, k, arg, eq + 1);
+	if (strchr(eq + 1, ':')) {
+		rc = vary_range(g, k, arg, eq + 1);
+		return rc ? rc : vary_check(g, k);
+	}
 	for (p = eq + 1;;) {
 		const char *comma = strchr(p, ',');
 		size_t vlen = comma ? (size_t)(comma - p) : strlen(p);
@@ -108,7 +130,7 @@ static int on_extra(const char *name, const char *arg, void *ctx)
 		p = comma + 1;
 	}
 	g->n_keys++;
-	return 0;
+	return vary_check(g, k);
 }
 
 /* Index of value of key k in run r (key 0 varies fastest, so each group of lines is contiguous). */

@@ -111,13 +111,14 @@ static int log_append(epoch_log *lg, const char *line)
  * epochs, and the resumed run writes the lines of the later ones again. */
 static int log_read(epoch_log *lg, const char *path, size_t n_epochs)
 {
-	FILE *fp = fopen(path, "r");
+	FILE *fp = NULL;
 	char *line = NULL;
 	size_t cap = 0, next = 1, epoch;
 	ssize_t len;
 	int rc = LAT_OK;
 
-	if (!fp)
+	/* a missing or unreadable log (or anything but a file) starts empty */
+	if (lat_file_open(path, &fp, NULL, NULL))
 		return LAT_OK;
 	while (!rc && next <= n_epochs && (len = getline(&line, &cap, fp)) > 0) {
 		if (line[len - 1] != '\n' || sscanf(line, "{\"epoch\": %zu,", &epoch) != 1 || epoch != next)
@@ -247,15 +248,17 @@ int cmd_train(int argc, char **argv)
 		goto out;
 	set_threads(&e);
 	e.max_memory = o.max_memory;
-	/* Bad data or a refused memory plan must not leave an output directory behind. */
-	t = lat_trainer_alloc(&e, &status, err);
-	if (!t) {
-		rc = trainer_fail(o.cmd, status, err);
-		goto out;
-	}
+	/* The output directory first (created and locked), so that an impossible one fails before the data
+	 * are read; bad data or a refused memory plan then remove it again. */
 	rc = cli_outdir(&o);
 	if (rc)
 		goto out;
+	t = lat_trainer_alloc(&e, &status, err);
+	if (!t) {
+		rc = trainer_fail(o.cmd, status, err);
+		cli_outdir_discard(&o);
+		goto out;
+	}
 	cli_remove_stale(o.outdir, outputs);
 	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
 	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");

@@ -14,6 +14,7 @@
 
 #include "lateral/data.h"
 #include "lateral/err.h"
+#include "lateral/io.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803UL /* type 0x08 (unsigned byte), 3 dimensions */
 #define IDX_LABELS_MAGIC 0x00000801UL /* type 0x08 (unsigned byte), 1 dimension */
@@ -27,7 +28,10 @@
 
 #define READ_CHUNK 65536 /* bytes per read call */
 #define DEFLATE_MAX_RATIO 1032 /* deflate's largest expansion (zlib FAQ): caps what a gzip file holds */
-#define GZ_BUFFER 131072 /* zlib input buffer (bytes); the default 8 KiB is slow on 26 MB files */
+#define GZ_BUFFER 131072 /* compressed input buffer (bytes) */
+#define GZIP_MAGIC0 0x1f
+#define GZIP_MAGIC1 0x8b
+#define GZIP_WINDOW (15 + 16) /* inflateInit2: 32 KiB window, gzip wrapper only */
 
 #define CIFAR_SIDE 32
 #define CIFAR_CHANNELS 3
@@ -48,11 +52,22 @@ struct lat_batcher {
 	gsl_rng *r;    /* reseeded by every lat_batcher_epoch */
 };
 
-/* A sequential reader over a plain or gzip file (zlib's gzread passes non-gzip files through unchanged). */
+/* A sequential reader over a plain or gzip file (one or more gzip members, read with zlib's inflate so that
+ * bytes after the last member are seen and refused, which gzread would skip). */
 typedef struct {
-	gzFile gz;
+	FILE *fp;
 	const char *path;
-	size_t pos; /* (decompressed) bytes consumed so far */
+	size_t file_size; /* bytes on disk */
+	int gzip;	  /* the file starts with the gzip magic */
+	int zinit;	  /* zs is initialised (gzip) */
+	int member_end;	  /* the current gzip member is complete */
+	int eof;	  /* fp has no more bytes */
+	z_stream zs;	  /* next_in / avail_in: the unread part of in, in both modes */
+	unsigned char *in;
+	unsigned char *out;	/* gzip: decompressed bytes, READ_CHUNK of them */
+	size_t out_pos, out_len; /* the unread part of out */
+	size_t pos;		/* (decompressed) bytes delivered so far */
+	size_t raw_read;	/* bytes read from the file so far */
 } idx_file;
 
 void lat_dataset_init(lat_dataset *d)
@@ -92,61 +107,167 @@ static void pixel_table(float *t)
 		t[v] = (float)v / PIXEL_MAX;
 }
 
-/* Turns the zlib error state of f into a status code and message. */
-static int gz_fail(const idx_file *f, char *err)
+/* Moves the unread input to the front of f->in and reads more behind it (nothing at the end of the file). */
+static int idx_fill(idx_file *f, char *err)
 {
-	int errnum = Z_OK;
-	const char *msg = gzerror(f->gz, &errnum);
-	size_t len = strlen(f->path);
+	size_t have = f->zs.avail_in, got;
 
-	if (errnum == Z_ERRNO)
-		return lat_err_set(err, LAT_EIO, "%s: read error: %s", f->path, strerror(errno));
-	if (errnum == Z_MEM_ERROR)
-		return lat_err_set(err, LAT_ENOMEM, "%s: out of memory while decompressing", f->path);
-	/* zlib prefixes its message with the path it was opened with */
-	if (strncmp(msg, f->path, len) == 0 && strncmp(msg + len, ": ", 2) == 0)
-		msg += len + 2;
-	return lat_err_set(err, LAT_ECONFIG, "%s: corrupt gzip data: %s", f->path, msg);
-}
-
-static int idx_open(idx_file *f, const char *path, char *err)
-{
-	f->path = path;
-	f->pos = 0;
-	errno = 0;
-	f->gz = gzopen(path, "rb");
-	if (!f->gz) {
-		if (errno == 0)
-			return lat_err_set(err, LAT_ENOMEM, "%s: out of memory opening the file", path);
-		return lat_err_set(err, LAT_EIO, "%s: cannot open: %s", path, strerror(errno));
-	}
-	/* a failure here only leaves the default buffer size */
-	gzbuffer(f->gz, GZ_BUFFER);
+	if (f->eof)
+		return LAT_OK;
+	if (have && f->zs.next_in != f->in)
+		memmove(f->in, f->zs.next_in, have);
+	got = fread(f->in + have, 1, GZ_BUFFER - have, f->fp);
+	if (got == 0 && ferror(f->fp))
+		return lat_err_sys(err, f->path, "read");
+	f->eof = feof(f->fp) != 0;
+	f->raw_read += got;
+	f->zs.next_in = f->in;
+	f->zs.avail_in = (uInt)(have + got);
 	return LAT_OK;
 }
 
-/* Reads up to len bytes, fewer only at end of file; *got receives the count. */
+static void idx_close(idx_file *f)
+{
+	if (f->zinit)
+		inflateEnd(&f->zs);
+	if (f->fp)
+		fclose(f->fp);
+	free(f->in);
+	free(f->out);
+	f->fp = NULL;
+	f->in = NULL;
+	f->out = NULL;
+	f->zinit = 0;
+}
+
+/* Opens path (a regular file only: a FIFO would block) and tells gzip from plain data by the first bytes. */
+static int idx_open(idx_file *f, const char *path, char *err)
+{
+	int rc, zr;
+
+	memset(f, 0, sizeof *f);
+	f->path = path;
+	rc = lat_file_open(path, &f->fp, &f->file_size, err);
+	if (rc)
+		return rc;
+	f->in = malloc(GZ_BUFFER);
+	f->out = malloc(READ_CHUNK);
+	if (!f->in || !f->out)
+		return lat_err_set(err, LAT_ENOMEM, "%s: out of memory opening the file", path);
+	rc = idx_fill(f, err);
+	if (rc)
+		return rc;
+	if (f->zs.avail_in < 2 && !f->eof) {
+		rc = idx_fill(f, err);
+		if (rc)
+			return rc;
+	}
+	f->gzip = f->zs.avail_in >= 2 && f->in[0] == GZIP_MAGIC0 && f->in[1] == GZIP_MAGIC1;
+	if (!f->gzip)
+		return LAT_OK;
+	zr = inflateInit2(&f->zs, GZIP_WINDOW);
+	if (zr != Z_OK)
+		return lat_err_set(err, LAT_ENOMEM, "%s: out of memory opening the file", path);
+	f->zinit = 1;
+	return LAT_OK;
+}
+
+/* After the end of a gzip member: another member may follow (concatenated gzip files are one stream), but
+ * anything else is trailing data. */
+static int idx_next_member(idx_file *f, char *err)
+{
+	int rc = LAT_OK;
+
+	if (f->zs.avail_in < 2 && !f->eof)
+		rc = idx_fill(f, err);
+	if (rc || f->zs.avail_in == 0)
+		return rc;
+	if (f->zs.avail_in < 2 || f->zs.next_in[0] != GZIP_MAGIC0 || f->zs.next_in[1] != GZIP_MAGIC1) {
+		size_t at = f->raw_read - f->zs.avail_in;
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: trailing data: %zu bytes after the end of the gzip data (from byte %zu on), "
+				   "not another gzip member",
+				   f->path, f->file_size > at ? f->file_size - at : f->zs.avail_in, at);
+	}
+	inflateReset(&f->zs);
+	f->member_end = 0;
+	return LAT_OK;
+}
+
+/* Decompresses the next READ_CHUNK bytes (fewer only at the end of the data) into f->out. A whole chunk at
+ * a time: a small file is then checked to its end, checksum and trailing bytes included, on the first
+ * read, before its header is believed. */
+static int idx_inflate(idx_file *f, char *err)
+{
+	int rc, zr;
+
+	f->out_pos = f->out_len = 0;
+	while (f->out_len < READ_CHUNK) {
+		if (f->zs.avail_in == 0 && !f->eof) {
+			rc = idx_fill(f, err);
+			if (rc)
+				return rc;
+		}
+		if (f->member_end) {
+			if (f->zs.avail_in == 0 && f->eof)
+				break;
+			rc = idx_next_member(f, err);
+			if (rc)
+				return rc;
+			continue;
+		}
+		f->zs.next_out = f->out + f->out_len;
+		f->zs.avail_out = (uInt)(READ_CHUNK - f->out_len);
+		zr = inflate(&f->zs, Z_NO_FLUSH);
+		f->out_len = READ_CHUNK - f->zs.avail_out;
+		if (zr == Z_STREAM_END)
+			f->member_end = 1;
+		else if (zr == Z_BUF_ERROR && f->eof && f->zs.avail_in == 0)
+			return lat_err_set(err, LAT_ECONFIG, "%s: corrupt gzip data: unexpected end of file", f->path);
+		else if (zr == Z_MEM_ERROR)
+			return lat_err_set(err, LAT_ENOMEM, "%s: out of memory while decompressing", f->path);
+		else if (zr != Z_OK && zr != Z_BUF_ERROR)
+			return lat_err_set(err, LAT_ECONFIG, "%s: corrupt gzip data: %s", f->path,
+					   f->zs.msg ? f->zs.msg : "invalid data");
+	}
+	return LAT_OK;
+}
+
+/* Reads up to len bytes, fewer only at the end of the data; *got receives the count. */
 static int idx_read(idx_file *f, unsigned char *buf, size_t len, size_t *got, char *err)
 {
+	int rc;
+
 	*got = 0;
 	while (*got < len) {
-		size_t want = len - *got;
-		int r, errnum = Z_OK;
+		size_t k;
 
-		if (want > READ_CHUNK)
-			want = READ_CHUNK;
-		r = gzread(f->gz, buf + *got, (unsigned)want);
-		if (r < 0)
-			return gz_fail(f, err);
-		if (r == 0) {
-			/* a gzip stream cut short (Z_BUF_ERROR) reads as end of file, not as -1 */
-			gzerror(f->gz, &errnum);
-			if (errnum != Z_OK)
-				return gz_fail(f, err);
-			break;
+		if (f->gzip) {
+			if (f->out_pos == f->out_len) {
+				rc = idx_inflate(f, err);
+				if (rc)
+					return rc;
+				if (f->out_len == 0)
+					break;
+			}
+			k = len - *got < f->out_len - f->out_pos ? len - *got : f->out_len - f->out_pos;
+			memcpy(buf + *got, f->out + f->out_pos, k);
+			f->out_pos += k;
+		} else {
+			if (f->zs.avail_in == 0 && !f->eof) {
+				rc = idx_fill(f, err);
+				if (rc)
+					return rc;
+			}
+			if (f->zs.avail_in == 0)
+				break;
+			k = len - *got < f->zs.avail_in ? len - *got : f->zs.avail_in;
+			memcpy(buf + *got, f->zs.next_in, k);
+			f->zs.next_in += k;
+			f->zs.avail_in -= (uInt)k;
 		}
-		*got += (size_t)r;
-		f->pos += (size_t)r;
+		*got += k;
+		f->pos += k;
 	}
 	return LAT_OK;
 }
@@ -161,12 +282,13 @@ static int idx_need(idx_file *f, unsigned char *buf, size_t len, size_t expected
 		return rc;
 	if (got < len)
 		return lat_err_set(err, LAT_ECONFIG, "%s: truncated: expected %zu bytes, got %zu%s", f->path,
-				   expected, f->pos, gzdirect(f->gz) ? "" : " (uncompressed)");
+				   expected, f->pos, f->gzip ? " (uncompressed)" : "");
 	return LAT_OK;
 }
 
-/* Checks that f is at its end (all expected bytes consumed), counting any trailing bytes for the message;
- * scratch holds READ_CHUNK bytes. */
+/* Checks that f is at its end (all expected bytes consumed, and for gzip the last member complete with its
+ * checksum and nothing behind it), counting any trailing bytes for the message; scratch holds READ_CHUNK
+ * bytes. */
 static int idx_finish(idx_file *f, unsigned char *scratch, size_t expected, char *err)
 {
 	size_t got;
@@ -179,7 +301,7 @@ static int idx_finish(idx_file *f, unsigned char *scratch, size_t expected, char
 	} while (got == READ_CHUNK);
 	if (f->pos != expected)
 		return lat_err_set(err, LAT_ECONFIG, "%s: trailing data: expected %zu bytes, got %zu%s",
-				   f->path, expected, f->pos, gzdirect(f->gz) ? "" : " (uncompressed)");
+				   f->path, expected, f->pos, f->gzip ? " (uncompressed)" : "");
 	return LAT_OK;
 }
 
@@ -208,95 +330,113 @@ static int idx_header(idx_file *f, unsigned char *hdr, size_t len, unsigned long
 
 /* Refuses a header that announces more than the file can hold (expected bytes in all), before anything is
  * allocated from it: a plain file must have them, a gzip file decompresses to at most DEFLATE_MAX_RATIO
- * times its size. Pipes and other non-regular files are left to the reading checks. */
+ * times its size. */
 static int idx_fits(const idx_file *f, size_t expected, char *err)
 {
-	struct stat st;
-	size_t size, cap;
+	size_t cap;
 
-	if (stat(f->path, &st) != 0 || !S_ISREG(st.st_mode))
-		return LAT_OK;
-	size = (uintmax_t)st.st_size > SIZE_MAX ? SIZE_MAX : (size_t)st.st_size;
-	if (gzdirect(f->gz)) {
-		if (size < expected)
+	if (!f->gzip) {
+		if (f->file_size < expected)
 			return lat_err_set(err, LAT_ECONFIG, "%s: truncated: expected %zu bytes, got %zu",
-					   f->path, expected, size);
+					   f->path, expected, f->file_size);
 		return LAT_OK;
 	}
-	cap = size > SIZE_MAX / DEFLATE_MAX_RATIO ? SIZE_MAX : size * DEFLATE_MAX_RATIO;
+	cap = f->file_size > SIZE_MAX / DEFLATE_MAX_RATIO ? SIZE_MAX : f->file_size * DEFLATE_MAX_RATIO;
 	if (cap < expected)
 		return lat_err_set(
 		    err, LAT_ECONFIG,
 		    "%s: the header announces %zu bytes (uncompressed) but a %zu-byte gzip file "
 		    "holds at most %zu",
-		    f->path, expected, size, cap);
+		    f->path, expected, f->file_size, cap);
 	return LAT_OK;
 }
 
-int lat_data_load_idx(const char *images, const char *labels, lat_dataset *d, char *err)
+/* Opens an IDX pair and checks both headers and what they announce; *s receives the shape. On failure the
+ * caller still closes fi and fl. */
+static int idx_begin(idx_file *fi, idx_file *fl, const char *images, const char *labels, lat_data_shape *s,
+		     char *err)
 {
-	idx_file fi = {NULL, images, 0}, fl = {NULL, labels, 0};
 	unsigned char hi[IDX_IMAGES_HEADER], hl[IDX_LABELS_HEADER];
-	unsigned char *buf = NULL;
-	float *x = NULL;
-	int *y = NULL;
-	float scale[256];
-	size_t n, h, w, n_lab, plane, n_pix, done, k, i, expected, max_label = 0;
+	size_t n, h, w, n_lab, plane, n_pix;
 	int rc;
 
-	rc = idx_open(&fi, images, err);
+	rc = idx_open(fi, images, err);
+	if (!rc)
+		rc = idx_open(fl, labels, err);
+	if (!rc)
+		rc = idx_header(fi, hi, sizeof hi, IDX_IMAGES_MAGIC, "idx3-ubyte images", err);
+	if (!rc)
+		rc = idx_header(fl, hl, sizeof hl, IDX_LABELS_MAGIC, "idx1-ubyte labels", err);
 	if (rc)
-		goto out;
-	rc = idx_open(&fl, labels, err);
-	if (rc)
-		goto out;
-	rc = idx_header(&fi, hi, sizeof hi, IDX_IMAGES_MAGIC, "idx3-ubyte images", err);
-	if (rc)
-		goto out;
-	rc = idx_header(&fl, hl, sizeof hl, IDX_LABELS_MAGIC, "idx1-ubyte labels", err);
-	if (rc)
-		goto out;
+		return rc;
 	n = be32(hi + 4);
 	h = be32(hi + 8);
 	w = be32(hi + 12);
 	n_lab = be32(hl + 4);
-	if (n == 0 || h == 0 || w == 0) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: expected nonzero dimensions, got %zu images of %zu x %zu", images, n, h,
-				 w);
-		goto out;
-	}
+	if (n == 0 || h == 0 || w == 0)
+		return lat_err_set(err, LAT_ECONFIG, "%s: expected nonzero dimensions, got %zu images of %zu x %zu",
+				   images, n, h, w);
 	if (!mul_within(h, w, DATA_MAX_FLOATS, &plane) || !mul_within(n, plane, DATA_MAX_FLOATS, &n_pix) ||
-	    n_pix > SIZE_MAX / sizeof *x) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: %zu images of %zu x %zu exceed the limit of %zu pixels (4 GiB of floats)", images, n,
-		    h, w, DATA_MAX_FLOATS);
-		goto out;
-	}
-	if (n_lab != n) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: expected %zu labels (the image count of %s), got %zu",
-				 labels, n, images, n_lab);
-		goto out;
-	}
-	rc = idx_fits(&fi, IDX_IMAGES_HEADER + n_pix, err);
+	    n_pix > SIZE_MAX / sizeof(float))
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: %zu images of %zu x %zu exceed the limit of %zu pixels (4 GiB of floats)",
+				   images, n, h, w, DATA_MAX_FLOATS);
+	if (n_lab != n)
+		return lat_err_set(err, LAT_ECONFIG, "%s: expected %zu labels (the image count of %s), got %zu",
+				   labels, n, images, n_lab);
+	rc = idx_fits(fi, IDX_IMAGES_HEADER + n_pix, err);
+	if (!rc)
+		rc = idx_fits(fl, IDX_LABELS_HEADER + n, err);
 	if (rc)
-		goto out;
-	rc = idx_fits(&fl, IDX_LABELS_HEADER + n, err);
-	if (rc)
-		goto out;
+		return rc;
+	*s = (lat_data_shape){.n = n, .c = 1, .h = h, .w = w};
+	return LAT_OK;
+}
 
+int lat_data_probe_idx(const char *images, const char *labels, lat_data_shape *s, char *err)
+{
+	idx_file fi, fl;
+	int rc;
+
+	memset(&fi, 0, sizeof fi);
+	memset(&fl, 0, sizeof fl);
+	rc = idx_begin(&fi, &fl, images, labels, s, err);
+	idx_close(&fl);
+	idx_close(&fi);
+	return rc;
+}
+
+int lat_data_load_idx(const char *images, const char *labels, size_t limit, lat_dataset *d, char *err)
+{
+	idx_file fi, fl;
+	lat_data_shape s;
+	unsigned char *buf = NULL;
+	float *x = NULL;
+	int *y = NULL;
+	float scale[256];
+	size_t n, plane, n_pix, done, k, i, expected, max_label = 0;
+	int rc;
+
+	memset(&fi, 0, sizeof fi);
+	memset(&fl, 0, sizeof fl);
+	rc = idx_begin(&fi, &fl, images, labels, &s, err);
+	if (rc)
+		goto out;
+	/* only the first n samples are read: the file may announce far more than the memory allows */
+	n = limit && limit < s.n ? limit : s.n;
+	plane = s.h * s.w;
+	n_pix = n * plane;
 	buf = malloc(READ_CHUNK);
 	x = malloc(n_pix * sizeof *x);
 	y = malloc(n * sizeof *y);
 	if (!buf || !x || !y) {
 		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory for %zu images of %zu x %zu", images, n,
-				 h, w);
+				 s.h, s.w);
 		goto out;
 	}
 
 	pixel_table(scale);
-	expected = IDX_IMAGES_HEADER + n_pix;
+	expected = IDX_IMAGES_HEADER + s.n * plane;
 	for (done = 0; done < n_pix; done += k) {
 		k = n_pix - done < READ_CHUNK ? n_pix - done : READ_CHUNK;
 		rc = idx_need(&fi, buf, k, expected, err);
@@ -305,12 +445,13 @@ int lat_data_load_idx(const char *images, const char *labels, lat_dataset *d, ch
 		for (i = 0; i < k; i++)
 			x[done + i] = scale[buf[i]];
 	}
-	rc = idx_finish(&fi, buf, expected, err);
+	if (n == s.n)
+		rc = idx_finish(&fi, buf, expected, err);
 	if (rc)
 		goto out;
 
 	/* labels are single bytes, so < 256 holds by construction */
-	expected = IDX_LABELS_HEADER + n;
+	expected = IDX_LABELS_HEADER + s.n;
 	for (done = 0; done < n; done += k) {
 		k = n - done < READ_CHUNK ? n - done : READ_CHUNK;
 		rc = idx_need(&fl, buf, k, expected, err);
@@ -322,15 +463,16 @@ int lat_data_load_idx(const char *images, const char *labels, lat_dataset *d, ch
 				max_label = buf[i];
 		}
 	}
-	rc = idx_finish(&fl, buf, expected, err);
+	if (n == s.n)
+		rc = idx_finish(&fl, buf, expected, err);
 	if (rc)
 		goto out;
 
 	lat_dataset_clear(d);
 	d->n = n;
 	d->c = 1;
-	d->h = h;
-	d->w = w;
+	d->h = s.h;
+	d->w = s.w;
 	d->n_classes = max_label + 1 > IDX_MIN_CLASSES ? max_label + 1 : IDX_MIN_CLASSES;
 	d->x = x;
 	d->y = y;
@@ -340,29 +482,60 @@ out:
 	free(y);
 	free(x);
 	free(buf);
-	if (fl.gz)
-		gzclose(fl.gz);
-	if (fi.gz)
-		gzclose(fi.gz);
+	idx_close(&fl);
+	idx_close(&fi);
 	return rc;
 }
 
-/* Size in bytes of a regular file. */
-static int file_size(const char *path, size_t *size, char *err)
+/* Records per CIFAR file (counts[f]) and in all (*n), from the file sizes; only regular files are accepted. */
+static int cifar_count(const char *const *paths, size_t n_paths, int cifar100, size_t *counts, size_t *n,
+		       char *err)
 {
-	struct stat st;
+	size_t rec_size = (cifar100 ? 2 : 1) + CIFAR_PIXELS, f;
+	int rc = LAT_OK;
 
-	if (stat(path, &st) != 0)
-		return lat_err_set(err, LAT_EIO, "%s: cannot open: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return lat_err_set(err, LAT_EIO, "%s: not a regular file", path);
-	if ((uintmax_t)st.st_size > SIZE_MAX)
-		return lat_err_set(err, LAT_ENOMEM, "%s: file too large", path);
-	*size = (size_t)st.st_size;
+	*n = 0;
+	if (!paths || n_paths == 0)
+		return lat_err_set(err, LAT_EINVAL, "CIFAR: expected at least one file, got none");
+	for (f = 0; f < n_paths; f++) {
+		FILE *fp = NULL;
+		size_t size = 0;
+		rc = lat_file_open(paths[f], &fp, &size, err);
+		if (rc)
+			return rc;
+		fclose(fp);
+		if (size == 0 || size % rec_size != 0)
+			return lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: expected a nonzero multiple of the %zu-byte CIFAR-%d record, got %zu bytes",
+			    paths[f], rec_size, cifar100 ? 100 : 10, size);
+		counts[f] = size / rec_size;
+		if (counts[f] > DATA_MAX_FLOATS / CIFAR_PIXELS - *n)
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: more than %zu records in total exceed 4 GiB of floats", paths[f],
+					   DATA_MAX_FLOATS / CIFAR_PIXELS);
+		*n += counts[f];
+	}
 	return LAT_OK;
 }
 
-int lat_data_load_cifar(const char *const *paths, size_t n_paths, int cifar100, lat_dataset *d, char *err)
+int lat_data_probe_cifar(const char *const *paths, size_t n_paths, int cifar100, lat_data_shape *s, char *err)
+{
+	size_t *counts = n_paths ? calloc(n_paths, sizeof *counts) : NULL;
+	size_t n = 0;
+	int rc;
+
+	if (n_paths && !counts)
+		return lat_err_set(err, LAT_ENOMEM, "CIFAR: out of memory for %zu file names", n_paths);
+	rc = cifar_count(paths, n_paths, cifar100, counts, &n, err);
+	if (!rc)
+		*s = (lat_data_shape){.n = n, .c = CIFAR_CHANNELS, .h = CIFAR_SIDE, .w = CIFAR_SIDE};
+	free(counts);
+	return rc;
+}
+
+int lat_data_load_cifar(const char *const *paths, size_t n_paths, int cifar100, size_t limit, lat_dataset *d,
+			char *err)
 {
 	FILE *fp = NULL;
 	size_t *counts = NULL;
@@ -375,36 +548,17 @@ int lat_data_load_cifar(const char *const *paths, size_t n_paths, int cifar100, 
 	size_t n = 0, f, i, j, s;
 	int rc = LAT_OK;
 
-	if (!paths || n_paths == 0) {
-		rc = lat_err_set(err, LAT_EINVAL, "CIFAR: expected at least one file, got none");
-		goto out;
-	}
-	counts = calloc(n_paths, sizeof *counts);
-	if (!counts) {
+	counts = n_paths ? calloc(n_paths, sizeof *counts) : NULL;
+	if (n_paths && !counts) {
 		rc = lat_err_set(err, LAT_ENOMEM, "CIFAR: out of memory for %zu file names", n_paths);
 		goto out;
 	}
-	for (f = 0; f < n_paths; f++) {
-		size_t size = 0;
-		rc = file_size(paths[f], &size, err);
-		if (rc)
-			goto out;
-		if (size == 0 || size % rec_size != 0) {
-			rc = lat_err_set(
-			    err, LAT_ECONFIG,
-			    "%s: expected a nonzero multiple of the %zu-byte CIFAR-%d record, got %zu bytes",
-			    paths[f], rec_size, cifar100 ? 100 : 10, size);
-			goto out;
-		}
-		counts[f] = size / rec_size;
-		if (counts[f] > DATA_MAX_FLOATS / CIFAR_PIXELS - n) {
-			rc = lat_err_set(err, LAT_ECONFIG,
-					 "%s: more than %zu records in total exceed 4 GiB of floats",
-					 paths[f], DATA_MAX_FLOATS / CIFAR_PIXELS);
-			goto out;
-		}
-		n += counts[f];
-	}
+	rc = cifar_count(paths, n_paths, cifar100, counts, &n, err);
+	if (rc)
+		goto out;
+	/* only the first n records are read */
+	if (limit && limit < n)
+		n = limit;
 
 	x = malloc(n * CIFAR_PIXELS * sizeof *x);
 	y = malloc(n * sizeof *y);
@@ -414,13 +568,11 @@ int lat_data_load_cifar(const char *const *paths, size_t n_paths, int cifar100, 
 	}
 	pixel_table(scale);
 	s = 0;
-	for (f = 0; f < n_paths; f++) {
-		fp = fopen(paths[f], "rb");
-		if (!fp) {
-			rc = lat_err_set(err, LAT_EIO, "%s: cannot open: %s", paths[f], strerror(errno));
+	for (f = 0; f < n_paths && s < n; f++) {
+		rc = lat_file_open(paths[f], &fp, NULL, err);
+		if (rc)
 			goto out;
-		}
-		for (i = 0; i < counts[f]; i++, s++) {
+		for (i = 0; i < counts[f] && s < n; i++, s++) {
 			unsigned label;
 			if (fread(rec, 1, rec_size, fp) != rec_size) {
 				rc = lat_err_set(err, LAT_EIO, "%s: record %zu: read failed (file changed?)",

@@ -1,8 +1,10 @@
 /* err.c: status-code descriptions and the message formatter used by every module. */
 #include <config.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lateral/err.h"
 
@@ -30,4 +32,11 @@ int lat_err_set(char *err, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+int lat_err_sys(char *err, const char *path, const char *what)
+{
+	int e = errno;
+
+	return lat_err_set(err, LAT_EIO, "%s: cannot %s: %s", path, what, strerror(e ? e : EIO));
 }

@@ -118,14 +118,66 @@ static const lat_cfg_key layer_keys[] = {
 };
 /* clang-format on */
 
+/* The members of layer_keys each kind takes, as bits 1 << (index in layer_keys); type applies to all. */
+enum { K_TYPE = 1, K_CHANNELS = 2, K_KERNEL = 4, K_STRIDE = 8, K_SIZE = 16, K_OUTPUTS = 32, K_BIAS = 64 };
+static const unsigned kind_keys[] = {
+    [LAT_L_CONV] = K_TYPE | K_CHANNELS | K_KERNEL | K_STRIDE | K_BIAS,
+    [LAT_L_LC] = K_TYPE | K_CHANNELS | K_KERNEL | K_STRIDE | K_BIAS,
+    [LAT_L_RELU] = K_TYPE,
+    [LAT_L_MAXPOOL] = K_TYPE | K_SIZE,
+    [LAT_L_BN] = K_TYPE,
+    [LAT_L_AVGPOOL] = K_TYPE,
+    [LAT_L_LINEAR] = K_TYPE | K_OUTPUTS | K_BIAS,
+    [LAT_L_RESBLOCK] = K_TYPE | K_CHANNELS | K_STRIDE,
+};
+
 static const lat_cfg_schema schema = {
     keys, sizeof keys / sizeof keys[0], sizeof(lat_experiment), "experiment", "train.epochs=5", read_layers};
 static const lat_cfg_schema layer_schema = {
     layer_keys, sizeof layer_keys / sizeof layer_keys[0], sizeof(lat_layer_spec), "layer", NULL, NULL};
 
+const lat_cfg_schema *lat_experiment_schema(void)
+{
+	return &schema;
+}
+
+const lat_cfg_schema *lat_layer_schema(void)
+{
+	return &layer_schema;
+}
+
 const char *lat_layer_kind_name(lat_layer_kind k)
 {
 	return (size_t)k < N_KINDS ? kinds[k].name : "?";
+}
+
+/* A member of layer group g (of kind) that the kind does not take, e.g. size in an avgpool layer (which
+ * would be ignored), is LAT_ECONFIG naming the layer, the key and the kind. Unknown names are left to
+ * lat_cfg_read_group. */
+static int check_layer_keys(const lat_cfg_ctx *c, const config_setting_t *g, const char *prefix,
+			    lat_layer_kind kind, char *err)
+{
+	int n = config_setting_length(g);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		char takes[LAT_ERRLEN] = "";
+		size_t j, used = 0;
+
+		for (j = 0; j < sizeof layer_keys / sizeof layer_keys[0]; j++)
+			if (!strcmp(layer_keys[j].name, config_setting_name(s)))
+				break;
+		if (j == sizeof layer_keys / sizeof layer_keys[0] || (kind_keys[kind] & (1u << j)))
+			continue;
+		for (j = 0; j < sizeof layer_keys / sizeof layer_keys[0] && used < sizeof takes; j++)
+			if (kind_keys[kind] & (1u << j))
+				used += (size_t)snprintf(takes + used, sizeof takes - used, "%s%s", used ? ", " : "",
+							 layer_keys[j].name);
+		return lat_cfg_error(c, s, err, "%s.%s: not a key of \"%s\" layers (they take %s%s)", prefix,
+				     config_setting_name(s), lat_layer_kind_name(kind),
+				     kind_keys[kind] == K_TYPE ? "only " : "", takes);
+	}
+	return LAT_OK;
 }
 
 /* One entry of network.layers. */
@@ -138,7 +190,7 @@ static int read_layer(const lat_cfg_ctx *c, const config_setting_t *g, size_t in
 	int rc, conv;
 
 	if (!config_setting_is_group(g)) {
-		lat_cfg_describe(g, got, sizeof got);
+		lat_cfg_describe(c, g, got, sizeof got);
 		return lat_cfg_error(c, g, err,
 				     "network.layers[%zu]: expected a group { type = ...; ... }, got %s",
 				     index, got);
@@ -156,6 +208,8 @@ static int read_layer(const lat_cfg_ctx *c, const config_setting_t *g, size_t in
 	snprintf(what, sizeof what, "%s.type", prefix);
 	/* The type first, wherever it stands: a bad type is reported before anything else. */
 	rc = lat_cfg_read_key(c, &layer_keys[0], t, what, l, err);
+	if (!rc)
+		rc = check_layer_keys(c, g, prefix, l->kind, err);
 	if (!rc)
 		rc = lat_cfg_read_group(c, layer_keys, layer_schema.n_keys, prefix, g, l, err);
 	if (rc)
@@ -188,7 +242,7 @@ static int read_layers(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_
 
 	(void)k;
 	if (!config_setting_is_list(s)) {
-		lat_cfg_describe(s, got, sizeof got);
+		lat_cfg_describe(c, s, got, sizeof got);
 		return lat_cfg_error(c, s, err,
 				     "network.layers: expected a list ( { type = ...; }, ... ), got %s", got);
 	}
@@ -230,7 +284,7 @@ int lat_experiment_load(lat_experiment *e, const char *path, char *err)
 
 int lat_experiment_set(lat_experiment *e, const char *assignment, char *err)
 {
-	return lat_cfg_set(&schema, e, assignment, NULL, err);
+	return lat_cfg_set(&schema, e, "--set", assignment, NULL, err);
 }
 
 void lat_experiment_init(lat_experiment *e)

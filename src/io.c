@@ -115,6 +115,65 @@ static ssize_t read_line(FILE *fp, char **line, size_t *cap, size_t max)
 	return (ssize_t)len;
 }
 
+/* Why a file of mode `mode` is not read, or NULL for a regular file. */
+static const char *not_regular(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return NULL;
+	if (S_ISDIR(mode))
+		return strerror(EISDIR);
+	if (S_ISFIFO(mode))
+		return "a FIFO (named pipe), not a regular file";
+	if (S_ISSOCK(mode))
+		return "a socket, not a regular file";
+	if (S_ISCHR(mode))
+		return "a character device, not a regular file";
+	if (S_ISBLK(mode))
+		return "a block device, not a regular file";
+	return "not a regular file";
+}
+
+int lat_file_open(const char *path, FILE **fp, size_t *size, char *err)
+{
+	struct stat st;
+	const char *why;
+	int fd, flags, rc = LAT_OK;
+
+	*fp = NULL;
+	/* O_NONBLOCK: opening a FIFO that has no writer returns at once instead of waiting for one */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		rc = lat_err_sys(err, path, "read");
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = lat_err_sys(err, path, "read");
+		goto out;
+	}
+	why = not_regular(st.st_mode);
+	if (why) {
+		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, why);
+		goto out;
+	}
+	if ((uintmax_t)st.st_size > SIZE_MAX) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: cannot read: %jd bytes do not fit in memory", path,
+				 (intmax_t)st.st_size);
+		goto out;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 || !(*fp = fdopen(fd, "rb"))) {
+		rc = lat_err_sys(err, path, "read");
+		goto out;
+	}
+	fd = -1;
+	if (size)
+		*size = (size_t)st.st_size;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, char *err)
 {
 	FILE *fp = NULL;
@@ -127,11 +186,9 @@ int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, ch
 
 	*data = NULL;
 	*rows = *cols = 0;
-	fp = fopen(path, "r");
-	if (!fp) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno));
+	rc = lat_file_open(path, &fp, NULL, err);
+	if (rc)
 		goto out;
-	}
 	errno = 0;
 	while ((len = read_line(fp, &line, &linecap, LAT_TSV_LINE_MAX)) != -1) {
 		char *p = line;
@@ -202,7 +259,7 @@ lat_afile *lat_afile_open(const char *path, char *err)
 		goto out;
 	}
 	f = calloc(1, sizeof *f);
-	size = strlen(path) + sizeof "/..XXXXXX";
+	size = strlen(path) + sizeof "/...XXXXXX" + 3 * sizeof(long);
 	if (f) {
 		f->path = strdup(path);
 		f->tmp = malloc(size);
@@ -211,26 +268,26 @@ lat_afile *lat_afile_open(const char *path, char *err)
 		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
-	/* Temporary name "<dir>/.<base>.XXXXXX": same directory, so rename() is atomic. */
+	/* Temporary name "<dir>/.<base>.<pid>.XXXXXX": same directory, so rename() is atomic; the pid tells
+	 * a later cleanup whether the writer is gone. */
 	slash = strrchr(path, '/');
 	base = slash ? slash + 1 : path;
-	snprintf(f->tmp, size, "%.*s.%s.XXXXXX", (int)(base - path), path, base);
+	snprintf(f->tmp, size, "%.*s.%s.%ld.XXXXXX", (int)(base - path), path, base, (long)getpid());
 	fd = mkstemp(f->tmp);
 	if (fd < 0) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot create a temporary file: %s", path,
-				 strerror(errno));
+		rc = lat_err_sys(err, path, "create a temporary file");
 		goto out;
 	}
 	/* mkstemp creates mode 0600; give the final file the usual 0666 & ~umask. */
 	mask = umask(0);
 	umask(mask);
 	if (fchmod(fd, 0666 & ~mask) != 0) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot set permissions: %s", f->tmp, strerror(errno));
+		rc = lat_err_sys(err, f->tmp, "set permissions");
 		goto out;
 	}
 	f->fp = fdopen(fd, "w");
 	if (!f->fp) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot open: %s", f->tmp, strerror(errno));
+		rc = lat_err_sys(err, f->tmp, "open");
 		goto out;
 	}
 out:
@@ -281,23 +338,23 @@ int lat_afile_commit(lat_afile *f, char *err)
 	if (!f)
 		return lat_err_set(err, LAT_EINVAL, "no output file to commit");
 	if (fflush(f->fp) != 0 || ferror(f->fp)) {
-		rc =
-		    lat_err_set(err, LAT_EIO, "%s: cannot write: %s", f->path, strerror(errno ? errno : EIO));
+		rc = lat_err_sys(err, f->path, "write");
 		goto out;
 	}
 	if (fsync(fileno(f->fp)) != 0) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot sync: %s", f->path, strerror(errno));
+		rc = lat_err_sys(err, f->path, "sync");
 		goto out;
 	}
 	closed = fclose(f->fp);
 	f->fp = NULL;
 	if (closed != 0) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot close: %s", f->path, strerror(errno));
+		rc = lat_err_sys(err, f->path, "close");
 		goto out;
 	}
 	if (rename(f->tmp, f->path) != 0) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot rename %s onto it: %s", f->path, f->tmp,
-				 strerror(errno));
+		char what[4200];
+		snprintf(what, sizeof what, "rename %s onto it", f->tmp);
+		rc = lat_err_sys(err, f->path, what);
 		goto out;
 	}
 	sync_dir(f->path);
@@ -416,11 +473,9 @@ int lat_text_read(const char *path, const char *what, char **text, char *err)
 	int rc = LAT_OK;
 
 	*text = NULL;
-	fp = fopen(path, "rb");
-	if (!fp) {
-		rc = lat_err_set(err, LAT_EIO, "%s: cannot read: %s", path, strerror(errno));
+	rc = lat_file_open(path, &fp, NULL, err);
+	if (rc)
 		goto out;
-	}
 	for (;;) {
 		size_t got;
 		if (cap - len < 2) {

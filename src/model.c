@@ -101,6 +101,11 @@ static const lat_cfg_key keys[] = {
 
 static const lat_cfg_schema schema = {keys, N_KEYS, sizeof(lat_model), "model", "circuit.tau=20", NULL};
 
+const lat_cfg_schema *lat_model_schema(void)
+{
+	return &schema;
+}
+
 /* ---- loading ----------------------------------------------------------------------------------------- */
 
 static void source_release(lat_model *m)
@@ -149,10 +154,15 @@ out:
 	return rc;
 }
 
-int lat_model_set(lat_model *m, const char *assignment, char *err)
+int lat_model_set_as(lat_model *m, const char *option, const char *assignment, char *err)
 {
 	/* A relative data file on the command line is taken relative to the working directory. */
-	return lat_cfg_set(&schema, m, assignment, LAT_CFG_CWD, err);
+	return lat_cfg_set(&schema, m, option, assignment, LAT_CFG_CWD, err);
+}
+
+int lat_model_set(lat_model *m, const char *assignment, char *err)
+{
+	return lat_model_set_as(m, "--set", assignment, err);
 }
 
 /* ---- init, clear, finalize --------------------------------------------------------------------------- */

@@ -515,7 +515,7 @@ int lat_sim_save(lat_sim *s, FILE *fp, char *err)
 	    fwrite(s->y, sizeof *s->y, s->dim, fp) != s->dim || fwrite(s->x, sizeof *s->x, s->d, fp) != s->d ||
 	    fwrite(vel, sizeof *vel, nd, fp) != nd || fwrite(acc, sizeof *acc, nd, fp) != nd ||
 	    fwrite(gsl_rng_state(s->rng_input), 1, h.rng_size, fp) != h.rng_size)
-		return lat_err_set(err, LAT_EIO, "cannot write the simulation state");
+		return lat_err_sys(err, "the simulation state", "write");
 	return LAT_OK;
 }
 

@@ -22,6 +22,7 @@
 #define CKPT_MAGIC_STEM 7
 #define MAX_LC LAT_MAX_LAYERS
 #define GIB (1024.0 * 1024.0 * 1024.0)
+#define MIB (1024.0 * 1024.0)
 
 struct lat_trainer {
 	const lat_experiment *e;
@@ -52,13 +53,61 @@ static double now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The limit on the samples of a split (0: all). */
+static size_t split_limit(const lat_experiment *e, int test)
+{
+	return test ? e->limit_test : e->limit_train;
+}
+
 static int load_split(const lat_experiment *e, int test, lat_dataset *d, char *err)
 {
 	if (e->format == LAT_DATA_IDX)
-		return test ? lat_data_load_idx(e->test_images, e->test_labels, d, err)
-			    : lat_data_load_idx(e->train_images, e->train_labels, d, err);
+		return test ? lat_data_load_idx(e->test_images, e->test_labels, split_limit(e, 1), d, err)
+			    : lat_data_load_idx(e->train_images, e->train_labels, split_limit(e, 0), d, err);
 	return lat_data_load_cifar((const char *const *)(test ? e->test_files : e->train_files),
-				   test ? e->n_test_files : e->n_train_files, e->format == LAT_DATA_CIFAR100, d, err);
+				   test ? e->n_test_files : e->n_train_files, e->format == LAT_DATA_CIFAR100,
+				   split_limit(e, test), d, err);
+}
+
+/* Samples of a split that will be loaded, and their bytes (floats and labels), from its headers alone. */
+static int plan_split(const lat_experiment *e, int test, size_t *n, size_t *bytes, char *err)
+{
+	lat_data_shape s;
+	size_t limit = split_limit(e, test);
+	int rc = e->format == LAT_DATA_IDX
+		     ? (test ? lat_data_probe_idx(e->test_images, e->test_labels, &s, err)
+			     : lat_data_probe_idx(e->train_images, e->train_labels, &s, err))
+		     : lat_data_probe_cifar((const char *const *)(test ? e->test_files : e->train_files),
+					    test ? e->n_test_files : e->n_train_files, e->format == LAT_DATA_CIFAR100,
+					    &s, err);
+
+	if (rc)
+		return rc;
+	/* the loaders cap n * c * h * w at 2^30, so this cannot overflow */
+	*n = limit && limit < s.n ? limit : s.n;
+	*bytes = *n * (s.c * s.h * s.w * sizeof(float) + sizeof(int));
+	return LAT_OK;
+}
+
+/* Refuses data whose planned memory (from the headers and the limits) exceeds the budget, before any
+ * pixel is read or decompressed. */
+static int plan_data(const lat_experiment *e, char *err)
+{
+	const char *src = e->source ? e->source : "<built-in experiment>", *what;
+	size_t n_train, n_test, b_train, b_test, limit = lat_mem_limit(e->max_memory, &what);
+	int rc = plan_split(e, 0, &n_train, &b_train, err);
+
+	if (!rc)
+		rc = plan_split(e, 1, &n_test, &b_test, err);
+	if (rc)
+		return rc;
+	if (b_train > limit || b_test > limit - b_train)
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: the data alone need %.1f MiB (%zu training and %zu test images) before "
+				   "loading, more than %s (%.1f MiB); lower data.limit_train and data.limit_test",
+				   src, ((double)b_train + (double)b_test) / MIB, n_train, n_test, what,
+				   (double)limit / MIB);
+	return LAT_OK;
 }
 
 static int load_data(lat_trainer *t, char *err)
@@ -66,8 +115,10 @@ static int load_data(lat_trainer *t, char *err)
 	const lat_experiment *e = t->e;
 	const char *src = e->source ? e->source : "<built-in experiment>";
 	double *mean = NULL, *std = NULL;
-	int rc = load_split(e, 0, &t->train, err), idx = e->format == LAT_DATA_IDX;
+	int rc = plan_data(e, err), idx = e->format == LAT_DATA_IDX;
 
+	if (!rc)
+		rc = load_split(e, 0, &t->train, err);
 	if (!rc)
 		rc = load_split(e, 1, &t->test, err);
 	if (rc)
@@ -76,10 +127,6 @@ static int load_data(lat_trainer *t, char *err)
 		return lat_err_set(err, LAT_ECONFIG, "%s: %s: %s holds %zux%zux%zu images but the training images are %zux%zux%zu",
 				   src, idx ? "data.test_images" : "data.test_files", idx ? e->test_images : e->test_files[0],
 				   t->test.c, t->test.h, t->test.w, t->train.c, t->train.h, t->train.w);
-	if (e->limit_train && e->limit_train < t->train.n)
-		t->train.n = e->limit_train;
-	if (e->limit_test && e->limit_test < t->test.n)
-		t->test.n = e->limit_test;
 	if (e->validation) {
 		if (e->validation >= t->train.n)
 			return lat_err_set(err, LAT_ECONFIG,
@@ -549,8 +596,9 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 	if (write_all(fp, &h, sizeof h, 1) || write_all(fp, lat_net_params(t->net), sizeof(float), h.n_params) ||
 	    write_all(fp, lat_net_buffers(t->net), sizeof(float), h.n_buffers) ||
 	    write_all(fp, state, sizeof(float), n_state)) {
+		int rc = lat_err_sys(err, path, "write");
 		lat_afile_abort(f);
-		return lat_err_set(err, LAT_EIO, "%s: write failed", path);
+		return rc;
 	}
 	return lat_afile_commit(f, err);
 }

@@ -16,6 +16,10 @@
 /* What the last cli_fixture_run printed (NUL-terminated, truncated to the buffer). */
 static char cli_out_text[CLI_FIXTURE_BUF], cli_err_text[CLI_FIXTURE_BUF];
 
+/* A hang guard, not a time limit: when nonzero, the command gets SIGALRM after this many seconds (its
+ * status is then -1), so that a command that blocks fails its test instead of stopping make check. */
+static unsigned cli_fixture_alarm;
+
 /* The build directory holding ./lateral: $top_builddir under make check, else ".". */
 static inline const char *cli_fixture_builddir(void)
 {
@@ -53,6 +57,8 @@ static inline int cli_fixture_runv(const char *scratch, size_t n, const char *co
 		int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fo, 1);
 		dup2(fe, 2);
+		if (cli_fixture_alarm)
+			alarm(cli_fixture_alarm);
 		execv(exe, (char *const *)argv);
 		_exit(126);
 	}

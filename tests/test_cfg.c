@@ -159,7 +159,7 @@ static void test_messages(void)
 	     "t.cfg:1: b.mode: expected one of \"on\", \"off\", got a string (\"auto\")"},
 	    {"b = { mode = 1; };", "t.cfg:1: b.mode: expected one of \"on\", \"off\", got an integer (1)"},
 	    {"a = {\n n = 11; };", "t.cfg:2: a.n: expected an integer >= 1 and <= 10, got 11"},
-	    {"a = { l = -6; };", "t.cfg:1: a.l: expected an integer >= -5, got -6"},
+	    {"a = { l = -6; };", "t.cfg:1: a.l: expected an integer >= -5 and <= 9223372036854775807, got -6"},
 	    {"a = { color = \"mauve\"; };",
 	     "t.cfg:1: a.color: expected one of \"red\", \"green\", got a string (\"mauve\")"},
 	    {"a = { color = 7; };",
@@ -178,7 +178,7 @@ static void test_messages(void)
 	    {"b = { v = 1.0; };",
 	     "t.cfg:1: b.v: expected an array of numbers [ ... ] ([] for none), got a float (1.0)"},
 	    {"b = { s = [1, 2, 3, 4]; };", "t.cfg:1: b.s: at most 3 entries, got 4"},
-	    {"b = { s = [1, 200]; };", "t.cfg:1: b.s[1]: expected an integer <= 100, got 200"},
+	    {"b = { s = [1, 200]; };", "t.cfg:1: b.s[1]: expected an integer >= 0 and <= 100, got 200"},
 	    {"b = { files = (\"f\", 2); };",
 	     "t.cfg:1: b.files[1]: expected a file name (a string), got an integer (2)"},
 	    {"a = { file = 3; };",
@@ -197,10 +197,71 @@ static void test_messages(void)
 	char err[LAT_ERRLEN], want[LAT_ERRLEN];
 
 	check_messages(&toys, cases, sizeof cases / sizeof cases[0]);
-	/* Within the table's bounds but not within the C field's range. */
+	/* Within the table's bounds but not within the C field's range (nor the reader's int64). */
 	CU_ASSERT_EQUAL(read_fresh(&toys, "a = { u = -1; };", err), LAT_ECONFIG);
-	snprintf(want, sizeof want, "t.cfg:1: a.u: -1 is out of range (0 to %lu)", ULONG_MAX);
+	snprintf(want, sizeof want, "t.cfg:1: a.u: expected an integer >= 0 and <= %lld, got -1", LLONG_MAX);
 	CU_ASSERT_STRING_EQUAL(err, want);
+}
+
+/* Numbers are read as written: the literal scanner of cfg.c must split the text as libconfig's does
+ * (numbers in comments, strings and names are not numbers), and each literal keeps its exact value. */
+static void test_literals(void)
+{
+	static const char text[] =
+	    "# n = 99 and 4294967297 in a comment\n"
+	    "a = { /* n = 98 */ n = 0x00000000000000000000000009; // 97\n"
+	    "      l = -0; u = 0xFFFFFFFFFFFFFFFL; x = 1e-310;\n"
+	    "      name = \"n = 96 \\\" 95 # 94\"; file = \"x-5\"; };\n"
+	    "b = { v = [0.5e1, .25, 1.]; s = [1, 2L, 0x3LL]; r = -.25; q = 99999999999999999999; };\n";
+	static const char *const cases[][2] = {
+	    /* libconfig 1.5 alone reads 4294967297 as 1, 0x100000002 as 2 */
+	    {"a = { n = 4294967297; };", "t.cfg:1: a.n: expected an integer >= 1 and <= 10, got 4294967297"},
+	    {"a = { n = 0x100000002; };", "t.cfg:1: a.n: expected an integer >= 1 and <= 10, got 0x100000002"},
+	    {"a = { n = 1; };\na = { n = 2; l = 99999999999999999999L; };",
+	     "t.cfg:2: duplicate setting: this key (or section) is already set earlier in the same group"},
+	    {"a = { n = 2; l = -99999999999999999999L; };",
+	     "t.cfg:1: a.l: expected an integer >= -5 and <= 9223372036854775807, got -99999999999999999999L"},
+	    {"a = { u = 9223372036854775808; };",
+	     "t.cfg:1: a.u: expected an integer >= 0 and <= 9223372036854775807, got 9223372036854775808"},
+	    {"b = { s = [2, 101]; };", "t.cfg:1: b.s[1]: expected an integer >= 0 and <= 100, got 101"},
+	    {"a = { n = 3e0; };", "t.cfg:1: a.n: expected an integer >= 1 and <= 10, got a float (3e0)"},
+	    {"a = { x = 1e-400; };",
+	     "t.cfg:1: a.x: 1e-400 is too small for a double and would be read as 0 (the smallest nonzero "
+	     "magnitude is about 4.9e-324); write 0 if 0 is meant"},
+	    {"b = { v = [1.0, -0.00e-999, -7e-500]; };",
+	     "t.cfg:1: b.v[2]: -7e-500 is too small for a double and would be read as 0 (the smallest nonzero "
+	     "magnitude is about 4.9e-324); write 0 if 0 is meant"},
+	    {"a = { flag = 0x1; };", "t.cfg:1: a.flag: expected true or false, got an integer (0x1)"},
+	    /* a sign before a hex literal is no number to libconfig either */
+	    {"a = { n = -0x5; };", "t.cfg:1: syntax error"},
+	    {"a = { n = 5x; };", "t.cfg:1: syntax error"},
+	};
+	char err[LAT_ERRLEN] = "";
+	toy t;
+
+	toy_init(&t);
+	CU_ASSERT_EQUAL(lat_cfg_read(&toys, &t, text, "t.cfg", NULL, NULL, err), LAT_OK);
+	if (err[0])
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_STRING_EQUAL_FATAL(err, "");
+	CU_ASSERT_EQUAL(t.n, 9);
+	CU_ASSERT_EQUAL(t.l, 0);
+	CU_ASSERT_EQUAL(t.u, 0xFFFFFFFFFFFFFFFUL);
+	CU_ASSERT_EQUAL(t.x, 1e-310); /* a subnormal is not 0: kept */
+	CU_ASSERT_STRING_EQUAL(t.name, "n = 96 \" 95 # 94");
+	CU_ASSERT_STRING_EQUAL(t.file, "x-5");
+	CU_ASSERT_EQUAL_FATAL(t.n_v, 3);
+	CU_ASSERT_EQUAL(t.v[0], 5.0);
+	CU_ASSERT_EQUAL(t.v[1], 0.25);
+	CU_ASSERT_EQUAL(t.v[2], 1.0);
+	CU_ASSERT_EQUAL_FATAL(t.n_s, 3);
+	CU_ASSERT_EQUAL(t.s[0], 1);
+	CU_ASSERT_EQUAL(t.s[1], 2);
+	CU_ASSERT_EQUAL(t.s[2], 3);
+	CU_ASSERT_EQUAL(t.q, 1e20); /* an integer beyond 64 bits where a float is meant */
+	CU_ASSERT_EQUAL(t.r, -0.25);
+	lat_cfg_free(&toys, &t);
+	check_messages(&toys, cases, sizeof cases / sizeof cases[0]);
 }
 
 /* A text without settings is an error that names the built-in default, and changes nothing. */
@@ -292,7 +353,7 @@ static void test_read_values(void)
 static void check_set(const lat_cfg_schema *sc, toy *t, const char *assignment, int want_rc, const char *want)
 {
 	char err[LAT_ERRLEN] = "";
-	int rc = lat_cfg_set(sc, t, assignment, LAT_CFG_CWD, err);
+	int rc = lat_cfg_set(sc, t, "--set", assignment, LAT_CFG_CWD, err);
 
 	CU_ASSERT_EQUAL(rc, want_rc);
 	if (want) {
@@ -387,6 +448,7 @@ static void test_paths(void)
 static CU_TestInfo cfg_tests[] = {
     {"defaults from the table", test_defaults},
     {"messages", test_messages},
+    {"number literals as written", test_literals},
     {"empty files", test_empty},
     {"values, all-or-nothing reads, freeing", test_read_values},
     {"--set overrides", test_set},

@@ -1,6 +1,7 @@
 /* test_cli.c: smoke tests of the lateral binary: outputs, exit statuses and error messages. */
 #include <config.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
@@ -123,7 +124,18 @@ static void test_plots_or_clear_note(void)
 		CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, "--set", "run.presentations=20", NULL), 0);
 		CU_ASSERT(exists("plot/snr.png"));
 		CU_ASSERT(exists("plot/trace.png"));
-		CU_ASSERT(!exists("plot/snr.png.tmp"));
+		/* no temporary PNG ("NAME.PID.tmp") is left behind */
+		{
+			char dir_path[512];
+			DIR *d = opendir(path_in(dir_path, "plot"));
+			struct dirent *de;
+			size_t n_tmp = 0;
+			CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+			while ((de = readdir(d)) != NULL)
+				n_tmp += strlen(de->d_name) > 4 && !strcmp(de->d_name + strlen(de->d_name) - 4, ".tmp");
+			closedir(d);
+			CU_ASSERT_EQUAL(n_tmp, 0);
+		}
 	}
 }
 

@@ -163,10 +163,10 @@ static void test_idx_plain(void)
 	tmp_path(lb, sizeof lb, "plain-labels-idx1-ubyte");
 	write_idx_set(im, lb, 0, 0);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	/* loading into a filled dataset replaces it without leaking */
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	lat_dataset_clear(&d);
 	CU_ASSERT_EQUAL(d.n, 0);
@@ -189,7 +189,7 @@ static void test_idx_gzip(void)
 	CU_ASSERT(raw[0] == 0x1f && raw[1] == 0x8b); /* really compressed */
 	free(raw);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	lat_dataset_clear(&d);
 
@@ -197,7 +197,7 @@ static void test_idx_gzip(void)
 	tmp_path(im, sizeof im, "mix-images.gz");
 	tmp_path(lb, sizeof lb, "mix-labels");
 	write_idx_set(im, lb, 1, 0);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	check_idx_set(&d);
 	lat_dataset_clear(&d);
 }
@@ -216,7 +216,7 @@ static void test_idx_classes(void)
 	CU_ASSERT_FATAL(write_file(lb, b, len, 0) == 0);
 	free(b);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n_classes, 13);
 	CU_ASSERT_EQUAL(d.y[0], 12);
 	lat_dataset_clear(&d);
@@ -225,7 +225,7 @@ static void test_idx_classes(void)
 	b = idx_labels(0x801, 3, labels, &len);
 	CU_ASSERT_FATAL(write_file(lb, b, len, 1) == 0);
 	free(b);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n_classes, 256);
 	lat_dataset_clear(&d);
 }
@@ -244,7 +244,7 @@ static void expect_idx_fail(const char *im, const char *lb, int code, const char
 	d.c = d.h = d.w = 1;
 	d.x = x = malloc(sizeof *d.x);
 	d.y = malloc(sizeof *d.y);
-	rc = lat_data_load_idx(im, lb, &d, err);
+	rc = lat_data_load_idx(im, lb, 0, &d, err);
 	CU_ASSERT_EQUAL(rc, code);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, name));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, what));
@@ -367,12 +367,12 @@ static void test_idx_gzip_corrupt(void)
 	free(b);
 
 	/* sanity: the intact pair loads */
-	expect_idx_fail(im, "/nonexistent/labels", LAT_EIO, "/nonexistent/labels", "cannot open");
+	expect_idx_fail(im, "/nonexistent/labels", LAT_EIO, "/nonexistent/labels", "cannot read: No such file or directory");
 	{
 		lat_dataset d;
 		char err[LAT_ERRLEN];
 		lat_dataset_init(&d);
-		CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, &d, err), LAT_OK);
+		CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
 		CU_ASSERT_EQUAL(d.n, 200);
 		lat_dataset_clear(&d);
 	}
@@ -409,9 +409,130 @@ static void test_idx_missing(void)
 	tmp_path(lb, sizeof lb, "m-labels");
 	write_idx_set(im, lb, 0, 0);
 	tmp_path(missing, sizeof missing, "no-such-file-idx3-ubyte.gz");
-	expect_idx_fail(missing, lb, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot open");
-	expect_idx_fail(im, missing, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot open");
-	expect_idx_fail(tmpdir, lb, LAT_EIO, tmpdir, "read error"); /* a directory */
+	expect_idx_fail(missing, lb, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot read: No such file or directory");
+	expect_idx_fail(im, missing, LAT_EIO, "no-such-file-idx3-ubyte.gz", "cannot read: No such file or directory");
+	expect_idx_fail(tmpdir, lb, LAT_EIO, tmpdir, "cannot read: Is a directory");
+}
+
+/* Writes data as two gzip members split at byte cut, then extra raw bytes. Returns 0 on success. */
+static int write_gz_parts(const char *path, const unsigned char *data, size_t len, size_t cut,
+			  const unsigned char *extra, size_t n_extra)
+{
+	char part[160];
+	unsigned char *a, *b;
+	size_t la, lb;
+	FILE *fp;
+	int ok;
+
+	snprintf(part, sizeof part, "%s.part", path);
+	if (write_file(part, data, cut, 1) != 0 || !(a = read_file(part, &la)))
+		return -1;
+	if (write_file(part, data + cut, len - cut, 1) != 0 || !(b = read_file(part, &lb))) {
+		free(a);
+		return -1;
+	}
+	unlink(part);
+	fp = fopen(path, "wb");
+	ok = fp && fwrite(a, 1, la, fp) == la && fwrite(b, 1, lb, fp) == lb &&
+	     (n_extra == 0 || fwrite(extra, 1, n_extra, fp) == n_extra);
+	if (fp && fclose(fp) != 0)
+		ok = 0;
+	free(a);
+	free(b);
+	return ok ? 0 : -1;
+}
+
+/* Concatenated gzip members are one stream (as gzip reads them); any byte after the last member that does
+ * not start another one is trailing data, refused with the file named (zlib's gzread would skip it). */
+static void test_idx_gzip_members(void)
+{
+	char im[128], lb[128], err[LAT_ERRLEN] = "";
+	const unsigned char junk[4] = {'J', 'U', 'N', 'K'}, zeros[100] = {0}, magic[2] = {0x1f, 0x8b};
+	unsigned char *b;
+	size_t len;
+	lat_dataset d;
+
+	tmp_path(im, sizeof im, "members-images.gz");
+	tmp_path(lb, sizeof lb, "members-labels");
+	write_idx_set(im, lb, 0, 0);
+	b = idx_images(0x803, 3, 4, 5, &len);
+	/* a member boundary inside the header, then one inside the pixels */
+	CU_ASSERT_FATAL(write_gz_parts(im, b, len, 10, NULL, 0) == 0);
+	lat_dataset_init(&d);
+	CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
+	check_idx_set(&d);
+	CU_ASSERT_FATAL(write_gz_parts(im, b, len, 33, NULL, 0) == 0);
+	CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
+	check_idx_set(&d);
+	lat_dataset_clear(&d);
+
+	CU_ASSERT_FATAL(write_gz_parts(im, b, len, 33, junk, sizeof junk) == 0);
+	expect_idx_fail(im, lb, LAT_ECONFIG, "members-images.gz",
+			"trailing data: 4 bytes after the end of the gzip data");
+	CU_ASSERT_FATAL(write_gz_parts(im, b, len, 33, zeros, sizeof zeros) == 0);
+	expect_idx_fail(im, lb, LAT_ECONFIG, "members-images.gz",
+			"trailing data: 100 bytes after the end of the gzip data");
+	/* half a gzip magic, then the whole magic and nothing of a member */
+	CU_ASSERT_FATAL(write_gz_parts(im, b, len, 33, magic, 1) == 0);
+	expect_idx_fail(im, lb, LAT_ECONFIG, "members-images.gz",
+			"trailing data: 1 bytes after the end of the gzip data");
+	CU_ASSERT_FATAL(write_gz_parts(im, b, len, 33, magic, 2) == 0);
+	expect_idx_fail(im, lb, LAT_ECONFIG, "members-images.gz", "corrupt gzip data: unexpected end of file");
+	free(b);
+}
+
+/* With a limit only the first samples are read: the same values as a full load, n_classes from the labels
+ * read, and the rest of the files unread (bytes beyond are not looked at); a plain file too short for
+ * what its header announces is still refused. probe gives the announced shape. */
+static void test_idx_limit(void)
+{
+	char im[128], lb[128], gz[128], err[LAT_ERRLEN] = "";
+	unsigned char *b, trailing[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	size_t len, j, bad = 0;
+	lat_dataset d, full;
+	lat_data_shape s = {0, 0, 0, 0};
+
+	tmp_path(im, sizeof im, "limit-images");
+	tmp_path(lb, sizeof lb, "limit-labels");
+	tmp_path(gz, sizeof gz, "limit-images.gz");
+	write_idx_set(im, lb, 0, 0);
+	write_idx_set(gz, lb, 1, 0);
+	lat_dataset_init(&d);
+	lat_dataset_init(&full);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &full, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 2, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL(d.n, 2);
+	CU_ASSERT(d.h == 4 && d.w == 5 && d.c == 1 && d.n_classes == 10);
+	CU_ASSERT(d.y[0] == LABELS3[0] && d.y[1] == LABELS3[1]);
+	for (j = 0; j < 2 * 20; j++)
+		bad += d.x[j] != full.x[j];
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(gz, lb, 1, &d, err), LAT_OK);
+	CU_ASSERT(d.n == 1 && d.y[0] == LABELS3[0] && d.x[19] == full.x[19]);
+	/* a limit above the count loads everything */
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(gz, lb, 7, &d, err), LAT_OK);
+	check_idx_set(&d);
+
+	/* bytes behind the data: refused when read, not looked at behind a limit */
+	b = idx_images(0x803, 3, 4, 5, &len);
+	b = realloc(b, len + sizeof trailing);
+	memcpy(b + len, trailing, sizeof trailing);
+	CU_ASSERT_FATAL(write_file(im, b, len + sizeof trailing, 0) == 0);
+	expect_idx_fail(im, lb, LAT_ECONFIG, "limit-images", "trailing data: expected 76 bytes, got 84");
+	CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, 2, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL(d.n, 2);
+	/* a plain file shorter than its header says, with a limit that the file could serve */
+	CU_ASSERT_FATAL(write_file(im, b, len - 20, 0) == 0);
+	CU_ASSERT_EQUAL(lat_data_load_idx(im, lb, 1, &d, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "truncated: expected 76 bytes, got 56"));
+	free(b);
+
+	CU_ASSERT_EQUAL(lat_data_probe_idx(gz, lb, &s, err), LAT_OK);
+	CU_ASSERT(s.n == 3 && s.c == 1 && s.h == 4 && s.w == 5);
+	CU_ASSERT_EQUAL(lat_data_probe_idx(im, lb, &s, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "truncated: expected 76 bytes, got 56"));
+	lat_dataset_clear(&d);
+	lat_dataset_clear(&full);
 }
 
 /* CIFAR record s: label bytes then pixels (s*31 + j) & 0xff. */
@@ -459,7 +580,7 @@ static void test_cifar10(void)
 	write_cifar(a, 1, labels, 0, 2, 0);
 	write_cifar(b, 1, labels, 2, 1, 0);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 2, 0, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 2, 0, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n, 3);
 	CU_ASSERT_EQUAL(d.c, 3);
 	CU_ASSERT_EQUAL(d.h, 32);
@@ -482,11 +603,36 @@ static void test_cifar100(void)
 	tmp_path(a, sizeof a, "train.bin");
 	write_cifar(a, 2, labels, 0, 2, 0);
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 1, 1, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 1, 1, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n, 2);
 	CU_ASSERT_EQUAL(d.n_classes, 100);
 	CU_ASSERT(d.y[0] == 99 && d.y[1] == 42);
 	check_cifar_pixels(&d);
+	lat_dataset_clear(&d);
+}
+
+/* A limit reads the first records across the files in order; probe counts them all from the sizes. */
+static void test_cifar_limit(void)
+{
+	char a[128], b[128], err[LAT_ERRLEN] = "";
+	const char *paths[2] = {a, b};
+	const unsigned char labels[5] = {1, 9, 0, 4, 7};
+	lat_dataset d;
+	lat_data_shape s = {0, 0, 0, 0};
+
+	tmp_path(a, sizeof a, "limit_batch_1.bin");
+	tmp_path(b, sizeof b, "limit_batch_2.bin");
+	write_cifar(a, 1, labels, 0, 2, 0);
+	write_cifar(b, 1, labels, 2, 3, 0);
+	lat_dataset_init(&d);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 2, 0, 3, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL(d.n, 3);
+	CU_ASSERT(d.y[0] == 1 && d.y[1] == 9 && d.y[2] == 0);
+	check_cifar_pixels(&d);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_cifar(paths, 2, 0, 1, &d, err), LAT_OK);
+	CU_ASSERT(d.n == 1 && d.y[0] == 1);
+	CU_ASSERT_EQUAL(lat_data_probe_cifar(paths, 2, 0, &s, err), LAT_OK);
+	CU_ASSERT(s.n == 5 && s.c == 3 && s.h == 32 && s.w == 32);
 	lat_dataset_clear(&d);
 }
 
@@ -498,7 +644,7 @@ static void expect_cifar_fail(const char *const *paths, size_t n_paths, int cifa
 	int rc;
 
 	lat_dataset_init(&d);
-	rc = lat_data_load_cifar(paths, n_paths, cifar100, &d, err);
+	rc = lat_data_load_cifar(paths, n_paths, cifar100, 0, &d, err);
 	CU_ASSERT_EQUAL(rc, code);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, name));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, what));
@@ -546,7 +692,7 @@ static void test_cifar_malformed(void)
 
 	tmp_path(missing, sizeof missing, "no_batch.bin");
 	paths[1] = missing;
-	expect_cifar_fail(paths, 2, 0, LAT_EIO, "no_batch.bin", "cannot open");
+	expect_cifar_fail(paths, 2, 0, LAT_EIO, "no_batch.bin", "cannot read: No such file or directory");
 	expect_cifar_fail(paths, 0, 0, LAT_EINVAL, "CIFAR", "expected at least one file");
 }
 
@@ -965,6 +1111,9 @@ static CU_TestInfo tests[] = {
     {"idx malformed: magic, truncation, trailing, counts, zero and huge dims", test_idx_malformed},
     {"idx corrupt gzip", test_idx_gzip_corrupt},
     {"idx missing file", test_idx_missing},
+    {"idx gzip members; trailing bytes after gzip refused", test_idx_gzip_members},
+    {"idx limit reads the first samples; probe", test_idx_limit},
+    {"cifar limit across files; probe", test_cifar_limit},
     {"cifar-10 over two files", test_cifar10},
     {"cifar-100 fine labels", test_cifar100},
     {"cifar malformed", test_cifar_malformed},

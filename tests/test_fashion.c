@@ -22,7 +22,7 @@ static void test_fashion_mnist(void)
 	size_t k, bad = 0, per_class[10] = {0};
 
 	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(IMAGES, LABELS, &d, err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(IMAGES, LABELS, 0, &d, err), LAT_OK);
 	CU_ASSERT_EQUAL(d.n, 10000);
 	CU_ASSERT(d.c == 1 && d.h == 28 && d.w == 28);
 	CU_ASSERT_EQUAL(d.n_classes, 10);

@@ -17,6 +17,7 @@
 #include "../fuzz/fuzz_idx.c"
 #include "../fuzz/fuzz_model.c"
 #include "../fuzz/fuzz_set.c"
+#include "../fuzz/fuzz_setint.c"
 
 #include "runner.h"
 
@@ -129,6 +130,20 @@ static void test_messages(void)
 	    /* a bare string value is quoted, so the directive stays inside the string */
 	    {"fuzz_set", "exit_include_experiment_value", "sharing.mode: expected one of \"none\", \"instant\"",
 	     set_experiment_run},
+	    /* issue 14: integers that libconfig 1.5 alone wraps to 32 bits, given with --set, --vary, in a file */
+	    {"fuzz_setint", "neurons_wrap32_set",
+	     "--set circuit.neurons=4294967306: circuit.neurons: expected an integer >= 1 and <= 1000000, got "
+	     "4294967306",
+	     fuzz_setint_run},
+	    {"fuzz_setint", "neurons_wrap32_vary",
+	     "--vary circuit.neurons=4294967298: circuit.neurons: expected an integer >= 1 and <= 1000000, got "
+	     "4294967298",
+	     fuzz_setint_run},
+	    {"fuzz_setint", "epochs_wrap32_file",
+	     "setint.cfg:1: train.epochs: expected an integer >= 0 and <= 100000, got 4294967298", fuzz_setint_run},
+	    {"fuzz_setint", "layer_channels_wrap32",
+	     "setint.cfg:1: network.layers[0].channels: expected an integer >= 1 and <= 1000000, got 4294967328",
+	     fuzz_setint_run},
 	    {"fuzz_idx", "oom_plain_width_83886082",
 	     "images-idx3-ubyte: truncated: expected 335544344 bytes, got 24", fuzz_idx_run},
 	    {"fuzz_idx", "huge_gz_header_60000x28x28",
@@ -170,6 +185,11 @@ static void test_set(void)
 	replay("fuzz_set", fuzz_set_run);
 }
 
+static void test_setint(void)
+{
+	replay("fuzz_setint", fuzz_setint_run);
+}
+
 static void test_idx(void)
 {
 	replay("fuzz_idx", fuzz_idx_run);
@@ -197,6 +217,7 @@ static int suite_init(void)
 static CU_TestInfo tests[] = {{"model files", test_model},
 			      {"experiment files", test_experiment},
 			      {"--set overrides", test_set},
+			      {"integer literals (--set, --vary, files)", test_setint},
 			      {"IDX readers (plain, gzip)", test_idx},
 			      {"CIFAR readers", test_cifar},
 			      {"messages of the fixed bugs", test_messages},

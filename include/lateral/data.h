@@ -18,26 +18,44 @@ void lat_dataset_init(lat_dataset *d);
 /* Frees what d owns and re-initialises it; safe on an initialised or already cleared dataset. */
 void lat_dataset_clear(lat_dataset *d);
 
+/* What a data set's headers (IDX) or file sizes (CIFAR) announce: n samples of c x h x w. */
+typedef struct {
+	size_t n, c, h, w;
+} lat_data_shape;
+
 /* Loads an IDX pair (MNIST / Fashion-MNIST): images is an idx3-ubyte file (magic 0x00000803, then big-endian
  * n, h, w), labels an idx1-ubyte file (magic 0x00000801, then n). Each may be plain or gzip (recognised by
- * its 0x1f 0x8b magic, decompressed with zlib). Pixels become floats in [0, 1] (byte / 255), c = 1, and
- * n_classes = max label + 1 but at least 10.
+ * its 0x1f 0x8b magic; one or more gzip members, decompressed with zlib as they are read). Only the first
+ * limit samples are read and kept (limit 0: all of them); the rest of the files is then not read, so
+ * memory and time follow the limit, not what the header announces. Pixels become floats in [0, 1]
+ * (byte / 255), c = 1, and n_classes = max label read + 1 but at least 10.
  * d must be initialised; on success its previous contents are freed and replaced, on failure it is left
  * untouched. Errors (message names the file and what was expected vs found): LAT_EIO for a file that cannot
- * be opened or read; LAT_ECONFIG for wrong magic, zero dimensions, image/label count mismatch, truncated
- * files or trailing bytes, corrupt gzip data, dimensions whose pixel count would exceed 4 GiB of floats, or a
- * header announcing more data than the file can hold (checked before allocating: the file size, or 1032
- * times it for gzip); LAT_ENOMEM. */
-int lat_data_load_idx(const char *images, const char *labels, lat_dataset *d, char *err);
+ * be opened or read, or is not a regular file (lat_file_open: a FIFO is refused, not waited on);
+ * LAT_ECONFIG for wrong magic, zero dimensions, image/label count mismatch, truncated files, trailing bytes
+ * (after the announced data, or after the end of the gzip data), corrupt gzip data, dimensions whose pixel
+ * count would exceed 4 GiB of floats, or a header announcing more data than the file can hold (checked
+ * before allocating: the file size, or 1032 times it for gzip); LAT_ENOMEM. */
+int lat_data_load_idx(const char *images, const char *labels, size_t limit, lat_dataset *d, char *err);
+
+/* The shape an IDX pair announces, with every check lat_data_load_idx makes before reading pixels (same
+ * errors), reading only the headers: plan memory with it before loading. */
+int lat_data_probe_idx(const char *images, const char *labels, lat_data_shape *s, char *err);
 
 /* Loads CIFAR binary batches: paths[0..n_paths-1] (borrowed; n_paths >= 1) are concatenated, each a sequence
  * of records <label byte(s)><3072 pixel bytes> (1024 R, 1024 G, 1024 B, row-major 32x32). cifar100 = 0: one
  * label byte in [0, 10), n_classes = 10; cifar100 = 1: a coarse byte in [0, 20) then a fine byte in
- * [0, 100), the fine label is used and n_classes = 100. Pixels become byte / 255, c = 3, h = w = 32.
+ * [0, 100), the fine label is used and n_classes = 100. Pixels become byte / 255, c = 3, h = w = 32. Only
+ * the first limit records are read (limit 0: all).
  * d must be initialised; replaced on success, untouched on failure. Errors: LAT_EINVAL (no paths),
- * LAT_EIO (unreadable file), LAT_ECONFIG (empty file, size not a multiple of the record size, label out of
- * range), LAT_ENOMEM. */
-int lat_data_load_cifar(const char *const *paths, size_t n_paths, int cifar100, lat_dataset *d, char *err);
+ * LAT_EIO (unreadable or not a regular file), LAT_ECONFIG (empty file, size not a multiple of the record
+ * size, label out of range), LAT_ENOMEM. */
+int lat_data_load_cifar(const char *const *paths, size_t n_paths, int cifar100, size_t limit, lat_dataset *d,
+			char *err);
+
+/* The shape of CIFAR files from their sizes (same checks and errors as lat_data_load_cifar before it
+ * reads records). */
+int lat_data_probe_cifar(const char *const *paths, size_t n_paths, int cifar100, lat_data_shape *s, char *err);
 
 /* Per-channel population mean and standard deviation over all samples and pixels of d, written to
  * mean[0..c-1] and std[0..c-1] (caller-provided). An empty dataset gives mean 0 and std 0. */

@@ -31,4 +31,10 @@ int lat_err_set(char *err, int code, const char *fmt, ...)
 #endif
 	;
 
+/* For a failed system or stdio call (write, fsync, close, rename, open, ...): formats
+ * "PATH: cannot WHAT: REASON" into err, REASON being strerror(errno) as errno was on entry (or that of
+ * EIO when errno is 0), and returns LAT_EIO. Call it right after the failing call, before anything that
+ * may change errno. */
+int lat_err_sys(char *err, const char *path, const char *what);
+
 #endif

@@ -5,8 +5,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Opens path for reading when it is a regular file. Anything else is refused without blocking: a FIFO
+ * or socket (whose reads can wait forever for a writer), a device (whose data may never end) and a
+ * directory. On success *fp is a new stream (close with fclose) and *size (may be NULL) receives the
+ * file's size in bytes. Errors: LAT_EIO "PATH: cannot read: REASON", REASON being the system's (e.g. "No
+ * such file or directory", "Is a directory") or e.g. "a FIFO (named pipe), not a regular file". */
+int lat_file_open(const char *path, FILE **fp, size_t *size, char *err);
+
 /* Reads a matrix of numbers separated by tabs or spaces; blank lines and lines starting with '#' are
- * skipped. Every row must have the same number of columns and every value must be finite. On success
+ * skipped. Every row must have the same number of columns and every value must be finite. Only a
+ * regular file is read (lat_file_open): a pipe could feed it rows without end. On success
  * *data is a new row-major array (free with free()), *rows and *cols its shape. Errors name the file and
  * line (LAT_EIO for unreadable files, LAT_ECONFIG for malformed content). */
 int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, char *err);
@@ -14,7 +22,9 @@ int lat_tsv_read(const char *path, double **data, size_t *rows, size_t *cols, ch
 /* An output file that appears under its final name only when complete. */
 typedef struct lat_afile lat_afile;
 
-/* Opens a temporary file beside path. Returns a new handle or NULL with err set. */
+/* Opens a temporary file beside path, named "DIR/.BASE.PID.XXXXXX" (PID: this process) so that a
+ * cleanup can tell a dead writer's leftovers from a live writer's file. Returns a new handle or NULL with
+ * err set (the message gives the system's reason). */
 lat_afile *lat_afile_open(const char *path, char *err);
 /* The stream to write to (borrowed from the handle). */
 FILE *lat_afile_fp(lat_afile *f);
@@ -30,7 +40,8 @@ int lat_tsv_write(const char *path, const char *header, const double *data, size
 		  char *err);
 
 /* Reads a whole text file into a new NUL-terminated buffer (*text, free with free()). A NUL byte in the
- * file is LAT_ECONFIG "FILE:LINE: binary data (a NUL byte): not a WHAT"; unreadable files LAT_EIO. */
+ * file is LAT_ECONFIG "FILE:LINE: binary data (a NUL byte): not a WHAT"; unreadable files and anything
+ * but a regular file (lat_file_open) LAT_EIO. */
 int lat_text_read(const char *path, const char *what, char **text, char *err);
 
 /* The memory budget of a run in bytes: max_memory when it is > 0, else the memory the machine has

@@ -78,6 +78,10 @@ int lat_model_load_string(lat_model *m, const char *text, const char *name, char
  * the same validation as a file; messages start with "--set section.key=value:". */
 int lat_model_set(lat_model *m, const char *assignment, char *err);
 
+/* lat_model_set for an assignment that came with another command-line option (e.g. "--vary"): messages
+ * start with "OPTION section.key=value:". Borrows both strings. */
+int lat_model_set_as(lat_model *m, const char *option, const char *assignment, char *err);
+
 /* Cross-checks sizes and combinations and loads the referenced data files (relative paths are taken
  * relative to the folder of m->source). Call once, after loading and overrides. */
 int lat_model_finalize(lat_model *m, char *err);

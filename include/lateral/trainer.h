@@ -22,7 +22,9 @@ typedef struct {
  * the optimiser and one sharing module per lc layer. Borrows e for the trainer's lifetime. Returns a
  * new trainer (free with lat_trainer_free) or NULL with err; *status (may be NULL) receives the code
  * (LAT_EIO / LAT_ECONFIG for bad data or experiment, LAT_ENOMEM). Memory is planned against
- * e->max_memory (0: the memory available now, see lat_mem_limit): a layer that would exceed it is
+ * e->max_memory (0: the memory available now, see lat_mem_limit): the data from the file headers and
+ * data.limit_train / limit_test before any pixel is read (only the kept images are then read), a layer
+ * that would exceed it is
  * refused before it is allocated, and a total plan (lat_trainer_planned_bytes) above it before
  * training starts, both as LAT_ECONFIG naming the sizes. */
 lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err);
