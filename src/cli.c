@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
-
+#include "size.h"
 
 const char *cli_embedded_text(const char *name)
 {
@@ -246,24 +246,7 @@ int cli_write_text(const char *path, const char *text, size_t len, char *err)
 	return lat_afile_commit(f, err);
 }
 
-char *cli_size_text(char *buf, size_t size, size_t bytes)
-{
-	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%zu bytes", bytes);
-	else
-		snprintf(buf, size, "%.1f %s", v, units[u]);
-	return buf;
-}
-
-int cli_memory_check(const cli_opts *o, size_t planned)
+int cli_memory_check(const cli_opts *o, size_t planned, const char *change)
 {
 	const char *what;
 	char p[32], l[32];
@@ -271,10 +254,9 @@ int cli_memory_check(const cli_opts *o, size_t planned)
 
 	if (planned <= limit)
 		return CLI_OK;
-	fprintf(stderr,
-		"lateral %s: planned memory %s is more than %s (%s); reduce circuit.neurons, circuit.inputs or "
-		"the fixed inputs, or raise --max-memory\n",
-		o->cmd, cli_size_text(p, sizeof p, planned), what, cli_size_text(l, sizeof l, limit));
+	fprintf(stderr, "lateral %s: planned memory %s is more than %s (%s); %s, or raise --max-memory\n",
+		o->cmd, lat_size_text(p, sizeof p, (double)planned), what,
+		lat_size_text(l, sizeof l, (double)limit), change);
 	return CLI_USAGE;
 }
 

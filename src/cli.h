@@ -70,12 +70,10 @@ int cli_fail(const char *cmd, int code, const char *msg);
 /* Writes len bytes of text to path atomically (lat_afile). Returns 0 or LAT_EIO with err set. */
 int cli_write_text(const char *path, const char *text, size_t len, char *err);
 
-/* bytes as "512 bytes", "12.3 KiB", "1.5 GiB" into buf; returns buf. */
-char *cli_size_text(char *buf, size_t size, size_t bytes);
-
 /* Refuses (message, CLI_USAGE) a simulation whose planned bytes exceed --max-memory or, without it,
- * the memory available now; CLI_OK otherwise. */
-int cli_memory_check(const cli_opts *o, size_t planned);
+ * the memory available now, saying which keys to change (e.g. "lower circuit.neurons"); CLI_OK
+ * otherwise. */
+int cli_memory_check(const cli_opts *o, size_t planned, const char *change);
 
 /* The lock file of an output directory. */
 #define CLI_LOCK_FILE ".lateral.lock"
@@ -193,8 +191,14 @@ typedef struct {
 int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 		  const run_control *ctl, run_result *res);
 
-/* Creates DIR and the simulation of m; prints the error and returns an exit status on failure. */
-int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim **sim);
+/* The memory a study of m plans (*bytes): the simulation (lat_sim_plan), the metrics record and text
+ * and, when traced, the trace buffer and text; *change names the keys of its largest part. LAT_ECONFIG
+ * naming the keys when a part is beyond what a process can address. */
+int run_plan(const lat_model *m, int traced, size_t *bytes, const char **change, char *err);
+
+/* Plans the study of m (run_plan; traced as for run_study) and refuses it above the memory limit, then
+ * creates DIR and the simulation; prints the error and returns an exit status on failure. */
+int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, int traced, lat_sim **sim);
 
 /* Writes DIR/summary.json of a study (plus extra numeric fields). */
 int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,

@@ -14,6 +14,7 @@
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
+#include "size.h"
 
 #define PATHLEN 4096
 /* Rows of the progress table on stdout (metrics.tsv has every recorded row). */
@@ -116,6 +117,66 @@ static void study_clear(study *st)
 	free(st->ttext);
 	free(st->rec_p);
 	free(st->rec_s);
+}
+
+/* Bytes of one row of metrics.tsv at most: the presentation (20 digits) and 8 numbers of at most 17
+ * characters ("%.10g", e.g. -1.234567891e-100), each with its separator. */
+#define METRICS_ROW_BYTES (21 + 8 * 18)
+/* Bytes of one value in a row of trace.tsv at most, with its separator (see METRICS_ROW_BYTES). */
+#define TRACE_VALUE_BYTES 18
+
+/* Rows the metrics record needs: the initial one, every record_every-th presentation and the last. */
+static int record_rows(const lat_model *m, size_t *rows)
+{
+	return lat_size_add(m->presentations / m->record_every, 2, rows);
+}
+
+int run_plan(const lat_model *m, int traced, size_t *bytes, const char **change, char *err)
+{
+	const char *src = m->source ? m->source : "<built-in default>";
+	size_t sim, total, rows, part, cap, buffer, n_traced;
+	double dt, most;
+	char limit[32];
+	int rc = lat_sim_plan(m, &sim, err);
+
+	if (rc)
+		return rc;
+	lat_size_text(limit, sizeof limit, (double)SIZE_MAX);
+	/* the SNR record (2 doubles) and the text of metrics.tsv, per recorded presentation */
+	if (record_rows(m, &rows) || lat_size_mul(rows, 2 * sizeof(double) + METRICS_ROW_BYTES, &part) ||
+	    lat_size_add(sim, part, &total))
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: run.presentations = %zu recorded every run.record_every = %zu need more than "
+		    "the %s a process can address; raise run.record_every or lower run.presentations",
+		    src, m->presentations, m->record_every, limit);
+	*change = "reduce circuit.neurons, circuit.inputs or the fixed inputs";
+	most = (double)sim;
+	if (part > most) {
+		*change = "raise run.record_every or lower run.presentations";
+		most = (double)part;
+	}
+	n_traced = m->trace_presentations < m->presentations ? m->trace_presentations : m->presentations;
+	if (traced && n_traced) {
+		rc = lat_trace_plan(m, &dt, &cap, &buffer, err);
+		if (rc)
+			return rc;
+		/* the buffer of one presentation and the text of trace.tsv for every traced one */
+		if (lat_size_add(m->neurons, 3, &part) || lat_size_mul(part, TRACE_VALUE_BYTES, &part) ||
+		    lat_size_add(part, 21, &part) || lat_size_mul(part, cap, &part) ||
+		    lat_size_mul(part, n_traced, &part) || lat_size_add(part, buffer, &part) ||
+		    lat_size_add(total, part, &total))
+			return lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: run.trace_presentations = %zu traces of up to %zu samples of %zu neurons "
+			    "need more than the %s a process can address; raise run.trace_dt or lower "
+			    "run.trace_presentations",
+			    src, n_traced, cap, m->neurons, limit);
+		if (part > most)
+			*change = "raise run.trace_dt, lower run.trace_presentations or solver.t_max";
+	}
+	*bytes = total;
+	return LAT_OK;
 }
 
 static int study_save(const char *path, const lat_model *m, lat_sim *sim, study *st, char *err)
@@ -280,10 +341,20 @@ static int suggestion_works(const lat_model *m, lat_sim *sim, const char *const 
 	return ok;
 }
 
+/* The checks of candidate settings after a failed presentation may take at most this many times the
+ * steps the presentation was allowed (solver.max_steps), or SUGGEST_MIN_STEPS when that is more: each
+ * check retries the presentation with the candidate's max_steps, and checking max_steps x 10, x 100 and
+ * x 1000 could cost 1110 times a presentation of 3 s (relu units at circuit.alpha = 1e12: still
+ * checking after 5 minutes). */
+#define SUGGEST_FACTOR 10
+#define SUGGEST_MIN_STEPS 1e5
+
 /* Candidate settings for a failed presentation, by what the failure measured: a smaller eta for a
  * blow-up; more simulated time or steps for a residual still falling; the auto method for an
- * integrator that stalled or did not converge. Up to 3 alternatives of up to 2 sets each. */
-static size_t fault_candidates(const lat_model *m, int code, int cause, char sets[3][2][64], size_t n_sets[3])
+ * integrator that stalled or did not converge. Up to 3 alternatives of up to 2 sets each, in order of
+ * cost: steps[k] is the step budget a check of alternative k may use. */
+static size_t fault_candidates(const lat_model *m, int code, int cause, char sets[3][2][64], size_t n_sets[3],
+			       double steps[3])
 {
 	double t_max = lat_model_t_max(m);
 	size_t n = 0;
@@ -291,21 +362,25 @@ static size_t fault_candidates(const lat_model *m, int code, int cause, char set
 	for (int k = 0; k < 3; k++) {
 		double f = pow(10.0, k + 1);
 		n_sets[n] = 1;
-		if (code == LAT_EDIVERGE)
+		steps[n] = (double)m->max_steps; /* a smaller eta, more time, another method: the same budget */
+		if (code == LAT_EDIVERGE) {
 			snprintf(sets[n][0], sizeof sets[n][0], "plasticity.eta=%g", m->eta / f);
-		else if (cause == LAT_ODE_CAUSE_TIME)
+		} else if (cause == LAT_ODE_CAUSE_TIME) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
-		else if (cause == LAT_ODE_CAUSE_STEPS)
+		} else if (cause == LAT_ODE_CAUSE_STEPS) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.max_steps=%.0f", f * (double)m->max_steps);
-		else if ((cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) && k == 0 &&
-			 m->method != LAT_METHOD_AUTO)
+			steps[n] *= f;
+		} else if ((cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) && k == 0 &&
+			   m->method != LAT_METHOD_AUTO) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.method=auto");
-		else if (cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) {
+		} else if (cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
 			snprintf(sets[n][1], sizeof sets[n][1], "solver.max_steps=%.0f", f * (double)m->max_steps);
 			n_sets[n] = 2;
-		} else
+			steps[n] *= f;
+		} else {
 			break; /* an unstable fixed point, a solver failure: no setting of ours is known to help */
+		}
 		n++;
 	}
 	return n;
@@ -318,12 +393,21 @@ static void study_fault(const cli_opts *o, const run_control *ctl, const lat_mod
 {
 	char sets[3][2][64], err[LAT_ERRLEN];
 	const char *set_ptr[2] = {NULL, NULL};
-	size_t n_sets[3], n_cand = fault_candidates(m, code, cause, sets, n_sets), k, n_use = 0;
+	double steps[3], budget = fmax(SUGGEST_FACTOR * (double)m->max_steps, SUGGEST_MIN_STEPS), spent = 0;
+	size_t n_sets[3], n_cand = fault_candidates(m, code, cause, sets, n_sets, steps), k, n_use = 0;
 	unsigned long long next = (unsigned long long)st->s.done + 1;
 
+	/* the alternatives come in order of cost: check those the budget allows */
+	for (k = 0; k < n_cand && spent + steps[k] <= budget; k++)
+		spent += steps[k];
+	n_cand = k;
 	for (k = 0; k < n_cand; k++) {
 		set_ptr[0] = sets[k][0];
 		set_ptr[1] = sets[k][1];
+		/* a check with a larger step budget can take up to SUGGEST_FACTOR times the failed presentation */
+		if (steps[k] > (double)m->max_steps)
+			fprintf(stderr, "lateral %s: checking whether presentation %llu settles with --set %s%s%s\n",
+				o->cmd, next, sets[k][0], n_sets[k] > 1 ? " --set " : "", n_sets[k] > 1 ? sets[k][1] : "");
 		if (suggestion_works(m, sim, set_ptr, n_sets[k])) {
 			n_use = n_sets[k];
 			fprintf(stderr, "lateral %s: checked: presentation %llu settles with --set %s%s%s\n", o->cmd, next,
@@ -369,8 +453,8 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 	study sd;
 	study_sums *s = &sd.s;
 	size_t n_trace = traced ? m->trace_presentations : 0, n = m->neurons;
-	size_t print_every = m->presentations / TABLE_ROWS;
-	double start;
+	size_t print_every = m->presentations / TABLE_ROWS, rows, cap, bytes;
+	double start, dt;
 	int rc = CLI_OK, lrc, sig, stop = 0;
 
 	memset(res, 0, sizeof *res);
@@ -378,7 +462,7 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 	s->max_steady_error = NAN;
 	sd.mfp = open_memstream(&sd.mtext, &sd.mlen);
 	sd.tfp = n_trace ? open_memstream(&sd.ttext, &sd.tlen) : NULL;
-	if (!sd.mfp || (n_trace && !sd.tfp) || study_records(&sd, m->presentations / m->record_every + 2)) {
+	if (!sd.mfp || (n_trace && !sd.tfp) || record_rows(m, &rows) || study_records(&sd, rows)) {
 		rc = cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the metrics record");
 		goto out;
 	}
@@ -386,9 +470,12 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		print_every = m->record_every;
 	print_every -= print_every % m->record_every;
 	if (n_trace) {
-		double dt = m->trace_dt > 0 ? m->trace_dt : fmin(m->tau, m->tau_inh) / 10;
-		double horizon = m->timing == LAT_TIMING_CONTINUOUS ? m->duration : lat_model_t_max(m);
-		size_t cap = (size_t)(horizon / dt) + 3;
+		/* run_plan has refused what does not fit */
+		lrc = lat_trace_plan(m, &dt, &cap, &bytes, err);
+		if (lrc) {
+			rc = cli_fail(o->cmd, lrc, err);
+			goto out;
+		}
 		tr = lat_trace_alloc(n + 2, cap, dt);
 		if (!tr) {
 			rc = cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the trace buffer");
@@ -538,21 +625,25 @@ out:
 	return rc;
 }
 
-int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, lat_sim **sim)
+int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, int traced, lat_sim **sim)
 {
 	char err[LAT_ERRLEN];
+	const char *change;
 	cli_opts at = *o;
-	size_t planned = lat_sim_planned_bytes(m);
-	int rc;
+	size_t planned;
+	int rc = run_plan(m, traced, &planned, &change, err);
 
+	if (rc)
+		return cli_fail(o->cmd, rc, err);
 	at.outdir = dir;
-	rc = cli_memory_check(o, planned);
+	rc = cli_memory_check(o, planned, change);
 	if (rc)
 		return rc;
 	/* sweep prints the plan of its largest run once, before the first */
 	if (!o->quiet && strcmp(o->cmd, "sweep")) {
 		char text[32];
-		fprintf(stderr, "lateral %s: planned memory %s\n", o->cmd, cli_size_text(text, sizeof text, planned));
+		fprintf(stderr, "lateral %s: planned memory %s\n", o->cmd,
+			lat_size_text(text, sizeof text, (double)planned));
 	}
 	rc = cli_outdir(&at);
 	if (rc)
@@ -691,7 +782,7 @@ int cmd_run(int argc, char **argv)
 	rc = cli_load_model(&o, NULL, NULL, 0, &m);
 	if (rc)
 		goto out;
-	rc = run_prepare(&o, &m, o.outdir, &sim);
+	rc = run_prepare(&o, &m, o.outdir, 1, &sim);
 	if (rc)
 		goto out;
 	cli_remove_stale(o.outdir, outputs);

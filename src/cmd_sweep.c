@@ -12,6 +12,7 @@
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
+#include "size.h"
 
 #define PATHLEN 4096
 #define MAX_KEYS 8
@@ -177,7 +178,7 @@ static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, 
 		return rc;
 	sub.outdir = dir;
 	sub.quiet = 1;
-	rc = run_prepare(o, m, dir, &sim);
+	rc = run_prepare(o, m, dir, 0, &sim);
 	if (rc)
 		return rc;
 	rc = run_study(&sub, m, sim, dir, 0, &row->res);
@@ -375,6 +376,7 @@ int cmd_sweep(int argc, char **argv)
 	lat_afile *f = NULL;
 	char path[PATHLEN], state[PATHLEN], name[64], err[LAT_ERRLEN];
 	size_t n_runs = 1, n_done = 0, peak = 0;
+	const char *change, *peak_change = "";
 	int rc, sig;
 
 	lat_model_init(&m);
@@ -428,16 +430,23 @@ int cmd_sweep(int argc, char **argv)
 		}
 		hash[r] = cli_hash(text, len);
 		free(text);
-		bytes = lat_sim_planned_bytes(&m);
-		peak = bytes > peak ? bytes : peak;
+		rc = run_plan(&m, 0, &bytes, &change, err);
+		if (rc) {
+			rc = cli_fail(o.cmd, rc, err);
+			goto out;
+		}
+		if (bytes > peak) {
+			peak = bytes;
+			peak_change = change;
+		}
 	}
 	/* The runs go one after another: the peak is the largest run's. */
 	if (!o.quiet) {
 		char text[32];
 		fprintf(stderr, "lateral sweep: %zu runs; planned memory %s (the largest run)\n", n_runs,
-			cli_size_text(text, sizeof text, peak));
+			lat_size_text(text, sizeof text, (double)peak));
 	}
-	rc = cli_memory_check(&o, peak);
+	rc = cli_memory_check(&o, peak, peak_change);
 	if (rc)
 		goto out;
 	rc = cli_outdir(&o);

@@ -35,7 +35,7 @@ int cmd_trace(int argc, char **argv)
 	rc = cli_load_model(&o, NULL, extra, 1, &m);
 	if (rc)
 		goto out;
-	rc = run_prepare(&o, &m, o.outdir, &sim);
+	rc = run_prepare(&o, &m, o.outdir, 1, &sim);
 	if (rc)
 		goto out;
 	o.quiet = 1; /* the table is for long runs; trace reports its files */

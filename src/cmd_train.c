@@ -18,6 +18,7 @@
 #include "lateral/io.h"
 #include "lateral/optim.h"
 #include "lateral/trainer.h"
+#include "size.h"
 
 #define PATHLEN 4096
 #define BAR_WIDTH 30
@@ -154,7 +155,9 @@ static void fault_hint(int argc, char **argv, const lat_experiment *e, const lat
 	const char *set_ptr[2] = {sets[0], sets[1]};
 	size_t n_sets = 1;
 
-	if (code == LAT_EDIVERGE) {
+	if (code == LAT_EDIVERGE && lat_trainer_fault_in_sharing(t)) {
+		snprintf(sets[0], sizeof sets[0], "sharing.eta=%g", e->share_eta / 10);
+	} else if (code == LAT_EDIVERGE) {
 		snprintf(sets[0], sizeof sets[0], "train.lr=%g", lat_optim_lr(e, lat_trainer_epoch(t)) / 10);
 	} else {
 		snprintf(sets[0], sizeof sets[0], "sharing.t_max=%g", 10 * e->t_max);
@@ -233,7 +236,8 @@ int cmd_train(int argc, char **argv)
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[PATHLEN], ckpt[PATHLEN], line[2048], at[128];
+	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[PATHLEN], ckpt[PATHLEN], line[2048], at[128],
+	    planned[32];
 	int rc = cli_parse(argc, argv, "train", summary, "out/train", 0, extra, on_train_extra, &args, &o);
 	int status, sig = 0, tty = isatty(2);
 	double start;
@@ -280,12 +284,13 @@ int cmd_train(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_EIO, err);
 		goto out;
 	}
-	fprintf(stderr,
-		"lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
-		"planned memory %.1f MiB\n",
-		e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
-		lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), e.share_mode,
-		(double)lat_trainer_planned_bytes(t) / 1048576.0);
+	fprintf(
+	    stderr,
+	    "lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
+	    "planned memory %s\n",
+	    e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
+	    lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), e.share_mode,
+	    lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)));
 	start = cli_now();
 	while (lat_trainer_epoch(t) < e.epochs) {
 		size_t epoch = lat_trainer_epoch(t) + 1, total = lat_trainer_batches(t), done;

@@ -11,6 +11,7 @@
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
+#include "size.h"
 
 #define PATHLEN 4096
 #define DEFAULT_TOL 1e-6
@@ -170,8 +171,16 @@ int cmd_validate(int argc, char **argv)
 		goto out;
 	}
 	/* the study runs until it knows: the model's run.presentations plays no part */
-	m.presentations = (size_t)args.max_updates * lat_model_n_fixed(&m);
-	rc = run_prepare(&o, &m, o.outdir, &sim);
+	if (lat_size_from_double(args.max_updates, &m.presentations) ||
+	    lat_size_mul(m.presentations, lat_model_n_fixed(&m), &m.presentations)) {
+		snprintf(err, sizeof err,
+			 "--max-updates %g passes over input.count = %zu fixed inputs are more presentations "
+			 "than a size_t counts; lower --max-updates",
+			 args.max_updates, lat_model_n_fixed(&m));
+		rc = cli_fail(o.cmd, LAT_ECONFIG, err);
+		goto out;
+	}
+	rc = run_prepare(&o, &m, o.outdir, 0, &sim);
 	if (rc)
 		goto out;
 	rule.nd = m.neurons * m.inputs;

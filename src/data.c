@@ -15,6 +15,7 @@
 #include "lateral/data.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
+#include "size.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803UL /* type 0x08 (unsigned byte), 3 dimensions */
 #define IDX_LABELS_MAGIC 0x00000801UL /* type 0x08 (unsigned byte), 1 dimension */
@@ -88,9 +89,11 @@ void lat_dataset_clear(lat_dataset *d)
 /* *out = a * b if it does not exceed limit; returns 0 otherwise. */
 static int mul_within(size_t a, size_t b, size_t limit, size_t *out)
 {
-	if (a != 0 && b > limit / a)
+	size_t r;
+
+	if (lat_size_mul(a, b, &r) || r > limit)
 		return 0;
-	*out = a * b;
+	*out = r;
 	return 1;
 }
 

@@ -10,6 +10,7 @@
 #include "lateral/err.h"
 #include "lateral/layer.h"
 #include "layer_impl.h"
+#include "size.h"
 
 /* Below this many floats per call a parallel region costs more than it saves. */
 #define PAR_MIN 32768
@@ -22,11 +23,12 @@ static int shape_check(const char *name, lat_shape in, size_t max_batch, char *e
 	if (in.c == 0 || in.h == 0 || in.w == 0 || max_batch == 0)
 		return lat_err_set(err, LAT_EINVAL, "%s layer: input %zux%zux%zu, max_batch %zu must be > 0",
 				   name, in.c, in.h, in.w, max_batch);
-	if (in.h > SIZE_MAX / in.w || in.c > SIZE_MAX / (in.h * in.w))
-		return lat_err_set(err, LAT_ENOMEM, "%s layer: input shape too large", name);
-	n = lat_shape_size(in);
-	if (max_batch > SIZE_MAX / sizeof(double) / n)
-		return lat_err_set(err, LAT_ENOMEM, "%s layer: max_batch %zu too large", name, max_batch);
+	/* a batch of inputs in doubles fits a size_t: so does every batch product of these layers */
+	if (lat_size_mul(in.h, in.w, &n) || lat_size_mul(n, in.c, &n) || lat_size_mul(n, max_batch, &n) ||
+	    lat_size_mul(n, sizeof(double), &n))
+		return lat_err_set(err, LAT_ENOMEM,
+				   "%s layer: input %zux%zux%zu with max_batch %zu too large", name, in.c,
+				   in.h, in.w, max_batch);
 	return LAT_OK;
 }
 
@@ -159,6 +161,7 @@ lat_layer *lat_maxpool_alloc(lat_shape in, size_t k, size_t max_batch, char *err
 	lat_layer *l = NULL;
 	maxpool_priv *p = NULL;
 	lat_shape out;
+	size_t bytes;
 
 	if (shape_check("maxpool", in, max_batch, err))
 		goto out;
@@ -168,7 +171,10 @@ lat_layer *lat_maxpool_alloc(lat_shape in, size_t k, size_t max_batch, char *err
 		goto out;
 	}
 	out = (lat_shape){in.c, in.h / k, in.w / k};
-	p = malloc(sizeof *p + max_batch * lat_shape_size(out) * sizeof p->idx[0]);
+	if (lat_size_mul(max_batch, lat_shape_size(out), &bytes) ||
+	    lat_size_mul(bytes, sizeof p->idx[0], &bytes) || lat_size_add(bytes, sizeof *p, &bytes))
+		bytes = SIZE_MAX; /* malloc refuses it */
+	p = malloc(bytes);
 	if (!p) {
 		lat_err_set(err, LAT_ENOMEM, "maxpool layer: out of memory");
 		goto out;

@@ -23,6 +23,7 @@
 #include "lateral/err.h"
 #include "lateral/layer.h"
 #include "layer_impl.h"
+#include "size.h"
 
 /* Samples per partial weight gradient in conv backward: fixed so the reduction order is too. */
 #define CONV_CHUNK 4
@@ -447,15 +448,6 @@ static const lat_layer_type conv_type = {
     .free = lc_free,
 };
 
-/* *r = a b; 0 on overflow. */
-static int mul_ok(size_t *r, size_t a, size_t b)
-{
-	if (b && a > SIZE_MAX / b)
-		return 0;
-	*r = a * b;
-	return 1;
-}
-
 static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 		    int shared, lat_lc_geom *g, char *err)
 {
@@ -491,33 +483,41 @@ static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bia
 typedef struct {
 	lat_lc_geom g;
 	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, n_xt, n_yt, n_part;
+	size_t n_work; /* floats of every workspace together */
 	int n_thr;
 } lc_sizes;
 
 static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t mb, int shared,
 		 lc_sizes *z, char *err)
 {
-	size_t ld_w, ld_y, hp = in.h + k - 1, wp = in.w + k - 1;
-	int ok;
+	size_t kk, ld_w, ld_y, hp, wp, chunks, n_all;
+	int bad;
 
 	memset(z, 0, sizeof *z);
 	z->n_thr = max_threads() > 0 ? max_threads() : 1;
 	if (geometry(in, c_out, k, stride, bias, mb, shared, &z->g, err))
 		return LAT_EINVAL;
-	z->n_loc = z->g.h_out * z->g.w_out;
 	/* every size must fit a size_t, and what the BLAS sees (dimensions, leading dimensions) an int */
-	ok = mul_ok(&z->n_k, in.c, k * k) && mul_ok(&ld_w, z->n_loc, z->n_k) && mul_ok(&ld_y, z->n_loc, mb) &&
-	     ld_w <= INT_MAX && ld_y <= INT_MAX && c_out <= INT_MAX &&
-	     mul_ok(&z->n_w, c_out, shared ? z->n_k : ld_w) &&
-	     mul_ok(&z->n_b, c_out, bias ? (shared ? 1 : z->n_loc) : 0) && z->n_w <= SIZE_MAX - z->n_b &&
-	     mul_ok(&z->ws_size, 2 * z->n_k, shared ? z->n_loc : mb) &&
-	     mul_ok(&z->n_ws, z->ws_size, (size_t)z->n_thr);
-	if (ok && shared)
-		ok = mul_ok(&z->n_part, (mb + CONV_CHUNK - 1) / CONV_CHUNK, z->n_w + z->n_b);
-	if (ok && !shared)
-		ok = mul_ok(&z->n_xt, in.c * hp, wp) && mul_ok(&z->n_xt, z->n_xt, mb) &&
-		     mul_ok(&z->n_yt, c_out, ld_y);
-	if (!ok)
+	bad = lat_size_mul(z->g.h_out, z->g.w_out, &z->n_loc) || lat_size_mul(k, k, &kk) ||
+	      lat_size_mul(in.c, kk, &z->n_k) || lat_size_mul(z->n_loc, z->n_k, &ld_w) ||
+	      lat_size_mul(z->n_loc, mb, &ld_y) || ld_w > INT_MAX || ld_y > INT_MAX || c_out > INT_MAX ||
+	      lat_size_mul(c_out, shared ? z->n_k : ld_w, &z->n_w) ||
+	      lat_size_mul(c_out, bias ? (shared ? 1 : z->n_loc) : 0, &z->n_b) ||
+	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_mul(z->n_k, 2, &z->ws_size) ||
+	      lat_size_mul(z->ws_size, shared ? z->n_loc : mb, &z->ws_size) ||
+	      lat_size_mul(z->ws_size, (size_t)z->n_thr, &z->n_ws);
+	if (!bad && shared)
+		bad = lat_size_add(mb, CONV_CHUNK - 1, &chunks) ||
+		      lat_size_mul(chunks / CONV_CHUNK, n_all, &z->n_part) ||
+		      lat_size_add(z->n_ws, z->n_part, &z->n_work);
+	/* lc: the padded input and its gradient (c_in hp wp mb each) and the outputs (c_out n_loc mb) */
+	if (!bad && !shared)
+		bad = lat_size_add(in.h, k - 1, &hp) || lat_size_add(in.w, k - 1, &wp) ||
+		      lat_size_mul(in.c, hp, &z->n_xt) || lat_size_mul(z->n_xt, wp, &z->n_xt) ||
+		      lat_size_mul(z->n_xt, mb, &z->n_xt) || lat_size_mul(c_out, ld_y, &z->n_yt) ||
+		      lat_size_mul(z->n_xt, 2, &z->n_work) || lat_size_add(z->n_work, z->n_yt, &z->n_work) ||
+		      lat_size_add(z->n_work, z->n_ws, &z->n_work);
+	if (bad)
 		return lat_err_set(err, LAT_ENOMEM, "%s layer: sizes overflow (%zu x %zu x %zu input, %zu channels, kernel %zu)",
 				   shared ? "conv" : "lc", in.c, in.h, in.w, c_out, k);
 	return LAT_OK;
@@ -530,14 +530,7 @@ int lat_lc_plan(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, s
 	int rc = sizes(in, c_out, k, stride, bias, max_batch, shared, &z, err);
 
 	*n_params = rc ? 0 : z.n_w + z.n_b;
-	/* workspaces; saturate rather than wrap (the caller only compares against a limit) */
-	*n_work = rc ? 0 : z.n_ws;
-	if (!rc && !shared)
-		*n_work = z.n_xt > (SIZE_MAX - *n_work) / 3 || z.n_yt > SIZE_MAX - *n_work - 2 * z.n_xt
-			      ? SIZE_MAX
-			      : *n_work + 2 * z.n_xt + z.n_yt;
-	if (!rc && shared)
-		*n_work = z.n_part > SIZE_MAX - *n_work ? SIZE_MAX : *n_work + z.n_part;
+	*n_work = rc ? 0 : z.n_work;
 	return rc;
 }
 

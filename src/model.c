@@ -297,6 +297,35 @@ out:
 	return rc;
 }
 
+/* The pool must not start convolutional: an input whose initial weight is the same nonzero value for
+ * every neuron makes the initial SNR infinite, so 1/SNR relative to it is undefined and every later SNR
+ * is a ratio of rounding noise (issue 14). w: the weights of weights.file, or NULL when they are drawn. */
+static int check_initial_spread(const char *src, const lat_model *m, const double *w, char *err)
+{
+	size_t n = m->neurons, d = m->inputs;
+
+	if (!w && m->init_std == 0)
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: weights.init_std = 0 gives every neuron the same initial weights: the pool is "
+		    "convolutional before the first presentation (SNR infinite), so there is nothing to "
+		    "measure and the SNR would be rounding noise; set weights.init_std > 0",
+		    src);
+	for (size_t j = 0; w && j < d; j++) {
+		size_t i = 1;
+		while (i < n && w[i * d + j] == w[j])
+			i++;
+		if (i == n && w[j] != 0)
+			return lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: weights.file: input %zu has the weight %g for every neuron: the pool is "
+			    "convolutional in it before the first presentation (SNR infinite), so there is "
+			    "nothing to measure; give the neurons different initial weights",
+			    src, j + 1, w[j]);
+	}
+	return LAT_OK;
+}
+
 int lat_model_finalize(lat_model *m, char *err)
 {
 	const char *src = m->source ? m->source : BUILTIN_SOURCE;
@@ -393,12 +422,24 @@ int lat_model_finalize(lat_model *m, char *err)
 		    m->bias_tau);
 		goto out;
 	}
+	if (!(lat_model_t_max(m) > 0) || !isfinite(lat_model_t_max(m))) {
+		rc = lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: solver.t_max = 0 takes the settle time budget %g / kappa from the circuit's "
+		    "slowest decay rate kappa, which gives %g for circuit.tau = %g, circuit.tau_inh = %g, "
+		    "circuit.bias_tau = %g: set solver.t_max > 0 or less extreme time constants",
+		    src, LAT_T_MAX_RATES, lat_model_t_max(m), m->tau, m->tau_inh, m->bias_tau);
+		goto out;
+	}
 	if (m->weights_file) {
 		rc = load_matrix(src, "weights.file", m->weights_file, n, d,
 				 "circuit.neurons x circuit.inputs", &w, &rows, err);
 		if (rc)
 			goto out;
 	}
+	rc = check_initial_spread(src, m, w, err);
+	if (rc)
+		goto out;
 	if (m->input_file) {
 		rc = load_matrix(src, "input.file", m->input_file, 0, d, "M x circuit.inputs", &x, &n_rows,
 				 err);

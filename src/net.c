@@ -11,8 +11,8 @@
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/net.h"
+#include "size.h"
 
-#define GIB (1024.0 * 1024.0 * 1024.0)
 /* Floats a parameter costs while training: itself, its gradient and up to two optimiser moments. */
 #define FLOATS_PER_PARAM 4
 /* An lc layer with sharing also holds a double copy of its kernels and the sharing workspace. */
@@ -76,10 +76,9 @@ static int plan(const lat_layer_spec *sp, int lc, lat_shape in, size_t max_batch
 		return lat_lc_plan(in, sp->channels, sp->kernel, sp->stride, sp->bias, max_batch,
 				   !(sp->kind == LAT_L_LC || lc), n_params, n_work, err);
 	case LAT_L_LINEAR:
-		if (sp->outputs && n_in > (SIZE_MAX - 1) / sp->outputs - 1)
+		/* saturate rather than wrap: the caller compares with a limit */
+		if (lat_size_add(n_in, 1, &p2) || lat_size_mul(p2, sp->outputs, n_params))
 			*n_params = SIZE_MAX;
-		else
-			*n_params = (n_in + 1) * sp->outputs;
 		return LAT_OK;
 	case LAT_L_RESBLOCK:
 		/* two 3x3 layers (the second on the first's output) and at most a 1x1 projection */
@@ -88,10 +87,10 @@ static int plan(const lat_layer_spec *sp, int lc, lat_shape in, size_t max_batch
 			rc = lat_lc_plan((lat_shape){sp->channels, (in.h + sp->stride - 1) / sp->stride,
 						     (in.w + sp->stride - 1) / sp->stride},
 					 sp->channels, 3, 1, 0, max_batch, !lc, &p2, &w2, err);
-		if (!rc) {
-			*n_params = *n_params > SIZE_MAX / 3 || p2 > SIZE_MAX / 3 ? SIZE_MAX : 2 * (*n_params + p2);
-			*n_work = *n_work > SIZE_MAX / 3 || w2 > SIZE_MAX / 3 ? SIZE_MAX : 2 * (*n_work + w2);
-		}
+		if (!rc && (lat_size_add(*n_params, p2, n_params) || lat_size_mul(*n_params, 2, n_params)))
+			*n_params = SIZE_MAX;
+		if (!rc && (lat_size_add(*n_work, w2, n_work) || lat_size_mul(*n_work, 2, n_work)))
+			*n_work = SIZE_MAX;
 		return rc;
 	default:
 		return LAT_OK;
@@ -114,7 +113,7 @@ static int check_budget(const lat_experiment *e, const lat_layer_spec *sp, size_
 	const char *src = e->source ? e->source : "<built-in experiment>";
 	size_t n_params, n_work;
 	double floats, bytes;
-	char msg[LAT_ERRLEN];
+	char msg[LAT_ERRLEN], layer[32], total[32], limit[32];
 	int shares = lc && strcmp(e->share_mode, "none") != 0;
 
 	if (plan(sp, lc, in, max_batch, &n_params, &n_work, msg))
@@ -124,12 +123,14 @@ static int check_budget(const lat_experiment *e, const lat_layer_spec *sp, size_
 	b->planned += bytes;
 	if (b->planned <= (double)b->limit)
 		return LAT_OK;
-	return lat_err_set(err, LAT_ECONFIG,
-			   "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %zu parameters and %zu workspace "
-			   "floats need %.1f GiB (with gradients and optimiser state), %.1f GiB with the layers "
-			   "before it: more than %s (%.1f GiB)",
-			   src, sp->line, i, lat_layer_kind_name(sp->kind), in.c, in.h, in.w, n_params, n_work,
-			   bytes / GIB, b->planned / GIB, b->what, (double)b->limit / GIB);
+	return lat_err_set(
+	    err, LAT_ECONFIG,
+	    "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %zu parameters and %zu workspace "
+	    "floats need %s (with gradients and optimiser state), %s with the layers before it: "
+	    "more than %s (%s)",
+	    src, sp->line, i, lat_layer_kind_name(sp->kind), in.c, in.h, in.w, n_params, n_work,
+	    lat_size_text(layer, sizeof layer, bytes), lat_size_text(total, sizeof total, b->planned),
+	    b->what, lat_size_text(limit, sizeof limit, (double)b->limit));
 }
 
 lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, size_t max_batch, char *err)
@@ -137,7 +138,7 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 	budget b = {.planned = 0};
 	lat_net *n = calloc(1, sizeof *n);
 	char msg[LAT_ERRLEN];
-	size_t biggest = lat_shape_size(in), pos = 0, bpos = 0;
+	size_t biggest = lat_shape_size(in), pos = 0, bpos = 0, floats, bytes;
 	lat_shape shape = in;
 	int seen_conv = 0;
 
@@ -167,28 +168,36 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 		}
 		n->layers[n->n_layers++] = l;
 		shape = l->out;
-		n->n_params += l->n_params;
-		n->n_buffers += l->n_buffers;
+		if (lat_size_add(n->n_params, l->n_params, &n->n_params) ||
+		    lat_size_add(n->n_buffers, l->n_buffers, &n->n_buffers) ||
+		    lat_size_mul(max_batch, lat_shape_size(shape), &floats) ||
+		    lat_size_mul(floats, sizeof **n->act, &bytes) ||
+		    lat_size_add(n->act_floats, floats, &n->act_floats))
+			goto nomem;
 		if (lat_shape_size(shape) > biggest)
 			biggest = lat_shape_size(shape);
-		n->act[i] = malloc(max_batch * lat_shape_size(shape) * sizeof **n->act);
+		n->act[i] = malloc(bytes);
 		if (!n->act[i])
 			goto nomem;
-		n->act_floats += max_batch * lat_shape_size(shape);
 	}
 	if (lat_shape_size(shape) != n_classes) {
 		lat_err_set(err, LAT_ECONFIG, "%s: the network ends with %zu outputs but the data has %zu classes",
 			    e->source ? e->source : "<built-in experiment>", lat_shape_size(shape), n_classes);
 		goto fail;
 	}
+	/* the gradient ping-pong buffers; calloc checks its own product */
+	if (n->n_params == SIZE_MAX || n->n_buffers == SIZE_MAX ||
+	    lat_size_mul(max_batch, biggest, &floats) || lat_size_mul(floats, sizeof *n->dbuf[0], &bytes) ||
+	    lat_size_add(n->act_floats, floats, &n->act_floats) ||
+	    lat_size_add(n->act_floats, floats, &n->act_floats))
+		goto nomem;
 	n->params = calloc(n->n_params + 1, sizeof *n->params);
 	n->grads = calloc(n->n_params + 1, sizeof *n->grads);
 	n->buffers = calloc(n->n_buffers + 1, sizeof *n->buffers);
-	n->dbuf[0] = malloc(max_batch * biggest * sizeof *n->dbuf[0]);
-	n->dbuf[1] = malloc(max_batch * biggest * sizeof *n->dbuf[1]);
+	n->dbuf[0] = malloc(bytes);
+	n->dbuf[1] = malloc(bytes);
 	if (!n->params || !n->grads || !n->buffers || !n->dbuf[0] || !n->dbuf[1])
 		goto nomem;
-	n->act_floats += 2 * max_batch * biggest;
 	for (size_t i = 0; i < n->n_layers; i++) {
 		lat_layer *l = n->layers[i];
 		lat_layer_bind(l, n->params + pos, n->grads + pos, n->buffers + bpos);

@@ -465,6 +465,13 @@ out:
 	return status;
 }
 
+int lat_ode_too_many_steps(const lat_ode *o, double t_out, char *err)
+{
+	return lat_err_set(err, LAT_ESOLVER,
+			   "%s: more than max_steps = %ld steps since t = 0, at t = %g on the way to t = %g",
+			   lat_method_name(first_method(o)), o->opts.max_steps, o->t, t_out);
+}
+
 int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char *err)
 {
 	lat_ode_stats s = {.method_used = first_method(o)};
@@ -480,6 +487,8 @@ int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char
 				     o->t);
 		goto out;
 	}
+	/* max_steps bounds the whole sequence since the restart, not each call: dense output in many small
+	 * intervals (a traced presentation) gets the budget of one call to its end */
 	status = it ? it->advance(o, t_out, y, err) : lat_ode_exact_advance(o, t_out, y, err);
 	if (!status && !lat_ode_all_finite(y, o->dim))
 		status = lat_ode_diverged(o->t, err);

@@ -366,10 +366,22 @@ static int cv_restart(lat_ode *o, const double *y0, char *err)
 static int cv_advance(lat_ode *o, double t_out, double *y, char *err)
 {
 	sunrealtype t = o->t;
+	long done = 0;
 	int status = LAT_OK;
 
-	if (t_out > o->t)
-		status = cv_ok(CVode(o->cv->mem, t_out, o->cv->y, &t, CV_NORMAL), "CVode", err);
+	if (t_out > o->t) {
+		status = cv_ok(CVodeGetNumSteps(o->cv->mem, &done), "CVodeGetNumSteps", err);
+		if (!status && done >= o->opts.max_steps)
+			status = lat_ode_too_many_steps(o, t_out, err);
+		if (!status)
+			status = cv_ok(CVodeSetMaxNumSteps(o->cv->mem, o->opts.max_steps - done), "CVodeSetMaxNumSteps",
+				       err);
+		if (!status) {
+			int flag = CVode(o->cv->mem, t_out, o->cv->y, &t, CV_NORMAL);
+			o->t = t;
+			status = flag == CV_TOO_MUCH_WORK ? lat_ode_too_many_steps(o, t_out, err) : cv_ok(flag, "CVode", err);
+		}
+	}
 	memcpy(y, N_VGetArrayPointer(o->cv->y), o->dim * sizeof *y);
 	o->t = t;
 	return status;

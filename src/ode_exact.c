@@ -88,8 +88,11 @@ int lat_ode_exact_settle(lat_ode *o, double *y, ode_run *r, lat_ode_stats *s, ch
 
 int lat_ode_exact_advance(lat_ode *o, double t_out, double *y, char *err)
 {
-	int rc = o->sys->exact(o->sys->params, o->ya, t_out, y);
+	int rc;
 
+	if (o->own_steps >= o->opts.max_steps)
+		return lat_ode_too_many_steps(o, t_out, err);
+	rc = o->sys->exact(o->sys->params, o->ya, t_out, y);
 	o->own_steps++;
 	if (rc)
 		return lat_err_set(err, LAT_ESOLVER, "closed-form flow failed at t = %g (status %d)", t_out, rc);

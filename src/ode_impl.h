@@ -76,6 +76,8 @@ int lat_ode_all_finite(const double *y, size_t n);
 int lat_ode_diverged(double t, char *err);
 /* f = rhs(y) into o->f and its residual, counted as one of our own evaluations */
 int lat_ode_eval_residual(lat_ode *o, const double *y, double *res, char *err);
+/* LAT_ESOLVER for an advance sequence that used up max_steps since its restart on its way to t_out */
+int lat_ode_too_many_steps(const lat_ode *o, double t_out, char *err);
 /* LAT_ENOTSTEADY for a run out of time or steps, with the measured cause in s->cause */
 int lat_ode_not_steady(lat_ode *o, ode_run *r, double res_mid, long steps_mid, lat_ode_stats *s, char *err);
 

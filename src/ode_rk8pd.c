@@ -167,22 +167,19 @@ static int rk_restart(lat_ode *o, const double *y0, char *err)
 static int rk_advance(lat_ode *o, double t_out, double *y, char *err)
 {
 	ode_rk *rk = o->rk;
-	long steps = 0;
 	int status = LAT_OK;
 
 	while (!status && o->t < t_out) {
 		int gstat;
-		if (steps >= o->opts.max_steps) {
-			status = lat_err_set(err, LAT_ESOLVER, "rk8pd: more than %ld steps to reach t = %g",
-					     o->opts.max_steps, t_out);
+		if (o->own_steps >= o->opts.max_steps) {
+			status = lat_ode_too_many_steps(o, t_out, err);
 			break;
 		}
 		gstat = gsl_odeiv2_evolve_apply(rk->ev, rk->ctrl, rk->step, &rk->gsys, &o->t, t_out, &rk->h, o->ya);
 		if (gstat != GSL_SUCCESS)
 			status = gsl_fail(gstat, o->t, err);
-		steps++;
+		o->own_steps++;
 	}
-	o->own_steps += steps;
 	memcpy(y, o->ya, o->dim * sizeof *y);
 	return status;
 }

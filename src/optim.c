@@ -6,6 +6,7 @@
 
 #include "lateral/err.h"
 #include "lateral/optim.h"
+#include "size.h"
 
 struct lat_optim {
 	lat_optimizer kind;
@@ -18,9 +19,11 @@ struct lat_optim {
 lat_optim *lat_optim_alloc(const lat_experiment *e, size_t n, char *err)
 {
 	lat_optim *o = calloc(1, sizeof *o);
-	size_t floats = (e->optimizer == LAT_OPT_ADAMW ? 2 : 1) * n;
+	size_t floats;
 
-	if (!o)
+	/* calloc checks its own product */
+	if (!o || lat_size_mul(n, e->optimizer == LAT_OPT_ADAMW ? 2 : 1, &floats) ||
+	    lat_size_add(floats, 1, &floats))
 		goto nomem;
 	o->kind = e->optimizer;
 	o->n = n;
@@ -29,7 +32,7 @@ lat_optim *lat_optim_alloc(const lat_experiment *e, size_t n, char *err)
 	o->beta2 = e->beta2;
 	o->eps = e->adam_eps;
 	o->wd = e->weight_decay;
-	o->state = calloc(floats + 1, sizeof *o->state);
+	o->state = calloc(floats, sizeof *o->state);
 	if (!o->state)
 		goto nomem;
 	return o;

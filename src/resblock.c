@@ -7,6 +7,7 @@
 #include "lateral/err.h"
 #include "lateral/layer.h"
 #include "layer_impl.h"
+#include "size.h"
 
 /* Below this many floats per call a parallel region costs more than it saves. */
 #define PAR_MIN 32768
@@ -150,15 +151,16 @@ static void resblock_free(lat_layer *l)
 /* Allocates the activation and gradient workspaces for max_batch samples; LAT_ENOMEM on failure. */
 static int priv_workspaces(resblock_priv *p, size_t n_in, size_t n_out, size_t max_batch)
 {
-	/* The sub-layer constructors validated max_batch x size, so these products do not overflow. */
 	float **ws[] = {&p->a1, &p->b1, &p->r1, &p->a2, &p->b2, &p->s, &p->ds, &p->ga, &p->gb};
+	size_t f_in, f_out;
 
+	if (lat_size_mul(max_batch, n_in, &f_in) || lat_size_mul(max_batch, n_out, &f_out))
+		return LAT_ENOMEM;
 	for (size_t j = 0; j < sizeof ws / sizeof ws[0]; j++)
-		if (!(*ws[j] = lat_floats_alloc(max_batch * n_out)))
+		if (!(*ws[j] = lat_floats_alloc(f_out)))
 			return LAT_ENOMEM;
-	if (p->sub[PROJ] && (!(p->p = lat_floats_alloc(max_batch * n_out)) ||
-			     !(p->pb = lat_floats_alloc(max_batch * n_out)) ||
-			     !(p->gin = lat_floats_alloc(max_batch * n_in))))
+	if (p->sub[PROJ] && (!(p->p = lat_floats_alloc(f_out)) || !(p->pb = lat_floats_alloc(f_out)) ||
+			     !(p->gin = lat_floats_alloc(f_in))))
 		return LAT_ENOMEM;
 	return LAT_OK;
 }

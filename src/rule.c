@@ -8,6 +8,7 @@
 
 #include "lateral/err.h"
 #include "lateral/rule.h"
+#include "size.h"
 
 struct lat_rule {
 	size_t n, d;
@@ -24,10 +25,12 @@ lat_rule *lat_rule_alloc(size_t n, size_t d, const lat_rule_opts *opts,
 				     const double *w_init, char *err)
 {
 	lat_rule *p = NULL;
-	size_t nd = n * d;
+	size_t nd = 0, bytes;
 
-	if (n == 0 || d == 0 || nd / n != d) {
-		lat_err_set(err, LAT_EINVAL, "plasticity: need n >= 1 and d >= 1 (got %zu x %zu)", n, d);
+	if (n == 0 || d == 0 || lat_size_mul(n, d, &nd) || lat_size_mul(nd, sizeof *p->w_init, &bytes)) {
+		lat_err_set(err, LAT_EINVAL,
+			    "plasticity: need n >= 1 and d >= 1, n x d doubles addressable (got %zu x %zu)",
+			    n, d);
 		goto fail;
 	}
 	if (!(opts->eta > 0) || !(opts->gamma >= 0) || !(opts->momentum >= 0 && opts->momentum < 1) ||
@@ -42,10 +45,10 @@ lat_rule *lat_rule_alloc(size_t n, size_t d, const lat_rule_opts *opts,
 	p->n = n;
 	p->d = d;
 	p->opts = *opts;
-	p->w_init = malloc(nd * sizeof *p->w_init);
+	p->w_init = malloc(bytes);
 	p->acc = calloc(nd, sizeof *p->acc);
 	p->vel = calloc(nd, sizeof *p->vel);
-	p->next = malloc(nd * sizeof *p->next);
+	p->next = malloc(bytes);
 	if (!p->w_init || !p->acc || !p->vel || !p->next)
 		goto nomem;
 	memcpy(p->w_init, w_init, nd * sizeof *p->w_init);

@@ -26,6 +26,7 @@
 #include "lateral/rule.h"
 #include "lateral/ode.h"
 #include "lateral/share.h"
+#include "size.h"
 
 /* marks a receptive-field entry in the zero padding */
 #define SRC_PAD SIZE_MAX
@@ -116,15 +117,6 @@ int lat_border_parse(const char *s, lat_border *b)
 const char *lat_border_name(lat_border b)
 {
 	return (unsigned)b < sizeof border_names / sizeof border_names[0] ? border_names[b] : "unknown";
-}
-
-/* *out = a b, 0 on overflow */
-static int mul_ok(size_t a, size_t b, size_t *out)
-{
-	if (a && b > SIZE_MAX / a)
-		return 0;
-	*out = a * b;
-	return 1;
 }
 
 static double now_seconds(void)
@@ -295,13 +287,14 @@ static int build_groups(lat_share *s, char *err)
 			continue;
 		{
 			size_t n_c, n_z, n_y;
-			if (!mul_ok(gr->n_pools, P, &n_c) || !mul_ok(n_c, n, &n_z) ||
-			    !mul_ok(n_c, n + 1, &n_y)) {
+			if (lat_size_mul(gr->n_pools, P, &n_c) || lat_size_mul(n_c, n, &n_z) ||
+			    lat_size_mul(n_c, n + 1, &n_y) || lat_size_mul(n_z, sizeof *gr->z, &n_z) ||
+			    lat_size_mul(n_y, sizeof *gr->y, &n_y)) {
 				status = lat_err_set(err, LAT_ENOMEM, "share: circuit batch too large");
 				goto out;
 			}
-			gr->z = malloc(n_z * sizeof *gr->z);
-			gr->y = malloc(n_y * sizeof *gr->y);
+			gr->z = malloc(n_z);
+			gr->y = malloc(n_y);
 			if (!gr->z || !gr->y) {
 				status = lat_err_set(err, LAT_ENOMEM,
 						     "share: out of memory for %zu circuits of %zu neurons",
@@ -326,7 +319,7 @@ out:
 lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *err)
 {
 	lat_share *s = NULL;
-	size_t P, n_chan;
+	size_t P, n_chan, kk, ld_d, ld_p, n_patch, bytes;
 	int status;
 
 	if (!g || !o) {
@@ -346,11 +339,16 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 	s->g = *g;
 	s->o = *o;
 	P = iterative(o->mode) ? o->presentations : 1;
-	if (!mul_ok(g->c_in, g->k * g->k, &s->d) || !mul_ok(g->h_out, g->w_out, &s->n_pos) ||
-	    !mul_ok(g->c_out, s->n_pos, &n_chan) || !mul_ok(n_chan, s->d, &s->n_kernel) ||
-	    !mul_ok(n_chan, P, &s->n_zeta) || s->n_kernel > SIZE_MAX / sizeof(double) ||
-	    /* BLAS takes int sizes and leading dimensions (n_pos d, n_pos P); c_out n_pos d fits size_t */
-	    s->n_pos * s->d > INT_MAX || s->n_pos * P > INT_MAX || g->c_out > INT_MAX) {
+	/* every array below fits a size_t in bytes, and the BLAS takes int sizes and leading dimensions
+	 * (n_pos d, n_pos P; the scratch's (max_pool + 1) d <= n_pos d + d fits with them) */
+	if (lat_size_mul(g->k, g->k, &kk) || lat_size_mul(g->c_in, kk, &s->d) ||
+	    lat_size_mul(g->h_out, g->w_out, &s->n_pos) || lat_size_mul(g->c_out, s->n_pos, &n_chan) ||
+	    lat_size_mul(n_chan, s->d, &s->n_kernel) || lat_size_mul(n_chan, P, &s->n_zeta) ||
+	    lat_size_mul(s->n_kernel, sizeof(double), &bytes) ||
+	    lat_size_mul(s->n_zeta, sizeof(double), &bytes) || lat_size_mul(s->n_pos, s->d, &ld_d) ||
+	    lat_size_mul(ld_d, sizeof(size_t), &bytes) || lat_size_mul(s->n_pos, P, &ld_p) ||
+	    lat_size_mul(P, s->d, &n_patch) || lat_size_mul(n_patch, sizeof(double), &bytes) ||
+	    ld_d > INT_MAX || ld_p > INT_MAX || g->c_out > INT_MAX) {
 		status = lat_err_set(err, LAT_EINVAL, "share: layer too large");
 		goto out;
 	}
@@ -640,6 +638,21 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 	return status;
 }
 
+/* max |w| over the pooled kernels; NaN or inf when one of them is not finite */
+static double max_abs(const lat_share *s, const double *w)
+{
+	double big = 0;
+
+	for (size_t a = 0; a < s->n_active; a++)
+		for (size_t c = 0; c < s->g.c_out; c++) {
+			const double *k = w + (c * s->n_pos + s->active[a]) * s->d;
+			for (size_t j = 0; j < s->d; j++)
+				if (!(fabs(k[j]) <= big)) /* NaN-propagating max */
+					big = isnan(big) ? big : fabs(k[j]);
+		}
+	return big;
+}
+
 /* mean over pools of cos(wbar of w, wbar of w0) */
 static double cos_mean(lat_share *s)
 {
@@ -669,6 +682,8 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	lat_share_pools before, after;
 	double t0 = now_seconds();
 	size_t P = s->o.presentations, it;
+	double big0, big;
+	int bad;
 	int status = LAT_OK;
 
 	sv.n_pools = s->n_pools;
@@ -679,6 +694,7 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	for (size_t i = 0; i < s->n_kernel; i++)
 		s->wd[i] = w[i];
 	memcpy(s->w0, s->wd, s->n_kernel * sizeof *s->wd);
+	big0 = max_abs(s, s->w0);
 	if (s->o.mode == LAT_SHARE_CIRCUIT)
 		sv.max_steady_error = 0;
 	if (s->o.mode == LAT_SHARE_INSTANT)
@@ -693,11 +709,21 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 			status = act_circuit(s, &sv, err);
 		if (status)
 			goto out;
-		if (update(s)) {
+		bad = update(s);
+		big = max_abs(s, s->wd);
+		if (bad || !isfinite(big)) {
 			status = lat_err_set(
 			    err, LAT_EDIVERGE,
 			    "share: non-finite weights at iteration %zu (eta_eff = %g too large?)", it + 1,
 			    s->eta_eff);
+			goto out;
+		}
+		if (big > LAT_SHARE_GROWTH_LIMIT * big0) {
+			status = lat_err_set(
+			    err, LAT_EDIVERGE,
+			    "share: the largest pooled weight grew from %g to %g at iteration %zu, more "
+			    "than %g times: the update diverges (eta_eff = %g too large)",
+			    big0, big, it + 1, LAT_SHARE_GROWTH_LIMIT, s->eta_eff);
 			goto out;
 		}
 	}

@@ -18,6 +18,7 @@
 #include "lateral/ode.h"
 #include "lateral/rule.h"
 #include "lateral/sim.h"
+#include "size.h"
 
 struct lat_sim {
 	size_t n, d, dim_c, dim; /* neurons, inputs, circuit state size, ODE state size */
@@ -193,23 +194,100 @@ static int setup_fixed(lat_sim *s, const lat_model *m, char *err)
 #define PLAN_ND_ARRAYS 9
 /* State-sized vectors of the ODE engine (CVODE BDF holds up to about 20, rk8pd 13 stages), rounded up. */
 #define PLAN_STATE_VECTORS 32
+/* Rows of a trace buffer beyond horizon / dt: the sample at t = 0, the one at the settle time, and one
+ * for the rounding of the sample times. */
+#define TRACE_SPARE_ROWS 3
+/* Without run.trace_dt, the sampling interval is the shortest time constant divided by this. */
+#define TRACE_DT_DIV 10
 
-size_t lat_sim_planned_bytes(const lat_model *m)
+static const char *source_of(const lat_model *m)
 {
-	double n = (double)m->neurons, d = (double)m->inputs, nd = n * d;
-	double dim = n + 3 + (m->timing == LAT_TIMING_CONTINUOUS ? nd : 0);
-	double doubles = PLAN_ND_ARRAYS * nd + 2 * d * d + (double)lat_model_n_fixed(m) * d +
-			 PLAN_STATE_VECTORS * dim + 8 * (n + d);
-	double bytes = doubles * sizeof(double);
-	return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+	return m->source ? m->source : "<built-in default>";
+}
+
+/* The message of sizes beyond what a size_t can address (SIZE_MAX bytes): what needs it, what to change. */
+static int beyond_address_space(char *err, const lat_model *m, const char *what, const char *change)
+{
+	char limit[32];
+
+	return lat_err_set(err, LAT_ECONFIG, "%s: %s need more than the %s a process can address; %s",
+			   source_of(m), what, lat_size_text(limit, sizeof limit, (double)SIZE_MAX), change);
+}
+
+int lat_sim_plan(const lat_model *m, size_t *bytes, char *err)
+{
+	size_t n = m->neurons, d = m->inputs, nd, dd, dim, small, pool, fixed, total;
+	char what[LAT_ERRLEN];
+
+	/* PLAN_ND_ARRAYS N x d arrays, two d x d, PLAN_STATE_VECTORS of the ODE state, 8 of N or d */
+	if (lat_size_mul(n, d, &nd) || lat_size_mul(d, d, &dd) || lat_size_add(n, 3, &dim) ||
+	    lat_size_add(dim, m->timing == LAT_TIMING_CONTINUOUS ? nd : 0, &dim) ||
+	    lat_size_add(n, d, &small) || lat_size_mul(nd, PLAN_ND_ARRAYS, &pool) ||
+	    lat_size_mul(dd, 2, &dd) || lat_size_add(pool, dd, &pool) ||
+	    lat_size_mul(dim, PLAN_STATE_VECTORS, &dim) || lat_size_add(pool, dim, &pool) ||
+	    lat_size_mul(small, 8, &small) || lat_size_add(pool, small, &pool) ||
+	    lat_size_mul(pool, sizeof(double), &pool)) {
+		snprintf(what, sizeof what, "circuit.neurons = %zu and circuit.inputs = %zu", n, d);
+		return beyond_address_space(err, m, what, "lower them");
+	}
+	if (lat_size_mul(lat_model_n_fixed(m), d, &fixed) || lat_size_mul(fixed, sizeof(double), &fixed) ||
+	    lat_size_add(pool, fixed, &total)) {
+		snprintf(what, sizeof what, "input.count = %zu fixed inputs of circuit.inputs = %zu values",
+			 lat_model_n_fixed(m), d);
+		return beyond_address_space(err, m, what,
+					    "lower input.count (0 draws a fresh input each presentation)");
+	}
+	*bytes = total;
+	return LAT_OK;
+}
+
+int lat_trace_plan(const lat_model *m, double *dt, size_t *cap, size_t *bytes, char *err)
+{
+	int cont = m->timing == LAT_TIMING_CONTINUOUS;
+	double step = m->trace_dt > 0 ? m->trace_dt : fmin(m->tau, m->tau_inh) / TRACE_DT_DIV;
+	double horizon = cont ? m->duration : lat_model_t_max(m);
+	size_t rows, size;
+	char what[LAT_ERRLEN], change[128], dt_text[96];
+
+	if (!(step > 0) || !isfinite(step))
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: run.trace_dt = 0 samples every min(circuit.tau, circuit.tau_inh) / %d, which is "
+		    "%g here: set run.trace_dt > 0 (or run.trace_presentations = 0)",
+		    source_of(m), TRACE_DT_DIV, step);
+	if (m->trace_dt > 0)
+		snprintf(dt_text, sizeof dt_text, "run.trace_dt = %g", step);
+	else
+		snprintf(dt_text, sizeof dt_text,
+			 "run.trace_dt = 0 (min(circuit.tau, circuit.tau_inh) / %d = %g)", TRACE_DT_DIV,
+			 step);
+	if (lat_size_from_double(horizon / step, &rows) || lat_size_add(rows, TRACE_SPARE_ROWS, &rows) ||
+	    lat_size_add(m->neurons, 3, &size) || lat_size_mul(rows, size, &size) ||
+	    lat_size_mul(size, sizeof(double), &size)) {
+		snprintf(what, sizeof what, "%s = %g%s sampled at %s: traces of %.3g samples of %zu neurons",
+			 cont ? "plasticity.duration" : "solver.t_max", horizon,
+			 cont || m->t_max > 0 ? "" : " (derived from the circuit)", dt_text, horizon / step,
+			 m->neurons);
+		snprintf(change, sizeof change,
+			 "raise run.trace_dt, lower %s or set run.trace_presentations = 0",
+			 cont ? "plasticity.duration" : "solver.t_max");
+		return beyond_address_space(err, m, what, change);
+	}
+	*dt = step;
+	*cap = rows;
+	*bytes = size;
+	return LAT_OK;
 }
 
 lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 {
 	lat_sim *s = calloc(1, sizeof *s);
 	lat_ode_opts opts;
-	size_t n = m->neurons, d = m->inputs, dim;
+	size_t n = m->neurons, d = m->inputs, dim, planned;
 
+	/* every size below is a term of the plan: none of them overflows once the plan fits */
+	if (lat_sim_plan(m, &planned, err))
+		goto fail;
 	if (!s)
 		goto nomem;
 	s->n = n;
@@ -627,13 +705,19 @@ const double *lat_sim_rates(const lat_sim *s)
 
 lat_trace *lat_trace_alloc(size_t cols, size_t cap, double dt)
 {
-	lat_trace *t = calloc(1, sizeof *t);
+	lat_trace *t = NULL;
+	size_t size;
+
+	if (lat_size_add(cols, 1, &size) || lat_size_mul(size, cap, &size) ||
+	    lat_size_mul(size, sizeof *t->data, &size))
+		return NULL;
+	t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
 	t->cols = cols;
 	t->cap = cap;
 	t->dt = dt;
-	t->data = malloc(cap * (1 + cols) * sizeof *t->data);
+	t->data = malloc(size);
 	if (!t->data) {
 		free(t);
 		return NULL;

@@ -16,13 +16,12 @@
 #include "lateral/optim.h"
 #include "lateral/share.h"
 #include "lateral/trainer.h"
+#include "size.h"
 
 /* Checkpoint format: "LATCKPT" and a version digit. Version 1 had no position within the epoch. */
 #define CKPT_MAGIC "LATCKPT2"
 #define CKPT_MAGIC_STEM 7
 #define MAX_LC LAT_MAX_LAYERS
-#define GIB (1024.0 * 1024.0 * 1024.0)
-#define MIB (1024.0 * 1024.0)
 
 struct lat_trainer {
 	const lat_experiment *e;
@@ -43,6 +42,8 @@ struct lat_trainer {
 	lat_share *share[MAX_LC];
 	lat_epoch_stats stats;
 	int in_epoch;          /* between lat_trainer_begin_epoch and the step that ends the epoch */
+	int shared_last;       /* a fixedpoint or circuit sharing phase ran after the last optimiser step */
+	int fault_in_sharing;  /* the last error came from a sharing phase or the batch right after one */
 	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
 };
 
@@ -95,6 +96,7 @@ static int plan_data(const lat_experiment *e, char *err)
 {
 	const char *src = e->source ? e->source : "<built-in experiment>", *what;
 	size_t n_train, n_test, b_train, b_test, limit = lat_mem_limit(e->max_memory, &what);
+	char need[32], have[32];
 	int rc = plan_split(e, 0, &n_train, &b_train, err);
 
 	if (!rc)
@@ -103,10 +105,10 @@ static int plan_data(const lat_experiment *e, char *err)
 		return rc;
 	if (b_train > limit || b_test > limit - b_train)
 		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: the data alone need %.1f MiB (%zu training and %zu test images) before "
-				   "loading, more than %s (%.1f MiB); lower data.limit_train and data.limit_test",
-				   src, ((double)b_train + (double)b_test) / MIB, n_train, n_test, what,
-				   (double)limit / MIB);
+				   "%s: the data alone need %s (%zu training and %zu test images) before "
+				   "loading, more than %s (%s); lower data.limit_train and data.limit_test",
+				   src, lat_size_text(need, sizeof need, (double)b_train + (double)b_test), n_train,
+				   n_test, what, lat_size_text(have, sizeof have, (double)limit));
 	return LAT_OK;
 }
 
@@ -198,6 +200,7 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 	lat_trainer *t = calloc(1, sizeof *t);
 	lat_batch_opts bo;
 	lat_shape in;
+	size_t x_bytes;
 	int rc = LAT_OK;
 
 	if (!t) {
@@ -213,7 +216,15 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		goto fail;
 	in = (lat_shape){t->train.c, t->train.h, t->train.w};
 	t->in_size = lat_shape_size(in);
-	t->max_batch = e->batch * e->repeats;
+	if (lat_size_mul(e->batch, e->repeats, &t->max_batch) ||
+	    lat_size_mul(t->max_batch, t->in_size, &x_bytes) ||
+	    lat_size_mul(x_bytes, sizeof *t->x, &x_bytes)) {
+		rc = lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: train.batch = %zu x data.repeats = %zu images of %zu values do not fit in memory",
+		    e->source ? e->source : "<built-in experiment>", e->batch, e->repeats, t->in_size);
+		goto fail;
+	}
 	t->net = lat_net_alloc(e, in, t->n_classes, t->max_batch, err);
 	if (!t->net) {
 		rc = LAT_ECONFIG;
@@ -225,7 +236,7 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 	t->opt = lat_optim_alloc(e, lat_net_n_params(t->net), err);
 	bo = (lat_batch_opts){.batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
 	t->batcher = t->opt ? lat_batcher_alloc(&t->train, &bo, err) : NULL;
-	t->x = malloc(t->max_batch * t->in_size * sizeof *t->x);
+	t->x = malloc(x_bytes);
 	t->y = malloc(t->max_batch * sizeof *t->y);
 	t->dlogits = malloc(t->max_batch * t->n_classes * sizeof *t->dlogits);
 	if (!t->opt || !t->batcher || !t->x || !t->y || !t->dlogits) {
@@ -239,12 +250,16 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		const char *what;
 		size_t limit = lat_mem_limit(e->max_memory, &what), planned = lat_trainer_planned_bytes(t);
 		if (planned > limit) {
-			rc = lat_err_set(err, LAT_ECONFIG,
-					 "%s: planned memory %.1f GiB (data %.1f GiB, network and optimiser %.1f GiB) is "
-					 "more than %s (%.1f GiB); lower train.batch, data.limit_train or the network size",
-					 e->source ? e->source : "<built-in experiment>", (double)planned / GIB,
-					 (double)data_bytes(t) / GIB, (double)(planned - data_bytes(t)) / GIB, what,
-					 (double)limit / GIB);
+			char p[32], d[32], n[32], l[32];
+			rc = lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: planned memory %s (data %s, network and optimiser %s) is more than %s (%s); "
+			    "lower train.batch, data.limit_train or the network size",
+			    e->source ? e->source : "<built-in experiment>",
+			    lat_size_text(p, sizeof p, (double)planned),
+			    lat_size_text(d, sizeof d, (double)data_bytes(t)),
+			    lat_size_text(n, sizeof n, (double)planned - (double)data_bytes(t)), what,
+			    lat_size_text(l, sizeof l, (double)limit));
 			goto fail;
 		}
 	}
@@ -355,8 +370,10 @@ static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int train
 		if (lat_shape_size(o) > max_out)
 			max_out = lat_shape_size(o);
 	}
-	buf[0] = malloc(n * max_out * sizeof *buf[0]);
-	buf[1] = malloc(n * max_out * sizeof *buf[1]);
+	if (lat_size_mul(n, max_out, &max_out) || lat_size_mul(max_out, sizeof *buf[0], &max_out))
+		max_out = SIZE_MAX; /* malloc refuses it */
+	buf[0] = malloc(max_out);
+	buf[1] = malloc(max_out);
 	snprintf(msg, size, "every parameter is finite but the loss is not");
 	for (size_t i = 0; buf[0] && buf[1] && i < lat_net_n_layers(t->net); i++) {
 		lat_layer *l = lat_net_layer(t->net, i);
@@ -376,6 +393,47 @@ static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int train
 	free(buf[1]);
 }
 
+/* "layer L (TYPE): V", the layer holding the parameter of largest magnitude V, into msg. */
+static void largest_weight(lat_trainer *t, char *msg, size_t size)
+{
+	size_t best = 0;
+	double big = -1;
+
+	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
+		const lat_layer *l = lat_net_layer(t->net, i);
+		for (size_t k = 0; l->w && k < l->n_params; k++)
+			if (fabs(l->w[k]) > big) {
+				big = fabs(l->w[k]);
+				best = i;
+			}
+	}
+	snprintf(msg, size, "layer %zu (%s): %g", best + 1, lat_net_layer(t->net, best)->type->name, big);
+}
+
+/* LAT_EDIVERGE when a finite loss is absurd, more than LAT_DIVERGE_LOSS_FACTOR times that of a uniform
+ * guess: logits thousands apart mean the weights have blown up. The message starts with where and names
+ * the layer of the largest weight and the key to lower. */
+static int loss_diverged(lat_trainer *t, double loss, const char *where, char *err)
+{
+	double bound = LAT_DIVERGE_LOSS_FACTOR * log((double)t->n_classes);
+	char big[128], why[96];
+
+	if (!(loss > bound))
+		return LAT_OK;
+	t->fault_in_sharing = t->shared_last;
+	largest_weight(t, big, sizeof big);
+	if (t->shared_last)
+		snprintf(why, sizeof why, "right after a sharing phase: lower sharing.eta (now %g)",
+			 t->e->share_eta);
+	else
+		snprintf(why, sizeof why, "lower train.lr (now %g)", lat_optim_lr(t->e, t->epoch));
+	return lat_err_set(
+	    err, LAT_EDIVERGE,
+	    "%s: the loss is %g, more than %g x ln(%zu classes) = %g (a uniform guess scores ln(%zu)): "
+	    "training diverged, the largest weight is in %s; %s",
+	    where, loss, LAT_DIVERGE_LOSS_FACTOR, t->n_classes, bound, t->n_classes, big, why);
+}
+
 /* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
  * resumed run draws the same patches as an uninterrupted one. */
 static int share_phase(lat_trainer *t, char *err)
@@ -392,6 +450,10 @@ static int share_phase(lat_trainer *t, char *err)
 			t->stats.share_steady_error = isnan(t->stats.share_steady_error)
 							  ? st.max_steady_error
 							  : fmax(t->stats.share_steady_error, st.max_steady_error);
+		if (rc == LAT_EDIVERGE)
+			return lat_err_set(
+			    err, rc, "sharing phase %llu, layer %zu (lc): %s; lower sharing.eta (now %g)",
+			    (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg, t->e->share_eta);
 		if (rc)
 			return lat_err_set(err, rc, "sharing phase %llu, layer %zu (lc): %s",
 					   (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg);
@@ -411,6 +473,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	char msg[LAT_ERRLEN];
 	int rc;
 
+	t->fault_in_sharing = 0;
 	if (n == 0) {
 		t->epoch++;
 		t->in_epoch = 0;
@@ -423,6 +486,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	if (rc)
 		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
 	if (!isfinite(loss)) {
+		t->fault_in_sharing = t->shared_last;
 		diagnose_forward(t, t->x, n, 1, msg, sizeof msg);
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is %g: %s", t->epoch + 1,
 				   t->stats.batches + 1, loss, msg);
@@ -436,10 +500,16 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: a %s is not finite: %s", t->epoch + 1,
 				   t->stats.batches + 1, weight ? "weight" : "gradient", msg);
 	}
+	/* after the gradients' check, which names a non-finite value more precisely, and before the step */
+	snprintf(msg, sizeof msg, "epoch %zu, batch %zu", t->epoch + 1, t->stats.batches + 1);
+	rc = loss_diverged(t, loss, msg, err);
+	if (rc)
+		return rc;
 	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(t->e, t->epoch));
 	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: after the optimiser step (lr %g): %s",
 				   t->epoch + 1, t->stats.batches + 1, lat_optim_lr(t->e, t->epoch), msg);
+	t->shared_last = 0;
 	t->global_batch++;
 	t->stats.batches++;
 	t->stats.samples += n;
@@ -448,10 +518,18 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	t->stats.train_seconds += now() - start;
 	if (t->mode != LAT_SHARE_NONE && t->global_batch % t->e->share_every == 0) {
 		rc = share_phase(t, msg);
+		t->fault_in_sharing = rc != LAT_OK;
+		/* instant sharing copies pool means: it cannot blow weights up, and has no eta */
+		t->shared_last = t->mode == LAT_SHARE_FIXEDPOINT || t->mode == LAT_SHARE_CIRCUIT;
 		if (rc)
 			return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches, msg);
 	}
 	return 1;
+}
+
+int lat_trainer_fault_in_sharing(const lat_trainer *t)
+{
+	return t->fault_in_sharing;
 }
 
 const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t)
@@ -480,10 +558,16 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 			return lat_err_set(err, rc, "%s set, samples %zu-%zu: %s", which ? "validation" : "test",
 					   start + 1, start + n, msg);
 		if (!isfinite(l)) {
+			t->fault_in_sharing = t->shared_last;
 			diagnose_forward(t, x, n, 0, msg, sizeof msg);
 			return lat_err_set(err, LAT_EDIVERGE, "%s set, samples %zu-%zu: the loss is %g: %s",
 					   which ? "validation" : "test", start + 1, start + n, l, msg);
 		}
+		snprintf(msg, sizeof msg, "%s set, samples %zu-%zu", which ? "validation" : "test", start + 1,
+			 start + n);
+		rc = loss_diverged(t, l, msg, err);
+		if (rc)
+			return rc;
 		sum += l * (double)n;
 		correct += c;
 	}
@@ -525,23 +609,38 @@ lat_net *lat_trainer_net(lat_trainer *t)
 	return t->net;
 }
 
-/* Bytes of the loaded images and labels. */
+/* Bytes of the loaded images and labels (SIZE_MAX when that overflows: it is compared with a limit). */
 static size_t data_bytes(const lat_trainer *t)
 {
-	return (t->train.n + t->val.n + t->test.n) * (t->in_size * sizeof(float) + sizeof(int));
+	size_t n, per, bytes;
+
+	if (lat_size_add(t->train.n, t->val.n, &n) || lat_size_add(n, t->test.n, &n) ||
+	    lat_size_mul(t->in_size, sizeof(float), &per) || lat_size_add(per, sizeof(int), &per) ||
+	    lat_size_mul(n, per, &bytes))
+		return SIZE_MAX;
+	return bytes;
 }
 
 size_t lat_trainer_planned_bytes(const lat_trainer *t)
 {
-	size_t n_state = 0, floats = 0;
+	size_t n_state = 0, floats, part, bytes;
+	int bad;
+
 	lat_optim_state(t->opt, &n_state);
-	floats += 2 * lat_net_n_params(t->net) + lat_net_n_buffers(t->net) + n_state;
-	floats += lat_net_activation_floats(t->net);
-	floats += t->max_batch * (t->in_size + t->n_classes);
+	bad = lat_size_mul(lat_net_n_params(t->net), 2, &floats) ||
+	      lat_size_add(floats, lat_net_n_buffers(t->net), &floats) ||
+	      lat_size_add(floats, n_state, &floats) ||
+	      lat_size_add(floats, lat_net_activation_floats(t->net), &floats) ||
+	      lat_size_add(t->in_size, t->n_classes, &part) || lat_size_mul(part, t->max_batch, &part) ||
+	      lat_size_add(floats, part, &floats);
 	/* sharing works on a double copy of each lc layer's kernels */
-	for (size_t i = 0; i < t->n_lc; i++)
-		floats += 4 * lat_net_layer(t->net, t->lc_layer[i])->n_params;
-	return floats * sizeof(float) + data_bytes(t);
+	for (size_t i = 0; i < t->n_lc && !bad; i++)
+		bad = lat_size_mul(lat_net_layer(t->net, t->lc_layer[i])->n_params, 4, &part) ||
+		      lat_size_add(floats, part, &floats);
+	/* saturate rather than wrap: the plan is compared with a limit */
+	if (bad || lat_size_mul(floats, sizeof(float), &bytes) || lat_size_add(bytes, data_bytes(t), &bytes))
+		return SIZE_MAX;
+	return bytes;
 }
 
 /* ---- checkpoints ---- */

@@ -22,6 +22,7 @@
 #include "lateral/err.h"
 #include "lateral/experiment.h"
 #include "lateral/trainer.h"
+#include "size.h"
 #include "runner.h"
 
 /* Hang guard for commands that must not block (a FIFO input): seconds before SIGALRM ends them. */
@@ -342,10 +343,11 @@ static void test_bomb_memory(void)
 	{
 		const char *args[] = {"train", "-q", "--no-plot", "-o", out, cfg, "--max-memory", "64M"};
 		CU_ASSERT_EQUAL(run_measured(sizeof args / sizeof args[0], args, &peak), 2);
+		char need_text[32];
 		snprintf(expect, sizeof expect,
-			 "bomb.cfg: the data alone need %.1f MiB (%d training and %d test images) before loading, more "
+			 "bomb.cfg: the data alone need %s (%d training and %d test images) before loading, more "
 			 "than the --max-memory limit (64.0 MiB)",
-			 need / 1048576.0, BOMB_IMAGES, BOMB_IMAGES);
+			 lat_size_text(need_text, sizeof need_text, need), BOMB_IMAGES, BOMB_IMAGES);
 		CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, expect));
 		CU_ASSERT(peak > 0 && peak < BOMB_PEAK_KIB);
 		CU_ASSERT(!exists(out));

@@ -83,6 +83,127 @@ static lat_ode_system decay_system(const decay_params *p)
 	return s;
 }
 
+/* ---- rotation dy0/dt = y1, dy1/dt = -y0: |y| stays 1, so it never settles ---- */
+
+static int rotation_rhs(const void *params, const double *y, double *dydt)
+{
+	(void)params;
+	dydt[0] = y[1];
+	dydt[1] = -y[0];
+	return 0;
+}
+
+static double rotation_residual(const void *params, const double *y, const double *dydt)
+{
+	(void)params;
+	(void)y;
+	return fmax(fabs(dydt[0]), fabs(dydt[1]));
+}
+
+static int rotation_exact(const void *params, const double *y0, double t, double *y)
+{
+	(void)params;
+	y[0] = y0[0] * cos(t) + y0[1] * sin(t);
+	y[1] = y0[1] * cos(t) - y0[0] * sin(t);
+	return 0;
+}
+
+static lat_ode_system rotation_system(void)
+{
+	lat_ode_system s = {
+	    .dim = 2, .rhs = rotation_rhs, .residual = rotation_residual, .exact = rotation_exact};
+	return s;
+}
+
+/* Counts the samples of a settle; stops it (status -99) once there are far more than its step budget. */
+typedef struct {
+	long n, cap;
+} sample_count;
+
+static int count_sample(void *ctx, double t, const double *y)
+{
+	sample_count *c = ctx;
+
+	(void)t;
+	(void)y;
+	return ++c->n > c->cap ? -99 : 0;
+}
+
+/* max_steps bounds a traced settle as a whole, not each sample interval (issue 14, class 6: tracing
+ * once made a settle that could not finish run for minutes). rk8pd ends a step at every sample time,
+ * so with dt far below its natural step a per-interval budget would never run out: the settle would
+ * run to t_max, through 10^9 samples, and the counter stops it with -99 instead. */
+static void test_sampled_settle_max_steps(void)
+{
+	const lat_method methods[] = {LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD, LAT_METHOD_EXACT,
+				      LAT_METHOD_AUTO};
+	lat_ode_system sys = rotation_system();
+	const double dt = 1e-3;
+
+	for (size_t k = 0; k < sizeof methods / sizeof methods[0]; k++) {
+		lat_ode_opts opts = base_opts(methods[k]);
+		double y[2] = {1, 0};
+		sample_count c = {0, 0};
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		lat_ode *o;
+
+		opts.max_steps = 12;
+		opts.t_max = 1e6;
+		c.cap = 100 * opts.max_steps;
+		o = lat_ode_alloc(&sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		CU_ASSERT_EQUAL(lat_ode_settle_sampled(o, y, dt, count_sample, &c, &st, err), LAT_ENOTSTEADY);
+		/* stopped by the step budget (the cause is measured from the residual's trend) */
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "no steady state after 12 steps"));
+		CU_ASSERT(st.steps <= opts.max_steps);
+		if (methods[k] != LAT_METHOD_EXACT)
+			CU_ASSERT_EQUAL(st.steps, opts.max_steps);
+		CU_ASSERT(st.settle_time < opts.t_max);
+		/* the samples are those of the time reached: at t = 0, dt, 2 dt, ... up to the settle's end */
+		CU_ASSERT(c.n >= 1 && (double)c.n <= st.settle_time / dt + 2);
+		lat_ode_free(o);
+	}
+}
+
+/* Dense output in many short intervals shares one step budget from the restart on: a rotation
+ * advanced by 0.01 at a time runs out of max_steps = 30 long before t = 100, for every method (the
+ * budget once applied to each call, so a traced continuous presentation never ran out). */
+static void test_advance_max_steps_since_restart(void)
+{
+	lat_ode_system sys = rotation_system();
+	const double y0[2] = {1, 0};
+
+	for (size_t k = 0; k < sizeof all_methods / sizeof all_methods[0]; k++) {
+		lat_ode_opts opts = base_opts(all_methods[k]);
+		double y[2];
+		char err[LAT_ERRLEN] = "";
+		lat_ode_stats st;
+		lat_ode *o;
+		long calls;
+		int rc = LAT_OK;
+
+		opts.max_steps = 30;
+		o = lat_ode_alloc(&sys, &opts, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		CU_ASSERT_EQUAL_FATAL(lat_ode_restart(o, y0, err), LAT_OK);
+		for (calls = 1; calls <= 10000 && rc == LAT_OK; calls++)
+			rc = lat_ode_advance(o, 0.01 * (double)calls, y, &st, err);
+		CU_ASSERT_EQUAL(rc, LAT_ESOLVER);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "more than max_steps = 30 steps since t = 0"));
+		CU_ASSERT(st.steps <= opts.max_steps);
+		CU_ASSERT(st.settle_time < 100);
+		/* exact: one flow evaluation per call, the 31st refused */
+		if (all_methods[k] == LAT_METHOD_EXACT)
+			CU_ASSERT_EQUAL(calls - 1, 31);
+		/* a new restart brings a new budget */
+		CU_ASSERT_EQUAL(lat_ode_restart(o, y0, err), LAT_OK);
+		CU_ASSERT_EQUAL(lat_ode_advance(o, 0.01, y, &st, err), LAT_OK);
+		CU_ASSERT_DOUBLE_EQUAL(y[0], cos(0.01), 1e-6);
+		lat_ode_free(o);
+	}
+}
+
 static void test_decay_advance(void)
 {
 	const double y0[] = {1, -2, 3}, times[] = {0, 0.5, 2, 7, 20};
@@ -736,6 +857,8 @@ static CU_TestInfo tests[] = {
     {"CVODE tolerance tied to steady_tol", test_cvode_tolerance_tied_to_steady_tol},
     {"decay: advance matches exp(-t/tau)", test_decay_advance},
     {"decay: advance argument errors", test_decay_advance_errors},
+    {"max_steps bounds a whole traced settle", test_sampled_settle_max_steps},
+    {"max_steps bounds dense output from the restart on", test_advance_max_steps_since_restart},
     {"decay: advance after a settle runs past t_max", test_advance_after_settle},
     {"decay: settle time and state", test_decay_settle},
     {"batch: every method settles to the steady state", test_settle_batch_all_methods},

@@ -199,6 +199,49 @@ static void test_trace_samples(void)
 	lat_model_clear(&m);
 }
 
+/* A traced presentation has the step budget of an untraced one (issue 14, class 6). With continuous
+ * timing the trace samples the integration over plasticity.duration every dt by dense output, and
+ * max_steps once applied to each sample interval: 50 intervals of one or two steps each never ran out. */
+static void test_trace_step_budget(void)
+{
+	lat_model m;
+	lat_sim *s;
+	lat_trace *tr;
+	char err[LAT_ERRLEN] = "";
+
+	lat_model_init(&m);
+	m.neurons = 5;
+	m.inputs = 3;
+	m.timing = LAT_TIMING_CONTINUOUS;
+	m.method = LAT_METHOD_RK8PD;
+	m.max_steps = 5;
+	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
+	for (int traced = 0; traced <= 1; traced++) {
+		s = lat_sim_alloc(&m, NULL, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		tr = traced ? lat_trace_alloc(7, 100, 3.0) : NULL;
+		CU_ASSERT_EQUAL(lat_sim_present(s, NULL, tr, err), LAT_ESOLVER);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "presentation 1: rk8pd: more than max_steps = 5 steps since t = 0"));
+		/* the trace stops where the budget ran out, long before the duration */
+		if (tr)
+			CU_ASSERT(tr->n >= 1 && tr->n < 10);
+		lat_trace_free(tr);
+		lat_sim_free(s);
+	}
+	/* with the steps it needs, the traced presentation runs to the duration */
+	m.max_steps = 100000;
+	s = lat_sim_alloc(&m, NULL, err);
+	tr = lat_trace_alloc(7, 100, 3.0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tr);
+	CU_ASSERT_EQUAL(lat_sim_present(s, NULL, tr, err), LAT_OK);
+	CU_ASSERT_EQUAL(tr->n, 51);
+	CU_ASSERT_DOUBLE_EQUAL(tr->data[50 * 8], m.duration, 0);
+	lat_trace_free(tr);
+	lat_sim_free(s);
+	lat_model_clear(&m);
+}
+
 static void test_not_steady_names_presentation(void)
 {
 	lat_model m;
@@ -380,6 +423,7 @@ static CU_TestInfo tests[] = {{"batch updates reach the closed-form W*", test_ba
 			      {"online updates approach the population W*", test_online_population_wstar},
 			      {"continuous timing matches the rule to first order", test_continuous_matches_fixedpoint_rule},
 			      {"trace samples a settle", test_trace_samples},
+			      {"a traced presentation has the step budget of an untraced one", test_trace_step_budget},
 			      {"no steady state names the presentation", test_not_steady_names_presentation},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {{.pName = "sim", .pTests = tests}, CU_SUITE_INFO_NULL};

@@ -64,8 +64,8 @@ struct lat_layer {
 /* Constructors: each returns a new layer (free with lat_layer_free) or NULL with err set (LAT_EINVAL
  * for bad shapes, e.g. an even kernel or a window larger than the input; LAT_ENOMEM). */
 /* The sizes an lc (shared = 0) or conv (shared = 1) layer of these arguments would allocate, without
- * allocating: parameters (weights and biases) and workspace floats (SIZE_MAX when that overflows).
- * Returns LAT_OK, or the error lat_lc_alloc / lat_conv_alloc would give for a bad shape. */
+ * allocating: parameters (weights and biases) and workspace floats. Returns LAT_OK, or the error
+ * lat_lc_alloc / lat_conv_alloc would give for a bad shape or sizes that overflow (both counts 0). */
 int lat_lc_plan(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch, int shared,
 		size_t *n_params, size_t *n_work, char *err);
 lat_layer *lat_lc_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,

@@ -51,7 +51,8 @@ typedef struct {
 			    * auto derives its own from steady_tol and uses these only to advance */
 	double steady_tol; /* steady state when sys->residual(y, f(y)) < steady_tol */
 	double t_max;      /* simulated time allowed per settle */
-	long max_steps;    /* internal steps allowed per settle */
+	long max_steps;    /* internal steps allowed per settle (samples included), or per dense-output
+			    * sequence from lat_ode_restart on */
 	FILE *solver_log;  /* where solver diagnostics go; NULL keeps them quiet */
 } lat_ode_opts;
 
@@ -110,7 +111,9 @@ int lat_ode_settle_sampled(lat_ode *o, double *y, double dt, lat_ode_sample_fn s
 int lat_ode_polish(lat_ode *o, double *y, double *residual, int *verdict, char *err);
 
 /* Dense output: restart at t = 0 from y0, then advance to increasing times t_out, writing y(t_out).
- * Stats accumulate from the restart. */
+ * Stats accumulate from the restart, and so does the step budget: LAT_ESOLVER once the advances since
+ * the restart need more than opts.max_steps steps, however many calls they took (one flow evaluation is
+ * one step for exact). */
 int lat_ode_restart(lat_ode *o, const double *y0, char *err);
 int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char *err);
 

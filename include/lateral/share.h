@@ -98,11 +98,16 @@ void lat_share_free(lat_share *s);
  * draws the same patches as an uninterrupted one). */
 void lat_share_reseed(lat_share *s, unsigned long seed);
 
+/* A sharing phase that multiplies the largest pooled weight by more than this has diverged: a stable
+ * rule pulls the kernels of a pool towards their mean and never grows them by orders of magnitude. */
+#define LAT_SHARE_GROWTH_LIMIT 1000.0
+
 /* Runs one sharing phase on w, the layer's parameters (float, W[c_out][y][x][c_in][u][v] then
  * bias[c_out][y][x]; only the kernels are read or written). The phase works on a double copy and writes
  * back only on success, so on any error w is unchanged: LAT_ENOTSTEADY or LAT_ESOLVER from the ODE
- * engine (message from it), LAT_EDIVERGE when a weight became non-finite. st (may be NULL) is filled
- * on error too (seconds and solver counters so far). */
+ * engine (message from it), LAT_EDIVERGE when a weight became non-finite or the largest pooled weight
+ * grew more than LAT_SHARE_GROWTH_LIMIT times. st (may be NULL) is filled on error too (seconds and
+ * solver counters so far). */
 int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err);
 
 /* Mean over pools of the pool SNR of w's kernels (see lat_share_pools); w is not changed. NaN when no

@@ -44,9 +44,10 @@ typedef struct {
  * lat_sim_free) or NULL with err set. */
 lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err);
 
-/* An upper estimate of the bytes lat_sim_alloc and the presentations of m allocate (weights, W*, the
- * rule's state, fixed inputs, the ODE engine's vectors), for planning before allocating. */
-size_t lat_sim_planned_bytes(const lat_model *m);
+/* An upper estimate (*bytes) of what lat_sim_alloc and the presentations of m allocate (weights, W*, the
+ * rule's state, fixed inputs, the ODE engine's vectors), for planning before allocating. LAT_ECONFIG
+ * naming the keys when that is beyond what a process can address (SIZE_MAX bytes). */
+int lat_sim_plan(const lat_model *m, size_t *bytes, char *err);
 
 /* Frees s; NULL is a no-op. */
 void lat_sim_free(lat_sim *s);
@@ -86,7 +87,15 @@ const double *lat_sim_fixed_inputs(const lat_sim *s, size_t *m); /* NULL (m = 0)
 const double *lat_sim_rates(const lat_sim *s);                  /* r_1..r_N, r_inh, b after the last presentation */
 const double *lat_sim_drive(const lat_sim *s);                  /* z = W x (N) the last presentation settled under */
 
-/* A trace buffer for rows of (1 + cols) values. Returns NULL on allocation failure. */
+/* The trace buffer that holds any one presentation of m: the sampling interval *dt (run.trace_dt, or
+ * min(tau, tau_inh) / 10 when it is 0), its rows *cap (the samples up to solver.t_max, or
+ * plasticity.duration with continuous timing, and the end points) and its *bytes (rows of N + 3 values).
+ * LAT_ECONFIG naming the keys when the interval is 0 (time constants too small) or the buffer is beyond
+ * what a process can address. */
+int lat_trace_plan(const lat_model *m, double *dt, size_t *cap, size_t *bytes, char *err);
+
+/* A trace buffer for cap rows of (1 + cols) values. Returns NULL on allocation failure or when that size
+ * overflows. */
 lat_trace *lat_trace_alloc(size_t cols, size_t cap, double dt);
 void lat_trace_free(lat_trace *t);
 

@@ -45,9 +45,20 @@ void lat_trainer_begin_epoch(lat_trainer *t);
  * when the epoch is over (the epoch counter then advances), or a negative code with err naming the
  * epoch and batch: LAT_EDIVERGE when the loss, a gradient or, after the optimiser step, a parameter or
  * running statistic is not finite (the message names the layer, its index and type, and the first
- * non-finite value), or the code of a failed sharing phase (LAT_ENOTSTEADY, LAT_ESOLVER, LAT_EDIVERGE;
- * the message names the phase and the layer). After an error the in-memory state is not to be saved. */
+ * non-finite value), or when training diverged with finite numbers: the batch's loss is more than
+ * LAT_DIVERGE_LOSS_FACTOR times that of a uniform guess, ln(classes) (the message names the layer with
+ * the largest weight and the key to lower, train.lr or, right after a sharing phase, sharing.eta); or
+ * the code of a failed sharing phase (LAT_ENOTSTEADY, LAT_ESOLVER, LAT_EDIVERGE when it made a kernel
+ * non-finite or grew the largest pooled weight more than LAT_SHARE_GROWTH_LIMIT times; the message names
+ * the phase and the layer). After an error the in-memory state is not to be saved. */
 int lat_trainer_step(lat_trainer *t, char *err);
+
+/* Loss of a batch, as a multiple of ln(classes), above which training has diverged. */
+#define LAT_DIVERGE_LOSS_FACTOR 1000.0
+
+/* 1 when the last error of lat_trainer_step came from a sharing phase or from the batch right after
+ * one (its key is then sharing.eta, sharing.t_max or sharing.max_steps, not train.lr); 0 otherwise. */
+int lat_trainer_fault_in_sharing(const lat_trainer *t);
 
 const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t);
 
