@@ -12,6 +12,7 @@
 
 #include "lateral/circuit.h"
 #include "lateral/err.h"
+#include "lateral/rule.h"
 
 /* A 1x1 or 2x2 Schur pivot smaller than this, relative to the terms it is formed from, is singular. */
 #define PIVOT_RTOL (1e3 * DBL_EPSILON)
@@ -685,8 +686,7 @@ static int plastic_rhs(const void *params, const double *y, double *dydt)
 		if (c->relu && u < 0)
 			u = 0;
 		dydt[i] = (u - y[i]) / c->tau;
-		for (j = 0; j < d; j++)
-			dw[i * d + j] = -rate * (post * p->x[j] + p->gamma * (wi[j] - wi0[j]));
+		lat_rule_rate_row(d, dw + i * d, wi, wi0, p->x, post, rate, p->gamma);
 	}
 	border_rhs(c, y, mean, dydt);
 	return 0;

@@ -14,6 +14,7 @@
 
 #include "lateral/closedform.h"
 #include "lateral/err.h"
+#include "lateral/metrics.h"
 
 /* Solves both systems for a given input covariance (overwritten: it becomes a factor). */
 static int solve(size_t n, size_t d, gsl_matrix *cov, const double *w_init, double a, double gamma,
@@ -150,4 +151,29 @@ out:
 	gsl_vector_free(eval);
 	gsl_matrix_free(c);
 	return status;
+}
+
+int lat_closedform_ratios(size_t n, size_t d, const double *w_init, const double *wstar, double *inv_snr_ratio,
+			  double *mean_ratio, char *err)
+{
+	double *wbar = malloc(d * sizeof *wbar);
+	lat_pool_stats st, st0;
+
+	if (!wbar)
+		return lat_err_set(err, LAT_ENOMEM, "out of memory for a pool mean of %zu weights", d);
+	lat_metrics_mean(n, d, w_init, wbar);
+	lat_metrics_pool(n, d, wstar, wbar, &st);
+	lat_metrics_pool(n, d, w_init, wbar, &st0);
+	*inv_snr_ratio = st.inv_snr / st0.inv_snr;
+	*mean_ratio = st.mean_ratio;
+	free(wbar);
+	return LAT_OK;
+}
+
+void lat_closedform_identity_ratios(double alpha, double gamma, double *inv_snr_ratio, double *mean_ratio)
+{
+	double g = gamma * (1 + alpha), h = gamma / (1 + gamma), s = g / (1 + g);
+
+	*inv_snr_ratio = isinf(alpha) ? h * h : h * h / (s * s);
+	*mean_ratio = s;
 }

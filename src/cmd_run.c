@@ -420,7 +420,11 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		fprintf(stderr, "lateral %s: resuming after presentation %llu of %zu from %s\n", o->cmd,
 			(unsigned long long)s->done, m->presentations, ctl->state_path);
 		res->init.presentation = 0;
-		res->init.pool = (lat_pool_stats){s->init_snr, s->init_inv_snr, s->init_cos_mean, s->init_mean_ratio};
+		res->init.pool = (lat_pool_stats){.snr = s->init_snr,
+						   .inv_snr = s->init_inv_snr,
+						   .cos_mean = s->init_cos_mean,
+						   .mean_ratio = s->init_mean_ratio,
+						   .mean_over_std = NAN};
 		res->init.dist_wstar = s->init_dist_wstar;
 		if (!o->quiet)
 			table_header();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lateral/closedform.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
@@ -150,26 +151,16 @@ typedef struct {
 } sweep_row;
 
 /* Predictions from the closed form with the population (or fixed-input) covariance, and the C = I
- * formulas of SCIENCE.md section 4: 1/SNR falls by (gamma/(1+gamma))^2 / (g/(1+g))^2, the mean
- * shrinks by g/(1+g), g = gamma (1 + alpha). */
+ * formulas of docs/science.md section 4. */
 static void predict(const lat_model *m, lat_sim *sim, sweep_row *row)
 {
 	const double *ws = lat_sim_wstar(sim, NULL);
-	double *wbar = malloc(m->inputs * sizeof *wbar);
-	double gm = m->gamma, g = gm * (1 + m->alpha), h = gm / (1 + gm), s = g / (1 + g);
 
 	row->pred_inv_snr_ratio = row->pred_mean_ratio = NAN;
-	if (ws && wbar) {
-		lat_pool_stats st, st0;
-		lat_metrics_mean(m->neurons, m->inputs, lat_sim_weights_init(sim), wbar);
-		lat_metrics_pool(m->neurons, m->inputs, ws, wbar, &st);
-		lat_metrics_pool(m->neurons, m->inputs, lat_sim_weights_init(sim), wbar, &st0);
-		row->pred_inv_snr_ratio = st.inv_snr / st0.inv_snr;
-		row->pred_mean_ratio = st.mean_ratio;
-	}
-	free(wbar);
-	row->formula_inv_snr_ratio = isinf(m->alpha) ? h * h : h * h / (s * s);
-	row->formula_mean_ratio = s;
+	if (ws && lat_closedform_ratios(m->neurons, m->inputs, lat_sim_weights_init(sim), ws, &row->pred_inv_snr_ratio,
+					&row->pred_mean_ratio, NULL))
+		row->pred_inv_snr_ratio = row->pred_mean_ratio = NAN;
+	lat_closedform_identity_ratios(m->alpha, m->gamma, &row->formula_inv_snr_ratio, &row->formula_mean_ratio);
 }
 
 static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, lat_model *m, sweep_row *row)

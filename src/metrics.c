@@ -17,7 +17,7 @@ void lat_metrics_mean(size_t n, size_t d, const double *w, double *wbar)
 
 void lat_metrics_pool(size_t n, size_t d, const double *w, const double *wbar_init, lat_pool_stats *st)
 {
-	double snr = 0, dot = 0, norm = 0, norm_init = 0;
+	double snr = 0, mos = 0, dot = 0, norm = 0, norm_init = 0;
 
 	for (size_t j = 0; j < d; j++) {
 		double m = 0, v = 0;
@@ -31,12 +31,14 @@ void lat_metrics_pool(size_t n, size_t d, const double *w, const double *wbar_in
 		}
 		v /= (double)n;
 		snr += v > 0 ? m * m / v : (m != 0 ? INFINITY : 0);
+		mos += v > 0 ? fabs(m) / sqrt(v) : (m != 0 ? INFINITY : 0);
 		dot += m * wbar_init[j];
 		norm += m * m;
 		norm_init += wbar_init[j] * wbar_init[j];
 	}
 	st->snr = snr / (double)d;
 	st->inv_snr = 1.0 / st->snr;
+	st->mean_over_std = mos / (double)d;
 	st->cos_mean = norm > 0 && norm_init > 0 ? dot / sqrt(norm * norm_init) : NAN;
 	st->mean_ratio = norm_init > 0 ? sqrt(norm / norm_init) : NAN;
 }

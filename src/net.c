@@ -231,16 +231,17 @@ void lat_net_free(lat_net *n)
 	free(n);
 }
 
-void lat_net_init(lat_net *n, unsigned long seed)
+int lat_net_init(lat_net *n, unsigned long seed, char *err)
 {
 	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
 	if (!r)
-		return;
+		return lat_err_set(err, LAT_ENOMEM, "out of memory for the initialisation's random generator");
 	gsl_rng_set(r, seed);
 	for (size_t i = 0; i < n->n_layers; i++)
 		if (n->layers[i]->type->init)
 			n->layers[i]->type->init(n->layers[i], r);
 	gsl_rng_free(r);
+	return LAT_OK;
 }
 
 const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int training, char *err)

@@ -23,6 +23,7 @@
 #include "lateral/circuit.h"
 #include "lateral/err.h"
 #include "lateral/metrics.h"
+#include "lateral/rule.h"
 #include "lateral/ode.h"
 #include "lateral/share.h"
 #include "size.h"
@@ -468,25 +469,14 @@ static void measure(const lat_share *s, const float *w, double *buf, lat_share_p
 		size_t n = s->pool_start[p + 1] - s->pool_start[p];
 		const size_t *mem = s->members + s->pool_start[p];
 		lat_pool_stats ps;
-		double sum = 0;
 		if (n < 2)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < d; j++)
 				buf[i * d + j] = w[mem[i] * d + j];
-		lat_metrics_pool(n, d, buf, buf, &ps); /* wbar_init is irrelevant: only snr is used */
-		for (size_t j = 0; j < d; j++) {
-			double m = 0, v = 0;
-			for (size_t i = 0; i < n; i++)
-				m += buf[i * d + j];
-			m /= (double)n;
-			for (size_t i = 0; i < n; i++)
-				v += (buf[i * d + j] - m) * (buf[i * d + j] - m);
-			v /= (double)n;
-			sum += v > 0 ? fabs(m) / sqrt(v) : (m != 0 ? INFINITY : 0);
-		}
+		lat_metrics_pool(n, d, buf, buf, &ps); /* wbar_init is irrelevant: cos_mean is not used */
 		snr += ps.snr;
-		mos += sum / (double)d;
+		mos += ps.mean_over_std;
 		r->n_pools++;
 	}
 	r->snr = r->n_pools ? snr / (double)r->n_pools : NAN;
@@ -558,10 +548,11 @@ static void drives(lat_share *s)
 	}
 }
 
-/* grad = (1/P) act X_pos, then the update of every pooled kernel */
-static void update(lat_share *s)
+/* grad = (1/P) act X_pos, then the rule's step for every pooled kernel (docs/science.md section 6);
+ * nonzero when a weight became non-finite */
+static int update(lat_share *s)
 {
-	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos;
+	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos, bad = 0;
 	double eta = s->eta_eff, gamma = s->o.gamma;
 
 	for (size_t a = 0; a < s->n_active; a++) {
@@ -573,12 +564,11 @@ static void update(lat_share *s)
 			    n_pos * d);
 		for (size_t c = 0; c < s->g.c_out; c++) {
 			size_t off = (c * s->n_pos + pos) * s->d;
-			double *w = s->wd + off;
-			const double *w0 = s->w0 + off, *gr = s->grad + off;
-			for (size_t j = 0; j < s->d; j++)
-				w[j] -= eta * (gr[j] + gamma * (w[j] - w0[j]));
+			bad |= lat_rule_step_row(s->d, s->wd + off, s->wd + off, s->w0 + off, NULL, s->grad + off, 1.0,
+						 0, eta, gamma);
 		}
 	}
+	return bad;
 }
 
 /* act = r* - b from the analytic steady state, pool by pool and presentation by presentation */
@@ -693,6 +683,7 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	double t0 = now_seconds();
 	size_t P = s->o.presentations, it;
 	double big0, big;
+	int bad;
 	int status = LAT_OK;
 
 	sv.n_pools = s->n_pools;
@@ -718,9 +709,9 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 			status = act_circuit(s, &sv, err);
 		if (status)
 			goto out;
-		update(s);
+		bad = update(s);
 		big = max_abs(s, s->wd);
-		if (!isfinite(big)) {
+		if (bad || !isfinite(big)) {
 			status = lat_err_set(
 			    err, LAT_EDIVERGE,
 			    "share: non-finite weights at iteration %zu (eta_eff = %g too large?)", it + 1,

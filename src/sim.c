@@ -17,7 +17,7 @@
 #include "lateral/closedform.h"
 #include "lateral/err.h"
 #include "lateral/ode.h"
-#include "lateral/plasticity.h"
+#include "lateral/rule.h"
 #include "lateral/sim.h"
 #include "size.h"
 
@@ -26,8 +26,7 @@ struct lat_sim {
 	size_t presented;
 	int x_pending; /* 1: x is the input of a presentation that failed, to be presented again */
 	int continuous, batch;
-	double eta, schedule_tau; /* for continuous timing, which bypasses lat_plasticity */
-	int schedule_invsqrt;
+	lat_rule_opts rule_opts; /* the rule's settings (continuous timing uses its schedule directly) */
 	double duration;
 
 	lat_circuit circuit;
@@ -35,7 +34,7 @@ struct lat_sim {
 	lat_circuit_plastic plastic_params;
 	lat_ode_system sys;
 	lat_ode *ode;
-	lat_plasticity *rule;
+	lat_rule *rule;
 	lat_trace *trace; /* the trace being filled during a sampled settle, else NULL */
 
 	gsl_rng *rng_input;
@@ -285,7 +284,6 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 {
 	lat_sim *s = calloc(1, sizeof *s);
 	lat_ode_opts opts;
-	lat_plasticity_opts popts;
 	size_t n = m->neurons, d = m->inputs, dim, planned;
 
 	/* every size below is a term of the plan: none of them overflows once the plan fits */
@@ -301,9 +299,11 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 	s->dim_c = lat_circuit_dim(&s->circuit);
 	s->continuous = m->timing == LAT_TIMING_CONTINUOUS;
 	s->batch = m->update == LAT_UPDATE_BATCH;
-	s->eta = m->eta;
-	s->schedule_tau = m->schedule_tau;
-	s->schedule_invsqrt = m->schedule == LAT_SCHED_INVSQRT;
+	s->rule_opts = (lat_rule_opts){.eta = m->eta,
+				       .gamma = m->gamma,
+				       .momentum = m->momentum,
+				       .schedule = m->schedule,
+				       .schedule_tau = m->schedule_tau};
 	s->duration = m->duration;
 	if (s->continuous && m->momentum > 0) {
 		lat_err_set(err, LAT_ECONFIG,
@@ -338,12 +338,7 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 		s->y[i] = s->circuit.relu ? fmax(0, m->bias) : m->bias;
 
 	copy_rates(s);
-	popts = (lat_plasticity_opts){.eta = m->eta,
-				      .gamma = m->gamma,
-				      .momentum = m->momentum,
-				      .schedule = m->schedule,
-				      .schedule_tau = m->schedule_tau};
-	s->rule = lat_plasticity_alloc(n, d, &popts, s->w_init, err);
+	s->rule = lat_rule_alloc(n, d, &s->rule_opts, s->w_init, err);
 	if (!s->rule)
 		goto fail;
 
@@ -379,7 +374,7 @@ void lat_sim_free(lat_sim *s)
 	if (!s)
 		return;
 	lat_ode_free(s->ode);
-	lat_plasticity_free(s->rule);
+	lat_rule_free(s->rule);
 	gsl_rng_free(s->rng_input);
 	free(s->chol);
 	free(s->scale);
@@ -482,7 +477,7 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 	/* A failed presentation leaves everything as it was: the circuit state, the accumulator and the
 	 * input (kept for the retry, so the generator's stream is not advanced twice). */
 	memcpy(s->y_prev, s->y, s->dim * sizeof *s->y);
-	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
+	lat_rule_state(s->rule, &vel, &acc, &n_acc, &n_updates);
 	if (batch_due) {
 		memcpy(s->acc_prev, acc, nd * sizeof *acc);
 		n_acc_prev = *n_acc;
@@ -494,8 +489,7 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 	s->x_pending = 0;
 
 	if (s->continuous) {
-		s->plastic_params.eta =
-		    s->schedule_invsqrt ? s->eta / sqrt(1.0 + (double)p / s->schedule_tau) : s->eta;
+		s->plastic_params.eta = lat_rule_eta_at(&s->rule_opts, (double)p);
 		memcpy(s->y + s->dim_c, s->w, s->n * s->d * sizeof *s->w);
 		if (trace) {
 			rc = integrate_traced(s, trace, &st, msg);
@@ -523,10 +517,10 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 		for (size_t i = 0; i < s->n; i++)
 			s->act[i] = s->y[i] - b;
 		if (s->batch) {
-			lat_plasticity_accumulate(s->rule, s->x, s->act);
-			rc = (p + 1) % s->m == 0 ? lat_plasticity_apply(s->rule, s->w, msg) : LAT_OK;
+			lat_rule_accumulate(s->rule, s->x, s->act);
+			rc = (p + 1) % s->m == 0 ? lat_rule_apply(s->rule, s->w, msg) : LAT_OK;
 		} else {
-			rc = lat_plasticity_update(s->rule, s->x, s->act, s->w, msg);
+			rc = lat_rule_update(s->rule, s->x, s->act, s->w, msg);
 		}
 		if (rc)
 			goto fail;
@@ -594,7 +588,7 @@ int lat_sim_save(lat_sim *s, FILE *fp, char *err)
 	lat_ckpt_writer *w;
 	int rc;
 
-	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
+	lat_rule_state(s->rule, &vel, &acc, &n_acc, &n_updates);
 	h[H_N] = s->n;
 	h[H_D] = s->d;
 	h[H_DIM] = s->dim;
@@ -690,7 +684,7 @@ int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err)
 	rc = lat_ckpt_get_rng(c, &secs[SIM_RNG], s->rng_input, err);
 	if (rc)
 		goto out;
-	lat_plasticity_state(s->rule, &vel, &acc, &n_acc, &n_updates);
+	lat_rule_state(s->rule, &vel, &acc, &n_acc, &n_updates);
 	lat_ckpt_get_f64(&secs[SIM_W], s->w);
 	lat_ckpt_get_f64(&secs[SIM_Y], s->y);
 	lat_ckpt_get_f64(&secs[SIM_X], s->x);

@@ -13,6 +13,7 @@
 #include "lateral/data.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
+#include "lateral/loss.h"
 #include "lateral/optim.h"
 #include "lateral/share.h"
 #include "lateral/trainer.h"
@@ -227,7 +228,9 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		rc = LAT_ECONFIG;
 		goto fail;
 	}
-	lat_net_init(t->net, e->seed);
+	rc = lat_net_init(t->net, e->seed, err);
+	if (rc)
+		goto fail;
 	t->opt = lat_optim_alloc(e, lat_net_n_params(t->net), err);
 	bo = (lat_batch_opts){.batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
 	t->batcher = t->opt ? lat_batcher_alloc(&t->train, &bo, err) : NULL;
@@ -477,7 +480,9 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	logits = lat_net_forward(t->net, t->x, n, 1, msg);
 	if (!logits)
 		return lat_err_set(err, LAT_EINVAL, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
-	loss = lat_softmax_xent(logits, t->y, n, t->n_classes, t->dlogits, &correct);
+	rc = lat_loss_softmax_xent(logits, t->y, n, t->n_classes, t->dlogits, &loss, &correct, msg);
+	if (rc)
+		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
 	if (!isfinite(loss)) {
 		t->fault_in_sharing = t->shared_last;
 		diagnose_forward(t, t->x, n, 1, msg, sizeof msg);
@@ -542,25 +547,25 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 		size_t n = d->n - start < t->max_batch ? d->n - start : t->max_batch, c = 0;
 		const float *x = d->x + start * t->in_size, *logits = lat_net_forward(t->net, x, n, 0, err);
 		double l;
+		char msg[LAT_ERRLEN];
+		int rc;
 		if (!logits)
 			return LAT_EINVAL;
-		l = lat_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &c);
+		rc = lat_loss_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &l, &c, msg);
+		if (rc)
+			return lat_err_set(err, rc, "%s set, samples %zu-%zu: %s", which ? "validation" : "test",
+					   start + 1, start + n, msg);
 		if (!isfinite(l)) {
-			char msg[LAT_ERRLEN];
 			t->fault_in_sharing = t->shared_last;
 			diagnose_forward(t, x, n, 0, msg, sizeof msg);
 			return lat_err_set(err, LAT_EDIVERGE, "%s set, samples %zu-%zu: the loss is %g: %s",
 					   which ? "validation" : "test", start + 1, start + n, l, msg);
 		}
-		{
-			char where[96];
-			int rc;
-			snprintf(where, sizeof where, "%s set, samples %zu-%zu",
-				 which ? "validation" : "test", start + 1, start + n);
-			rc = loss_diverged(t, l, where, err);
-			if (rc)
-				return rc;
-		}
+		snprintf(msg, sizeof msg, "%s set, samples %zu-%zu", which ? "validation" : "test", start + 1,
+			 start + n);
+		rc = loss_diverged(t, l, msg, err);
+		if (rc)
+			return rc;
 		sum += l * (double)n;
 		correct += c;
 	}

@@ -15,7 +15,6 @@
 #include "lateral/err.h"
 #include "runner.h"
 
-#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 #define CIFAR_PIXELS 3072
 
 /* One temporary directory for the whole suite, removed with its files afterwards. */
@@ -1105,30 +1104,6 @@ static void test_batcher_bad_opts(void)
 	lat_dataset_clear(&d);
 }
 
-/* The real Fashion-MNIST test set, when installed (skipped silently otherwise). */
-static void test_fashion_mnist(void)
-{
-	const char *im = FASHION_DIR "/t10k-images-idx3-ubyte.gz",
-		   *lb = FASHION_DIR "/t10k-labels-idx1-ubyte.gz";
-	char err[LAT_ERRLEN];
-	lat_dataset d;
-	size_t k, bad = 0;
-
-	if (access(im, R_OK) != 0 || access(lb, R_OK) != 0)
-		return;
-	lat_dataset_init(&d);
-	CU_ASSERT_EQUAL_FATAL(lat_data_load_idx(im, lb, 0, &d, err), LAT_OK);
-	CU_ASSERT_EQUAL(d.n, 10000);
-	CU_ASSERT(d.c == 1 && d.h == 28 && d.w == 28);
-	CU_ASSERT_EQUAL(d.n_classes, 10);
-	for (k = 0; k < d.n * 28 * 28; k++)
-		bad += !(d.x[k] >= 0.0f && d.x[k] <= 1.0f);
-	for (k = 0; k < d.n; k++)
-		bad += d.y[k] < 0 || d.y[k] >= 10;
-	CU_ASSERT_EQUAL(bad, 0);
-	lat_dataset_clear(&d);
-}
-
 static CU_TestInfo tests[] = {
     {"idx plain: exact pixels and labels", test_idx_plain},
     {"idx gzip and mixed", test_idx_gzip},
@@ -1148,7 +1123,6 @@ static CU_TestInfo tests[] = {
     {"batcher: repeats and shifts", test_batcher_repeats},
     {"batcher: shifts are exact translations", test_batcher_shift_exact},
     {"batcher: bad options", test_batcher_bad_opts},
-    {"fashion-mnist t10k (if installed)", test_fashion_mnist},
     CU_TEST_INFO_NULL,
 };
 

@@ -13,8 +13,17 @@
 
 #include "lateral/err.h"
 #include "lateral/layer.h"
+#include "lateral/loss.h"
 #include "gradcheck.h"
 #include "runner.h"
+
+/* lat_loss_softmax_xent for labels known to be valid: the loss, asserting success */
+static double xent(const float *z, const int *y, size_t batch, size_t k, float *d, size_t *n_correct)
+{
+	double loss = NAN;
+	CU_ASSERT_EQUAL(lat_loss_softmax_xent(z, y, batch, k, d, &loss, n_correct, NULL), LAT_OK);
+	return loss;
+}
 
 #define SEED 20240612UL
 #define GC_STEP 1e-2 /* finite-difference step in float32 */
@@ -333,20 +342,29 @@ static void test_xent_values(void)
 	const int y_tie[2] = {0, 1};
 	float d[6];
 	size_t n_correct = 99;
-	double loss = lat_softmax_xent(z, y, 2, 3, d, &n_correct);
+	double loss = xent(z, y, 2, 3, d, &n_correct);
 
 	CU_ASSERT_DOUBLE_EQUAL(loss, (log(2.0) + 4 + log(1 + 2 * exp(-4.0))) / 2, 1e-6);
 	CU_ASSERT_EQUAL(n_correct, 1); /* sample 0 right, sample 1 predicts class 0 */
 	for (int j = 0; j < 6; j++)
 		CU_ASSERT_DOUBLE_EQUAL(d[j], want_d[j], 1e-7);
 	/* One sample: the loss is -log p_y. */
-	CU_ASSERT_DOUBLE_EQUAL(lat_softmax_xent(z, y, 1, 3, NULL, NULL), log(2.0), 1e-6);
-	CU_ASSERT(isfinite(lat_softmax_xent(z + 3, y + 1, 1, 3, NULL, NULL)));
+	CU_ASSERT_DOUBLE_EQUAL(xent(z, y, 1, 3, NULL, NULL), log(2.0), 1e-6);
+	CU_ASSERT(isfinite(xent(z + 3, y + 1, 1, 3, NULL, NULL)));
 	/* Ties: the first maximum is the prediction. */
-	lat_softmax_xent(tie, y_tie, 1, 3, NULL, &n_correct);
+	xent(tie, y_tie, 1, 3, NULL, &n_correct);
 	CU_ASSERT_EQUAL(n_correct, 1);
-	lat_softmax_xent(tie, y_tie + 1, 1, 3, NULL, &n_correct);
+	xent(tie, y_tie + 1, 1, 3, NULL, &n_correct);
 	CU_ASSERT_EQUAL(n_correct, 0);
+	/* A label outside [0, n_classes) is an input error with a message, not an assertion. */
+	{
+		const int bad[2] = {3, -1};
+		char err[LAT_ERRLEN] = "";
+		CU_ASSERT_EQUAL(lat_loss_softmax_xent(z, bad, 1, 3, NULL, &loss, NULL, err), LAT_EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "sample 1 of the batch has label 3, outside [0, 3)"));
+		CU_ASSERT_EQUAL(lat_loss_softmax_xent(z, bad + 1, 1, 3, NULL, &loss, NULL, err), LAT_EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "label -1"));
+	}
 }
 
 static void test_xent_grad(void)
@@ -358,14 +376,14 @@ static void test_xent_grad(void)
 	double worst = 0;
 
 	fill_uniform(z, B * K, -3, 3, r);
-	lat_softmax_xent(z, y, B, K, d, NULL);
+	xent(z, y, B, K, d, NULL);
 	for (size_t k = 0; k < B * K; k++) {
 		float keep = z[k];
 		double lp, lm, num;
 		z[k] = keep + (float)GC_STEP;
-		lp = lat_softmax_xent(z, y, B, K, NULL, NULL);
+		lp = xent(z, y, B, K, NULL, NULL);
 		z[k] = keep - (float)GC_STEP;
-		lm = lat_softmax_xent(z, y, B, K, NULL, NULL);
+		lm = xent(z, y, B, K, NULL, NULL);
 		z[k] = keep;
 		num = (lp - lm) / (2 * GC_STEP);
 		worst = fmax(worst, fabs(d[k] - num));
@@ -662,7 +680,7 @@ static double tiny_loss(tiny_net *n, const int *labels, float *dlogits)
 {
 	for (int k = 0; k < NET_N; k++)
 		n->l[k]->type->forward(n->l[k], n->act[k], n->act[k + 1], NET_B, 1);
-	return lat_softmax_xent(n->act[NET_N], labels, NET_B, 4, dlogits, NULL);
+	return xent(n->act[NET_N], labels, NET_B, 4, dlogits, NULL);
 }
 
 static const int tiny_labels[NET_B] = {3, 0, 1};

@@ -25,6 +25,7 @@ static void test_three_neurons(void)
 	lat_pool_stats st;
 	lat_metrics_pool(3, 2, w, wbar0, &st);
 	CU_ASSERT_DOUBLE_EQUAL(st.snr, 0.5 * (9 / (14.0 / 3) + 1 / 2.0), 1e-14);
+	CU_ASSERT_DOUBLE_EQUAL(st.mean_over_std, 0.5 * (3 / sqrt(14.0 / 3) + 1 / sqrt(2.0)), 1e-14);
 	CU_ASSERT_DOUBLE_EQUAL(st.cos_mean, 1.0, 1e-14);
 	CU_ASSERT_DOUBLE_EQUAL(st.mean_ratio, 1.0, 1e-14);
 }
@@ -36,6 +37,7 @@ static void test_uniform_pool(void)
 	lat_pool_stats st;
 	lat_metrics_pool(3, 2, w, wbar0, &st);
 	CU_ASSERT(isinf(st.snr) && st.snr > 0);
+	CU_ASSERT(isinf(st.mean_over_std) && st.mean_over_std > 0);
 	CU_ASSERT_EQUAL(st.inv_snr, 0);
 	CU_ASSERT_DOUBLE_EQUAL(st.cos_mean, -1.0, 1e-14);
 	lat_metrics_mean(3, 2, w, wbar);

@@ -27,4 +27,14 @@ int lat_closedform_wstar_cov(size_t n, size_t d, const double *c, const double *
 int lat_closedform_batch_rate(size_t d, size_t m, const double *x, double alpha, double gamma, double eta,
 			      double *rho, double *lambda_max, char *err);
 
+/* What a converged study predicts, from W* (n x d) and the initial weights w_init (n x d), both borrowed:
+ * the ratio of the pool's 1/SNR at W* to its initial 1/SNR, and |wbar*| / |wbar^init|. LAT_ENOMEM. */
+int lat_closedform_ratios(size_t n, size_t d, const double *w_init, const double *wstar, double *inv_snr_ratio,
+			  double *mean_ratio, char *err);
+
+/* The same two ratios in closed form for C = I (docs/science.md section 4), g = gamma (1 + alpha):
+ * 1/SNR falls by (gamma / (1 + gamma))^2 / (g / (1 + g))^2 (by (gamma / (1 + gamma))^2 when alpha is
+ * +INFINITY) and the mean shrinks by g / (1 + g) (not at all when alpha is +INFINITY). */
+void lat_closedform_identity_ratios(double alpha, double gamma, double *inv_snr_ratio, double *mean_ratio);
+
 #endif

@@ -109,10 +109,4 @@ typedef struct {
 /* Fills g for an lc or conv layer; LAT_EINVAL for any other kind. */
 int lat_lc_geometry(const lat_layer *l, lat_lc_geom *g);
 
-/* Mean softmax cross-entropy over the batch of logits (batch x n_classes). When dlogits is non-NULL
- * it receives dLoss/dlogits (already divided by batch). *n_correct (may be NULL) counts argmax hits.
- * Labels must lie in [0, n_classes). */
-double lat_softmax_xent(const float *logits, const int *labels, size_t batch, size_t n_classes,
-			float *dlogits, size_t *n_correct);
-
 #endif

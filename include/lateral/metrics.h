@@ -9,10 +9,12 @@ typedef struct {
 	double inv_snr;    /* 1 / snr */
 	double cos_mean;   /* cos(wbar, wbar^init) */
 	double mean_ratio; /* |wbar| / |wbar^init| */
+	double mean_over_std; /* (1/d) sum_j |m_j| / sqrt(v_j) */
 } lat_pool_stats;
 
 /* Pool statistics of w (n x d) against the initial pool mean wbar_init (d values). Borrows both;
- * O(n d), no allocation. A coordinate with zero variance makes snr = +inf and inv_snr = 0. */
+ * O(n d), no allocation. A coordinate with zero variance makes snr and mean_over_std +inf (0 when its mean
+ * is 0 too) and inv_snr = 0. */
 void lat_metrics_pool(size_t n, size_t d, const double *w, const double *wbar_init, lat_pool_stats *st);
 
 /* Pool mean over the n rows of w (n x d), written to wbar (d values). */

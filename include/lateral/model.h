@@ -6,8 +6,8 @@
 
 #include "lateral/circuit.h"
 #include "lateral/ode.h"
+#include "lateral/rule.h"
 
-typedef enum { LAT_SCHED_CONSTANT, LAT_SCHED_INVSQRT } lat_schedule;
 typedef enum { LAT_UPDATE_ONLINE, LAT_UPDATE_BATCH } lat_update;
 typedef enum { LAT_TIMING_FIXEDPOINT, LAT_TIMING_CONTINUOUS } lat_timing;
 

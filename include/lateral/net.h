@@ -18,8 +18,9 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 /* Frees n and its layers; NULL is a no-op. */
 void lat_net_free(lat_net *n);
 
-/* Initialises every parameter and buffer from seed (each layer's PyTorch-style init). */
-void lat_net_init(lat_net *n, unsigned long seed);
+/* Initialises every parameter and buffer from seed (each layer's PyTorch-style init). Returns LAT_OK, or
+ * LAT_ENOMEM with err (n unchanged) when the random generator cannot be allocated. */
+int lat_net_init(lat_net *n, unsigned long seed, char *err);
 
 /* Runs the batch x (batch x in size, borrowed until the matching backward) through the layers and
  * returns the logits (batch x n_classes, owned by n, valid until the next forward). NULL on error. */

@@ -1,4 +1,4 @@
-/* plasticity.c: averaged anti-Hebbian updates with momentum and a learning-rate schedule. */
+/* rule.c: the anti-Hebbian rule: one neuron's step and rate, and averaged updates with momentum and a schedule. */
 #include <config.h>
 
 #include <float.h>
@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "lateral/err.h"
-#include "lateral/plasticity.h"
+#include "lateral/rule.h"
 #include "size.h"
 
-struct lat_plasticity {
+struct lat_rule {
 	size_t n, d;
-	lat_plasticity_opts opts;
+	lat_rule_opts opts;
 	double *w_init; /* n x d */
 	double *acc;    /* n x d: sum of (r_i - b) x over the pending presentations */
 	double *vel;    /* n x d: momentum buffer */
@@ -21,10 +21,10 @@ struct lat_plasticity {
 	size_t n_updates;
 };
 
-lat_plasticity *lat_plasticity_alloc(size_t n, size_t d, const lat_plasticity_opts *opts,
+lat_rule *lat_rule_alloc(size_t n, size_t d, const lat_rule_opts *opts,
 				     const double *w_init, char *err)
 {
-	lat_plasticity *p = NULL;
+	lat_rule *p = NULL;
 	size_t nd = 0, bytes;
 
 	if (n == 0 || d == 0 || lat_size_mul(n, d, &nd) || lat_size_mul(nd, sizeof *p->w_init, &bytes)) {
@@ -56,11 +56,11 @@ lat_plasticity *lat_plasticity_alloc(size_t n, size_t d, const lat_plasticity_op
 nomem:
 	lat_err_set(err, LAT_ENOMEM, "plasticity: out of memory for %zu x %zu weights", n, d);
 fail:
-	lat_plasticity_free(p);
+	lat_rule_free(p);
 	return NULL;
 }
 
-void lat_plasticity_free(lat_plasticity *p)
+void lat_rule_free(lat_rule *p)
 {
 	if (!p)
 		return;
@@ -71,7 +71,7 @@ void lat_plasticity_free(lat_plasticity *p)
 	free(p);
 }
 
-void lat_plasticity_accumulate(lat_plasticity *p, const double *x, const double *act)
+void lat_rule_accumulate(lat_rule *p, const double *x, const double *act)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		double *a = p->acc + i * p->d;
@@ -81,50 +81,70 @@ void lat_plasticity_accumulate(lat_plasticity *p, const double *x, const double 
 	p->n_acc++;
 }
 
-double lat_plasticity_eta(const lat_plasticity *p)
+double lat_rule_eta_at(const lat_rule_opts *o, double t)
 {
-	if (p->opts.schedule == LAT_SCHED_INVSQRT)
-		return p->opts.eta / sqrt(1.0 + (double)p->n_updates / p->opts.schedule_tau);
-	return p->opts.eta;
+	if (o->schedule == LAT_SCHED_INVSQRT)
+		return o->eta / sqrt(1.0 + t / o->schedule_tau);
+	return o->eta;
 }
 
-/* One row of the candidate step next = w + v, v = mu vel - eta (hebb_scale h + gamma (w - w_init)), with
- * h = x for one presentation (hebb_scale = act_i) or the accumulator (hebb_scale = 1/n_acc). Returns
- * nonzero if any candidate is not finite. */
-static int row_step(size_t d, double *restrict next, const double *restrict wi, const double *restrict w0,
-		    const double *restrict vel, const double *restrict h, double hebb_scale, double mu, double eta,
-		    double gamma)
+double lat_rule_eta(const lat_rule *p)
 {
-	double lo = 0, hi = 0; /* finite candidates keep these finite; inf or NaN makes them NaN */
+	return lat_rule_eta_at(&p->opts, (double)p->n_updates);
+}
+
+/* Pairs computed side by side let -O2's straight-line vectoriser use two-double SSE2 operations. A
+ * non-finite candidate makes lo or hi NaN (x - x is 0 for every finite x). has_vel is a constant at
+ * both call sites, so each gets its own loop without a branch. */
+static inline int step_row(size_t d, double *next, const double *w, const double *restrict w0,
+			   const double *restrict vel, const double *restrict h, double h_scale, double mu,
+			   double eta, double gamma, int has_vel)
+{
+	double lo = 0, hi = 0;
 	size_t j = 0;
 
-	/* Pairs computed side by side let -O2's straight-line vectoriser use two-double SSE2 operations. */
 	for (; j + 1 < d; j += 2) {
-		double a = wi[j] + (mu * vel[j] - eta * (hebb_scale * h[j] + gamma * (wi[j] - w0[j])));
-		double b = wi[j + 1] + (mu * vel[j + 1] - eta * (hebb_scale * h[j + 1] + gamma * (wi[j + 1] - w0[j + 1])));
+		double va = has_vel ? mu * vel[j] : 0, vb = has_vel ? mu * vel[j + 1] : 0;
+		double a = w[j] + (va - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
+		double b = w[j + 1] + (vb - eta * (h_scale * h[j + 1] + gamma * (w[j + 1] - w0[j + 1])));
 		next[j] = a;
 		next[j + 1] = b;
 		lo += a - a;
 		hi += b - b;
 	}
 	for (; j < d; j++) {
-		double a = wi[j] + (mu * vel[j] - eta * (hebb_scale * h[j] + gamma * (wi[j] - w0[j])));
+		double a = w[j] + ((has_vel ? mu * vel[j] : 0) - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
 		next[j] = a;
 		lo += a - a;
 	}
 	return !(lo == 0 && hi == 0);
 }
 
+int lat_rule_step_row(size_t d, double *next, const double *w, const double *w0, const double *vel,
+		      const double *h, double h_scale, double mu, double eta, double gamma)
+{
+	if (vel)
+		return step_row(d, next, w, w0, vel, h, h_scale, mu, eta, gamma, 1);
+	return step_row(d, next, w, w0, NULL, h, h_scale, mu, eta, gamma, 0);
+}
+
+void lat_rule_rate_row(size_t d, double *restrict dw, const double *restrict w, const double *restrict w0,
+		       const double *restrict h, double h_scale, double rate, double gamma)
+{
+	for (size_t j = 0; j < d; j++)
+		dw[j] = -rate * (h_scale * h[j] + gamma * (w[j] - w0[j]));
+}
+
 /* The candidate for every row, then (only if all are finite) the commit: w changes all or nothing. */
-static int step(lat_plasticity *p, double *w, const double *x, const double *act, char *err)
+static int step(lat_rule *p, double *w, const double *x, const double *act, char *err)
 {
 	size_t n = p->n, d = p->d, nd = n * d;
-	double eta = lat_plasticity_eta(p), mu = p->opts.momentum, gamma = p->opts.gamma;
+	double eta = lat_rule_eta(p), mu = p->opts.momentum, gamma = p->opts.gamma;
 	double inv = p->n_acc ? 1.0 / (double)p->n_acc : 0;
 	int bad = 0;
 
 	for (size_t i = 0; i < n; i++)
-		bad |= row_step(d, p->next + i * d, w + i * d, p->w_init + i * d, p->vel + i * d,
+		bad |= lat_rule_step_row(d, p->next + i * d, w + i * d, p->w_init + i * d, p->vel + i * d,
 				x ? x : p->acc + i * d, x ? act[i] : inv, mu, eta, gamma);
 	if (bad) {
 		size_t k = 0;
@@ -146,14 +166,14 @@ static int step(lat_plasticity *p, double *w, const double *x, const double *act
 	return LAT_OK;
 }
 
-int lat_plasticity_apply(lat_plasticity *p, double *w, char *err)
+int lat_rule_apply(lat_rule *p, double *w, char *err)
 {
 	if (p->n_acc == 0)
 		return lat_err_set(err, LAT_EINVAL, "plasticity: update with no accumulated presentation");
 	return step(p, w, NULL, NULL, err);
 }
 
-int lat_plasticity_update(lat_plasticity *p, const double *x, const double *act, double *w, char *err)
+int lat_rule_update(lat_rule *p, const double *x, const double *act, double *w, char *err)
 {
 	if (p->n_acc)
 		return lat_err_set(err, LAT_EINVAL, "plasticity: online update with %zu accumulated presentations",
@@ -161,17 +181,17 @@ int lat_plasticity_update(lat_plasticity *p, const double *x, const double *act,
 	return step(p, w, x, act, err);
 }
 
-size_t lat_plasticity_updates(const lat_plasticity *p)
+size_t lat_rule_updates(const lat_rule *p)
 {
 	return p->n_updates;
 }
 
-const double *lat_plasticity_w_init(const lat_plasticity *p)
+const double *lat_rule_w_init(const lat_rule *p)
 {
 	return p->w_init;
 }
 
-void lat_plasticity_state(lat_plasticity *p, double **vel, double **acc, size_t **n_acc, size_t **n_updates)
+void lat_rule_state(lat_rule *p, double **vel, double **acc, size_t **n_acc, size_t **n_updates)
 {
 	*vel = p->vel;
 	*acc = p->acc;

@@ -1,4 +1,4 @@
-/* test_plasticity.c: the anti-Hebbian rule by hand, and the closed-form W* against brute-force iteration. */
+/* test_rule.c: the anti-Hebbian rule by hand, and the closed-form W* against brute-force iteration. */
 #include <config.h>
 
 #include <math.h>
@@ -11,10 +11,10 @@
 #include "lateral/closedform.h"
 #include "lateral/err.h"
 #include "lateral/metrics.h"
-#include "lateral/plasticity.h"
+#include "lateral/rule.h"
 #include "runner.h"
 
-static const lat_plasticity_opts plain = {.eta = 0.1, .gamma = 0.5, .momentum = 0, .schedule = LAT_SCHED_CONSTANT,
+static const lat_rule_opts plain = {.eta = 0.1, .gamma = 0.5, .momentum = 0, .schedule = LAT_SCHED_CONSTANT,
 					  .schedule_tau = 1};
 
 static void test_one_update(void)
@@ -22,84 +22,84 @@ static void test_one_update(void)
 	/* n = 2, d = 2. w starts at w_init, so the gamma term is zero on the first update. */
 	double w_init[] = {1, 2, 3, 4}, w[4], x[] = {1, -1}, act[] = {2, -1};
 	char err[LAT_ERRLEN];
-	lat_plasticity *p = lat_plasticity_alloc(2, 2, &plain, w_init, err);
+	lat_rule *p = lat_rule_alloc(2, 2, &plain, w_init, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	memcpy(w, w_init, sizeof w);
-	lat_plasticity_accumulate(p, x, act);
-	CU_ASSERT_EQUAL(lat_plasticity_apply(p, w, err), LAT_OK);
+	lat_rule_accumulate(p, x, act);
+	CU_ASSERT_EQUAL(lat_rule_apply(p, w, err), LAT_OK);
 	/* w_i -= 0.1 * act_i * x */
 	CU_ASSERT_DOUBLE_EQUAL(w[0], 1 - 0.2, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(w[1], 2 + 0.2, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(w[2], 3 + 0.1, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(w[3], 4 - 0.1, 1e-15);
 	/* Second update, batch of two presentations: average of the Hebbian terms plus gamma (w - w_init). */
-	lat_plasticity_accumulate(p, x, act);
+	lat_rule_accumulate(p, x, act);
 	{
 		double x2[] = {0, 2}, act2[] = {1, 1};
-		lat_plasticity_accumulate(p, x2, act2);
+		lat_rule_accumulate(p, x2, act2);
 	}
-	CU_ASSERT_EQUAL(lat_plasticity_apply(p, w, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_rule_apply(p, w, err), LAT_OK);
 	/* neuron 0, coord 0: hebb = (2*1 + 1*0)/2 = 1; w - w_init = -0.2 -> g = 1 - 0.1; w = 0.8 - 0.1*0.9 */
 	CU_ASSERT_DOUBLE_EQUAL(w[0], 0.8 - 0.1 * (1 - 0.1), 1e-15);
 	/* neuron 1, coord 1: hebb = (-1*-1 + 1*2)/2 = 1.5; w - w_init = -0.1 -> g = 1.5 - 0.05 */
 	CU_ASSERT_DOUBLE_EQUAL(w[3], 3.9 - 0.1 * (1.5 - 0.05), 1e-15);
-	CU_ASSERT_EQUAL(lat_plasticity_updates(p), 2);
+	CU_ASSERT_EQUAL(lat_rule_updates(p), 2);
 	/* Applying with nothing accumulated is an error. */
-	CU_ASSERT_EQUAL(lat_plasticity_apply(p, w, err), LAT_EINVAL);
-	lat_plasticity_free(p);
+	CU_ASSERT_EQUAL(lat_rule_apply(p, w, err), LAT_EINVAL);
+	lat_rule_free(p);
 }
 
 static void test_momentum_and_schedule(void)
 {
-	lat_plasticity_opts o = {.eta = 0.2, .gamma = 0, .momentum = 0.5, .schedule = LAT_SCHED_INVSQRT,
+	lat_rule_opts o = {.eta = 0.2, .gamma = 0, .momentum = 0.5, .schedule = LAT_SCHED_INVSQRT,
 				 .schedule_tau = 4};
 	double w_init[] = {0}, w[] = {0}, x[] = {1}, act[] = {1};
-	lat_plasticity *p = lat_plasticity_alloc(1, 1, &o, w_init, NULL);
+	lat_rule *p = lat_rule_alloc(1, 1, &o, w_init, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT_DOUBLE_EQUAL(lat_plasticity_eta(p), 0.2, 1e-15);
-	lat_plasticity_accumulate(p, x, act);
-	lat_plasticity_apply(p, w, NULL);
+	CU_ASSERT_DOUBLE_EQUAL(lat_rule_eta(p), 0.2, 1e-15);
+	lat_rule_accumulate(p, x, act);
+	lat_rule_apply(p, w, NULL);
 	CU_ASSERT_DOUBLE_EQUAL(w[0], -0.2, 1e-15); /* v1 = -0.2 */
-	CU_ASSERT_DOUBLE_EQUAL(lat_plasticity_eta(p), 0.2 / sqrt(1.25), 1e-15);
-	lat_plasticity_accumulate(p, x, act);
-	lat_plasticity_apply(p, w, NULL);
+	CU_ASSERT_DOUBLE_EQUAL(lat_rule_eta(p), 0.2 / sqrt(1.25), 1e-15);
+	lat_rule_accumulate(p, x, act);
+	lat_rule_apply(p, w, NULL);
 	/* v2 = 0.5 * v1 - eta_1 * 1 */
 	CU_ASSERT_DOUBLE_EQUAL(w[0], -0.2 + (-0.1 - 0.2 / sqrt(1.25)), 1e-15);
-	lat_plasticity_free(p);
+	lat_rule_free(p);
 }
 
 static void test_divergence_keeps_weights(void)
 {
-	lat_plasticity_opts o = plain;
+	lat_rule_opts o = plain;
 	double w_init[] = {1}, w[] = {1}, x[] = {1e200}, act[] = {1e200};
 	char err[LAT_ERRLEN];
-	lat_plasticity *p;
+	lat_rule *p;
 	o.eta = 1e100;
-	p = lat_plasticity_alloc(1, 1, &o, w_init, err);
+	p = lat_rule_alloc(1, 1, &o, w_init, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	lat_plasticity_accumulate(p, x, act);
-	CU_ASSERT_EQUAL(lat_plasticity_apply(p, w, err), LAT_EDIVERGE);
+	lat_rule_accumulate(p, x, act);
+	CU_ASSERT_EQUAL(lat_rule_apply(p, w, err), LAT_EDIVERGE);
 	CU_ASSERT_EQUAL(w[0], 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "non-finite"));
-	lat_plasticity_free(p);
+	lat_rule_free(p);
 }
 
 static void test_bad_options(void)
 {
-	lat_plasticity_opts o = plain;
+	lat_rule_opts o = plain;
 	double w[] = {0};
 	char err[LAT_ERRLEN];
 	o.momentum = 1;
-	CU_ASSERT_PTR_NULL(lat_plasticity_alloc(1, 1, &o, w, err));
+	CU_ASSERT_PTR_NULL(lat_rule_alloc(1, 1, &o, w, err));
 	o = plain;
 	o.eta = 0;
-	CU_ASSERT_PTR_NULL(lat_plasticity_alloc(1, 1, &o, w, err));
-	CU_ASSERT_PTR_NULL(lat_plasticity_alloc(0, 1, &plain, w, err));
-	lat_plasticity_free(NULL);
+	CU_ASSERT_PTR_NULL(lat_rule_alloc(1, 1, &o, w, err));
+	CU_ASSERT_PTR_NULL(lat_rule_alloc(0, 1, &plain, w, err));
+	lat_rule_free(NULL);
 }
 
 /* Full-batch gradient descent on the averaged rule with the analytic steady state
- * act_i = z_i - a zbar, written out with plain loops (independent of lat_plasticity). */
+ * act_i = z_i - a zbar, written out with plain loops (independent of lat_rule). */
 static void brute_force(size_t n, size_t d, size_t m, const double *x, const double *w_init, double alpha,
 			double gamma, double eta, size_t iters, double *w)
 {
@@ -188,6 +188,20 @@ static void test_identity_covariance_formulas(void)
 		CU_ASSERT_EQUAL(lat_closedform_wstar_cov(N, D, c, w_init, INFINITY, gamma, ws2, NULL), LAT_OK);
 		CU_ASSERT(lat_metrics_rel_dist(N * D, ws2, ws) < 1e-14);
 	}
+	/* the formulas sweep prints equal the ratios measured on these W* */
+	{
+		double inv_ratio, mean_ratio, f_inv, f_mean;
+		CU_ASSERT_EQUAL(lat_closedform_ratios(N, D, w_init, ws, &inv_ratio, &mean_ratio, NULL), LAT_OK);
+		lat_closedform_identity_ratios(INFINITY, gamma, &f_inv, &f_mean);
+		CU_ASSERT_DOUBLE_EQUAL(inv_ratio, f_inv, 1e-12);
+		CU_ASSERT_DOUBLE_EQUAL(mean_ratio, 1.0, 1e-12);
+		CU_ASSERT_EQUAL_FATAL(lat_closedform_wstar(N, D, D, x, w_init, alpha, gamma, ws, NULL), LAT_OK);
+		CU_ASSERT_EQUAL(lat_closedform_ratios(N, D, w_init, ws, &inv_ratio, &mean_ratio, NULL), LAT_OK);
+		lat_closedform_identity_ratios(alpha, gamma, &f_inv, &f_mean);
+		CU_ASSERT_DOUBLE_EQUAL(inv_ratio, f_inv, 1e-12);
+		CU_ASSERT_DOUBLE_EQUAL(mean_ratio, f_mean, 1e-12);
+		CU_ASSERT_DOUBLE_EQUAL(f_mean, g / (1 + g), 1e-15);
+	}
 	gsl_rng_free(r);
 }
 
@@ -202,7 +216,41 @@ static void test_closed_form_errors(void)
 	CU_ASSERT_EQUAL(lat_closedform_wstar(1, 1, 0, x, w, 1, 0.1, ws, err), LAT_EINVAL);
 }
 
+/* The row functions the sharing phase and continuous timing use, by hand: d = 3, w = (1, 2, 3),
+ * w0 = (1, 1, 1), h = (2, 0, -1), h_scale 0.5, eta 0.1, gamma 0.2:
+ *   g = 0.5 h + 0.2 (w - w0) = (1, 0.2, -0.1);  in place w - 0.1 g = (0.9, 1.98, 3.01);
+ *   with momentum 0.5 and vel = (1, 0, 0) the first coordinate gains 0.5: 1.4;
+ *   as a rate (eta / tau = 0.1): dw = -0.1 g = (-0.1, -0.02, 0.01).
+ * A non-finite candidate is reported. */
+static void test_rows(void)
+{
+	double w[3] = {1, 2, 3}, w0[3] = {1, 1, 1}, h[3] = {2, 0, -1}, vel[3] = {1, 0, 0}, next[3], dw[3];
+	double inf_h[3] = {2, INFINITY, 0};
+
+	CU_ASSERT_EQUAL(lat_rule_step_row(3, next, w, w0, vel, h, 0.5, 0.5, 0.1, 0.2), 0);
+	CU_ASSERT_DOUBLE_EQUAL(next[0], 1.4, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(next[1], 1.98, 1e-15);
+	lat_rule_rate_row(3, dw, w, w0, h, 0.5, 0.1, 0.2);
+	CU_ASSERT_DOUBLE_EQUAL(dw[0], -0.1, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(dw[1], -0.02, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(dw[2], 0.01, 1e-15);
+	CU_ASSERT_EQUAL(lat_rule_step_row(3, w, w, w0, NULL, h, 0.5, 0, 0.1, 0.2), 0);
+	CU_ASSERT_DOUBLE_EQUAL(w[0], 0.9, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(w[1], 1.98, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(w[2], 3.01, 1e-15);
+	CU_ASSERT_NOT_EQUAL(lat_rule_step_row(3, next, w, w0, NULL, inf_h, 1, 0, 0.1, 0.2), 0);
+	CU_ASSERT_NOT_EQUAL(lat_rule_step_row(1, next, w, w0, NULL, inf_h + 1, 1, 0, 0.1, 0.2), 0);
+	/* the schedule: eta / sqrt(1 + t / tau) */
+	{
+		lat_rule_opts o = {.eta = 0.2, .schedule = LAT_SCHED_INVSQRT, .schedule_tau = 4};
+		CU_ASSERT_DOUBLE_EQUAL(lat_rule_eta_at(&o, 12), 0.1, 1e-15);
+		o.schedule = LAT_SCHED_CONSTANT;
+		CU_ASSERT_DOUBLE_EQUAL(lat_rule_eta_at(&o, 12), 0.2, 1e-15);
+	}
+}
+
 static CU_TestInfo tests[] = {{"one update by hand", test_one_update},
+			      {"step and rate rows, schedule, by hand", test_rows},
 			      {"momentum and inverse_sqrt schedule", test_momentum_and_schedule},
 			      {"divergent update keeps weights", test_divergence_keeps_weights},
 			      {"bad options rejected", test_bad_options},
@@ -210,7 +258,7 @@ static CU_TestInfo tests[] = {{"one update by hand", test_one_update},
 			      {"C = I formulas of SCIENCE.md 4", test_identity_covariance_formulas},
 			      {"closed form errors", test_closed_form_errors},
 			      CU_TEST_INFO_NULL};
-static CU_SuiteInfo suites[] = {{.pName = "plasticity", .pTests = tests}, CU_SUITE_INFO_NULL};
+static CU_SuiteInfo suites[] = {{.pName = "rule", .pTests = tests}, CU_SUITE_INFO_NULL};
 
 int main(void)
 {

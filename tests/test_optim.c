@@ -1,0 +1,111 @@
+/* test_optim.c: SGD and AdamW steps and the learning-rate schedule against hand-computed values. */
+#include <config.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "lateral/err.h"
+#include "lateral/experiment.h"
+#include "lateral/optim.h"
+#include "runner.h"
+
+/* SGD with momentum 0.9, weight decay 0.1, lr 0.1 from w = 1 with g = 0.5 twice (PyTorch's rule, by hand):
+ *   1: g' = 0.5 + 0.1 * 1 = 0.6,      v = 0.6,                 w = 1 - 0.06 = 0.94
+ *   2: g' = 0.5 + 0.1 * 0.94 = 0.594, v = 0.9 * 0.6 + 0.594 = 1.134, w = 0.94 - 0.1134 = 0.8266 */
+static void test_sgd_steps(void)
+{
+	lat_experiment e;
+	lat_optim *o;
+	char err[LAT_ERRLEN] = "";
+	float w[2] = {1, -2}, g[2] = {0.5f, 0}, *state;
+	size_t n_state;
+
+	lat_experiment_init(&e);
+	e.optimizer = LAT_OPT_SGD;
+	e.momentum = 0.9;
+	e.weight_decay = 0.1;
+	o = lat_optim_alloc(&e, 2, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	lat_optim_step(o, w, g, 0.1);
+	CU_ASSERT_DOUBLE_EQUAL(w[0], 0.94, 1e-6);
+	/* a zero gradient still decays the weight: g' = 0.1 * -2 = -0.2, w = -2 + 0.02 */
+	CU_ASSERT_DOUBLE_EQUAL(w[1], -1.98, 1e-6);
+	lat_optim_step(o, w, g, 0.1);
+	CU_ASSERT_DOUBLE_EQUAL(w[0], 0.8266, 1e-6);
+	state = lat_optim_state(o, &n_state);
+	CU_ASSERT_EQUAL(n_state, 2);
+	CU_ASSERT_DOUBLE_EQUAL(state[0], 1.134, 1e-6);
+	CU_ASSERT_EQUAL(*lat_optim_steps(o), 2);
+	lat_optim_free(o);
+	lat_optim_free(NULL);
+	lat_experiment_clear(&e);
+}
+
+/* AdamW (decoupled decay, bias-corrected moments), lr 0.01, weight decay 0.1, betas 0.9 / 0.999,
+ * eps 1e-8, w = 1, gradients 0.5 then -0.25. Step 1 by hand: w = 0.999, m = 0.05, v = 2.5e-4,
+ * m^ = 0.5, v^ = 0.25, w = 0.999 - 0.01 * 0.5 / (0.5 + 1e-8) = 0.989. Step 2 from the same formulas
+ * in double: w = 0.989 (1 - 0.001), m = 0.02, v = 3.1225e-4, m^ = m / 0.19, v^ = v / 0.001999. */
+static void test_adamw_steps(void)
+{
+	lat_experiment e;
+	lat_optim *o;
+	char err[LAT_ERRLEN] = "";
+	float w[1] = {1}, g[1] = {0.5f};
+	double m, v, expect;
+	size_t n_state;
+
+	lat_experiment_init(&e);
+	e.optimizer = LAT_OPT_ADAMW;
+	e.weight_decay = 0.1;
+	e.beta1 = 0.9;
+	e.beta2 = 0.999;
+	e.adam_eps = 1e-8;
+	o = lat_optim_alloc(&e, 1, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	lat_optim_step(o, w, g, 0.01);
+	CU_ASSERT_DOUBLE_EQUAL(w[0], 0.989, 1e-6);
+	g[0] = -0.25f;
+	lat_optim_step(o, w, g, 0.01);
+	m = 0.9 * 0.05 + 0.1 * -0.25;
+	v = 0.999 * 2.5e-4 + 0.001 * 0.0625;
+	expect = 0.989 * (1 - 0.01 * 0.1) - 0.01 * (m / (1 - 0.81)) / (sqrt(v / (1 - 0.998001)) + 1e-8);
+	CU_ASSERT_DOUBLE_EQUAL(w[0], expect, 1e-6);
+	CU_ASSERT(fabs(expect - 0.98535) < 1e-4); /* the hand value, to four places */
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_state(o, &n_state)[0], m, 1e-7);
+	CU_ASSERT_EQUAL(n_state, 2);
+	/* beta2 is a float: 1 - 0.999f differs from 0.001 by 1.3e-5 relative */
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_state(o, &n_state)[1], v, 1e-4 * v);
+	lat_optim_free(o);
+	lat_experiment_clear(&e);
+}
+
+/* lr 0.1, lr_gamma 0.5, milestones at epochs 2 and 5: 0.1 for epochs 0-1, 0.05 for 2-4, 0.025 after. */
+static void test_lr_schedule(void)
+{
+	lat_experiment e;
+
+	lat_experiment_init(&e);
+	e.lr = 0.1;
+	e.lr_gamma = 0.5;
+	e.milestones[0] = 2;
+	e.milestones[1] = 5;
+	e.n_milestones = 2;
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 0), 0.1, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 1), 0.1, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 2), 0.05, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 4), 0.05, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 5), 0.025, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 100), 0.025, 1e-15);
+	lat_experiment_clear(&e);
+}
+
+static CU_TestInfo tests[] = {{"SGD with momentum and weight decay, two steps by hand", test_sgd_steps},
+			      {"AdamW with decoupled decay and bias correction, two steps", test_adamw_steps},
+			      {"learning-rate milestones", test_lr_schedule},
+			      CU_TEST_INFO_NULL};
+static CU_SuiteInfo suites[] = {{.pName = "optim", .pTests = tests}, CU_SUITE_INFO_NULL};
+
+int main(void)
+{
+	return test_run(suites);
+}
