@@ -1,6 +1,6 @@
 /* share_cost.c: cost of one sharing phase per presentation, as a multiple of one forward pass of the
  * layer (per image), for the two lc layers of the reference network and every mode and ODE backend.
- * Also prints the pool SNR (SCIENCE.md section 5) before and after the phase, from the layer's initial
+ * Also prints the pool SNR (docs/science.md section 5) before and after the phase, from the layer's initial
  * kernels (after SHARE_PHASES phases, default 1). Build with `make bench/share_cost`; usage: bench/share_cost [PRESENTATIONS] [METHODS...] */
 #include <config.h>
 

@@ -105,7 +105,7 @@ total=$(awk -F'|' '{ t += $5 } END { print t }' "$OUT/runs.txt")
 			printf "%d\t%.4f\t%.4f\n", i, m, sqrt(v) > summary } }' summary="$OUT/summary.tsv" "$OUT/runs.txt"
 	echo
 	echo "Test accuracy per epoch (mean over seeds) and final accuracy (mean ± std): compare.png."
-	echo "SNR: mean over pools and coordinates of |mean| / std across the pool (SCIENCE.md section 5); inf when"
+	echo "SNR: mean over pools and coordinates of |mean| / std across the pool (docs/science.md section 5); inf when"
 	echo "some coordinate is identical across a pool (std 0), as instant sharing leaves taps whose gradient stays 0."
 	echo "Wall times include whatever else the machine ran at the time."
 	echo "Per-run records: runs.txt (row|name|seed|test accuracy|seconds|sharing seconds|SNR 1|SNR 2); per-epoch means: curves.tsv."

@@ -1,4 +1,4 @@
-/* metrics.c: pool SNR (SCIENCE.md section 5), mean drift and distances between weight sets. */
+/* metrics.c: pool SNR (docs/science.md section 5), mean drift and distances between weight sets. */
 #include <config.h>
 
 #include <math.h>

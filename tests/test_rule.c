@@ -255,7 +255,7 @@ static CU_TestInfo tests[] = {{"one update by hand", test_one_update},
 			      {"divergent update keeps weights", test_divergence_keeps_weights},
 			      {"bad options rejected", test_bad_options},
 			      {"closed form vs brute-force iteration", test_closed_form_vs_iteration},
-			      {"C = I formulas of SCIENCE.md 4", test_identity_covariance_formulas},
+			      {"C = I formulas of docs/science.md section 4", test_identity_covariance_formulas},
 			      {"closed form errors", test_closed_form_errors},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {{.pName = "rule", .pTests = tests}, CU_SUITE_INFO_NULL};

@@ -438,7 +438,7 @@ static void test_fixedpoint_converges(void)
 }
 
 /* A 1x1 layer with many presentations: C = (1/M) sum x x^T is near I, so the phase ends near the closed
- * form of SCIENCE.md 4 for C = I, and the inverse SNR falls by (gamma / (1 + gamma))^2 as alpha -> inf. */
+ * form of docs/science.md section 4 for C = I, and the inverse SNR falls by (gamma / (1 + gamma))^2 as alpha -> inf. */
 static void test_closed_form(void)
 {
 	lat_lc_geom g = geom(4, 6, 6, 3, 1, 1);

@@ -1,4 +1,4 @@
-/* test_sim.c: the simulation driver end to end against the closed forms of SCIENCE.md sections 2 and 4. */
+/* test_sim.c: the simulation driver end to end against the closed forms of docs/science.md sections 2 and 4. */
 #include <config.h>
 
 #include <math.h>

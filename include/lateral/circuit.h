@@ -71,7 +71,7 @@ int lat_circuit_fixed_check(const lat_circuit *c, const double *z, const double 
  * lambda) over the eigenvalues of its Jacobian. Residuals decay like exp(-kappa t) once settling. */
 double lat_circuit_slowest_rate(const lat_circuit *c);
 
-/* Analytic steady state of one circuit under drive z (SCIENCE.md section 2):
+/* Analytic steady state of one circuit under drive z (docs/science.md section 2):
  * r_inh* = zbar / (1 + alpha), r_i* = b + z_i - alpha/(1+alpha) zbar, with b = c->bias when constant and
  * b* = r_target - zbar/(1+alpha) when dynamic. With relu units this is returned only when every unit
  * is active at that point; otherwise LAT_EINVAL (no closed form). Writes dim values to ystar. */

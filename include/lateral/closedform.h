@@ -1,4 +1,4 @@
-/* closedform.h: the weights' fixed point w* under the averaged plasticity rule (SCIENCE.md section 4). */
+/* closedform.h: the weights' fixed point w* under the averaged plasticity rule (docs/science.md section 4). */
 #ifndef LATERAL_CLOSEDFORM_H
 #define LATERAL_CLOSEDFORM_H
 

@@ -1,6 +1,6 @@
 /* share.h: dynamic weight sharing in an lc layer: pools, noise phases and the anti-Hebbian rule.
  *
- * Pools (SCIENCE.md section 6). For an lc layer with kernel k, stride s and padding pad, output position
+ * Pools (docs/science.md section 6). For an lc layer with kernel k, stride s and padding pad, output position
  * (y, x) of channel c belongs to pool (c, p, q) with p = (y s) mod k and q = (x s) mod k: when the input
  * map is one k x k x c_in noise patch P tiled periodically, its receptive field holds
  *   x[ci][u][v] = P[ci][(y s - pad + u) mod k][(x s - pad + v) mod k],
@@ -71,7 +71,7 @@ typedef struct {
 	double seconds;		      /* wall-clock time of the phase */
 } lat_share_stats;
 
-/* How convolutional the pools of a weight set are (SCIENCE.md section 5). Pools with one member have
+/* How convolutional the pools of a weight set are (docs/science.md section 5). Pools with one member have
  * no spread and are skipped. A coordinate with zero spread gives +inf (0 when its mean is 0 too), so
  * perfectly shared kernels report snr = mos = +inf. */
 typedef struct {

@@ -83,7 +83,7 @@ size_t lat_sim_neurons(const lat_sim *s);
 size_t lat_sim_inputs(const lat_sim *s);
 const double *lat_sim_weights(const lat_sim *s);
 const double *lat_sim_weights_init(const lat_sim *s);
-/* W* of SCIENCE.md section 4 (NULL when gamma = 0): for the fixed inputs' C, or with fresh draws for the
+/* W* of docs/science.md section 4 (NULL when gamma = 0): for the fixed inputs' C, or with fresh draws for the
  * generator's population C (then *population = 1; population may be NULL). */
 const double *lat_sim_wstar(const lat_sim *s, int *population);
 const double *lat_sim_fixed_inputs(const lat_sim *s, size_t *m); /* NULL (m = 0) for fresh draws */

@@ -69,7 +69,7 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 /* 1 when the experiment holds out a validation split. */
 int lat_trainer_has_validation(const lat_trainer *t);
 
-/* Lc layers and their SNR (SCIENCE.md section 5: mean over pools and coordinates of |mean| / std). */
+/* Lc layers and their SNR (docs/science.md section 5: mean over pools and coordinates of |mean| / std). */
 size_t lat_trainer_n_lc(const lat_trainer *t);
 double lat_trainer_lc_snr(const lat_trainer *t, size_t i);
 
