@@ -611,13 +611,13 @@ out:
 	return res;
 }
 
-/* The entry of names called str, or NULL (also when str is NULL). */
-static const lat_cfg_name *find_name(const lat_cfg_name *names, const char *str)
+/* The index of str in names, or -1 (also when str is NULL). */
+static int find_name(const char *const *names, const char *str)
 {
-	for (; str && names->name; names++)
-		if (strcmp(names->name, str) == 0)
-			return names;
-	return NULL;
+	for (int i = 0; str && names[i]; i++)
+		if (strcmp(names[i], str) == 0)
+			return i;
+	return -1;
 }
 
 /* "what: expected one of "a", "b", got WHAT S HOLDS", for a key with names. */
@@ -625,11 +625,10 @@ static int names_error(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_
 		       const char *what, char *err)
 {
 	char allowed[MSGLEN] = "", got[MSGLEN];
-	const lat_cfg_name *e;
 
-	for (e = k->names; e->name; e++) {
+	for (const char *const *e = k->names; *e; e++) {
 		char quoted[MAX_NAME];
-		snprintf(quoted, sizeof quoted, "\"%s\"", e->name);
+		snprintf(quoted, sizeof quoted, "\"%s\"", *e);
 		list_append(allowed, sizeof allowed, quoted);
 	}
 	lat_cfg_describe(c, s, got, sizeof got);
@@ -646,7 +645,7 @@ static int read_path(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_se
 							     : "a file name (a string)";
 
 	*out = NULL;
-	if (k->names && !find_name(k->names, str))
+	if (k->names && find_name(k->names, str) < 0)
 		return names_error(c, k, s, what, err);
 	if (!str)
 		return type_error(c, s, what, phrase, "", err);
@@ -717,8 +716,7 @@ int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_se
 	long long iv;
 	double dv;
 	char *str;
-	const lat_cfg_name *name;
-	int rc = LAT_OK;
+	int rc = LAT_OK, index;
 
 	switch (k->type) {
 	case LAT_CFG_SIZE:
@@ -747,10 +745,10 @@ int lat_cfg_read_key(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_se
 		*(int *)field = config_setting_get_bool(s);
 		break;
 	case LAT_CFG_ENUM:
-		name = find_name(k->names, config_setting_get_string(s));
-		if (!name)
+		index = find_name(k->names, config_setting_get_string(s));
+		if (index < 0)
 			return names_error(c, k, s, what, err);
-		*(int *)field = name->value;
+		*(int *)field = index;
 		break;
 	case LAT_CFG_STRING:
 	case LAT_CFG_PATH:
@@ -1134,10 +1132,8 @@ char *lat_cfg_dir_of(const char *path)
 
 const char *lat_cfg_enum_name(const lat_cfg_key *k, int v)
 {
-	const lat_cfg_name *e;
-
-	for (e = k->names; e && e->name; e++)
-		if (e->value == v)
-			return e->name;
+	for (int i = 0; k->names && k->names[i]; i++)
+		if (i == v)
+			return k->names[i];
 	return NULL;
 }

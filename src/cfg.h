@@ -29,12 +29,6 @@ typedef enum {
  * LAT_CFG_EMPTY_NONE makes the file name "" of a LAT_CFG_PATH mean none (NULL). */
 enum { LAT_CFG_GE = 1, LAT_CFG_GT = 2, LAT_CFG_LE = 4, LAT_CFG_LT = 8, LAT_CFG_EMPTY_NONE = 16 };
 
-/* One allowed string of a LAT_CFG_ENUM key and the value it stands for; a list ends with {NULL, 0}. */
-typedef struct {
-	const char *name;
-	int value;
-} lat_cfg_name;
-
 /* One key of a table. Every field of a row is given (the table reads as a table); unused ones are 0. */
 typedef struct {
 	const char *section, *name;
@@ -43,8 +37,8 @@ typedef struct {
 	unsigned flags;		   /* LAT_CFG_GE ... LAT_CFG_EMPTY_NONE */
 	double min, max;	   /* bounds, as flags says */
 	double def;		   /* default of numbers, booleans and enums (the value, not the name) */
-	const lat_cfg_name *names; /* LAT_CFG_ENUM, LAT_CFG_STRING: the allowed strings, in the order messages
-				      list them */
+	const char *const *names; /* LAT_CFG_ENUM, LAT_CFG_STRING: the allowed strings, NULL-terminated; an
+				     enum's value is its index (the table of the module that owns the enum) */
 	size_t count_offset;	   /* arrays: of the size_t that holds the number of elements */
 	size_t cap;		   /* LAT_CFG_SIZES, LAT_CFG_PATHS: capacity of the array in the struct */
 } lat_cfg_key;

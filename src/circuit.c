@@ -14,6 +14,8 @@
 #include "lateral/err.h"
 #include "lateral/rule.h"
 
+const char *const lat_nonlinearity_names[] = {"linear", "relu", NULL};
+
 /* A 1x1 or 2x2 Schur pivot smaller than this, relative to the terms it is formed from, is singular. */
 #define PIVOT_RTOL (1e3 * DBL_EPSILON)
 /* disc of the 2x2 block below this, relative to its two terms, is rounding noise: critical damping. */

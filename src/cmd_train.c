@@ -158,7 +158,9 @@ static void fault_hint(int argc, char **argv, const lat_experiment *e, const lat
 	if (code == LAT_EDIVERGE && lat_trainer_fault_in_sharing(t)) {
 		snprintf(sets[0], sizeof sets[0], "sharing.eta=%g", e->share_eta / 10);
 	} else if (code == LAT_EDIVERGE) {
-		snprintf(sets[0], sizeof sets[0], "train.lr=%g", lat_optim_lr(e, lat_trainer_epoch(t)) / 10);
+		lat_optim_opts oo;
+		lat_experiment_optim_opts(e, &oo);
+		snprintf(sets[0], sizeof sets[0], "train.lr=%g", lat_optim_lr(&oo, lat_trainer_epoch(t)) / 10);
 	} else {
 		snprintf(sets[0], sizeof sets[0], "sharing.t_max=%g", 10 * e->t_max);
 		snprintf(sets[1], sizeof sets[1], "sharing.max_steps=%ld", 10 * e->max_steps);
@@ -298,7 +300,7 @@ int cmd_train(int argc, char **argv)
 	    "lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
 	    "planned memory %s\n",
 	    e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
-	    lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), e.share_mode,
+	    lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), lat_share_mode_name(e.share_mode),
 	    lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)));
 	start = cli_now();
 	while (lat_trainer_epoch(t) < e.epochs) {

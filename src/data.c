@@ -17,6 +17,9 @@
 #include "lateral/io.h"
 #include "size.h"
 
+const char *const lat_data_format_names[] = {[LAT_DATA_IDX] = "idx", [LAT_DATA_CIFAR10] = "cifar10",
+					     [LAT_DATA_CIFAR100] = "cifar100", NULL};
+
 #define IDX_IMAGES_MAGIC 0x00000803UL /* type 0x08 (unsigned byte), 3 dimensions */
 #define IDX_LABELS_MAGIC 0x00000801UL /* type 0x08 (unsigned byte), 1 dimension */
 #define IDX_IMAGES_HEADER 16	      /* bytes: magic, n, rows, cols */

@@ -14,33 +14,9 @@
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist/"
 
 _Static_assert(sizeof(lat_data_format) == sizeof(int) && sizeof(lat_optimizer) == sizeof(int) &&
-		   sizeof(lat_method) == sizeof(int) && sizeof(lat_layer_kind) == sizeof(int),
+		   sizeof(lat_method) == sizeof(int) && sizeof(lat_layer_kind) == sizeof(int) &&
+		   sizeof(lat_share_mode) == sizeof(int) && sizeof(lat_border) == sizeof(int),
 	       "LAT_CFG_ENUM fields are int-sized");
-
-static const lat_cfg_name formats[] = {
-    {"idx", LAT_DATA_IDX}, {"cifar10", LAT_DATA_CIFAR10}, {"cifar100", LAT_DATA_CIFAR100}, {NULL, 0}};
-static const lat_cfg_name optimizers[] = {{"sgd", LAT_OPT_SGD}, {"adamw", LAT_OPT_ADAMW}, {NULL, 0}};
-/* In the order messages have always listed them. */
-static const lat_cfg_name methods[] = {{"rk8pd", LAT_METHOD_RK8PD},
-				       {"adams", LAT_METHOD_ADAMS},
-				       {"bdf", LAT_METHOD_BDF},
-				       {"exact", LAT_METHOD_EXACT},
-				       {NULL, 0}};
-/* In lat_layer_kind order. */
-static const lat_cfg_name kinds[] = {{"conv", LAT_L_CONV},
-				     {"lc", LAT_L_LC},
-				     {"relu", LAT_L_RELU},
-				     {"maxpool", LAT_L_MAXPOOL},
-				     {"bn", LAT_L_BN},
-				     {"avgpool", LAT_L_AVGPOOL},
-				     {"linear", LAT_L_LINEAR},
-				     {"resblock", LAT_L_RESBLOCK},
-				     {NULL, 0}};
-#define N_KINDS (sizeof kinds / sizeof kinds[0] - 1)
-/* The strings sharing.mode and sharing.border may hold (the values are unused). */
-static const lat_cfg_name share_modes[] = {
-    {"none", 0}, {"instant", 0}, {"fixedpoint", 0}, {"circuit", 0}, {NULL, 0}};
-static const lat_cfg_name borders[] = {{"exclude", 0}, {"include", 0}, {NULL, 0}};
 
 static int read_layers(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_setting_t *s, void *obj,
 		       char *err);
@@ -55,7 +31,7 @@ static int read_layers(const lat_cfg_ctx *c, const lat_cfg_key *k, const config_
  * Strings and the layers get their defaults in lat_experiment_init. */
 /* clang-format off */
 static const lat_cfg_key keys[] = {
-	{"data", "format", LAT_CFG_ENUM, OFF(format), 0, 0, 0, LAT_DATA_IDX, formats, 0, 0},
+	{"data", "format", LAT_CFG_ENUM, OFF(format), 0, 0, 0, LAT_DATA_IDX, lat_data_format_names, 0, 0},
 	{"data", "train_images", LAT_CFG_PATH, OFF(train_images), 0, 0, 0, 0, NULL, 0, 0},
 	{"data", "train_labels", LAT_CFG_PATH, OFF(train_labels), 0, 0, 0, 0, NULL, 0, 0},
 	{"data", "test_images", LAT_CFG_PATH, OFF(test_images), 0, 0, 0, 0, NULL, 0, 0},
@@ -77,7 +53,7 @@ static const lat_cfg_key keys[] = {
 	{"train", "checkpoint_every", LAT_CFG_SIZE, OFF(checkpoint_every), IN, 0, 100000, 1, NULL, 0, 0},
 	{"train", "threads", LAT_CFG_SIZE, OFF(threads), IN, 0, 1024, 0, NULL, 0, 0},
 	{"train", "seed", LAT_CFG_ULONG, OFF(seed), IN, 0, BIG, 1, NULL, 0, 0},
-	{"train", "optimizer", LAT_CFG_ENUM, OFF(optimizer), 0, 0, 0, LAT_OPT_ADAMW, optimizers, 0, 0},
+	{"train", "optimizer", LAT_CFG_ENUM, OFF(optimizer), 0, 0, 0, LAT_OPT_ADAMW, lat_optimizer_names, 0, 0},
 	{"train", "lr", LAT_CFG_DOUBLE, OFF(lr), POS, 0, 1e3, 1e-3, NULL, 0, 0},
 	{"train", "weight_decay", LAT_CFG_DOUBLE, OFF(weight_decay), IN, 0, 1e3, 1e-4, NULL, 0, 0},
 	{"train", "momentum", LAT_CFG_DOUBLE, OFF(momentum), FRAC, 0, 1, 0.9, NULL, 0, 0},
@@ -86,19 +62,19 @@ static const lat_cfg_key keys[] = {
 	{"train", "adam_eps", LAT_CFG_DOUBLE, OFF(adam_eps), POS, 0, 1, 1e-8, NULL, 0, 0},
 	{"train", "lr_milestones", LAT_CFG_SIZES, OFF(milestones), IN, 1, 100000, 0, NULL, OFF(n_milestones), LAT_MAX_MILESTONES},
 	{"train", "lr_gamma", LAT_CFG_DOUBLE, OFF(lr_gamma), POS, 0, 1e3, 0.1, NULL, 0, 0},
-	{"sharing", "mode", LAT_CFG_STRING, OFF(share_mode), 0, 0, 0, 0, share_modes, 0, 0},
+	{"sharing", "mode", LAT_CFG_ENUM, OFF(share_mode), 0, 0, 0, LAT_SHARE_NONE, lat_share_mode_names, 0, 0},
 	{"sharing", "every", LAT_CFG_SIZE, OFF(share_every), IN, 1, BIG, 10, NULL, 0, 0},
 	{"sharing", "presentations", LAT_CFG_SIZE, OFF(share_presentations), IN, 1, 1e6, 16, NULL, 0, 0},
 	{"sharing", "iterations", LAT_CFG_SIZE, OFF(share_iterations), IN, 1, 1e6, 1, NULL, 0, 0},
 	{"sharing", "eta", LAT_CFG_DOUBLE, OFF(share_eta), POS, 0, 1e6, 0.1, NULL, 0, 0},
 	{"sharing", "gamma", LAT_CFG_DOUBLE, OFF(share_gamma), IN, 0, 1e6, 0.01, NULL, 0, 0},
 	{"sharing", "scale_eta", LAT_CFG_BOOL, OFF(share_scale_eta), 0, 0, 0, 1, NULL, 0, 0},
-	{"sharing", "border", LAT_CFG_STRING, OFF(share_border), 0, 0, 0, 0, borders, 0, 0},
+	{"sharing", "border", LAT_CFG_ENUM, OFF(share_border), 0, 0, 0, LAT_BORDER_EXCLUDE, lat_border_names, 0, 0},
 	{"sharing", "tau", LAT_CFG_DOUBLE, OFF(tau), POS, 0, 1e12, 30, NULL, 0, 0},
 	{"sharing", "tau_inh", LAT_CFG_DOUBLE, OFF(tau_inh), POS, 0, 1e12, 30, NULL, 0, 0},
 	{"sharing", "alpha", LAT_CFG_DOUBLE, OFF(alpha), POS, -1, 1e12, 10, NULL, 0, 0},
 	{"sharing", "bias", LAT_CFG_DOUBLE, OFF(bias), IN, -1e12, 1e12, 1, NULL, 0, 0},
-	{"sharing", "method", LAT_CFG_ENUM, OFF(method), 0, 0, 0, LAT_METHOD_RK8PD, methods, 0, 0},
+	{"sharing", "method", LAT_CFG_ENUM, OFF(method), 0, 0, 0, LAT_METHOD_RK8PD, lat_method_names, 0, 0},
 	{"sharing", "rtol", LAT_CFG_DOUBLE, OFF(rtol), LAT_CFG_GT | LAT_CFG_LT, 0, 1, 1e-6, NULL, 0, 0},
 	{"sharing", "atol", LAT_CFG_DOUBLE, OFF(atol), POS, 0, 1e6, 1e-9, NULL, 0, 0},
 	{"sharing", "steady_tol", LAT_CFG_DOUBLE, OFF(steady_tol), POS, 0, 1e6, 1e-6, NULL, 0, 0},
@@ -108,7 +84,7 @@ static const lat_cfg_key keys[] = {
 
 /* The members of one entry of network.layers: { type = "conv"; channels = 32; kernel = 5; ... }. */
 static const lat_cfg_key layer_keys[] = {
-	{"layer", "type", LAT_CFG_ENUM, LOFF(kind), 0, 0, 0, LAT_L_CONV, kinds, 0, 0},
+	{"layer", "type", LAT_CFG_ENUM, LOFF(kind), 0, 0, 0, LAT_L_CONV, lat_layer_kind_names, 0, 0},
 	{"layer", "channels", LAT_CFG_SIZE, LOFF(channels), IN, 1, 1e6, 0, NULL, 0, 0},
 	{"layer", "kernel", LAT_CFG_SIZE, LOFF(kernel), IN, 1, 1e6, 0, NULL, 0, 0},
 	{"layer", "stride", LAT_CFG_SIZE, LOFF(stride), IN, 1, 1e6, 1, NULL, 0, 0},
@@ -144,11 +120,6 @@ const lat_cfg_schema *lat_experiment_schema(void)
 const lat_cfg_schema *lat_layer_schema(void)
 {
 	return &layer_schema;
-}
-
-const char *lat_layer_kind_name(lat_layer_kind k)
-{
-	return (size_t)k < N_KINDS ? kinds[k].name : "?";
 }
 
 /* A member of layer group g (of kind) that the kind does not take, e.g. size in an avgpool layer (which
@@ -306,8 +277,6 @@ void lat_experiment_init(lat_experiment *e)
 	e->test_labels = strdup(FASHION_DIR "t10k-labels-idx1-ubyte.gz");
 	memcpy(e->layers, reference, sizeof reference);
 	e->n_layers = sizeof reference / sizeof reference[0];
-	e->share_mode = strdup("none");
-	e->share_border = strdup("exclude");
 }
 
 void lat_experiment_clear(lat_experiment *e)
@@ -322,12 +291,12 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 	const char *src = e->source ? e->source : "<built-in experiment>";
 	const lat_layer_spec *last;
 
-	if (!e->train_images || !e->train_labels || !e->share_mode || !e->share_border)
+	if (!e->train_images || !e->train_labels)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory");
 	if (e->format != LAT_DATA_IDX && (e->n_train_files == 0 || e->n_test_files == 0))
 		return lat_err_set(err, LAT_ECONFIG,
 				   "%s: data.format = \"%s\" needs data.train_files and data.test_files", src,
-				   formats[e->format].name);
+				   lat_data_format_names[e->format]);
 	for (size_t i = 1; i < e->n_milestones; i++)
 		if (e->milestones[i] <= e->milestones[i - 1])
 			return lat_err_set(
@@ -346,4 +315,18 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 		    src, at, e->n_layers - 1, lat_layer_kind_name(last->kind));
 	}
 	return LAT_OK;
+}
+
+void lat_experiment_optim_opts(const lat_experiment *e, lat_optim_opts *o)
+{
+	*o = (lat_optim_opts){.kind = e->optimizer,
+			      .lr = e->lr,
+			      .weight_decay = e->weight_decay,
+			      .momentum = e->momentum,
+			      .beta1 = e->beta1,
+			      .beta2 = e->beta2,
+			      .eps = e->adam_eps,
+			      .n_milestones = e->n_milestones,
+			      .lr_gamma = e->lr_gamma};
+	memcpy(o->milestones, e->milestones, sizeof o->milestones);
 }

@@ -9,6 +9,18 @@
 #include "lateral/layer.h"
 #include "layer_impl.h"
 
+const char *const lat_layer_kind_names[] = {[LAT_L_CONV] = "conv",	 [LAT_L_LC] = "lc",
+					    [LAT_L_RELU] = "relu",	 [LAT_L_MAXPOOL] = "maxpool",
+					    [LAT_L_BN] = "bn",		 [LAT_L_AVGPOOL] = "avgpool",
+					    [LAT_L_LINEAR] = "linear",	 [LAT_L_RESBLOCK] = "resblock",
+					    NULL};
+
+const char *lat_layer_kind_name(lat_layer_kind k)
+{
+	return (size_t)k < sizeof lat_layer_kind_names / sizeof lat_layer_kind_names[0] - 1 ? lat_layer_kind_names[k]
+												 : "?";
+}
+
 lat_layer *lat_layer_new(const lat_layer_type *t, lat_shape in, lat_shape out, size_t max_batch,
 			 size_t n_params, size_t n_buffers, char *err)
 {

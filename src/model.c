@@ -29,20 +29,9 @@ _Static_assert(sizeof(lat_schedule) == sizeof(int) && sizeof(lat_update) == size
 		   sizeof(lat_timing) == sizeof(int) && sizeof(lat_method) == sizeof(int),
 	       "LAT_CFG_ENUM fields are int-sized");
 
-static const lat_cfg_name nonlin_names[] = {{"linear", 0}, {"relu", 1}, {NULL, 0}};
-static const lat_cfg_name schedule_names[] = {
-    {"constant", LAT_SCHED_CONSTANT}, {"inverse_sqrt", LAT_SCHED_INVSQRT}, {NULL, 0}};
-static const lat_cfg_name update_names[] = {
-    {"online", LAT_UPDATE_ONLINE}, {"batch", LAT_UPDATE_BATCH}, {NULL, 0}};
-static const lat_cfg_name timing_names[] = {
-    {"fixedpoint", LAT_TIMING_FIXEDPOINT}, {"continuous", LAT_TIMING_CONTINUOUS}, {NULL, 0}};
-/* In enum order, as lat_method_name spells them. */
-static const lat_cfg_name method_names[] = {{"bdf", LAT_METHOD_BDF},
-					    {"adams", LAT_METHOD_ADAMS},
-					    {"rk8pd", LAT_METHOD_RK8PD},
-					    {"exact", LAT_METHOD_EXACT},
-					    {"auto", LAT_METHOD_AUTO},
-					    {NULL, 0}};
+static const char *const update_names[] = {[LAT_UPDATE_ONLINE] = "online", [LAT_UPDATE_BATCH] = "batch", NULL};
+static const char *const timing_names[] = {[LAT_TIMING_FIXEDPOINT] = "fixedpoint",
+					   [LAT_TIMING_CONTINUOUS] = "continuous", NULL};
 
 #define F(field) offsetof(lat_model, field)
 #define GE LAT_CFG_GE
@@ -64,7 +53,7 @@ static const lat_cfg_key keys[] = {
 	{"circuit", "bias_tau", LAT_CFG_DOUBLE, F(bias_tau), GE, 0, 0, 0, NULL, 0, 0},
 	{"circuit", "bias_rho", LAT_CFG_DOUBLE, F(bias_rho), GT, 0, 0, 1, NULL, 0, 0},
 	{"circuit", "rate_target", LAT_CFG_DOUBLE, F(rate_target), 0, 0, 0, 1, NULL, 0, 0},
-	{"circuit", "nonlinearity", LAT_CFG_ENUM, F(relu), 0, 0, 0, 0, nonlin_names, 0, 0},
+	{"circuit", "nonlinearity", LAT_CFG_ENUM, F(relu), 0, 0, 0, 0, lat_nonlinearity_names, 0, 0},
 	{"weights", "init_mean", LAT_CFG_DOUBLE, F(init_mean), 0, 0, 0, 1, NULL, 0, 0},
 	{"weights", "init_std", LAT_CFG_DOUBLE, F(init_std), GE, 0, 0, 1, NULL, 0, 0},
 	{"weights", "seed", LAT_CFG_ULONG, F(weights_seed), GE, 0, 0, 1, NULL, 0, 0},
@@ -79,12 +68,12 @@ static const lat_cfg_key keys[] = {
 	{"plasticity", "eta", LAT_CFG_DOUBLE, F(eta), GT, 0, 0, 0.01, NULL, 0, 0},
 	{"plasticity", "gamma", LAT_CFG_DOUBLE, F(gamma), GE, 0, 0, 0.1, NULL, 0, 0},
 	{"plasticity", "momentum", LAT_CFG_DOUBLE, F(momentum), GE | LT, 0, 1, 0, NULL, 0, 0},
-	{"plasticity", "schedule", LAT_CFG_ENUM, F(schedule), 0, 0, 0, LAT_SCHED_CONSTANT, schedule_names, 0, 0},
+	{"plasticity", "schedule", LAT_CFG_ENUM, F(schedule), 0, 0, 0, LAT_SCHED_CONSTANT, lat_schedule_names, 0, 0},
 	{"plasticity", "schedule_tau", LAT_CFG_DOUBLE, F(schedule_tau), GT, 0, 0, 100, NULL, 0, 0},
 	{"plasticity", "update", LAT_CFG_ENUM, F(update), 0, 0, 0, LAT_UPDATE_ONLINE, update_names, 0, 0},
 	{"plasticity", "timing", LAT_CFG_ENUM, F(timing), 0, 0, 0, LAT_TIMING_FIXEDPOINT, timing_names, 0, 0},
 	{"plasticity", "duration", LAT_CFG_DOUBLE, F(duration), GT, 0, 0, 150, NULL, 0, 0},
-	{"solver", "method", LAT_CFG_ENUM, F(method), 0, 0, 0, LAT_METHOD_AUTO, method_names, 0, 0},
+	{"solver", "method", LAT_CFG_ENUM, F(method), 0, 0, 0, LAT_METHOD_AUTO, lat_method_names, 0, 0},
 	{"solver", "rtol", LAT_CFG_DOUBLE, F(rtol), GT | LT, 0, 1, 1e-6, NULL, 0, 0},
 	{"solver", "atol", LAT_CFG_DOUBLE, F(atol), GT, 0, 0, 1e-9, NULL, 0, 0},
 	{"solver", "steady_tol", LAT_CFG_DOUBLE, F(steady_tol), GT, 0, 0, 1e-7, NULL, 0, 0},

@@ -114,7 +114,7 @@ static int check_budget(const lat_experiment *e, const lat_layer_spec *sp, size_
 	size_t n_params, n_work;
 	double floats, bytes;
 	char msg[LAT_ERRLEN], layer[32], total[32], limit[32];
-	int shares = lc && strcmp(e->share_mode, "none") != 0;
+	int shares = lc && e->share_mode != LAT_SHARE_NONE;
 
 	if (plan(sp, lc, in, max_batch, &n_params, &n_work, msg))
 		return LAT_OK; /* the constructor reports the shape problem with its own words */

@@ -26,22 +26,25 @@
 #define POLISH_MAX_IT 8
 #define POLISH_RTOL 1e-6
 
-/* The method table: each method's name and the integrator that runs it (exact: the closed-form flow;
- * auto starts with rk8pd and races CVODE BDF). */
+const char *const lat_method_names[] = {[LAT_METHOD_BDF] = "bdf",     [LAT_METHOD_ADAMS] = "adams",
+					[LAT_METHOD_RK8PD] = "rk8pd", [LAT_METHOD_EXACT] = "exact",
+					[LAT_METHOD_AUTO] = "auto",   NULL};
+
+/* The method table: the integrator that runs each method (exact: the closed-form flow; auto starts with
+ * rk8pd and races CVODE BDF). */
 static const struct {
-	const char *name;
 	const ode_integrator *integrator;
-} methods[] = {[LAT_METHOD_BDF] = {"bdf", &lat_ode_cvode_integrator},
-	       [LAT_METHOD_ADAMS] = {"adams", &lat_ode_cvode_integrator},
-	       [LAT_METHOD_RK8PD] = {"rk8pd", &lat_ode_rk8pd_integrator},
-	       [LAT_METHOD_EXACT] = {"exact", NULL},
-	       [LAT_METHOD_AUTO] = {"auto", &lat_ode_rk8pd_integrator}};
+} methods[] = {[LAT_METHOD_BDF] = {&lat_ode_cvode_integrator},
+	       [LAT_METHOD_ADAMS] = {&lat_ode_cvode_integrator},
+	       [LAT_METHOD_RK8PD] = {&lat_ode_rk8pd_integrator},
+	       [LAT_METHOD_EXACT] = {NULL},
+	       [LAT_METHOD_AUTO] = {&lat_ode_rk8pd_integrator}};
 
 const char *lat_method_name(lat_method m)
 {
 	if ((unsigned)m >= sizeof methods / sizeof methods[0])
 		return "unknown";
-	return methods[m].name;
+	return lat_method_names[m];
 }
 
 int lat_method_parse(const char *name, lat_method *m)
@@ -51,7 +54,7 @@ int lat_method_parse(const char *name, lat_method *m)
 	if (!name)
 		return LAT_EINVAL;
 	for (i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		if (strcmp(name, methods[i].name) == 0) {
+		if (strcmp(name, lat_method_names[i]) == 0) {
 			*m = (lat_method)i;
 			return LAT_OK;
 		}

@@ -16,22 +16,23 @@ struct lat_optim {
 	float *state; /* sgd: velocity (n); adamw: m then v (2 n) */
 };
 
-lat_optim *lat_optim_alloc(const lat_experiment *e, size_t n, char *err)
+const char *const lat_optimizer_names[] = {[LAT_OPT_SGD] = "sgd", [LAT_OPT_ADAMW] = "adamw", NULL};
+
+lat_optim *lat_optim_alloc(const lat_optim_opts *opts, size_t n, char *err)
 {
 	lat_optim *o = calloc(1, sizeof *o);
 	size_t floats;
 
 	/* calloc checks its own product */
-	if (!o || lat_size_mul(n, e->optimizer == LAT_OPT_ADAMW ? 2 : 1, &floats) ||
-	    lat_size_add(floats, 1, &floats))
+	if (!o || lat_size_mul(n, opts->kind == LAT_OPT_ADAMW ? 2 : 1, &floats) || lat_size_add(floats, 1, &floats))
 		goto nomem;
-	o->kind = e->optimizer;
+	o->kind = opts->kind;
 	o->n = n;
-	o->momentum = e->momentum;
-	o->beta1 = e->beta1;
-	o->beta2 = e->beta2;
-	o->eps = e->adam_eps;
-	o->wd = e->weight_decay;
+	o->momentum = opts->momentum;
+	o->beta1 = opts->beta1;
+	o->beta2 = opts->beta2;
+	o->eps = opts->eps;
+	o->wd = opts->weight_decay;
 	o->state = calloc(floats, sizeof *o->state);
 	if (!o->state)
 		goto nomem;
@@ -77,12 +78,12 @@ void lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
 	}
 }
 
-double lat_optim_lr(const lat_experiment *e, size_t epoch)
+double lat_optim_lr(const lat_optim_opts *o, size_t epoch)
 {
-	double lr = e->lr;
-	for (size_t i = 0; i < e->n_milestones; i++)
-		if (e->milestones[i] <= epoch)
-			lr *= e->lr_gamma;
+	double lr = o->lr;
+	for (size_t i = 0; i < o->n_milestones; i++)
+		if (o->milestones[i] <= epoch)
+			lr *= o->lr_gamma;
 	return lr;
 }
 

@@ -10,6 +10,9 @@
 #include "lateral/rule.h"
 #include "size.h"
 
+const char *const lat_schedule_names[] = {[LAT_SCHED_CONSTANT] = "constant", [LAT_SCHED_INVSQRT] = "inverse_sqrt",
+					  NULL};
+
 struct lat_rule {
 	size_t n, d;
 	lat_rule_opts opts;

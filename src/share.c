@@ -73,8 +73,12 @@ struct lat_share {
 	double *mean, *mean0;	/* d each */
 };
 
-static const char *const mode_names[] = {"none", "instant", "fixedpoint", "circuit"};
-static const char *const border_names[] = {"exclude", "include"};
+const char *const lat_share_mode_names[] = {[LAT_SHARE_NONE] = "none", [LAT_SHARE_INSTANT] = "instant",
+					     [LAT_SHARE_FIXEDPOINT] = "fixedpoint",
+					     [LAT_SHARE_CIRCUIT] = "circuit", NULL};
+const char *const lat_border_names[] = {[LAT_BORDER_EXCLUDE] = "exclude", [LAT_BORDER_INCLUDE] = "include", NULL};
+#define N_MODES (sizeof lat_share_mode_names / sizeof lat_share_mode_names[0] - 1)
+#define N_BORDERS (sizeof lat_border_names / sizeof lat_border_names[0] - 1)
 
 static int parse_name(const char *s, const char *const *names, size_t n, int *v)
 {
@@ -92,7 +96,7 @@ static int parse_name(const char *s, const char *const *names, size_t n, int *v)
 int lat_share_mode_parse(const char *s, lat_share_mode *m)
 {
 	int v;
-	int status = parse_name(s, mode_names, sizeof mode_names / sizeof mode_names[0], &v);
+	int status = parse_name(s, lat_share_mode_names, N_MODES, &v);
 
 	if (!status)
 		*m = (lat_share_mode)v;
@@ -101,13 +105,13 @@ int lat_share_mode_parse(const char *s, lat_share_mode *m)
 
 const char *lat_share_mode_name(lat_share_mode m)
 {
-	return (unsigned)m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m] : "unknown";
+	return (unsigned)m < N_MODES ? lat_share_mode_names[m] : "unknown";
 }
 
 int lat_border_parse(const char *s, lat_border *b)
 {
 	int v;
-	int status = parse_name(s, border_names, sizeof border_names / sizeof border_names[0], &v);
+	int status = parse_name(s, lat_border_names, N_BORDERS, &v);
 
 	if (!status)
 		*b = (lat_border)v;
@@ -116,7 +120,7 @@ int lat_border_parse(const char *s, lat_border *b)
 
 const char *lat_border_name(lat_border b)
 {
-	return (unsigned)b < sizeof border_names / sizeof border_names[0] ? border_names[b] : "unknown";
+	return (unsigned)b < N_BORDERS ? lat_border_names[b] : "unknown";
 }
 
 static double now_seconds(void)

@@ -27,6 +27,7 @@ struct lat_trainer {
 	size_t n_classes;
 	lat_net *net;
 	lat_optim *opt;
+	lat_optim_opts optim_opts;
 	lat_batcher *batcher;
 	float *x, *dlogits;
 	int *y;
@@ -158,12 +159,9 @@ static int setup_sharing(lat_trainer *t, char *err)
 {
 	const lat_experiment *e = t->e;
 	lat_share_opts o = {0};
-	int rc = lat_share_mode_parse(e->share_mode, &t->mode);
 
-	if (!rc)
-		rc = lat_border_parse(e->share_border, &o.border);
-	if (rc)
-		return lat_err_set(err, LAT_ECONFIG, "sharing.mode / sharing.border: invalid value");
+	t->mode = e->share_mode;
+	o.border = e->share_border;
 	o.mode = t->mode;
 	o.presentations = e->share_presentations;
 	o.iterations = e->share_iterations;
@@ -231,7 +229,8 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
 		goto fail;
-	t->opt = lat_optim_alloc(e, lat_net_n_params(t->net), err);
+	lat_experiment_optim_opts(e, &t->optim_opts);
+	t->opt = lat_optim_alloc(&t->optim_opts, lat_net_n_params(t->net), err);
 	bo = (lat_batch_opts){.batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
 	t->batcher = t->opt ? lat_batcher_alloc(&t->train, &bo, err) : NULL;
 	t->x = malloc(x_bytes);
@@ -424,7 +423,7 @@ static int loss_diverged(lat_trainer *t, double loss, const char *where, char *e
 		snprintf(why, sizeof why, "right after a sharing phase: lower sharing.eta (now %g)",
 			 t->e->share_eta);
 	else
-		snprintf(why, sizeof why, "lower train.lr (now %g)", lat_optim_lr(t->e, t->epoch));
+		snprintf(why, sizeof why, "lower train.lr (now %g)", lat_optim_lr(&t->optim_opts, t->epoch));
 	return lat_err_set(
 	    err, LAT_EDIVERGE,
 	    "%s: the loss is %g, more than %g x ln(%zu classes) = %g (a uniform guess scores ln(%zu)): "
@@ -503,10 +502,10 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	rc = loss_diverged(t, loss, msg, err);
 	if (rc)
 		return rc;
-	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(t->e, t->epoch));
+	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(&t->optim_opts, t->epoch));
 	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: after the optimiser step (lr %g): %s",
-				   t->epoch + 1, t->stats.batches + 1, lat_optim_lr(t->e, t->epoch), msg);
+				   t->epoch + 1, t->stats.batches + 1, lat_optim_lr(&t->optim_opts, t->epoch), msg);
 	t->shared_last = 0;
 	t->global_batch++;
 	t->stats.batches++;

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "lateral/err.h"
-#include "lateral/experiment.h"
 #include "lateral/optim.h"
 #include "runner.h"
 
@@ -14,16 +13,12 @@
  *   2: g' = 0.5 + 0.1 * 0.94 = 0.594, v = 0.9 * 0.6 + 0.594 = 1.134, w = 0.94 - 0.1134 = 0.8266 */
 static void test_sgd_steps(void)
 {
-	lat_experiment e;
+	lat_optim_opts e = {.kind = LAT_OPT_SGD, .momentum = 0.9, .weight_decay = 0.1};
 	lat_optim *o;
 	char err[LAT_ERRLEN] = "";
 	float w[2] = {1, -2}, g[2] = {0.5f, 0}, *state;
 	size_t n_state;
 
-	lat_experiment_init(&e);
-	e.optimizer = LAT_OPT_SGD;
-	e.momentum = 0.9;
-	e.weight_decay = 0.1;
 	o = lat_optim_alloc(&e, 2, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	lat_optim_step(o, w, g, 0.1);
@@ -38,7 +33,6 @@ static void test_sgd_steps(void)
 	CU_ASSERT_EQUAL(*lat_optim_steps(o), 2);
 	lat_optim_free(o);
 	lat_optim_free(NULL);
-	lat_experiment_clear(&e);
 }
 
 /* AdamW (decoupled decay, bias-corrected moments), lr 0.01, weight decay 0.1, betas 0.9 / 0.999,
@@ -47,19 +41,13 @@ static void test_sgd_steps(void)
  * in double: w = 0.989 (1 - 0.001), m = 0.02, v = 3.1225e-4, m^ = m / 0.19, v^ = v / 0.001999. */
 static void test_adamw_steps(void)
 {
-	lat_experiment e;
+	lat_optim_opts e = {.kind = LAT_OPT_ADAMW, .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
 	lat_optim *o;
 	char err[LAT_ERRLEN] = "";
 	float w[1] = {1}, g[1] = {0.5f};
 	double m, v, expect;
 	size_t n_state;
 
-	lat_experiment_init(&e);
-	e.optimizer = LAT_OPT_ADAMW;
-	e.weight_decay = 0.1;
-	e.beta1 = 0.9;
-	e.beta2 = 0.999;
-	e.adam_eps = 1e-8;
 	o = lat_optim_alloc(&e, 1, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	lat_optim_step(o, w, g, 0.01);
@@ -76,27 +64,19 @@ static void test_adamw_steps(void)
 	/* beta2 is a float: 1 - 0.999f differs from 0.001 by 1.3e-5 relative */
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_state(o, &n_state)[1], v, 1e-4 * v);
 	lat_optim_free(o);
-	lat_experiment_clear(&e);
 }
 
 /* lr 0.1, lr_gamma 0.5, milestones at epochs 2 and 5: 0.1 for epochs 0-1, 0.05 for 2-4, 0.025 after. */
 static void test_lr_schedule(void)
 {
-	lat_experiment e;
+	lat_optim_opts e = {.lr = 0.1, .lr_gamma = 0.5, .milestones = {2, 5}, .n_milestones = 2};
 
-	lat_experiment_init(&e);
-	e.lr = 0.1;
-	e.lr_gamma = 0.5;
-	e.milestones[0] = 2;
-	e.milestones[1] = 5;
-	e.n_milestones = 2;
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 0), 0.1, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 1), 0.1, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 2), 0.05, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 4), 0.05, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 5), 0.025, 1e-15);
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 100), 0.025, 1e-15);
-	lat_experiment_clear(&e);
 }
 
 static CU_TestInfo tests[] = {{"SGD with momentum and weight decay, two steps by hand", test_sgd_steps},

@@ -79,9 +79,9 @@ static void test_defaults_and_overrides(void)
 	CU_ASSERT_DOUBLE_EQUAL(e.lr, 1e-3, 0);
 	CU_ASSERT_DOUBLE_EQUAL(e.weight_decay, 1e-4, 0);
 	CU_ASSERT_EQUAL(e.optimizer, LAT_OPT_ADAMW);
-	CU_ASSERT_STRING_EQUAL(e.share_mode, "none");
+	CU_ASSERT_EQUAL(e.share_mode, LAT_SHARE_NONE);
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.mode=circuit", err), LAT_OK);
-	CU_ASSERT_STRING_EQUAL(e.share_mode, "circuit");
+	CU_ASSERT_EQUAL(e.share_mode, LAT_SHARE_CIRCUIT);
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.epochs=3", err), LAT_OK);
 	CU_ASSERT_EQUAL(e.epochs, 3);
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.method=exact", err), LAT_OK);
@@ -99,7 +99,7 @@ static void test_defaults_and_overrides(void)
 	CU_ASSERT_STRING_EQUAL(
 	    err, "--set sharing.mode=sometimes: sharing.mode: expected one of \"none\", \"instant\", "
 		 "\"fixedpoint\", \"circuit\", got a string (\"sometimes\")");
-	CU_ASSERT_STRING_EQUAL(e.share_mode, "circuit");
+	CU_ASSERT_EQUAL(e.share_mode, LAT_SHARE_CIRCUIT);
 	CU_ASSERT_EQUAL(lat_experiment_finalize(&e, err), LAT_OK);
 	lat_experiment_clear(&e);
 }

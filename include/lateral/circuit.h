@@ -15,6 +15,9 @@
 #include "lateral/ode.h"
 
 /* Parameters of one circuit: a plain value type, filled from a lat_model. */
+/* The values of lat_circuit.relu by name, NULL-terminated: "linear" (0), "relu" (1). */
+extern const char *const lat_nonlinearity_names[];
+
 typedef struct {
 	size_t n;            /* excitatory neurons N >= 1 */
 	double tau, tau_inh; /* time constants (> 0) */
@@ -92,6 +95,9 @@ int lat_circuit_settle_bound(const lat_circuit *c, const double *z, const double
 
 /* K independent circuits sharing c, with drives z (K x N). The struct only borrows; the caller may
  * change z between settles (the ODE system reads it at every evaluation). */
+/* The values of lat_circuit.relu by name, NULL-terminated: "linear" (0), "relu" (1). */
+extern const char *const lat_nonlinearity_names[];
+
 typedef struct {
 	const lat_circuit *c;
 	size_t n_circuits;
@@ -108,6 +114,9 @@ void lat_circuit_batch_system(const lat_circuit_batch *b, lat_ode_system *sys);
  * state [r (N), r_inh, (b), W (N x d row-major)], z_i = W_i . x, and
  *   tau dW_i/dt = -eta [ (r_i - b) x + gamma (W_i - W_i^init) ].
  * Borrows everything. */
+/* The values of lat_circuit.relu by name, NULL-terminated: "linear" (0), "relu" (1). */
+extern const char *const lat_nonlinearity_names[];
+
 typedef struct {
 	const lat_circuit *c;
 	size_t d;

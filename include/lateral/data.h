@@ -4,6 +4,10 @@
 
 #include <stddef.h>
 
+/* Data set file formats, and their names in enum order, NULL-terminated ("idx", "cifar10", "cifar100"). */
+typedef enum { LAT_DATA_IDX, LAT_DATA_CIFAR10, LAT_DATA_CIFAR100 } lat_data_format;
+extern const char *const lat_data_format_names[];
+
 /* A labelled image set. Images are stored NCHW: pixel (ch, row, col) of sample i is
  * x[((i*c + ch)*h + row)*w + col]. */
 typedef struct {

@@ -5,27 +5,19 @@
 #include <stddef.h>
 
 #include "lateral/ode.h"
+#include "lateral/data.h"
+#include "lateral/layer.h"
+#include "lateral/optim.h"
+#include "lateral/share.h"
 
 #define LAT_MAX_LAYERS 64
 #define LAT_MAX_FILES 8
-#define LAT_MAX_MILESTONES 16
+#define LAT_MAX_MILESTONES LAT_OPTIM_MAX_MILESTONES
 
 /* The largest train.epochs (the key's range in experiment.c; a test checks that they agree): also the
  * largest epoch count a checkpoint may hold. */
 #define LAT_EPOCHS_MAX 100000
 
-typedef enum { LAT_DATA_IDX, LAT_DATA_CIFAR10, LAT_DATA_CIFAR100 } lat_data_format;
-typedef enum { LAT_OPT_SGD, LAT_OPT_ADAMW } lat_optimizer;
-typedef enum {
-	LAT_L_CONV,
-	LAT_L_LC,
-	LAT_L_RELU,
-	LAT_L_MAXPOOL,
-	LAT_L_BN,
-	LAT_L_AVGPOOL,
-	LAT_L_LINEAR,
-	LAT_L_RESBLOCK
-} lat_layer_kind;
 
 /* One entry of network.layers. */
 typedef struct {
@@ -74,12 +66,12 @@ typedef struct {
 	double lr_gamma;
 
 	/* sharing (per lc layer) */
-	char *share_mode;   /* "none", "instant", "fixedpoint", "circuit" */
+	lat_share_mode share_mode;
 	size_t share_every; /* batches between phases */
 	size_t share_presentations, share_iterations;
 	double share_eta, share_gamma;
 	int share_scale_eta;
-	char *share_border; /* "exclude", "include" */
+	lat_border share_border;
 	double tau, tau_inh, alpha, bias;
 	lat_method method;
 	double rtol, atol, steady_tol, t_max;
@@ -105,7 +97,9 @@ int lat_experiment_set(lat_experiment *e, const char *assignment, char *err);
 /* Cross-checks combinations (e.g. cifar needs train_files). Call once after load and overrides. */
 int lat_experiment_finalize(lat_experiment *e, char *err);
 
-/* Name of a layer kind ("conv", "lc", ...). */
-const char *lat_layer_kind_name(lat_layer_kind k);
+/* The optimiser settings of e (train.optimizer, lr, weight_decay, momentum, beta1, beta2, adam_eps,
+ * lr_milestones, lr_gamma). */
+void lat_experiment_optim_opts(const lat_experiment *e, lat_optim_opts *o);
+
 
 #endif

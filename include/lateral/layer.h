@@ -20,6 +20,21 @@
 
 #include <gsl/gsl_rng.h>
 
+/* The layer kinds of a network, and their names in enum order, NULL-terminated ("conv", "lc", ...). */
+typedef enum {
+	LAT_L_CONV,
+	LAT_L_LC,
+	LAT_L_RELU,
+	LAT_L_MAXPOOL,
+	LAT_L_BN,
+	LAT_L_AVGPOOL,
+	LAT_L_LINEAR,
+	LAT_L_RESBLOCK
+} lat_layer_kind;
+extern const char *const lat_layer_kind_names[];
+/* The name of a layer kind; "?" outside the enum. */
+const char *lat_layer_kind_name(lat_layer_kind k);
+
 /* Shape of one sample. */
 typedef struct {
 	size_t c, h, w;

@@ -41,6 +41,9 @@ typedef struct lat_ode_system {
 typedef enum { LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD, LAT_METHOD_EXACT, LAT_METHOD_AUTO } lat_method;
 
 /* "bdf", "adams", "rk8pd", "exact", "auto". */
+/* The methods' names in enum order, NULL-terminated ("bdf", "adams", "rk8pd", "exact", "auto"). */
+extern const char *const lat_method_names[];
+
 const char *lat_method_name(lat_method m);
 /* Parses a method name; LAT_EINVAL for anything else. */
 int lat_method_parse(const char *name, lat_method *m);

@@ -4,13 +4,28 @@
 
 #include <stddef.h>
 
-#include "lateral/experiment.h"
+/* The optimiser kinds and their names in enum order, NULL-terminated ("sgd", "adamw"). */
+typedef enum { LAT_OPT_SGD, LAT_OPT_ADAMW } lat_optimizer;
+extern const char *const lat_optimizer_names[];
+
+#define LAT_OPTIM_MAX_MILESTONES 16
+
+/* An optimiser's settings (the experiment file's train.* keys fill them). */
+typedef struct {
+	lat_optimizer kind;
+	double lr, weight_decay;
+	double momentum;	       /* sgd */
+	double beta1, beta2, eps;      /* adamw */
+	size_t milestones[LAT_OPTIM_MAX_MILESTONES]; /* epochs at which lr is multiplied by lr_gamma */
+	size_t n_milestones;
+	double lr_gamma;
+} lat_optim_opts;
 
 typedef struct lat_optim lat_optim;
 
-/* Optimiser for n parameters with e's kind and hyper-parameters (momentum, betas, eps, weight decay).
- * Returns a new object (free with lat_optim_free) or NULL with err. */
-lat_optim *lat_optim_alloc(const lat_experiment *e, size_t n, char *err);
+/* Optimiser for n parameters with o's kind and hyper-parameters (momentum, betas, eps, weight decay; o is
+ * copied). Returns a new object (free with lat_optim_free) or NULL with err. */
+lat_optim *lat_optim_alloc(const lat_optim_opts *o, size_t n, char *err);
 void lat_optim_free(lat_optim *o);
 
 /* One step at learning rate lr:
@@ -20,7 +35,7 @@ void lat_optim_free(lat_optim *o);
 void lat_optim_step(lat_optim *o, float *w, const float *g, double lr);
 
 /* The learning rate of epoch (0-based): lr * lr_gamma^(number of milestones <= epoch). */
-double lat_optim_lr(const lat_experiment *e, size_t epoch);
+double lat_optim_lr(const lat_optim_opts *o, size_t epoch);
 
 /* The optimiser's state for checkpoints: a float array of *n values (moments) and the step count. */
 float *lat_optim_state(lat_optim *o, size_t *n);

@@ -9,6 +9,8 @@
 
 /* Learning-rate schedule: constant, or eta / sqrt(1 + t / schedule_tau). */
 typedef enum { LAT_SCHED_CONSTANT, LAT_SCHED_INVSQRT } lat_schedule;
+/* "constant", "inverse_sqrt", NULL */
+extern const char *const lat_schedule_names[];
 
 typedef struct {
 	double eta;          /* learning rate (> 0) */

@@ -39,6 +39,9 @@
 
 typedef enum { LAT_SHARE_NONE, LAT_SHARE_INSTANT, LAT_SHARE_FIXEDPOINT, LAT_SHARE_CIRCUIT } lat_share_mode;
 typedef enum { LAT_BORDER_EXCLUDE, LAT_BORDER_INCLUDE } lat_border;
+/* The names in enum order, NULL-terminated: "none", "instant", "fixedpoint", "circuit"; "exclude",
+ * "include". */
+extern const char *const lat_share_mode_names[], *const lat_border_names[];
 
 /* "none", "instant", "fixedpoint", "circuit"; LAT_EINVAL (m untouched) for anything else or NULL. */
 int lat_share_mode_parse(const char *s, lat_share_mode *m);
