@@ -14,6 +14,12 @@
 
 #include "lateral/ode.h"
 
+/* Thread safety: reentrant: every function works on the caller's arrays and a const circuit. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Parameters of one circuit: a plain value type, filled from a lat_model. */
 /* The values of lat_circuit.relu by name, NULL-terminated: "linear" (0), "relu" (1). */
 extern const char *const lat_nonlinearity_names[];
@@ -127,5 +133,9 @@ typedef struct {
 
 /* Fills sys for the plastic circuit: rhs and residual only (dim = circuit dim + N d). */
 void lat_circuit_plastic_system(const lat_circuit_plastic *p, lat_ode_system *sys);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

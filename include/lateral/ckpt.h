@@ -8,6 +8,12 @@
 
 #include <gsl/gsl_rng.h>
 
+/* Thread safety: reentrant on distinct writers and readers; one writer or reader belongs to one thread. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Layout (every integer little-endian):
  *
  *   offset 0   8 bytes  magic "LATSTATE"
@@ -124,5 +130,9 @@ const char *lat_ckpt_name(const lat_ckpt *c);
 /* Writes the CRC-32 of buf[0 .. len-4) into its last 4 bytes (len >= 4): for tests and fuzzers that
  * change a valid file and must get past the checksum to the semantic checks. */
 void lat_ckpt_reseal(unsigned char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/* Thread safety: reentrant: each call allocates and frees its own workspaces. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* With C = (1/M) sum_m x_m x_m^T, a = alpha / (1 + alpha) (a = 1 when alpha is +INFINITY) and
  * wbar the pool mean over neurons:
  *   (C (1 - a) + gamma I) wbar* = gamma wbar^init
@@ -36,5 +42,9 @@ int lat_closedform_ratios(size_t n, size_t d, const double *w_init, const double
  * 1/SNR falls by (gamma / (1 + gamma))^2 / (g / (1 + g))^2 (by (gamma / (1 + gamma))^2 when alpha is
  * +INFINITY) and the mean shrinks by g / (1 + g) (not at all when alpha is +INFINITY). */
 void lat_closedform_identity_ratios(double alpha, double gamma, double *inv_snr_ratio, double *mean_ratio);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

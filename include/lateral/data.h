@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/* Thread safety: loaders and statistics are reentrant on distinct datasets; a batcher belongs to one thread. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Data set file formats, and their names in enum order, NULL-terminated ("idx", "cifar10", "cifar100"). */
 typedef enum { LAT_DATA_IDX, LAT_DATA_CIFAR10, LAT_DATA_CIFAR100 } lat_data_format;
 extern const char *const lat_data_format_names[];
@@ -107,5 +113,9 @@ size_t lat_batcher_next(lat_batcher *b, float *x, int *y);
 
 /* Number of batches per epoch: ceil(n / batch). */
 size_t lat_batcher_count(const lat_batcher *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/* Thread safety: reentrant: messages go to the caller's buffer, lat_strerror returns static strings. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Status codes: 0 is success, every failure is negative (SUNDIALS' sign, GSL's model). */
 enum {
 	LAT_OK = 0,
@@ -36,5 +42,9 @@ int lat_err_set(char *err, int code, const char *fmt, ...)
  * EIO when errno is 0), and returns LAT_EIO. Call it right after the failing call, before anything that
  * may change errno. */
 int lat_err_sys(char *err, const char *path, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

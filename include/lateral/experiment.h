@@ -10,6 +10,12 @@
 #include "lateral/optim.h"
 #include "lateral/share.h"
 
+/* Thread safety: reentrant on distinct experiments (libconfig keeps no global state). */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define LAT_MAX_LAYERS 64
 #define LAT_MAX_FILES 8
 #define LAT_MAX_MILESTONES LAT_OPTIM_MAX_MILESTONES
@@ -17,7 +23,6 @@
 /* The largest train.epochs (the key's range in experiment.c; a test checks that they agree): also the
  * largest epoch count a checkpoint may hold. */
 #define LAT_EPOCHS_MAX 100000
-
 
 /* One entry of network.layers. */
 typedef struct {
@@ -101,5 +106,8 @@ int lat_experiment_finalize(lat_experiment *e, char *err);
  * lr_milestones, lr_gamma). */
 void lat_experiment_optim_opts(const lat_experiment *e, lat_optim_opts *o);
 
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Thread safety: reentrant on distinct files and objects; a lat_afile belongs to one thread. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Opens path for reading when it is a regular file. Anything else is refused without blocking: a FIFO
  * or socket (whose reads can wait forever for a writer), a device (whose data may never end) and a
  * directory. On success *fp is a new stream (close with fclose) and *size (may be NULL) receives the
@@ -55,5 +61,9 @@ size_t lat_text_include_line(const char *text);
 
 /* Creates directory path (and missing parents) if it does not exist. */
 int lat_mkdir_p(const char *path, char *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

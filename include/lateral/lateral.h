@@ -22,4 +22,15 @@
 #include "lateral/ckpt.h"
 #include "lateral/state.h"
 
+/* Thread safety: see each header. GSL's error handler is process-wide: a host program should call
+ * gsl_set_error_handler_off() before using the library, as the lateral CLI does. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -20,6 +20,12 @@
 
 #include <gsl/gsl_rng.h>
 
+/* Thread safety: a layer belongs to one thread at a time (its forward and backward may use OpenMP inside). */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The layer kinds of a network, and their names in enum order, NULL-terminated ("conv", "lc", ...). */
 typedef enum {
 	LAT_L_CONV,
@@ -123,5 +129,9 @@ typedef struct {
 
 /* Fills g for an lc or conv layer; LAT_EINVAL for any other kind. */
 int lat_lc_geometry(const lat_layer *l, lat_lc_geom *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

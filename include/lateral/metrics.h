@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/* Thread safety: reentrant: every function works on the caller's arrays. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
 	double snr;        /* (1/d) sum_j m_j^2 / v_j, m_j, v_j the mean and (1/N) variance over neurons */
 	double inv_snr;    /* 1 / snr */
@@ -25,5 +31,9 @@ double lat_metrics_rel_dist(size_t size, const double *a, const double *b);
 
 /* Largest relative difference max_k |a_k - b_k| / max(|b_k|, floor). */
 double lat_metrics_max_rel(size_t size, const double *a, const double *b, double floor);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

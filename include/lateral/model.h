@@ -8,6 +8,12 @@
 #include "lateral/ode.h"
 #include "lateral/rule.h"
 
+/* Thread safety: reentrant on distinct models (libconfig keeps no global state). */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { LAT_UPDATE_ONLINE, LAT_UPDATE_BATCH } lat_update;
 typedef enum { LAT_TIMING_FIXEDPOINT, LAT_TIMING_CONTINUOUS } lat_timing;
 
@@ -103,5 +109,9 @@ void lat_model_circuit(const lat_model *m, lat_circuit *c);
  * kappa the slowest decay rate of the linear circuit (lat_circuit_slowest_rate; the homeostatic bias
  * mode when it is the slowest). */
 double lat_model_t_max(const lat_model *m);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

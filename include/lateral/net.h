@@ -7,6 +7,12 @@
 #include "lateral/experiment.h"
 #include "lateral/layer.h"
 
+/* Thread safety: a network belongs to one thread at a time (its layers may use OpenMP inside). */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct lat_net lat_net;
 
 /* Builds the layers of e->layers for inputs of shape in (conv turned into lc when e->locally_connected,
@@ -38,5 +44,9 @@ float *lat_net_grads(lat_net *n);
 float *lat_net_buffers(lat_net *n);
 /* Floats of activations and workspaces held for max_batch (for the planned-memory report). */
 size_t lat_net_activation_floats(const lat_net *n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Thread safety: an engine belongs to one thread at a time; distinct engines are independent (each has its own
+ * SUNDIALS context). */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* An autonomous ODE system dy/dt = f(y) described by pure callbacks on raw arrays. Callbacks return
  * 0 on success, > 0 for a recoverable failure (the step is retried smaller) and < 0 for a fatal one. */
 /* Verdicts on a candidate fixed point: accepted; unstable linearisation; a piecewise-linear system
@@ -119,5 +126,9 @@ int lat_ode_polish(lat_ode *o, double *y, double *residual, int *verdict, char *
  * one step for exact). */
 int lat_ode_restart(lat_ode *o, const double *y0, char *err);
 int lat_ode_advance(lat_ode *o, double t_out, double *y, lat_ode_stats *st, char *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

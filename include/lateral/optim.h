@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/* Thread safety: an optimiser belongs to one thread at a time. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The optimiser kinds and their names in enum order, NULL-terminated ("sgd", "adamw"). */
 typedef enum { LAT_OPT_SGD, LAT_OPT_ADAMW } lat_optimizer;
 extern const char *const lat_optimizer_names[];
@@ -43,5 +49,9 @@ unsigned long *lat_optim_steps(lat_optim *o);
 /* 1 when v may be value i of the state (for checking a checkpoint): finite, and for adamw's second
  * moments (the second half) not negative. */
 int lat_optim_value_ok(const lat_optim *o, size_t i, float v);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+/* Thread safety: the row functions and lat_rule_eta_at are reentrant; a lat_rule belongs to one thread at a time. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Learning-rate schedule: constant, or eta / sqrt(1 + t / schedule_tau). */
 typedef enum { LAT_SCHED_CONSTANT, LAT_SCHED_INVSQRT } lat_schedule;
@@ -72,5 +77,9 @@ const double *lat_rule_w_init(const lat_rule *p);
  * buffer and the accumulator (n x d each), the presentations accumulated and the updates applied.
  * Writing through the pointers restores a saved state. */
 void lat_rule_state(lat_rule *p, double **vel, double **acc, size_t **n_acc, size_t **n_updates);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

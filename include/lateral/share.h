@@ -37,6 +37,12 @@
 #include "lateral/layer.h"
 #include "lateral/ode.h"
 
+/* Thread safety: lat_share_measure may run concurrently on one object; a phase needs the object to itself. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { LAT_SHARE_NONE, LAT_SHARE_INSTANT, LAT_SHARE_FIXEDPOINT, LAT_SHARE_CIRCUIT } lat_share_mode;
 typedef enum { LAT_BORDER_EXCLUDE, LAT_BORDER_INCLUDE } lat_border;
 /* The names in enum order, NULL-terminated: "none", "instant", "fixedpoint", "circuit"; "exclude",
@@ -131,5 +137,9 @@ int lat_share_is_border(const lat_share *s, size_t y, size_t x);
 /* The receptive-field vector (d values) of output position (y, x) under the patch (d values,
  * [c_in][k][k]) tiled over the input map, with zeros outside it. Borrows patch, writes xv. */
 void lat_share_input(const lat_share *s, const double *patch, size_t y, size_t x, double *xv);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,12 @@
 #include "lateral/metrics.h"
 #include "lateral/model.h"
 
+/* Thread safety: a simulation belongs to one thread at a time. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct lat_sim lat_sim;
 
 /* What one presentation cost and how well it settled. */
@@ -101,5 +107,9 @@ int lat_trace_plan(const lat_model *m, double *dt, size_t *cap, size_t *bytes, c
  * overflows. */
 lat_trace *lat_trace_alloc(size_t cols, size_t cap, double dt);
 void lat_trace_free(lat_trace *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,12 @@
 #include "lateral/ode.h"
 #include "lateral/sim.h"
 
+/* Thread safety: reentrant on distinct files and objects. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What an interrupted study carries besides the simulation: counts and running sums. The lengths
  * (n_rec, model_len, metrics_len, trace_len) describe the arrays and texts saved with it. */
 typedef struct {
@@ -68,5 +74,9 @@ int lat_sweep_state_save(const char *path, size_t n_runs, size_t n_cols, const i
 int lat_sweep_state_load(const char *path, size_t n_runs, size_t n_cols, const lat_sweep_column *cols,
 			 const unsigned long long *hash, const size_t *presentations, int *done, double *vals,
 			 size_t *n_done, char *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,12 @@
 #include "lateral/experiment.h"
 #include "lateral/net.h"
 
+/* Thread safety: a trainer belongs to one thread at a time (it may use OpenMP inside). */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct lat_trainer lat_trainer;
 
 /* Counters of the batches since lat_trainer_begin_epoch. */
@@ -95,5 +101,9 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t);
  * running variance). */
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
 int lat_trainer_load(lat_trainer *t, const char *path, char *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
