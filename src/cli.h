@@ -92,6 +92,9 @@ int cli_outdir(const cli_opts *o);
  * again, so that bad input leaves nothing behind. A directory that existed keeps its lock file. */
 void cli_outdir_discard(const cli_opts *o);
 
+/* Size of the path buffers the commands join output file names into. */
+#define CLI_PATHLEN 4096
+
 /* Joins dir and name into buf (size PATH_MAX-like); returns buf. */
 char *cli_path(char *buf, size_t size, const char *dir, const char *name);
 

@@ -17,7 +17,6 @@
 #include "lateral/state.h"
 #include "size.h"
 
-#define PATHLEN 4096
 /* Rows of the progress table on stdout (metrics.tsv has every recorded row). */
 #define TABLE_ROWS 20
 
@@ -374,7 +373,7 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 		  const run_control *ctl, run_result *res)
 {
-	char path[PATHLEN], err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
+	char path[CLI_PATHLEN], err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
 	lat_trace *tr = NULL;
 	lat_sim_step step;
 	lat_sim_status st;
@@ -603,7 +602,7 @@ char *run_methods_text(char *buf, size_t size, const run_result *res)
 int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,
 		      const char *const *extra_keys, const double *extra_vals, size_t n_extra)
 {
-	char path[PATHLEN], err[LAT_ERRLEN], text[128];
+	char path[CLI_PATHLEN], err[LAT_ERRLEN], text[128];
 	lat_afile *f = lat_afile_open(cli_path(path, sizeof path, dir, "summary.json"), err);
 	cli_json j;
 
@@ -650,7 +649,7 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 
 int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced)
 {
-	char path[PATHLEN], out[PATHLEN], q[PATHLEN + 64], nbuf[64];
+	char path[CLI_PATHLEN], out[CLI_PATHLEN], q[CLI_PATHLEN + 64], nbuf[64];
 	const char *assign[2];
 	int rc;
 
@@ -699,7 +698,7 @@ int cmd_run(int argc, char **argv)
 	lat_model m;
 	lat_sim *sim = NULL;
 	run_result res;
-	char state[PATHLEN];
+	char state[CLI_PATHLEN];
 	int resume = 0;
 	run_control ctl;
 	int rc = cli_parse(argc, argv, "run", summary, "out/run", 0, extra, on_run_extra, &resume, &o);

@@ -16,7 +16,6 @@
 #include "lateral/state.h"
 #include "size.h"
 
-#define PATHLEN 4096
 #define MAX_KEYS 8
 #define MAX_VALUES 64
 #define MAX_RUNS 4096
@@ -233,7 +232,7 @@ static void table_line(FILE *fp, const grid *g, size_t r, const double *v, int t
 static int sweep_state_read(const char *path, size_t n_runs, int *done, const unsigned long long *hash,
 			    const size_t *pres, double *vals, size_t *n_done, char *err)
 {
-	char old[PATHLEN];
+	char old[CLI_PATHLEN];
 	size_t len = strlen(path);
 
 	if (access(path, F_OK) && errno == ENOENT && len > 4 && len < sizeof old) {
@@ -262,7 +261,7 @@ static void table_header(FILE *fp, const grid *g, int tsv)
 static int sweep_plots(const cli_opts *o, const grid *g, size_t n_runs)
 {
 	size_t per = g->n_values[0], n_groups = n_runs / per;
-	char files[8192], titles[8192], heading[1024], path[PATHLEN], out[PATHLEN], name[64];
+	char files[8192], titles[8192], heading[1024], path[CLI_PATHLEN], out[CLI_PATHLEN], name[64];
 	char a_files[8300], a_titles[8300], a_heading[1100];
 	const char *assign[3] = {a_files, a_titles, a_heading};
 	int rc = CLI_OK;
@@ -319,7 +318,7 @@ int cmd_sweep(int argc, char **argv)
 	cli_opts o;
 	lat_model m;
 	lat_afile *f = NULL;
-	char path[PATHLEN], state[PATHLEN], name[64], err[LAT_ERRLEN];
+	char path[CLI_PATHLEN], state[CLI_PATHLEN], name[64], err[LAT_ERRLEN];
 	size_t n_runs = 1, n_done = 0, peak = 0;
 	const char *change, *peak_change = "";
 	int rc, sig;

@@ -20,7 +20,6 @@
 #include "lateral/trainer.h"
 #include "size.h"
 
-#define PATHLEN 4096
 #define BAR_WIDTH 30
 
 typedef struct {
@@ -238,7 +237,7 @@ int cmd_train(int argc, char **argv)
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[PATHLEN], ckpt[PATHLEN], line[2048], at[128],
+	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[CLI_PATHLEN], ckpt[CLI_PATHLEN], line[2048], at[128],
 	    planned[32];
 	int rc = cli_parse(argc, argv, "train", summary, "out/train", 0, extra, on_train_extra, &args, &o);
 	int status, sig = 0, tty = isatty(2);
@@ -371,7 +370,7 @@ int cmd_train(int argc, char **argv)
 		goto out;
 	}
 	{
-		char q[PATHLEN + 16], quoted[PATHLEN + 16], nb[64];
+		char q[CLI_PATHLEN + 16], quoted[CLI_PATHLEN + 16], nb[64];
 		const char *assign[2] = {q, nb};
 		snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, path));
 		snprintf(nb, sizeof nb, "n_lc = %zu", lat_trainer_n_lc(t));

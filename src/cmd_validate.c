@@ -13,7 +13,6 @@
 #include "lateral/metrics.h"
 #include "size.h"
 
-#define PATHLEN 4096
 #define DEFAULT_TOL 1e-6
 /* A settled state may sit at most this many steady_tol from the analytic one (rate units). */
 #define STEADY_FACTOR 10.0
@@ -105,7 +104,7 @@ static double max_abs(size_t size, const double *a)
 
 static int write_matrices(const cli_opts *o, lat_sim *sim, size_t n, size_t d)
 {
-	char path[PATHLEN], err[LAT_ERRLEN], header[64];
+	char path[CLI_PATHLEN], err[LAT_ERRLEN], header[64];
 	size_t m;
 	const double *x = lat_sim_fixed_inputs(sim, &m);
 	const struct {
