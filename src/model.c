@@ -29,9 +29,10 @@ _Static_assert(sizeof(lat_schedule) == sizeof(int) && sizeof(lat_update) == size
 		   sizeof(lat_timing) == sizeof(int) && sizeof(lat_method) == sizeof(int),
 	       "LAT_CFG_ENUM fields are int-sized");
 
-static const char *const update_names[] = {[LAT_UPDATE_ONLINE] = "online", [LAT_UPDATE_BATCH] = "batch", NULL};
-static const char *const timing_names[] = {[LAT_TIMING_FIXEDPOINT] = "fixedpoint",
-					   [LAT_TIMING_CONTINUOUS] = "continuous", NULL};
+static const char *const update_names[] = {
+    [LAT_UPDATE_ONLINE] = "online", [LAT_UPDATE_BATCH] = "batch", NULL};
+static const char *const timing_names[] = {
+    [LAT_TIMING_FIXEDPOINT] = "fixedpoint", [LAT_TIMING_CONTINUOUS] = "continuous", NULL};
 
 #define F(field) offsetof(lat_model, field)
 #define GE LAT_CFG_GE
@@ -315,6 +316,97 @@ static int check_initial_spread(const char *src, const lat_model *m, const doubl
 	return LAT_OK;
 }
 
+/* finalize's checks of the sizes: at least two neurons, the weight limit, the covariance's shape. */
+static int check_sizes(const char *src, const lat_model *m, char *err)
+{
+	size_t n = m->neurons, d = m->inputs;
+
+	if (n < 2) {
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: circuit.neurons = %zu: pool statistics need at least 2 neurons", src,
+				   n);
+	}
+	if ((double)n * (double)d > MAX_WEIGHTS) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: circuit.neurons x circuit.inputs = %zu x %zu = %.0f weights is more than the "
+		    "limit of %.0f",
+		    src, n, d, (double)n * (double)d, MAX_WEIGHTS);
+	}
+	if (m->input_cov_diag && m->input_cov) {
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: input.cov_diag and input.cov are mutually exclusive", src);
+	}
+	if (m->input_cov_diag && m->n_cov_diag != d) {
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: input.cov_diag has %zu values, expected circuit.inputs = %zu", src,
+				   m->n_cov_diag, d);
+	}
+	if (m->input_cov) {
+		if (m->n_cov != d * d) {
+			return lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: input.cov has %zu values, expected circuit.inputs^2 = %zu x %zu = %zu "
+			    "(row-major)",
+			    src, m->n_cov, d, d, d * d);
+		}
+		return check_spd(src, m->input_cov, d, err);
+	}
+	return LAT_OK;
+}
+
+/* finalize's checks of combinations of keys (inputs, update, timing, method, the derived t_max). */
+static int check_combinations(const char *src, const lat_model *m, char *err)
+{
+	if (m->input_file && m->input_count > 0) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: input.file and input.count = %zu are mutually exclusive (the file sets the count)",
+		    src, m->input_count);
+	}
+	if (m->update == LAT_UPDATE_BATCH && m->input_count == 0 && !m->input_file) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: plasticity.update = \"batch\" needs fixed inputs: set input.count > 0 or input.file",
+		    src);
+	}
+	if (m->timing == LAT_TIMING_CONTINUOUS && m->method != LAT_METHOD_ADAMS &&
+	    m->method != LAT_METHOD_RK8PD && m->method != LAT_METHOD_AUTO) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: plasticity.timing = \"continuous\" needs solver.method = \"auto\", \"adams\" or "
+		    "\"rk8pd\", not \"%s\"",
+		    src, lat_method_name(m->method));
+	}
+	if (m->timing == LAT_TIMING_CONTINUOUS && m->update != LAT_UPDATE_ONLINE) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: plasticity.timing = \"continuous\" needs plasticity.update = \"online\"", src);
+	}
+	if (m->method == LAT_METHOD_EXACT && m->relu) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: solver.method = \"exact\" needs circuit.nonlinearity = \"linear\" (no closed form "
+		    "for relu)",
+		    src);
+	}
+	if (m->method == LAT_METHOD_EXACT && m->bias_tau != 0) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: solver.method = \"exact\" needs circuit.bias_tau = 0 (a constant bias), not %g", src,
+		    m->bias_tau);
+	}
+	if (!(lat_model_t_max(m) > 0) || !isfinite(lat_model_t_max(m))) {
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: solver.t_max = 0 takes the settle time budget %g / kappa from the circuit's "
+		    "slowest decay rate kappa, which gives %g for circuit.tau = %g, circuit.tau_inh = %g, "
+		    "circuit.bias_tau = %g: set solver.t_max > 0 or less extreme time constants",
+		    src, LAT_T_MAX_RATES, lat_model_t_max(m), m->tau, m->tau_inh, m->bias_tau);
+	}
+	return LAT_OK;
+}
+
 int lat_model_finalize(lat_model *m, char *err)
 {
 	const char *src = m->source ? m->source : BUILTIN_SOURCE;
@@ -329,97 +421,11 @@ int lat_model_finalize(lat_model *m, char *err)
 	free(m->inputs_fixed);
 	m->weights_init = m->inputs_fixed = NULL;
 
-	if (n < 2) {
-		rc =
-		    lat_err_set(err, LAT_ECONFIG,
-				"%s: circuit.neurons = %zu: pool statistics need at least 2 neurons", src, n);
+	rc = check_sizes(src, m, err);
+	if (!rc)
+		rc = check_combinations(src, m, err);
+	if (rc)
 		goto out;
-	}
-	if ((double)n * (double)d > MAX_WEIGHTS) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: circuit.neurons x circuit.inputs = %zu x %zu = %.0f weights is more than the "
-		    "limit of %.0f",
-		    src, n, d, (double)n * (double)d, MAX_WEIGHTS);
-		goto out;
-	}
-	if (m->input_cov_diag && m->input_cov) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: input.cov_diag and input.cov are mutually exclusive",
-				 src);
-		goto out;
-	}
-	if (m->input_cov_diag && m->n_cov_diag != d) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: input.cov_diag has %zu values, expected circuit.inputs = %zu", src,
-				 m->n_cov_diag, d);
-		goto out;
-	}
-	if (m->input_cov) {
-		if (m->n_cov != d * d) {
-			rc = lat_err_set(
-			    err, LAT_ECONFIG,
-			    "%s: input.cov has %zu values, expected circuit.inputs^2 = %zu x %zu = %zu "
-			    "(row-major)",
-			    src, m->n_cov, d, d, d * d);
-			goto out;
-		}
-		rc = check_spd(src, m->input_cov, d, err);
-		if (rc)
-			goto out;
-	}
-	if (m->input_file && m->input_count > 0) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: input.file and input.count = %zu are mutually exclusive (the file sets the count)",
-		    src, m->input_count);
-		goto out;
-	}
-	if (m->update == LAT_UPDATE_BATCH && m->input_count == 0 && !m->input_file) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: plasticity.update = \"batch\" needs fixed inputs: set input.count > 0 or input.file",
-		    src);
-		goto out;
-	}
-	if (m->timing == LAT_TIMING_CONTINUOUS && m->method != LAT_METHOD_ADAMS &&
-	    m->method != LAT_METHOD_RK8PD && m->method != LAT_METHOD_AUTO) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: plasticity.timing = \"continuous\" needs solver.method = \"auto\", \"adams\" or "
-		    "\"rk8pd\", not \"%s\"",
-		    src, lat_method_name(m->method));
-		goto out;
-	}
-	if (m->timing == LAT_TIMING_CONTINUOUS && m->update != LAT_UPDATE_ONLINE) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: plasticity.timing = \"continuous\" needs plasticity.update = \"online\"", src);
-		goto out;
-	}
-	if (m->method == LAT_METHOD_EXACT && m->relu) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: solver.method = \"exact\" needs circuit.nonlinearity = \"linear\" (no closed form "
-		    "for relu)",
-		    src);
-		goto out;
-	}
-	if (m->method == LAT_METHOD_EXACT && m->bias_tau != 0) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: solver.method = \"exact\" needs circuit.bias_tau = 0 (a constant bias), not %g", src,
-		    m->bias_tau);
-		goto out;
-	}
-	if (!(lat_model_t_max(m) > 0) || !isfinite(lat_model_t_max(m))) {
-		rc = lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: solver.t_max = 0 takes the settle time budget %g / kappa from the circuit's "
-		    "slowest decay rate kappa, which gives %g for circuit.tau = %g, circuit.tau_inh = %g, "
-		    "circuit.bias_tau = %g: set solver.t_max > 0 or less extreme time constants",
-		    src, LAT_T_MAX_RATES, lat_model_t_max(m), m->tau, m->tau_inh, m->bias_tau);
-		goto out;
-	}
 	if (m->weights_file) {
 		rc = load_matrix(src, "weights.file", m->weights_file, n, d,
 				 "circuit.neurons x circuit.inputs", &w, &rows, err);
