@@ -32,7 +32,7 @@ struct lat_trainer {
 	float *x, *dlogits;
 	int *y;
 	size_t max_batch, in_size;
-	size_t epoch;          /* next epoch to run / running */
+	size_t epoch;	       /* next epoch to run / running */
 	uint64_t global_batch; /* batches trained since the start, across epochs */
 	uint64_t phases;       /* sharing phases run since the start */
 	lat_share_mode mode;
@@ -40,7 +40,7 @@ struct lat_trainer {
 	size_t lc_layer[MAX_LC]; /* index of the i-th lc layer in the network */
 	lat_share *share[MAX_LC];
 	lat_epoch_stats stats;
-	int in_epoch;          /* between lat_trainer_begin_epoch and the step that ends the epoch */
+	int in_epoch;	       /* between lat_trainer_begin_epoch and the step that ends the epoch */
 	int shared_last;       /* a fixedpoint or circuit sharing phase ran after the last optimiser step */
 	int fault_in_sharing;  /* the last error came from a sharing phase or the batch right after one */
 	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
@@ -78,8 +78,8 @@ static int plan_split(const lat_experiment *e, int test, size_t *n, size_t *byte
 		     ? (test ? lat_data_probe_idx(e->test_images, e->test_labels, &s, err)
 			     : lat_data_probe_idx(e->train_images, e->train_labels, &s, err))
 		     : lat_data_probe_cifar((const char *const *)(test ? e->test_files : e->train_files),
-					    test ? e->n_test_files : e->n_train_files, e->format == LAT_DATA_CIFAR100,
-					    &s, err);
+					    test ? e->n_test_files : e->n_train_files,
+					    e->format == LAT_DATA_CIFAR100, &s, err);
 
 	if (rc)
 		return rc;
@@ -106,8 +106,8 @@ static int plan_data(const lat_experiment *e, char *err)
 		return lat_err_set(err, LAT_ECONFIG,
 				   "%s: the data alone need %s (%zu training and %zu test images) before "
 				   "loading, more than %s (%s); lower data.limit_train and data.limit_test",
-				   src, lat_size_text(need, sizeof need, (double)b_train + (double)b_test), n_train,
-				   n_test, what, lat_size_text(have, sizeof have, (double)limit));
+				   src, lat_size_text(need, sizeof need, (double)b_train + (double)b_test),
+				   n_train, n_test, what, lat_size_text(have, sizeof have, (double)limit));
 	return LAT_OK;
 }
 
@@ -125,14 +125,17 @@ static int load_data(lat_trainer *t, char *err)
 	if (rc)
 		return rc;
 	if (t->train.c != t->test.c || t->train.h != t->test.h || t->train.w != t->test.w)
-		return lat_err_set(err, LAT_ECONFIG, "%s: %s: %s holds %zux%zux%zu images but the training images are %zux%zux%zu",
-				   src, idx ? "data.test_images" : "data.test_files", idx ? e->test_images : e->test_files[0],
-				   t->test.c, t->test.h, t->test.w, t->train.c, t->train.h, t->train.w);
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: %s: %s holds %zux%zux%zu images but the training images are %zux%zux%zu", src,
+		    idx ? "data.test_images" : "data.test_files", idx ? e->test_images : e->test_files[0],
+		    t->test.c, t->test.h, t->test.w, t->train.c, t->train.h, t->train.w);
 	if (e->validation) {
 		if (e->validation >= t->train.n)
-			return lat_err_set(err, LAT_ECONFIG,
-					   "%s: data.validation = %zu leaves no training images (the training set has %zu)",
-					   src, e->validation, t->train.n);
+			return lat_err_set(
+			    err, LAT_ECONFIG,
+			    "%s: data.validation = %zu leaves no training images (the training set has %zu)",
+			    src, e->validation, t->train.n);
 		rc = lat_data_split(&t->train, e->validation, e->seed, &t->val, err);
 		if (rc)
 			return rc;
@@ -168,7 +171,8 @@ static int setup_sharing(lat_trainer *t, char *err)
 	o.eta = e->share_eta;
 	o.gamma = e->share_gamma;
 	o.scale_eta = e->share_scale_eta;
-	o.circuit = (lat_circuit){.n = 1, .tau = e->tau, .tau_inh = e->tau_inh, .alpha = e->alpha, .bias = e->bias};
+	o.circuit =
+	    (lat_circuit){.n = 1, .tau = e->tau, .tau_inh = e->tau_inh, .alpha = e->alpha, .bias = e->bias};
 	o.ode = (lat_ode_opts){.method = e->method,
 			       .rtol = e->rtol,
 			       .atol = e->atol,
@@ -231,7 +235,8 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		goto fail;
 	lat_experiment_optim_opts(e, &t->optim_opts);
 	t->opt = lat_optim_alloc(&t->optim_opts, lat_net_n_params(t->net), err);
-	bo = (lat_batch_opts){.batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
+	bo = (lat_batch_opts){
+	    .batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
 	t->batcher = t->opt ? lat_batcher_alloc(&t->train, &bo, err) : NULL;
 	t->x = malloc(x_bytes);
 	t->y = malloc(t->max_batch * sizeof *t->y);
@@ -344,8 +349,8 @@ static int nonfinite_layer(lat_trainer *t, int what, char *msg, size_t size)
 			continue;
 		k = first_nonfinite(v, n);
 		if (k < n) {
-			snprintf(msg, size, "layer %zu (%s): %s %zu of %zu is %g", i + 1, l->type->name, names[what], k,
-				 n, (double)v[k]);
+			snprintf(msg, size, "layer %zu (%s): %s %zu of %zu is %g", i + 1, l->type->name,
+				 names[what], k, n, (double)v[k]);
 			return 1;
 		}
 	}
@@ -379,9 +384,10 @@ static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int train
 			break;
 		k = first_nonfinite(buf[i % 2], n * out);
 		if (k < n * out) {
-			snprintf(msg, size, "layer %zu (%s): output %zu of sample %zu is %g although its input and "
-				 "parameters are finite (weights too large)", i + 1, l->type->name, k % out, k / out + 1,
-				 (double)buf[i % 2][k]);
+			snprintf(msg, size,
+				 "layer %zu (%s): output %zu of sample %zu is %g although its input and "
+				 "parameters are finite (weights too large)",
+				 i + 1, l->type->name, k % out, k / out + 1, (double)buf[i % 2][k]);
 			break;
 		}
 		in = buf[i % 2];
@@ -444,9 +450,10 @@ static int share_phase(lat_trainer *t, char *err)
 		lat_share_stats st;
 		rc = lat_share_phase(t->share[i], l->w, &st, msg);
 		if (!rc && isfinite(st.max_steady_error))
-			t->stats.share_steady_error = isnan(t->stats.share_steady_error)
-							  ? st.max_steady_error
-							  : fmax(t->stats.share_steady_error, st.max_steady_error);
+			t->stats.share_steady_error =
+			    isnan(t->stats.share_steady_error)
+				? st.max_steady_error
+				: fmax(t->stats.share_steady_error, st.max_steady_error);
 		if (rc == LAT_EDIVERGE)
 			return lat_err_set(
 			    err, rc, "sharing phase %llu, layer %zu (lc): %s; lower sharing.eta (now %g)",
@@ -478,34 +485,39 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	}
 	logits = lat_net_forward(t->net, t->x, n, 1, msg);
 	if (!logits)
-		return lat_err_set(err, LAT_EINVAL, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
+		return lat_err_set(err, LAT_EINVAL, "epoch %zu, batch %zu: %s", t->epoch + 1,
+				   t->stats.batches + 1, msg);
 	rc = lat_loss_softmax_xent(logits, t->y, n, t->n_classes, t->dlogits, &loss, &correct, msg);
 	if (rc)
-		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
+		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1,
+				   msg);
 	if (!isfinite(loss)) {
 		t->fault_in_sharing = t->shared_last;
 		diagnose_forward(t, t->x, n, 1, msg, sizeof msg);
-		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is %g: %s", t->epoch + 1,
-				   t->stats.batches + 1, loss, msg);
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is %g: %s",
+				   t->epoch + 1, t->stats.batches + 1, loss, msg);
 	}
 	rc = lat_net_backward(t->net, t->dlogits, n, msg);
 	if (rc)
-		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1, msg);
+		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1,
+				   msg);
 	if (nonfinite_layer(t, 1, msg, sizeof msg)) {
 		/* A non-finite weight can hide in the forward pass (relu maps NaN to 0): name it first. */
 		int weight = nonfinite_layer(t, 0, msg, sizeof msg);
-		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: a %s is not finite: %s", t->epoch + 1,
-				   t->stats.batches + 1, weight ? "weight" : "gradient", msg);
+		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: a %s is not finite: %s",
+				   t->epoch + 1, t->stats.batches + 1, weight ? "weight" : "gradient", msg);
 	}
 	/* after the gradients' check, which names a non-finite value more precisely, and before the step */
 	snprintf(msg, sizeof msg, "epoch %zu, batch %zu", t->epoch + 1, t->stats.batches + 1);
 	rc = loss_diverged(t, loss, msg, err);
 	if (rc)
 		return rc;
-	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net), lat_optim_lr(&t->optim_opts, t->epoch));
+	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net),
+		       lat_optim_lr(&t->optim_opts, t->epoch));
 	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
-		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: after the optimiser step (lr %g): %s",
-				   t->epoch + 1, t->stats.batches + 1, lat_optim_lr(&t->optim_opts, t->epoch), msg);
+		return lat_err_set(err, LAT_EDIVERGE,
+				   "epoch %zu, batch %zu: after the optimiser step (lr %g): %s", t->epoch + 1,
+				   t->stats.batches + 1, lat_optim_lr(&t->optim_opts, t->epoch), msg);
 	t->shared_last = 0;
 	t->global_batch++;
 	t->stats.batches++;
@@ -519,7 +531,8 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		/* instant sharing copies pool means: it cannot blow weights up, and has no eta */
 		t->shared_last = t->mode == LAT_SHARE_FIXEDPOINT || t->mode == LAT_SHARE_CIRCUIT;
 		if (rc)
-			return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches, msg);
+			return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1,
+					   t->stats.batches, msg);
 	}
 	return 1;
 }
@@ -541,7 +554,8 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 	double sum = 0;
 
 	if (d->n == 0)
-		return lat_err_set(err, LAT_EINVAL, "no %s samples to evaluate", which ? "validation" : "test");
+		return lat_err_set(err, LAT_EINVAL, "no %s samples to evaluate",
+				   which ? "validation" : "test");
 	for (size_t start = 0; start < d->n; start += t->max_batch) {
 		size_t n = d->n - start < t->max_batch ? d->n - start : t->max_batch, c = 0;
 		const float *x = d->x + start * t->in_size, *logits = lat_net_forward(t->net, x, n, 0, err);
@@ -552,8 +566,8 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 			return LAT_EINVAL;
 		rc = lat_loss_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &l, &c, msg);
 		if (rc)
-			return lat_err_set(err, rc, "%s set, samples %zu-%zu: %s", which ? "validation" : "test",
-					   start + 1, start + n, msg);
+			return lat_err_set(err, rc, "%s set, samples %zu-%zu: %s",
+					   which ? "validation" : "test", start + 1, start + n, msg);
 		if (!isfinite(l)) {
 			t->fault_in_sharing = t->shared_last;
 			diagnose_forward(t, x, n, 0, msg, sizeof msg);
@@ -586,7 +600,8 @@ size_t lat_trainer_n_lc(const lat_trainer *t)
 double lat_trainer_lc_snr(const lat_trainer *t, size_t i)
 {
 	lat_share_pools p;
-	if (i >= t->n_lc || lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL))
+	if (i >= t->n_lc ||
+	    lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL))
 		return NAN;
 	return p.mean_over_std;
 }
@@ -647,8 +662,21 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 enum { K_HDR, K_STATS, K_PARAMS, K_BUFFERS, K_OPT, K_N_SECTIONS };
 /* The header's counts, in this order: sizes, counters, and the position within the epoch with the
  * statistics of that epoch so far (mid-epoch checkpoints; 0 at an epoch boundary). */
-enum { H_PARAMS, H_BUFFERS, H_STATE, H_EPOCH, H_GLOBAL_BATCH, H_PHASES, H_OPT_STEPS, H_BATCH, H_BATCHES,
-       H_SAMPLES, H_CORRECT, H_EPOCH_PHASES, H_COUNT };
+enum {
+	H_PARAMS,
+	H_BUFFERS,
+	H_STATE,
+	H_EPOCH,
+	H_GLOBAL_BATCH,
+	H_PHASES,
+	H_OPT_STEPS,
+	H_BATCH,
+	H_BATCHES,
+	H_SAMPLES,
+	H_CORRECT,
+	H_EPOCH_PHASES,
+	H_COUNT
+};
 enum { S_LOSS_SUM, S_SHARE_SECONDS, S_TRAIN_SECONDS, S_STEADY_ERROR, S_COUNT };
 
 int lat_trainer_save(lat_trainer *t, const char *path, char *err)
@@ -682,7 +710,8 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, h, H_COUNT);
 	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, st, S_COUNT);
 	lat_ckpt_put(w, LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, lat_net_params(t->net), h[H_PARAMS]);
-	lat_ckpt_put(w, LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, lat_net_buffers(t->net), h[H_BUFFERS]);
+	lat_ckpt_put(w, LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, lat_net_buffers(t->net),
+		     h[H_BUFFERS]);
 	lat_ckpt_put(w, LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, state, n_state);
 	return lat_ckpt_writer_commit(w, err);
 }
@@ -707,7 +736,8 @@ static void locate(const lat_trainer *t, int what, size_t k, char *msg, size_t s
 /* The counters and statistics of a checkpoint that a run of this experiment could have written:
  * one optimiser step per batch, at least one batch per finished epoch, at most one sharing phase per
  * batch, and the statistics of the batches of the epoch so far (at most every training image, each
- * data.repeats times; all zero at an epoch boundary). Returns a description of the first violation, or NULL. */
+ * data.repeats times; all zero at an epoch boundary). Returns a description of the first violation, or NULL.
+ */
 static const char *counters_bad(const lat_trainer *t, const uint64_t *h, const double *st)
 {
 	uint64_t b = h[H_BATCH], e = h[H_EPOCH], g = h[H_GLOBAL_BATCH];
@@ -718,14 +748,13 @@ static const char *counters_bad(const lat_trainer *t, const uint64_t *h, const d
 	if (h[H_PHASES] > g)
 		return "more sharing phases than batches";
 	if (b == 0)
-		return h[H_BATCHES] || h[H_SAMPLES] || h[H_CORRECT] || h[H_EPOCH_PHASES] || st[S_LOSS_SUM] != 0 ||
-			       st[S_SHARE_SECONDS] != 0 || st[S_TRAIN_SECONDS] != 0 ||
+		return h[H_BATCHES] || h[H_SAMPLES] || h[H_CORRECT] || h[H_EPOCH_PHASES] ||
+			       st[S_LOSS_SUM] != 0 || st[S_SHARE_SECONDS] != 0 || st[S_TRAIN_SECONDS] != 0 ||
 			       !(isnan(st[S_STEADY_ERROR]) || st[S_STEADY_ERROR] == 0)
 			   ? "statistics of an epoch at its boundary"
 			   : NULL;
 	if (h[H_BATCHES] != b || h[H_SAMPLES] < b || h[H_SAMPLES] > (uint64_t)t->train.n * t->e->repeats ||
-	    h[H_CORRECT] > h[H_SAMPLES] ||
-	    h[H_EPOCH_PHASES] > b || h[H_EPOCH_PHASES] > h[H_PHASES])
+	    h[H_CORRECT] > h[H_SAMPLES] || h[H_EPOCH_PHASES] > b || h[H_EPOCH_PHASES] > h[H_PHASES])
 		return "counts of the epoch so far";
 	if (!(isfinite(st[S_LOSS_SUM]) && st[S_LOSS_SUM] >= 0) ||
 	    !(isfinite(st[S_SHARE_SECONDS]) && st[S_SHARE_SECONDS] >= 0) ||
@@ -735,68 +764,66 @@ static const char *counters_bad(const lat_trainer *t, const uint64_t *h, const d
 	return NULL;
 }
 
-int lat_trainer_load(lat_trainer *t, const char *path, char *err)
+/* lat_trainer_load's checks of a checkpoint's sizes and counters against this trainer. */
+static int check_counters(const lat_trainer *t, const char *path, const lat_ckpt_section *secs,
+			  const uint64_t *h, const double *st, char *err)
 {
 	size_t n_state, n_params = lat_net_n_params(t->net), n_buffers = lat_net_n_buffers(t->net);
 	size_t n_batches = lat_batcher_count(t->batcher);
-	float *state = lat_optim_state(t->opt, &n_state);
-	lat_ckpt_section secs[K_N_SECTIONS] = {
-	    {LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, H_COUNT, "sizes and counters", NULL, 0},
-	    {LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, S_COUNT, "statistics of the epoch so far", NULL, 0},
-	    {LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, LAT_CKPT_ANY, "parameters", NULL, 0},
-	    {LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "running statistics", NULL, 0},
-	    {LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "optimiser state", NULL, 0}};
-	lat_ckpt *c = NULL;
-	uint64_t h[H_COUNT];
-	double st[S_COUNT];
-	float *bufs = NULL;
 	const char *bad;
-	char where[128];
-	int rc = lat_ckpt_load(path, LAT_CKPT_TRAIN, CKPT_VERSION, secs, K_N_SECTIONS, &c, err);
 
-	if (rc)
-		goto out;
-	for (size_t k = 0; k < H_COUNT; k++)
-		h[k] = lat_ckpt_u64(&secs[K_HDR], k);
-	for (size_t k = 0; k < S_COUNT; k++)
-		st[k] = lat_ckpt_f64(&secs[K_STATS], k);
+	(void)lat_optim_state(t->opt, &n_state);
 	if (h[H_PARAMS] != n_params || h[H_BUFFERS] != n_buffers || h[H_STATE] != n_state) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: checkpoint of a different network or optimiser (%llu parameters, this experiment "
-				 "has %zu)",
-				 path, (unsigned long long)h[H_PARAMS], n_params);
-		goto out;
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: checkpoint of a different network or optimiser (%llu parameters, this experiment "
+		    "has %zu)",
+		    path, (unsigned long long)h[H_PARAMS], n_params);
 	}
 	if (secs[K_PARAMS].n != n_params || secs[K_BUFFERS].n != n_buffers || secs[K_OPT].n != n_state) {
-		rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: %zu parameters, %zu running statistics and "
-				 "%zu optimiser values saved, its header says %zu, %zu, %zu",
-				 path, secs[K_PARAMS].n, secs[K_BUFFERS].n, secs[K_OPT].n, n_params, n_buffers, n_state);
-		goto out;
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: corrupt checkpoint: %zu parameters, %zu running statistics and "
+				   "%zu optimiser values saved, its header says %zu, %zu, %zu",
+				   path, secs[K_PARAMS].n, secs[K_BUFFERS].n, secs[K_OPT].n, n_params,
+				   n_buffers, n_state);
 	}
 	if (h[H_EPOCH] > LAT_EPOCHS_MAX || (h[H_EPOCH] == LAT_EPOCHS_MAX && h[H_BATCH] > 0)) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: corrupt checkpoint: taken after %llu epochs and %llu batches, more than train.epochs "
-				 "can be (%d)",
-				 path, (unsigned long long)h[H_EPOCH], (unsigned long long)h[H_BATCH], LAT_EPOCHS_MAX);
-		goto out;
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: corrupt checkpoint: taken after %llu epochs and %llu batches, more "
+				   "than train.epochs "
+				   "can be (%d)",
+				   path, (unsigned long long)h[H_EPOCH], (unsigned long long)h[H_BATCH],
+				   LAT_EPOCHS_MAX);
 	}
 	if (h[H_BATCH] > n_batches) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: checkpoint taken after batch %llu of an epoch, but this experiment has %zu batches "
-				 "per epoch (another data set or batch size?)",
-				 path, (unsigned long long)h[H_BATCH], n_batches);
-		goto out;
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: checkpoint taken after batch %llu of an epoch, but this experiment has %zu batches "
+		    "per epoch (another data set or batch size?)",
+		    path, (unsigned long long)h[H_BATCH], n_batches);
 	}
 	bad = counters_bad(t, h, st);
 	if (bad) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: corrupt checkpoint: %s (epoch %llu, batch %llu of it, %llu batches, %llu optimiser "
-				 "steps, %llu sharing phases in all)",
-				 path, bad, (unsigned long long)h[H_EPOCH], (unsigned long long)h[H_BATCH],
-				 (unsigned long long)h[H_GLOBAL_BATCH], (unsigned long long)h[H_OPT_STEPS],
-				 (unsigned long long)h[H_PHASES]);
-		goto out;
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: corrupt checkpoint: %s (epoch %llu, batch %llu of it, %llu batches, %llu optimiser "
+		    "steps, %llu sharing phases in all)",
+		    path, bad, (unsigned long long)h[H_EPOCH], (unsigned long long)h[H_BATCH],
+		    (unsigned long long)h[H_GLOBAL_BATCH], (unsigned long long)h[H_OPT_STEPS],
+		    (unsigned long long)h[H_PHASES]);
 	}
+	return LAT_OK;
+}
+
+/* lat_trainer_load's checks of a checkpoint's values: every one finite and what its optimiser can hold,
+ * and the running statistics ones the layers could have reached (read into bufs, n_buffers + 1 floats). */
+static int check_values(const lat_trainer *t, const char *path, const lat_ckpt_section *secs, float *bufs,
+			char *err)
+{
+	size_t n_state, n_params = lat_net_n_params(t->net), n_buffers = lat_net_n_buffers(t->net);
+	char where[128];
+
+	(void)lat_optim_state(t->opt, &n_state);
 	/* Every value finite (and what the optimiser can hold): a NaN is not a state to resume from. */
 	for (size_t k = 0; k < n_params + n_buffers + n_state; k++) {
 		int what = k < n_params ? 0 : k < n_params + n_buffers ? 2 : 3;
@@ -807,29 +834,62 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 				snprintf(where, sizeof where, "optimiser state %zu of %zu", i, n_state);
 			else
 				locate(t, what, i, where, sizeof where);
-			rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: %s is %g", path, where, (double)v);
-			goto out;
+			return lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: %s is %g", path, where,
+					   (double)v);
 		}
 	}
 	/* Buffers the layers could have reached (bn: no negative running variance). */
-	bufs = malloc((n_buffers + 1) * sizeof *bufs);
-	if (!bufs) {
-		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
 	lat_ckpt_get_f32(&secs[K_BUFFERS], bufs);
 	for (size_t i = 0, off = 0; i < lat_net_n_layers(t->net); i++) {
 		const lat_layer *l = lat_net_layer(t->net, i);
 		size_t k = 0;
 		if (l->n_buffers && l->type->check_buffers && !l->type->check_buffers(l, bufs + off, &k)) {
-			rc = lat_err_set(err, LAT_ECONFIG,
-					 "%s: corrupt checkpoint: layer %zu (%s): running statistic %zu of %zu is %g, not a "
-					 "value it can hold",
-					 path, i + 1, l->type->name, k, l->n_buffers, (double)bufs[off + k]);
-			goto out;
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: corrupt checkpoint: layer %zu (%s): running statistic %zu of "
+					   "%zu is %g, not a "
+					   "value it can hold",
+					   path, i + 1, l->type->name, k, l->n_buffers,
+					   (double)bufs[off + k]);
 		}
 		off += l->n_buffers;
 	}
+	return LAT_OK;
+}
+
+int lat_trainer_load(lat_trainer *t, const char *path, char *err)
+{
+	size_t n_state, n_buffers = lat_net_n_buffers(t->net);
+	float *state = lat_optim_state(t->opt, &n_state);
+	lat_ckpt_section secs[K_N_SECTIONS] = {
+	    {LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, H_COUNT, "sizes and counters", NULL, 0},
+	    {LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, S_COUNT, "statistics of the epoch so far", NULL,
+	     0},
+	    {LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, LAT_CKPT_ANY, "parameters", NULL, 0},
+	    {LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "running statistics", NULL, 0},
+	    {LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "optimiser state", NULL, 0}};
+	lat_ckpt *c = NULL;
+	uint64_t h[H_COUNT];
+	double st[S_COUNT];
+	float *bufs = NULL;
+	int rc = lat_ckpt_load(path, LAT_CKPT_TRAIN, CKPT_VERSION, secs, K_N_SECTIONS, &c, err);
+
+	if (rc)
+		goto out;
+	for (size_t k = 0; k < H_COUNT; k++)
+		h[k] = lat_ckpt_u64(&secs[K_HDR], k);
+	for (size_t k = 0; k < S_COUNT; k++)
+		st[k] = lat_ckpt_f64(&secs[K_STATS], k);
+	rc = check_counters(t, path, secs, h, st, err);
+	if (rc)
+		goto out;
+	bufs = malloc((n_buffers + 1) * sizeof *bufs);
+	if (!bufs) {
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	rc = check_values(t, path, secs, bufs, err);
+	if (rc)
+		goto out;
 	/* Only a complete, valid checkpoint replaces the state. */
 	memcpy(lat_net_buffers(t->net), bufs, n_buffers * sizeof *bufs);
 	lat_ckpt_get_f32(&secs[K_PARAMS], lat_net_params(t->net));
