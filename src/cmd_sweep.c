@@ -41,7 +41,8 @@ static int vary_range(grid *g, size_t k, const char *arg, const char *spec)
 	    (strcmp(scale, "lin") && strcmp(scale, "log")) || !isfinite(lo) || !isfinite(hi) || n < 2 ||
 	    n > MAX_VALUES || (!strcmp(scale, "log") && !(lo > 0 && hi > 0))) {
 		fprintf(stderr,
-			"lateral sweep: --vary '%s': expected section.key=FROM:TO:lin:N or FROM:TO:log:N (finite ends, "
+			"lateral sweep: --vary '%s': expected section.key=FROM:TO:lin:N or FROM:TO:log:N "
+			"(finite ends, "
 			"both > 0 for log, N from 2 to %d)\n",
 			arg, MAX_VALUES);
 		return CLI_USAGE;
@@ -120,7 +121,8 @@ static int on_extra(const char *name, const char *arg, void *ctx)
 		size_t vlen = comma ? (size_t)(comma - p) : strlen(p);
 		if (vlen == 0 || vlen >= TEXTLEN || g->n_values[k] == MAX_VALUES) {
 			fprintf(stderr,
-				"lateral sweep: --vary '%s': values must be non-empty, shorter than %d characters, "
+				"lateral sweep: --vary '%s': values must be non-empty, shorter than %d "
+				"characters, "
 				"at most %d of them\n",
 				arg, TEXTLEN, MAX_VALUES);
 			return CLI_USAGE;
@@ -156,10 +158,11 @@ static void predict(const lat_model *m, lat_sim *sim, sweep_row *row)
 	const double *ws = lat_sim_wstar(sim, NULL);
 
 	row->pred_inv_snr_ratio = row->pred_mean_ratio = NAN;
-	if (ws && lat_closedform_ratios(m->neurons, m->inputs, lat_sim_weights_init(sim), ws, &row->pred_inv_snr_ratio,
-					&row->pred_mean_ratio, NULL))
+	if (ws && lat_closedform_ratios(m->neurons, m->inputs, lat_sim_weights_init(sim), ws,
+					&row->pred_inv_snr_ratio, &row->pred_mean_ratio, NULL))
 		row->pred_inv_snr_ratio = row->pred_mean_ratio = NAN;
-	lat_closedform_identity_ratios(m->alpha, m->gamma, &row->formula_inv_snr_ratio, &row->formula_mean_ratio);
+	lat_closedform_identity_ratios(m->alpha, m->gamma, &row->formula_inv_snr_ratio,
+				       &row->formula_mean_ratio);
 }
 
 static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, lat_model *m, sweep_row *row)
@@ -194,8 +197,8 @@ static int one_run(const cli_opts *o, const grid *g, size_t r, const char *dir, 
 /* The table's columns and what each may hold (checked when a sweep resumes). */
 static const lat_sweep_column columns[] = {
     {"snr_gain", LAT_SWEEP_RATIO},     {"inv_snr_ratio", LAT_SWEEP_RATIO}, {"pred_inv_snr", LAT_SWEEP_RATIO},
-    {"formula_inv", LAT_SWEEP_RATIO},  {"mean_ratio", LAT_SWEEP_RATIO},    {"pred_mean", LAT_SWEEP_RATIO},
-    {"formula_mean", LAT_SWEEP_RATIO}, {"p50", LAT_SWEEP_PRESENTATION},    {"p90", LAT_SWEEP_PRESENTATION},
+    {"formula_inv", LAT_SWEEP_RATIO},  {"mean_ratio", LAT_SWEEP_RATIO},	   {"pred_mean", LAT_SWEEP_RATIO},
+    {"formula_mean", LAT_SWEEP_RATIO}, {"p50", LAT_SWEEP_PRESENTATION},	   {"p90", LAT_SWEEP_PRESENTATION},
     {"steps", LAT_SWEEP_NONNEG},       {"us_per_pres", LAT_SWEEP_NONNEG}};
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
 
@@ -239,12 +242,12 @@ static int sweep_state_read(const char *path, size_t n_runs, int *done, const un
 		snprintf(old, sizeof old, "%.*s.tsv", (int)(len - 4), path);
 		if (!access(old, F_OK))
 			return lat_err_set(err, LAT_ECONFIG,
-					   "%s: written by an older lateral (format sweep_state.tsv), which this lateral does "
+					   "%s: written by an older lateral (format sweep_state.tsv), which "
+					   "this lateral does "
 					   "not read; delete it or rerun without --resume",
 					   old);
 	}
-	return lat_sweep_state_load(path, n_runs, N_COLUMNS, columns, hash, pres, done,
-				    vals, n_done, err);
+	return lat_sweep_state_load(path, n_runs, N_COLUMNS, columns, hash, pres, done, vals, n_done, err);
 }
 
 static void table_header(FILE *fp, const grid *g, int tsv)
@@ -270,18 +273,20 @@ static int sweep_plots(const cli_opts *o, const grid *g, size_t n_runs)
 		size_t used = 0, tused = 0, hused = 0;
 		heading[0] = 0;
 		for (size_t k = 1; k < g->n_keys; k++)
-			hused += (size_t)snprintf(heading + hused, sizeof heading - hused, "%s%s = %s", k > 1 ? ", " : "",
-						  g->key[k], g->value[k][value_index(g, grp * per, k)]);
+			hused += (size_t)snprintf(heading + hused, sizeof heading - hused, "%s%s = %s",
+						  k > 1 ? ", " : "", g->key[k],
+						  g->value[k][value_index(g, grp * per, k)]);
 		for (size_t v = 0; v < per; v++) {
 			size_t r = grp * per + v;
 			snprintf(name, sizeof name, "run_%03zu/metrics.tsv", r + 1);
 			used += (size_t)snprintf(files + used, sizeof files - used, "%s%s", v ? " " : "",
 						 cli_path(path, sizeof path, o->outdir, name));
-			tused += (size_t)snprintf(titles + tused, sizeof titles - tused, "%s%s=%s", v ? " " : "",
-						  strchr(g->key[0], '.') + 1, g->value[0][v]);
+			tused += (size_t)snprintf(titles + tused, sizeof titles - tused, "%s%s=%s",
+						  v ? " " : "", strchr(g->key[0], '.') + 1, g->value[0][v]);
 		}
 		if (used >= sizeof files || tused >= sizeof titles || hused >= sizeof heading)
-			return cli_fail(o->cmd, LAT_EINVAL, "sweep: plot labels too long (output path too long?)");
+			return cli_fail(o->cmd, LAT_EINVAL,
+					"sweep: plot labels too long (output path too long?)");
 		snprintf(a_files, sizeof a_files, "files = %s", cli_gp_quote(out, sizeof out, files));
 		snprintf(a_titles, sizeof a_titles, "titles = %s", cli_gp_quote(out, sizeof out, titles));
 		snprintf(a_heading, sizeof a_heading, "heading = %s", cli_gp_quote(out, sizeof out, heading));
@@ -291,37 +296,154 @@ static int sweep_plots(const cli_opts *o, const grid *g, size_t n_runs)
 	return rc;
 }
 
+/* One sweep's grid and bookkeeping: per run, its row, its table values, whether it is finished, the hash
+ * of its resolved model and its presentations. */
+typedef struct {
+	grid *g;
+	size_t n_runs, n_done;
+	sweep_row *rows;
+	double *vals;
+	int *done;
+	unsigned long long *hash;
+	size_t *pres;
+	char state[CLI_PATHLEN]; /* DIR/sweep_state.bin */
+} sweep;
+
+/* Checks every combination before running any, so a typo costs nothing: each model loads, its hash and
+ * presentations are kept, and the largest run's memory plan is checked against --max-memory. */
+static int check_grid(const cli_opts *o, sweep *sw, lat_model *m)
+{
+	const grid *g = sw->g;
+	size_t peak = 0;
+	const char *change, *peak_change = "";
+	char err[LAT_ERRLEN];
+	int rc;
+
+	for (size_t r = 0; r < sw->n_runs; r++) {
+		char sets[MAX_KEYS][2 * TEXTLEN + 2], *text;
+		const char *extra_sets[MAX_KEYS];
+		size_t len = 0, bytes;
+		for (size_t k = 0; k < g->n_keys; k++) {
+			snprintf(sets[k], sizeof sets[k], "%s=%s", g->key[k],
+				 g->value[k][value_index(g, r, k)]);
+			extra_sets[k] = sets[k];
+		}
+		lat_model_clear(m);
+		rc = cli_load_model(o, NULL, extra_sets, g->n_keys, m);
+		if (rc)
+			return rc;
+		text = cli_model_text(m, &len);
+		if (!text)
+			return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
+		sw->hash[r] = cli_hash(text, len);
+		sw->pres[r] = m->presentations;
+		free(text);
+		rc = run_plan(m, 0, &bytes, &change, err);
+		if (rc)
+			return cli_fail(o->cmd, rc, err);
+		if (bytes > peak) {
+			peak = bytes;
+			peak_change = change;
+		}
+	}
+	/* The runs go one after another: the peak is the largest run's. */
+	if (!o->quiet) {
+		char text[32];
+		fprintf(stderr, "lateral sweep: %zu runs; planned memory %s (the largest run)\n", sw->n_runs,
+			lat_size_text(text, sizeof text, (double)peak));
+	}
+	return cli_memory_check(o, peak, peak_change);
+}
+
+/* Runs the unfinished runs in order, saving the state after each; stops at a signal (resumable). */
+static int run_all(int argc, char **argv, const cli_opts *o, sweep *sw, lat_model *m)
+{
+	char path[CLI_PATHLEN], name[64], err[LAT_ERRLEN];
+	int rc, sig;
+
+	for (size_t r = 0; r < sw->n_runs; r++) {
+		if (!sw->done[r]) {
+			snprintf(name, sizeof name, "run_%03zu", r + 1);
+			lat_model_clear(m);
+			rc = one_run(o, sw->g, r, cli_path(path, sizeof path, o->outdir, name), m,
+				     &sw->rows[r]);
+			if (rc) {
+				if (sw->n_done) {
+					fprintf(stderr,
+						"lateral sweep: the %zu finished runs are kept in %s\n",
+						sw->n_done, sw->state);
+					cli_rerun_hint(argc, argv, "continue with other settings, e.g.", NULL,
+						       0, 1);
+				}
+				return rc;
+			}
+			row_values(&sw->rows[r], sw->vals + r * N_COLUMNS);
+			sw->done[r] = 1;
+			sw->n_done++;
+			if (lat_sweep_state_save(sw->state, sw->n_runs, N_COLUMNS, sw->done, sw->hash,
+						 sw->vals, err))
+				return cli_fail(o->cmd, LAT_EIO, err);
+		}
+		if (!o->quiet) {
+			table_line(stdout, sw->g, r, sw->vals + r * N_COLUMNS, 0);
+			fflush(stdout);
+		}
+		sig = cli_interrupted();
+		if (sig && sw->n_done < sw->n_runs) {
+			fprintf(stderr,
+				"lateral sweep: %s: stopped after %zu of %zu runs; they are kept in %s\n",
+				cli_signal_name(sig), sw->n_done, sw->n_runs, sw->state);
+			cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
+			return CLI_INTERRUPTED(sig);
+		}
+	}
+	return CLI_OK;
+}
+
+/* DIR/sweep.tsv, written whole or not at all. */
+static int write_table(const cli_opts *o, const sweep *sw)
+{
+	char path[CLI_PATHLEN], err[LAT_ERRLEN];
+	lat_afile *f = lat_afile_open(cli_path(path, sizeof path, o->outdir, "sweep.tsv"), err);
+
+	if (!f)
+		return cli_fail(o->cmd, LAT_EIO, err);
+	table_header(lat_afile_fp(f), sw->g, 1);
+	for (size_t r = 0; r < sw->n_runs; r++)
+		table_line(lat_afile_fp(f), sw->g, r, sw->vals + r * N_COLUMNS, 1);
+	if (lat_afile_commit(f, err))
+		return cli_fail(o->cmd, LAT_EIO, err);
+	return CLI_OK;
+}
+
+/* The command's help and its own options. */
+static const char summary[] =
+    "Runs the convergence study for every combination of the --vary values (the first key varies\n"
+    "fastest) and writes DIR/sweep.tsv (one row per run: SNR gain, 1/SNR ratio, its prediction from\n"
+    "the closed-form W* and from the C = I formula (gamma/(1+gamma))^2 / (g/(1+g))^2, g = "
+    "gamma(1+alpha),\n"
+    "the mean ratio |wbar|/|wbar_init| with its predictions, p50/p90: presentations until log SNR\n"
+    "gained 50 %/90 % of its final gain, solver steps and cost), DIR/run_NNN/\n"
+    "(metrics.tsv, summary.json) and DIR/sweep_NN.png: SNR against presentations, one line per "
+    "value\n"
+    "of the first key, one plot per combination of the others. Values are separated by commas\n"
+    "(array values cannot be swept). DIR/sweep_state.bin lists the finished runs; SIGINT or SIGTERM\n"
+    "finishes the current run and exits with status 130 or 143, and --resume (same MODEL, --set and\n"
+    "--vary) skips the finished runs and produces the same table. Example, the classic grid:\n"
+    "  lateral sweep --vary circuit.inputs=9,36,81 --vary plasticity.gamma=0.1,0.01,0.001";
+static const cli_extra extra[] = {
+    {"vary", 1, "section.key=v1,v2,... or FROM:TO:lin|log:N (repeatable, at most 8)"},
+    {"resume", 0, "skip the runs DIR/sweep_state.bin lists as finished"},
+    {NULL, 0, NULL}};
+static const char *const outputs[] = {"sweep_state.bin", "sweep.tsv", NULL};
 int cmd_sweep(int argc, char **argv)
 {
-	static const char summary[] =
-	    "Runs the convergence study for every combination of the --vary values (the first key varies\n"
-	    "fastest) and writes DIR/sweep.tsv (one row per run: SNR gain, 1/SNR ratio, its prediction from\n"
-	    "the closed-form W* and from the C = I formula (gamma/(1+gamma))^2 / (g/(1+g))^2, g = gamma(1+alpha),\n"
-	    "the mean ratio |wbar|/|wbar_init| with its predictions, p50/p90: presentations until log SNR\n"
-	    "gained 50 %/90 % of its final gain, solver steps and cost), DIR/run_NNN/\n"
-	    "(metrics.tsv, summary.json) and DIR/sweep_NN.png: SNR against presentations, one line per value\n"
-	    "of the first key, one plot per combination of the others. Values are separated by commas\n"
-	    "(array values cannot be swept). DIR/sweep_state.bin lists the finished runs; SIGINT or SIGTERM\n"
-	    "finishes the current run and exits with status 130 or 143, and --resume (same MODEL, --set and\n"
-	    "--vary) skips the finished runs and produces the same table. Example, the classic grid:\n"
-	    "  lateral sweep --vary circuit.inputs=9,36,81 --vary plasticity.gamma=0.1,0.01,0.001";
-	static const cli_extra extra[] = {{"vary", 1, "section.key=v1,v2,... or FROM:TO:lin|log:N (repeatable, at most 8)"},
-					  {"resume", 0, "skip the runs DIR/sweep_state.bin lists as finished"},
-					  {NULL, 0, NULL}};
-	static const char *const outputs[] = {"sweep_state.bin", "sweep.tsv", NULL};
-	grid *g = calloc(1, sizeof *g);
-	sweep_row *rows = NULL;
-	double *vals = NULL;
-	int *done = NULL;
-	unsigned long long *hash = NULL;
-	size_t *pres = NULL;
+	sweep sw = {.g = calloc(1, sizeof *sw.g), .n_runs = 1};
+	grid *g = sw.g;
 	cli_opts o;
 	lat_model m;
-	lat_afile *f = NULL;
-	char path[CLI_PATHLEN], state[CLI_PATHLEN], name[64], err[LAT_ERRLEN];
-	size_t n_runs = 1, n_done = 0, peak = 0;
-	const char *change, *peak_change = "";
-	int rc, sig;
+	char err[LAT_ERRLEN];
+	int rc;
 
 	lat_model_init(&m);
 	if (!g) {
@@ -339,60 +461,23 @@ int cmd_sweep(int argc, char **argv)
 		goto out;
 	}
 	for (size_t k = 0; k < g->n_keys; k++) {
-		n_runs *= g->n_values[k];
-		if (n_runs > MAX_RUNS) {
+		sw.n_runs *= g->n_values[k];
+		if (sw.n_runs > MAX_RUNS) {
 			fprintf(stderr, "lateral sweep: the grid has more than %d runs\n", MAX_RUNS);
 			rc = CLI_USAGE;
 			goto out;
 		}
 	}
-	rows = calloc(n_runs, sizeof *rows);
-	vals = calloc(n_runs * N_COLUMNS, sizeof *vals);
-	done = calloc(n_runs, sizeof *done);
-	hash = calloc(n_runs, sizeof *hash);
-	pres = calloc(n_runs, sizeof *pres);
-	if (!rows || !vals || !done || !hash || !pres) {
+	sw.rows = calloc(sw.n_runs, sizeof *sw.rows);
+	sw.vals = calloc(sw.n_runs * N_COLUMNS, sizeof *sw.vals);
+	sw.done = calloc(sw.n_runs, sizeof *sw.done);
+	sw.hash = calloc(sw.n_runs, sizeof *sw.hash);
+	sw.pres = calloc(sw.n_runs, sizeof *sw.pres);
+	if (!sw.rows || !sw.vals || !sw.done || !sw.hash || !sw.pres) {
 		rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* Check every combination before running any, so a typo costs nothing. */
-	for (size_t r = 0; r < n_runs; r++) {
-		char sets[MAX_KEYS][2 * TEXTLEN + 2], *text;
-		const char *extra_sets[MAX_KEYS];
-		size_t len = 0, bytes;
-		for (size_t k = 0; k < g->n_keys; k++) {
-			snprintf(sets[k], sizeof sets[k], "%s=%s", g->key[k], g->value[k][value_index(g, r, k)]);
-			extra_sets[k] = sets[k];
-		}
-		lat_model_clear(&m);
-		rc = cli_load_model(&o, NULL, extra_sets, g->n_keys, &m);
-		if (rc)
-			goto out;
-		text = cli_model_text(&m, &len);
-		if (!text) {
-			rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
-			goto out;
-		}
-		hash[r] = cli_hash(text, len);
-		pres[r] = m.presentations;
-		free(text);
-		rc = run_plan(&m, 0, &bytes, &change, err);
-		if (rc) {
-			rc = cli_fail(o.cmd, rc, err);
-			goto out;
-		}
-		if (bytes > peak) {
-			peak = bytes;
-			peak_change = change;
-		}
-	}
-	/* The runs go one after another: the peak is the largest run's. */
-	if (!o.quiet) {
-		char text[32];
-		fprintf(stderr, "lateral sweep: %zu runs; planned memory %s (the largest run)\n", n_runs,
-			lat_size_text(text, sizeof text, (double)peak));
-	}
-	rc = cli_memory_check(&o, peak, peak_change);
+	rc = check_grid(&o, &sw, &m);
 	if (rc)
 		goto out;
 	rc = cli_outdir(&o);
@@ -400,80 +485,39 @@ int cmd_sweep(int argc, char **argv)
 		goto out;
 	cli_signals_install();
 	cli_remove_stale(o.outdir, outputs);
-	cli_path(state, sizeof state, o.outdir, "sweep_state.bin");
-	if (g->resume && (rc = sweep_state_read(state, n_runs, done, hash, pres, vals, &n_done, err)) != 0) {
+	cli_path(sw.state, sizeof sw.state, o.outdir, "sweep_state.bin");
+	if (g->resume && (rc = sweep_state_read(sw.state, sw.n_runs, sw.done, sw.hash, sw.pres, sw.vals,
+						&sw.n_done, err)) != 0) {
 		rc = cli_fail(o.cmd, LAT_ECONFIG, err);
 		goto out;
 	}
 	/* A fresh sweep forgets the runs of an earlier one. */
-	if (!g->resume && lat_sweep_state_save(state, n_runs, N_COLUMNS, done, hash, vals, err)) {
+	if (!g->resume &&
+	    lat_sweep_state_save(sw.state, sw.n_runs, N_COLUMNS, sw.done, sw.hash, sw.vals, err)) {
 		rc = cli_fail(o.cmd, LAT_EIO, err);
 		goto out;
 	}
 	if (g->resume)
-		fprintf(stderr, "lateral sweep: resuming: %zu of %zu runs are finished (%s)\n", n_done, n_runs, state);
+		fprintf(stderr, "lateral sweep: resuming: %zu of %zu runs are finished (%s)\n", sw.n_done,
+			sw.n_runs, sw.state);
 	if (!o.quiet) {
-		printf("# lateral sweep: %zu runs; ratios are final / initial\n", n_runs);
+		printf("# lateral sweep: %zu runs; ratios are final / initial\n", sw.n_runs);
 		table_header(stdout, g, 0);
 	}
-	for (size_t r = 0; r < n_runs; r++) {
-		if (!done[r]) {
-			snprintf(name, sizeof name, "run_%03zu", r + 1);
-			lat_model_clear(&m);
-			rc = one_run(&o, g, r, cli_path(path, sizeof path, o.outdir, name), &m, &rows[r]);
-			if (rc) {
-				if (n_done) {
-					fprintf(stderr, "lateral sweep: the %zu finished runs are kept in %s\n", n_done, state);
-					cli_rerun_hint(argc, argv, "continue with other settings, e.g.", NULL, 0, 1);
-				}
-				goto out;
-			}
-			row_values(&rows[r], vals + r * N_COLUMNS);
-			done[r] = 1;
-			n_done++;
-			if (lat_sweep_state_save(state, n_runs, N_COLUMNS, done, hash, vals, err)) {
-				rc = cli_fail(o.cmd, LAT_EIO, err);
-				goto out;
-			}
-		}
-		if (!o.quiet) {
-			table_line(stdout, g, r, vals + r * N_COLUMNS, 0);
-			fflush(stdout);
-		}
-		sig = cli_interrupted();
-		if (sig && n_done < n_runs) {
-			fprintf(stderr, "lateral sweep: %s: stopped after %zu of %zu runs; they are kept in %s\n",
-				cli_signal_name(sig), n_done, n_runs, state);
-			cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
-			rc = CLI_INTERRUPTED(sig);
-			goto out;
-		}
-	}
-	f = lat_afile_open(cli_path(path, sizeof path, o.outdir, "sweep.tsv"), err);
-	if (!f) {
-		rc = cli_fail(o.cmd, LAT_EIO, err);
-		goto out;
-	}
-	table_header(lat_afile_fp(f), g, 1);
-	for (size_t r = 0; r < n_runs; r++)
-		table_line(lat_afile_fp(f), g, r, vals + r * N_COLUMNS, 1);
-	rc = lat_afile_commit(f, err);
-	f = NULL;
-	if (rc) {
-		rc = cli_fail(o.cmd, LAT_EIO, err);
-		goto out;
-	}
-	rc = sweep_plots(&o, g, n_runs);
+	rc = run_all(argc, argv, &o, &sw, &m);
+	if (!rc)
+		rc = write_table(&o, &sw);
+	if (!rc)
+		rc = sweep_plots(&o, g, sw.n_runs);
 	if (!rc && !o.quiet)
 		printf("# files in %s/: sweep.tsv, run_NNN/, sweep_NN.png\n", o.outdir);
 out:
-	lat_afile_abort(f);
 	lat_model_clear(&m);
-	free(rows);
-	free(vals);
-	free(done);
-	free(hash);
-	free(pres);
+	free(sw.rows);
+	free(sw.vals);
+	free(sw.done);
+	free(sw.hash);
+	free(sw.pres);
 	free(g);
 	return rc;
 }
