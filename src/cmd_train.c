@@ -134,7 +134,7 @@ static int log_read(epoch_log *lg, const char *path, size_t n_epochs)
 
 /* Where the state of the run is and how it continues (after an interrupt or a failure). */
 typedef struct {
-	int saved;	      /* this run's state is in the checkpoint file */
+	int saved;	     /* this run's state is in the checkpoint file */
 	size_t epoch, batch; /* epochs finished, and batches of the next one, in that checkpoint */
 } train_saved;
 
@@ -159,7 +159,8 @@ static void fault_hint(int argc, char **argv, const lat_experiment *e, const lat
 	} else if (code == LAT_EDIVERGE) {
 		lat_optim_opts oo;
 		lat_experiment_optim_opts(e, &oo);
-		snprintf(sets[0], sizeof sets[0], "train.lr=%g", lat_optim_lr(&oo, lat_trainer_epoch(t)) / 10);
+		snprintf(sets[0], sizeof sets[0], "train.lr=%g",
+			 lat_optim_lr(&oo, lat_trainer_epoch(t)) / 10);
 	} else {
 		snprintf(sets[0], sizeof sets[0], "sharing.t_max=%g", 10 * e->t_max);
 		snprintf(sets[1], sizeof sets[1], "sharing.max_steps=%ld", 10 * e->max_steps);
@@ -167,7 +168,9 @@ static void fault_hint(int argc, char **argv, const lat_experiment *e, const lat
 	}
 	if (sv->saved) {
 		saved_at(at, sizeof at, sv, lat_trainer_batches(t));
-		fprintf(stderr, "lateral train: the last good state (%s) is in %s, which was not overwritten\n", at, ckpt);
+		fprintf(stderr,
+			"lateral train: the last good state (%s) is in %s, which was not overwritten\n", at,
+			ckpt);
 		cli_rerun_hint(argc, argv, "continue from it with other settings, e.g.", set_ptr, n_sets, 1);
 	} else {
 		fprintf(stderr, "lateral train: this run wrote no checkpoint yet; nothing was saved\n");
@@ -185,62 +188,162 @@ static int epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, 
 
 	if (rc)
 		return rc;
-	used = (size_t)snprintf(line, size,
-				"{\"epoch\": %zu, \"train_loss\": %.6f, \"train_acc\": %.4f, \"test_acc\": %.4f, "
-				"\"test_loss\": %.6f, \"snr\": [",
-				epoch, s->loss_sum / (double)s->samples, 100.0 * (double)s->correct / (double)s->samples, acc,
-				loss);
+	used = (size_t)snprintf(
+	    line, size,
+	    "{\"epoch\": %zu, \"train_loss\": %.6f, \"train_acc\": %.4f, \"test_acc\": %.4f, "
+	    "\"test_loss\": %.6f, \"snr\": [",
+	    epoch, s->loss_sum / (double)s->samples, 100.0 * (double)s->correct / (double)s->samples, acc,
+	    loss);
 	for (size_t i = 0; i < lat_trainer_n_lc(t) && used < size; i++) {
 		double v = lat_trainer_lc_snr(t, i);
-		used += (size_t)snprintf(line + used, size - used, isfinite(v) ? "%s%.6g" : "%snull", i ? ", " : "", v);
+		used += (size_t)snprintf(line + used, size - used, isfinite(v) ? "%s%.6g" : "%snull",
+					 i ? ", " : "", v);
 	}
 	if (used < size)
-		used += (size_t)snprintf(line + used, size - used,
-					 "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
-					 "\"share_seconds\": %.3f",
-					 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
+		used +=
+		    (size_t)snprintf(line + used, size - used,
+				     "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
+				     "\"share_seconds\": %.3f",
+				     seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
 	if (used < size && isfinite(s->share_steady_error))
-		used += (size_t)snprintf(line + used, size - used, ", \"share_steady_error\": %.3g", s->share_steady_error);
+		used += (size_t)snprintf(line + used, size - used, ", \"share_steady_error\": %.3g",
+					 s->share_steady_error);
 	if (used < size && lat_trainer_has_validation(t)) {
 		double vacc, vloss;
 		rc = lat_trainer_evaluate(t, 1, &vacc, &vloss, err);
 		if (rc)
 			return rc;
-		used += (size_t)snprintf(line + used, size - used, ", \"val_acc\": %.4f, \"val_loss\": %.6f", vacc, vloss);
+		used += (size_t)snprintf(line + used, size - used, ", \"val_acc\": %.4f, \"val_loss\": %.6f",
+					 vacc, vloss);
 	}
 	if (used < size)
 		snprintf(line + used, size - used, "}");
 	return LAT_OK;
 }
 
+/* The command's help and its own options. */
+static const char train_summary[] =
+    "Trains the network of EXPERIMENT (default: the reference conv network on Fashion-MNIST from\n"
+    "Debian's dataset-fashion-mnist) and prints one JSON line per epoch on stdout: epoch,\n"
+    "train_loss, train_acc, test_acc (percent), snr (one per lc layer), seconds, images_per_s,\n"
+    "share_phases, share_seconds (and share_steady_error, val_acc when they apply).\n"
+    "Writes DIR/epochs.jsonl (after every epoch), DIR/checkpoint.bin (every train.checkpoint_every\n"
+    "epochs and at the end) and DIR/training.png, each atomically (temporary file, fsync, rename).\n"
+    "SIGINT or SIGTERM finishes the current batch (and its sharing phase), saves the state to\n"
+    "DIR/checkpoint.bin and exits with status 130 or 143; --resume continues from DIR/checkpoint.bin\n"
+    "(also from the middle of an epoch) to the same weights as an uninterrupted run. A non-finite\n"
+    "loss, gradient or weight, or a failed sharing phase, stops the run with status 1 and leaves\n"
+    "the last checkpoint as it was. A progress bar goes to stderr when it is a terminal.";
+static const cli_extra train_extra[] = {
+    {"resume", 0, "continue from DIR/checkpoint.bin (--set may change e.g. train.lr)"}, {NULL, 0, NULL}};
+static const char *const train_outputs[] = {"checkpoint.bin", "epochs.jsonl", "training.png", NULL};
+/* --resume: loads DIR/checkpoint.bin into t (refusing one past this run's end) and the epochs log up to
+ * it into lg. */
+static int resume_from(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *ckpt,
+		       const char *path, train_saved *sv, epoch_log *lg)
+{
+	char err[LAT_ERRLEN + 64], at[128];
+
+	if (lat_trainer_load(t, ckpt, err)) {
+		return trainer_fail(o->cmd, LAT_ECONFIG, err);
+	}
+	/* a checkpoint past this run's end is not one to continue */
+	if (lat_trainer_epoch(t) > e->epochs ||
+	    (lat_trainer_epoch(t) == e->epochs && lat_trainer_stats(t)->batches)) {
+		lat_err_set(err, LAT_ECONFIG,
+			    "%s: taken after %zu epochs (and %zu batches), more than train.epochs = %zu: "
+			    "give a larger "
+			    "--set train.epochs",
+			    ckpt, lat_trainer_epoch(t), lat_trainer_stats(t)->batches, e->epochs);
+		return cli_fail(o->cmd, LAT_ECONFIG, err);
+	}
+	*sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
+	saved_at(at, sizeof at, sv, lat_trainer_batches(t));
+	fprintf(stderr, "lateral train: resuming after %s from %s\n", at, ckpt);
+	if (log_read(lg, path, lat_trainer_epoch(t))) {
+		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
+	}
+	return CLI_OK;
+}
+
+/* The epochs still to train: one JSON line each on stdout and in the log at path, a checkpoint every
+ * train.checkpoint_every epochs and at the end, and at a signal (*sig) the state mid-epoch. */
+static int train_epochs(int argc, char **argv, const cli_opts *o, const lat_experiment *e, lat_trainer *t,
+			const char *ckpt, const char *path, epoch_log *lg, train_saved *sv, int *sig)
+{
+	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], line[2048];
+	int tty = isatty(2);
+
+	while (lat_trainer_epoch(t) < e->epochs) {
+		size_t epoch = lat_trainer_epoch(t) + 1, total = lat_trainer_batches(t), done;
+		double t0 = cli_now();
+		int r;
+
+		lat_trainer_begin_epoch(t);
+		done = lat_trainer_stats(t)->batches;
+		/* a resumed epoch: count the time its first part took (as the checkpoint measured it) */
+		if (done)
+			t0 -= lat_trainer_stats(t)->train_seconds + lat_trainer_stats(t)->share_seconds;
+		while ((r = lat_trainer_step(t, err)) == 1) {
+			done++;
+			if (tty && !o->quiet && (done % 5 == 0 || done == total))
+				progress(epoch, done, total, lat_trainer_stats(t));
+			*sig = cli_interrupted();
+			if (*sig)
+				break;
+		}
+		if (tty && !o->quiet)
+			fputc('\n', stderr);
+		if (r == 1) { /* interrupted within the epoch */
+			if (lat_trainer_save(t, ckpt, err)) {
+				return cli_fail(o->cmd, LAT_EIO, err);
+			}
+			*sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
+			break;
+		}
+		if (!r && (r = epoch_line(t, epoch, cli_now() - t0, line, sizeof line, msg)) < 0)
+			snprintf(err, sizeof err, "epoch %zu, evaluation: %s", epoch, msg);
+		if (r < 0) {
+			int rc = trainer_fail(o->cmd, r, err);
+			if (r == LAT_EDIVERGE || r == LAT_ENOTSTEADY || r == LAT_ESOLVER)
+				fault_hint(argc, argv, e, t, r, ckpt, sv);
+			return rc;
+		}
+		printf("%s\n", line);
+		fflush(stdout);
+		/* The log first: a kill between the two leaves it one epoch ahead of the checkpoint, and a
+		 * resumed run drops that line before writing it again. */
+		if (log_append(lg, line)) {
+			return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
+		}
+		if (cli_write_text(path, lg->text, lg->len, err)) {
+			return cli_fail(o->cmd, LAT_EIO, err);
+		}
+		*sig = cli_interrupted();
+		if (*sig || (e->checkpoint_every && epoch % e->checkpoint_every == 0) || epoch == e->epochs) {
+			if (lat_trainer_save(t, ckpt, err)) {
+				return cli_fail(o->cmd, LAT_EIO, err);
+			}
+			*sv = (train_saved){1, lat_trainer_epoch(t), 0};
+		}
+		if (*sig)
+			break;
+	}
+	return CLI_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
-	static const char summary[] =
-	    "Trains the network of EXPERIMENT (default: the reference conv network on Fashion-MNIST from\n"
-	    "Debian's dataset-fashion-mnist) and prints one JSON line per epoch on stdout: epoch,\n"
-	    "train_loss, train_acc, test_acc (percent), snr (one per lc layer), seconds, images_per_s,\n"
-	    "share_phases, share_seconds (and share_steady_error, val_acc when they apply).\n"
-	    "Writes DIR/epochs.jsonl (after every epoch), DIR/checkpoint.bin (every train.checkpoint_every\n"
-	    "epochs and at the end) and DIR/training.png, each atomically (temporary file, fsync, rename).\n"
-	    "SIGINT or SIGTERM finishes the current batch (and its sharing phase), saves the state to\n"
-	    "DIR/checkpoint.bin and exits with status 130 or 143; --resume continues from DIR/checkpoint.bin\n"
-	    "(also from the middle of an epoch) to the same weights as an uninterrupted run. A non-finite\n"
-	    "loss, gradient or weight, or a failed sharing phase, stops the run with status 1 and leaves\n"
-	    "the last checkpoint as it was. A progress bar goes to stderr when it is a terminal.";
-	static const cli_extra extra[] = {
-	    {"resume", 0, "continue from DIR/checkpoint.bin (--set may change e.g. train.lr)"},
-	    {NULL, 0, NULL}};
-	static const char *const outputs[] = {"checkpoint.bin", "epochs.jsonl", "training.png", NULL};
 	train_args args = {0};
 	train_saved sv = {0};
 	epoch_log lg = {NULL, 0, 0};
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], path[CLI_PATHLEN], ckpt[CLI_PATHLEN], line[2048], at[128],
-	    planned[32];
-	int rc = cli_parse(argc, argv, "train", summary, "out/train", 0, extra, on_train_extra, &args, &o);
-	int status, sig = 0, tty = isatty(2);
+	char err[LAT_ERRLEN + 64], path[CLI_PATHLEN], ckpt[CLI_PATHLEN], at[128], planned[32];
+	int rc = cli_parse(argc, argv, "train", train_summary, "out/train", 0, train_extra, on_train_extra,
+			   &args, &o);
+	int status, sig = 0;
 	double start;
 
 	if (rc)
@@ -264,30 +367,13 @@ int cmd_train(int argc, char **argv)
 		cli_outdir_discard(&o);
 		goto out;
 	}
-	cli_remove_stale(o.outdir, outputs);
+	cli_remove_stale(o.outdir, train_outputs);
 	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
 	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");
 	if (args.resume) {
-		if (lat_trainer_load(t, ckpt, err)) {
-			rc = trainer_fail(o.cmd, LAT_ECONFIG, err);
+		rc = resume_from(&o, &e, t, ckpt, path, &sv, &lg);
+		if (rc)
 			goto out;
-		}
-		/* a checkpoint past this run's end is not one to continue */
-		if (lat_trainer_epoch(t) > e.epochs || (lat_trainer_epoch(t) == e.epochs && lat_trainer_stats(t)->batches)) {
-			lat_err_set(err, LAT_ECONFIG,
-				    "%s: taken after %zu epochs (and %zu batches), more than train.epochs = %zu: give a larger "
-				    "--set train.epochs",
-				    ckpt, lat_trainer_epoch(t), lat_trainer_stats(t)->batches, e.epochs);
-			rc = cli_fail(o.cmd, LAT_ECONFIG, err);
-			goto out;
-		}
-		sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
-		saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
-		fprintf(stderr, "lateral train: resuming after %s from %s\n", at, ckpt);
-		if (log_read(&lg, path, lat_trainer_epoch(t))) {
-			rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
-			goto out;
-		}
 	}
 	/* The log now matches the checkpoint (a fresh run starts it empty). */
 	if (cli_write_text(path, lg.text, lg.len, err)) {
@@ -302,69 +388,13 @@ int cmd_train(int argc, char **argv)
 	    lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), lat_share_mode_name(e.share_mode),
 	    lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)));
 	start = cli_now();
-	while (lat_trainer_epoch(t) < e.epochs) {
-		size_t epoch = lat_trainer_epoch(t) + 1, total = lat_trainer_batches(t), done;
-		double t0 = cli_now();
-		int r;
-
-		lat_trainer_begin_epoch(t);
-		done = lat_trainer_stats(t)->batches;
-		/* a resumed epoch: count the time its first part took (as the checkpoint measured it) */
-		if (done)
-			t0 -= lat_trainer_stats(t)->train_seconds + lat_trainer_stats(t)->share_seconds;
-		while ((r = lat_trainer_step(t, err)) == 1) {
-			done++;
-			if (tty && !o.quiet && (done % 5 == 0 || done == total))
-				progress(epoch, done, total, lat_trainer_stats(t));
-			sig = cli_interrupted();
-			if (sig)
-				break;
-		}
-		if (tty && !o.quiet)
-			fputc('\n', stderr);
-		if (r == 1) { /* interrupted within the epoch */
-			if (lat_trainer_save(t, ckpt, err)) {
-				rc = cli_fail(o.cmd, LAT_EIO, err);
-				goto out;
-			}
-			sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
-			break;
-		}
-		if (!r && (r = epoch_line(t, epoch, cli_now() - t0, line, sizeof line, msg)) < 0)
-			snprintf(err, sizeof err, "epoch %zu, evaluation: %s", epoch, msg);
-		if (r < 0) {
-			rc = trainer_fail(o.cmd, r, err);
-			if (r == LAT_EDIVERGE || r == LAT_ENOTSTEADY || r == LAT_ESOLVER)
-				fault_hint(argc, argv, &e, t, r, ckpt, &sv);
-			goto out;
-		}
-		printf("%s\n", line);
-		fflush(stdout);
-		/* The log first: a kill between the two leaves it one epoch ahead of the checkpoint, and a
-		 * resumed run drops that line before writing it again. */
-		if (log_append(&lg, line)) {
-			rc = cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (cli_write_text(path, lg.text, lg.len, err)) {
-			rc = cli_fail(o.cmd, LAT_EIO, err);
-			goto out;
-		}
-		sig = cli_interrupted();
-		if (sig || (e.checkpoint_every && epoch % e.checkpoint_every == 0) || epoch == e.epochs) {
-			if (lat_trainer_save(t, ckpt, err)) {
-				rc = cli_fail(o.cmd, LAT_EIO, err);
-				goto out;
-			}
-			sv = (train_saved){1, lat_trainer_epoch(t), 0};
-		}
-		if (sig)
-			break;
-	}
+	rc = train_epochs(argc, argv, &o, &e, t, ckpt, path, &lg, &sv, &sig);
+	if (rc)
+		goto out;
 	if (sig && lat_trainer_epoch(t) < e.epochs) {
 		saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
-		fprintf(stderr, "lateral train: %s: stopped after %s; the state is saved in %s\n", cli_signal_name(sig),
-			at, ckpt);
+		fprintf(stderr, "lateral train: %s: stopped after %s; the state is saved in %s\n",
+			cli_signal_name(sig), at, ckpt);
 		cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
 		rc = CLI_INTERRUPTED(sig);
 		goto out;
@@ -374,7 +404,8 @@ int cmd_train(int argc, char **argv)
 		const char *assign[2] = {q, nb};
 		snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, path));
 		snprintf(nb, sizeof nb, "n_lc = %zu", lat_trainer_n_lc(t));
-		rc = cli_plot(&o, "plots/train.gp", cli_path(path, sizeof path, o.outdir, "training.png"), assign, 2);
+		rc = cli_plot(&o, "plots/train.gp", cli_path(path, sizeof path, o.outdir, "training.png"),
+			      assign, 2);
 		if (!o.quiet)
 			fprintf(stderr, "lateral train: %.1f s; files in %s/\n", cli_now() - start, o.outdir);
 	}
@@ -396,7 +427,8 @@ int cmd_eval(int argc, char **argv)
 {
 	static const char summary[] =
 	    "Evaluates CHECKPOINT (from `lateral train`) on the test set of the experiment it was trained\n"
-	    "with: give that experiment with --experiment FILE (default: the built-in one) and the same --set\n"
+	    "with: give that experiment with --experiment FILE (default: the built-in one) and the same "
+	    "--set\n"
 	    "overrides that change the network. Prints one JSON line: test_acc, test_loss.";
 	static const cli_extra extra[] = {{"experiment", 1, "the experiment file of the training run"},
 					  {NULL, 0, NULL}};
@@ -431,8 +463,8 @@ int cmd_eval(int argc, char **argv)
 		rc = trainer_fail(o.cmd, LAT_ECONFIG, err);
 		goto out;
 	}
-	printf("{\"checkpoint\": \"%s\", \"epochs\": %zu, \"test_acc\": %.4f, \"test_loss\": %.6f}\n", o.model_path,
-	       lat_trainer_epoch(t), acc, loss);
+	printf("{\"checkpoint\": \"%s\", \"epochs\": %zu, \"test_acc\": %.4f, \"test_loss\": %.6f}\n",
+	       o.model_path, lat_trainer_epoch(t), acc, loss);
 out:
 	lat_trainer_free(t);
 	lat_experiment_clear(&e);
