@@ -195,10 +195,10 @@ static void model_notes(const char *cmd, const char *old, const char *cur)
 	while (*old && *cur) {
 		size_t lo = strcspn(old, "\n"), lc = strcspn(cur, "\n");
 		const char *eq = memchr(old, '=', lo);
-		if (sscanf(cur, "%63[a-z_] = {", section) != 1 && (lo != lc || memcmp(old, cur, lo)) && eq && cur[0] == '\t' &&
-		    lc > 2 && lo > (size_t)(eq - old) + 2)
-			fprintf(stderr, "lateral %s: note: resuming with %s.%.*s (was %.*s)\n", cmd, section, (int)lc - 2,
-				cur + 1, (int)(lo - (size_t)(eq - old) - 3), eq + 2);
+		if (sscanf(cur, "%63[a-z_] = {", section) != 1 && (lo != lc || memcmp(old, cur, lo)) && eq &&
+		    cur[0] == '\t' && lc > 2 && lo > (size_t)(eq - old) + 2)
+			fprintf(stderr, "lateral %s: note: resuming with %s.%.*s (was %.*s)\n", cmd, section,
+				(int)lc - 2, cur + 1, (int)(lo - (size_t)(eq - old) - 3), eq + 2);
 		old += lo + (old[lo] == '\n');
 		cur += lc + (cur[lc] == '\n');
 	}
@@ -253,11 +253,13 @@ static int suggestion_works(const lat_model *m, lat_sim *sim, const char *const 
 		rc = lat_model_set(&m2, sets[k], err);
 	if (!rc)
 		rc = lat_model_finalize(&m2, err);
-	if (!rc && (s2 = lat_sim_alloc(&m2, NULL, err)) != NULL && (fp = open_memstream(&state, &state_len)) != NULL) {
+	if (!rc && (s2 = lat_sim_alloc(&m2, NULL, err)) != NULL &&
+	    (fp = open_memstream(&state, &state_len)) != NULL) {
 		rc = lat_sim_save(sim, fp, err);
 		fclose(fp);
 		fp = rc ? NULL : fmemopen(state, state_len, "rb");
-		ok = fp && lat_sim_load(s2, fp, "state", err) == LAT_OK && lat_sim_present(s2, NULL, NULL, err) == LAT_OK;
+		ok = fp && lat_sim_load(s2, fp, "state", err) == LAT_OK &&
+		     lat_sim_present(s2, NULL, NULL, err) == LAT_OK;
 	}
 	if (fp)
 		fclose(fp);
@@ -289,24 +291,28 @@ static size_t fault_candidates(const lat_model *m, int code, int cause, char set
 	for (int k = 0; k < 3; k++) {
 		double f = pow(10.0, k + 1);
 		n_sets[n] = 1;
-		steps[n] = (double)m->max_steps; /* a smaller eta, more time, another method: the same budget */
+		steps[n] =
+		    (double)m->max_steps; /* a smaller eta, more time, another method: the same budget */
 		if (code == LAT_EDIVERGE) {
 			snprintf(sets[n][0], sizeof sets[n][0], "plasticity.eta=%g", m->eta / f);
 		} else if (cause == LAT_ODE_CAUSE_TIME) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
 		} else if (cause == LAT_ODE_CAUSE_STEPS) {
-			snprintf(sets[n][0], sizeof sets[n][0], "solver.max_steps=%.0f", f * (double)m->max_steps);
+			snprintf(sets[n][0], sizeof sets[n][0], "solver.max_steps=%.0f",
+				 f * (double)m->max_steps);
 			steps[n] *= f;
 		} else if ((cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) && k == 0 &&
 			   m->method != LAT_METHOD_AUTO) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.method=auto");
 		} else if (cause == LAT_ODE_CAUSE_STALL || cause == LAT_ODE_CAUSE_NOCONV) {
 			snprintf(sets[n][0], sizeof sets[n][0], "solver.t_max=%g", f * t_max);
-			snprintf(sets[n][1], sizeof sets[n][1], "solver.max_steps=%.0f", f * (double)m->max_steps);
+			snprintf(sets[n][1], sizeof sets[n][1], "solver.max_steps=%.0f",
+				 f * (double)m->max_steps);
 			n_sets[n] = 2;
 			steps[n] *= f;
 		} else {
-			break; /* an unstable fixed point, a solver failure: no setting of ours is known to help */
+			break; /* an unstable fixed point, a solver failure: no setting of ours is known to
+				  help */
 		}
 		n++;
 	}
@@ -315,8 +321,8 @@ static size_t fault_candidates(const lat_model *m, int code, int cause, char set
 
 /* After a failed presentation: the simulation is back at its last good state; save it and say how to
  * continue, with a setting checked to settle the failed presentation when one of the candidates does. */
-static void study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim, study *st,
-			int code, int cause)
+static void study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim,
+			study *st, int code, int cause)
 {
 	char sets[3][2][64], err[LAT_ERRLEN];
 	const char *set_ptr[2] = {NULL, NULL};
@@ -331,24 +337,31 @@ static void study_fault(const cli_opts *o, const run_control *ctl, const lat_mod
 	for (k = 0; k < n_cand; k++) {
 		set_ptr[0] = sets[k][0];
 		set_ptr[1] = sets[k][1];
-		/* a check with a larger step budget can take up to SUGGEST_FACTOR times the failed presentation */
+		/* a check with a larger step budget can take up to SUGGEST_FACTOR times the failed
+		 * presentation */
 		if (steps[k] > (double)m->max_steps)
-			fprintf(stderr, "lateral %s: checking whether presentation %llu settles with --set %s%s%s\n",
-				o->cmd, next, sets[k][0], n_sets[k] > 1 ? " --set " : "", n_sets[k] > 1 ? sets[k][1] : "");
+			fprintf(stderr,
+				"lateral %s: checking whether presentation %llu settles with --set %s%s%s\n",
+				o->cmd, next, sets[k][0], n_sets[k] > 1 ? " --set " : "",
+				n_sets[k] > 1 ? sets[k][1] : "");
 		if (suggestion_works(m, sim, set_ptr, n_sets[k])) {
 			n_use = n_sets[k];
-			fprintf(stderr, "lateral %s: checked: presentation %llu settles with --set %s%s%s\n", o->cmd, next,
-				sets[k][0], n_use > 1 ? " --set " : "", n_use > 1 ? sets[k][1] : "");
+			fprintf(stderr, "lateral %s: checked: presentation %llu settles with --set %s%s%s\n",
+				o->cmd, next, sets[k][0], n_use > 1 ? " --set " : "",
+				n_use > 1 ? sets[k][1] : "");
 			break;
 		}
 	}
 	if (n_use == 0 && n_cand > 0)
-		fprintf(stderr, "lateral %s: none of the settings tried settles presentation %llu (up to --set %s%s%s)\n",
-			o->cmd, next, sets[n_cand - 1][0], n_sets[n_cand - 1] > 1 ? " --set " : "",
-			n_sets[n_cand - 1] > 1 ? sets[n_cand - 1][1] : "");
+		fprintf(
+		    stderr,
+		    "lateral %s: none of the settings tried settles presentation %llu (up to --set %s%s%s)\n",
+		    o->cmd, next, sets[n_cand - 1][0], n_sets[n_cand - 1] > 1 ? " --set " : "",
+		    n_sets[n_cand - 1] > 1 ? sets[n_cand - 1][1] : "");
 	else if (n_use == 0 && cause == LAT_ODE_CAUSE_UNSTABLE)
-		fprintf(stderr, "lateral %s: no solver setting settles an unstable fixed point: the model itself "
-				"(its circuit keys) has to change\n",
+		fprintf(stderr,
+			"lateral %s: no solver setting settles an unstable fixed point: the model itself "
+			"(its circuit keys) has to change\n",
 			o->cmd);
 	if (st->s.done == 0) {
 		fprintf(stderr, "lateral %s: no presentation succeeded; nothing was saved\n", o->cmd);
@@ -357,10 +370,11 @@ static void study_fault(const cli_opts *o, const run_control *ctl, const lat_mod
 	} else if (study_save(ctl->state_path, m, sim, st, err)) {
 		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
 	} else {
-		fprintf(stderr, "lateral %s: the last good state (after presentation %llu) is saved in %s\n", o->cmd,
-			(unsigned long long)st->s.done, ctl->state_path);
-		cli_rerun_hint(ctl->argc, ctl->argv, n_use ? "continue from it with" : "continue from it, after a change,",
-			       set_ptr, n_use, 1);
+		fprintf(stderr, "lateral %s: the last good state (after presentation %llu) is saved in %s\n",
+			o->cmd, (unsigned long long)st->s.done, ctl->state_path);
+		cli_rerun_hint(ctl->argc, ctl->argv,
+			       n_use ? "continue from it with" : "continue from it, after a change,", set_ptr,
+			       n_use, 1);
 	}
 }
 
@@ -370,18 +384,147 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 	return run_study_ctl(o, m, sim, dir, traced, NULL, res);
 }
 
+/* The study's start: the state of an interrupted study (--resume), or the first record and the files'
+ * headers; then the table's header (and first row) on stdout. */
+static int study_begin(const cli_opts *o, const lat_model *m, lat_sim *sim, const run_control *ctl, study *sd,
+		       size_t traced, run_result *res)
+{
+	study_sums *s = &sd->s;
+	char err[LAT_ERRLEN];
+	lat_sim_status st;
+	size_t n = m->neurons;
+
+	if (ctl && ctl->resume) {
+		if (study_load(o->cmd, ctl->state_path, m, sim, sd, err))
+			return cli_fail(o->cmd, LAT_ECONFIG, err);
+		fprintf(stderr, "lateral %s: resuming after presentation %llu of %zu from %s\n", o->cmd,
+			(unsigned long long)s->done, m->presentations, ctl->state_path);
+		res->init.presentation = 0;
+		res->init.pool = (lat_pool_stats){.snr = s->init_snr,
+						  .inv_snr = s->init_inv_snr,
+						  .cos_mean = s->init_cos_mean,
+						  .mean_ratio = s->init_mean_ratio,
+						  .mean_over_std = NAN};
+		res->init.dist_wstar = s->init_dist_wstar;
+		if (!o->quiet)
+			table_header();
+	} else {
+		cli_metrics_header(sd->mfp);
+		if (traced) {
+			fprintf(sd->tfp, "# presentation\tt");
+			for (size_t i = 1; i <= n; i++)
+				fprintf(sd->tfp, "\tr_%zu", i);
+			fprintf(sd->tfp, "\tr_inh\tb\n");
+		}
+		lat_sim_measure(sim, &st);
+		res->init = st;
+		s->init_snr = st.pool.snr;
+		s->init_inv_snr = st.pool.inv_snr;
+		s->init_cos_mean = st.pool.cos_mean;
+		s->init_mean_ratio = st.pool.mean_ratio;
+		s->init_dist_wstar = st.dist_wstar;
+		sd->rec_p[s->n_rec] = 0;
+		sd->rec_s[s->n_rec++] = st.pool.snr;
+		cli_metrics_row(sd->mfp, &st, st.pool.inv_snr, NAN, NAN);
+		if (!o->quiet) {
+			table_header();
+			table_row(&st, NAN, NAN);
+		}
+	}
+	return CLI_OK;
+}
+
+/* Adds presentation p's settle to the running sums. */
+static void study_account(study_sums *s, const lat_sim_step *step, size_t p)
+{
+	s->sum_settle += step->settle_time;
+	s->sum_steps += (double)step->steps;
+	s->tot_settle += step->settle_time;
+	s->tot_steps += (double)step->steps;
+	s->tot_rhs += (double)step->rhs_evals;
+	s->tot_jac += (double)step->jac_evals;
+	if ((unsigned)step->method_used <= LAT_METHOD_AUTO)
+		s->by_method[step->method_used]++;
+	s->polished += step->polished;
+	s->switches += step->switches;
+	if (p == 1 || step->rtol_used < s->min_rtol_used)
+		s->min_rtol_used = step->rtol_used;
+	s->since++;
+	if (isfinite(step->steady_error))
+		s->max_steady_error = isnan(s->max_steady_error)
+					  ? step->steady_error
+					  : fmax(s->max_steady_error, step->steady_error);
+}
+
+/* The study's results into res and its files (metrics.tsv, trace.tsv) into dir; seconds: this session's
+ * time. */
+static int study_finish(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, study *sd,
+			double seconds, run_result *res)
+{
+	char path[CLI_PATHLEN], err[LAT_ERRLEN];
+	study_sums *s = &sd->s;
+	lat_sim_status st;
+	size_t n = m->neurons;
+	int lrc;
+
+	res->min_rtol_used = s->min_rtol_used;
+	res->max_steady_error = s->max_steady_error;
+	res->seconds = s->seconds + seconds;
+	lat_sim_measure(sim, &st);
+	res->final = st;
+	res->presentations = (size_t)s->done;
+	memcpy(res->by_method, s->by_method, sizeof res->by_method);
+	res->polished = s->polished;
+	res->switches = s->switches;
+	res->p50 = time_to_gain(sd->rec_p, sd->rec_s, s->n_rec, 0.5);
+	res->p90 = time_to_gain(sd->rec_p, sd->rec_s, s->n_rec, 0.9);
+	if (s->done) {
+		res->mean_steps = s->tot_steps / (double)s->done;
+		res->mean_rhs = s->tot_rhs / (double)s->done;
+		res->mean_jac = s->tot_jac / (double)s->done;
+		res->mean_settle_time = s->tot_settle / (double)s->done;
+	}
+	{
+		const double *ws = lat_sim_wstar(sim, &res->wstar_population);
+		res->dist_wstar = ws ? lat_metrics_rel_dist(n * m->inputs, lat_sim_weights(sim), ws) : NAN;
+	}
+	fflush(sd->mfp);
+	lrc = cli_write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), sd->mtext, sd->mlen, err);
+	if (!lrc && sd->tfp) {
+		fflush(sd->tfp);
+		lrc = cli_write_text(cli_path(path, sizeof path, dir, "trace.tsv"), sd->ttext, sd->tlen, err);
+	}
+	return lrc ? cli_fail(o->cmd, LAT_EIO, err) : CLI_OK;
+}
+
+/* The trace buffer of one presentation (run_plan has refused what does not fit). */
+static int trace_setup(const cli_opts *o, const lat_model *m, lat_trace **tr)
+{
+	char err[LAT_ERRLEN];
+	size_t cap, bytes;
+	double dt;
+	int lrc = lat_trace_plan(m, &dt, &cap, &bytes, err);
+
+	if (lrc)
+		return cli_fail(o->cmd, lrc, err);
+	*tr = lat_trace_alloc(m->neurons + 2, cap, dt);
+	if (!*tr)
+		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the trace buffer");
+	return CLI_OK;
+}
+
 int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 		  const run_control *ctl, run_result *res)
 {
-	char path[CLI_PATHLEN], err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
+	char err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
 	lat_trace *tr = NULL;
 	lat_sim_step step;
 	lat_sim_status st;
 	study sd;
 	study_sums *s = &sd.s;
-	size_t n_trace = traced ? m->trace_presentations : 0, n = m->neurons;
-	size_t print_every = m->presentations / TABLE_ROWS, rows, cap, bytes;
-	double start, dt;
+	size_t n_trace = traced ? m->trace_presentations : 0;
+	size_t print_every = m->presentations / TABLE_ROWS, rows;
+	double start;
 	int rc = CLI_OK, lrc, sig, stop = 0;
 
 	memset(res, 0, sizeof *res);
@@ -396,60 +539,13 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 	if (print_every < m->record_every)
 		print_every = m->record_every;
 	print_every -= print_every % m->record_every;
-	if (n_trace) {
-		/* run_plan has refused what does not fit */
-		lrc = lat_trace_plan(m, &dt, &cap, &bytes, err);
-		if (lrc) {
-			rc = cli_fail(o->cmd, lrc, err);
-			goto out;
-		}
-		tr = lat_trace_alloc(n + 2, cap, dt);
-		if (!tr) {
-			rc = cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the trace buffer");
-			goto out;
-		}
-	}
+	rc = n_trace ? trace_setup(o, m, &tr) : CLI_OK;
+	if (rc)
+		goto out;
 
-	if (ctl && ctl->resume) {
-		lrc = study_load(o->cmd, ctl->state_path, m, sim, &sd, err);
-		if (lrc) {
-			rc = cli_fail(o->cmd, LAT_ECONFIG, err);
-			goto out;
-		}
-		fprintf(stderr, "lateral %s: resuming after presentation %llu of %zu from %s\n", o->cmd,
-			(unsigned long long)s->done, m->presentations, ctl->state_path);
-		res->init.presentation = 0;
-		res->init.pool = (lat_pool_stats){.snr = s->init_snr,
-						   .inv_snr = s->init_inv_snr,
-						   .cos_mean = s->init_cos_mean,
-						   .mean_ratio = s->init_mean_ratio,
-						   .mean_over_std = NAN};
-		res->init.dist_wstar = s->init_dist_wstar;
-		if (!o->quiet)
-			table_header();
-	} else {
-		cli_metrics_header(sd.mfp);
-		if (n_trace) {
-			fprintf(sd.tfp, "# presentation\tt");
-			for (size_t i = 1; i <= n; i++)
-				fprintf(sd.tfp, "\tr_%zu", i);
-			fprintf(sd.tfp, "\tr_inh\tb\n");
-		}
-		lat_sim_measure(sim, &st);
-		res->init = st;
-		s->init_snr = st.pool.snr;
-		s->init_inv_snr = st.pool.inv_snr;
-		s->init_cos_mean = st.pool.cos_mean;
-		s->init_mean_ratio = st.pool.mean_ratio;
-		s->init_dist_wstar = st.dist_wstar;
-		sd.rec_p[s->n_rec] = 0;
-		sd.rec_s[s->n_rec++] = st.pool.snr;
-		cli_metrics_row(sd.mfp, &st, st.pool.inv_snr, NAN, NAN);
-		if (!o->quiet) {
-			table_header();
-			table_row(&st, NAN, NAN);
-		}
-	}
+	rc = study_begin(o, m, sim, ctl, &sd, n_trace, res);
+	if (rc)
+		goto out;
 	res->min_rtol_used = s->min_rtol_used;
 	res->max_steady_error = s->max_steady_error;
 	start = cli_now();
@@ -469,22 +565,7 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 			trace_rows(sd.tfp, tr, p, s->t0);
 			s->t0 += tr->data[(tr->n - 1) * (1 + tr->cols)];
 		}
-		s->sum_settle += step.settle_time;
-		s->sum_steps += (double)step.steps;
-		s->tot_settle += step.settle_time;
-		s->tot_steps += (double)step.steps;
-		s->tot_rhs += (double)step.rhs_evals;
-		s->tot_jac += (double)step.jac_evals;
-		if ((unsigned)step.method_used <= LAT_METHOD_AUTO)
-			s->by_method[step.method_used]++;
-		s->polished += step.polished;
-		s->switches += step.switches;
-		if (p == 1 || step.rtol_used < s->min_rtol_used)
-			s->min_rtol_used = step.rtol_used;
-		s->since++;
-		if (isfinite(step.steady_error))
-			s->max_steady_error = isnan(s->max_steady_error) ? step.steady_error
-									 : fmax(s->max_steady_error, step.steady_error);
+		study_account(s, &step, p);
 		stop = ctl && ctl->stop && ctl->stop(ctl->stop_ctx, sim, p);
 		if (p % m->record_every == 0 || p == m->presentations || stop) {
 			lat_sim_measure(sim, &st);
@@ -493,7 +574,8 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 			cli_metrics_row(sd.mfp, &st, s->init_inv_snr, s->sum_settle / (double)s->since,
 					s->sum_steps / (double)s->since);
 			if (!o->quiet && (p % print_every == 0 || p == m->presentations || stop)) {
-				table_row(&st, s->sum_settle / (double)s->since, s->sum_steps / (double)s->since);
+				table_row(&st, s->sum_settle / (double)s->since,
+					  s->sum_steps / (double)s->since);
 				fflush(stdout);
 			}
 			s->sum_settle = s->sum_steps = 0;
@@ -510,42 +592,16 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 				rc = cli_fail(o->cmd, LAT_EIO, err);
 				goto out;
 			}
-			fprintf(stderr, "lateral %s: %s: stopped after presentation %zu of %zu; the state is saved in %s\n",
+			fprintf(stderr,
+				"lateral %s: %s: stopped after presentation %zu of %zu; the state is saved "
+				"in %s\n",
 				o->cmd, cli_signal_name(sig), p, m->presentations, ctl->state_path);
 			cli_rerun_hint(ctl->argc, ctl->argv, "resume with", NULL, 0, 1);
 			rc = CLI_INTERRUPTED(sig);
 			goto out;
 		}
 	}
-	res->min_rtol_used = s->min_rtol_used;
-	res->max_steady_error = s->max_steady_error;
-	res->seconds = s->seconds + cli_now() - start;
-	lat_sim_measure(sim, &st);
-	res->final = st;
-	res->presentations = (size_t)s->done;
-	memcpy(res->by_method, s->by_method, sizeof res->by_method);
-	res->polished = s->polished;
-	res->switches = s->switches;
-	res->p50 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.5);
-	res->p90 = time_to_gain(sd.rec_p, sd.rec_s, s->n_rec, 0.9);
-	if (s->done) {
-		res->mean_steps = s->tot_steps / (double)s->done;
-		res->mean_rhs = s->tot_rhs / (double)s->done;
-		res->mean_jac = s->tot_jac / (double)s->done;
-		res->mean_settle_time = s->tot_settle / (double)s->done;
-	}
-	{
-		const double *ws = lat_sim_wstar(sim, &res->wstar_population);
-		res->dist_wstar = ws ? lat_metrics_rel_dist(n * m->inputs, lat_sim_weights(sim), ws) : NAN;
-	}
-	fflush(sd.mfp);
-	lrc = cli_write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), sd.mtext, sd.mlen, err);
-	if (!lrc && sd.tfp) {
-		fflush(sd.tfp);
-		lrc = cli_write_text(cli_path(path, sizeof path, dir, "trace.tsv"), sd.ttext, sd.tlen, err);
-	}
-	if (lrc)
-		rc = cli_fail(o->cmd, LAT_EIO, err);
+	rc = study_finish(o, m, sim, dir, &sd, cli_now() - start, res);
 out:
 	lat_trace_free(tr);
 	study_clear(&sd);
@@ -591,7 +647,8 @@ char *run_methods_text(char *buf, size_t size, const run_result *res)
 		if (!(res->by_method[k] > 0))
 			continue;
 		if (n_used == 1)
-			used += (size_t)snprintf(buf + used, size - used, "%s", lat_method_name((lat_method)k));
+			used +=
+			    (size_t)snprintf(buf + used, size - used, "%s", lat_method_name((lat_method)k));
 		else
 			used += (size_t)snprintf(buf + used, size - used, "%s%s %.0f", used ? ", " : "",
 						 lat_method_name((lat_method)k), res->by_method[k]);
@@ -693,7 +750,7 @@ int cmd_run(int argc, char **argv)
 	    {"resume", 0, "continue from DIR/run_state.bin (same MODEL; changed keys are noted)"},
 	    {NULL, 0, NULL}};
 	static const char *const outputs[] = {"run_state.bin", "metrics.tsv", "trace.tsv", "summary.json",
-					      "snr.png", "trace.png", NULL};
+					      "snr.png",       "trace.png",   NULL};
 	cli_opts o;
 	lat_model m;
 	lat_sim *sim = NULL;
@@ -718,7 +775,8 @@ int cmd_run(int argc, char **argv)
 			    .argc = argc,
 			    .argv = argv};
 	if (!o.quiet)
-		printf("# lateral run: %s, N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, %zu presentations, "
+		printf("# lateral run: %s, N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, %zu "
+		       "presentations, "
 		       "solver %s\n",
 		       m.source, m.neurons, m.inputs, m.alpha, m.gamma, m.eta, m.presentations,
 		       lat_method_name(m.method));
@@ -732,23 +790,27 @@ int cmd_run(int argc, char **argv)
 	if (!rc)
 		unlink(state);
 	if (!o.quiet) {
-		printf("# 1/SNR fell from %.4g to %.4g (factor %.4g); |wbar|/|wbar_init| = %.4f, cos = %.6f\n",
-		       res.init.pool.inv_snr, res.final.pool.inv_snr, res.final.pool.inv_snr / res.init.pool.inv_snr,
-		       res.final.pool.mean_ratio, res.final.pool.cos_mean);
+		printf(
+		    "# 1/SNR fell from %.4g to %.4g (factor %.4g); |wbar|/|wbar_init| = %.4f, cos = %.6f\n",
+		    res.init.pool.inv_snr, res.final.pool.inv_snr,
+		    res.final.pool.inv_snr / res.init.pool.inv_snr, res.final.pool.mean_ratio,
+		    res.final.pool.cos_mean);
 		if (isfinite(res.dist_wstar))
-			printf("# closed form: |W - W*| / |W*| = %.3g (W* for the %s covariance%s)\n", res.dist_wstar,
-			       res.wstar_population ? "population" : "fixed inputs'",
+			printf("# closed form: |W - W*| / |W*| = %.3g (W* for the %s covariance%s)\n",
+			       res.dist_wstar, res.wstar_population ? "population" : "fixed inputs'",
 			       res.wstar_population ? "; online updates settle within O(eta) of it" : "");
 		char used[128];
-		printf("# solver %s: %s", lat_method_name(m.method), run_methods_text(used, sizeof used, &res));
+		printf("# solver %s: %s", lat_method_name(m.method),
+		       run_methods_text(used, sizeof used, &res));
 		if (res.polished > 0)
-			printf(", %.0f of %zu settles finished by a Newton polish", res.polished, res.presentations);
+			printf(", %.0f of %zu settles finished by a Newton polish", res.polished,
+			       res.presentations);
 		if (res.switches > 0)
 			printf(", %.0f integrator switches", res.switches);
 		printf("; t_max %g\n", lat_model_t_max(&m));
-		printf("# %.3g s, %.1f us and %.1f solver steps per presentation; files in %s/\n", res.seconds,
-		       res.presentations ? 1e6 * res.seconds / (double)res.presentations : 0.0, res.mean_steps,
-		       o.outdir);
+		printf("# %.3g s, %.1f us and %.1f solver steps per presentation; files in %s/\n",
+		       res.seconds, res.presentations ? 1e6 * res.seconds / (double)res.presentations : 0.0,
+		       res.mean_steps, o.outdir);
 	}
 out:
 	lat_sim_free(sim);
