@@ -312,13 +312,14 @@ void lat_ckpt_reseal(unsigned char *buf, size_t len)
 }
 
 /* Checks the container in c and fills secs. */
-static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_section *secs, size_t n_secs,
-		 char *err)
+/* The frame of c: not an older format, the magic, the container version, the sections up to the end
+ * marker, the checksum and no trailing bytes. *end: the offset just after the end marker. */
+static int check_frame(const lat_ckpt *c, const char *want, size_t *end_out, char *err)
 {
 	const unsigned char *b = c->buf;
-	const char *name = c->name, *old = legacy_format(b, c->len), *kn, *want = kind_name(kind);
+	const char *name = c->name, *old = legacy_format(b, c->len);
 	size_t len = c->len, off = HEADER_LEN, end = 0;
-	uint32_t v, k, kv;
+	uint32_t v;
 	char t1[5];
 
 	if (old)
@@ -371,6 +372,18 @@ static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_se
 		return lat_err_set(err, LAT_ECONFIG,
 				   "%s: %zu bytes of trailing data after the end of the state", name,
 				   len - end - CRC_LEN);
+	*end_out = end;
+	return LAT_OK;
+}
+
+/* The kind and its version in c's header against what the caller reads. */
+static int check_kind(const lat_ckpt *c, uint32_t kind, uint32_t version, const char *want, char *err)
+{
+	const unsigned char *b = c->buf;
+	const char *name = c->name, *kn;
+	uint32_t k, kv;
+	char t1[5];
+
 	k = (uint32_t)get_le(b + 12, 4);
 	kv = (uint32_t)get_le(b + 16, 4);
 	kn = kind_name(k);
@@ -382,6 +395,18 @@ static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_se
 	if (kv != version)
 		return lat_err_set(err, LAT_ECONFIG, "%s: %s of version %u; this lateral reads version %u%s",
 				   name, kn, kv, version, kv > version ? " (a newer lateral wrote it?)" : "");
+	return LAT_OK;
+}
+
+/* Points each of the n_secs expected sections at its data in c (between the header and end): every
+ * section known, once, of the expected type and count; none missing. */
+static int map_sections(const lat_ckpt *c, size_t end, lat_ckpt_section *secs, size_t n_secs, char *err)
+{
+	const unsigned char *b = c->buf;
+	const char *name = c->name;
+	size_t off;
+	char t1[5];
+
 	for (size_t i = 0; i < n_secs; i++) {
 		secs[i].data = NULL;
 		secs[i].n = 0;
@@ -422,6 +447,20 @@ static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_se
 			return lat_err_set(err, LAT_ECONFIG, "%s: section %s (%s) is missing", name,
 					   tag_text(secs[i].tag, t1), secs[i].name);
 	return LAT_OK;
+}
+
+static int parse(const lat_ckpt *c, uint32_t kind, uint32_t version, lat_ckpt_section *secs, size_t n_secs,
+		 char *err)
+{
+	const char *want = kind_name(kind);
+	size_t end = 0;
+	int rc = check_frame(c, want, &end, err);
+
+	if (!rc)
+		rc = check_kind(c, kind, version, want, err);
+	if (!rc)
+		rc = map_sections(c, end, secs, n_secs, err);
+	return rc;
 }
 
 /* Takes ownership of buf (len bytes) and parses it into a new lat_ckpt. */
