@@ -1016,14 +1016,36 @@ static char *copy_span(const char *b, const char *e)
 	return s;
 }
 
+/* The libconfig text "section = { key = value; };" of an override, as a new string (NULL when out of
+ * memory). Strings may be given bare (solver.method=bdf): they are quoted unless they already are. */
+static char *assignment_text(const lat_cfg_key *k, const char *section, const char *key, const char *value)
+{
+	char *quoted = NULL, *text;
+	const char *val = value;
+	size_t size;
+
+	if ((k->type == LAT_CFG_ENUM || k->type == LAT_CFG_STRING || k->type == LAT_CFG_PATH) && value[0] != '"') {
+		quoted = quote(value);
+		if (!quoted)
+			return NULL;
+		val = quoted;
+	}
+	size = strlen(section) + strlen(key) + strlen(val) + sizeof " = {  = ; };";
+	text = malloc(size);
+	if (text)
+		snprintf(text, size, "%s = { %s = %s; };", section, key, val);
+	free(quoted);
+	return text;
+}
+
 int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *option, const char *assignment,
 		const char *path_dir, char *err)
 {
 	literals nums = {NULL, 0};
 	lat_cfg_ctx c = {sc, NULL, 0, path_dir, &nums};
-	const char *eq = strchr(assignment, '='), *val, *ex = sc->example ? ", e.g. " : "";
+	const char *eq = strchr(assignment, '='), *ex = sc->example ? ", e.g. " : "";
 	const char *example = sc->example ? sc->example : "";
-	char *label = NULL, *lhs = NULL, *value = NULL, *quoted = NULL, *text = NULL, *parsed = NULL, *dot;
+	char *label = NULL, *lhs = NULL, *value = NULL, *text = NULL, *parsed = NULL, *dot;
 	const lat_cfg_key *k = NULL, *keys;
 	const config_setting_t *root, *sec;
 	size_t size = strlen(option) + strlen(assignment) + 2, n;
@@ -1071,24 +1093,11 @@ int lat_cfg_set(const lat_cfg_schema *sc, void *obj, const char *option, const c
 		rc = lat_cfg_error(&c, NULL, err, "%s.%s: missing value", lhs, dot + 1);
 		goto out;
 	}
-	/* Strings may be given bare (solver.method=bdf): quote them unless they already are. */
-	val = value;
-	if ((k->type == LAT_CFG_ENUM || k->type == LAT_CFG_STRING || k->type == LAT_CFG_PATH) &&
-	    value[0] != '"') {
-		quoted = quote(value);
-		if (!quoted) {
-			rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", label);
-			goto out;
-		}
-		val = quoted;
-	}
-	size = strlen(lhs) + strlen(dot + 1) + strlen(val) + sizeof " = {  = ; };";
-	text = malloc(size);
+	text = assignment_text(k, lhs, dot + 1, value);
 	if (!text) {
 		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", label);
 		goto out;
 	}
-	snprintf(text, size, "%s = { %s = %s; };", lhs, dot + 1, val);
 	if (lat_text_include_line(text)) {
 		rc = lat_cfg_error(&c, NULL, err, "%s.%s: @include is not supported in a value", lhs, dot + 1);
 		goto out;
@@ -1116,7 +1125,6 @@ out:
 	numbers_clear(&nums);
 	free(parsed);
 	free(text);
-	free(quoted);
 	free(value);
 	free(lhs);
 	free(label);
