@@ -73,7 +73,7 @@ static void state_fixtures(void)
 	for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++)
 		if (lat_model_set(&state_model, sets[k], err))
 			state_fail(sets[k], err);
-	if (lat_model_finalize(&state_model, err) || !(state_sim = lat_sim_alloc(&state_model, NULL, err)))
+	if (lat_model_finalize(&state_model, err) || !(state_sim = lat_model_sim_alloc(&state_model, NULL, err)))
 		state_fail("model", err);
 
 	/* 4 images 4 x 4, two classes (bright left or right half), for lc -> bn -> relu -> linear */
@@ -289,7 +289,7 @@ static int fuzz_state_run(const uint8_t *data, size_t size, char *err)
 	if (kind == 0) {
 		lat_run_state st;
 		lat_sim_status ss;
-		rc = lat_run_state_load(path, &state_model, state_sim, &st, err);
+		rc = lat_run_state_load(path, state_model.presentations, state_sim, &st, err);
 		fuzz_check_error(rc, err, path);
 		if (!rc) {
 			lat_sim_measure(state_sim, &ss);

@@ -126,7 +126,7 @@ int run_plan(const lat_model *m, int traced, size_t *bytes, const char **change,
 	size_t sim, total, rows, part, cap, buffer, n_traced;
 	double dt, most;
 	char limit[32];
-	int rc = lat_sim_plan(m, &sim, err);
+	int rc = lat_model_sim_plan(m, &sim, err);
 
 	if (rc)
 		return rc;
@@ -147,7 +147,7 @@ int run_plan(const lat_model *m, int traced, size_t *bytes, const char **change,
 	}
 	n_traced = m->trace_presentations < m->presentations ? m->trace_presentations : m->presentations;
 	if (traced && n_traced) {
-		rc = lat_trace_plan(m, &dt, &cap, &buffer, err);
+		rc = lat_model_trace_plan(m, &dt, &cap, &buffer, err);
 		if (rc)
 			return rc;
 		/* the buffer of one presentation and the text of trace.tsv for every traced one */
@@ -212,7 +212,7 @@ static int study_load(const char *cmd, const char *path, const lat_model *m, lat
 	lat_run_state rs;
 	char *cur = NULL;
 	size_t cur_len = 0;
-	int rc = lat_run_state_load(path, m, sim, &rs, err);
+	int rc = lat_run_state_load(path, m->presentations, sim, &rs, err);
 
 	if (rc)
 		return rc;
@@ -253,7 +253,7 @@ static int suggestion_works(const lat_model *m, lat_sim *sim, const char *const 
 		rc = lat_model_set(&m2, sets[k], err);
 	if (!rc)
 		rc = lat_model_finalize(&m2, err);
-	if (!rc && (s2 = lat_sim_alloc(&m2, NULL, err)) != NULL &&
+	if (!rc && (s2 = lat_model_sim_alloc(&m2, NULL, err)) != NULL &&
 	    (fp = open_memstream(&state, &state_len)) != NULL) {
 		rc = lat_sim_save(sim, fp, err);
 		fclose(fp);
@@ -503,7 +503,7 @@ static int trace_setup(const cli_opts *o, const lat_model *m, lat_trace **tr)
 	char err[LAT_ERRLEN];
 	size_t cap, bytes;
 	double dt;
-	int lrc = lat_trace_plan(m, &dt, &cap, &bytes, err);
+	int lrc = lat_model_trace_plan(m, &dt, &cap, &bytes, err);
 
 	if (lrc)
 		return cli_fail(o->cmd, lrc, err);
@@ -631,7 +631,7 @@ int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, int trac
 	rc = cli_outdir(&at);
 	if (rc)
 		return rc;
-	*sim = lat_sim_alloc(m, o->solver_log ? stderr : NULL, err);
+	*sim = lat_model_sim_alloc(m, o->solver_log ? stderr : NULL, err);
 	return *sim ? CLI_OK : cli_fail(o->cmd, LAT_EINVAL, err);
 }
 

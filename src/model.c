@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "lateral/io.h"
 #include "lateral/circuit.h"
 #include "lateral/model.h"
+#include "lateral/sim.h"
+#include "size.h"
 
 #define BUILTIN_SOURCE "<built-in default>"
 /* Largest N x d accepted: one N x d matrix of doubles is then at most 800 MB. */
@@ -378,6 +381,10 @@ static int check_combinations(const char *src, const lat_model *m, char *err)
 		    "\"rk8pd\", not \"%s\"",
 		    src, lat_method_name(m->method));
 	}
+	if (m->timing == LAT_TIMING_CONTINUOUS && m->momentum > 0)
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: plasticity.momentum = %g: momentum applies only to timing = \"fixedpoint\"",
+				   src, m->momentum);
 	if (m->timing == LAT_TIMING_CONTINUOUS && m->update != LAT_UPDATE_ONLINE) {
 		return lat_err_set(
 		    err, LAT_ECONFIG,
@@ -552,3 +559,127 @@ int lat_model_write(const lat_model *m, FILE *fp)
 	fputs("};\n", fp);
 	return ferror(fp) ? LAT_EIO : LAT_OK;
 }
+
+void lat_model_sim_opts(const lat_model *m, lat_sim_opts *o)
+{
+	*o = (lat_sim_opts){.source = m->source ? m->source : BUILTIN_SOURCE,
+			    .d = m->inputs,
+			    .w_init = m->weights_init,
+			    .init_mean = m->init_mean,
+			    .init_std = m->init_std,
+			    .weights_seed = m->weights_seed,
+			    .input_mean = m->input_mean,
+			    .input_std = m->input_std,
+			    .input_cov_diag = m->input_cov_diag,
+			    .input_cov = m->input_cov,
+			    .input_seed = m->input_seed,
+			    .m = lat_model_n_fixed(m),
+			    .x_fixed = m->inputs_fixed,
+			    .rule = {.eta = m->eta,
+				     .gamma = m->gamma,
+				     .momentum = m->momentum,
+				     .schedule = m->schedule,
+				     .schedule_tau = m->schedule_tau},
+			    .batch = m->update == LAT_UPDATE_BATCH,
+			    .continuous = m->timing == LAT_TIMING_CONTINUOUS,
+			    .duration = m->duration,
+			    .ode = {.method = m->method,
+				    .rtol = m->rtol,
+				    .atol = m->atol,
+				    .steady_tol = m->steady_tol,
+				    .t_max = lat_model_t_max(m),
+				    .max_steps = m->max_steps}};
+	lat_model_circuit(m, &o->circuit);
+}
+
+lat_sim *lat_model_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
+{
+	lat_sim_opts o;
+	size_t bytes;
+
+	if (lat_model_sim_plan(m, &bytes, err))
+		return NULL;
+	lat_model_sim_opts(m, &o);
+	return lat_sim_alloc(&o, solver_log, err);
+}
+
+/* ---- simulations and their plans ------------------------------------------------------------------- */
+
+/* Rows of a trace buffer beyond horizon / dt: the sample at t = 0, the one at the settle time, and one
+ * for the rounding of the sample times. */
+#define TRACE_SPARE_ROWS 3
+/* Without run.trace_dt, the sampling interval is the shortest time constant divided by this. */
+#define TRACE_DT_DIV 10
+
+static const char *source_of(const lat_model *m)
+{
+	return m->source ? m->source : "<built-in default>";
+}
+
+/* The message of sizes beyond what a size_t can address (SIZE_MAX bytes): what needs it, what to change. */
+static int beyond_address_space(char *err, const lat_model *m, const char *what, const char *change)
+{
+	char limit[32];
+
+	return lat_err_set(err, LAT_ECONFIG, "%s: %s need more than the %s a process can address; %s",
+			   source_of(m), what, lat_size_text(limit, sizeof limit, (double)SIZE_MAX), change);
+}
+
+int lat_model_sim_plan(const lat_model *m, size_t *bytes, char *err)
+{
+	lat_sim_opts o;
+	char what[LAT_ERRLEN];
+
+	lat_model_sim_opts(m, &o);
+	switch (lat_sim_plan(&o, bytes)) {
+	case LAT_SIM_PLAN_POOL:
+		snprintf(what, sizeof what, "circuit.neurons = %zu and circuit.inputs = %zu", m->neurons, m->inputs);
+		return beyond_address_space(err, m, what, "lower them");
+	case LAT_SIM_PLAN_FIXED:
+		snprintf(what, sizeof what, "input.count = %zu fixed inputs of circuit.inputs = %zu values",
+			 lat_model_n_fixed(m), m->inputs);
+		return beyond_address_space(err, m, what,
+					    "lower input.count (0 draws a fresh input each presentation)");
+	default:
+		return LAT_OK;
+	}
+}
+
+int lat_model_trace_plan(const lat_model *m, double *dt, size_t *cap, size_t *bytes, char *err)
+{
+	int cont = m->timing == LAT_TIMING_CONTINUOUS;
+	double step = m->trace_dt > 0 ? m->trace_dt : fmin(m->tau, m->tau_inh) / TRACE_DT_DIV;
+	double horizon = cont ? m->duration : lat_model_t_max(m);
+	size_t rows, size;
+	char what[LAT_ERRLEN], change[128], dt_text[96];
+
+	if (!(step > 0) || !isfinite(step))
+		return lat_err_set(
+		    err, LAT_ECONFIG,
+		    "%s: run.trace_dt = 0 samples every min(circuit.tau, circuit.tau_inh) / %d, which is "
+		    "%g here: set run.trace_dt > 0 (or run.trace_presentations = 0)",
+		    source_of(m), TRACE_DT_DIV, step);
+	if (m->trace_dt > 0)
+		snprintf(dt_text, sizeof dt_text, "run.trace_dt = %g", step);
+	else
+		snprintf(dt_text, sizeof dt_text,
+			 "run.trace_dt = 0 (min(circuit.tau, circuit.tau_inh) / %d = %g)", TRACE_DT_DIV,
+			 step);
+	if (lat_size_from_double(horizon / step, &rows) || lat_size_add(rows, TRACE_SPARE_ROWS, &rows) ||
+	    lat_size_add(m->neurons, 3, &size) || lat_size_mul(rows, size, &size) ||
+	    lat_size_mul(size, sizeof(double), &size)) {
+		snprintf(what, sizeof what, "%s = %g%s sampled at %s: traces of %.3g samples of %zu neurons",
+			 cont ? "plasticity.duration" : "solver.t_max", horizon,
+			 cont || m->t_max > 0 ? "" : " (derived from the circuit)", dt_text, horizon / step,
+			 m->neurons);
+		snprintf(change, sizeof change,
+			 "raise run.trace_dt, lower %s or set run.trace_presentations = 0",
+			 cont ? "plasticity.duration" : "solver.t_max");
+		return beyond_address_space(err, m, what, change);
+	}
+	*dt = step;
+	*cap = rows;
+	*bytes = size;
+	return LAT_OK;
+}
+

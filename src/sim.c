@@ -65,7 +65,7 @@ static void copy_rates(lat_sim *s)
 	s->rates[s->n + 1] = bias_of(s, s->y);
 }
 
-static int setup_inputs(lat_sim *s, const lat_model *m, char *err)
+static int setup_inputs(lat_sim *s, const lat_sim_opts *m, char *err)
 {
 	size_t d = s->d;
 
@@ -84,7 +84,7 @@ static int setup_inputs(lat_sim *s, const lat_model *m, char *err)
 		memcpy(s->chol, m->input_cov, d * d * sizeof *s->chol);
 		cv = gsl_matrix_view_array(s->chol, d, d);
 		if (gsl_linalg_cholesky_decomp1(&cv.matrix))
-			return lat_err_set(err, LAT_ECONFIG, "%s: input.cov: not positive definite", m->source);
+			return lat_err_set(err, LAT_ECONFIG, "%s: the input covariance is not positive definite", m->source);
 		for (size_t i = 0; i < d; i++)
 			for (size_t j = i + 1; j < d; j++)
 				s->chol[i * d + j] = 0;
@@ -120,13 +120,13 @@ static void draw_input(lat_sim *s, double *x)
 		x[j] += s->input_mean;
 }
 
-static int setup_weights(lat_sim *s, const lat_model *m, char *err)
+static int setup_weights(lat_sim *s, const lat_sim_opts *m, char *err)
 {
 	size_t nd = s->n * s->d;
 	gsl_rng *r;
 
-	if (m->weights_init) {
-		memcpy(s->w_init, m->weights_init, nd * sizeof *s->w_init);
+	if (m->w_init) {
+		memcpy(s->w_init, m->w_init, nd * sizeof *s->w_init);
 	} else {
 		r = gsl_rng_alloc(gsl_rng_mt19937);
 		if (!r)
@@ -142,7 +142,7 @@ static int setup_weights(lat_sim *s, const lat_model *m, char *err)
 }
 
 /* W* for the generator's population second moment C = L L^T + mu^2 1 1^T (fresh inputs). */
-static int population_wstar(lat_sim *s, const lat_model *m, char *err)
+static int population_wstar(lat_sim *s, const lat_sim_opts *m, char *err)
 {
 	size_t d = s->d;
 	double *c = malloc(d * d * sizeof *c);
@@ -160,15 +160,15 @@ static int population_wstar(lat_sim *s, const lat_model *m, char *err)
 				v += s->scale[i] * s->scale[i];
 			c[i * d + j] = v;
 		}
-	rc = lat_closedform_wstar_cov(s->n, d, c, s->w_init, m->alpha, m->gamma, s->wstar, err);
+	rc = lat_closedform_wstar_cov(s->n, d, c, s->w_init, m->circuit.alpha, m->rule.gamma, s->wstar, err);
 	free(c);
 	return rc;
 }
 
-static int setup_fixed(lat_sim *s, const lat_model *m, char *err)
+static int setup_fixed(lat_sim *s, const lat_sim_opts *m, char *err)
 {
-	s->m = lat_model_n_fixed(m);
-	if (m->gamma > 0) {
+	s->m = m->m;
+	if (m->rule.gamma > 0) {
 		s->wstar = malloc(s->n * s->d * sizeof *s->wstar);
 		if (!s->wstar)
 			return lat_err_set(err, LAT_ENOMEM, "out of memory for W*");
@@ -178,13 +178,13 @@ static int setup_fixed(lat_sim *s, const lat_model *m, char *err)
 	s->fixed = malloc(s->m * s->d * sizeof *s->fixed);
 	if (!s->fixed)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory for %zu fixed inputs", s->m);
-	if (m->inputs_fixed)
-		memcpy(s->fixed, m->inputs_fixed, s->m * s->d * sizeof *s->fixed);
+	if (m->x_fixed)
+		memcpy(s->fixed, m->x_fixed, s->m * s->d * sizeof *s->fixed);
 	else
 		for (size_t k = 0; k < s->m; k++)
 			draw_input(s, s->fixed + k * s->d);
 	if (s->wstar) {
-		return lat_closedform_wstar(s->n, s->d, s->m, s->fixed, s->w_init, m->alpha, m->gamma, s->wstar,
+		return lat_closedform_wstar(s->n, s->d, s->m, s->fixed, s->w_init, m->circuit.alpha, m->rule.gamma, s->wstar,
 					    err);
 	}
 	return LAT_OK;
@@ -195,120 +195,57 @@ static int setup_fixed(lat_sim *s, const lat_model *m, char *err)
 #define PLAN_ND_ARRAYS 9
 /* State-sized vectors of the ODE engine (CVODE BDF holds up to about 20, rk8pd 13 stages), rounded up. */
 #define PLAN_STATE_VECTORS 32
-/* Rows of a trace buffer beyond horizon / dt: the sample at t = 0, the one at the settle time, and one
- * for the rounding of the sample times. */
-#define TRACE_SPARE_ROWS 3
-/* Without run.trace_dt, the sampling interval is the shortest time constant divided by this. */
-#define TRACE_DT_DIV 10
 
-static const char *source_of(const lat_model *m)
+lat_sim_plan_fail lat_sim_plan(const lat_sim_opts *o, size_t *bytes)
 {
-	return m->source ? m->source : "<built-in default>";
-}
-
-/* The message of sizes beyond what a size_t can address (SIZE_MAX bytes): what needs it, what to change. */
-static int beyond_address_space(char *err, const lat_model *m, const char *what, const char *change)
-{
-	char limit[32];
-
-	return lat_err_set(err, LAT_ECONFIG, "%s: %s need more than the %s a process can address; %s",
-			   source_of(m), what, lat_size_text(limit, sizeof limit, (double)SIZE_MAX), change);
-}
-
-int lat_sim_plan(const lat_model *m, size_t *bytes, char *err)
-{
-	size_t n = m->neurons, d = m->inputs, nd, dd, dim, small, pool, fixed, total;
-	char what[LAT_ERRLEN];
+	size_t n = o->circuit.n, d = o->d, nd, dd, dim, small, pool, fixed, total;
 
 	/* PLAN_ND_ARRAYS N x d arrays, two d x d, PLAN_STATE_VECTORS of the ODE state, 8 of N or d */
 	if (lat_size_mul(n, d, &nd) || lat_size_mul(d, d, &dd) || lat_size_add(n, 3, &dim) ||
-	    lat_size_add(dim, m->timing == LAT_TIMING_CONTINUOUS ? nd : 0, &dim) ||
-	    lat_size_add(n, d, &small) || lat_size_mul(nd, PLAN_ND_ARRAYS, &pool) ||
-	    lat_size_mul(dd, 2, &dd) || lat_size_add(pool, dd, &pool) ||
+	    lat_size_add(dim, o->continuous ? nd : 0, &dim) || lat_size_add(n, d, &small) ||
+	    lat_size_mul(nd, PLAN_ND_ARRAYS, &pool) || lat_size_mul(dd, 2, &dd) || lat_size_add(pool, dd, &pool) ||
 	    lat_size_mul(dim, PLAN_STATE_VECTORS, &dim) || lat_size_add(pool, dim, &pool) ||
 	    lat_size_mul(small, 8, &small) || lat_size_add(pool, small, &pool) ||
-	    lat_size_mul(pool, sizeof(double), &pool)) {
-		snprintf(what, sizeof what, "circuit.neurons = %zu and circuit.inputs = %zu", n, d);
-		return beyond_address_space(err, m, what, "lower them");
-	}
-	if (lat_size_mul(lat_model_n_fixed(m), d, &fixed) || lat_size_mul(fixed, sizeof(double), &fixed) ||
-	    lat_size_add(pool, fixed, &total)) {
-		snprintf(what, sizeof what, "input.count = %zu fixed inputs of circuit.inputs = %zu values",
-			 lat_model_n_fixed(m), d);
-		return beyond_address_space(err, m, what,
-					    "lower input.count (0 draws a fresh input each presentation)");
-	}
+	    lat_size_mul(pool, sizeof(double), &pool))
+		return LAT_SIM_PLAN_POOL;
+	if (lat_size_mul(o->m, d, &fixed) || lat_size_mul(fixed, sizeof(double), &fixed) ||
+	    lat_size_add(pool, fixed, &total))
+		return LAT_SIM_PLAN_FIXED;
 	*bytes = total;
-	return LAT_OK;
+	return LAT_SIM_PLAN_OK;
 }
 
-int lat_trace_plan(const lat_model *m, double *dt, size_t *cap, size_t *bytes, char *err)
-{
-	int cont = m->timing == LAT_TIMING_CONTINUOUS;
-	double step = m->trace_dt > 0 ? m->trace_dt : fmin(m->tau, m->tau_inh) / TRACE_DT_DIV;
-	double horizon = cont ? m->duration : lat_model_t_max(m);
-	size_t rows, size;
-	char what[LAT_ERRLEN], change[128], dt_text[96];
-
-	if (!(step > 0) || !isfinite(step))
-		return lat_err_set(
-		    err, LAT_ECONFIG,
-		    "%s: run.trace_dt = 0 samples every min(circuit.tau, circuit.tau_inh) / %d, which is "
-		    "%g here: set run.trace_dt > 0 (or run.trace_presentations = 0)",
-		    source_of(m), TRACE_DT_DIV, step);
-	if (m->trace_dt > 0)
-		snprintf(dt_text, sizeof dt_text, "run.trace_dt = %g", step);
-	else
-		snprintf(dt_text, sizeof dt_text,
-			 "run.trace_dt = 0 (min(circuit.tau, circuit.tau_inh) / %d = %g)", TRACE_DT_DIV,
-			 step);
-	if (lat_size_from_double(horizon / step, &rows) || lat_size_add(rows, TRACE_SPARE_ROWS, &rows) ||
-	    lat_size_add(m->neurons, 3, &size) || lat_size_mul(rows, size, &size) ||
-	    lat_size_mul(size, sizeof(double), &size)) {
-		snprintf(what, sizeof what, "%s = %g%s sampled at %s: traces of %.3g samples of %zu neurons",
-			 cont ? "plasticity.duration" : "solver.t_max", horizon,
-			 cont || m->t_max > 0 ? "" : " (derived from the circuit)", dt_text, horizon / step,
-			 m->neurons);
-		snprintf(change, sizeof change,
-			 "raise run.trace_dt, lower %s or set run.trace_presentations = 0",
-			 cont ? "plasticity.duration" : "solver.t_max");
-		return beyond_address_space(err, m, what, change);
-	}
-	*dt = step;
-	*cap = rows;
-	*bytes = size;
-	return LAT_OK;
-}
-
-lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
+lat_sim *lat_sim_alloc(const lat_sim_opts *m, FILE *solver_log, char *err)
 {
 	lat_sim *s = calloc(1, sizeof *s);
 	lat_ode_opts opts;
-	size_t n = m->neurons, d = m->inputs, dim, planned;
+	size_t n = m->circuit.n, d = m->d, dim, planned;
 
 	/* every size below is a term of the plan: none of them overflows once the plan fits */
-	if (lat_sim_plan(m, &planned, err))
+	if (lat_sim_plan(m, &planned) != LAT_SIM_PLAN_OK) {
+		lat_err_set(err, LAT_ECONFIG,
+			    "%s: a pool of %zu neurons with %zu inputs (and %zu fixed inputs) needs more than a process "
+			    "can address",
+			    m->source, n, d, m->m);
 		goto fail;
+	}
 	if (!s)
 		goto nomem;
 	s->n = n;
 	s->d = d;
-	lat_model_circuit(m, &s->circuit);
+	s->circuit = m->circuit;
 	if (lat_circuit_check(&s->circuit, err))
 		goto fail;
 	s->dim_c = lat_circuit_dim(&s->circuit);
-	s->continuous = m->timing == LAT_TIMING_CONTINUOUS;
-	s->batch = m->update == LAT_UPDATE_BATCH;
-	s->rule_opts = (lat_rule_opts){.eta = m->eta,
-				       .gamma = m->gamma,
-				       .momentum = m->momentum,
-				       .schedule = m->schedule,
-				       .schedule_tau = m->schedule_tau};
+	s->continuous = m->continuous;
+	s->batch = m->batch;
+	s->rule_opts = m->rule;
 	s->duration = m->duration;
-	if (s->continuous && m->momentum > 0) {
+	if (s->continuous && m->rule.momentum > 0) {
 		lat_err_set(err, LAT_ECONFIG,
-			    "%s: plasticity.momentum = %g: momentum applies only to timing = \"fixedpoint\"",
-			    m->source, m->momentum);
+			    "%s: momentum %g with continuous timing: momentum applies only to the rule's "
+			    "updates after each settle",
+			    m->source, m->rule.momentum);
 		goto fail;
 	}
 	dim = s->dim_c + (s->continuous ? n * d : 0);
@@ -333,9 +270,9 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 
 	/* Start at rest: the steady state of zero drive. */
 	if (s->circuit.bias_dynamic)
-		s->y[n + 1] = m->bias;
+		s->y[n + 1] = m->circuit.bias;
 	for (size_t i = 0; i < n; i++)
-		s->y[i] = s->circuit.relu ? fmax(0, m->bias) : m->bias;
+		s->y[i] = s->circuit.relu ? fmax(0, m->circuit.bias) : m->circuit.bias;
 
 	copy_rates(s);
 	s->rule = lat_rule_alloc(n, d, &s->rule_opts, s->w_init, err);
@@ -344,20 +281,15 @@ lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err)
 
 	if (s->continuous) {
 		s->plastic_params = (lat_circuit_plastic){
-		    .c = &s->circuit, .d = d, .x = s->x, .w_init = s->w_init, .eta = m->eta, .gamma = m->gamma};
+		    .c = &s->circuit, .d = d, .x = s->x, .w_init = s->w_init, .eta = m->rule.eta, .gamma = m->rule.gamma};
 		lat_circuit_plastic_system(&s->plastic_params, &s->sys);
 		memcpy(s->y + s->dim_c, s->w, n * d * sizeof *s->w);
 	} else {
 		s->batch_params = (lat_circuit_batch){.c = &s->circuit, .n_circuits = 1, .z = s->z};
 		lat_circuit_batch_system(&s->batch_params, &s->sys);
 	}
-	opts = (lat_ode_opts){.method = m->method,
-			      .rtol = m->rtol,
-			      .atol = m->atol,
-			      .steady_tol = m->steady_tol,
-			      .t_max = lat_model_t_max(m),
-			      .max_steps = m->max_steps,
-			      .solver_log = solver_log};
+	opts = m->ode;
+	opts.solver_log = solver_log;
 	s->ode = lat_ode_alloc(&s->sys, &opts, err);
 	if (!s->ode)
 		goto fail;

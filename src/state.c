@@ -159,8 +159,8 @@ static int sum_ok(double v, int cls, double done)
 	}
 }
 
-/* The study part of a run state (everything but the simulation), checked against m. */
-static int check_study(const char *path, const lat_model *m, const lat_ckpt_section *secs, lat_run_sums *s,
+/* The study part of a run state (everything but the simulation), checked against the study's length. */
+static int check_study(const char *path, size_t presentations, const lat_ckpt_section *secs, lat_run_sums *s,
 		       char *err)
 {
 	uint64_t done = lat_ckpt_u64(&secs[R_COUNTS], 0), since = lat_ckpt_u64(&secs[R_COUNTS], 1);
@@ -169,10 +169,10 @@ static int check_study(const char *path, const lat_model *m, const lat_ckpt_sect
 	double last = 0;
 
 	memset(s, 0, sizeof *s);
-	if (done > m->presentations)
+	if (done > presentations)
 		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: %llu presentations are done, more than run.presentations = %zu", path,
-				   (unsigned long long)done, m->presentations);
+				   "%s: %llu presentations are done, more than the %zu of this study", path,
+				   (unsigned long long)done, presentations);
 	if (n_rec < 1 || n_rec > done + 1 || secs[R_RECP].n != n_rec || secs[R_RECS].n != n_rec)
 		return lat_err_set(
 		    err, LAT_ECONFIG,
@@ -251,7 +251,7 @@ void lat_run_state_clear(lat_run_state *st)
 	memset(st, 0, sizeof *st);
 }
 
-int lat_run_state_load(const char *path, const lat_model *m, lat_sim *sim, lat_run_state *st, char *err)
+int lat_run_state_load(const char *path, size_t presentations, lat_sim *sim, lat_run_state *st, char *err)
 {
 	lat_ckpt_section secs[R_N_SECTIONS];
 	lat_ckpt *c = NULL;
@@ -264,7 +264,7 @@ int lat_run_state_load(const char *path, const lat_model *m, lat_sim *sim, lat_r
 	run_sections(secs);
 	rc = lat_ckpt_load(path, LAT_CKPT_RUN, RUN_VERSION, secs, R_N_SECTIONS, &c, err);
 	if (!rc)
-		rc = check_study(path, m, secs, &st->s, err);
+		rc = check_study(path, presentations, secs, &st->s, err);
 	if (rc)
 		goto out;
 	st->model = malloc(st->s.model_len + 1);

@@ -428,9 +428,9 @@ static void test_sim_resume(void)
 		for (size_t k = 0; k < 2 && variants[v][k]; k++)
 			CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, variants[v][k], err), LAT_OK);
 		CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-		a = lat_sim_alloc(&m, NULL, err);
-		b = lat_sim_alloc(&m, NULL, err);
-		c = lat_sim_alloc(&m, NULL, err);
+		a = lat_model_sim_alloc(&m, NULL, err);
+		b = lat_model_sim_alloc(&m, NULL, err);
+		c = lat_model_sim_alloc(&m, NULL, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -483,10 +483,10 @@ static void test_sim_failure_keeps_state(void)
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m2, err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m3, err), LAT_OK);
-	a = lat_sim_alloc(&m, NULL, err);
-	b = lat_sim_alloc(&m2, NULL, err);
-	c = lat_sim_alloc(&m, NULL, err);
-	d = lat_sim_alloc(&m3, NULL, err);
+	a = lat_model_sim_alloc(&m, NULL, err);
+	b = lat_model_sim_alloc(&m2, NULL, err);
+	c = lat_model_sim_alloc(&m, NULL, err);
+	d = lat_model_sim_alloc(&m3, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -866,10 +866,10 @@ static void test_run_faults(void)
 		CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "circuit.neurons=10", err), LAT_OK);
 		CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "plasticity.eta=1", err), LAT_OK);
 		CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-		s = lat_sim_alloc(&m, NULL, err);
+		s = lat_model_sim_alloc(&m, NULL, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 		snprintf(p, sizeof p, "%s/run_state.bin", dir);
-		CU_ASSERT_EQUAL_FATAL(lat_run_state_load(p, &m, s, &rs, err), LAT_OK);
+		CU_ASSERT_EQUAL_FATAL(lat_run_state_load(p, m.presentations, s, &rs, err), LAT_OK);
 		CU_ASSERT_EQUAL(rs.s.done, saved);
 		lat_run_state_clear(&rs);
 		lat_sim_measure(s, &st);

@@ -45,7 +45,7 @@ static double run_to_wstar(lat_method method, double *steady_error, double *w_ou
 
 	small_model(&m, method);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-	s = lat_sim_alloc(&m, NULL, err);
+	s = lat_model_sim_alloc(&m, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	for (size_t p = 0; p < m.presentations; p++) {
 		int rc = lat_sim_present(s, &step, NULL, err);
@@ -96,7 +96,7 @@ static void test_online_population_wstar(void)
 	m.method = LAT_METHOD_EXACT;
 	m.presentations = 4000;
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-	s = lat_sim_alloc(&m, NULL, err);
+	s = lat_model_sim_alloc(&m, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL(lat_sim_wstar(s, &population));
 	CU_ASSERT_EQUAL(population, 1);
@@ -136,7 +136,7 @@ static void test_continuous_matches_fixedpoint_rule(void)
 	m.gamma = 0.3;
 	m.duration = 1200; /* 40 tau: the transient is over after the first presentation */
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-	s = lat_sim_alloc(&m, NULL, err);
+	s = lat_model_sim_alloc(&m, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_EQUAL_FATAL(lat_sim_present(s, NULL, NULL, err), LAT_OK);
 	memcpy(w0, lat_sim_weights(s), sizeof w0);
@@ -176,7 +176,7 @@ static void test_trace_samples(void)
 	m.inputs = 3;
 	m.method = LAT_METHOD_ADAMS;
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-	s = lat_sim_alloc(&m, NULL, err);
+	s = lat_model_sim_alloc(&m, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	tr = lat_trace_alloc(7, 2000, 3.0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tr);
@@ -217,7 +217,7 @@ static void test_trace_step_budget(void)
 	m.max_steps = 5;
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
 	for (int traced = 0; traced <= 1; traced++) {
-		s = lat_sim_alloc(&m, NULL, err);
+		s = lat_model_sim_alloc(&m, NULL, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 		tr = traced ? lat_trace_alloc(7, 100, 3.0) : NULL;
 		CU_ASSERT_EQUAL(lat_sim_present(s, NULL, tr, err), LAT_ESOLVER);
@@ -230,7 +230,7 @@ static void test_trace_step_budget(void)
 	}
 	/* with the steps it needs, the traced presentation runs to the duration */
 	m.max_steps = 100000;
-	s = lat_sim_alloc(&m, NULL, err);
+	s = lat_model_sim_alloc(&m, NULL, err);
 	tr = lat_trace_alloc(7, 100, 3.0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tr);
@@ -253,7 +253,7 @@ static void test_not_steady_names_presentation(void)
 	lat_model_init(&m);
 	m.t_max = 5; /* far less than the ~14 tau the circuit needs */
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-	s = lat_sim_alloc(&m, NULL, err);
+	s = lat_model_sim_alloc(&m, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	w0 = lat_sim_weights(s);
 	memcpy(wcopy, w0, sizeof wcopy);
@@ -336,7 +336,7 @@ static void test_grid_settles_with_defaults(void)
 			ok &= lat_model_finalize(&m, err) == LAT_OK;
 			CU_ASSERT_EQUAL(m.method, LAT_METHOD_AUTO);
 			if (ok)
-				s = lat_sim_alloc(&m, NULL, err);
+				s = lat_model_sim_alloc(&m, NULL, err);
 			lat_model_circuit(&m, &c);
 			for (size_t p = 0; s && ok && p < presentations; p++) {
 				ok &= lat_sim_present(s, &step, NULL, err) == LAT_OK;

@@ -567,13 +567,13 @@ static void test_run_state(void)
 	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "circuit.neurons=10", err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "plasticity.eta=1", err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-	sim = lat_sim_alloc(&m, NULL, err);
+	sim = lat_model_sim_alloc(&m, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(sim);
 	x = malloc(len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
 	for (int v = 0; v < 6; v++) {
 		static const char *const what[] = {
-		    "2001 presentations are done, more than run.presentations = 2000",
+		    "2001 presentations are done, more than the 2000 of this study",
 		    "presentations since the last record",
 		    "corrupt state: t0 is nan",
 		    "the rows of trace.tsv",
@@ -599,7 +599,7 @@ static void test_run_state(void)
 			memcpy(x + off + 8, &(double){0.5}, 8);
 		reseal(x, len);
 		spit(tmp(p, "rs.bin"), x, len);
-		CU_ASSERT_EQUAL(lat_run_state_load(p, &m, sim, &rs, err), LAT_ECONFIG);
+		CU_ASSERT_EQUAL(lat_run_state_load(p, m.presentations, sim, &rs, err), LAT_ECONFIG);
 		if (!strstr(err, what[v]))
 			fprintf(stderr, "\nvariant %d: %s\n", v, err);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, what[v]));
@@ -607,7 +607,7 @@ static void test_run_state(void)
 	}
 	/* the intact state loads, and the simulation continues from presentation 31 */
 	spit(p, orig, len);
-	CU_ASSERT_EQUAL(lat_run_state_load(p, &m, sim, &rs, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_run_state_load(p, m.presentations, sim, &rs, err), LAT_OK);
 	CU_ASSERT_EQUAL(rs.s.done, 31);
 	CU_ASSERT_EQUAL(rs.s.n_rec, 4); /* presentations 0, 10, 20, 30 */
 	CU_ASSERT_EQUAL(rs.s.since, 1);
@@ -669,8 +669,8 @@ static void test_sim_state(void)
 	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "input.count=5", err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_set(&m, "plasticity.update=\"batch\"", err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_model_finalize(&m, err), LAT_OK);
-	a = lat_sim_alloc(&m, NULL, err);
-	b = lat_sim_alloc(&m, NULL, err);
+	a = lat_model_sim_alloc(&m, NULL, err);
+	b = lat_model_sim_alloc(&m, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	for (int k = 0; k < 12; k++)

@@ -7,6 +7,7 @@
 #include "lateral/circuit.h"
 #include "lateral/ode.h"
 #include "lateral/rule.h"
+#include "lateral/sim.h"
 
 /* Thread safety: reentrant on distinct models (libconfig keeps no global state). */
 
@@ -109,6 +110,23 @@ void lat_model_circuit(const lat_model *m, lat_circuit *c);
  * kappa the slowest decay rate of the linear circuit (lat_circuit_slowest_rate; the homeostatic bias
  * mode when it is the slowest). */
 double lat_model_t_max(const lat_model *m);
+
+/* The simulation options of a finalized model m (borrowed: its arrays stay m's). */
+void lat_model_sim_opts(const lat_model *m, lat_sim_opts *o);
+
+/* lat_sim_alloc for a finalized model, after its plan (lat_model_sim_plan) has passed. */
+lat_sim *lat_model_sim_alloc(const lat_model *m, FILE *solver_log, char *err);
+
+/* An upper estimate (*bytes) of what the simulation of m allocates (lat_sim_plan), for planning before
+ * allocating. LAT_ECONFIG naming the keys when that is beyond what a process can address. */
+int lat_model_sim_plan(const lat_model *m, size_t *bytes, char *err);
+
+/* The trace buffer that holds any one presentation of m: the sampling interval *dt (run.trace_dt, or
+ * min(tau, tau_inh) / 10 when it is 0), its rows *cap (the samples up to solver.t_max, or
+ * plasticity.duration with continuous timing, and the end points) and its *bytes (rows of N + 3 values).
+ * LAT_ECONFIG naming the keys when the interval is 0 (time constants too small) or the buffer is beyond
+ * what a process can address. */
+int lat_model_trace_plan(const lat_model *m, double *dt, size_t *cap, size_t *bytes, char *err);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,9 @@
 #include <stdio.h>
 
 #include "lateral/metrics.h"
-#include "lateral/model.h"
+#include "lateral/circuit.h"
+#include "lateral/ode.h"
+#include "lateral/rule.h"
 
 /* Thread safety: a simulation belongs to one thread at a time. */
 
@@ -44,16 +46,46 @@ typedef struct {
 	double *data;  /* cap x (1 + cols), row-major */
 } lat_trace;
 
-/* Creates a simulation for a finalized model (borrowed only during the call): draws W^init and the
- * fixed inputs, computes W* when there are fixed inputs and gamma > 0, and builds the ODE engine.
- * solver_log (may be NULL) receives solver diagnostics. Returns a new object (free with
- * lat_sim_free) or NULL with err set. */
-lat_sim *lat_sim_alloc(const lat_model *m, FILE *solver_log, char *err);
+/* What a simulation is made of (the model file's keys fill it: lat_model_sim_opts). Arrays are borrowed
+ * for the duration of lat_sim_alloc only. */
+typedef struct {
+	const char *source;  /* name of the model in messages (borrowed) */
+	lat_circuit circuit; /* N = circuit.n neurons, time constants, alpha, bias and its dynamics */
+	size_t d;	     /* inputs per neuron */
+	/* W^init: w_init (N x d), or init_mean + init_std N(0, 1) drawn from weights_seed */
+	const double *w_init;
+	double init_mean, init_std;
+	unsigned long weights_seed;
+	/* inputs x = input_mean + L g, g ~ N(0, I), L from input_std (isotropic), input_cov_diag (d) or
+	 * input_cov (d x d, full, factored by Cholesky), drawn from input_seed; m fixed inputs cycled
+	 * (x_fixed, m x d, or drawn once), or a fresh draw every presentation when m = 0 */
+	double input_mean, input_std;
+	const double *input_cov_diag, *input_cov;
+	unsigned long input_seed;
+	size_t m;
+	const double *x_fixed;
+	lat_rule_opts rule;
+	int batch;	  /* 1: one update per pass over the m fixed inputs (averaged), 0: per presentation */
+	int continuous;	  /* 1: rates and weights integrated together for duration per presentation */
+	double duration;
+	lat_ode_opts ode; /* t_max > 0 (resolved); solver_log is ignored: lat_sim_alloc's argument counts */
+} lat_sim_opts;
 
-/* An upper estimate (*bytes) of what lat_sim_alloc and the presentations of m allocate (weights, W*, the
- * rule's state, fixed inputs, the ODE engine's vectors), for planning before allocating. LAT_ECONFIG
- * naming the keys when that is beyond what a process can address (SIZE_MAX bytes). */
-int lat_sim_plan(const lat_model *m, size_t *bytes, char *err);
+/* Which size of a simulation's plan is beyond what a process can address (lat_sim_plan). */
+typedef enum { LAT_SIM_PLAN_OK, LAT_SIM_PLAN_POOL, LAT_SIM_PLAN_FIXED } lat_sim_plan_fail;
+
+/* An upper estimate (*bytes) of what lat_sim_alloc and the presentations of o allocate (weights, W*, the
+ * rule's state, fixed inputs, the ODE engine's vectors), for planning before allocating. Returns
+ * LAT_SIM_PLAN_OK, or which term passes SIZE_MAX bytes (the pool's N x d and d x d arrays, or the m x d
+ * fixed inputs). */
+lat_sim_plan_fail lat_sim_plan(const lat_sim_opts *o, size_t *bytes);
+
+/* Creates a simulation: draws W^init and the fixed inputs, computes W* when gamma > 0 (for the fixed
+ * inputs' C, or the generator's population C), and builds the ODE engine. solver_log (may be NULL)
+ * receives solver diagnostics. Returns a new object (free with lat_sim_free) or NULL with err set
+ * (LAT_ECONFIG for an impossible option, e.g. a covariance that is not positive definite or momentum
+ * with continuous timing; LAT_ENOMEM). */
+lat_sim *lat_sim_alloc(const lat_sim_opts *o, FILE *solver_log, char *err);
 
 /* Frees s; NULL is a no-op. */
 void lat_sim_free(lat_sim *s);
@@ -95,13 +127,6 @@ const double *lat_sim_wstar(const lat_sim *s, int *population);
 const double *lat_sim_fixed_inputs(const lat_sim *s, size_t *m); /* NULL (m = 0) for fresh draws */
 const double *lat_sim_rates(const lat_sim *s);                  /* r_1..r_N, r_inh, b after the last presentation */
 const double *lat_sim_drive(const lat_sim *s);                  /* z = W x (N) the last presentation settled under */
-
-/* The trace buffer that holds any one presentation of m: the sampling interval *dt (run.trace_dt, or
- * min(tau, tau_inh) / 10 when it is 0), its rows *cap (the samples up to solver.t_max, or
- * plasticity.duration with continuous timing, and the end points) and its *bytes (rows of N + 3 values).
- * LAT_ECONFIG naming the keys when the interval is 0 (time constants too small) or the buffer is beyond
- * what a process can address. */
-int lat_trace_plan(const lat_model *m, double *dt, size_t *cap, size_t *bytes, char *err);
 
 /* A trace buffer for cap rows of (1 + cols) values. Returns NULL on allocation failure or when that size
  * overflows. */

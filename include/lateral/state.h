@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lateral/model.h"
 #include "lateral/ode.h"
 #include "lateral/sim.h"
 
@@ -39,13 +38,13 @@ typedef struct {
 int lat_run_state_save(const char *path, const lat_run_sums *s, const char *model, const double *rec_p,
 		       const double *rec_s, const char *metrics, const char *trace, lat_sim *sim, char *err);
 
-/* Reads run_state.bin into st (cleared first) and sim (a simulation of m, as lat_sim_load), after
- * checking the container and every field against m: presentations done within run.presentations and
+/* Reads run_state.bin into st (cleared first) and sim (as lat_sim_load), after checking the container
+ * and every field: presentations done within the study's presentations and
  * equal to the simulation's, the records (0, then increasing whole presentations, the last one `since`
  * before `done`), the sums (finite and not negative where they must be), the texts (printable, one
  * metrics row per record). On error st is empty and sim unchanged; LAT_ECONFIG with err naming path and
  * what is wrong, LAT_EIO when path cannot be read, LAT_ENOMEM. */
-int lat_run_state_load(const char *path, const lat_model *m, lat_sim *sim, lat_run_state *st, char *err);
+int lat_run_state_load(const char *path, size_t presentations, lat_sim *sim, lat_run_state *st, char *err);
 void lat_run_state_clear(lat_run_state *st);
 
 /* What a sweep's table column may hold (checked on load). */
