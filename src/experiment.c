@@ -330,3 +330,16 @@ void lat_experiment_optim_opts(const lat_experiment *e, lat_optim_opts *o)
 			      .lr_gamma = e->lr_gamma};
 	memcpy(o->milestones, e->milestones, sizeof o->milestones);
 }
+
+void lat_experiment_net_opts(const lat_experiment *e, lat_net_opts *o)
+{
+	*o = (lat_net_opts){.source = e->source ? e->source : "<built-in experiment>",
+			    .layers = e->layers,
+			    .n_layers = e->n_layers,
+			    .locally_connected = e->locally_connected,
+			    .keep_first_conv = e->keep_first_conv,
+			    .bn_momentum = e->bn_momentum,
+			    .bn_eps = e->bn_eps,
+			    .shared_lc = e->share_mode != LAT_SHARE_NONE,
+			    .max_memory = e->max_memory};
+}

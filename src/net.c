@@ -28,12 +28,12 @@ struct lat_net {
 };
 
 /* Whether conv layers become lc: every one with network.locally_connected, except a kept first conv. */
-static int conv_is_lc(const lat_experiment *e, int first_conv)
+static int conv_is_lc(const lat_net_opts *e, int first_conv)
 {
 	return e->locally_connected && !(first_conv && e->keep_first_conv);
 }
 
-static lat_layer *build(const lat_experiment *e, const lat_layer_spec *sp, size_t index, int first_conv,
+static lat_layer *build(const lat_net_opts *e, const lat_layer_spec *sp, size_t index, int first_conv,
 			lat_shape in, size_t max_batch, char *err)
 {
 	int lc = conv_is_lc(e, first_conv);
@@ -107,14 +107,14 @@ typedef struct {
 
 /* Refuses layer i before it is built when its planned memory would take the running total past the
  * budget. */
-static int check_budget(const lat_experiment *e, const lat_layer_spec *sp, size_t i, int lc, lat_shape in,
+static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t i, int lc, lat_shape in,
 			size_t max_batch, budget *b, char *err)
 {
-	const char *src = e->source ? e->source : "<built-in experiment>";
+	const char *src = e->source;
 	size_t n_params, n_work;
 	double floats, bytes;
 	char msg[LAT_ERRLEN], layer[32], total[32], limit[32];
-	int shares = lc && e->share_mode != LAT_SHARE_NONE;
+	int shares = lc && e->shared_lc;
 
 	if (plan(sp, lc, in, max_batch, &n_params, &n_work, msg))
 		return LAT_OK; /* the constructor reports the shape problem with its own words */
@@ -133,7 +133,7 @@ static int check_budget(const lat_experiment *e, const lat_layer_spec *sp, size_
 	    b->what, lat_size_text(limit, sizeof limit, (double)b->limit));
 }
 
-lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, size_t max_batch, char *err)
+lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, size_t max_batch, char *err)
 {
 	budget b = {.planned = 0};
 	lat_net *n = calloc(1, sizeof *n);
@@ -162,7 +162,7 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 		l = build(e, sp, i, first, shape, max_batch, msg);
 		if (!l) {
 			lat_err_set(err, LAT_ECONFIG, "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %s",
-				    e->source ? e->source : "<built-in experiment>", sp->line, i,
+				    e->source, sp->line, i,
 				    lat_layer_kind_name(sp->kind), shape.c, shape.h, shape.w, msg);
 			goto fail;
 		}
@@ -182,7 +182,7 @@ lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, 
 	}
 	if (lat_shape_size(shape) != n_classes) {
 		lat_err_set(err, LAT_ECONFIG, "%s: the network ends with %zu outputs but the data has %zu classes",
-			    e->source ? e->source : "<built-in experiment>", lat_shape_size(shape), n_classes);
+			    e->source, lat_shape_size(shape), n_classes);
 		goto fail;
 	}
 	/* the gradient ping-pong buffers; calloc checks its own product */

@@ -225,7 +225,11 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		    e->source ? e->source : "<built-in experiment>", e->batch, e->repeats, t->in_size);
 		goto fail;
 	}
-	t->net = lat_net_alloc(e, in, t->n_classes, t->max_batch, err);
+	{
+		lat_net_opts no;
+		lat_experiment_net_opts(e, &no);
+		t->net = lat_net_alloc(&no, in, t->n_classes, t->max_batch, err);
+	}
 	if (!t->net) {
 		rc = LAT_ECONFIG;
 		goto fail;

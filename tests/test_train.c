@@ -164,7 +164,11 @@ static void test_network_gradient(void)
 	size_t kinks = 0;
 
 	tiny_experiment(&e, NULL, NULL);
-	n = lat_net_alloc(&e, (lat_shape){1, 8, 8}, 10, 3, err);
+	{
+		lat_net_opts no;
+		lat_experiment_net_opts(&e, &no);
+		n = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
+	}
 	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
 	CU_ASSERT_EQUAL_FATAL(lat_net_init(n, 5, err), LAT_OK);
 	gsl_rng_set(r, 9);

@@ -7,6 +7,7 @@
 #include "lateral/ode.h"
 #include "lateral/data.h"
 #include "lateral/layer.h"
+#include "lateral/net.h"
 #include "lateral/optim.h"
 #include "lateral/share.h"
 
@@ -24,17 +25,6 @@ extern "C" {
  * largest epoch count a checkpoint may hold. */
 #define LAT_EPOCHS_MAX 100000
 
-/* One entry of network.layers. */
-typedef struct {
-	lat_layer_kind kind;
-	size_t channels; /* conv, lc, resblock: output channels */
-	size_t kernel;   /* conv, lc: odd kernel size */
-	size_t stride;   /* conv, lc, resblock */
-	size_t size;     /* maxpool window (= stride) */
-	size_t outputs;  /* linear */
-	int bias;        /* conv, lc, linear */
-	int line;        /* line in the experiment file, for messages */
-} lat_layer_spec;
 
 /* Everything `lateral train` needs, as plain values (strings owned). */
 typedef struct {
@@ -101,6 +91,9 @@ int lat_experiment_set(lat_experiment *e, const char *assignment, char *err);
 
 /* Cross-checks combinations (e.g. cifar needs train_files). Call once after load and overrides. */
 int lat_experiment_finalize(lat_experiment *e, char *err);
+
+/* The network settings of e (network.*, and sharing.mode for the memory plan); o borrows e's layers. */
+void lat_experiment_net_opts(const lat_experiment *e, lat_net_opts *o);
 
 /* The optimiser settings of e (train.optimizer, lr, weight_decay, momentum, beta1, beta2, adam_eps,
  * lr_milestones, lr_gamma). */

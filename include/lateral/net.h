@@ -4,7 +4,6 @@
 
 #include <stddef.h>
 
-#include "lateral/experiment.h"
 #include "lateral/layer.h"
 
 /* Thread safety: a network belongs to one thread at a time (its layers may use OpenMP inside). */
@@ -15,11 +14,36 @@ extern "C" {
 
 typedef struct lat_net lat_net;
 
-/* Builds the layers of e->layers for inputs of shape in (conv turned into lc when e->locally_connected,
- * except the first conv with e->keep_first_conv), with workspaces for max_batch samples. The last
- * layer must output n_classes values. Returns a new network (free with lat_net_free) or NULL with err
- * naming the layer (file line) and the shape problem. */
-lat_net *lat_net_alloc(const lat_experiment *e, lat_shape in, size_t n_classes, size_t max_batch, char *err);
+/* One layer of a network (an entry of an experiment's network.layers). */
+typedef struct {
+	lat_layer_kind kind;
+	size_t channels; /* conv, lc, resblock: output channels */
+	size_t kernel;   /* conv, lc: odd kernel size */
+	size_t stride;   /* conv, lc, resblock */
+	size_t size;     /* maxpool window (= stride) */
+	size_t outputs;  /* linear */
+	int bias;        /* conv, lc, linear */
+	int line;        /* line in the experiment file, for messages */
+} lat_layer_spec;
+
+/* How to build a network (an experiment's network.* keys fill it). */
+typedef struct {
+	const char *source;	      /* name of the experiment in messages (borrowed) */
+	const lat_layer_spec *layers; /* n_layers specs, borrowed during lat_net_alloc */
+	size_t n_layers;
+	int locally_connected; /* turn every conv (and resblock) into its lc twin */
+	int keep_first_conv;   /* ... except the first conv layer */
+	double bn_momentum, bn_eps;
+	int shared_lc;	   /* lc layers will run sharing phases (their memory is planned) */
+	size_t max_memory; /* budget in bytes; 0: the memory available on the machine */
+} lat_net_opts;
+
+/* Builds the layers of o->layers for inputs of shape in (conv turned into lc when o->locally_connected,
+ * except the first conv with o->keep_first_conv), with workspaces for max_batch samples, refusing a layer
+ * whose plan passes the memory budget before building it. The last layer must output n_classes values.
+ * Returns a new network (free with lat_net_free) or NULL with err naming the layer (file line) and the
+ * shape or memory problem. */
+lat_net *lat_net_alloc(const lat_net_opts *o, lat_shape in, size_t n_classes, size_t max_batch, char *err);
 
 /* Frees n and its layers; NULL is a no-op. */
 void lat_net_free(lat_net *n);
