@@ -104,7 +104,7 @@ static void state_fixtures(void)
 	lat_experiment_init(&state_exp);
 	if (lat_experiment_load(&state_exp, cfg, err) || lat_experiment_finalize(&state_exp, err))
 		state_fail("experiment", err);
-	state_trainer = lat_trainer_alloc(&state_exp, &status, err);
+	state_trainer = lat_experiment_trainer_alloc(&state_exp, &status, err);
 	if (!state_trainer)
 		state_fail("trainer", err);
 	unlink(images);

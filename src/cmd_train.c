@@ -361,7 +361,7 @@ int cmd_train(int argc, char **argv)
 	rc = cli_outdir(&o);
 	if (rc)
 		goto out;
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	if (!t) {
 		rc = trainer_fail(o.cmd, status, err);
 		cli_outdir_discard(&o);
@@ -454,7 +454,7 @@ int cmd_eval(int argc, char **argv)
 	if (rc)
 		goto out;
 	set_threads(&e);
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	if (!t) {
 		rc = trainer_fail(o.cmd, status, err);
 		goto out;

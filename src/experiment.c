@@ -343,3 +343,51 @@ void lat_experiment_net_opts(const lat_experiment *e, lat_net_opts *o)
 			    .shared_lc = e->share_mode != LAT_SHARE_NONE,
 			    .max_memory = e->max_memory};
 }
+
+void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
+{
+	*o = (lat_trainer_opts){
+	    .source = e->source ? e->source : "<built-in experiment>",
+	    .format = e->format,
+	    .train_images = e->train_images,
+	    .train_labels = e->train_labels,
+	    .test_images = e->test_images,
+	    .test_labels = e->test_labels,
+	    .train_files = (const char *const *)e->train_files,
+	    .test_files = (const char *const *)e->test_files,
+	    .n_train_files = e->n_train_files,
+	    .n_test_files = e->n_test_files,
+	    .validation = e->validation,
+	    .limit_train = e->limit_train,
+	    .limit_test = e->limit_test,
+	    .pad = e->pad,
+	    .repeats = e->repeats,
+	    .batch = e->batch,
+	    .seed = e->seed,
+	    .max_memory = e->max_memory,
+	    .share = {.mode = e->share_mode,
+		      .border = e->share_border,
+		      .presentations = e->share_presentations,
+		      .iterations = e->share_iterations,
+		      .eta = e->share_eta,
+		      .gamma = e->share_gamma,
+		      .scale_eta = e->share_scale_eta,
+		      .circuit = {.n = 1, .tau = e->tau, .tau_inh = e->tau_inh, .alpha = e->alpha, .bias = e->bias},
+		      .ode = {.method = e->method,
+			      .rtol = e->rtol,
+			      .atol = e->atol,
+			      .steady_tol = e->steady_tol,
+			      .t_max = e->t_max,
+			      .max_steps = e->max_steps}},
+	    .share_every = e->share_every};
+	lat_experiment_net_opts(e, &o->net);
+	lat_experiment_optim_opts(e, &o->optim);
+}
+
+lat_trainer *lat_experiment_trainer_alloc(const lat_experiment *e, int *status, char *err)
+{
+	lat_trainer_opts o;
+
+	lat_experiment_trainer_opts(e, &o);
+	return lat_trainer_alloc(&o, status, err);
+}

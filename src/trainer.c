@@ -19,10 +19,11 @@
 #include "lateral/trainer.h"
 #include "size.h"
 
-#define MAX_LC LAT_MAX_LAYERS
+#define MAX_LC LAT_NET_MAX_LAYERS
 
 struct lat_trainer {
-	const lat_experiment *e;
+	lat_trainer_opts o;
+	const lat_trainer_opts *e; /* &o */
 	lat_dataset train, val, test;
 	size_t n_classes;
 	lat_net *net;
@@ -54,12 +55,12 @@ static double now(void)
 }
 
 /* The limit on the samples of a split (0: all). */
-static size_t split_limit(const lat_experiment *e, int test)
+static size_t split_limit(const lat_trainer_opts *e, int test)
 {
 	return test ? e->limit_test : e->limit_train;
 }
 
-static int load_split(const lat_experiment *e, int test, lat_dataset *d, char *err)
+static int load_split(const lat_trainer_opts *e, int test, lat_dataset *d, char *err)
 {
 	if (e->format == LAT_DATA_IDX)
 		return test ? lat_data_load_idx(e->test_images, e->test_labels, split_limit(e, 1), d, err)
@@ -70,7 +71,7 @@ static int load_split(const lat_experiment *e, int test, lat_dataset *d, char *e
 }
 
 /* Samples of a split that will be loaded, and their bytes (floats and labels), from its headers alone. */
-static int plan_split(const lat_experiment *e, int test, size_t *n, size_t *bytes, char *err)
+static int plan_split(const lat_trainer_opts *e, int test, size_t *n, size_t *bytes, char *err)
 {
 	lat_data_shape s;
 	size_t limit = split_limit(e, test);
@@ -91,9 +92,9 @@ static int plan_split(const lat_experiment *e, int test, size_t *n, size_t *byte
 
 /* Refuses data whose planned memory (from the headers and the limits) exceeds the budget, before any
  * pixel is read or decompressed. */
-static int plan_data(const lat_experiment *e, char *err)
+static int plan_data(const lat_trainer_opts *e, char *err)
 {
-	const char *src = e->source ? e->source : "<built-in experiment>", *what;
+	const char *src = e->source, *what;
 	size_t n_train, n_test, b_train, b_test, limit = lat_mem_limit(e->max_memory, &what);
 	char need[32], have[32];
 	int rc = plan_split(e, 0, &n_train, &b_train, err);
@@ -113,8 +114,8 @@ static int plan_data(const lat_experiment *e, char *err)
 
 static int load_data(lat_trainer *t, char *err)
 {
-	const lat_experiment *e = t->e;
-	const char *src = e->source ? e->source : "<built-in experiment>";
+	const lat_trainer_opts *e = t->e;
+	const char *src = e->source;
 	double *mean = NULL, *std = NULL;
 	int rc = plan_data(e, err), idx = e->format == LAT_DATA_IDX;
 
@@ -160,25 +161,10 @@ static int load_data(lat_trainer *t, char *err)
 
 static int setup_sharing(lat_trainer *t, char *err)
 {
-	const lat_experiment *e = t->e;
-	lat_share_opts o = {0};
+	const lat_trainer_opts *e = t->e;
+	lat_share_opts o = e->share;
 
-	t->mode = e->share_mode;
-	o.border = e->share_border;
-	o.mode = t->mode;
-	o.presentations = e->share_presentations;
-	o.iterations = e->share_iterations;
-	o.eta = e->share_eta;
-	o.gamma = e->share_gamma;
-	o.scale_eta = e->share_scale_eta;
-	o.circuit =
-	    (lat_circuit){.n = 1, .tau = e->tau, .tau_inh = e->tau_inh, .alpha = e->alpha, .bias = e->bias};
-	o.ode = (lat_ode_opts){.method = e->method,
-			       .rtol = e->rtol,
-			       .atol = e->atol,
-			       .steady_tol = e->steady_tol,
-			       .t_max = e->t_max,
-			       .max_steps = e->max_steps};
+	t->mode = e->share.mode;
 	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
 		lat_lc_geom g;
 		if (lat_lc_geometry(lat_net_layer(t->net, i), &g) || g.shared)
@@ -195,7 +181,7 @@ static int setup_sharing(lat_trainer *t, char *err)
 
 static size_t data_bytes(const lat_trainer *t);
 
-lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
+lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err)
 {
 	lat_trainer *t = calloc(1, sizeof *t);
 	lat_batch_opts bo;
@@ -207,7 +193,9 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		rc = lat_err_set(err, LAT_ENOMEM, "out of memory");
 		goto fail;
 	}
-	t->e = e;
+	t->o = *e;
+	t->e = &t->o;
+	e = t->e;
 	lat_dataset_init(&t->train);
 	lat_dataset_init(&t->val);
 	lat_dataset_init(&t->test);
@@ -222,14 +210,10 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 		rc = lat_err_set(
 		    err, LAT_ECONFIG,
 		    "%s: train.batch = %zu x data.repeats = %zu images of %zu values do not fit in memory",
-		    e->source ? e->source : "<built-in experiment>", e->batch, e->repeats, t->in_size);
+		    e->source, e->batch, e->repeats, t->in_size);
 		goto fail;
 	}
-	{
-		lat_net_opts no;
-		lat_experiment_net_opts(e, &no);
-		t->net = lat_net_alloc(&no, in, t->n_classes, t->max_batch, err);
-	}
+	t->net = lat_net_alloc(&e->net, in, t->n_classes, t->max_batch, err);
 	if (!t->net) {
 		rc = LAT_ECONFIG;
 		goto fail;
@@ -237,7 +221,7 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
 		goto fail;
-	lat_experiment_optim_opts(e, &t->optim_opts);
+	t->optim_opts = e->optim;
 	t->opt = lat_optim_alloc(&t->optim_opts, lat_net_n_params(t->net), err);
 	bo = (lat_batch_opts){
 	    .batch = e->batch, .pad = e->pad, .repeats = e->repeats, .shuffle = 1, .seed = e->seed};
@@ -261,7 +245,7 @@ lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err)
 			    err, LAT_ECONFIG,
 			    "%s: planned memory %s (data %s, network and optimiser %s) is more than %s (%s); "
 			    "lower train.batch, data.limit_train or the network size",
-			    e->source ? e->source : "<built-in experiment>",
+			    e->source,
 			    lat_size_text(p, sizeof p, (double)planned),
 			    lat_size_text(d, sizeof d, (double)data_bytes(t)),
 			    lat_size_text(n, sizeof n, (double)planned - (double)data_bytes(t)), what,
@@ -431,7 +415,7 @@ static int loss_diverged(lat_trainer *t, double loss, const char *where, char *e
 	largest_weight(t, big, sizeof big);
 	if (t->shared_last)
 		snprintf(why, sizeof why, "right after a sharing phase: lower sharing.eta (now %g)",
-			 t->e->share_eta);
+			 t->e->share.eta);
 	else
 		snprintf(why, sizeof why, "lower train.lr (now %g)", lat_optim_lr(&t->optim_opts, t->epoch));
 	return lat_err_set(
@@ -461,7 +445,7 @@ static int share_phase(lat_trainer *t, char *err)
 		if (rc == LAT_EDIVERGE)
 			return lat_err_set(
 			    err, rc, "sharing phase %llu, layer %zu (lc): %s; lower sharing.eta (now %g)",
-			    (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg, t->e->share_eta);
+			    (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg, t->e->share.eta);
 		if (rc)
 			return lat_err_set(err, rc, "sharing phase %llu, layer %zu (lc): %s",
 					   (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg);
@@ -791,13 +775,13 @@ static int check_counters(const lat_trainer *t, const char *path, const lat_ckpt
 				   path, secs[K_PARAMS].n, secs[K_BUFFERS].n, secs[K_OPT].n, n_params,
 				   n_buffers, n_state);
 	}
-	if (h[H_EPOCH] > LAT_EPOCHS_MAX || (h[H_EPOCH] == LAT_EPOCHS_MAX && h[H_BATCH] > 0)) {
+	if (h[H_EPOCH] > LAT_TRAINER_MAX_EPOCHS || (h[H_EPOCH] == LAT_TRAINER_MAX_EPOCHS && h[H_BATCH] > 0)) {
 		return lat_err_set(err, LAT_ECONFIG,
 				   "%s: corrupt checkpoint: taken after %llu epochs and %llu batches, more "
 				   "than train.epochs "
 				   "can be (%d)",
 				   path, (unsigned long long)h[H_EPOCH], (unsigned long long)h[H_BATCH],
-				   LAT_EPOCHS_MAX);
+				   LAT_TRAINER_MAX_EPOCHS);
 	}
 	if (h[H_BATCH] > n_batches) {
 		return lat_err_set(

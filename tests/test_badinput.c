@@ -38,7 +38,7 @@ static void check_experiment(const char *path, const char *name, const char *exp
 	if (!rc)
 		rc = lat_experiment_finalize(&e, err);
 	if (!rc) {
-		t = lat_trainer_alloc(&e, &status, err);
+		t = lat_experiment_trainer_alloc(&e, &status, err);
 		rc = t ? LAT_OK : status;
 	}
 	CU_ASSERT(rc == LAT_ECONFIG || rc == LAT_EIO);

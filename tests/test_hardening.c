@@ -222,7 +222,7 @@ static void test_two_trainings(void)
 	lat_experiment_init(&e);
 	CU_ASSERT_EQUAL_FATAL(lat_experiment_load(&e, exp_path, err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_experiment_finalize(&e, err), LAT_OK);
-	t = lat_trainer_alloc(&e, NULL, err);
+	t = lat_experiment_trainer_alloc(&e, NULL, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(lat_trainer_load(t, ckpt, err), LAT_OK);
 	CU_ASSERT_EQUAL(lat_trainer_epoch(t), LONG_EPOCHS);

@@ -278,9 +278,9 @@ static void test_mid_epoch_resume(void)
 			 "mode = \"fixedpoint\"; every = 3; presentations = 3;");
 	experiment_of("mid.cfg", &e);
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "data.pad=1", err), LAT_OK);
-	a = lat_trainer_alloc(&e, &status, err);
-	b = lat_trainer_alloc(&e, &status, err);
-	c = lat_trainer_alloc(&e, &status, err);
+	a = lat_experiment_trainer_alloc(&e, &status, err);
+	b = lat_experiment_trainer_alloc(&e, &status, err);
+	c = lat_experiment_trainer_alloc(&e, &status, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -327,7 +327,7 @@ static void test_checkpoint_formats(void)
 
 	write_experiment("fmt.cfg", "epochs = 1; batch = 16;", "mode = \"none\";");
 	experiment_of("fmt.cfg", &e);
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	fp = fopen(tmp(p, "old.bin"), "wb");
 	fputs("LATCKPT1", fp);
@@ -372,7 +372,7 @@ static void test_nonfinite_step(void)
 	      fp);
 	fclose(fp);
 	experiment_of("deep.cfg", &e);
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	l1 = lat_net_layer(lat_trainer_net(t), 0);
 	l3 = lat_net_layer(lat_trainer_net(t), 2);
@@ -392,7 +392,7 @@ static void test_nonfinite_step(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "layer 1 (lc)"));
 	lat_trainer_free(t);
 
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	lat_net_layer(lat_trainer_net(t), 2)->w[17] = NAN;
 	lat_trainer_begin_epoch(t);
@@ -616,7 +616,7 @@ static void test_sigkill_train(void)
 	tmp(dir, "kill");
 	tmp(ref, "kill_ref");
 	experiment_of("kill.cfg", &e);
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	for (int round = 0; round < KILL_ROUNDS; round++) {
 		pid_t pid;

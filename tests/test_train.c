@@ -226,7 +226,7 @@ static void test_reaches_full_accuracy(void)
 	int status;
 
 	tiny_experiment(&e, "epochs = 15;", NULL);
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	if (!t)
 		fprintf(stderr, "\n%s\n", err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -253,8 +253,8 @@ static void test_checkpoint_and_resume(void)
 	size_t np;
 
 	tiny_experiment(&e, NULL, sharing);
-	a = lat_trainer_alloc(&e, &status, err);
-	b = lat_trainer_alloc(&e, &status, err);
+	a = lat_experiment_trainer_alloc(&e, &status, err);
+	b = lat_experiment_trainer_alloc(&e, &status, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	np = lat_net_n_params(lat_trainer_net(a));
@@ -308,7 +308,7 @@ static void test_cifar_resnet20(void)
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "train.batch=3", err), LAT_OK);
 	CU_ASSERT_EQUAL_FATAL(lat_experiment_finalize(&e, err), LAT_OK);
 	CU_ASSERT_EQUAL(e.n_layers, 14);
-	t = lat_trainer_alloc(&e, &status, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
 	if (!t)
 		fprintf(stderr, "\n%s\n", err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);

@@ -10,6 +10,7 @@
 #include "lateral/net.h"
 #include "lateral/optim.h"
 #include "lateral/share.h"
+#include "lateral/trainer.h"
 
 /* Thread safety: reentrant on distinct experiments (libconfig keeps no global state). */
 
@@ -17,13 +18,13 @@
 extern "C" {
 #endif
 
-#define LAT_MAX_LAYERS 64
+#define LAT_MAX_LAYERS LAT_NET_MAX_LAYERS
 #define LAT_MAX_FILES 8
 #define LAT_MAX_MILESTONES LAT_OPTIM_MAX_MILESTONES
 
 /* The largest train.epochs (the key's range in experiment.c; a test checks that they agree): also the
  * largest epoch count a checkpoint may hold. */
-#define LAT_EPOCHS_MAX 100000
+#define LAT_EPOCHS_MAX LAT_TRAINER_MAX_EPOCHS
 
 
 /* Everything `lateral train` needs, as plain values (strings owned). */
@@ -91,6 +92,13 @@ int lat_experiment_set(lat_experiment *e, const char *assignment, char *err);
 
 /* Cross-checks combinations (e.g. cifar needs train_files). Call once after load and overrides. */
 int lat_experiment_finalize(lat_experiment *e, char *err);
+
+/* The trainer settings of e (everything but train.epochs, checkpoint_every and threads, which the
+ * command uses); o borrows e's strings and arrays, so e must outlive the trainer. */
+void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o);
+
+/* lat_trainer_alloc with the settings of e, which must outlive the trainer. */
+lat_trainer *lat_experiment_trainer_alloc(const lat_experiment *e, int *status, char *err);
 
 /* The network settings of e (network.*, and sharing.mode for the memory plan); o borrows e's layers. */
 void lat_experiment_net_opts(const lat_experiment *e, lat_net_opts *o);

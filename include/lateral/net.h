@@ -12,6 +12,9 @@
 extern "C" {
 #endif
 
+/* The most layers a network holds. */
+#define LAT_NET_MAX_LAYERS 64
+
 typedef struct lat_net lat_net;
 
 /* One layer of a network (an entry of an experiment's network.layers). */

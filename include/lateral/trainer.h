@@ -4,8 +4,10 @@
 
 #include <stddef.h>
 
-#include "lateral/experiment.h"
+#include "lateral/data.h"
 #include "lateral/net.h"
+#include "lateral/optim.h"
+#include "lateral/share.h"
 
 /* Thread safety: a trainer belongs to one thread at a time (it may use OpenMP inside). */
 
@@ -14,6 +16,33 @@ extern "C" {
 #endif
 
 typedef struct lat_trainer lat_trainer;
+
+/* The most epochs a checkpoint can have been taken after (train.epochs' upper bound). */
+#define LAT_TRAINER_MAX_EPOCHS 100000
+
+/* Everything a trainer needs (an experiment file fills it: lat_experiment_trainer_opts). The strings
+ * and arrays are borrowed for the trainer's lifetime. */
+typedef struct {
+	const char *source; /* name of the experiment in messages */
+	/* data: IDX image and label files, or CIFAR binary batches */
+	lat_data_format format;
+	const char *train_images, *train_labels, *test_images, *test_labels;
+	const char *const *train_files, *const *test_files;
+	size_t n_train_files, n_test_files;
+	size_t validation;		/* training samples held out for validation */
+	size_t limit_train, limit_test; /* only the first n samples (0: all) */
+	size_t pad, repeats;		/* random translations in [-pad, pad]; copies of each image */
+	/* training */
+	size_t batch;
+	unsigned long seed;
+	size_t max_memory; /* bytes; 0: the memory available when the trainer is built */
+	lat_net_opts net;
+	lat_optim_opts optim;
+	/* sharing phases: every share_every batches, with share's mode and settings (its seed is set per
+	 * layer from seed) */
+	lat_share_opts share;
+	size_t share_every;
+} lat_trainer_opts;
 
 /* Counters of the batches since lat_trainer_begin_epoch. */
 typedef struct {
@@ -25,15 +54,16 @@ typedef struct {
 } lat_epoch_stats;
 
 /* Loads the data (training statistics normalise every split), builds and initialises the network,
- * the optimiser and one sharing module per lc layer. Borrows e for the trainer's lifetime. Returns a
+ * the optimiser and one sharing module per lc layer. Copies o; borrows its strings and arrays for the
+ * trainer's lifetime. Returns a
  * new trainer (free with lat_trainer_free) or NULL with err; *status (may be NULL) receives the code
  * (LAT_EIO / LAT_ECONFIG for bad data or experiment, LAT_ENOMEM). Memory is planned against
- * e->max_memory (0: the memory available now, see lat_mem_limit): the data from the file headers and
+ * o->max_memory (0: the memory available now, see lat_mem_limit): the data from the file headers and
  * data.limit_train / limit_test before any pixel is read (only the kept images are then read), a layer
  * that would exceed it is
  * refused before it is allocated, and a total plan (lat_trainer_planned_bytes) above it before
  * training starts, both as LAT_ECONFIG naming the sizes. */
-lat_trainer *lat_trainer_alloc(const lat_experiment *e, int *status, char *err);
+lat_trainer *lat_trainer_alloc(const lat_trainer_opts *o, int *status, char *err);
 void lat_trainer_free(lat_trainer *t);
 
 /* Batches per epoch, and the epoch to run next (0-based; > 0 after lat_trainer_load). */
@@ -96,7 +126,7 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t);
  * experiment could have written; LAT_EIO when path cannot be read, LAT_ECONFIG (message names path and
  * what is wrong) for a foreign, older, newer, truncated or corrupt file (checksum), a checkpoint of a
  * different network, optimiser or epoch length, counters no run could have reached (an epoch past
- * LAT_EPOCHS_MAX, more optimiser steps than batches, ...), or a value that is not finite (a NaN
+ * LAT_TRAINER_MAX_EPOCHS, more optimiser steps than batches, ...), or a value that is not finite (a NaN
  * parameter is no state to resume from or to evaluate) or that its layer cannot hold (a negative bn
  * running variance). */
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
