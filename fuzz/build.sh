@@ -39,7 +39,7 @@ if [ -f "$top/config.status" ]; then
 		stale=0
 		[ -f "$obj" ] || stale=1
 		if [ $stale = 0 ]; then
-			for dep in "$top/$src" "$top"/include/lateral/*.h "$top"/src/*.h "$top/config.h"; do
+			for dep in "$top/$src" "$top"/include/lateral/*.h "$top"/src/*/*.h "$top/config.h"; do
 				if [ "$dep" -nt "$obj" ]; then
 					stale=1
 					break
@@ -48,7 +48,7 @@ if [ -f "$top/config.status" ]; then
 		fi
 		if [ $stale = 1 ]; then
 			echo "  CC   $src"
-			nice -n 10 "$cc" $cflags $openmp -std=c11 -Wall -Wextra -I"$top" -I"$top/include" -I"$top/src" \
+			nice -n 10 "$cc" $cflags $openmp -std=c11 -Wall -Wextra -I"$top" -I"$top/include" -I"$top/src/core" -I"$top/src/config" -I"$top/src/cli" \
 				-c "$top/$src" -o "$obj"
 			rebuilt=1
 		fi
@@ -75,6 +75,6 @@ libs="$(var SUNDIALS_LIBS) $(var GSL_LIBS) $(var OPENBLAS_LIBS) $(var ZLIB_LIBS)
 for h in $harnesses; do
 	echo "  LINK $h"
 	nice -n 10 "$cc" -fsanitize=fuzzer $san -g -O1 -fno-omit-frame-pointer $openmp -std=c11 -Wall -Wextra \
-		-I"$confdir" -I"$top/include" -I"$top/src" -o "$build/$h" "$here/$h.c" "$build/liblateral.a" $libs
+		-I"$confdir" -I"$top/include" -I"$top/src/core" -I"$top/src/config" -I"$top/src/cli" -o "$build/$h" "$here/$h.c" "$build/liblateral.a" $libs
 done
 echo "build.sh: harnesses in $build: $harnesses"

@@ -27,7 +27,7 @@
 
 /* Longest literal the harness builds (raw ones are cut there). */
 #define SETINT_LITLEN 96
-/* Messages quote literals of at most this many characters in full (src/cfg.c: LITLEN - 1). */
+/* Messages quote literals of at most this many characters in full (src/config/cfg.c: LITLEN - 1). */
 #define SETINT_QUOTED 63
 /* More integer keys than the three tables hold. */
 #define SETINT_MAX_TARGETS 64
@@ -41,7 +41,7 @@ typedef struct {
 	const lat_cfg_key *k;
 } setint_target;
 
-/* A literal and its mathematical value as this harness reads it, independently of src/cfg.c. */
+/* A literal and its mathematical value as this harness reads it, independently of src/config/cfg.c. */
 typedef struct {
 	char text[SETINT_LITLEN + 1]; /* as given, without surrounding blanks */
 	int plain;     /* an integer literal of libconfig: [-+]?[0-9]+ or 0[xX][0-9a-fA-F]+, L or LL */

@@ -1,4 +1,4 @@
-/* test_cfg.c: the config engine (src/cfg.c) on a toy table: every key type, its messages, custom keys,
+/* test_cfg.c: the config engine (src/config/cfg.c) on a toy table: every key type, its messages, custom keys,
  * all-or-nothing reads, empty files, --set, defaults and freeing. */
 #include <config.h>
 

@@ -222,7 +222,7 @@ static void test_validate_pass_and_fail(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "batch updates do not converge"));
 }
 
-/* W* of docs/science.md section 4 solved independently of src/closedform.c: the averaged rule's stationary
+/* W* of docs/science.md section 4 solved independently of src/core/closedform.c: the averaged rule's stationary
  * condition for all N d weights at once, sum_j C (delta_ij - a / N) w_j + gamma (w_i - w_i^init) = 0,
  * as one dense (N d) x (N d) system by GSL LU (closedform.c uses two d x d Cholesky solves). Returns
  * max |W - W*| / max |W*|, or -1 when the files cannot be read. */

@@ -1,4 +1,4 @@
-/* test_nvec.c: every vector kernel of src/nvec.c against the SUNDIALS serial one it replaces (bit for bit,
+/* test_nvec.c: every vector kernel of src/core/nvec.c against the SUNDIALS serial one it replaces (bit for bit,
  * aliased arguments included), and CVODE runs with and without them. */
 #include <config.h>
 

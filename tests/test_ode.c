@@ -15,7 +15,7 @@
 #define K_CIRCUITS 3
 #define N_UNITS 20
 #define DIM_MAX (K_CIRCUITS * (N_UNITS + 2))
-/* auto probes BDF after this many rk8pd steps (AUTO_PROBE_AFTER in src/ode.c) */
+/* auto probes BDF after this many rk8pd steps (AUTO_PROBE_AFTER in src/core/ode.c) */
 #define AUTO_PROBE_STEPS 2000
 
 static const lat_method all_methods[] = {LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD,

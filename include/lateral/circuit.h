@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-/* Parameters of one circuit: a plain value type (a model file fills it: lat_model_circuit). */
+/* Parameters of one circuit: a plain value type (the configuration floor fills it from a model file). */
 /* The values of lat_circuit.relu by name, NULL-terminated: "linear" (0), "relu" (1). */
 extern const char *const lat_nonlinearity_names[];
 

@@ -46,7 +46,7 @@ typedef struct {
 	double *data;  /* cap x (1 + cols), row-major */
 } lat_trace;
 
-/* What a simulation is made of (the model file's keys fill it: lat_model_sim_opts). Arrays are borrowed
+/* What a simulation is made of (the configuration floor fills it from a model file). Arrays are borrowed
  * for the duration of lat_sim_alloc only. */
 typedef struct {
 	const char *source;  /* name of the model in messages (borrowed) */

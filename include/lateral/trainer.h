@@ -20,7 +20,7 @@ typedef struct lat_trainer lat_trainer;
 /* The most epochs a checkpoint can have been taken after (train.epochs' upper bound). */
 #define LAT_TRAINER_MAX_EPOCHS 100000
 
-/* Everything a trainer needs (an experiment file fills it: lat_experiment_trainer_opts). The strings
+/* Everything a trainer needs (the configuration floor fills it from an experiment file). The strings
  * and arrays are borrowed for the trainer's lifetime. */
 typedef struct {
 	const char *source; /* name of the experiment in messages */
