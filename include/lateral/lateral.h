@@ -21,6 +21,7 @@
 #include "lateral/trainer.h"
 #include "lateral/ckpt.h"
 #include "lateral/state.h"
+#include "lateral/study.h"
 
 /* Thread safety: see each header. GSL's error handler is process-wide: a host program should call
  * gsl_set_error_handler_off() before using the library, as the lateral CLI does. */

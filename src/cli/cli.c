@@ -585,33 +585,6 @@ void cli_json_end(cli_json *j)
 	fputs("\n}\n", j->fp);
 }
 
-void cli_metrics_header(FILE *fp)
-{
-	fputs("# presentation\tsnr\tinv_snr\tcos_mean\tmean_ratio\tdist_wstar\tsettle_time\tsteps\tinv_snr_rel\n", fp);
-}
-
-static void tsv_num(FILE *fp, double v, int last)
-{
-	if (isfinite(v))
-		fprintf(fp, "%.10g", v);
-	else if (isinf(v))
-		fputs(v > 0 ? "inf" : "-inf", fp);
-	fputc(last ? '\n' : '\t', fp);
-}
-
-void cli_metrics_row(FILE *fp, const lat_sim_status *st, double inv_snr_init, double settle_time, double steps)
-{
-	fprintf(fp, "%zu\t", st->presentation);
-	tsv_num(fp, st->pool.snr, 0);
-	tsv_num(fp, st->pool.inv_snr, 0);
-	tsv_num(fp, st->pool.cos_mean, 0);
-	tsv_num(fp, st->pool.mean_ratio, 0);
-	tsv_num(fp, st->dist_wstar, 0);
-	tsv_num(fp, settle_time, 0);
-	tsv_num(fp, steps, 0);
-	tsv_num(fp, st->pool.inv_snr / inv_snr_init, 1);
-}
-
 char *cli_gp_quote(char *buf, size_t size, const char *s)
 {
 	size_t k = 0;

@@ -7,6 +7,7 @@
 
 #include "lateral/model.h"
 #include "lateral/sim.h"
+#include "lateral/study.h"
 
 /* Exit statuses of the lateral program. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -132,10 +133,6 @@ void cli_json_int(cli_json *j, const char *key, long v);
 void cli_json_str(cli_json *j, const char *key, const char *v);
 void cli_json_end(cli_json *j);
 
-/* Writes metrics.tsv rows. */
-void cli_metrics_header(FILE *fp);
-void cli_metrics_row(FILE *fp, const lat_sim_status *st, double inv_snr_init, double settle_time,
-		     double steps);
 
 /* Runs gnuplot on an embedded script with "name = value" assignments (values are already gnuplot
  * expressions, e.g. "'out/x.tsv'") and the output PNG written atomically to out. Missing gnuplot is
@@ -145,23 +142,8 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 /* Quotes s as a gnuplot single-quoted string into buf. */
 char *cli_gp_quote(char *buf, size_t size, const char *s);
 
-/* What a convergence study measured (run_study). */
-typedef struct {
-	lat_sim_status init, final;
-	size_t presentations;
-	double seconds;          /* wall time of the presentation loop */
-	double mean_steps;       /* integrator steps per presentation */
-	double mean_rhs;         /* right-hand-side evaluations per presentation */
-	double mean_jac;         /* Newton-matrix setups or structured solves per presentation (BDF) */
-	double mean_settle_time; /* simulated time per presentation */
-	double max_steady_error; /* over all presentations; NaN when no closed form */
-	double dist_wstar;       /* final |W - W*| / |W*| (population W* with fresh inputs); NaN without W* */
-	double min_rtol_used;    /* smallest integrator rtol used by a settle (CVODE tightens it) */
-	double p50, p90;         /* presentations until log SNR first gained 50 % / 90 % of its final gain */
-	double by_method[LAT_METHOD_AUTO + 1]; /* presentations each method finished (lat_ode_stats) */
-	double polished, switches; /* presentations finished by a Newton polish; integrator switches */
-	int wstar_population;
-} run_result;
+/* What a convergence study measured (run_study): the core study's result. */
+typedef lat_study_result run_result;
 
 /* "exact", or for a mix "rk8pd 12, bdf 8": the methods that finished a study's presentations, into
  * buf; returns buf. */

@@ -15,6 +15,7 @@
 #include "lateral/io.h"
 #include "lateral/metrics.h"
 #include "lateral/state.h"
+#include "lateral/study.h"
 #include "size.h"
 
 /* Rows of the progress table on stdout (metrics.tsv has every recorded row). */
@@ -43,69 +44,6 @@ static void table_row(const lat_sim_status *st, double settle, double steps)
 	table_num(" %10.4g", 10, settle);
 	table_num(" %8.1f", 8, steps);
 	putchar('\n');
-}
-
-static void trace_rows(FILE *fp, const lat_trace *tr, size_t presentation, double t0)
-{
-	for (size_t r = 0; r < tr->n; r++) {
-		const double *row = tr->data + r * (1 + tr->cols);
-		fprintf(fp, "%zu\t%.10g", presentation, t0 + row[0]);
-		for (size_t c = 1; c <= tr->cols; c++)
-			fprintf(fp, "\t%.10g", row[c]);
-		fputc('\n', fp);
-	}
-}
-
-/* First recorded presentation at which log(snr / snr_0) reached frac of its final value (NaN if the
- * SNR did not grow). */
-static double time_to_gain(const double *pres, const double *snr, size_t n, double frac)
-{
-	double total = n ? log(snr[n - 1] / snr[0]) : NAN;
-	if (!(total > 0) || !isfinite(total))
-		return NAN;
-	for (size_t k = 0; k < n; k++)
-		if (log(snr[k] / snr[0]) >= frac * total)
-			return pres[k];
-	return NAN;
-}
-
-/* What a study carries from one presentation to the next besides the simulation: running sums, the
- * recorded SNR and the text of metrics.tsv and trace.tsv so far (state.h). */
-typedef lat_run_sums study_sums;
-
-typedef struct {
-	study_sums s;
-	double *rec_p, *rec_s;
-	size_t cap_rec;
-	char *mtext, *ttext; /* memory streams of metrics.tsv and trace.tsv */
-	size_t mlen, tlen;
-	FILE *mfp, *tfp;
-} study;
-
-static int study_records(study *st, size_t cap)
-{
-	double *p = realloc(st->rec_p, cap * sizeof *p), *q;
-	if (p)
-		st->rec_p = p;
-	q = p ? realloc(st->rec_s, cap * sizeof *q) : NULL;
-	if (q)
-		st->rec_s = q;
-	if (!p || !q)
-		return LAT_ENOMEM;
-	st->cap_rec = cap;
-	return LAT_OK;
-}
-
-static void study_clear(study *st)
-{
-	if (st->mfp)
-		fclose(st->mfp);
-	if (st->tfp)
-		fclose(st->tfp);
-	free(st->mtext);
-	free(st->ttext);
-	free(st->rec_p);
-	free(st->rec_s);
 }
 
 /* Bytes of one row of metrics.tsv at most: the presentation (20 digits) and 8 numbers of at most 17
@@ -168,8 +106,8 @@ int run_plan(const lat_model *m, int traced, size_t *bytes, const char **change,
 	return LAT_OK;
 }
 
-/* Writes the state file (run_state.bin, state.h) of the study so far. */
-static int study_save(const char *path, const lat_model *m, lat_sim *sim, study *st, char *err)
+/* Writes the state file (run_state.bin, state.h) of the study so far, with the model's text. */
+static int study_save(const char *path, const lat_model *m, lat_study *st, char *err)
 {
 	size_t model_len = 0;
 	char *model = cli_model_text(m, &model_len);
@@ -177,13 +115,7 @@ static int study_save(const char *path, const lat_model *m, lat_sim *sim, study 
 
 	if (!model)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory");
-	fflush(st->mfp);
-	if (st->tfp)
-		fflush(st->tfp);
-	st->s.model_len = model_len;
-	st->s.metrics_len = st->mlen;
-	st->s.trace_len = st->tfp ? st->tlen : 0;
-	rc = lat_run_state_save(path, &st->s, model, st->rec_p, st->rec_s, st->mtext, st->ttext, sim, err);
+	rc = lat_study_save(st, path, model, err);
 	free(model);
 	return rc;
 }
@@ -204,34 +136,23 @@ static void model_notes(const char *cmd, const char *old, const char *cur)
 	}
 }
 
-/* Reads the state file into st and sim (every field checked, see lat_run_state_load). Errors are input
- * errors (LAT_ECONFIG, LAT_EIO). */
-static int study_load(const char *cmd, const char *path, const lat_model *m, lat_sim *sim, study *st,
-		      char *err)
+/* Continues the study saved at path (every field checked, see lat_run_state_load), noting the keys that
+ * differ from the saved model. Errors are input errors (LAT_ECONFIG, LAT_EIO). */
+static int study_load(const char *cmd, const char *path, const lat_model *m, lat_study *st, char *err)
 {
-	lat_run_state rs;
-	char *cur = NULL;
+	char *saved = NULL, *cur = NULL;
 	size_t cur_len = 0;
-	int rc = lat_run_state_load(path, m->presentations, sim, &rs, err);
+	int rc = lat_study_resume(st, path, &saved, err);
 
 	if (rc)
 		return rc;
 	cur = cli_model_text(m, &cur_len);
-	rc = study_records(st, rs.s.n_rec + (m->presentations - rs.s.done) / m->record_every + 2);
-	if (!cur || rc) {
+	if (!cur)
 		rc = lat_err_set(err, LAT_ENOMEM, "out of memory reading %s", path);
-		goto out;
-	}
-	memcpy(st->rec_p, rs.rec_p, rs.s.n_rec * sizeof *st->rec_p);
-	memcpy(st->rec_s, rs.rec_s, rs.s.n_rec * sizeof *st->rec_s);
-	model_notes(cmd, rs.model, cur);
-	fwrite(rs.metrics, 1, rs.s.metrics_len, st->mfp);
-	if (st->tfp)
-		fwrite(rs.trace, 1, rs.s.trace_len, st->tfp);
-	st->s = rs.s;
-out:
+	else
+		model_notes(cmd, saved, cur);
 	free(cur);
-	lat_run_state_clear(&rs);
+	free(saved);
 	return rc;
 }
 
@@ -322,13 +243,13 @@ static size_t fault_candidates(const lat_model *m, int code, int cause, char set
 /* After a failed presentation: the simulation is back at its last good state; save it and say how to
  * continue, with a setting checked to settle the failed presentation when one of the candidates does. */
 static void study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim,
-			study *st, int code, int cause)
+			lat_study *st, int code, int cause)
 {
 	char sets[3][2][64], err[LAT_ERRLEN];
 	const char *set_ptr[2] = {NULL, NULL};
 	double steps[3], budget = fmax(SUGGEST_FACTOR * (double)m->max_steps, SUGGEST_MIN_STEPS), spent = 0;
 	size_t n_sets[3], n_cand = fault_candidates(m, code, cause, sets, n_sets, steps), k, n_use = 0;
-	unsigned long long next = (unsigned long long)st->s.done + 1;
+	unsigned long long next = (unsigned long long)lat_study_done(st) + 1;
 
 	/* the alternatives come in order of cost: check those the budget allows */
 	for (k = 0; k < n_cand && spent + steps[k] <= budget; k++)
@@ -363,15 +284,15 @@ static void study_fault(const cli_opts *o, const run_control *ctl, const lat_mod
 			"lateral %s: no solver setting settles an unstable fixed point: the model itself "
 			"(its circuit keys) has to change\n",
 			o->cmd);
-	if (st->s.done == 0) {
+	if (lat_study_done(st) == 0) {
 		fprintf(stderr, "lateral %s: no presentation succeeded; nothing was saved\n", o->cmd);
 		if (n_use)
 			cli_rerun_hint(ctl->argc, ctl->argv, "run again with", set_ptr, n_use, 0);
-	} else if (study_save(ctl->state_path, m, sim, st, err)) {
+	} else if (study_save(ctl->state_path, m, st, err)) {
 		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
 	} else {
 		fprintf(stderr, "lateral %s: the last good state (after presentation %llu) is saved in %s\n",
-			o->cmd, (unsigned long long)st->s.done, ctl->state_path);
+			o->cmd, (unsigned long long)lat_study_done(st), ctl->state_path);
 		cli_rerun_hint(ctl->argc, ctl->argv,
 			       n_use ? "continue from it with" : "continue from it, after a change,", set_ptr,
 			       n_use, 1);
@@ -384,227 +305,136 @@ int run_study(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *d
 	return run_study_ctl(o, m, sim, dir, traced, NULL, res);
 }
 
-/* The study's start: the state of an interrupted study (--resume), or the first record and the files'
- * headers; then the table's header (and first row) on stdout. */
-static int study_begin(const cli_opts *o, const lat_model *m, lat_sim *sim, const run_control *ctl, study *sd,
-		       size_t traced, run_result *res)
-{
-	study_sums *s = &sd->s;
-	char err[LAT_ERRLEN];
-	lat_sim_status st;
-	size_t n = m->neurons;
+/* The progress table on stdout: every record that is the last or falls on a multiple of print_every. */
+typedef struct {
+	size_t print_every;
+	int quiet;
+} table_ctx;
 
-	if (ctl && ctl->resume) {
-		if (study_load(o->cmd, ctl->state_path, m, sim, sd, err))
-			return cli_fail(o->cmd, LAT_ECONFIG, err);
-		fprintf(stderr, "lateral %s: resuming after presentation %llu of %zu from %s\n", o->cmd,
-			(unsigned long long)s->done, m->presentations, ctl->state_path);
-		res->init.presentation = 0;
-		res->init.pool = (lat_pool_stats){.snr = s->init_snr,
-						  .inv_snr = s->init_inv_snr,
-						  .cos_mean = s->init_cos_mean,
-						  .mean_ratio = s->init_mean_ratio,
-						  .mean_over_std = NAN};
-		res->init.dist_wstar = s->init_dist_wstar;
-		if (!o->quiet)
-			table_header();
-	} else {
-		cli_metrics_header(sd->mfp);
-		if (traced) {
-			fprintf(sd->tfp, "# presentation\tt");
-			for (size_t i = 1; i <= n; i++)
-				fprintf(sd->tfp, "\tr_%zu", i);
-			fprintf(sd->tfp, "\tr_inh\tb\n");
-		}
-		lat_sim_measure(sim, &st);
-		res->init = st;
-		s->init_snr = st.pool.snr;
-		s->init_inv_snr = st.pool.inv_snr;
-		s->init_cos_mean = st.pool.cos_mean;
-		s->init_mean_ratio = st.pool.mean_ratio;
-		s->init_dist_wstar = st.dist_wstar;
-		sd->rec_p[s->n_rec] = 0;
-		sd->rec_s[s->n_rec++] = st.pool.snr;
-		cli_metrics_row(sd->mfp, &st, st.pool.inv_snr, NAN, NAN);
-		if (!o->quiet) {
-			table_header();
-			table_row(&st, NAN, NAN);
-		}
+static void on_record(void *ctx, const lat_sim_status *st, double settle, double steps, int last)
+{
+	const table_ctx *t = ctx;
+
+	if (!t->quiet && (last || st->presentation % t->print_every == 0)) {
+		table_row(st, settle, steps);
+		fflush(stdout);
 	}
-	return CLI_OK;
 }
 
-/* Adds presentation p's settle to the running sums. */
-static void study_account(study_sums *s, const lat_sim_step *step, size_t p)
+/* The hooks' context: the table, the caller's stop rule and whether signals interrupt. */
+typedef struct {
+	table_ctx table;
+	const run_control *ctl;
+} hooks_ctx;
+
+static void hook_record(void *ctx, const lat_sim_status *st, double settle, double steps, int last)
 {
-	s->sum_settle += step->settle_time;
-	s->sum_steps += (double)step->steps;
-	s->tot_settle += step->settle_time;
-	s->tot_steps += (double)step->steps;
-	s->tot_rhs += (double)step->rhs_evals;
-	s->tot_jac += (double)step->jac_evals;
-	if ((unsigned)step->method_used <= LAT_METHOD_AUTO)
-		s->by_method[step->method_used]++;
-	s->polished += step->polished;
-	s->switches += step->switches;
-	if (p == 1 || step->rtol_used < s->min_rtol_used)
-		s->min_rtol_used = step->rtol_used;
-	s->since++;
-	if (isfinite(step->steady_error))
-		s->max_steady_error = isnan(s->max_steady_error)
-					  ? step->steady_error
-					  : fmax(s->max_steady_error, step->steady_error);
+	on_record(&((hooks_ctx *)ctx)->table, st, settle, steps, last);
 }
 
-/* The study's results into res and its files (metrics.tsv, trace.tsv) into dir; seconds: this session's
- * time. */
-static int study_finish(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, study *sd,
-			double seconds, run_result *res)
+static int hook_stop(void *ctx, const lat_sim *sim, size_t p)
 {
-	char path[CLI_PATHLEN], err[LAT_ERRLEN];
-	study_sums *s = &sd->s;
-	lat_sim_status st;
-	size_t n = m->neurons;
+	const run_control *ctl = ((hooks_ctx *)ctx)->ctl;
+	return ctl && ctl->stop && ctl->stop(ctl->stop_ctx, sim, p);
+}
+
+static int hook_interrupted(void *ctx)
+{
+	const run_control *ctl = ((hooks_ctx *)ctx)->ctl;
+	return ctl && ctl->state_path ? cli_interrupted() : 0;
+}
+
+/* The study of m on sim as the model's run.* keys say (traced: its first trace_presentations). */
+static int study_open(const cli_opts *o, const lat_model *m, lat_sim *sim, int traced, lat_study **st)
+{
+	lat_study_opts so = {.presentations = m->presentations,
+			     .record_every = m->record_every,
+			     .trace_presentations = traced ? m->trace_presentations : 0};
+	char err[LAT_ERRLEN];
+	size_t bytes;
 	int lrc;
 
-	res->min_rtol_used = s->min_rtol_used;
-	res->max_steady_error = s->max_steady_error;
-	res->seconds = s->seconds + seconds;
-	lat_sim_measure(sim, &st);
-	res->final = st;
-	res->presentations = (size_t)s->done;
-	memcpy(res->by_method, s->by_method, sizeof res->by_method);
-	res->polished = s->polished;
-	res->switches = s->switches;
-	res->p50 = time_to_gain(sd->rec_p, sd->rec_s, s->n_rec, 0.5);
-	res->p90 = time_to_gain(sd->rec_p, sd->rec_s, s->n_rec, 0.9);
-	if (s->done) {
-		res->mean_steps = s->tot_steps / (double)s->done;
-		res->mean_rhs = s->tot_rhs / (double)s->done;
-		res->mean_jac = s->tot_jac / (double)s->done;
-		res->mean_settle_time = s->tot_settle / (double)s->done;
+	if (so.trace_presentations) {
+		/* run_plan has refused what does not fit */
+		lrc = lat_model_trace_plan(m, &so.trace_dt, &so.trace_cap, &bytes, err);
+		if (lrc)
+			return cli_fail(o->cmd, lrc, err);
 	}
-	{
-		const double *ws = lat_sim_wstar(sim, &res->wstar_population);
-		res->dist_wstar = ws ? lat_metrics_rel_dist(n * m->inputs, lat_sim_weights(sim), ws) : NAN;
-	}
-	fflush(sd->mfp);
-	lrc = cli_write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), sd->mtext, sd->mlen, err);
-	if (!lrc && sd->tfp) {
-		fflush(sd->tfp);
-		lrc = cli_write_text(cli_path(path, sizeof path, dir, "trace.tsv"), sd->ttext, sd->tlen, err);
-	}
-	return lrc ? cli_fail(o->cmd, LAT_EIO, err) : CLI_OK;
+	*st = lat_study_alloc(&so, sim, err);
+	return *st ? CLI_OK : cli_fail(o->cmd, LAT_ENOMEM, err);
 }
 
-/* The trace buffer of one presentation (run_plan has refused what does not fit). */
-static int trace_setup(const cli_opts *o, const lat_model *m, lat_trace **tr)
+/* The study's files: metrics.tsv and, when traced, trace.tsv, in dir. */
+static int study_write(const cli_opts *o, lat_study *st, const char *dir)
 {
-	char err[LAT_ERRLEN];
-	size_t cap, bytes;
-	double dt;
-	int lrc = lat_model_trace_plan(m, &dt, &cap, &bytes, err);
+	char path[CLI_PATHLEN], err[LAT_ERRLEN];
+	size_t len;
+	const char *text = lat_study_metrics_text(st, &len);
+	int lrc = cli_write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), text, len, err);
 
-	if (lrc)
-		return cli_fail(o->cmd, lrc, err);
-	*tr = lat_trace_alloc(m->neurons + 2, cap, dt);
-	if (!*tr)
-		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the trace buffer");
-	return CLI_OK;
+	text = lat_study_trace_text(st, &len);
+	if (!lrc && text)
+		lrc = cli_write_text(cli_path(path, sizeof path, dir, "trace.tsv"), text, len, err);
+	return lrc ? cli_fail(o->cmd, LAT_EIO, err) : CLI_OK;
 }
 
 int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 		  const run_control *ctl, run_result *res)
 {
+	hooks_ctx hc = {.table = {.print_every = m->presentations / TABLE_ROWS, .quiet = o->quiet}, .ctl = ctl};
+	lat_study_hooks hooks = {.on_record = hook_record, .stop = hook_stop, .interrupted = hook_interrupted, .ctx = &hc};
 	char err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
-	lat_trace *tr = NULL;
-	lat_sim_step step;
-	lat_sim_status st;
-	study sd;
-	study_sums *s = &sd.s;
-	size_t n_trace = traced ? m->trace_presentations : 0;
-	size_t print_every = m->presentations / TABLE_ROWS, rows;
-	double start;
-	int rc = CLI_OK, lrc, sig, stop = 0;
+	lat_study *st = NULL;
+	lat_sim_status first;
+	int rc, lrc, sig;
 
 	memset(res, 0, sizeof *res);
-	memset(&sd, 0, sizeof sd);
-	s->max_steady_error = NAN;
-	sd.mfp = open_memstream(&sd.mtext, &sd.mlen);
-	sd.tfp = n_trace ? open_memstream(&sd.ttext, &sd.tlen) : NULL;
-	if (!sd.mfp || (n_trace && !sd.tfp) || record_rows(m, &rows) || study_records(&sd, rows)) {
-		rc = cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the metrics record");
-		goto out;
-	}
-	if (print_every < m->record_every)
-		print_every = m->record_every;
-	print_every -= print_every % m->record_every;
-	rc = n_trace ? trace_setup(o, m, &tr) : CLI_OK;
+	if (hc.table.print_every < m->record_every)
+		hc.table.print_every = m->record_every;
+	hc.table.print_every -= hc.table.print_every % m->record_every;
+	rc = study_open(o, m, sim, traced, &st);
 	if (rc)
 		goto out;
-
-	rc = study_begin(o, m, sim, ctl, &sd, n_trace, res);
-	if (rc)
-		goto out;
-	res->min_rtol_used = s->min_rtol_used;
-	res->max_steady_error = s->max_steady_error;
-	start = cli_now();
-	for (size_t p = (size_t)s->done + 1; p <= m->presentations; p++) {
-		lat_trace *use = p <= n_trace ? tr : NULL;
-		lrc = lat_sim_present(sim, &step, use, err);
-		if (lrc) {
-			snprintf(msg, sizeof msg, "%s (no output file in %s was written)", err, dir);
-			rc = cli_fail(o->cmd, lrc, msg);
-			if (ctl && ctl->state_path) {
-				s->seconds += cli_now() - start;
-				study_fault(o, ctl, m, sim, &sd, lrc, step.cause);
-			}
+	if (ctl && ctl->resume) {
+		if (study_load(o->cmd, ctl->state_path, m, st, err)) {
+			rc = cli_fail(o->cmd, LAT_ECONFIG, err);
 			goto out;
 		}
-		if (use) {
-			trace_rows(sd.tfp, tr, p, s->t0);
-			s->t0 += tr->data[(tr->n - 1) * (1 + tr->cols)];
-		}
-		study_account(s, &step, p);
-		stop = ctl && ctl->stop && ctl->stop(ctl->stop_ctx, sim, p);
-		if (p % m->record_every == 0 || p == m->presentations || stop) {
-			lat_sim_measure(sim, &st);
-			sd.rec_p[s->n_rec] = (double)p;
-			sd.rec_s[s->n_rec++] = st.pool.snr;
-			cli_metrics_row(sd.mfp, &st, s->init_inv_snr, s->sum_settle / (double)s->since,
-					s->sum_steps / (double)s->since);
-			if (!o->quiet && (p % print_every == 0 || p == m->presentations || stop)) {
-				table_row(&st, s->sum_settle / (double)s->since,
-					  s->sum_steps / (double)s->since);
-				fflush(stdout);
-			}
-			s->sum_settle = s->sum_steps = 0;
-			s->since = 0;
-		}
-		s->done = p;
-		if (stop)
-			break;
-		sig = ctl && ctl->state_path ? cli_interrupted() : 0;
-		if (sig && p < m->presentations) {
-			s->seconds += cli_now() - start;
-			lrc = study_save(ctl->state_path, m, sim, &sd, err);
-			if (lrc) {
-				rc = cli_fail(o->cmd, LAT_EIO, err);
-				goto out;
-			}
-			fprintf(stderr,
-				"lateral %s: %s: stopped after presentation %zu of %zu; the state is saved "
-				"in %s\n",
-				o->cmd, cli_signal_name(sig), p, m->presentations, ctl->state_path);
-			cli_rerun_hint(ctl->argc, ctl->argv, "resume with", NULL, 0, 1);
-			rc = CLI_INTERRUPTED(sig);
-			goto out;
+		fprintf(stderr, "lateral %s: resuming after presentation %zu of %zu from %s\n", o->cmd,
+			lat_study_done(st), m->presentations, ctl->state_path);
+		if (!o->quiet)
+			table_header();
+	} else {
+		lat_study_start(st, &first, err);
+		if (!o->quiet) {
+			table_header();
+			table_row(&first, NAN, NAN);
 		}
 	}
-	rc = study_finish(o, m, sim, dir, &sd, cli_now() - start, res);
+	lrc = lat_study_run(st, &hooks, err);
+	if (lrc) {
+		snprintf(msg, sizeof msg, "%s (no output file in %s was written)", err, dir);
+		rc = cli_fail(o->cmd, lrc, msg);
+		if (ctl && ctl->state_path)
+			study_fault(o, ctl, m, sim, st, lrc, lat_study_cause(st));
+		goto out;
+	}
+	sig = lat_study_interrupted(st);
+	if (sig) {
+		if (study_save(ctl->state_path, m, st, err)) {
+			rc = cli_fail(o->cmd, LAT_EIO, err);
+			goto out;
+		}
+		fprintf(stderr, "lateral %s: %s: stopped after presentation %zu of %zu; the state is saved in %s\n",
+			o->cmd, cli_signal_name(sig), lat_study_done(st), m->presentations, ctl->state_path);
+		cli_rerun_hint(ctl->argc, ctl->argv, "resume with", NULL, 0, 1);
+		rc = CLI_INTERRUPTED(sig);
+		goto out;
+	}
+	lat_study_report(st, res);
+	rc = study_write(o, st, dir);
 out:
-	lat_trace_free(tr);
-	study_clear(&sd);
+	lat_study_free(st);
 	return rc;
 }
 
