@@ -176,6 +176,15 @@ typedef struct {
 int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 		  const run_control *ctl, run_result *res);
 
+/* Saves the study so far to path (run_state.bin) with m's text. */
+int run_study_save(const char *path, const lat_model *m, lat_study *st, char *err);
+
+/* After a failed presentation (code, and the engine's measured cause): checks candidate settings on the
+ * failed input from sim's last good state, prints the one that settles it, saves the state to
+ * ctl->state_path and prints how to continue. */
+void run_study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim, lat_study *st,
+		     int code, int cause);
+
 /* The memory a study of m plans (*bytes): the simulation (lat_sim_plan), the metrics record and text
  * and, when traced, the trace buffer and text; *change names the keys of its largest part. LAT_ECONFIG
  * naming the keys when a part is beyond what a process can address. */
