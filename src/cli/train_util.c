@@ -1,0 +1,199 @@
+/* train_util.c: the experiment, the epochs log, the progress bar and the hints that `lateral train` and `lateral eval` share. */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.h"
+#include "train.h"
+#include "lateral/err.h"
+#include "lateral/experiment.h"
+#include "lateral/io.h"
+#include "lateral/optim.h"
+#include "lateral/trainer.h"
+#include "size.h"
+
+#define BAR_WIDTH 30
+
+/* Loads the experiment named by o (or the built-in default), applies --set, finalizes. */
+int train_load_experiment(const cli_opts *o, lat_experiment *e)
+{
+	char err[LAT_ERRLEN] = "";
+	int rc = LAT_OK;
+
+	lat_experiment_init(e);
+	if (o->model_path)
+		rc = lat_experiment_load(e, o->model_path, err);
+	for (size_t k = 0; !rc && k < o->n_sets; k++)
+		rc = lat_experiment_set(e, o->sets[k], err);
+	if (!rc)
+		rc = lat_experiment_finalize(e, err);
+	if (rc) {
+		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
+/* Thread policy: OpenMP threads from train.threads (0 = every core); OpenBLAS single-threaded
+ * because the layers call it from inside their own parallel loops. */
+void train_set_threads(const lat_experiment *e)
+{
+	openblas_set_num_threads(1);
+#ifdef _OPENMP
+	omp_set_num_threads(e->threads ? (int)e->threads : omp_get_num_procs());
+#endif
+}
+
+void train_progress(size_t epoch, size_t done, size_t total, const lat_epoch_stats *s)
+{
+	size_t fill = total ? done * BAR_WIDTH / total : 0;
+	fprintf(stderr, "\repoch %zu [", epoch);
+	for (size_t i = 0; i < BAR_WIDTH; i++)
+		fputc(i < fill ? '#' : '.', stderr);
+	fprintf(stderr, "] %zu/%zu  loss %.4f  acc %.2f%%  %.0f img/s ", done, total,
+		s->samples ? s->loss_sum / (double)s->samples : 0.0,
+		s->samples ? 100.0 * (double)s->correct / (double)s->samples : 0.0,
+		s->train_seconds > 0 ? (double)s->samples / (s->train_seconds + s->share_seconds) : 0.0);
+	fflush(stderr);
+}
+
+int train_fail(const char *cmd, int code, const char *msg)
+{
+	fprintf(stderr, "lateral %s: %s\n", cmd, msg);
+	return code == LAT_ECONFIG || code == LAT_EIO || code == LAT_EINVAL ? CLI_USAGE : CLI_FAIL;
+}
+
+int train_log_append(epoch_log *lg, const char *line)
+{
+	size_t n = strlen(line);
+	if (lg->len + n + 2 > lg->cap) {
+		size_t cap = 2 * (lg->len + n + 2);
+		char *p = realloc(lg->text, cap);
+		if (!p)
+			return LAT_ENOMEM;
+		lg->text = p;
+		lg->cap = cap;
+	}
+	memcpy(lg->text + lg->len, line, n);
+	lg->len += n;
+	lg->text[lg->len++] = '\n';
+	lg->text[lg->len] = 0;
+	return LAT_OK;
+}
+
+/* Keeps the lines of epochs 1..n_epochs of an existing epochs.jsonl: the checkpoint holds that many
+ * epochs, and the resumed run writes the lines of the later ones again. */
+int train_log_read(epoch_log *lg, const char *path, size_t n_epochs)
+{
+	FILE *fp = NULL;
+	char *line = NULL;
+	size_t cap = 0, next = 1, epoch;
+	ssize_t len;
+	int rc = LAT_OK;
+
+	/* a missing or unreadable log (or anything but a file) starts empty */
+	if (lat_file_open(path, &fp, NULL, NULL))
+		return LAT_OK;
+	while (!rc && next <= n_epochs && (len = getline(&line, &cap, fp)) > 0) {
+		if (line[len - 1] != '\n' || sscanf(line, "{\"epoch\": %zu,", &epoch) != 1 || epoch != next)
+			break;
+		line[len - 1] = 0;
+		rc = train_log_append(lg, line);
+		next++;
+	}
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+void train_saved_at(char *buf, size_t size, const train_saved *sv, size_t batches)
+{
+	if (sv->batch)
+		snprintf(buf, size, "batch %zu of %zu in epoch %zu", sv->batch, batches, sv->epoch + 1);
+	else
+		snprintf(buf, size, "the end of epoch %zu", sv->epoch);
+}
+
+/* A numerical failure: the checkpoint on disk still holds the last good state; say so and how to go on. */
+void train_fault_hint(int argc, char **argv, const lat_experiment *e, const lat_trainer *t, int code,
+		       const char *ckpt, const train_saved *sv)
+{
+	char sets[2][64], at[128];
+	const char *set_ptr[2] = {sets[0], sets[1]};
+	size_t n_sets = 1;
+
+	if (code == LAT_EDIVERGE && lat_trainer_fault_in_sharing(t)) {
+		snprintf(sets[0], sizeof sets[0], "sharing.eta=%g", e->share_eta / 10);
+	} else if (code == LAT_EDIVERGE) {
+		lat_optim_opts oo;
+		lat_experiment_optim_opts(e, &oo);
+		snprintf(sets[0], sizeof sets[0], "train.lr=%g",
+			 lat_optim_lr(&oo, lat_trainer_epoch(t)) / 10);
+	} else {
+		snprintf(sets[0], sizeof sets[0], "sharing.t_max=%g", 10 * e->t_max);
+		snprintf(sets[1], sizeof sets[1], "sharing.max_steps=%ld", 10 * e->max_steps);
+		n_sets = 2;
+	}
+	if (sv->saved) {
+		train_saved_at(at, sizeof at, sv, lat_trainer_batches(t));
+		fprintf(stderr,
+			"lateral train: the last good state (%s) is in %s, which was not overwritten\n", at,
+			ckpt);
+		cli_rerun_hint(argc, argv, "continue from it with other settings, e.g.", set_ptr, n_sets, 1);
+	} else {
+		fprintf(stderr, "lateral train: this run wrote no checkpoint yet; nothing was saved\n");
+		cli_rerun_hint(argc, argv, "run again with other settings, e.g.", set_ptr, n_sets, 0);
+	}
+}
+
+/* One finished epoch: evaluation, the JSON line on stdout and in the log. */
+int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, size_t size, char *err)
+{
+	const lat_epoch_stats *s = lat_trainer_stats(t);
+	double acc, loss;
+	size_t used;
+	int rc = lat_trainer_evaluate(t, 0, &acc, &loss, err);
+
+	if (rc)
+		return rc;
+	used = (size_t)snprintf(
+	    line, size,
+	    "{\"epoch\": %zu, \"train_loss\": %.6f, \"train_acc\": %.4f, \"test_acc\": %.4f, "
+	    "\"test_loss\": %.6f, \"snr\": [",
+	    epoch, s->loss_sum / (double)s->samples, 100.0 * (double)s->correct / (double)s->samples, acc,
+	    loss);
+	for (size_t i = 0; i < lat_trainer_n_lc(t) && used < size; i++) {
+		double v = lat_trainer_lc_snr(t, i);
+		used += (size_t)snprintf(line + used, size - used, isfinite(v) ? "%s%.6g" : "%snull",
+					 i ? ", " : "", v);
+	}
+	if (used < size)
+		used +=
+		    (size_t)snprintf(line + used, size - used,
+				     "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
+				     "\"share_seconds\": %.3f",
+				     seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
+	if (used < size && isfinite(s->share_steady_error))
+		used += (size_t)snprintf(line + used, size - used, ", \"share_steady_error\": %.3g",
+					 s->share_steady_error);
+	if (used < size && lat_trainer_has_validation(t)) {
+		double vacc, vloss;
+		rc = lat_trainer_evaluate(t, 1, &vacc, &vloss, err);
+		if (rc)
+			return rc;
+		used += (size_t)snprintf(line + used, size - used, ", \"val_acc\": %.4f, \"val_loss\": %.6f",
+					 vacc, vloss);
+	}
+	if (used < size)
+		snprintf(line + used, size - used, "}");
+	return LAT_OK;
+}
