@@ -12,7 +12,7 @@
 
 /* Words a file of the floor may not contain. */
 static const char *const not_in_core[] = {"lateral/model.h", "lateral/experiment.h", "\"cfg.h\"", "\"cli.h\"",
-					   "lat_model", "lat_experiment", "lat_cfg_", NULL};
+					  "lat_model",	     "lat_experiment",	     "lat_cfg_",  NULL};
 static const char *const not_in_config[] = {"\"cli.h\"", "cli_", NULL};
 /* The public headers of the configuration floor (and the umbrella header, which includes every floor). */
 static const char *const config_headers[] = {"model.h", "experiment.h", "lateral.h", NULL};
@@ -69,7 +69,8 @@ static size_t check_dir(const char *dir, const char *const *forbidden, const cha
 		CU_ASSERT_PTR_NOT_NULL_FATAL(text);
 		for (size_t k = 0; forbidden[k]; k++)
 			if (strstr(text, forbidden[k])) {
-				fprintf(stderr, "\n%s names \"%s\", which belongs to a higher floor\n", path, forbidden[k]);
+				fprintf(stderr, "\n%s names \"%s\", which belongs to a higher floor\n", path,
+					forbidden[k]);
 				CU_FAIL("a file names a higher floor");
 			}
 		free(text);
@@ -90,9 +91,10 @@ static void test_configuration_knows_no_cli(void)
 	CU_ASSERT(check_dir("src/config", not_in_config, NULL) >= 4);
 }
 
-static CU_TestInfo tests[] = {{"src/core and the core headers name no configuration or CLI", test_core_knows_no_configuration},
-			      {"src/config names no CLI", test_configuration_knows_no_cli},
-			      CU_TEST_INFO_NULL};
+static CU_TestInfo tests[] = {
+    {"src/core and the core headers name no configuration or CLI", test_core_knows_no_configuration},
+    {"src/config names no CLI", test_configuration_knows_no_cli},
+    CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {{.pName = "layout", .pTests = tests}, CU_SUITE_INFO_NULL};
 
 int main(void)

@@ -32,11 +32,13 @@ const char *cli_embedded_text(const char *name)
 static void usage(FILE *fp, const char *cmd, const char *summary, const char *default_outdir,
 		  int model_required, const cli_extra *extra)
 {
-	fprintf(fp, "Usage: lateral %s %s [options]\n\n%s\n\nOptions:\n", cmd, model_required ? "MODEL" : "[MODEL]",
-		summary);
+	fprintf(fp, "Usage: lateral %s %s [options]\n\n%s\n\nOptions:\n", cmd,
+		model_required ? "MODEL" : "[MODEL]", summary);
 	if (default_outdir)
 		fprintf(fp, "  -o, --output DIR       output directory (default: %s)\n", default_outdir);
-	fprintf(fp, "  -s, --set SEC.KEY=VAL  override one model key (repeatable), e.g. --set circuit.alpha=100\n");
+	fprintf(
+	    fp,
+	    "  -s, --set SEC.KEY=VAL  override one model key (repeatable), e.g. --set circuit.alpha=100\n");
 	for (const cli_extra *e = extra; e && e->name; e++)
 		fprintf(fp, "      --%s%s%*s%s\n", e->name, e->has_arg ? " ARG" : "",
 			(int)(17 - strlen(e->name) - (e->has_arg ? 4 : 0)) > 0
@@ -47,12 +49,15 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 		fprintf(fp, "      --no-plot          write the data files only (no gnuplot)\n");
 		fprintf(fp, "  -q, --quiet            no progress table on stdout\n");
 		fprintf(fp, "      --solver-log       show the ODE solver's own diagnostics on stderr\n");
-		fprintf(fp, "      --max-memory SIZE  refuse to start when the planned memory exceeds SIZE (e.g. 4G,\n"
-			    "                         512M; default: the memory available when the command starts)\n");
+		fprintf(fp, "      --max-memory SIZE  refuse to start when the planned memory exceeds SIZE "
+			    "(e.g. 4G,\n"
+			    "                         512M; default: the memory available when the command "
+			    "starts)\n");
 	}
-	fprintf(fp, "  -h, --help             this help\n\n"
-		    "Without MODEL the built-in default model is used; `lateral check --print` shows every key\n"
-		    "with its default value (the same as models/default.cfg).\n");
+	fprintf(fp,
+		"  -h, --help             this help\n\n"
+		"Without MODEL the built-in default model is used; `lateral check --print` shows every key\n"
+		"with its default value (the same as models/default.cfg).\n");
 }
 
 /* "4G", "512M", "1.5G", "100000" (bytes); suffixes K, M, G, T are powers of 1024, with an optional
@@ -108,8 +113,8 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 		longopts[n_long++] = (struct option){"max-memory", required_argument, NULL, 'M'};
 	}
 	for (const cli_extra *e = extra; e && e->name && n_long < 30; e++, n_extra++)
-		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument, NULL,
-						     1000 + (int)n_extra};
+		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument,
+						     NULL, 1000 + (int)n_extra};
 	longopts[n_long] = (struct option){NULL, 0, NULL, 0};
 
 	optind = 1;
@@ -118,39 +123,52 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 		switch (c) {
 		case 'o':
 			if (!*optarg) {
-				fprintf(stderr, "lateral %s: -o: expected a directory name, got an empty string\n", cmd);
+				fprintf(stderr,
+					"lateral %s: -o: expected a directory name, got an empty string\n",
+					cmd);
 				return CLI_USAGE;
 			}
 			o->outdir = optarg;
 			break;
 		case 's':
 			if (o->n_sets == CLI_MAX_SETS) {
-				fprintf(stderr, "lateral %s: too many --set options (at most %d)\n", cmd, CLI_MAX_SETS);
+				fprintf(stderr, "lateral %s: too many --set options (at most %d)\n", cmd,
+					CLI_MAX_SETS);
 				return CLI_USAGE;
 			}
 			o->sets[o->n_sets++] = optarg;
 			break;
-		case 'q': o->quiet = 1; break;
-		case 'P': o->no_plot = 1; break;
-		case 'L': o->solver_log = 1; break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'P':
+			o->no_plot = 1;
+			break;
+		case 'L':
+			o->solver_log = 1;
+			break;
 		case 'M':
 			if (parse_size(optarg, &o->max_memory)) {
 				fprintf(stderr,
-					"lateral %s: --max-memory %s: expected a size > 0 in bytes with an optional K, M, G "
+					"lateral %s: --max-memory %s: expected a size > 0 in bytes with an "
+					"optional K, M, G "
 					"or T suffix (powers of 1024), e.g. 4G\n",
 					cmd, optarg);
 				return CLI_USAGE;
 			}
 			break;
-		case 'h': usage(stdout, cmd, summary, default_outdir, model_required, extra); return -1;
+		case 'h':
+			usage(stdout, cmd, summary, default_outdir, model_required, extra);
+			return -1;
 		case '?':
 		case ':':
 			if (optopt)
 				fprintf(stderr, "lateral %s: option -%c %s\n", cmd, optopt,
-					c == ':' || strchr("os", optopt) ? "needs an argument" : "is unknown");
+					c == ':' || strchr("os", optopt) ? "needs an argument"
+									 : "is unknown");
 			else
-				fprintf(stderr, "lateral %s: option '%s' is unknown or needs an argument\n", cmd,
-					argv[optind - 1]);
+				fprintf(stderr, "lateral %s: option '%s' is unknown or needs an argument\n",
+					cmd, argv[optind - 1]);
 			fprintf(stderr, "Try 'lateral %s --help'.\n", cmd);
 			return CLI_USAGE;
 		default:
@@ -165,8 +183,8 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 	if (optind < argc)
 		o->model_path = argv[optind++];
 	if (optind < argc) {
-		fprintf(stderr, "lateral %s: unexpected argument '%s' (one MODEL at most)\n",
-			cmd, argv[optind]);
+		fprintf(stderr, "lateral %s: unexpected argument '%s' (one MODEL at most)\n", cmd,
+			argv[optind]);
 		return CLI_USAGE;
 	}
 	if (model_required && !o->model_path) {

@@ -1,4 +1,5 @@
-/* cli_dir.c: the output directory: its lock, its files written whole, stale temporaries and the memory plan. */
+/* cli_dir.c: the output directory: its lock, its files written whole, stale temporaries and the memory plan.
+ */
 #include <config.h>
 
 #include <dirent.h>
@@ -122,8 +123,8 @@ int cli_outdir(const cli_opts *o)
 		rc = CLI_USAGE;
 		goto out;
 	}
-	fd = open(cli_path(path, sizeof path, o->outdir, CLI_LOCK_FILE), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		  0666);
+	fd = open(cli_path(path, sizeof path, o->outdir, CLI_LOCK_FILE),
+		  O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (fd < 0) {
 		lat_err_sys(err, o->outdir, "write in the output directory");
 		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
@@ -138,7 +139,8 @@ int cli_outdir(const cli_opts *o)
 			else
 				text[0] = '\0';
 			fprintf(stderr,
-				"lateral %s: %s: the output directory is in use by another lateral command%s; wait for "
+				"lateral %s: %s: the output directory is in use by another lateral "
+				"command%s; wait for "
 				"it to finish or choose another directory with -o\n",
 				o->cmd, o->outdir, text);
 			rc = CLI_USAGE;
@@ -146,8 +148,11 @@ int cli_outdir(const cli_opts *o)
 		}
 		/* a file system without locks: go on, but say what is not guarded */
 		lat_err_sys(err, path, "lock");
-		fprintf(stderr, "lateral %s: note: %s; nothing stops a second command from writing into %s at the same "
-			"time\n", o->cmd, err, o->outdir);
+		fprintf(
+		    stderr,
+		    "lateral %s: note: %s; nothing stops a second command from writing into %s at the same "
+		    "time\n",
+		    o->cmd, err, o->outdir);
 	}
 	/* the pid is for the message of a refused command: failing to write it loses only that */
 	snprintf(text, sizeof text, "%ld\n", (long)getpid());
@@ -203,7 +208,8 @@ static int tmp_owner_gone(const char *rest, int afile)
 		return 1;
 	errno = 0;
 	pid = strtol(rest, &end, 10);
-	if (end == rest || *end != '.' || errno || pid <= 0 || (afile ? strlen(end + 1) != 6 : strcmp(end + 1, suffix)))
+	if (end == rest || *end != '.' || errno || pid <= 0 ||
+	    (afile ? strlen(end + 1) != 6 : strcmp(end + 1, suffix)))
 		return 0;
 	/* this process's own files are in flight; EPERM means the process exists */
 	if (pid == (long)getpid())
@@ -225,7 +231,8 @@ void cli_remove_stale(const char *dir, const char *const *names)
 			const char *dn = de->d_name;
 			int afile_tmp = dn[0] == '.' && !strncmp(dn + 1, *nm, len) && dn[len + 1] == '.' &&
 					tmp_owner_gone(dn + len + 2, 1);
-			int plot_tmp = !strncmp(dn, *nm, len) && dn[len] == '.' && tmp_owner_gone(dn + len + 1, 0);
+			int plot_tmp =
+			    !strncmp(dn, *nm, len) && dn[len] == '.' && tmp_owner_gone(dn + len + 1, 0);
 			if (afile_tmp || plot_tmp) {
 				unlink(cli_path(path, sizeof path, dir, dn));
 				break;

@@ -105,7 +105,8 @@ static const char *gnuplot_program(void)
 	return "gnuplot";
 }
 
-int cli_plot(const cli_opts *o, const char *script, const char *out, const char *const *assign, size_t n_assign)
+int cli_plot(const cli_opts *o, const char *script, const char *out, const char *const *assign,
+	     size_t n_assign)
 {
 	const char *text = cli_embedded_text(script), *prog = gnuplot_program();
 	char tmp[4096], quoted[4200];
@@ -150,8 +151,8 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
 		fprintf(stderr,
-				"lateral %s: note: gnuplot not found (install gnuplot-nox); %s was not drawn\n",
-				o->cmd, out);
+			"lateral %s: note: gnuplot not found (install gnuplot-nox); %s was not drawn\n",
+			o->cmd, out);
 		remove(tmp);
 		return CLI_OK;
 	}
@@ -173,7 +174,8 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 		close(fd);
 	}
 	if (rename(tmp, out)) {
-		fprintf(stderr, "lateral %s: cannot rename %s to %s: %s\n", o->cmd, tmp, out, strerror(errno));
+		fprintf(stderr, "lateral %s: cannot rename %s to %s: %s\n", o->cmd, tmp, out,
+			strerror(errno));
 		remove(tmp);
 		rc = CLI_FAIL;
 	}

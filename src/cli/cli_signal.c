@@ -65,7 +65,8 @@ const char *cli_signal_name(int sig)
 /* Writes s for a POSIX shell: as it is when every character is safe, else in single quotes. */
 static void shell_word(FILE *fp, const char *s)
 {
-	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,:=+@%-") == strlen(s)) {
+	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,:=+@%-") ==
+		      strlen(s)) {
 		fputs(s, fp);
 		return;
 	}
@@ -78,7 +79,8 @@ static void shell_word(FILE *fp, const char *s)
 	fputc('\'', fp);
 }
 
-void cli_rerun_hint(int argc, char **argv, const char *what, const char *const *sets, size_t n_sets, int resume)
+void cli_rerun_hint(int argc, char **argv, const char *what, const char *const *sets, size_t n_sets,
+		    int resume)
 {
 	int has_resume = 0;
 

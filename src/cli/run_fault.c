@@ -1,4 +1,5 @@
-/* run_fault.c: after a failed presentation, settings that are checked to settle it before they are suggested. */
+/* run_fault.c: after a failed presentation, settings that are checked to settle it before they are suggested.
+ */
 #include <config.h>
 
 #include <errno.h>
@@ -105,7 +106,7 @@ static size_t fault_candidates(const lat_model *m, int code, int cause, char set
 /* After a failed presentation: the simulation is back at its last good state; save it and say how to
  * continue, with a setting checked to settle the failed presentation when one of the candidates does. */
 void run_study_fault(const cli_opts *o, const run_control *ctl, const lat_model *m, lat_sim *sim,
-			lat_study *st, int code, int cause)
+		     lat_study *st, int code, int cause)
 {
 	char sets[3][2][64], err[LAT_ERRLEN];
 	const char *set_ptr[2] = {NULL, NULL};

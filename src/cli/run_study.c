@@ -1,4 +1,5 @@
-/* run_study.c: a study for the commands: the progress table, interruption and resume, and settings checked after a failed presentation. */
+/* run_study.c: a study for the commands: the progress table, interruption and resume, and settings checked
+ * after a failed presentation. */
 #include <config.h>
 
 #include <errno.h>
@@ -178,8 +179,10 @@ static int study_write(const cli_opts *o, lat_study *st, const char *dir)
 int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const char *dir, int traced,
 		  const run_control *ctl, run_result *res)
 {
-	hooks_ctx hc = {.table = {.print_every = m->presentations / TABLE_ROWS, .quiet = o->quiet}, .ctl = ctl};
-	lat_study_hooks hooks = {.on_record = hook_record, .stop = hook_stop, .interrupted = hook_interrupted, .ctx = &hc};
+	hooks_ctx hc = {.table = {.print_every = m->presentations / TABLE_ROWS, .quiet = o->quiet},
+			.ctl = ctl};
+	lat_study_hooks hooks = {
+	    .on_record = hook_record, .stop = hook_stop, .interrupted = hook_interrupted, .ctx = &hc};
 	char err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
 	lat_study *st = NULL;
 	lat_sim_status first;
@@ -222,7 +225,8 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 			rc = cli_fail(o->cmd, LAT_EIO, err);
 			goto out;
 		}
-		fprintf(stderr, "lateral %s: %s: stopped after presentation %zu of %zu; the state is saved in %s\n",
+		fprintf(stderr,
+			"lateral %s: %s: stopped after presentation %zu of %zu; the state is saved in %s\n",
 			o->cmd, cli_signal_name(sig), lat_study_done(st), m->presentations, ctl->state_path);
 		cli_rerun_hint(ctl->argc, ctl->argv, "resume with", NULL, 0, 1);
 		rc = CLI_INTERRUPTED(sig);

@@ -47,7 +47,7 @@ void train_saved_at(char *buf, size_t size, const train_saved *sv, size_t batche
 
 /* A numerical failure: the checkpoint on disk still holds the last good state; say so and how to go on. */
 void train_fault_hint(int argc, char **argv, const lat_experiment *e, const lat_trainer *t, int code,
-		       const char *ckpt, const train_saved *sv);
+		      const char *ckpt, const train_saved *sv);
 
 /* One finished epoch: evaluation, the JSON line on stdout and in the log. */
 int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, size_t size, char *err);

@@ -1,4 +1,5 @@
-/* train_util.c: the experiment, the epochs log, the progress bar and the hints that `lateral train` and `lateral eval` share. */
+/* train_util.c: the experiment, the epochs log, the progress bar and the hints that `lateral train` and
+ * `lateral eval` share. */
 #include <config.h>
 
 #include <math.h>
@@ -125,7 +126,7 @@ void train_saved_at(char *buf, size_t size, const train_saved *sv, size_t batche
 
 /* A numerical failure: the checkpoint on disk still holds the last good state; say so and how to go on. */
 void train_fault_hint(int argc, char **argv, const lat_experiment *e, const lat_trainer *t, int code,
-		       const char *ckpt, const train_saved *sv)
+		      const char *ckpt, const train_saved *sv)
 {
 	char sets[2][64], at[128];
 	const char *set_ptr[2] = {sets[0], sets[1]};

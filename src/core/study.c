@@ -1,4 +1,5 @@
-/* study.c: the convergence study of one pool: presentations, records, the metrics and trace text, save and resume. */
+/* study.c: the convergence study of one pool: presentations, records, the metrics and trace text, save and
+ * resume. */
 #include <config.h>
 
 #include <math.h>
@@ -43,7 +44,8 @@ static void tsv_num(FILE *fp, double v, int last)
 }
 
 /* One row of metrics.tsv. */
-static void metrics_row(FILE *fp, const lat_sim_status *st, double inv_snr_init, double settle_time, double steps)
+static void metrics_row(FILE *fp, const lat_sim_status *st, double inv_snr_init, double settle_time,
+			double steps)
 {
 	fprintf(fp, "%zu\t", st->presentation);
 	tsv_num(fp, st->pool.snr, 0);
@@ -101,7 +103,9 @@ lat_study *lat_study_alloc(const lat_study_opts *o, lat_sim *sim, char *err)
 
 	if (!o || !sim || o->presentations == 0 || o->record_every == 0 ||
 	    (o->trace_presentations && !(o->trace_dt > 0 && o->trace_cap > 0))) {
-		lat_err_set(err, LAT_EINVAL, "study: needs presentations > 0, record_every > 0 and a trace buffer when traced");
+		lat_err_set(
+		    err, LAT_EINVAL,
+		    "study: needs presentations > 0, record_every > 0 and a trace buffer when traced");
 		return NULL;
 	}
 	s = calloc(1, sizeof *s);
@@ -112,8 +116,8 @@ lat_study *lat_study_alloc(const lat_study_opts *o, lat_sim *sim, char *err)
 	s->s.max_steady_error = NAN;
 	s->mfp = open_memstream(&s->mtext, &s->mlen);
 	s->tfp = o->trace_presentations ? open_memstream(&s->ttext, &s->tlen) : NULL;
-	if (!s->mfp || (o->trace_presentations && !s->tfp) || lat_size_add(o->presentations / o->record_every, 2, &rows) ||
-	    records(s, rows))
+	if (!s->mfp || (o->trace_presentations && !s->tfp) ||
+	    lat_size_add(o->presentations / o->record_every, 2, &rows) || records(s, rows))
 		goto nomem;
 	if (o->trace_presentations) {
 		s->tr = lat_trace_alloc(lat_sim_neurons(sim) + 2, o->trace_cap, o->trace_dt);
@@ -149,7 +153,10 @@ int lat_study_start(lat_study *s, lat_sim_status *first, char *err)
 	lat_sim_status st;
 
 	(void)err;
-	fputs("# presentation\tsnr\tinv_snr\tcos_mean\tmean_ratio\tdist_wstar\tsettle_time\tsteps\tinv_snr_rel\n", s->mfp);
+	fputs(
+	    "# "
+	    "presentation\tsnr\tinv_snr\tcos_mean\tmean_ratio\tdist_wstar\tsettle_time\tsteps\tinv_snr_rel\n",
+	    s->mfp);
 	if (s->tfp) {
 		fprintf(s->tfp, "# presentation\tt");
 		for (size_t i = 1; i <= lat_sim_neurons(s->sim); i++)
@@ -222,8 +229,9 @@ static void account(lat_run_sums *s, const lat_sim_step *step, size_t p)
 		s->min_rtol_used = step->rtol_used;
 	s->since++;
 	if (isfinite(step->steady_error))
-		s->max_steady_error =
-		    isnan(s->max_steady_error) ? step->steady_error : fmax(s->max_steady_error, step->steady_error);
+		s->max_steady_error = isnan(s->max_steady_error)
+					  ? step->steady_error
+					  : fmax(s->max_steady_error, step->steady_error);
 }
 
 /* Records presentation p (the pool's status, a row of metrics.tsv) and tells the hook. */
@@ -235,9 +243,11 @@ static void record(lat_study *s, const lat_study_hooks *h, size_t p, int last)
 	lat_sim_measure(s->sim, &st);
 	s->rec_p[r->n_rec] = (double)p;
 	s->rec_s[r->n_rec++] = st.pool.snr;
-	metrics_row(s->mfp, &st, r->init_inv_snr, r->sum_settle / (double)r->since, r->sum_steps / (double)r->since);
+	metrics_row(s->mfp, &st, r->init_inv_snr, r->sum_settle / (double)r->since,
+		    r->sum_steps / (double)r->since);
 	if (h && h->on_record)
-		h->on_record(h->ctx, &st, r->sum_settle / (double)r->since, r->sum_steps / (double)r->since, last);
+		h->on_record(h->ctx, &st, r->sum_settle / (double)r->since, r->sum_steps / (double)r->since,
+			     last);
 	r->sum_settle = r->sum_steps = 0;
 	r->since = 0;
 }
@@ -300,7 +310,8 @@ int lat_study_save(lat_study *s, const char *path, const char *model_text, char 
 	s->s.model_len = strlen(model_text);
 	s->s.metrics_len = s->mlen;
 	s->s.trace_len = s->tfp ? s->tlen : 0;
-	return lat_run_state_save(path, &s->s, model_text, s->rec_p, s->rec_s, s->mtext, s->ttext, s->sim, err);
+	return lat_run_state_save(path, &s->s, model_text, s->rec_p, s->rec_s, s->mtext, s->ttext, s->sim,
+				  err);
 }
 
 void lat_study_report(lat_study *s, lat_study_result *res)
