@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "validate.h"
 #include "lateral/closedform.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
@@ -17,12 +18,6 @@
 #define DEFAULT_TOL 1e-6
 /* A settled state may sit at most this many steady_tol from the analytic one (rate units). */
 #define STEADY_FACTOR 10.0
-
-/* validate stops once the remaining error it predicts is below this fraction of --tol */
-#define STOP_MARGIN 0.1
-#define DEFAULT_MAX_UPDATES 200000
-/* online updates: the contraction per pass is measured, as the largest of the last ratios of changes */
-#define N_RATIOS 3
 
 typedef struct {
 	double tol;
@@ -52,49 +47,6 @@ static int on_extra(const char *name, const char *arg, void *ctx)
 	}
 	a->tol = v;
 	return 0;
-}
-
-/* When to stop: after every update (a pass over the M inputs), the change dW of the weights and the
- * contraction rate rho bound the remaining error, |W - W*|_F <= rho / (1 - rho) |dW|_F. */
-typedef struct {
-	size_t nd, m;
-	double tol, rho_pred; /* rho_pred: the batch rule's predicted rate; NaN for online updates */
-	double *w_prev;
-	double ratios[N_RATIOS], last_change;
-	size_t updates;
-	double rho, bound; /* the rate used and the remaining-error bound at the last update */
-} stop_rule;
-
-static int stop_now(void *ctx, const lat_sim *sim, size_t p)
-{
-	stop_rule *r = ctx;
-	const double *w = lat_sim_weights(sim);
-	double change = 0, scale = 0;
-
-	if (p % r->m)
-		return 0;
-	for (size_t k = 0; k < r->nd; k++) {
-		change += (w[k] - r->w_prev[k]) * (w[k] - r->w_prev[k]);
-		scale = fmax(scale, fabs(w[k]));
-	}
-	change = sqrt(change);
-	memcpy(r->w_prev, w, r->nd * sizeof *w);
-	if (r->updates++ > 0) {
-		memmove(r->ratios + 1, r->ratios, (N_RATIOS - 1) * sizeof *r->ratios);
-		r->ratios[0] = r->last_change > 0 ? change / r->last_change : 0;
-	}
-	r->last_change = change;
-	if (isnan(r->rho_pred)) {
-		if (r->updates <= N_RATIOS)
-			return 0;
-		r->rho = 0;
-		for (int k = 0; k < N_RATIOS; k++)
-			r->rho = fmax(r->rho, r->ratios[k]);
-	} else {
-		r->rho = r->rho_pred;
-	}
-	r->bound = r->rho < 1 ? r->rho / (1 - r->rho) * change / (scale > 0 ? scale : 1) : INFINITY;
-	return r->bound <= STOP_MARGIN * r->tol;
 }
 
 static double max_abs(size_t size, const double *a)
@@ -151,41 +103,6 @@ static int prepare_model(const cli_opts *o, lat_model *m, double max_updates)
 			 "than a size_t counts; lower --max-updates",
 			 max_updates, lat_model_n_fixed(m));
 		return cli_fail(o->cmd, LAT_ECONFIG, err);
-	}
-	return CLI_OK;
-}
-
-/* The stopping rule for the study of sim: the batch rule's predicted contraction rate (refused when it
- * does not contract), or NaN for online updates, whose rate is measured. */
-static int rule_setup(const cli_opts *o, const lat_model *m, lat_sim *sim, double tol, stop_rule *rule)
-{
-	double lambda_max = NAN;
-	char err[LAT_ERRLEN];
-
-	rule->nd = m->neurons * m->inputs;
-	rule->m = lat_model_n_fixed(m);
-	rule->tol = tol;
-	rule->rho_pred = NAN;
-	rule->w_prev = malloc(rule->nd * sizeof *rule->w_prev);
-	if (!rule->w_prev) {
-		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
-	}
-	memcpy(rule->w_prev, lat_sim_weights(sim), rule->nd * sizeof *rule->w_prev);
-	if (m->update == LAT_UPDATE_BATCH) {
-		size_t n_fixed;
-		const double *x = lat_sim_fixed_inputs(sim, &n_fixed);
-		if (lat_closedform_batch_rate(m->inputs, n_fixed, x, m->alpha, m->gamma, m->eta,
-					      &rule->rho_pred, &lambda_max, err)) {
-			return cli_fail(o->cmd, LAT_ESOLVER, err);
-		}
-		if (!(rule->rho_pred < 1)) {
-			snprintf(err, sizeof err,
-				 "batch updates do not converge: contraction rate %.4g >= 1 (eta (lambda_max + "
-				 "gamma) = %.3g >= 2); lower plasticity.eta below %.3g",
-				 rule->rho_pred, m->eta * (lambda_max + m->gamma),
-				 2 / (lambda_max + m->gamma));
-			return cli_fail(o->cmd, LAT_ECONFIG, err);
-		}
 	}
 	return CLI_OK;
 }
@@ -267,10 +184,10 @@ int cmd_validate(int argc, char **argv)
 	rc = run_prepare(&o, &m, o.outdir, 0, &sim);
 	if (rc)
 		goto out;
-	rc = rule_setup(&o, &m, sim, args.tol, &rule);
+	rc = validate_rule_setup(&o, &m, sim, args.tol, &rule);
 	if (rc)
 		goto out;
-	ctl.stop = stop_now;
+	ctl.stop = validate_stop_now;
 	ctl.stop_ctx = &rule;
 	o.quiet = 1;
 	rc = run_study_ctl(&o, &m, sim, o.outdir, 0, &ctl, &res);
