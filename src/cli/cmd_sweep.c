@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run.h"
 #include "sweep.h"
 #include "lateral/closedform.h"
 #include "lateral/err.h"

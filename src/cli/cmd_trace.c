@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "run.h"
 #include "lateral/err.h"
 
 int cmd_trace(int argc, char **argv)

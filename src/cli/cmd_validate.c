@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "run.h"
 #include "validate.h"
 #include "lateral/closedform.h"
 #include "lateral/err.h"

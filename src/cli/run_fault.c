@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"

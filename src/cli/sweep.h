@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "run.h"
 
 /* --vary keys, values per key, runs in a grid, characters of a key or value */
 #define MAX_KEYS 8

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "cli.h"
+#include "run.h"
 
 /* validate stops once the remaining error it predicts is below this fraction of --tol */
 #define STOP_MARGIN 0.1
