@@ -17,8 +17,6 @@ int cmd_trace(int argc, char **argv)
 	lat_model m;
 	lat_sim *sim = NULL;
 	run_result res;
-	char set[64];
-	const char *extra[1] = {set};
 	int rc = cli_parse(argc, argv, "trace", summary, "out/trace", 0, NULL, NULL, NULL, &o);
 
 	if (rc)
@@ -30,12 +28,8 @@ int cmd_trace(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_ECONFIG, "run.trace_presentations = 0: nothing to trace (set it >= 1)");
 		goto out;
 	}
-	/* Only the traced presentations are run. */
-	snprintf(set, sizeof set, "run.presentations=%zu", m.trace_presentations);
-	lat_model_clear(&m);
-	rc = cli_load_model(&o, NULL, extra, 1, &m);
-	if (rc)
-		goto out;
+	/* Only the traced presentations are run (no key constrains run.presentations beyond >= 0). */
+	m.presentations = m.trace_presentations;
 	rc = run_prepare(&o, &m, o.outdir, 1, &sim);
 	if (rc)
 		goto out;
