@@ -8,6 +8,7 @@
 #include "lateral/err.h"
 #include "lateral/layer.h"
 #include "layer_impl.h"
+#include "size.h"
 
 const char *const lat_layer_kind_names[] = {[LAT_L_CONV] = "conv",	 [LAT_L_LC] = "lc",
 					    [LAT_L_RELU] = "relu",	 [LAT_L_MAXPOOL] = "maxpool",
@@ -78,4 +79,26 @@ void lat_layer_bind(lat_layer *l, float *w, float *g, float *buf)
 	l->w = w;
 	l->g = g;
 	l->buf = buf;
+}
+
+int lat_layer_shape_check(const char *name, lat_shape in, size_t max_batch, char *err)
+{
+	size_t n;
+
+	if (in.c == 0 || in.h == 0 || in.w == 0 || max_batch == 0)
+		return lat_err_set(err, LAT_EINVAL, "%s layer: input %zux%zux%zu, max_batch %zu must be > 0",
+				   name, in.c, in.h, in.w, max_batch);
+	/* a batch of inputs in doubles fits a size_t: so does every batch product of these layers */
+	if (lat_size_mul(in.h, in.w, &n) || lat_size_mul(n, in.c, &n) || lat_size_mul(n, max_batch, &n) ||
+	    lat_size_mul(n, sizeof(double), &n))
+		return lat_err_set(err, LAT_ENOMEM,
+				   "%s layer: input %zux%zux%zu with max_batch %zu too large", name, in.c,
+				   in.h, in.w, max_batch);
+	return LAT_OK;
+}
+
+void lat_layer_no_init(lat_layer *l, gsl_rng *r)
+{
+	(void)l;
+	(void)r;
 }

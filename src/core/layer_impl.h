@@ -22,6 +22,16 @@ void lat_init_uniform(float *w, size_t n, double bound, gsl_rng *r);
  * Returns 0 when fan_in is 0. */
 double lat_kaiming_bound(size_t fan_in);
 
+/* Below this many floats per call a parallel region costs more than it saves. */
+#define LAT_LAYER_PAR_MIN 32768
+
+/* Rejects empty shapes, a zero max_batch (LAT_EINVAL) and sizes whose batch product in doubles would
+ * overflow (LAT_ENOMEM), naming the layer. */
+int lat_layer_shape_check(const char *name, lat_shape in, size_t max_batch, char *err);
+
+/* The init of a layer without parameters: nothing. */
+void lat_layer_no_init(lat_layer *l, gsl_rng *r);
+
 /* Returns a new zeroed array of n floats (at least one element), or NULL when out of memory or n
  * would overflow. Free with free(). */
 float *lat_floats_alloc(size_t n);
