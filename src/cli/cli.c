@@ -92,20 +92,15 @@ static int parse_size(const char *s, size_t *bytes)
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const char *default_outdir,
-	      int model_required, const cli_extra *extra, int (*on_extra)(const char *, const char *, void *),
-	      void *ctx, cli_opts *o)
+/* The long options of a command into longopts (32 entries): --set and --help, the output options when the
+ * command writes a directory, and the command's own (extra), numbered from 1000. */
+static void long_options(struct option *longopts, int writes_dir, const cli_extra *extra)
 {
-	struct option longopts[32];
 	size_t n_long = 0, n_extra = 0;
-	int c, idx;
 
-	memset(o, 0, sizeof *o);
-	o->cmd = cmd;
-	o->outdir = default_outdir;
 	longopts[n_long++] = (struct option){"set", required_argument, NULL, 's'};
 	longopts[n_long++] = (struct option){"help", no_argument, NULL, 'h'};
-	if (default_outdir) {
+	if (writes_dir) {
 		longopts[n_long++] = (struct option){"output", required_argument, NULL, 'o'};
 		longopts[n_long++] = (struct option){"quiet", no_argument, NULL, 'q'};
 		longopts[n_long++] = (struct option){"no-plot", no_argument, NULL, 'P'};
@@ -113,10 +108,22 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 		longopts[n_long++] = (struct option){"max-memory", required_argument, NULL, 'M'};
 	}
 	for (const cli_extra *e = extra; e && e->name && n_long < 30; e++, n_extra++)
-		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument,
-						     NULL, 1000 + (int)n_extra};
+		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument, NULL,
+						     1000 + (int)n_extra};
 	longopts[n_long] = (struct option){NULL, 0, NULL, 0};
+}
 
+int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const char *default_outdir,
+	      int model_required, const cli_extra *extra, int (*on_extra)(const char *, const char *, void *),
+	      void *ctx, cli_opts *o)
+{
+	struct option longopts[32];
+	int c, idx;
+
+	memset(o, 0, sizeof *o);
+	o->cmd = cmd;
+	o->outdir = default_outdir;
+	long_options(longopts, default_outdir != NULL, extra);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, default_outdir ? "o:s:qh" : "s:h", longopts, &idx)) != -1) {
