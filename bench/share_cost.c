@@ -68,13 +68,12 @@ static int run_layer(const char *name, lat_shape in, size_t c_out, size_t presen
 	lat_lc_geometry(l, &geom);
 	printf("%s: forward pass %.3f ms per image\n", name, 1e3 * fwd);
 	for (int m = -1; m < n_methods; m++) {
-		lat_share_opts o = {.mode = m < 0 ? LAT_SHARE_FIXEDPOINT : LAT_SHARE_CIRCUIT,
+		lat_share_opts o = {.mode = m < 0 ? LAT_SHARE_HEBBIAN : LAT_SHARE_CIRCUIT,
 				    .border = LAT_BORDER_EXCLUDE,
 				    .presentations = presentations,
 				    .iterations = 1,
 				    .eta = 0.1,
 				    .gamma = 0.01,
-				    .scale_eta = 1,
 				    .circuit = {.n = 1, .tau = 30, .tau_inh = 30, .alpha = 10, .bias = 1},
 				    .ode = {.rtol = 1e-6, .atol = 1e-9, .steady_tol = 1e-6, .t_max = 5000, .max_steps = 100000},
 				    .seed = 1};
@@ -103,7 +102,7 @@ static int run_layer(const char *name, lat_shape in, size_t c_out, size_t presen
 			}
 		}
 		printf("  %-20s %8.3f s per phase  %10.1f forward passes per presentation  pool SNR %.4f -> %.4f\n",
-		       m < 0 ? "fixedpoint" : methods[m], st.seconds, st.seconds / (double)presentations / fwd, snr0,
+		       m < 0 ? "hebbian" : methods[m], st.seconds, st.seconds / (double)presentations / fwd, snr0,
 		       lat_share_snr(s, w));
 		lat_share_free(s);
 	}

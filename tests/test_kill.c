@@ -275,7 +275,7 @@ static void test_mid_epoch_resume(void)
 	size_t np;
 
 	write_experiment("mid.cfg", "epochs = 3; batch = 5; optimizer = \"sgd\"; momentum = 0.9;",
-			 "mode = \"fixedpoint\"; every = 3; presentations = 3;");
+			 "mode = \"hebbian\"; every = 3; presentations = 3; iterations = 2;");
 	experiment_of("mid.cfg", &e);
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "data.pad=1", err), LAT_OK);
 	a = lat_experiment_trainer_alloc(&e, &status, err);

@@ -256,36 +256,40 @@ static void test_train_sizes(void)
 	    "train", exp, "--max-memory", "20K", NULL, NULL, NULL);
 }
 
-/* Training that diverges with finite numbers stops with exit 1 and names the key (sharing.eta = 1e6
- * ended at a loss of 1e15 with exit 0). */
+/* Training that diverges with finite numbers stops with exit 1 and names the key (an unbounded sharing
+ * step once ended at a loss of 1e15 with exit 0). */
 static void test_divergence(void)
 {
 	char exp[1024];
 
 	snprintf(exp, sizeof exp, "%s/tests/smoke/tiny_experiment.cfg", test_srcdir());
-	/* a sharing phase that blows the kernels up is caught in the phase, before any checkpoint */
+	/* a sharing phase that blows the kernels up is caught in the phase, before any checkpoint: the step
+	 * is bounded (share.h), but a circuit near alpha = -1 amplifies the pool mean ~ -a = 99 times */
 	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--set",
-					"sharing.mode=\"fixedpoint\"", "--set", "sharing.eta=1e6", NULL),
+					"sharing.mode=\"circuit\"", "--set", "sharing.alpha=-0.99", "--set",
+					"sharing.method=\"exact\"", "--set", "sharing.t_max=1e9", NULL),
 			1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text,
 				      "lateral train: epoch 1, batch 1: sharing phase 1, layer 1 (lc): "
 				      "share: the largest pooled weight grew from "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text,
-				      " at iteration 1, more than 1000 times: the update diverges "
-				      "(eta_eff = 111111 too large); lower sharing.eta (now 1e+06)\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, " --set sharing.eta=100000\n"));
+				      " at iteration 2, more than 1000 times: the update diverges "
+				      "(eta_eff = 0.1 too large); lower sharing.eta (now 0.1)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, " --set sharing.eta=0.01\n"));
 	test_remove_tree(out);
-	/* growing more slowly, the kernels make the next batch's loss absurd */
+	/* growing more slowly (two iterations at alpha = -0.95), the kernels make the loss absurd */
 	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--set",
-					"sharing.mode=\"fixedpoint\"", "--set", "sharing.eta=100", NULL),
+					"sharing.mode=\"circuit\"", "--set", "sharing.alpha=-0.95", "--set",
+					"sharing.iterations=2", "--set", "sharing.method=\"exact\"", "--set",
+					"sharing.t_max=1e9", NULL),
 			1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text,
 				      ", more than 1000 x ln(10 classes) = 2302.59 (a uniform guess "
 				      "scores ln(10)): training diverged, the largest weight is in layer 1 "
 				      "(lc): "));
 	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(cli_err_text, "; right after a sharing phase: lower sharing.eta (now 100)\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, " --set sharing.eta=10"));
+	    strstr(cli_err_text, "; right after a sharing phase: lower sharing.eta (now 0.1)\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, " --set sharing.eta=0.01"));
 	test_remove_tree(out);
 	/* the optimiser: SGD at lr 1000 */
 	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--set",

@@ -98,7 +98,7 @@ static void test_defaults_and_overrides(void)
 	CU_ASSERT_EQUAL(lat_experiment_set(&e, "sharing.mode=sometimes", err), LAT_ECONFIG);
 	CU_ASSERT_STRING_EQUAL(
 	    err, "--set sharing.mode=sometimes: sharing.mode: expected one of \"none\", \"instant\", "
-		 "\"fixedpoint\", \"circuit\", got a string (\"sometimes\")");
+		 "\"hebbian\", \"circuit\", \"expected\", got a string (\"sometimes\")");
 	CU_ASSERT_EQUAL(e.share_mode, LAT_SHARE_CIRCUIT);
 	CU_ASSERT_EQUAL(lat_experiment_finalize(&e, err), LAT_OK);
 	lat_experiment_clear(&e);
@@ -245,7 +245,7 @@ static void test_reaches_full_accuracy(void)
  * exactly the weights of an uninterrupted run (sharing phases included). */
 static void test_checkpoint_and_resume(void)
 {
-	const char *sharing = "sharing = { mode = \"fixedpoint\"; every = 3; presentations = 4; };\n";
+	const char *sharing = "sharing = { mode = \"hebbian\"; every = 3; presentations = 4; iterations = 2; };\n";
 	lat_experiment e;
 	lat_trainer *a, *b;
 	char err[LAT_ERRLEN] = "", p[512];

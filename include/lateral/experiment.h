@@ -66,7 +66,6 @@ typedef struct {
 	size_t share_every; /* batches between phases */
 	size_t share_presentations, share_iterations;
 	double share_eta, share_gamma;
-	int share_scale_eta;
 	lat_border share_border;
 	double tau, tau_inh, alpha, bias;
 	lat_method method;

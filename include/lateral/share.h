@@ -13,21 +13,25 @@
  * Residue classes no position falls in (when gcd(s, k) > 1, or on maps too small) are not pools. A 1x1
  * layer has one pool per channel: the whole map. d = c_in k k inputs per neuron.
  *
- * Modes (a phase changes kernels only, never biases):
- *   none        nothing;
- *   instant     every member's kernel becomes the pool mean (the alpha -> inf, gamma -> 0 limit);
- *   fixedpoint  `iterations` updates, each averaged over a batch of `presentations` noise patches:
- *                 z_i = w_i . x_i,  act_i = r_i* - b = z_i - alpha/(1+alpha) zbar  (lat_circuit_steady),
- *                 w_i -= eta_eff [ mean_batch(act_i x_i) + gamma (w_i - w_i^init) ],
- *               w^init the kernels when the phase began, zbar the pool mean of z;
- *   circuit     the same rule with act_i = r_i - b read from every pool's rate circuit integrated to its
- *               steady state by the ODE engine (started at rest, r = b, r_inh = 0, per presentation).
- * eta_eff = eta / d with scale_eta, else eta. Why: one presentation moves w_i along x by
- * eta act_i x = eta (w_i . x) x + ..., which scales the component of w_i along x by (1 - eta |x|^2);
- * with N(0, 1) patches |x|^2 ~ d, so a fixed eta diverges once eta d > 2 (a 5 x 5 x 32 kernel has
- * d = 800). Dividing by d makes eta the fraction of that component removed per presentation, the same
- * for every layer width. Noise patches have i.i.d. N(0, 1) entries from an mt19937 generator owned by
- * the object and seeded from the options; successive phases continue its stream. */
+ * Modes (a phase changes kernels only, never biases; docs/science.md section 6):
+ *   none      nothing;
+ *   instant   every member's kernel becomes the pool mean (the alpha -> inf, gamma -> 0 limit);
+ *   hebbian   the paper's idealised sleep phase: `iterations` updates, each averaged over a batch of
+ *             `presentations` noise patches,
+ *               z_i = w_i . x_i,  act_i = z_i - zbar  (the circuit's r_i* - b at alpha = infinity),
+ *               w_i -= eta_eff [ mean_batch(act_i x_i) + gamma (w_i - w_i^start) ],
+ *             w^start the kernels when the phase began, zbar the pool mean of z;
+ *   circuit   the same rule with act_i = r_i - b read from every pool's rate circuit with a finite
+ *             alpha, settled by the ODE engine (started at rest, r = b, r_inh = 0, per presentation);
+ *   expected  the hebbian phase in expectation over the noise (E x x^T = I), deterministic:
+ *               w_i -= eta_eff [ M_i (M_i w_i - (1/n) sum_j M_j w_j) + gamma (w_i - w_i^start) ],
+ *             M_i the mask of neuron i's receptive field (0 on the padding).
+ * eta_eff = min(eta, P / (P + d + 1)): one iteration maps a pool's deviations D to D (I - eta S) (plus
+ * the gamma term) with S = (1/P) sum_m x_m x_m^T and E S = I, so the mean-square contraction per
+ * iteration is (1 - eta)^2 + eta^2 (d + 1) / P, smallest at eta = P / (P + d + 1); a larger step is never
+ * faster and soon unstable. The paper's eta = 0.1 with P = 128 is below the bound for d <= 1151. Noise
+ * patches have i.i.d. N(0, 1) entries from an mt19937 generator owned by the object and seeded from the
+ * options; successive phases continue its stream. */
 #ifndef LATERAL_SHARE_H
 #define LATERAL_SHARE_H
 
@@ -43,13 +47,13 @@
 extern "C" {
 #endif
 
-typedef enum { LAT_SHARE_NONE, LAT_SHARE_INSTANT, LAT_SHARE_FIXEDPOINT, LAT_SHARE_CIRCUIT } lat_share_mode;
+typedef enum { LAT_SHARE_NONE, LAT_SHARE_INSTANT, LAT_SHARE_HEBBIAN, LAT_SHARE_CIRCUIT, LAT_SHARE_EXPECTED } lat_share_mode;
 typedef enum { LAT_BORDER_EXCLUDE, LAT_BORDER_INCLUDE } lat_border;
-/* The names in enum order, NULL-terminated: "none", "instant", "fixedpoint", "circuit"; "exclude",
- * "include". */
+/* The names in enum order, NULL-terminated: "none", "instant", "hebbian", "circuit", "expected";
+ * "exclude", "include". */
 extern const char *const lat_share_mode_names[], *const lat_border_names[];
 
-/* "none", "instant", "fixedpoint", "circuit"; LAT_EINVAL (m untouched) for anything else or NULL. */
+/* "none", "instant", "hebbian", "circuit", "expected"; LAT_EINVAL (m untouched) for anything else or NULL. */
 int lat_share_mode_parse(const char *s, lat_share_mode *m);
 /* Static string; "unknown" for a value outside the enum. */
 const char *lat_share_mode_name(lat_share_mode m);
@@ -60,10 +64,9 @@ const char *lat_border_name(lat_border b);
 typedef struct {
 	lat_share_mode mode;
 	lat_border border;
-	size_t presentations, iterations; /* per phase; both >= 1 in fixedpoint and circuit modes */
-	double eta;			  /* learning rate (finite, > 0) in fixedpoint and circuit modes */
-	double gamma;			  /* pull towards w^init (finite, >= 0) */
-	int scale_eta;			  /* 1: eta_eff = eta / d (see the top of this file) */
+	size_t presentations, iterations; /* per phase (>= 1) in the hebbian, circuit and expected modes */
+	double eta;			  /* learning rate (finite, > 0); the step is eta_eff (above) */
+	double gamma;			  /* pull towards w^start (finite, >= 0) */
 	lat_circuit circuit; /* tau, tau_inh, alpha, bias; n is ignored (the module sets it per pool
 			      * size); linear units and a constant bias are required */
 	lat_ode_opts ode;    /* method and tolerances of the circuit mode (ignored otherwise) */

@@ -64,11 +64,10 @@ static const lat_cfg_key keys[] = {
 	{"train", "lr_gamma", LAT_CFG_DOUBLE, OFF(lr_gamma), POS, 0, 1e3, 0.1, NULL, 0, 0},
 	{"sharing", "mode", LAT_CFG_ENUM, OFF(share_mode), 0, 0, 0, LAT_SHARE_NONE, lat_share_mode_names, 0, 0},
 	{"sharing", "every", LAT_CFG_SIZE, OFF(share_every), IN, 1, BIG, 10, NULL, 0, 0},
-	{"sharing", "presentations", LAT_CFG_SIZE, OFF(share_presentations), IN, 1, 1e6, 16, NULL, 0, 0},
-	{"sharing", "iterations", LAT_CFG_SIZE, OFF(share_iterations), IN, 1, 1e6, 1, NULL, 0, 0},
+	{"sharing", "presentations", LAT_CFG_SIZE, OFF(share_presentations), IN, 1, 1e6, 128, NULL, 0, 0},
+	{"sharing", "iterations", LAT_CFG_SIZE, OFF(share_iterations), IN, 1, 1e6, 100, NULL, 0, 0},
 	{"sharing", "eta", LAT_CFG_DOUBLE, OFF(share_eta), POS, 0, 1e6, 0.1, NULL, 0, 0},
-	{"sharing", "gamma", LAT_CFG_DOUBLE, OFF(share_gamma), IN, 0, 1e6, 0.01, NULL, 0, 0},
-	{"sharing", "scale_eta", LAT_CFG_BOOL, OFF(share_scale_eta), 0, 0, 0, 1, NULL, 0, 0},
+	{"sharing", "gamma", LAT_CFG_DOUBLE, OFF(share_gamma), IN, 0, 1e6, 1e-5, NULL, 0, 0},
 	{"sharing", "border", LAT_CFG_ENUM, OFF(share_border), 0, 0, 0, LAT_BORDER_EXCLUDE, lat_border_names, 0, 0},
 	{"sharing", "tau", LAT_CFG_DOUBLE, OFF(tau), POS, 0, 1e12, 30, NULL, 0, 0},
 	{"sharing", "tau_inh", LAT_CFG_DOUBLE, OFF(tau_inh), POS, 0, 1e12, 30, NULL, 0, 0},
@@ -314,6 +313,16 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 		    "\"%s\"",
 		    src, at, e->n_layers - 1, lat_layer_kind_name(last->kind));
 	}
+	/* gamma pulls towards the kernels at the start of the phase: at the only update of a one-iteration
+	 * phase they are the kernels themselves, so gamma changes nothing */
+	if ((e->share_mode == LAT_SHARE_HEBBIAN || e->share_mode == LAT_SHARE_CIRCUIT ||
+	     e->share_mode == LAT_SHARE_EXPECTED) &&
+	    e->share_iterations == 1 && e->share_gamma > 0)
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: sharing.gamma = %g has no effect with sharing.iterations = 1 (the pull towards "
+				   "the phase's starting kernels is 0 at its only update): set sharing.iterations >= 2 "
+				   "or sharing.gamma = 0",
+				   src, e->share_gamma);
 	return LAT_OK;
 }
 
@@ -371,7 +380,6 @@ void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
 		      .iterations = e->share_iterations,
 		      .eta = e->share_eta,
 		      .gamma = e->share_gamma,
-		      .scale_eta = e->share_scale_eta,
 		      .circuit = {.n = 1, .tau = e->tau, .tau_inh = e->tau_inh, .alpha = e->alpha, .bias = e->bias},
 		      .ode = {.method = e->method,
 			      .rtol = e->rtol,

@@ -1,6 +1,6 @@
 /* share.c: sharing phases of an lc layer's pools: w_i -= eta [ mean(act_i x_i) + gamma (w_i - w_i^init) ].
  *
- * Data flow of one iteration (fixedpoint and circuit modes), P = presentations:
+ * Data flow of one iteration (hebbian and circuit modes), P = presentations:
  *   patches (P x d)  --gather per position-->  X_pos (P x d)          (tiled map seen by position pos)
  *   Z[c][pos][m]  = W[c][pos] . X_pos[m]          one dgemm per position over all channels
  *   act[c][pos][m] = r* - b of the pool circuit    (analytic steady state, or ODE-settled batch)
@@ -73,9 +73,9 @@ struct lat_share {
 	double *mean, *mean0;	/* d each */
 };
 
-const char *const lat_share_mode_names[] = {[LAT_SHARE_NONE] = "none", [LAT_SHARE_INSTANT] = "instant",
-					     [LAT_SHARE_FIXEDPOINT] = "fixedpoint",
-					     [LAT_SHARE_CIRCUIT] = "circuit", NULL};
+const char *const lat_share_mode_names[] = {[LAT_SHARE_NONE] = "none",	      [LAT_SHARE_INSTANT] = "instant",
+					     [LAT_SHARE_HEBBIAN] = "hebbian",	      [LAT_SHARE_CIRCUIT] = "circuit",
+					     [LAT_SHARE_EXPECTED] = "expected", NULL};
 const char *const lat_border_names[] = {[LAT_BORDER_EXCLUDE] = "exclude", [LAT_BORDER_INCLUDE] = "include", NULL};
 #define N_MODES (sizeof lat_share_mode_names / sizeof lat_share_mode_names[0] - 1)
 #define N_BORDERS (sizeof lat_border_names / sizeof lat_border_names[0] - 1)
@@ -133,7 +133,13 @@ static double now_seconds(void)
 
 static int iterative(lat_share_mode m)
 {
-	return m == LAT_SHARE_FIXEDPOINT || m == LAT_SHARE_CIRCUIT;
+	return m == LAT_SHARE_HEBBIAN || m == LAT_SHARE_CIRCUIT || m == LAT_SHARE_EXPECTED;
+}
+
+/* Modes that draw noise patches (expected takes their expectation instead). */
+static int sampled(lat_share_mode m)
+{
+	return m == LAT_SHARE_HEBBIAN || m == LAT_SHARE_CIRCUIT;
 }
 
 static int check_geometry(const lat_lc_geom *g, char *err)
@@ -161,7 +167,7 @@ static int check_opts(const lat_share_opts *o, char *err)
 {
 	lat_circuit c;
 
-	if ((unsigned)o->mode > LAT_SHARE_CIRCUIT)
+	if ((unsigned)o->mode > LAT_SHARE_EXPECTED)
 		return lat_err_set(err, LAT_EINVAL, "share: unknown mode %d", (int)o->mode);
 	if ((unsigned)o->border > LAT_BORDER_INCLUDE)
 		return lat_err_set(err, LAT_EINVAL, "share: unknown border option %d", (int)o->border);
@@ -356,7 +362,9 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 		status = lat_err_set(err, LAT_EINVAL, "share: layer too large");
 		goto out;
 	}
-	s->eta_eff = o->scale_eta ? o->eta / (double)s->d : o->eta;
+	/* one iteration maps the deviations D to D (I - eta S), E S = I: the mean-square contraction
+	 * (1 - eta)^2 + eta^2 (d + 1) / P is smallest at eta = P / (P + d + 1), so no step beyond it helps */
+	s->eta_eff = fmin(o->eta, (double)o->presentations / ((double)o->presentations + (double)s->d + 1));
 	status = build_pools(s, err);
 	if (!status)
 		status = build_groups(s, err);
@@ -373,7 +381,7 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the workspaces");
 		goto out;
 	}
-	if (iterative(o->mode)) {
+	if (sampled(o->mode)) {
 		s->r = gsl_rng_alloc(gsl_rng_mt19937);
 		s->grad = malloc(s->n_kernel * sizeof *s->grad);
 		s->patch = malloc(P * s->d * sizeof *s->patch);
@@ -575,26 +583,58 @@ static int update(lat_share *s)
 	return bad;
 }
 
-/* act = r* - b from the analytic steady state, pool by pool and presentation by presentation */
-static int act_fixedpoint(lat_share *s, char *err)
+/* act = z_i - zbar, the circuit's r* - b at alpha = infinity (the paper's idealised phase), pool by pool
+ * and presentation by presentation */
+static void act_hebbian(lat_share *s)
 {
 	size_t P = s->o.presentations;
-	int status = LAT_OK;
 
-	for (size_t gi = 0; gi < s->n_groups && !status; gi++) {
-		const share_group *gr = s->groups + gi;
-		for (size_t q = 0; q < gr->n_pools && !status; q++) {
-			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
-			for (size_t m = 0; m < P && !status; m++) {
-				for (size_t i = 0; i < gr->n; i++)
-					s->zp[i] = s->zeta[mem[i] * P + m];
-				status = lat_circuit_steady(&gr->c, s->zp, s->ystar, err);
-				for (size_t i = 0; i < gr->n && !status; i++)
-					s->act[mem[i] * P + m] = s->ystar[i] - gr->c.bias;
-			}
+	for (size_t p = 0; p < s->n_pools; p++) {
+		size_t n = s->pool_start[p + 1] - s->pool_start[p];
+		const size_t *mem = s->members + s->pool_start[p];
+		for (size_t m = 0; m < P; m++) {
+			double zbar = 0;
+			for (size_t i = 0; i < n; i++)
+				zbar += s->zeta[mem[i] * P + m];
+			zbar /= (double)n;
+			for (size_t i = 0; i < n; i++)
+				s->act[mem[i] * P + m] = s->zeta[mem[i] * P + m] - zbar;
 		}
 	}
-	return status;
+}
+
+/* One iteration of the hebbian phase in expectation over the noise (E x x^T = I): with M_i the mask of
+ * neuron i's receptive field (0 on the padding), its step is
+ *   w_i -= eta [ M_i (M_i w_i - (1/n) sum_j M_j w_j) + gamma (w_i - w_i^start) ].
+ * Nonzero when a weight became non-finite. */
+static int update_expected(lat_share *s)
+{
+	size_t d = s->d;
+	double *mbar = s->scratch, *g = s->scratch + d;
+	int bad = 0;
+
+	for (size_t p = 0; p < s->n_pools; p++) {
+		size_t n = s->pool_start[p + 1] - s->pool_start[p];
+		const size_t *mem = s->members + s->pool_start[p];
+		memset(mbar, 0, d * sizeof *mbar);
+		for (size_t i = 0; i < n; i++) {
+			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
+			const double *wi = s->wd + mem[i] * d;
+			for (size_t j = 0; j < d; j++)
+				mbar[j] += src[j] == SRC_PAD ? 0 : wi[j];
+		}
+		for (size_t j = 0; j < d; j++)
+			mbar[j] /= (double)n;
+		/* every g_i uses the pool's mean before the step: the members update simultaneously */
+		for (size_t i = 0; i < n; i++) {
+			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
+			double *wi = s->wd + mem[i] * d;
+			for (size_t j = 0; j < d; j++)
+				g[j] = src[j] == SRC_PAD ? 0 : wi[j] - mbar[j];
+			bad |= lat_rule_step_row(d, wi, wi, s->w0 + mem[i] * d, NULL, g, 1.0, 0, s->eta_eff, s->o.gamma);
+		}
+	}
+	return bad;
 }
 
 /* act = r - b from one settle per group of every pool's circuit times every presentation; the first
@@ -704,16 +744,20 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	if (s->o.mode == LAT_SHARE_INSTANT)
 		share_instant(s);
 	for (it = 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
-		for (size_t i = 0; i < P * s->d; i++)
-			s->patch[i] = gsl_ran_gaussian_ziggurat(s->r, 1.0);
-		drives(s);
-		if (s->o.mode == LAT_SHARE_FIXEDPOINT)
-			status = act_fixedpoint(s, err);
-		else
-			status = act_circuit(s, &sv, err);
-		if (status)
-			goto out;
-		bad = update(s);
+		if (s->o.mode == LAT_SHARE_EXPECTED) {
+			bad = update_expected(s);
+		} else {
+			for (size_t i = 0; i < P * s->d; i++)
+				s->patch[i] = gsl_ran_gaussian_ziggurat(s->r, 1.0);
+			drives(s);
+			if (s->o.mode == LAT_SHARE_HEBBIAN)
+				act_hebbian(s);
+			else
+				status = act_circuit(s, &sv, err);
+			if (status)
+				goto out;
+			bad = update(s);
+		}
 		big = max_abs(s, s->wd);
 		if (bad || !isfinite(big)) {
 			status = lat_err_set(

@@ -42,7 +42,7 @@ struct lat_trainer {
 	lat_share *share[MAX_LC];
 	lat_epoch_stats stats;
 	int in_epoch;	       /* between lat_trainer_begin_epoch and the step that ends the epoch */
-	int shared_last;       /* a fixedpoint or circuit sharing phase ran after the last optimiser step */
+	int shared_last;       /* a hebbian, circuit or expected sharing phase ran after the last optimiser step */
 	int fault_in_sharing;  /* the last error came from a sharing phase or the batch right after one */
 	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
 };
@@ -517,7 +517,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		rc = share_phase(t, msg);
 		t->fault_in_sharing = rc != LAT_OK;
 		/* instant sharing copies pool means: it cannot blow weights up, and has no eta */
-		t->shared_last = t->mode == LAT_SHARE_FIXEDPOINT || t->mode == LAT_SHARE_CIRCUIT;
+		t->shared_last = t->mode != LAT_SHARE_INSTANT;
 		if (rc)
 			return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1,
 					   t->stats.batches, msg);
