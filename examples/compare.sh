@@ -71,7 +71,7 @@ while [ "$i" -lt "$nrows" ]; do
 	i=$((i + 1))
 	# each record, plus the final SNR of the first two lc layers ("inf": identical kernels in every pool)
 	for seed in $SEEDS; do
-		snr=$(tail -n 1 "$OUT/row$i-seed$seed/epochs.jsonl" | sed -n 's/.*"snr": \[\([^]]*\)\].*/\1/p' |
+		snr=$(tail -n 1 "$OUT/row$i-seed$seed/epochs.jsonl" | sed -n 's/.*"snr_channel": \[\([^]]*\)\].*/\1/p' |
 			awk -F', *' '{ for (k = 1; k <= 2; k++) printf "|%s", ($k == "" ? "-" : ($k == "null" ? "inf" : $k)) }')
 		echo "$(cat "$OUT/row$i-seed$seed.run")$snr" >> "$OUT/runs.txt.tmp"
 	done

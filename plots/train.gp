@@ -14,7 +14,7 @@ set key bottom right
 set ylabel 'accuracy (%)'
 plot data using 3:7 with linespoints lw 2 title 'train', \
      data using 3:9 with linespoints lw 2 title 'test'
-set ylabel 'lc layer SNR (mean |mean| / std)'
+set ylabel 'lc layer snr\_pool'
 set logscale y
 set key top left
 if (n_lc > 0) {

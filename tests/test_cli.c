@@ -365,7 +365,8 @@ static void test_train_and_eval(void)
 	path_in(dir, "train");
 	CU_ASSERT_EQUAL(run("train", "-q", "--no-plot", "-o", dir, cfg, NULL), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"epoch\": 2"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"snr\": ["));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"snr_pool\": ["));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"snr_channel\": ["));
 	/* 3 batches per epoch, a phase every 2 batches counted across epochs: 1 in epoch 1, 2 in epoch 2. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 1,"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 2,"));

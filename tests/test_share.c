@@ -638,6 +638,72 @@ static void test_step_bound(void)
 	free(w0);
 }
 
+/* snr_pool and snr_channel by hand on an 8 x 8 map (k 3, pad 1): the interior is 6 x 6, so each of the
+ * 9 pools of a channel holds 4 interior neurons (borders excluded); snr_channel averages |mean| / std
+ * (unbiased) over the 36 interior positions per channel and tap. */
+static void test_snr_figures(void)
+{
+	lat_lc_geom g = geom(2, 8, 8, 3, 3, 1);
+	lat_share_opts o = opts(LAT_SHARE_NONE, LAT_BORDER_EXCLUDE);
+	size_t d = kernel_size(&g), H = g.h_out, W = g.w_out;
+	float *w = random_weights(&g, 51);
+	double pool_sum = 0, chan_sum = 0;
+	size_t n_pools = 0;
+	lat_share_pools r;
+	char err[LAT_ERRLEN];
+	lat_share *sh;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	for (size_t k = 0; k < n_neurons(&g) * d; k++) /* a common part so that the means are not 0 */
+		w[k] += 0.5f;
+	for (size_t c = 0; c < g.c_out; c++) {
+		for (size_t p = 0; p < 3; p++)
+			for (size_t q = 0; q < 3; q++) {
+				double snr = 0;
+				for (size_t j = 0; j < d; j++) {
+					double m = 0, v = 0, n = 0;
+					for (size_t y = 1; y + 1 < H; y++)
+						for (size_t x = 1; x + 1 < W; x++)
+							if (y % 3 == p && x % 3 == q) {
+								m += w[((c * H + y) * W + x) * d + j];
+								n++;
+							}
+					m /= n;
+					for (size_t y = 1; y + 1 < H; y++)
+						for (size_t x = 1; x + 1 < W; x++)
+							if (y % 3 == p && x % 3 == q) {
+								double e = w[((c * H + y) * W + x) * d + j] - m;
+								v += e * e / n;
+							}
+					snr += m * m / v / (double)d;
+				}
+				pool_sum += snr;
+				n_pools++;
+			}
+		for (size_t j = 0; j < d; j++) {
+			double m = 0, v = 0;
+			for (size_t y = 1; y + 1 < H; y++)
+				for (size_t x = 1; x + 1 < W; x++)
+					m += w[((c * H + y) * W + x) * d + j] / 36.0;
+			for (size_t y = 1; y + 1 < H; y++)
+				for (size_t x = 1; x + 1 < W; x++) {
+					double e = w[((c * H + y) * W + x) * d + j] - m;
+					v += e * e / 35.0;
+				}
+			chan_sum += fabs(m) / sqrt(v);
+		}
+	}
+	sh = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sh);
+	CU_ASSERT_EQUAL(lat_share_measure(sh, w, &r, err), LAT_OK);
+	CU_ASSERT_EQUAL(r.n_pools, 27);
+	CU_ASSERT_EQUAL(n_pools, 27);
+	CU_ASSERT_DOUBLE_EQUAL(r.snr, pool_sum / 27, 1e-9 * pool_sum);
+	CU_ASSERT_DOUBLE_EQUAL(r.snr_channel, chan_sum / (double)(g.c_out * d), 1e-9 * chan_sum);
+	lat_share_free(sh);
+	free(w);
+}
+
 static void test_errors(void)
 {
 	lat_lc_geom g = geom(1, 7, 7, 2, 3, 1);
@@ -703,6 +769,7 @@ static CU_TestInfo tests[] = {{"mode and border names", test_names},
 			      {"circuit at alpha 1e8 = hebbian (exact, auto)", test_circuit_large_alpha_is_hebbian},
 			      {"1x1 layer ends at the closed form (circuit, expected)", test_closed_form},
 			      {"the step is bounded by P / (P + d + 1)", test_step_bound},
+			      {"snr_pool and snr_channel by hand, borders excluded", test_snr_figures},
 			      {"errors leave w unchanged", test_errors},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {{.pName = "share", .pTests = tests}, CU_SUITE_INFO_NULL};

@@ -78,6 +78,8 @@ typedef struct {
 	double snr_before, snr_after; /* mean over pools (of >= 2 members) of the kernels' pool SNR */
 	double mos_before, mos_after; /* the same for the mean over coordinates of |mean| / std */
 	double cos_mean;	      /* mean over pools of cos(wbar after, wbar before) */
+	double dev_ratio;	      /* sqrt(dev2 after / dev2 before): how far the deviations shrank */
+	double mean_ratio;	      /* sqrt(mean2 after / mean2 before): how far the pool means shrank */
 	double max_steady_error;      /* circuit: max |y - y*| of the cross-checked circuits; else NaN */
 	long ode_steps, rhs_evals;    /* summed over the phase's settles (circuit mode) */
 	double seconds;		      /* wall-clock time of the phase */
@@ -88,9 +90,15 @@ typedef struct {
  * perfectly shared kernels report snr = mos = +inf. */
 typedef struct {
 	size_t n_pools;	      /* pools that entered the means */
-	double snr;	      /* mean over pools of (1/d) sum_j m_j^2 / v_j (v_j with 1/N normalisation) */
+	double snr;	      /* snr_pool: mean over pools of (1/d) sum_j m_j^2 / v_j (v_j with 1/N normalisation) */
 	double inv_snr;	      /* 1 / snr */
 	double mean_over_std; /* mean over pools and coordinates of |m_j| / sqrt(v_j) */
+	/* snr_channel, the paper's network figure: for each output channel and kernel tap, |mean| / std
+	 * (unbiased) over the output positions whose receptive field does not overlap the padding, averaged
+	 * over channels and taps (NaN with fewer than two such positions) */
+	double snr_channel;
+	double dev2;  /* sum over pooled kernels of |w_i - wbar|^2 */
+	double mean2; /* sum over pools of |wbar|^2 */
 } lat_share_pools;
 
 typedef struct lat_share lat_share;

@@ -109,6 +109,15 @@ int lat_trainer_has_validation(const lat_trainer *t);
 size_t lat_trainer_n_lc(const lat_trainer *t);
 double lat_trainer_lc_snr(const lat_trainer *t, size_t i);
 
+/* The two SNR figures of lc layer i's kernels now (docs/science.md section 5): snr_pool (mean over its
+ * mod-k pools of (1/d) sum_j m_j^2 / v_j) and snr_channel (the paper's |mean| / std per channel and tap
+ * over the interior positions). NaN when they cannot be measured. */
+void lat_trainer_lc_snrs(const lat_trainer *t, size_t i, double *snr_pool, double *snr_channel);
+
+/* The mean over this epoch's sharing phases of lc layer i's deviation and pool-mean shrink factors
+ * (lat_share_stats.dev_ratio, mean_ratio); NaN when no phase ran. */
+void lat_trainer_lc_shrink(const lat_trainer *t, size_t i, double *dev, double *mean);
+
 /* Samples in the training / test split. */
 size_t lat_trainer_n_train(const lat_trainer *t);
 size_t lat_trainer_n_test(const lat_trainer *t);

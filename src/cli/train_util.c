@@ -166,23 +166,34 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
 
 	if (rc)
 		return rc;
-	used = (size_t)snprintf(
-	    line, size,
-	    "{\"epoch\": %zu, \"train_loss\": %.6f, \"train_acc\": %.4f, \"test_acc\": %.4f, "
-	    "\"test_loss\": %.6f, \"snr\": [",
-	    epoch, s->loss_sum / (double)s->samples, 100.0 * (double)s->correct / (double)s->samples, acc,
-	    loss);
-	for (size_t i = 0; i < lat_trainer_n_lc(t) && used < size; i++) {
-		double v = lat_trainer_lc_snr(t, i);
-		used += (size_t)snprintf(line + used, size - used, isfinite(v) ? "%s%.6g" : "%snull",
-					 i ? ", " : "", v);
+	used = (size_t)snprintf(line, size,
+				"{\"epoch\": %zu, \"train_loss\": %.6f, \"train_acc\": %.4f, \"test_acc\": %.4f, "
+				"\"test_loss\": %.6f",
+				epoch, s->loss_sum / (double)s->samples,
+				100.0 * (double)s->correct / (double)s->samples, acc, loss);
+	/* per lc layer: the two SNR figures now, and the shrink factors of this epoch's phases */
+	for (int which = 0; which < 4 && used < size; which++) {
+		static const char *const keys[] = {"snr_pool", "snr_channel", "share_dev", "share_mean"};
+		if (which >= 2 && s->phases == 0)
+			break;
+		used += (size_t)snprintf(line + used, size - used, ", \"%s\": [", keys[which]);
+		for (size_t i = 0; i < lat_trainer_n_lc(t) && used < size; i++) {
+			double v[2];
+			if (which < 2)
+				lat_trainer_lc_snrs(t, i, &v[0], &v[1]);
+			else
+				lat_trainer_lc_shrink(t, i, &v[0], &v[1]);
+			used += (size_t)snprintf(line + used, size - used, isfinite(v[which % 2]) ? "%s%.6g" : "%snull",
+						 i ? ", " : "", v[which % 2]);
+		}
+		if (used < size)
+			used += (size_t)snprintf(line + used, size - used, "]");
 	}
 	if (used < size)
-		used +=
-		    (size_t)snprintf(line + used, size - used,
-				     "], \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
-				     "\"share_seconds\": %.3f",
-				     seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
+		used += (size_t)snprintf(line + used, size - used,
+					 ", \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
+					 "\"share_seconds\": %.3f",
+					 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
 	if (used < size && isfinite(s->share_steady_error))
 		used += (size_t)snprintf(line + used, size - used, ", \"share_steady_error\": %.3g",
 					 s->share_steady_error);

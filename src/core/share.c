@@ -470,6 +470,35 @@ void lat_share_input(const lat_share *s, const double *patch, size_t y, size_t x
 	gather(s, patch, y * s->g.w_out + x, xv);
 }
 
+/* snr_channel (lat_share_pools): per output channel and tap, |mean| / std (unbiased) over the interior
+ * positions, averaged; NaN with fewer than two interior positions. */
+static double channel_snr(const lat_share *s, const float *w)
+{
+	size_t d = s->d, n_in = 0;
+	double sum = 0;
+
+	for (size_t pos = 0; pos < s->n_pos; pos++)
+		n_in += !s->border[pos];
+	if (n_in < 2)
+		return NAN;
+	for (size_t c = 0; c < s->g.c_out; c++)
+		for (size_t j = 0; j < d; j++) {
+			double m = 0, v = 0;
+			for (size_t pos = 0; pos < s->n_pos; pos++)
+				if (!s->border[pos])
+					m += w[(c * s->n_pos + pos) * d + j];
+			m /= (double)n_in;
+			for (size_t pos = 0; pos < s->n_pos; pos++)
+				if (!s->border[pos]) {
+					double e = w[(c * s->n_pos + pos) * d + j] - m;
+					v += e * e;
+				}
+			v /= (double)(n_in - 1);
+			sum += v > 0 ? fabs(m) / sqrt(v) : (m != 0 ? INFINITY : 0);
+		}
+	return sum / (double)(s->g.c_out * d);
+}
+
 /* Pool statistics of the float kernels w, with buf (max_pool x d) as scratch. */
 static void measure(const lat_share *s, const float *w, double *buf, lat_share_pools *r)
 {
@@ -477,6 +506,7 @@ static void measure(const lat_share *s, const float *w, double *buf, lat_share_p
 	double snr = 0, mos = 0;
 
 	r->n_pools = 0;
+	r->dev2 = r->mean2 = 0;
 	for (size_t p = 0; p < s->n_pools; p++) {
 		size_t n = s->pool_start[p + 1] - s->pool_start[p];
 		const size_t *mem = s->members + s->pool_start[p];
@@ -489,9 +519,17 @@ static void measure(const lat_share *s, const float *w, double *buf, lat_share_p
 		lat_metrics_pool(n, d, buf, buf, &ps); /* wbar_init is irrelevant: cos_mean is not used */
 		snr += ps.snr;
 		mos += ps.mean_over_std;
+		lat_metrics_mean(n, d, buf, buf + n * d);
+		for (size_t j = 0; j < d; j++) {
+			double m = buf[n * d + j];
+			for (size_t i = 0; i < n; i++)
+				r->dev2 += (buf[i * d + j] - m) * (buf[i * d + j] - m);
+			r->mean2 += m * m;
+		}
 		r->n_pools++;
 	}
 	r->snr = r->n_pools ? snr / (double)r->n_pools : NAN;
+	r->snr_channel = channel_snr(s, w);
 	r->inv_snr = 1.0 / r->snr;
 	r->mean_over_std = r->n_pools ? mos / (double)r->n_pools : NAN;
 }
@@ -786,6 +824,8 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	measure(s, w, s->scratch, &after);
 	sv.snr_after = after.snr;
 	sv.mos_after = after.mean_over_std;
+	sv.dev_ratio = sqrt(after.dev2 / before.dev2);
+	sv.mean_ratio = sqrt(after.mean2 / before.mean2);
 out:
 	sv.seconds = now_seconds() - t0;
 	if (st)

@@ -40,6 +40,9 @@ struct lat_trainer {
 	size_t n_lc;
 	size_t lc_layer[MAX_LC]; /* index of the i-th lc layer in the network */
 	lat_share *share[MAX_LC];
+	/* this epoch's sharing phases, per lc layer: sums and counts of the finite deviation and mean
+	 * shrink factors (lat_share_stats.dev_ratio, mean_ratio) */
+	double shrink[MAX_LC][4];
 	lat_epoch_stats stats;
 	int in_epoch;	       /* between lat_trainer_begin_epoch and the step that ends the epoch */
 	int shared_last;       /* a hebbian, circuit or expected sharing phase ran after the last optimiser step */
@@ -305,6 +308,7 @@ void lat_trainer_begin_epoch(lat_trainer *t)
 		return;
 	}
 	memset(&t->stats, 0, sizeof t->stats);
+	memset(t->shrink, 0, sizeof t->shrink);
 	t->stats.share_steady_error = NAN;
 }
 
@@ -437,6 +441,14 @@ static int share_phase(lat_trainer *t, char *err)
 		lat_share_reseed(t->share[i], t->e->seed * 104729u + t->phases * 131u + i);
 		lat_share_stats st;
 		rc = lat_share_phase(t->share[i], l->w, &st, msg);
+		if (!rc && isfinite(st.dev_ratio)) {
+			t->shrink[i][0] += st.dev_ratio;
+			t->shrink[i][2]++;
+		}
+		if (!rc && isfinite(st.mean_ratio)) {
+			t->shrink[i][1] += st.mean_ratio;
+			t->shrink[i][3]++;
+		}
 		if (!rc && isfinite(st.max_steady_error))
 			t->stats.share_steady_error =
 			    isnan(t->stats.share_steady_error)
@@ -585,6 +597,28 @@ size_t lat_trainer_n_lc(const lat_trainer *t)
 	return t->n_lc;
 }
 
+void lat_trainer_lc_snrs(const lat_trainer *t, size_t i, double *snr_pool, double *snr_channel)
+{
+	lat_share_pools p;
+
+	*snr_pool = *snr_channel = NAN;
+	if (i < t->n_lc && !lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL)) {
+		*snr_pool = p.snr;
+		*snr_channel = p.snr_channel;
+	}
+}
+
+void lat_trainer_lc_shrink(const lat_trainer *t, size_t i, double *dev, double *mean)
+{
+	*dev = *mean = NAN;
+	if (i >= t->n_lc)
+		return;
+	if (t->shrink[i][2] > 0)
+		*dev = t->shrink[i][0] / t->shrink[i][2];
+	if (t->shrink[i][3] > 0)
+		*mean = t->shrink[i][1] / t->shrink[i][3];
+}
+
 double lat_trainer_lc_snr(const lat_trainer *t, size_t i)
 {
 	lat_share_pools p;
@@ -646,8 +680,8 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 /* ---- checkpoints ---- */
 
 /* checkpoint.bin: a container (ckpt.h) of kind LAT_CKPT_TRAIN with these sections. */
-#define CKPT_VERSION 1u
-enum { K_HDR, K_STATS, K_PARAMS, K_BUFFERS, K_OPT, K_N_SECTIONS };
+#define CKPT_VERSION 2u
+enum { K_HDR, K_STATS, K_PARAMS, K_BUFFERS, K_OPT, K_SHRINK, K_N_SECTIONS };
 /* The header's counts, in this order: sizes, counters, and the position within the epoch with the
  * statistics of that epoch so far (mid-epoch checkpoints; 0 at an epoch boundary). */
 enum {
@@ -669,6 +703,7 @@ enum { S_LOSS_SUM, S_SHARE_SECONDS, S_TRAIN_SECONDS, S_STEADY_ERROR, S_COUNT };
 
 int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 {
+	static const double zero_shrink[MAX_LC][4] = {{0}};
 	size_t n_state;
 	float *state = lat_optim_state(t->opt, &n_state);
 	uint64_t h[H_COUNT] = {0};
@@ -701,6 +736,9 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 	lat_ckpt_put(w, LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, lat_net_buffers(t->net),
 		     h[H_BUFFERS]);
 	lat_ckpt_put(w, LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, state, n_state);
+	/* the epoch's shrink factors so far, as the statistics: only within an epoch */
+	lat_ckpt_put(w, LAT_CKPT_TAG('S', 'H', 'R', 'K'), LAT_CKPT_F64,
+		     t->in_epoch || t->resume_batches ? &t->shrink[0][0] : &zero_shrink[0][0], 4 * t->n_lc);
 	return lat_ckpt_writer_commit(w, err);
 }
 
@@ -800,6 +838,18 @@ static int check_counters(const lat_trainer *t, const char *path, const lat_ckpt
 		    (unsigned long long)h[H_GLOBAL_BATCH], (unsigned long long)h[H_OPT_STEPS],
 		    (unsigned long long)h[H_PHASES]);
 	}
+	/* the shrink factors: sums of ratios (>= 0) and counts of phases of this epoch */
+	for (size_t k = 0; k < 4 * t->n_lc; k++) {
+		double v = lat_ckpt_f64(&secs[K_SHRINK], k);
+		int count = k % 4 >= 2;
+		if (!(isfinite(v) && v >= 0) || (count && (v != floor(v) || v > (double)h[H_EPOCH_PHASES])) ||
+		    (h[H_BATCH] == 0 && v != 0))
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: corrupt checkpoint: sharing %s of lc layer %zu is %g (%llu phases in the "
+					   "epoch so far)",
+					   path, count ? "phase count" : "shrink factor sum", k / 4 + 1, v,
+					   (unsigned long long)h[H_EPOCH_PHASES]);
+	}
 	return LAT_OK;
 }
 
@@ -854,7 +904,9 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	     0},
 	    {LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, LAT_CKPT_ANY, "parameters", NULL, 0},
 	    {LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "running statistics", NULL, 0},
-	    {LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "optimiser state", NULL, 0}};
+	    {LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "optimiser state", NULL, 0},
+	    {LAT_CKPT_TAG('S', 'H', 'R', 'K'), LAT_CKPT_F64, 4 * t->n_lc, "sharing shrink factors of the epoch so far",
+	     NULL, 0}};
 	lat_ckpt *c = NULL;
 	uint64_t h[H_COUNT];
 	double st[S_COUNT];
@@ -882,6 +934,9 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	memcpy(lat_net_buffers(t->net), bufs, n_buffers * sizeof *bufs);
 	lat_ckpt_get_f32(&secs[K_PARAMS], lat_net_params(t->net));
 	lat_ckpt_get_f32(&secs[K_OPT], state);
+	memset(t->shrink, 0, sizeof t->shrink);
+	for (size_t k = 0; k < 4 * t->n_lc; k++)
+		t->shrink[k / 4][k % 4] = lat_ckpt_f64(&secs[K_SHRINK], k);
 	*lat_optim_steps(t->opt) = (unsigned long)h[H_OPT_STEPS];
 	t->epoch = (size_t)h[H_EPOCH];
 	t->global_batch = h[H_GLOBAL_BATCH];
