@@ -1104,6 +1104,63 @@ static void test_batcher_bad_opts(void)
 	lat_dataset_clear(&d);
 }
 
+/* Canvas placement: every image lands whole at an offset within its ranges, the rest of the canvas is 0,
+ * labels follow their images, both ends of a range occur; errors leave the data as they were. */
+static void test_place(void)
+{
+	const size_t n = 200, c = 2, h = 3, w = 4, canvas = 10, off[4] = {1, 5, 2, 4};
+	size_t seen_x[10] = {0}, seen_y[10] = {0}, bad = 0;
+	lat_dataset d;
+	char err[LAT_ERRLEN];
+	float *orig;
+
+	make_dataset(&d, n, c, h, w, 10);
+	for (size_t k = 0; k < n * c * h * w; k++)
+		d.x[k] = (float)(k + 1); /* all distinct, nonzero */
+	for (size_t i = 0; i < n; i++)
+		d.y[i] = (int)(i % 10);
+	orig = malloc(n * c * h * w * sizeof *orig);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
+	memcpy(orig, d.x, n * c * h * w * sizeof *orig);
+	/* errors first: nothing changes */
+	CU_ASSERT_EQUAL(lat_data_place(&d, canvas, (const size_t[4]){3, 2, 0, 0}, 1, err), LAT_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "reversed"));
+	CU_ASSERT_EQUAL(lat_data_place(&d, canvas, (const size_t[4]){0, 7, 0, 0}, 1, err), LAT_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "do not fit (the largest offsets are 6 in x and 7 in y)"));
+	CU_ASSERT(d.h == h && d.w == w && memcmp(d.x, orig, n * c * h * w * sizeof *orig) == 0);
+
+	CU_ASSERT_EQUAL_FATAL(lat_data_place(&d, canvas, off, 7, err), LAT_OK);
+	CU_ASSERT(d.h == canvas && d.w == canvas && d.c == c && d.n == n);
+	for (size_t i = 0; i < n; i++) {
+		/* the image's first pixel (channel 0, row 0, column 0) marks where it went */
+		const float *p = d.x + i * c * canvas * canvas, first = orig[i * c * h * w];
+		size_t ox = canvas, oy = canvas, nonzero = 0;
+		for (size_t k = 0; k < canvas * canvas; k++)
+			if (p[k] == first) {
+				oy = k / canvas;
+				ox = k % canvas;
+			}
+		bad += ox < off[0] || ox > off[1] || oy < off[2] || oy > off[3];
+		if (ox >= canvas || oy >= canvas)
+			continue;
+		seen_x[ox]++;
+		seen_y[oy]++;
+		for (size_t ch = 0; ch < c; ch++)
+			for (size_t r = 0; r < h; r++)
+				for (size_t col = 0; col < w; col++)
+					bad += p[ch * canvas * canvas + (oy + r) * canvas + ox + col] !=
+					       orig[((i * c + ch) * h + r) * w + col];
+		for (size_t k = 0; k < c * canvas * canvas; k++)
+			nonzero += p[k] != 0;
+		bad += nonzero != c * h * w;
+		bad += d.y[i] != (int)(i % 10);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(seen_x[1] > 0 && seen_x[5] > 0 && seen_y[2] > 0 && seen_y[4] > 0);
+	free(orig);
+	lat_dataset_clear(&d);
+}
+
 static CU_TestInfo tests[] = {
     {"idx plain: exact pixels and labels", test_idx_plain},
     {"idx gzip and mixed", test_idx_gzip},
@@ -1119,6 +1176,7 @@ static CU_TestInfo tests[] = {
     {"cifar malformed", test_cifar_malformed},
     {"stats and normalize", test_stats_normalize},
     {"split: each sample once, deterministic", test_split},
+    {"canvas placement: offsets in range, image whole, labels follow", test_place},
     {"batcher: coverage, short batch, epochs", test_batcher_epochs},
     {"batcher: repeats and shifts", test_batcher_repeats},
     {"batcher: shifts are exact translations", test_batcher_shift_exact},

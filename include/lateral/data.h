@@ -81,6 +81,13 @@ void lat_data_normalize(lat_dataset *d, const double *mean, const double *std);
  * LAT_EINVAL (n_val > d->n), LAT_ENOMEM; on failure neither d nor val is changed. */
 int lat_data_split(lat_dataset *d, size_t n_val, unsigned long seed, lat_dataset *val, char *err);
 
+/* Places every image of d on a zero canvas of side canvas (at least d's h and w) at an offset drawn per
+ * image, uniformly and independently, from [off[0], off[1]] in x and [off[2], off[3]] in y (both ends
+ * included; the top-left corner's column and row), with an mt19937 generator seeded with seed. Labels
+ * keep their order. LAT_EINVAL (message naming what) when an offset range is reversed or the image does
+ * not fit the canvas at its largest offsets; LAT_ENOMEM. d is unchanged on error. */
+int lat_data_place(lat_dataset *d, size_t canvas, const size_t off[4], unsigned long seed, char *err);
+
 /* Mini-batches with augmentation. */
 typedef struct {
 	size_t batch; /* images per batch before repetition */

@@ -41,6 +41,9 @@ typedef struct {
 	size_t limit_test;  /* likewise for the test set */
 	size_t pad;         /* random translations in [-pad, pad] */
 	size_t repeats;     /* copies of each image per batch, independently translated */
+	size_t canvas;	    /* > 0: each image is placed on a zero canvas of this side (lat_data_place) */
+	size_t train_offsets[4], n_train_offsets; /* x from, x to, y from, y to: ranges of the placement */
+	size_t test_offsets[4], n_test_offsets;
 
 	/* network */
 	lat_layer_spec layers[LAT_MAX_LAYERS];

@@ -32,6 +32,8 @@ typedef struct {
 	size_t validation;		/* training samples held out for validation */
 	size_t limit_train, limit_test; /* only the first n samples (0: all) */
 	size_t pad, repeats;		/* random translations in [-pad, pad]; copies of each image */
+	size_t canvas;			/* > 0: images placed on a zero canvas of this side (lat_data_place) */
+	size_t train_offsets[4], test_offsets[4]; /* their offset ranges: x from, x to, y from, y to */
 	/* training */
 	size_t batch;
 	unsigned long seed;

@@ -43,6 +43,9 @@ static const lat_cfg_key keys[] = {
 	{"data", "limit_test", LAT_CFG_SIZE, OFF(limit_test), IN, 0, BIG, 0, NULL, 0, 0},
 	{"data", "pad", LAT_CFG_SIZE, OFF(pad), IN, 0, 64, 0, NULL, 0, 0},
 	{"data", "repeats", LAT_CFG_SIZE, OFF(repeats), IN, 1, 64, 1, NULL, 0, 0},
+	{"data", "canvas", LAT_CFG_SIZE, OFF(canvas), IN, 0, 4096, 0, NULL, 0, 0},
+	{"data", "train_offsets", LAT_CFG_SIZES, OFF(train_offsets), IN, 0, 4096, 0, NULL, OFF(n_train_offsets), 4},
+	{"data", "test_offsets", LAT_CFG_SIZES, OFF(test_offsets), IN, 0, 4096, 0, NULL, OFF(n_test_offsets), 4},
 	{"network", "locally_connected", LAT_CFG_BOOL, OFF(locally_connected), 0, 0, 0, 0, NULL, 0, 0},
 	{"network", "keep_first_conv", LAT_CFG_BOOL, OFF(keep_first_conv), 0, 0, 0, 0, NULL, 0, 0},
 	{"network", "bn_momentum", LAT_CFG_DOUBLE, OFF(bn_momentum), IN, 0, 1, 0.1, NULL, 0, 0},
@@ -313,6 +316,21 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 		    "\"%s\"",
 		    src, at, e->n_layers - 1, lat_layer_kind_name(last->kind));
 	}
+	if (e->canvas && (e->n_train_offsets != 4 || e->n_test_offsets != 4))
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: data.canvas = %zu needs data.train_offsets and data.test_offsets, 4 values each "
+				   "([x from, x to, y from, y to]; got %zu and %zu)",
+				   src, e->canvas, e->n_train_offsets, e->n_test_offsets);
+	if (!e->canvas && (e->n_train_offsets || e->n_test_offsets))
+		return lat_err_set(err, LAT_ECONFIG, "%s: data.train_offsets and data.test_offsets need data.canvas > 0", src);
+	for (int t = 0; t < 2 && e->canvas; t++) {
+		const size_t *o = t ? e->test_offsets : e->train_offsets;
+		if (o[0] > o[1] || o[2] > o[3])
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: data.%s_offsets = [%zu, %zu, %zu, %zu]: expected x from <= x to and y from "
+					   "<= y to",
+					   src, t ? "test" : "train", o[0], o[1], o[2], o[3]);
+	}
 	/* gamma pulls towards the kernels at the start of the phase: at the only update of a one-iteration
 	 * phase they are the kernels themselves, so gamma changes nothing */
 	if ((e->share_mode == LAT_SHARE_HEBBIAN || e->share_mode == LAT_SHARE_CIRCUIT ||
@@ -371,6 +389,7 @@ void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
 	    .limit_test = e->limit_test,
 	    .pad = e->pad,
 	    .repeats = e->repeats,
+	    .canvas = e->canvas,
 	    .batch = e->batch,
 	    .seed = e->seed,
 	    .max_memory = e->max_memory,
@@ -388,6 +407,8 @@ void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
 			      .t_max = e->t_max,
 			      .max_steps = e->max_steps}},
 	    .share_every = e->share_every};
+	memcpy(o->train_offsets, e->train_offsets, sizeof o->train_offsets);
+	memcpy(o->test_offsets, e->test_offsets, sizeof o->test_offsets);
 	lat_experiment_net_opts(e, &o->net);
 	lat_experiment_optim_opts(e, &o->optim);
 }

@@ -682,6 +682,46 @@ static unsigned long stream_seed(unsigned long seed, uint64_t stream)
 	return (unsigned long)(z & UINT64_C(0xffffffff));
 }
 
+int lat_data_place(lat_dataset *d, size_t canvas, const size_t off[4], unsigned long seed, char *err)
+{
+	size_t plane, per, total;
+	float *x = NULL;
+	gsl_rng *r = NULL;
+	int status = LAT_OK;
+
+	if (off[0] > off[1] || off[2] > off[3])
+		return lat_err_set(err, LAT_EINVAL, "canvas offsets: x range [%zu, %zu] or y range [%zu, %zu] is reversed",
+				   off[0], off[1], off[2], off[3]);
+	if (canvas < d->w || canvas < d->h || off[1] > canvas - d->w || off[3] > canvas - d->h)
+		return lat_err_set(err, LAT_EINVAL,
+				   "canvas of %zu: %zux%zu images at offsets up to (%zu, %zu) do not fit (the largest "
+				   "offsets are %zu in x and %zu in y)",
+				   canvas, d->h, d->w, off[1], off[3], canvas >= d->w ? canvas - d->w : 0,
+				   canvas >= d->h ? canvas - d->h : 0);
+	if (lat_size_mul(canvas, canvas, &plane) || lat_size_mul(plane, d->c, &per) || lat_size_mul(per, d->n, &total) ||
+	    !(x = calloc(total + 1, sizeof *x)) || !(r = gsl_rng_alloc(gsl_rng_mt19937))) {
+		status = lat_err_set(err, LAT_ENOMEM, "out of memory for %zu images on a canvas of %zu", d->n, canvas);
+		goto out;
+	}
+	gsl_rng_set(r, seed);
+	for (size_t i = 0; i < d->n; i++) {
+		size_t ox = off[0] + gsl_rng_uniform_int(r, off[1] - off[0] + 1);
+		size_t oy = off[2] + gsl_rng_uniform_int(r, off[3] - off[2] + 1);
+		for (size_t ch = 0; ch < d->c; ch++)
+			for (size_t row = 0; row < d->h; row++)
+				memcpy(x + i * per + ch * plane + (oy + row) * canvas + ox,
+				       d->x + ((i * d->c + ch) * d->h + row) * d->w, d->w * sizeof *x);
+	}
+	free(d->x);
+	d->x = x;
+	x = NULL;
+	d->h = d->w = canvas;
+out:
+	gsl_rng_free(r);
+	free(x);
+	return status;
+}
+
 int lat_data_split(lat_dataset *d, size_t n_val, unsigned long seed, lat_dataset *val, char *err)
 {
 	gsl_rng *r = NULL;

@@ -77,7 +77,7 @@ static int load_split(const lat_trainer_opts *e, int test, lat_dataset *d, char 
 static int plan_split(const lat_trainer_opts *e, int test, size_t *n, size_t *bytes, char *err)
 {
 	lat_data_shape s;
-	size_t limit = split_limit(e, test);
+	size_t limit = split_limit(e, test), plane;
 	int rc = e->format == LAT_DATA_IDX
 		     ? (test ? lat_data_probe_idx(e->test_images, e->test_labels, &s, err)
 			     : lat_data_probe_idx(e->train_images, e->train_labels, &s, err))
@@ -90,6 +90,12 @@ static int plan_split(const lat_trainer_opts *e, int test, size_t *n, size_t *by
 	/* the loaders cap n * c * h * w at 2^30, so this cannot overflow */
 	*n = limit && limit < s.n ? limit : s.n;
 	*bytes = *n * (s.c * s.h * s.w * sizeof(float) + sizeof(int));
+	/* placed on a canvas, the images take canvas^2 pixels each, and both copies exist for a moment */
+	if (e->canvas && (lat_size_mul(e->canvas, e->canvas, &plane) || lat_size_mul(plane, s.c, &plane) ||
+			  lat_size_mul(plane, *n, &plane) || lat_size_mul(plane, sizeof(float), &plane) ||
+			  lat_size_add(*bytes, plane, bytes)))
+		return lat_err_set(err, LAT_ECONFIG, "data.canvas = %zu: %zu images need more than a process can address",
+				   e->canvas, *n);
 	return LAT_OK;
 }
 
@@ -134,6 +140,15 @@ static int load_data(lat_trainer *t, char *err)
 		    "%s: %s: %s holds %zux%zux%zu images but the training images are %zux%zux%zu", src,
 		    idx ? "data.test_images" : "data.test_files", idx ? e->test_images : e->test_files[0],
 		    t->test.c, t->test.h, t->test.w, t->train.c, t->train.h, t->train.w);
+	if (e->canvas) {
+		char msg[LAT_ERRLEN];
+		for (int k = 0; k < 2 && !rc; k++)
+			rc = lat_data_place(k ? &t->test : &t->train, e->canvas, k ? e->test_offsets : e->train_offsets,
+					    e->seed * 2654435761u + (unsigned long)k + 1, msg);
+		if (rc)
+			return lat_err_set(err, LAT_ECONFIG, "%s: data.canvas, data.train_offsets / test_offsets: %s", src,
+					   msg);
+	}
 	if (e->validation) {
 		if (e->validation >= t->train.n)
 			return lat_err_set(
@@ -152,6 +167,9 @@ static int load_data(lat_trainer *t, char *err)
 		rc = lat_err_set(err, LAT_ENOMEM, "out of memory");
 	} else {
 		lat_data_stats(&t->train, mean, std);
+		/* on a canvas the blank background stays 0, as the zero padding of the layers: scale only */
+		for (size_t c = 0; e->canvas && c < t->train.c; c++)
+			mean[c] = 0;
 		lat_data_normalize(&t->train, mean, std);
 		lat_data_normalize(&t->test, mean, std);
 		if (t->val.n)
