@@ -80,14 +80,17 @@ static void check_lc_equals_conv(lat_shape in, size_t c_out, size_t k, size_t st
 	n_out = batch * lat_shape_size(lc->out);
 	n_k = in.c * k * k;
 	n_loc = g.h_out * g.w_out;
-	CU_ASSERT_EQUAL(lc->n_params, c_out * n_loc * n_k + (bias ? c_out * n_loc : 0));
+	/* bias: 1 one per output neuron, 2 (LAT_LC_BIAS_CHANNEL) one per channel, as conv's */
+	CU_ASSERT_EQUAL(lc->n_params, c_out * n_loc * n_k + (bias == 1 ? c_out * n_loc : bias ? c_out : 0));
 	CU_ASSERT_EQUAL(cv->n_params, c_out * n_k + (bias ? c_out : 0));
 	for (size_t o = 0; o < c_out; o++) {
 		for (size_t q = 0; q < n_loc; q++) {
 			memcpy(a_lc.w + (o * n_loc + q) * n_k, a_cv.w + o * n_k, n_k * sizeof(float));
-			if (bias)
+			if (bias == 1)
 				a_lc.w[c_out * n_loc * n_k + o * n_loc + q] = a_cv.w[c_out * n_k + o];
 		}
+		if (bias == 2)
+			a_lc.w[c_out * n_loc * n_k + o] = a_cv.w[c_out * n_k + o];
 	}
 	x = random_floats(n_in);
 	dout = random_floats(n_out);
@@ -114,9 +117,12 @@ static void check_lc_equals_conv(lat_shape in, size_t c_out, size_t k, size_t st
 		for (size_t q = 0; q < n_loc; q++) {
 			for (size_t j = 0; j < n_k; j++)
 				sum[o * n_k + j] += a_lc.g[(o * n_loc + q) * n_k + j];
-			if (bias)
+			if (bias == 1)
 				sum[c_out * n_k + o] += a_lc.g[c_out * n_loc * n_k + o * n_loc + q];
 		}
+		/* one bias for the channel: it started at 0.25 once, conv's at 0.25 n_loc */
+		if (bias == 2)
+			sum[c_out * n_k + o] += a_lc.g[c_out * n_loc * n_k + o] + 0.25f * (float)(n_loc - 1);
 	}
 	CU_ASSERT(max_err(sum, a_cv.g, cv->n_params) < EQ_TOL);
 
@@ -150,6 +156,8 @@ static void test_lc_equals_conv(void)
 					}
 	check_lc_equals_conv((lat_shape){2, 6, 7}, 4, 3, 3, 0, 5);
 	check_lc_equals_conv((lat_shape){2, 2, 3}, 2, 5, 1, 1, 2); /* kernel wider than the input */
+	check_lc_equals_conv((lat_shape){2, 6, 7}, 3, 3, 1, LAT_LC_BIAS_CHANNEL, 5);
+	check_lc_equals_conv((lat_shape){1, 7, 6}, 2, 5, 2, LAT_LC_BIAS_CHANNEL, 6);
 }
 
 static void gradcheck(lat_layer *l, size_t batch)
@@ -177,6 +185,7 @@ static void test_gradcheck_lc(void)
 	gradcheck(lat_lc_alloc((lat_shape){2, 5, 4}, 3, 3, 2, 1, 3, NULL), 3);
 	gradcheck(lat_lc_alloc((lat_shape){1, 6, 5}, 2, 5, 2, 0, 2, NULL), 2);
 	gradcheck(lat_lc_alloc((lat_shape){3, 4, 4}, 2, 1, 1, 1, 2, NULL), 2);
+	gradcheck(lat_lc_alloc((lat_shape){2, 5, 4}, 3, 3, 1, LAT_LC_BIAS_CHANNEL, 3, NULL), 3);
 }
 
 static void test_gradcheck_conv(void)

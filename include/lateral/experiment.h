@@ -50,6 +50,7 @@ typedef struct {
 	size_t n_layers;
 	int locally_connected; /* turn every conv (and resblock) into its lc twin */
 	int keep_first_conv;   /* ... except the first conv layer */
+	int lc_bias;	       /* network.lc_bias: index into lat_lc_bias_names (0 position, 1 channel) */
 	double bn_momentum, bn_eps;
 
 	/* train */

@@ -88,6 +88,13 @@ struct lat_layer {
 
 /* Constructors: each returns a new layer (free with lat_layer_free) or NULL with err set (LAT_EINVAL
  * for bad shapes, e.g. an even kernel or a window larger than the input; LAT_ENOMEM). */
+/* The bias argument of the lc and conv constructors: none, one per output neuron (lc: bias[c_out][y][x];
+ * conv: bias[c_out] either way), or one per output channel shared by all positions (lc: bias[c_out],
+ * the layer of the paper's code). lat_lc_bias_names: "position", "channel" (LAT_LC_BIAS_POSITION - 1
+ * and LAT_LC_BIAS_CHANNEL - 1 index them), NULL-terminated. */
+typedef enum { LAT_LC_BIAS_NONE = 0, LAT_LC_BIAS_POSITION = 1, LAT_LC_BIAS_CHANNEL = 2 } lat_lc_bias;
+extern const char *const lat_lc_bias_names[];
+
 /* The sizes an lc (shared = 0) or conv (shared = 1) layer of these arguments would allocate, without
  * allocating: parameters (weights and biases) and workspace floats. Returns LAT_OK, or the error
  * lat_lc_alloc / lat_conv_alloc would give for a bad shape or sizes that overflow (both counts 0). */

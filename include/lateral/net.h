@@ -37,6 +37,7 @@ typedef struct {
 	int locally_connected; /* turn every conv (and resblock) into its lc twin */
 	int keep_first_conv;   /* ... except the first conv layer */
 	double bn_momentum, bn_eps;
+	lat_lc_bias lc_bias; /* the bias of lc layers that have one: LAT_LC_BIAS_POSITION or _CHANNEL */
 	int shared_lc;	   /* lc layers will run sharing phases (their memory is planned) */
 	size_t max_memory; /* budget in bytes; 0: the memory available on the machine */
 } lat_net_opts;

@@ -47,6 +47,7 @@ static const lat_cfg_key keys[] = {
 	{"data", "train_offsets", LAT_CFG_SIZES, OFF(train_offsets), IN, 0, 4096, 0, NULL, OFF(n_train_offsets), 4},
 	{"data", "test_offsets", LAT_CFG_SIZES, OFF(test_offsets), IN, 0, 4096, 0, NULL, OFF(n_test_offsets), 4},
 	{"network", "locally_connected", LAT_CFG_BOOL, OFF(locally_connected), 0, 0, 0, 0, NULL, 0, 0},
+	{"network", "lc_bias", LAT_CFG_ENUM, OFF(lc_bias), 0, 0, 0, 0, lat_lc_bias_names, 0, 0},
 	{"network", "keep_first_conv", LAT_CFG_BOOL, OFF(keep_first_conv), 0, 0, 0, 0, NULL, 0, 0},
 	{"network", "bn_momentum", LAT_CFG_DOUBLE, OFF(bn_momentum), IN, 0, 1, 0.1, NULL, 0, 0},
 	{"network", "bn_eps", LAT_CFG_DOUBLE, OFF(bn_eps), POS, 0, 1, 1e-5, NULL, 0, 0},
@@ -367,6 +368,7 @@ void lat_experiment_net_opts(const lat_experiment *e, lat_net_opts *o)
 			    .keep_first_conv = e->keep_first_conv,
 			    .bn_momentum = e->bn_momentum,
 			    .bn_eps = e->bn_eps,
+			    .lc_bias = e->lc_bias ? LAT_LC_BIAS_CHANNEL : LAT_LC_BIAS_POSITION,
 			    .shared_lc = e->share_mode != LAT_SHARE_NONE,
 			    .max_memory = e->max_memory};
 }

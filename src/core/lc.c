@@ -28,12 +28,15 @@
 /* Samples per partial weight gradient in conv backward: fixed so the reduction order is too. */
 #define CONV_CHUNK 4
 
+const char *const lat_lc_bias_names[] = {"position", "channel", NULL};
+
 typedef struct {
 	lat_lc_geom g;
 	size_t n_k;	 /* c_in k k: patch length */
 	size_t n_loc;	 /* h_out w_out: output positions */
 	size_t n_w;	 /* weights before the bias */
 	size_t n_b;	 /* bias floats (0 without bias) */
+	int bias_channel; /* lc: one bias per output channel (LAT_LC_BIAS_CHANNEL) */
 	int n_thr;	 /* threads the workspaces were sized for */
 	size_t ws_size;	 /* floats of workspace per thread */
 	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv col and dcol */
@@ -250,7 +253,8 @@ static int lc_forward(lat_layer *l, const float *in, float *out, size_t batch, i
 			for (size_t b = 0; b < batch; b++) {
 				float *dst = out + b * n_out + o * n_loc;
 				for (size_t q = 0; q < n_loc; q++)
-					dst[q] = src[q * mb + b] + (bias ? bias[o * n_loc + q] : 0);
+					dst[q] = src[q * mb + b] +
+						 (bias ? bias[p->bias_channel ? o : o * n_loc + q] : 0);
 			}
 		}
 	}
@@ -290,7 +294,7 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 				float s = 0;
 				for (size_t b = 0; b < batch; b++)
 					s += dst[q * mb + b];
-				gbias[o * n_loc + q] += s;
+				gbias[p->bias_channel ? o : o * n_loc + q] += s;
 			}
 		}
 		if (din) {
@@ -502,7 +506,7 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 	      lat_size_mul(in.c, kk, &z->n_k) || lat_size_mul(z->n_loc, z->n_k, &ld_w) ||
 	      lat_size_mul(z->n_loc, mb, &ld_y) || ld_w > INT_MAX || ld_y > INT_MAX || c_out > INT_MAX ||
 	      lat_size_mul(c_out, shared ? z->n_k : ld_w, &z->n_w) ||
-	      lat_size_mul(c_out, bias ? (shared ? 1 : z->n_loc) : 0, &z->n_b) ||
+	      lat_size_mul(c_out, bias ? (shared || bias == LAT_LC_BIAS_CHANNEL ? 1 : z->n_loc) : 0, &z->n_b) ||
 	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_mul(z->n_k, 2, &z->ws_size) ||
 	      lat_size_mul(z->ws_size, shared ? z->n_loc : mb, &z->ws_size) ||
 	      lat_size_mul(z->ws_size, (size_t)z->n_thr, &z->n_ws);
@@ -568,6 +572,7 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p->n_loc = z.n_loc;
 	p->n_w = z.n_w;
 	p->n_b = z.n_b;
+	p->bias_channel = !shared && bias == LAT_LC_BIAS_CHANNEL;
 	p->n_thr = z.n_thr;
 	p->ws_size = z.ws_size;
 	p->hp = in.h + k - 1;

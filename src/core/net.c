@@ -41,7 +41,8 @@ static lat_layer *build(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 	case LAT_L_CONV:
 	case LAT_L_LC:
 		if (sp->kind == LAT_L_LC || lc)
-			return lat_lc_alloc(in, sp->channels, sp->kernel, sp->stride, sp->bias, max_batch, err);
+			return lat_lc_alloc(in, sp->channels, sp->kernel, sp->stride, sp->bias ? (int)e->lc_bias : 0,
+					    max_batch, err);
 		return lat_conv_alloc(in, sp->channels, sp->kernel, sp->stride, sp->bias, max_batch, err);
 	case LAT_L_RELU:
 		return lat_relu_alloc(in, max_batch, err);
@@ -63,7 +64,7 @@ static lat_layer *build(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 }
 
 /* Parameters and workspace floats that building layer sp on input in will need (without building it). */
-static int plan(const lat_layer_spec *sp, int lc, lat_shape in, size_t max_batch, size_t *n_params,
+static int plan(const lat_layer_spec *sp, int lc, int lc_bias, lat_shape in, size_t max_batch, size_t *n_params,
 		size_t *n_work, char *err)
 {
 	size_t n_in = lat_shape_size(in), p2, w2;
@@ -73,7 +74,8 @@ static int plan(const lat_layer_spec *sp, int lc, lat_shape in, size_t max_batch
 	switch (sp->kind) {
 	case LAT_L_CONV:
 	case LAT_L_LC:
-		return lat_lc_plan(in, sp->channels, sp->kernel, sp->stride, sp->bias, max_batch,
+		return lat_lc_plan(in, sp->channels, sp->kernel, sp->stride,
+				   sp->bias ? (sp->kind == LAT_L_LC || lc ? lc_bias : 1) : 0, max_batch,
 				   !(sp->kind == LAT_L_LC || lc), n_params, n_work, err);
 	case LAT_L_LINEAR:
 		/* saturate rather than wrap: the caller compares with a limit */
@@ -116,7 +118,7 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 	char msg[LAT_ERRLEN], layer[32], total[32], limit[32];
 	int shares = lc && e->shared_lc;
 
-	if (plan(sp, lc, in, max_batch, &n_params, &n_work, msg))
+	if (plan(sp, lc, (int)e->lc_bias, in, max_batch, &n_params, &n_work, msg))
 		return LAT_OK; /* the constructor reports the shape problem with its own words */
 	floats = (double)n_params * (FLOATS_PER_PARAM + (shares ? FLOATS_PER_SHARED_PARAM : 0)) + (double)n_work;
 	bytes = floats * (double)sizeof(float);
