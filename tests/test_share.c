@@ -567,6 +567,38 @@ static void test_circuit_large_alpha_is_hebbian(void)
 	free(w0);
 }
 
+/* With the borders excluded, hebbian takes the transfer-matrix shortcut (src/core/transfer.h); the circuit
+ * at alpha = 1e8 (exact flow) runs the same draws iteration by iteration in double precision. They agree
+ * to float rounding, with gamma > 0 (the anchor term) and for strides 1 and 2 (other class maps). */
+static void test_transfer_is_iterative(void)
+{
+	for (size_t stride = 1; stride <= 2; stride++) {
+		lat_lc_geom g = geom(3, 15, 15, 4, 3, stride);
+		lat_share_opts o = opts(LAT_SHARE_HEBBIAN, LAT_BORDER_EXCLUDE);
+		size_t n = n_neurons(&g) * (kernel_size(&g) + 1);
+		float *w0 = random_weights(&g, 17), *wh, *wc;
+		lat_share_stats st;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+		o.presentations = 16;
+		o.iterations = 20;
+		o.eta = 0.1;
+		o.gamma = 0.05;
+		wh = run_phase(&g, o, w0, &st);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(wh);
+		CU_ASSERT(max_rel_float(n, wh, w0) > 1e-2);
+		o.mode = LAT_SHARE_CIRCUIT;
+		o.circuit.alpha = 1e8;
+		o.ode.method = LAT_METHOD_EXACT;
+		wc = run_phase(&g, o, w0, &st);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(wc);
+		CU_ASSERT(max_rel_float(n, wh, wc) < 1e-4);
+		free(wc);
+		free(wh);
+		free(w0);
+	}
+}
+
 /* A 1x1 layer with many presentations: C = (1/M) sum x x^T is near I, so the circuit's phase at a finite
  * alpha ends near the closed form of docs/science.md section 4 for C = I (the mean shrinks to g / (1 + g),
  * g = gamma (1 + alpha)); expected, at alpha = infinity, keeps the mean and lands on the ridge value
@@ -767,6 +799,7 @@ static CU_TestInfo tests[] = {{"mode and border names", test_names},
 			      {"hebbian shrinks deviations by the predicted factor, keeps means", test_hebbian_shrink},
 			      {"expected = the mean of 400 sampled phases", test_expected_is_mean_of_phases},
 			      {"circuit at alpha 1e8 = hebbian (exact, auto)", test_circuit_large_alpha_is_hebbian},
+			      {"hebbian's transfer shortcut = the phase iteration by iteration", test_transfer_is_iterative},
 			      {"1x1 layer ends at the closed form (circuit, expected)", test_closed_form},
 			      {"the step is bounded by P / (P + d + 1)", test_step_bound},
 			      {"snr_pool and snr_channel by hand, borders excluded", test_snr_figures},

@@ -6,7 +6,10 @@
  *   act[c][pos][m] = r* - b of the pool circuit    (analytic steady state, or ODE-settled batch)
  *   G[c][pos]     = (1/P) sum_m act[c][pos][m] X_pos[m]   one dgemm per position
  *   W            -= eta_eff (G + gamma (W - W^init))
- * Neuron (c, pos) has index c n_pos + pos; Z and act are (c_out n_pos) x P row-major. */
+ * Neuron (c, pos) has index c n_pos + pos; Z and act are (c_out n_pos) x P row-major.
+ * A hebbian phase whose pools hold interior neurons only (sharing.border = "exclude") takes the shortcut
+ * of transfer.h instead: the same draws, one d x d matrix A for the whole phase, then D <- D A_class with
+ * one sgemm per residue class. */
 #include <config.h>
 
 #include <limits.h>
@@ -27,6 +30,7 @@
 #include "lateral/ode.h"
 #include "lateral/share.h"
 #include "size.h"
+#include "transfer.h"
 
 /* marks a receptive-field entry in the zero padding */
 #define SRC_PAD SIZE_MAX
@@ -64,6 +68,10 @@ struct lat_share {
 	share_group *groups;
 	size_t *group_pools; /* n_pools pool indices, grouped */
 	gsl_rng *r;
+	/* the transfer shortcut (hebbian with interior-only pools), NULL otherwise */
+	lat_transfer *tr;
+	float *rows, *rows_out, *aj; /* c_out max_pool x d twice, d x d */
+	double *cmeans;		     /* c_out x d pool means of one residue class */
 	/* workspaces */
 	double *wd, *w0, *grad; /* n_kernel each */
 	double *patch, *xpos;	/* P x d each */
@@ -326,6 +334,28 @@ out:
 	return status;
 }
 
+/* The transfer shortcut's workspace when it applies: hebbian mode and no pooled border neuron. */
+static int alloc_transfer(lat_share *s, char *err)
+{
+	size_t rows;
+
+	if (s->o.mode != LAT_SHARE_HEBBIAN || !s->n_pools)
+		return LAT_OK;
+	for (size_t a = 0; a < s->n_active; a++)
+		if (s->border[s->active[a]])
+			return LAT_OK;
+	if (lat_size_mul(s->g.c_out, s->max_pool, &rows) || rows > INT_MAX)
+		return lat_err_set(err, LAT_EINVAL, "share: layer too large");
+	s->tr = lat_transfer_alloc(s->d, s->o.presentations);
+	s->rows = malloc(rows * s->d * sizeof *s->rows);
+	s->rows_out = malloc(rows * s->d * sizeof *s->rows_out);
+	s->aj = malloc(s->d * s->d * sizeof *s->aj);
+	s->cmeans = malloc(s->g.c_out * s->d * sizeof *s->cmeans);
+	if (!s->tr || !s->rows || !s->rows_out || !s->aj || !s->cmeans)
+		return lat_err_set(err, LAT_ENOMEM, "share: out of memory for the transfer matrix (d = %zu)", s->d);
+	return LAT_OK;
+}
+
 lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *err)
 {
 	lat_share *s = NULL;
@@ -394,6 +424,7 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 		}
 		gsl_rng_set(s->r, o->seed);
 	}
+	status = alloc_transfer(s, err);
 out:
 	if (status) {
 		lat_share_free(s);
@@ -420,6 +451,11 @@ void lat_share_free(lat_share *s)
 	free(s->groups);
 	free(s->group_pools);
 	gsl_rng_free(s->r);
+	lat_transfer_free(s->tr);
+	free(s->cmeans);
+	free(s->aj);
+	free(s->rows_out);
+	free(s->rows);
 	free(s->mean0);
 	free(s->mean);
 	free(s->scratch);
@@ -720,6 +756,44 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 	return status;
 }
 
+/* The hebbian phase by its transfer matrix (transfer.h; all pooled neurons are interior): per residue
+ * class, the deviations of every channel's pool from its mean go through A_class[u][v] = A[src u][src v]
+ * in one sgemm (src, the class's receptive-field map, is a permutation of the patch). Nonzero when A is
+ * not finite. */
+static int share_transfer(lat_share *s)
+{
+	size_t d = s->d, C = s->g.c_out, n_cls = s->n_pools / C;
+	const float *a = lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma);
+
+	if (!a)
+		return 1;
+	for (size_t j = 0; j < n_cls; j++) {
+		size_t n = s->pool_start[j + 1] - s->pool_start[j], rows = C * n;
+		const size_t *src = s->src + (s->members[s->pool_start[j]] % s->n_pos) * d;
+		for (size_t u = 0; u < d; u++)
+			for (size_t v = 0; v < d; v++)
+				s->aj[u * d + v] = a[src[u] * d + src[v]];
+		for (size_t c = 0; c < C; c++) {
+			const size_t *mem = s->members + s->pool_start[c * n_cls + j];
+			double *mean = s->cmeans + c * d;
+			pool_mean(s, s->wd, c * n_cls + j, mean);
+			for (size_t i = 0; i < n; i++)
+				for (size_t v = 0; v < d; v++)
+					s->rows[(c * n + i) * d + v] = (float)(s->wd[mem[i] * d + v] - mean[v]);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)d, 1.0f, s->rows,
+			    (int)d, s->aj, (int)d, 0.0f, s->rows_out, (int)d);
+		for (size_t c = 0; c < C; c++) {
+			const size_t *mem = s->members + s->pool_start[c * n_cls + j];
+			const double *mean = s->cmeans + c * d;
+			for (size_t i = 0; i < n; i++)
+				for (size_t v = 0; v < d; v++)
+					s->wd[mem[i] * d + v] = mean[v] + s->rows_out[(c * n + i) * d + v];
+		}
+	}
+	return 0;
+}
+
 /* max |w| over the pooled kernels; NaN or inf when one of them is not finite */
 static double max_abs(const lat_share *s, const double *w)
 {
@@ -781,8 +855,11 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 		sv.max_steady_error = 0;
 	if (s->o.mode == LAT_SHARE_INSTANT)
 		share_instant(s);
-	for (it = 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
-		if (s->o.mode == LAT_SHARE_EXPECTED) {
+	/* the shortcut does the whole phase at once: its one check covers every iteration */
+	for (it = s->tr ? s->o.iterations - 1 : 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
+		if (s->tr) {
+			bad = share_transfer(s);
+		} else if (s->o.mode == LAT_SHARE_EXPECTED) {
 			bad = update_expected(s);
 		} else {
 			for (size_t i = 0; i < P * s->d; i++)

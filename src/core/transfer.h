@@ -1,0 +1,31 @@
+/* transfer.h: a hebbian phase of interior-only pools as one d x d transfer matrix (internal).
+ *
+ * In a pool whose members all see the whole noise patch, one iteration of the hebbian phase keeps the
+ * pool mean (the drives' deviations from their pool mean sum to zero) and maps the deviations
+ * D = W - Wbar (rows: members) to
+ *   D <- D ((1 - eta gamma) I - eta S_t) + eta gamma D_0,    S_t = (1/P) X_t^T X_t,
+ * with X_t the iteration's P x d patches. By induction D_t = D_0 A_t with
+ *   A_0 = I,  A_{t+1} = (1 - eta gamma) A_t - (eta / P) (A_t X_t^T) X_t + eta gamma I,
+ * the same matrix for every pool that sees the patch in the same coordinate order (other pools see a
+ * permutation of it: their matrix is A with rows and columns permuted alike). Building A costs two
+ * d x d x P products per iteration instead of two (members x d x P) products per pool. */
+#ifndef LATERAL_TRANSFER_H
+#define LATERAL_TRANSFER_H
+
+#include <stddef.h>
+
+#include <gsl/gsl_rng.h>
+
+/* Workspace for A (d x d), the patches (P x d) and A X^T (d x P), floats; free with lat_transfer_free
+ * (NULL is accepted). Returns NULL when out of memory or when d or P exceed the BLAS's int. */
+typedef struct lat_transfer lat_transfer;
+lat_transfer *lat_transfer_alloc(size_t d, size_t P);
+void lat_transfer_free(lat_transfer *t);
+
+/* Builds A over `iterations` iterations with step eta and anchor gamma, drawing each iteration's
+ * P x d patches as i.i.d. N(0, 1) from r in row-major order (the draws a sampled phase makes).
+ * Returns A (d x d, row-major), owned by t and valid until the next call; NULL when an entry of A is
+ * not finite. */
+const float *lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double eta, double gamma);
+
+#endif
