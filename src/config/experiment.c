@@ -77,7 +77,7 @@ static const lat_cfg_key keys[] = {
 	{"sharing", "tau_inh", LAT_CFG_DOUBLE, OFF(tau_inh), POS, 0, 1e12, 30, NULL, 0, 0},
 	{"sharing", "alpha", LAT_CFG_DOUBLE, OFF(alpha), POS, -1, 1e12, 10, NULL, 0, 0},
 	{"sharing", "bias", LAT_CFG_DOUBLE, OFF(bias), IN, -1e12, 1e12, 1, NULL, 0, 0},
-	{"sharing", "method", LAT_CFG_ENUM, OFF(method), 0, 0, 0, LAT_METHOD_RK8PD, lat_method_names, 0, 0},
+	{"sharing", "method", LAT_CFG_ENUM, OFF(method), 0, 0, 0, LAT_METHOD_AUTO, lat_method_names, 0, 0},
 	{"sharing", "rtol", LAT_CFG_DOUBLE, OFF(rtol), LAT_CFG_GT | LAT_CFG_LT, 0, 1, 1e-6, NULL, 0, 0},
 	{"sharing", "atol", LAT_CFG_DOUBLE, OFF(atol), POS, 0, 1e6, 1e-9, NULL, 0, 0},
 	{"sharing", "steady_tol", LAT_CFG_DOUBLE, OFF(steady_tol), POS, 0, 1e6, 1e-6, NULL, 0, 0},
