@@ -59,7 +59,7 @@ def main():
                       "presentations": a.presentations, "steps_per_input": a.steps,
                       "seconds": seconds,
                       "microseconds_per_presentation": 1e6 * seconds / a.presentations,
-                      "snr_final": float(np.mean(m * m / v))}))
+                      "snr_pool_final": float(np.mean(m * m / v))}))
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ static void test_run_writes_outputs(void)
 	CU_ASSERT(exists("run/trace.tsv"));
 	CU_ASSERT(exists("run/summary.json"));
 	CU_ASSERT_EQUAL(json_number("run/summary.json", "presentations"), 50);
-	CU_ASSERT(json_number("run/summary.json", "snr_final") > json_number("run/summary.json", "snr_init"));
+	CU_ASSERT(json_number("run/summary.json", "snr_pool_final") > json_number("run/summary.json", "snr_pool_init"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentation"));
 	CU_ASSERT_PTR_NULL(strstr(err_text, "error"));
 }

@@ -145,8 +145,8 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 	cli_json_num(&j, "t_max", lat_model_t_max(m));
 	cli_json_int(&j, "neurons", (long)m->neurons);
 	cli_json_int(&j, "inputs", (long)m->inputs);
-	cli_json_num(&j, "snr_init", res->init.pool.snr);
-	cli_json_num(&j, "snr_final", res->final.pool.snr);
+	cli_json_num(&j, "snr_pool_init", res->init.pool.snr);
+	cli_json_num(&j, "snr_pool_final", res->final.pool.snr);
 	cli_json_num(&j, "inv_snr_init", res->init.pool.inv_snr);
 	cli_json_num(&j, "inv_snr_final", res->final.pool.inv_snr);
 	cli_json_num(&j, "inv_snr_ratio", res->final.pool.inv_snr / res->init.pool.inv_snr);

@@ -25,7 +25,7 @@
 
 static void table_header(void)
 {
-	printf("%12s %12s %12s %9s %10s %11s %10s %8s\n", "presentation", "snr", "inv_snr", "cos_mean",
+	printf("%12s %12s %12s %9s %10s %11s %10s %8s\n", "presentation", "snr_pool", "inv_snr", "cos_mean",
 	       "mean_ratio", "dist_wstar", "settle_t", "steps");
 }
 

@@ -155,7 +155,7 @@ int lat_study_start(lat_study *s, lat_sim_status *first, char *err)
 	(void)err;
 	fputs(
 	    "# "
-	    "presentation\tsnr\tinv_snr\tcos_mean\tmean_ratio\tdist_wstar\tsettle_time\tsteps\tinv_snr_rel\n",
+	    "presentation\tsnr_pool\tinv_snr\tcos_mean\tmean_ratio\tdist_wstar\tsettle_time\tsteps\tinv_snr_rel\n",
 	    s->mfp);
 	if (s->tfp) {
 		fprintf(s->tfp, "# presentation\tt");
