@@ -338,7 +338,73 @@ static int teardown(void)
 	return 0;
 }
 
+/* e written as text by lat_experiment_write: a new string (free with free()). */
+static char *experiment_text(const lat_experiment *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	CU_ASSERT_EQUAL(lat_experiment_write(e, fp), LAT_OK);
+	fclose(fp);
+	return buf;
+}
+
+/* lat_experiment_write -> lat_experiment_read_text gives back every value: a double that needs 17
+ * digits, a seed beyond 32 bits, enums, booleans, arrays, a layer list unlike the default one, and a
+ * relative data file made absolute; the second text equals the first byte for byte. */
+static void test_experiment_round_trip(void)
+{
+	static const char text[] =
+	    "data = { train_images = \"rel/train.idx\"; canvas = 42; train_offsets = [0, 4, 5, 9]; pad = 3; };\n"
+	    "network = { layers = ( { type = \"lc\"; channels = 3; kernel = 3; stride = 2; bias = false; },\n"
+	    "  { type = \"relu\"; }, { type = \"avgpool\"; }, { type = \"linear\"; outputs = 7; } );\n"
+	    "  lc_bias = \"channel\"; keep_first_conv = true; };\n"
+	    "train = { lr = 0.30000000000000004; seed = 1099511627776L; optimizer = \"sgd\";\n"
+	    "  lr_milestones = [3, 8]; };\n"
+	    "sharing = { mode = \"hebbian\"; border = \"include\"; gamma = 1e-300; method = \"bdf\"; };\n";
+	char err[LAT_ERRLEN] = "", cwd[4096], want[4200];
+	lat_experiment a, b;
+	char *t1, *t2;
+
+	lat_experiment_init(&a);
+	lat_experiment_init(&b);
+	CU_ASSERT_EQUAL_FATAL(lat_experiment_read_text(&a, text, "a.cfg", err), LAT_OK);
+	t1 = experiment_text(&a);
+	CU_ASSERT_EQUAL(lat_experiment_read_text(&b, t1, "written", err), LAT_OK);
+	t2 = experiment_text(&b);
+	CU_ASSERT_STRING_EQUAL(t1, t2);
+	CU_ASSERT_EQUAL(b.lr, 0.30000000000000004);
+	CU_ASSERT_EQUAL(b.share_gamma, 1e-300);
+	CU_ASSERT_EQUAL(b.seed, 1099511627776UL);
+	CU_ASSERT_EQUAL(b.n_layers, 4);
+	CU_ASSERT_EQUAL(b.layers[0].kind, LAT_L_LC);
+	CU_ASSERT_EQUAL(b.layers[0].stride, 2);
+	CU_ASSERT_EQUAL(b.layers[0].bias, 0);
+	CU_ASSERT_EQUAL(b.layers[3].outputs, 7);
+	CU_ASSERT_EQUAL(b.lc_bias, 1);
+	CU_ASSERT_EQUAL(b.keep_first_conv, 1);
+	CU_ASSERT_EQUAL(b.share_mode, LAT_SHARE_HEBBIAN);
+	CU_ASSERT_EQUAL(b.share_border, LAT_BORDER_INCLUDE);
+	CU_ASSERT_EQUAL(b.n_milestones, 2);
+	CU_ASSERT_EQUAL(b.milestones[1], 8);
+	CU_ASSERT_EQUAL(b.n_train_offsets, 4);
+	CU_ASSERT_EQUAL(b.train_offsets[2], 5);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+	snprintf(want, sizeof want, "%s/rel/train.idx", cwd);
+	CU_ASSERT_STRING_EQUAL(b.train_images, want);
+	/* the written text is recognised as an experiment, a model file is not */
+	CU_ASSERT_EQUAL(lat_experiment_detect(t1), 1);
+	CU_ASSERT_EQUAL(lat_experiment_detect("circuit = { neurons = 4; };"), 0);
+	free(t1);
+	free(t2);
+	lat_experiment_clear(&a);
+	lat_experiment_clear(&b);
+}
+
 static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_defaults_and_overrides},
+			      {"experiment text round trip", test_experiment_round_trip},
 			      {"bad experiment files", test_bad_files},
 			      {"whole-network gradient vs central differences", test_network_gradient},
 			      {"tiny network reaches 100 % training accuracy", test_reaches_full_accuracy},

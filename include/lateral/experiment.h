@@ -3,6 +3,7 @@
 #define LATERAL_EXPERIMENT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "lateral/ode.h"
 #include "lateral/data.h"
@@ -89,6 +90,18 @@ void lat_experiment_clear(lat_experiment *e);
  * replaces the default one). Strict like model files: errors are "FILE:LINE: section.key: ...", and a
  * file without settings is an error. */
 int lat_experiment_load(lat_experiment *e, const char *path, char *err);
+
+/* Reads experiment text over e like lat_experiment_load, naming it name in messages; relative file names
+ * are kept as written (relative to the working directory). */
+int lat_experiment_read_text(lat_experiment *e, const char *text, const char *name, char *err);
+
+/* 1 when text parses and has a top-level data, network, train or sharing group (an experiment, not a
+ * model file), else 0. */
+int lat_experiment_detect(const char *text);
+
+/* Writes every key of e, resolved, as an experiment file that lat_experiment_load reads back to the same
+ * values: numbers exactly, file names made absolute. LAT_OK, LAT_ENOMEM or LAT_EIO (fp's error). */
+int lat_experiment_write(const lat_experiment *e, FILE *fp);
 
 /* Applies "section.key=value" (not network.layers); same validation, messages start with "--set". */
 int lat_experiment_set(lat_experiment *e, const char *assignment, char *err);

@@ -1145,3 +1145,133 @@ const char *lat_cfg_enum_name(const lat_cfg_key *k, int v)
 			return k->names[i];
 	return NULL;
 }
+
+/* ---- writing ----------------------------------------------------------------------------------------- */
+
+/* Writes v so that libconfig reads it back as the same float: the shortest of %.15g, %.16g and %.17g that
+ * round-trips, with ".0" added when it would otherwise look like an integer. */
+static void put_double(FILE *fp, double v)
+{
+	char buf[64];
+	int prec;
+
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v && signbit(strtod(buf, NULL)) == signbit(v))
+			break;
+	}
+	if (!strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+	fputs(buf, fp);
+}
+
+/* Integers beyond 32 bits need libconfig's L suffix (without it they silently wrap). */
+static void put_integer(FILE *fp, long long v, unsigned long long u, int is_unsigned)
+{
+	if (is_unsigned)
+		fprintf(fp, "%llu%s", u, u > INT_MAX ? "L" : "");
+	else
+		fprintf(fp, "%lld%s", v, v > INT_MAX || v < INT_MIN ? "L" : "");
+}
+
+void lat_cfg_put_doubles(FILE *fp, const double *a, size_t n, size_t row)
+{
+	fputc('[', fp);
+	for (size_t i = 0; i < n; i++) {
+		if (row > 1 && i % row == 0)
+			fputs("\n\t\t", fp);
+		put_double(fp, a[i]);
+		if (i + 1 < n)
+			fputs(row > 1 && (i + 1) % row == 0 ? "," : ", ", fp);
+	}
+	if (row > 1 && n > 0)
+		fputs("\n\t", fp);
+	fputc(']', fp);
+}
+
+int lat_cfg_put_value(FILE *fp, const lat_cfg_key *k, const void *obj)
+{
+	const char *field = (const char *)obj + k->offset;
+	size_t n = k->count_offset ? *(const size_t *)((const char *)obj + k->count_offset) : 0;
+
+	switch (k->type) {
+	case LAT_CFG_SIZE:
+		put_integer(fp, 0, *(const size_t *)field, 1);
+		break;
+	case LAT_CFG_LONG:
+		put_integer(fp, *(const long *)field, 0, 0);
+		break;
+	case LAT_CFG_ULONG:
+		put_integer(fp, 0, *(const unsigned long *)field, 1);
+		break;
+	case LAT_CFG_DOUBLE:
+		put_double(fp, *(const double *)field);
+		break;
+	case LAT_CFG_BOOL:
+		fputs(*(const int *)field ? "true" : "false", fp);
+		break;
+	case LAT_CFG_ENUM: {
+		const char *name = lat_cfg_enum_name(k, *(const int *)field);
+		lat_cfg_put_string(fp, name ? name : "unknown");
+		break;
+	}
+	case LAT_CFG_STRING:
+	case LAT_CFG_PATH: {
+		const char *v = *(char *const *)field;
+		lat_cfg_put_string(fp, v ? v : "");
+		break;
+	}
+	case LAT_CFG_DOUBLES:
+		lat_cfg_put_doubles(fp, *(double *const *)field, *(double *const *)field ? n : 0, 0);
+		break;
+	case LAT_CFG_SIZES:
+		fputc('[', fp);
+		for (size_t i = 0; i < n; i++) {
+			put_integer(fp, 0, ((const size_t *)field)[i], 1);
+			fputs(i + 1 < n ? ", " : "", fp);
+		}
+		fputc(']', fp);
+		break;
+	case LAT_CFG_PATHS:
+		fputc('[', fp);
+		for (size_t i = 0; i < n; i++) {
+			lat_cfg_put_string(fp, ((char *const *)field)[i]);
+			fputs(i + 1 < n ? ", " : "", fp);
+		}
+		fputc(']', fp);
+		break;
+	case LAT_CFG_CUSTOM:
+		return LAT_EINVAL;
+	}
+	return ferror(fp) ? LAT_EIO : LAT_OK;
+}
+
+int lat_cfg_write(const lat_cfg_schema *sc, const void *obj, FILE *fp, const char *heading,
+		  int (*put)(FILE *fp, const lat_cfg_key *k, const void *obj))
+{
+	for (size_t i = 0; i < sc->n_keys; i++) {
+		const lat_cfg_key *k = &sc->keys[i];
+		int rc;
+
+		if (i == 0)
+			fprintf(fp, "# %s\n", heading);
+		if (i == 0 || strcmp(sc->keys[i - 1].section, k->section) != 0)
+			fprintf(fp, "%s%s = {\n", i ? "};\n\n" : "\n", k->section);
+		/* a path that is not set is written "" where that reads back as none, else left out */
+		if (k->type == LAT_CFG_PATH && !*(char *const *)((const char *)obj + k->offset) &&
+		    !(k->flags & LAT_CFG_EMPTY_NONE))
+			continue;
+		fprintf(fp, "\t%s = ", k->name);
+		rc = put ? put(fp, k, obj) : 0;
+		if (rc == 0)
+			rc = lat_cfg_put_value(fp, k, obj);
+		else if (rc > 0)
+			rc = LAT_OK;
+		if (rc)
+			return rc;
+		fputs(";\n", fp);
+	}
+	if (sc->n_keys)
+		fputs("};\n", fp);
+	return ferror(fp) ? LAT_EIO : LAT_OK;
+}

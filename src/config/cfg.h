@@ -128,6 +128,22 @@ char *lat_cfg_dir_of(const char *path);
 /* Writes s as a quoted libconfig string (with escapes) to fp. */
 void lat_cfg_put_string(FILE *fp, const char *s);
 
+/* Writes a numbers as a libconfig list "[1.0, 2.5]" that reads back to the same doubles; row > 1 breaks
+ * the line every row numbers (a matrix). */
+void lat_cfg_put_doubles(FILE *fp, const double *a, size_t n, size_t row);
+
+/* Writes the value of key k of the struct obj (not its name) as libconfig text that lat_cfg_read takes
+ * back to the same value: exact doubles, L-suffixed integers beyond 32 bits, quoted strings, enum names.
+ * LAT_EINVAL for LAT_CFG_CUSTOM keys; LAT_EIO when fp reports an error. */
+int lat_cfg_put_value(FILE *fp, const lat_cfg_key *k, const void *obj);
+
+/* Writes every key of sc from obj as a libconfig file: "# heading", then one group per section in table
+ * order. Unset paths are left out. put, when not NULL, is asked first for each key: it returns 0 to let
+ * lat_cfg_put_value write the value, > 0 when it wrote the value itself (custom keys must), < 0 (an
+ * error code) to stop. Returns LAT_OK, put's error, or LAT_EIO when fp reports an error. */
+int lat_cfg_write(const lat_cfg_schema *sc, const void *obj, FILE *fp, const char *heading,
+		  int (*put)(FILE *fp, const lat_cfg_key *k, const void *obj));
+
 /* The tables of model files (model.c), of experiment files and of one entry of network.layers
  * (experiment.c), for tests and fuzzers that walk every key. Static; never freed. */
 const lat_cfg_schema *lat_model_schema(void);

@@ -256,6 +256,93 @@ int lat_experiment_load(lat_experiment *e, const char *path, char *err)
 	return rc;
 }
 
+int lat_experiment_read_text(lat_experiment *e, const char *text, const char *name, char *err)
+{
+	int rc = lat_cfg_read(&schema, e, text, name, NULL, NULL, err);
+
+	if (!rc) {
+		char *src = strdup(name);
+		if (!src)
+			return lat_err_set(err, LAT_ENOMEM, "out of memory");
+		free(e->source);
+		e->source = src;
+	}
+	return rc;
+}
+
+/* p as an absolute file name (relative ones are taken from the working directory), written quoted. */
+static int put_abs_path(FILE *fp, const char *p)
+{
+	char *a = lat_cfg_path(LAT_CFG_CWD, p);
+
+	if (!a)
+		return LAT_ENOMEM;
+	lat_cfg_put_string(fp, a);
+	free(a);
+	return LAT_OK;
+}
+
+/* The experiment writer's special keys: file names made absolute (the text must mean the same data
+ * wherever it is read), and network.layers with the keys each layer kind takes. */
+static int put_experiment_key(FILE *fp, const lat_cfg_key *k, const void *obj)
+{
+	const lat_experiment *e = obj;
+	const char *field = (const char *)obj + k->offset;
+
+	if (k->type == LAT_CFG_PATH)
+		return put_abs_path(fp, *(char *const *)field) ? LAT_ENOMEM : 1;
+	if (k->type == LAT_CFG_PATHS) {
+		size_t n = *(const size_t *)((const char *)obj + k->count_offset);
+		fputc('[', fp);
+		for (size_t i = 0; i < n; i++) {
+			if (put_abs_path(fp, ((char *const *)field)[i]))
+				return LAT_ENOMEM;
+			fputs(i + 1 < n ? ", " : "", fp);
+		}
+		fputc(']', fp);
+		return 1;
+	}
+	if (k->type != LAT_CFG_CUSTOM)
+		return 0;
+	fputc('(', fp);
+	for (size_t i = 0; i < e->n_layers; i++) {
+		const lat_layer_spec *l = &e->layers[i];
+		fputs(i ? ",\n\t\t{ " : "\n\t\t{ ", fp);
+		for (size_t j = 0; j < sizeof layer_keys / sizeof layer_keys[0]; j++)
+			if (kind_keys[l->kind] & (1u << j)) {
+				fprintf(fp, "%s = ", layer_keys[j].name);
+				lat_cfg_put_value(fp, &layer_keys[j], l);
+				fputs("; ", fp);
+			}
+		fputc('}', fp);
+	}
+	fputs("\n\t)", fp);
+	return 1;
+}
+
+int lat_experiment_write(const lat_experiment *e, FILE *fp)
+{
+	return lat_cfg_write(&schema, e, fp, "lateral experiment file: every key, resolved (see README.md, Training).",
+			     put_experiment_key);
+}
+
+int lat_experiment_detect(const char *text)
+{
+	static const char *const sections[] = {"data", "network", "train", "sharing"};
+	config_t cfg;
+	int found = 0;
+
+	config_init(&cfg);
+	/* only the names of the top-level settings matter; a text libconfig cannot parse is not one */
+	if (!lat_text_include_line(text) && config_read_string(&cfg, text) == CONFIG_TRUE) {
+		const config_setting_t *root = config_root_setting(&cfg);
+		for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !found; i++)
+			found = config_setting_get_member(root, sections[i]) != NULL;
+	}
+	config_destroy(&cfg);
+	return found;
+}
+
 int lat_experiment_set(lat_experiment *e, const char *assignment, char *err)
 {
 	return lat_cfg_set(&schema, e, "--set", assignment, NULL, err);

@@ -461,103 +461,28 @@ out:
 
 /* ---- writing ----------------------------------------------------------------------------------------- */
 
-/* Writes v so that libconfig reads it back as the same float: the shortest of %.15g, %.16g and %.17g that
- * round-trips, with ".0" added when it would otherwise look like an integer. */
-static void put_double(FILE *fp, double v)
+/* The model writer's special keys: a count that finalize took from input.file is not part of the model,
+ * and the covariance is written as a matrix. */
+static int put_model_key(FILE *fp, const lat_cfg_key *k, const void *obj)
 {
-	char buf[64];
-	int prec;
+	const lat_model *m = obj;
+	const char *field = (const char *)obj + k->offset;
 
-	for (prec = 15; prec <= 17; prec++) {
-		snprintf(buf, sizeof buf, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v && signbit(strtod(buf, NULL)) == signbit(v))
-			break;
+	if (field == (const char *)&m->input_count && m->input_file && m->inputs_fixed) {
+		fputs("0", fp);
+		return 1;
 	}
-	if (!strpbrk(buf, ".eEn"))
-		strcat(buf, ".0");
-	fputs(buf, fp);
-}
-
-/* Integers beyond 32 bits need libconfig's L suffix (without it they silently wrap). */
-static void put_integer(FILE *fp, long long v, unsigned long long u, int is_unsigned)
-{
-	if (is_unsigned)
-		fprintf(fp, "%llu%s", u, u > INT_MAX ? "L" : "");
-	else
-		fprintf(fp, "%lld%s", v, v > INT_MAX || v < INT_MIN ? "L" : "");
-}
-
-static void put_array(FILE *fp, const double *a, size_t n, size_t row)
-{
-	size_t i;
-
-	fputc('[', fp);
-	for (i = 0; i < n; i++) {
-		if (row > 1 && i % row == 0)
-			fputs("\n\t\t", fp);
-		put_double(fp, a[i]);
-		if (i + 1 < n)
-			fputs(row > 1 && (i + 1) % row == 0 ? "," : ", ", fp);
+	if (field == (const char *)&m->input_cov && m->input_cov && m->n_cov == m->inputs * m->inputs) {
+		lat_cfg_put_doubles(fp, m->input_cov, m->n_cov, m->inputs);
+		return 1;
 	}
-	if (row > 1 && n > 0)
-		fputs("\n\t", fp);
-	fputc(']', fp);
+	return 0;
 }
 
 int lat_model_write(const lat_model *m, FILE *fp)
 {
-	size_t i;
-
-	fprintf(fp, "# lateral model file: every key (see models/default.cfg for what each one means).\n");
-	for (i = 0; i < N_KEYS; i++) {
-		const lat_cfg_key *k = &keys[i];
-		const char *field = (const char *)m + k->offset;
-
-		if (i == 0 || strcmp(keys[i - 1].section, k->section) != 0)
-			fprintf(fp, "%s%s = {\n", i ? "};\n\n" : "\n", k->section);
-		fprintf(fp, "\t%s = ", k->name);
-		switch (k->type) {
-		case LAT_CFG_SIZE: {
-			size_t v = *(const size_t *)field;
-			/* A count taken from input.file by finalize is not part of the model. */
-			if (field == (const char *)&m->input_count && m->input_file && m->inputs_fixed)
-				v = 0;
-			put_integer(fp, 0, v, 1);
-			break;
-		}
-		case LAT_CFG_LONG:
-			put_integer(fp, *(const long *)field, 0, 0);
-			break;
-		case LAT_CFG_ULONG:
-			put_integer(fp, 0, *(const unsigned long *)field, 1);
-			break;
-		case LAT_CFG_DOUBLE:
-			put_double(fp, *(const double *)field);
-			break;
-		case LAT_CFG_PATH: {
-			const char *s = *(char *const *)field;
-			lat_cfg_put_string(fp, s ? s : "");
-			break;
-		}
-		case LAT_CFG_DOUBLES: {
-			const double *a = *(double *const *)field;
-			size_t n = a ? *(const size_t *)((const char *)m + k->count_offset) : 0;
-			size_t row = field == (const char *)&m->input_cov && n == m->inputs * m->inputs
-					 ? m->inputs
-					 : 0;
-			put_array(fp, a, n, row);
-			break;
-		}
-		default: {
-			const char *name = lat_cfg_enum_name(k, *(const int *)field);
-			lat_cfg_put_string(fp, name ? name : "unknown");
-			break;
-		}
-		}
-		fputs(";\n", fp);
-	}
-	fputs("};\n", fp);
-	return ferror(fp) ? LAT_EIO : LAT_OK;
+	return lat_cfg_write(&schema, m, fp, "lateral model file: every key (see models/default.cfg for what each one means).",
+			     put_model_key);
 }
 
 void lat_model_sim_opts(const lat_model *m, lat_sim_opts *o)
