@@ -154,7 +154,13 @@ static void test_bad_inputs_exit_2(void)
 	model_path(bad, "tests/bad/unknown_key.cfg");
 	CU_ASSERT_EQUAL(run("check", bad, NULL), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "unknown_key.cfg:"));
-	CU_ASSERT_EQUAL(run("check", NULL), 2);
+	/* MODEL is optional: check alone checks the built-in model, and --set applies to it */
+	CU_ASSERT_EQUAL(run("check", NULL), 0);
+	CU_ASSERT_EQUAL(run("check", "--set", "circuit.alpha=-2", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "circuit.alpha"));
+	/* an experiment file is checked as one (not as a model with unknown sections) */
+	CU_ASSERT_EQUAL(run("check", "--experiment", "--set", "train.lr=0", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "train.lr"));
 	CU_ASSERT_EQUAL(run("sweep", "-o", dir, NULL), 2);
 	CU_ASSERT_EQUAL(run("sweep", "-o", dir, "--vary", "circuit.tau", NULL), 2);
 	CU_ASSERT_EQUAL(run("sweep", "-o", dir, "--vary", "circuit.tau=30,-1", NULL), 2);
