@@ -379,6 +379,13 @@ static void test_train_and_eval(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_steady_error\": "));
 	CU_ASSERT_EQUAL(data_rows("train/epochs.jsonl"), 2);
 	CU_ASSERT(exists("train/checkpoint.bin"));
+	CU_ASSERT(exists("train/experiment.cfg"));
+	CU_ASSERT(exists("train/provenance.jsonl"));
+	{
+		char resolved[600];
+		CU_ASSERT_EQUAL(run("check", path_in(resolved, "train/experiment.cfg"), NULL), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "experiment: 3 layers"));
+	}
 	/* Two more epochs from the checkpoint: the log keeps all four. */
 	CU_ASSERT_EQUAL(run("train", "-q", "--no-plot", "--resume", "-o", dir, cfg, "--set", "train.epochs=4", NULL), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"epoch\": 4"));
@@ -398,6 +405,52 @@ static void test_train_and_eval(void)
 			0);
 	CU_ASSERT_EQUAL(run("eval", ckpt, NULL), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "checkpoint"));
+}
+
+/* Every output folder records what produced it: the resolved model (or experiment) loads back through
+ * `lateral check` to the same text, and provenance.jsonl holds one line per invocation with the command
+ * line, the exit status and the library versions. */
+static void test_provenance(void)
+{
+	char dir[512], model[600], log[600], printed[CLI_FIXTURE_BUF];
+	FILE *fp;
+	size_t n;
+
+	path_in(dir, "prov");
+	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, "--set", "circuit.alpha=100", "--set",
+			    "run.presentations=20", NULL), 0);
+	snprintf(model, sizeof model, "%s/model.cfg", dir);
+	snprintf(log, sizeof log, "%s/provenance.jsonl", dir);
+	CU_ASSERT_EQUAL(run("check", "--print", model, NULL), 0);
+	memcpy(printed, out_text, sizeof printed);
+	fp = fopen(model, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	n = fread(out_text, 1, sizeof out_text - 1, fp);
+	out_text[n] = '\0';
+	fclose(fp);
+	CU_ASSERT_STRING_EQUAL(printed, out_text);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "alpha = 100.0;"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentations = 20;"));
+	CU_ASSERT_EQUAL(data_rows("prov/provenance.jsonl"), 1);
+	/* the same folder again, from its own model file: a second line, the first kept */
+	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, model, NULL), 0);
+	CU_ASSERT_EQUAL(data_rows("prov/provenance.jsonl"), 2);
+	fp = fopen(log, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	n = fread(out_text, 1, sizeof out_text - 1, fp);
+	out_text[n] = '\0';
+	fclose(fp);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"circuit.alpha=100\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"exit_status\": 0"));
+	CU_ASSERT_PTR_NULL(strstr(out_text, "running"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"sundials\": \""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"openblas\": \""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"gsl\": \""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"libconfig\": \""));
+	/* a run that fails on its input writes no record (the folder had none: nothing is left) */
+	path_in(dir, "prov_bad");
+	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, "--set", "circuit.alpha=-5", NULL), 2);
+	CU_ASSERT(!exists("prov_bad/provenance.jsonl"));
 }
 
 static int setup(void)
@@ -422,6 +475,7 @@ static CU_TestInfo tests[] = {{"version, help, unknown command", test_version_an
 			      {"validate on five generated circuits vs an independent W*", test_validate_generated_circuits},
 			      {"trace and sweep", test_trace_and_sweep},
 			      {"train, resume and eval", test_train_and_eval},
+			      {"every output folder records its model and command", test_provenance},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "cli", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};

@@ -51,6 +51,9 @@ typedef enum { LAT_METHOD_BDF, LAT_METHOD_ADAMS, LAT_METHOD_RK8PD, LAT_METHOD_EX
 /* The methods' names in enum order, NULL-terminated ("bdf", "adams", "rk8pd", "exact", "auto"). */
 extern const char *const lat_method_names[];
 
+/* The SUNDIALS version the library was built with ("6.4.1"): a static string. */
+const char *lat_ode_sundials_version(void);
+
 const char *lat_method_name(lat_method m);
 /* Parses a method name; LAT_EINVAL for anything else. */
 int lat_method_parse(const char *name, lat_method *m);

@@ -132,6 +132,19 @@ void cli_json_num(cli_json *j, const char *key, double v); /* non-finite -> null
 void cli_json_int(cli_json *j, const char *key, long v);
 void cli_json_str(cli_json *j, const char *key, const char *v);
 void cli_json_end(cli_json *j);
+/* Writes v as a JSON string (quoted, escaped) to fp. */
+void cli_json_put_string(FILE *fp, const char *v);
+
+/* Provenance (cli_prov.c). main calls cli_provenance_start with the whole command line before the
+ * command runs and cli_provenance_end with its exit status after. A command that writes an output folder
+ * calls cli_provenance_begin once its input is known to be good: it writes DIR/NAME (the resolved model
+ * or experiment, text of len bytes, which `lateral check` loads back) and appends to DIR/provenance.jsonl
+ * one line for this invocation (version, command line, working directory, start, host, library versions,
+ * "status": "running"), which cli_provenance_end completes with the end time and exit status. Earlier
+ * lines (a run that is resumed) are kept. Returns CLI_OK, or CLI_FAIL after printing why. */
+void cli_provenance_start(int argc, char **argv);
+int cli_provenance_begin(const cli_opts *o, const char *name, const char *text, size_t len);
+void cli_provenance_end(int status);
 
 
 /* Runs gnuplot on an embedded script with "name = value" assignments (values are already gnuplot

@@ -56,19 +56,24 @@ void cli_json_int(cli_json *j, const char *key, long v)
 	fprintf(j->fp, "%ld", v);
 }
 
+void cli_json_put_string(FILE *fp, const char *v)
+{
+	fputc('"', fp);
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			fprintf(fp, "\\u%04x", (unsigned char)*p);
+		else
+			fputc(*p, fp);
+	}
+	fputc('"', fp);
+}
+
 void cli_json_str(cli_json *j, const char *key, const char *v)
 {
 	json_key(j, key);
-	fputc('"', j->fp);
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(j->fp, "\\%c", *p);
-		else if ((unsigned char)*p < 0x20)
-			fprintf(j->fp, "\\u%04x", (unsigned char)*p);
-		else
-			fputc(*p, j->fp);
-	}
-	fputc('"', j->fp);
+	cli_json_put_string(j->fp, v);
 }
 
 void cli_json_end(cli_json *j)

@@ -219,6 +219,15 @@ int cmd_sweep(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_EIO, err);
 		goto out;
 	}
+	{
+		/* the model before the --vary values, which the command line in provenance.jsonl names */
+		size_t len;
+		char *text = cli_model_text(&m, &len);
+		rc = text ? cli_provenance_begin(&o, "model.cfg", text, len) : cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
+		free(text);
+		if (rc)
+			goto out;
+	}
 	if (g->resume)
 		fprintf(stderr, "lateral sweep: resuming: %zu of %zu runs are finished (%s)\n", sw.n_done,
 			sw.n_runs, sw.state);

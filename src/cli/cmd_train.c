@@ -180,6 +180,9 @@ int cmd_train(int argc, char **argv)
 		goto out;
 	}
 	cli_remove_stale(o.outdir, train_outputs);
+	rc = train_provenance(&o, &e);
+	if (rc)
+		goto out;
 	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
 	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");
 	if (args.resume) {

@@ -66,8 +66,13 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	for (const command *c = commands; c->name; c++)
-		if (!strcmp(c->name, name))
-			return c->run(argc - 1, argv + 1);
+		if (!strcmp(c->name, name)) {
+			int rc;
+			cli_provenance_start(argc, argv);
+			rc = c->run(argc - 1, argv + 1);
+			cli_provenance_end(rc);
+			return rc;
+		}
 	fprintf(stderr, "lateral: unknown command '%s'\n", name);
 	help(stderr);
 	return CLI_USAGE;

@@ -52,4 +52,8 @@ void train_fault_hint(int argc, char **argv, const lat_experiment *e, const lat_
 /* One finished epoch: evaluation, the JSON line on stdout and in the log. */
 int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, size_t size, char *err);
 
+/* Records the resolved experiment as DIR/experiment.cfg and this invocation in DIR/provenance.jsonl
+ * (cli_provenance_begin). */
+int train_provenance(const cli_opts *o, const lat_experiment *e);
+
 #endif

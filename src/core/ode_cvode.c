@@ -395,3 +395,8 @@ const ode_integrator lat_ode_cvode_integrator = {.name = "cvode",
 						 .restart = cv_restart,
 						 .advance = cv_advance,
 						 .stats = cv_stats};
+
+const char *lat_ode_sundials_version(void)
+{
+	return SUNDIALS_VERSION;
+}
