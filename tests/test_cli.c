@@ -403,8 +403,39 @@ static void test_train_and_eval(void)
 	CU_ASSERT_EQUAL(run("eval", "--experiment", cfg, "--set", "train.threads=2", "--set",
 			    "network.locally_connected=true", ckpt, NULL),
 			0);
-	CU_ASSERT_EQUAL(run("eval", ckpt, NULL), 2);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "checkpoint"));
+	/* The bare checkpoint is self-contained: eval prints the accuracy of the log's last line, also when
+	 * the training data it would otherwise take its normalisation from change. */
+	{
+		char logged[64], got[64], logf[600];
+		const char *p;
+		FILE *lf = fopen(path_in(logf, "train/epochs.jsonl"), "r");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(lf);
+		logged[0] = '\0';
+		while (fgets(out_text, sizeof out_text, lf))
+			if ((p = strstr(out_text, "\"test_acc\": ")))
+				sscanf(p, "\"test_acc\": %63[0-9.]", logged);
+		fclose(lf);
+		CU_ASSERT_EQUAL(run("eval", ckpt, NULL), 0);
+		p = strstr(out_text, "\"test_acc\": ");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		sscanf(p, "\"test_acc\": %63[0-9.]", got);
+		CU_ASSERT_STRING_EQUAL(got, logged);
+		CU_ASSERT_EQUAL(run("eval", ckpt, "--set", "data.limit_train=20", NULL), 0);
+		p = strstr(out_text, "\"test_acc\": ");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		sscanf(p, "\"test_acc\": %63[0-9.]", got);
+		CU_ASSERT_STRING_EQUAL(got, logged);
+		/* other test data through --set: the 48 training images as the test set */
+		{
+			char si[700], sl[700], f[600];
+			snprintf(si, sizeof si, "data.test_images=%s", path_in(f, "tr-images"));
+			snprintf(sl, sizeof sl, "data.test_labels=%s", path_in(f, "tr-labels"));
+			CU_ASSERT_EQUAL(run("eval", ckpt, "--set", si, "--set", sl, NULL), 0);
+			CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"test_acc\": "));
+			CU_ASSERT_EQUAL(run("eval", ckpt, "--set", "data.test_images=/nonexistent.gz", NULL), 2);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "/nonexistent.gz"));
+		}
+	}
 }
 
 /* Every output folder records what produced it: the resolved model (or experiment) loads back through

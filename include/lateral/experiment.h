@@ -31,6 +31,10 @@ extern "C" {
 /* Everything `lateral train` needs, as plain values (strings owned). */
 typedef struct {
 	char *source; /* file name for messages; owned */
+	char *text;   /* the resolved experiment (lat_experiment_write), made by finalize; owned. Training saves
+		       * it in every checkpoint, so that `lateral eval` needs nothing else */
+	const double *norm; /* borrowed, or NULL: the input normalisation to use (lat_trainer_opts.norm) */
+	size_t n_norm;
 
 	/* data */
 	lat_data_format format;
@@ -106,7 +110,8 @@ int lat_experiment_write(const lat_experiment *e, FILE *fp);
 /* Applies "section.key=value" (not network.layers); same validation, messages start with "--set". */
 int lat_experiment_set(lat_experiment *e, const char *assignment, char *err);
 
-/* Cross-checks combinations (e.g. cifar needs train_files). Call once after load and overrides. */
+/* Cross-checks combinations (e.g. cifar needs train_files) and makes e->text. Call once after load and
+ * overrides. */
 int lat_experiment_finalize(lat_experiment *e, char *err);
 
 /* The trainer settings of e (everything but train.epochs, checkpoint_every and threads, which the

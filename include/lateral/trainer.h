@@ -44,6 +44,13 @@ typedef struct {
 	 * layer from seed) */
 	lat_share_opts share;
 	size_t share_every;
+	/* checkpoints: a text saved with every checkpoint (the resolved experiment, so that the file is
+	 * self-contained; NULL: none), and the input normalisation to use instead of the training set's
+	 * statistics (n_norm = 2 x channels: every mean, then every std, as lat_trainer_describe returns
+	 * them from a checkpoint; NULL: computed from the training images) */
+	const char *description;
+	const double *norm;
+	size_t n_norm;
 } lat_trainer_opts;
 
 /* Counters of the batches since lat_trainer_begin_epoch. */
@@ -142,6 +149,14 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t);
  * running variance). */
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
 int lat_trainer_load(lat_trainer *t, const char *path, char *err);
+
+/* What a checkpoint says of itself, without a trainer: the description text it was saved with (a new
+ * NUL-terminated string, "" when none; free with free()), the input normalisation of its training run
+ * (*norm: a new array of *n_norm = 2 x channels doubles, every mean then every std; free with free()), and
+ * the epochs it was taken after. On error *text and *norm are NULL and the code is lat_trainer_load's
+ * (also LAT_ECONFIG for a description with a NUL byte or a normalisation that is not finite or has a std
+ * <= 0). */
+int lat_trainer_describe(const char *path, char **text, double **norm, size_t *n_norm, size_t *epochs, char *err);
 
 #ifdef __cplusplus
 }

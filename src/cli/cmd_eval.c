@@ -31,33 +31,53 @@ static int on_eval_extra(const char *name, const char *arg, void *ctx)
 int cmd_eval(int argc, char **argv)
 {
 	static const char summary[] =
-	    "Evaluates CHECKPOINT (from `lateral train`) on the test set of the experiment it was trained\n"
-	    "with: give that experiment with --experiment FILE (default: the built-in one) and the same "
-	    "--set\n"
-	    "overrides that change the network. Prints one JSON line: test_acc, test_loss.";
-	static const cli_extra extra[] = {{"experiment", 1, "the experiment file of the training run"},
+	    "Evaluates CHECKPOINT (from `lateral train`) on the test set of its training run. The checkpoint\n"
+	    "holds that run's resolved experiment and input normalisation, so nothing else is needed and the\n"
+	    "accuracy is the one its training log shows. --set changes keys of that experiment (e.g.\n"
+	    "--set data.test_images=FILE --set data.test_labels=FILE to evaluate on other data); --experiment\n"
+	    "FILE replaces it. Prints one JSON line: checkpoint, epochs, test_acc, test_loss.";
+	static const cli_extra extra[] = {{"experiment", 1, "use this experiment file instead of the checkpoint's own"},
 					  {NULL, 0, NULL}};
 	const char *experiment = NULL;
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	char err[LAT_ERRLEN];
-	double acc, loss;
+	char err[LAT_ERRLEN], *text = NULL;
+	double acc, loss, *norm = NULL;
+	size_t n_norm = 0, epochs;
 	int status, rc;
 
 	rc = cli_parse(argc, argv, "eval", summary, NULL, 1, extra, on_eval_extra, &experiment, &o);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	lat_experiment_init(&e);
-	lat_experiment_clear(&e);
-	{
-		/* The positional argument is the checkpoint; the experiment comes from --experiment. */
+	if (lat_trainer_describe(o.model_path, &text, &norm, &n_norm, &epochs, err)) {
+		rc = train_fail(o.cmd, LAT_ECONFIG, err);
+		goto out;
+	}
+	if (experiment) {
+		/* another experiment file, and the --set overrides over it */
 		cli_opts eo = o;
 		eo.model_path = experiment;
+		lat_experiment_clear(&e);
 		rc = train_load_experiment(&eo, &e);
+	} else {
+		char name[CLI_PATHLEN + 32];
+		snprintf(name, sizeof name, "%s (its experiment)", o.model_path);
+		rc = lat_experiment_read_text(&e, text, name, err);
+		for (size_t k = 0; !rc && k < o.n_sets; k++)
+			rc = lat_experiment_set(&e, o.sets[k], err);
+		if (!rc)
+			rc = lat_experiment_finalize(&e, err);
+		if (rc) {
+			fprintf(stderr, "lateral eval: %s\n", err);
+			rc = CLI_USAGE;
+		}
 	}
 	if (rc)
 		goto out;
+	e.norm = norm;
+	e.n_norm = n_norm;
 	train_set_threads(&e);
 	t = lat_experiment_trainer_alloc(&e, &status, err);
 	if (!t) {
@@ -68,10 +88,13 @@ int cmd_eval(int argc, char **argv)
 		rc = train_fail(o.cmd, LAT_ECONFIG, err);
 		goto out;
 	}
-	printf("{\"checkpoint\": \"%s\", \"epochs\": %zu, \"test_acc\": %.4f, \"test_loss\": %.6f}\n",
-	       o.model_path, lat_trainer_epoch(t), acc, loss);
+	printf("{\"checkpoint\": ");
+	cli_json_put_string(stdout, o.model_path);
+	printf(", \"epochs\": %zu, \"test_acc\": %.4f, \"test_loss\": %.6f}\n", lat_trainer_epoch(t), acc, loss);
 out:
 	lat_trainer_free(t);
 	lat_experiment_clear(&e);
+	free(text);
+	free(norm);
 	return rc;
 }

@@ -156,7 +156,7 @@ int cmd_train(int argc, char **argv)
 	int rc = cli_parse(argc, argv, "train", train_summary, "out/train", 0, train_extra, on_train_extra,
 			   &args, &o);
 	int status, sig = 0;
-	double start;
+	double start, *norm = NULL;
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
@@ -173,6 +173,18 @@ int cmd_train(int argc, char **argv)
 	rc = cli_outdir(&o);
 	if (rc)
 		goto out;
+	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
+	/* a resumed run keeps the input normalisation of its checkpoint (whatever the data keys say now) */
+	if (args.resume && access(ckpt, F_OK) == 0) {
+		char *text = NULL;
+		size_t n_epochs;
+		if (lat_trainer_describe(ckpt, &text, &norm, &e.n_norm, &n_epochs, err)) {
+			rc = train_fail(o.cmd, LAT_ECONFIG, err);
+			goto out;
+		}
+		free(text);
+		e.norm = norm;
+	}
 	t = lat_experiment_trainer_alloc(&e, &status, err);
 	if (!t) {
 		rc = train_fail(o.cmd, status, err);
@@ -180,16 +192,16 @@ int cmd_train(int argc, char **argv)
 		goto out;
 	}
 	cli_remove_stale(o.outdir, train_outputs);
-	rc = train_provenance(&o, &e);
-	if (rc)
-		goto out;
-	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
 	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");
 	if (args.resume) {
 		rc = resume_from(&o, &e, t, ckpt, path, &sv, &lg);
 		if (rc)
 			goto out;
 	}
+	/* the input is good (a checkpoint to resume from included): record what produced the folder */
+	rc = train_provenance(&o, &e);
+	if (rc)
+		goto out;
 	/* The log now matches the checkpoint (a fresh run starts it empty). */
 	if (cli_write_text(path, lg.text, lg.len, err)) {
 		rc = cli_fail(o.cmd, LAT_EIO, err);
@@ -227,6 +239,7 @@ int cmd_train(int argc, char **argv)
 out:
 	free(lg.text);
 	lat_trainer_free(t);
+	free(norm);
 	lat_experiment_clear(&e);
 	return rc;
 }

@@ -103,15 +103,7 @@ int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, int trac
 	if (rc)
 		return rc;
 	*sim = lat_model_sim_alloc(m, o->solver_log ? stderr : NULL, err);
-	if (!*sim)
-		return cli_fail(o->cmd, LAT_EINVAL, err);
-	{
-		size_t len;
-		char *text = cli_model_text(m, &len);
-		rc = text ? cli_provenance_begin(&at, "model.cfg", text, len) : cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
-		free(text);
-	}
-	return rc;
+	return *sim ? CLI_OK : cli_fail(o->cmd, LAT_EINVAL, err);
 }
 
 char *run_methods_text(char *buf, size_t size, const run_result *res)

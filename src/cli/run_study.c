@@ -212,6 +212,17 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 			table_row(&first, NAN, NAN);
 		}
 	}
+	/* the input is good (a state to resume from included): record what produced the folder */
+	{
+		size_t len;
+		char *text = cli_model_text(m, &len);
+		cli_opts at = *o;
+		at.outdir = dir;
+		rc = text ? cli_provenance_begin(&at, "model.cfg", text, len) : cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
+		free(text);
+		if (rc)
+			goto out;
+	}
 	lrc = lat_study_run(st, &hooks, err);
 	if (lrc) {
 		snprintf(msg, sizeof msg, "%s (no output file in %s was written)", err, dir);

@@ -212,19 +212,5 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
 
 int train_provenance(const cli_opts *o, const lat_experiment *e)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&text, &len);
-	int rc;
-
-	if (!fp || lat_experiment_write(e, fp)) {
-		if (fp)
-			fclose(fp);
-		free(text);
-		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory for the experiment text");
-	}
-	fclose(fp);
-	rc = cli_provenance_begin(o, "experiment.cfg", text, len);
-	free(text);
-	return rc;
+	return cli_provenance_begin(o, "experiment.cfg", e->text, strlen(e->text));
 }

@@ -372,8 +372,28 @@ void lat_experiment_init(lat_experiment *e)
 void lat_experiment_clear(lat_experiment *e)
 {
 	free(e->source);
+	free(e->text);
 	lat_cfg_free(&schema, e);
 	memset(e, 0, sizeof *e);
+}
+
+/* e->text: e written as an experiment file. */
+static int make_text(lat_experiment *e, char *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+	int rc = fp ? lat_experiment_write(e, fp) : LAT_ENOMEM;
+
+	if (fp && fclose(fp) != 0 && !rc)
+		rc = LAT_ENOMEM;
+	if (rc) {
+		free(text);
+		return lat_err_set(err, LAT_ENOMEM, "out of memory for the experiment text");
+	}
+	free(e->text);
+	e->text = text;
+	return LAT_OK;
 }
 
 int lat_experiment_finalize(lat_experiment *e, char *err)
@@ -429,7 +449,7 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 				   "the phase's starting kernels is 0 at its only update): set sharing.iterations >= 2 "
 				   "or sharing.gamma = 0",
 				   src, e->share_gamma);
-	return LAT_OK;
+	return make_text(e, err);
 }
 
 void lat_experiment_optim_opts(const lat_experiment *e, lat_optim_opts *o)
@@ -495,7 +515,10 @@ void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
 			      .steady_tol = e->steady_tol,
 			      .t_max = e->t_max,
 			      .max_steps = e->max_steps}},
-	    .share_every = e->share_every};
+	    .share_every = e->share_every,
+	    .description = e->text,
+	    .norm = e->norm,
+	    .n_norm = e->n_norm};
 	memcpy(o->train_offsets, e->train_offsets, sizeof o->train_offsets);
 	memcpy(o->test_offsets, e->test_offsets, sizeof o->test_offsets);
 	lat_experiment_net_opts(e, &o->net);

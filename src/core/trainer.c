@@ -48,6 +48,7 @@ struct lat_trainer {
 	int shared_last;       /* a hebbian, circuit or expected sharing phase ran after the last optimiser step */
 	int fault_in_sharing;  /* the last error came from a sharing phase or the batch right after one */
 	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
+	double *norm;	       /* 2 c: the input normalisation (means, then stds), saved in checkpoints */
 };
 
 static double now(void)
@@ -160,23 +161,28 @@ static int load_data(lat_trainer *t, char *err)
 			return rc;
 	}
 	t->n_classes = t->train.n_classes > t->test.n_classes ? t->train.n_classes : t->test.n_classes;
-	/* Normalise every split with the training set's statistics. */
-	mean = malloc(t->train.c * sizeof *mean);
-	std = malloc(t->train.c * sizeof *std);
-	if (!mean || !std) {
-		rc = lat_err_set(err, LAT_ENOMEM, "out of memory");
+	/* Normalise every split with the training set's statistics, or with the ones given. */
+	t->norm = malloc(2 * t->train.c * sizeof *t->norm);
+	if (!t->norm)
+		return lat_err_set(err, LAT_ENOMEM, "out of memory");
+	mean = t->norm;
+	std = t->norm + t->train.c;
+	if (e->norm) {
+		if (e->n_norm != 2 * t->train.c)
+			return lat_err_set(err, LAT_ECONFIG,
+					   "%s: the normalisation given is for %zu channels, the images have %zu", src,
+					   e->n_norm / 2, t->train.c);
+		memcpy(t->norm, e->norm, 2 * t->train.c * sizeof *t->norm);
 	} else {
 		lat_data_stats(&t->train, mean, std);
 		/* on a canvas the blank background stays 0, as the zero padding of the layers: scale only */
 		for (size_t c = 0; e->canvas && c < t->train.c; c++)
 			mean[c] = 0;
-		lat_data_normalize(&t->train, mean, std);
-		lat_data_normalize(&t->test, mean, std);
-		if (t->val.n)
-			lat_data_normalize(&t->val, mean, std);
 	}
-	free(mean);
-	free(std);
+	lat_data_normalize(&t->train, mean, std);
+	lat_data_normalize(&t->test, mean, std);
+	if (t->val.n)
+		lat_data_normalize(&t->val, mean, std);
 	return rc;
 }
 
@@ -299,6 +305,7 @@ void lat_trainer_free(lat_trainer *t)
 	free(t->x);
 	free(t->y);
 	free(t->dlogits);
+	free(t->norm);
 	free(t);
 }
 
@@ -698,8 +705,8 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 /* ---- checkpoints ---- */
 
 /* checkpoint.bin: a container (ckpt.h) of kind LAT_CKPT_TRAIN with these sections. */
-#define CKPT_VERSION 2u
-enum { K_HDR, K_STATS, K_PARAMS, K_BUFFERS, K_OPT, K_SHRINK, K_N_SECTIONS };
+#define CKPT_VERSION 3u
+enum { K_HDR, K_STATS, K_PARAMS, K_BUFFERS, K_OPT, K_SHRINK, K_TEXT, K_NORM, K_N_SECTIONS };
 /* The header's counts, in this order: sizes, counters, and the position within the epoch with the
  * statistics of that epoch so far (mid-epoch checkpoints; 0 at an epoch boundary). */
 enum {
@@ -757,6 +764,10 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 	/* the epoch's shrink factors so far, as the statistics: only within an epoch */
 	lat_ckpt_put(w, LAT_CKPT_TAG('S', 'H', 'R', 'K'), LAT_CKPT_F64,
 		     t->in_epoch || t->resume_batches ? &t->shrink[0][0] : &zero_shrink[0][0], 4 * t->n_lc);
+	/* what makes the file self-contained: the run's description and input normalisation */
+	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'E', 'X', 'T'), LAT_CKPT_BYTES, t->o.description ? t->o.description : "",
+		     t->o.description ? strlen(t->o.description) : 0);
+	lat_ckpt_put(w, LAT_CKPT_TAG('N', 'O', 'R', 'M'), LAT_CKPT_F64, t->norm, 2 * t->train.c);
 	return lat_ckpt_writer_commit(w, err);
 }
 
@@ -912,27 +923,103 @@ static int check_values(const lat_trainer *t, const char *path, const lat_ckpt_s
 	return LAT_OK;
 }
 
-int lat_trainer_load(lat_trainer *t, const char *path, char *err)
+/* The sections of a checkpoint, for lat_ckpt_load; n_lc: the lc layers (LAT_CKPT_ANY: not known). */
+static void sections(lat_ckpt_section *secs, size_t n_lc)
 {
-	size_t n_state, n_buffers = lat_net_n_buffers(t->net);
-	float *state = lat_optim_state(t->opt, &n_state);
-	lat_ckpt_section secs[K_N_SECTIONS] = {
+	const lat_ckpt_section all[K_N_SECTIONS] = {
 	    {LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, H_COUNT, "sizes and counters", NULL, 0},
 	    {LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, S_COUNT, "statistics of the epoch so far", NULL,
 	     0},
 	    {LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, LAT_CKPT_ANY, "parameters", NULL, 0},
 	    {LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "running statistics", NULL, 0},
 	    {LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "optimiser state", NULL, 0},
-	    {LAT_CKPT_TAG('S', 'H', 'R', 'K'), LAT_CKPT_F64, 4 * t->n_lc, "sharing shrink factors of the epoch so far",
-	     NULL, 0}};
+	    {LAT_CKPT_TAG('S', 'H', 'R', 'K'), LAT_CKPT_F64, n_lc == LAT_CKPT_ANY ? n_lc : 4 * n_lc,
+	     "sharing shrink factors of the epoch so far", NULL, 0},
+	    {LAT_CKPT_TAG('T', 'E', 'X', 'T'), LAT_CKPT_BYTES, LAT_CKPT_ANY, "description", NULL, 0},
+	    {LAT_CKPT_TAG('N', 'O', 'R', 'M'), LAT_CKPT_F64, LAT_CKPT_ANY, "input normalisation", NULL, 0}};
+	memcpy(secs, all, sizeof all);
+}
+
+/* The NORM section: an even count, finite means and stds > 0. */
+static int check_norm(const char *path, const lat_ckpt_section *s, char *err)
+{
+	size_t c = s->n / 2;
+
+	if (s->n == 0 || s->n % 2)
+		return lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: %zu normalisation values, expected 2 per channel",
+				   path, s->n);
+	for (size_t k = 0; k < s->n; k++) {
+		double v = lat_ckpt_f64(s, k);
+		if (!isfinite(v) || (k >= c && !(v > 0)))
+			return lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: input normalisation %s of channel %zu is %g",
+					   path, k < c ? "mean" : "std", k % c + 1, v);
+	}
+	return LAT_OK;
+}
+
+int lat_trainer_describe(const char *path, char **text, double **norm, size_t *n_norm, size_t *epochs, char *err)
+{
+	lat_ckpt_section secs[K_N_SECTIONS];
+	lat_ckpt *c = NULL;
+	int rc;
+
+	*text = NULL;
+	*norm = NULL;
+	sections(secs, LAT_CKPT_ANY);
+	rc = lat_ckpt_load(path, LAT_CKPT_TRAIN, CKPT_VERSION, secs, K_N_SECTIONS, &c, err);
+	if (!rc && memchr(secs[K_TEXT].data, 0, secs[K_TEXT].n))
+		rc = lat_err_set(err, LAT_ECONFIG, "%s: corrupt checkpoint: its description holds a NUL byte", path);
+	if (!rc)
+		rc = check_norm(path, &secs[K_NORM], err);
+	if (!rc) {
+		*text = malloc(secs[K_TEXT].n + 1);
+		*norm = malloc(secs[K_NORM].n * sizeof **norm);
+		if (!*text || !*norm) {
+			rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
+		} else {
+			memcpy(*text, secs[K_TEXT].data, secs[K_TEXT].n);
+			(*text)[secs[K_TEXT].n] = '\0';
+			lat_ckpt_get_f64(&secs[K_NORM], *norm);
+			*n_norm = secs[K_NORM].n;
+			*epochs = (size_t)lat_ckpt_u64(&secs[K_HDR], H_EPOCH);
+		}
+	}
+	if (rc) {
+		free(*text);
+		free(*norm);
+		*text = NULL;
+		*norm = NULL;
+	}
+	lat_ckpt_free(c);
+	return rc;
+}
+
+int lat_trainer_load(lat_trainer *t, const char *path, char *err)
+{
+	size_t n_state, n_buffers = lat_net_n_buffers(t->net);
+	float *state = lat_optim_state(t->opt, &n_state);
+	lat_ckpt_section secs[K_N_SECTIONS];
 	lat_ckpt *c = NULL;
 	uint64_t h[H_COUNT];
 	double st[S_COUNT];
 	float *bufs = NULL;
-	int rc = lat_ckpt_load(path, LAT_CKPT_TRAIN, CKPT_VERSION, secs, K_N_SECTIONS, &c, err);
+	int rc;
 
+	sections(secs, t->n_lc);
+	rc = lat_ckpt_load(path, LAT_CKPT_TRAIN, CKPT_VERSION, secs, K_N_SECTIONS, &c, err);
+	if (!rc)
+		rc = check_norm(path, &secs[K_NORM], err);
 	if (rc)
 		goto out;
+	/* the weights belong to the inputs as that run normalised them (lat_trainer_opts.norm) */
+	for (size_t k = 0; k < 2 * t->train.c; k++)
+		if (secs[K_NORM].n != 2 * t->train.c || lat_ckpt_f64(&secs[K_NORM], k) != t->norm[k]) {
+			rc = lat_err_set(err, LAT_ECONFIG,
+					 "%s: checkpoint of a run that normalised its inputs otherwise (%zu channels; "
+					 "other training data?): give the trainer its normalisation (lat_trainer_describe)",
+					 path, secs[K_NORM].n / 2);
+			goto out;
+		}
 	for (size_t k = 0; k < H_COUNT; k++)
 		h[k] = lat_ckpt_u64(&secs[K_HDR], k);
 	for (size_t k = 0; k < S_COUNT; k++)
