@@ -4,7 +4,8 @@
 # Parts (run in this order unless named on the command line):
 #   transfer  translation transfer (examples/translation_transfer.cfg): train at the left of a 42 x 42
 #             canvas, test at the right; conv, LC, LC + translations, LC + instant / hebbian / circuit
-#             sharing (alpha 10 and 1e4), LC + translations + hebbian; seeds 1 2 3.
+#             sharing (alpha 10 and 1e4), LC + translations + hebbian, hebbian with the border neurons
+#             pooled too; seeds 1 2 3.
 #   fashion   Fashion-MNIST, all 60000 training images, 10 epochs, seed 1, the paper's code's settings
 #             (examples/fashion_lc_circuit.cfg's network with one bias per channel): conv, LC,
 #             LC + translations p = 2 n = 1, instant every 1 / 10 / 100 (borders included), hebbian every 10.
@@ -37,7 +38,8 @@ hebbian10|LC + hebbian every 10|-|network.locally_connected=true sharing.mode=he
 hebbian100|LC + hebbian every 100|-|network.locally_connected=true sharing.mode=hebbian sharing.every=100
 circuit1e4-100|LC + circuit alpha 1e4 every 100|-|network.locally_connected=true sharing.mode=circuit sharing.alpha=1e4 sharing.every=100
 circuit10-100|LC + circuit alpha 10 every 100|-|network.locally_connected=true sharing.mode=circuit sharing.alpha=10 sharing.every=100
-lc-transl-hebbian10|LC + translations + hebbian every 10|-|network.locally_connected=true data.pad=2 data.repeats=1 sharing.mode=hebbian'
+lc-transl-hebbian10|LC + translations + hebbian every 10|-|network.locally_connected=true data.pad=2 data.repeats=1 sharing.mode=hebbian
+hebbian10-in|LC + hebbian every 10 (borders in)|-|network.locally_connected=true sharing.mode=hebbian sharing.border=include'
 FASHION_CFG=examples/fashion_lc_circuit.cfg
 FASHION_SEEDS=1
 FASHION_COMMON='network.lc_bias=channel train.epochs=10 data.limit_train=0 sharing.mode=none'
