@@ -31,7 +31,7 @@ for variant in linear relu tau_inh3 tau_inh300 homeostatic N400_d81; do
 		for kv in $sets; do args="$args --set $kv"; done
 		total=$((total + 1))
 		# shellcheck disable=SC2086
-		if $LAT run -q --no-plot -o "$OUT/x" $args >"$OUT/log" 2>&1; then
+		if $LAT run -q --no-plot --force -o "$OUT/x" $args >"$OUT/log" 2>&1; then
 			ok=$((ok + 1))
 			printf '%-12s %8s %8s %12.1f %9s %9s  %s\n' "$variant" "$a" yes \
 				"$(json "$OUT/x/summary.json" microseconds_per_presentation)" \

@@ -37,7 +37,7 @@ echo "$MODES" | while IFS='|' read -r name sets; do
 	args=""
 	for s in $sets; do args="$args --set $s"; done
 	# shellcheck disable=SC2086
-	$LAT train -q --no-plot -o "$dir" examples/fashion_lc_circuit.cfg $args --set sharing.every="$EVERY" \
+	$LAT train -q --no-plot --force -o "$dir" examples/fashion_lc_circuit.cfg $args --set sharing.every="$EVERY" \
 		--set train.epochs=1 --set data.limit_train="$LIMIT" --set data.limit_test=128 \
 		--set train.threads="$THREADS" > "$dir.log"
 	secs=$(num seconds < "$dir/epochs.jsonl")

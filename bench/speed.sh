@@ -24,7 +24,7 @@ run_one() { # label, then --set assignments
 	sets=""
 	for kv in "$@"; do sets="$sets --set $kv"; done
 	# shellcheck disable=SC2086
-	$LAT run -q --no-plot -o "$OUT/x" --set circuit.inputs=81 --set run.presentations="$P" $sets
+	$LAT run -q --no-plot --force -o "$OUT/x" --set circuit.inputs=81 --set run.presentations="$P" $sets
 	us=$(json "$OUT/x/summary.json" microseconds_per_presentation)
 	steps=$(json "$OUT/x/summary.json" steps_per_presentation)
 	rhs=$(json "$OUT/x/summary.json" rhs_evals_per_presentation)

@@ -15,7 +15,7 @@ printf '%-8s %16s %16s %8s\n' network lateral_img/s pytorch_img/s ratio
 for net in conv lc; do
 	lcset=false
 	[ "$net" = lc ] && lcset=true
-	./lateral train -q --no-plot -o "$OUT/$net" --set train.epochs=1 --set data.limit_train="$N" \
+	./lateral train -q --no-plot --force -o "$OUT/$net" --set train.epochs=1 --set data.limit_train="$N" \
 		--set data.limit_test=1000 --set train.threads="$T" --set network.locally_connected=$lcset \
 		--set train.checkpoint_every=0 > "$OUT/$net.json"
 	ours=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['images_per_s'])" "$OUT/$net.json")

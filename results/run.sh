@@ -63,12 +63,13 @@ run() {
 	mkdir -p "$dir"
 	args=""
 	for s in $sets; do args="$args --set $s"; done
-	resume=""
+	# an unfinished run continues from its checkpoint; one without a checkpoint starts again (--force:
+	# its folder may hold the log of the attempt)
+	resume=--force
 	if [ -s "$dir/checkpoint.bin" ]; then
 		resume=--resume
 		echo "run.sh: $part $slug seed $seed: resuming" >&2
 	else
-		rm -f "$dir/epochs.jsonl"
 		echo "run.sh: $part $slug seed $seed: starting" >&2
 	fi
 	t0=$(date +%s)

@@ -121,7 +121,7 @@ static void test_plots_or_clear_note(void)
 	CU_ASSERT(!exists("plot/snr.png"));
 	unsetenv("LATERAL_GNUPLOT");
 	if (access("/usr/bin/gnuplot", X_OK) == 0) {
-		CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, "--set", "run.presentations=20", NULL), 0);
+		CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, "--force", "--set", "run.presentations=20", NULL), 0);
 		CU_ASSERT(exists("plot/snr.png"));
 		CU_ASSERT(exists("plot/trace.png"));
 		/* no temporary PNG ("NAME.PID.tmp") is left behind */
@@ -217,14 +217,14 @@ static void test_validate_pass_and_fail(void)
 		  json_number("val/summary.json", "contraction_rate") < 0.99);
 	CU_ASSERT_EQUAL(json_number("val/summary.json", "max_updates_reached"), 0);
 	/* run.presentations plays no part in the verdict */
-	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--set", "run.presentations=40", NULL), 0);
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "--force", "-o", dir, "--set", "run.presentations=40", NULL), 0);
 	/* An upper bound too low to converge: the same check must fail with exit status 1 and say so. */
-	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--max-updates", "2", NULL), 1);
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "--force", "-o", dir, "--max-updates", "2", NULL), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "FAIL"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "reached --max-updates = 2"));
 	CU_ASSERT_EQUAL(json_number("val/summary.json", "max_updates_reached"), 1);
 	/* eta too large for the batch rule: refused with the bound on eta (exit 2) */
-	CU_ASSERT_EQUAL(run("validate", "--no-plot", "-o", dir, "--set", "plasticity.eta=5", NULL), 2);
+	CU_ASSERT_EQUAL(run("validate", "--no-plot", "--force", "-o", dir, "--set", "plasticity.eta=5", NULL), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "batch updates do not converge"));
 }
 
@@ -308,9 +308,9 @@ static void test_validate_generated_circuits(void)
 
 	path_in(dir, "valgen");
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-		const char *argv[32] = {"validate", "--no-plot", "-o", dir};
+		const char *argv[32] = {"validate", "--no-plot", "--force", "-o", dir};
 		char a_set[64], g_set[64];
-		size_t n = 4;
+		size_t n = 5;
 		int rc;
 		double e;
 
@@ -398,8 +398,10 @@ static void test_train_and_eval(void)
 	/* Bad input: exit 2 with the key named; a checkpoint of another network is refused. */
 	CU_ASSERT_EQUAL(run("train", "-o", dir, cfg, "--set", "train.batch=0", NULL), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "train.batch"));
-	CU_ASSERT_EQUAL(run("train", "-o", dir, cfg, "--set", "data.test_images=/nonexistent.gz", NULL), 2);
+	/* bad data with --force: refused before the old results are removed */
+	CU_ASSERT_EQUAL(run("train", "--force", "-o", dir, cfg, "--set", "data.test_images=/nonexistent.gz", NULL), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "/nonexistent.gz"));
+	CU_ASSERT(exists("train/checkpoint.bin"));
 	CU_ASSERT_EQUAL(run("eval", "--experiment", cfg, "--set", "train.threads=2", "--set",
 			    "network.locally_connected=true", ckpt, NULL),
 			0);
@@ -438,6 +440,43 @@ static void test_train_and_eval(void)
 	}
 }
 
+/* "name size hash;" for every entry of dir, sorted by name, into out: equal digests, equal folders. */
+static int digest_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void folder_digest(const char *dir, char *out, size_t size)
+{
+	char *names[64], path[1024];
+	size_t n = 0, used = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	out[0] = '\0';
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while ((de = readdir(d)) != NULL && n < 64)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof *names, digest_cmp);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long h = 1469598103934665603ull, len = 0;
+		FILE *fp;
+		int ch;
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		fp = fopen(path, "rb");
+		while (fp && (ch = fgetc(fp)) != EOF) {
+			h = (h ^ (unsigned char)ch) * 1099511628211ull;
+			len++;
+		}
+		if (fp)
+			fclose(fp);
+		used += (size_t)snprintf(out + used, used < size ? size - used : 0, "%s %llu %llx;", names[i], len, h);
+		free(names[i]);
+	}
+}
+
 /* Every output folder records what produced it: the resolved model (or experiment) loads back through
  * `lateral check` to the same text, and provenance.jsonl holds one line per invocation with the command
  * line, the exit status and the library versions. */
@@ -463,9 +502,6 @@ static void test_provenance(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "alpha = 100.0;"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentations = 20;"));
 	CU_ASSERT_EQUAL(data_rows("prov/provenance.jsonl"), 1);
-	/* the same folder again, from its own model file: a second line, the first kept */
-	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, model, NULL), 0);
-	CU_ASSERT_EQUAL(data_rows("prov/provenance.jsonl"), 2);
 	fp = fopen(log, "r");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
 	n = fread(out_text, 1, sizeof out_text - 1, fp);
@@ -478,6 +514,23 @@ static void test_provenance(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"openblas\": \""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"gsl\": \""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"libconfig\": \""));
+	/* the same folder again: refused, every byte as it was (names, sizes and contents) */
+	{
+		char before[8192], after[8192];
+		folder_digest(dir, before, sizeof before);
+		CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, model, NULL), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "is not empty"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "--force"));
+		folder_digest(dir, after, sizeof after);
+		CU_ASSERT_STRING_EQUAL(before, after);
+		CU_ASSERT(strlen(before) > 20);
+	}
+	/* --force: the old files go first, so the folder holds only this run's (plots included) */
+	CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, model, "--force", NULL), 0);
+	CU_ASSERT_EQUAL(data_rows("prov/provenance.jsonl"), 1);
+	CU_ASSERT(exists("prov/snr.png") || strstr(err_text, "gnuplot"));
+	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, model, "--force", NULL), 0);
+	CU_ASSERT(!exists("prov/snr.png"));
 	/* a run that fails on its input writes no record (the folder had none: nothing is left) */
 	path_in(dir, "prov_bad");
 	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, "--set", "circuit.alpha=-5", NULL), 2);

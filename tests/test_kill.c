@@ -832,7 +832,7 @@ static void test_run_faults(void)
 	char dir[512], p[1024], err[LAT_ERRLEN] = "";
 	const char *stuck[] = {"run", "-q", "--no-plot", "-o", dir, "--set", "solver.max_steps=1", "--set",
 			       "solver.method=rk8pd", NULL};
-	const char *wild[] = {"run", "-q", "--no-plot", "-o", dir, "--set", "circuit.neurons=10", "--set",
+	const char *wild[] = {"run", "-q", "--no-plot", "--force", "-o", dir, "--set", "circuit.neurons=10", "--set",
 			      "plasticity.eta=1", NULL};
 	unsigned long long failed = 0, saved = 0;
 	const char *hit;

@@ -29,16 +29,25 @@ const char *cli_embedded_text(const char *name)
 	return NULL;
 }
 
+/* What the positional argument of cmd is. */
+static const char *arg_name(const char *cmd)
+{
+	return !strcmp(cmd, "train") ? "EXPERIMENT" : !strcmp(cmd, "eval") ? "CHECKPOINT" : "MODEL";
+}
+
 static void usage(FILE *fp, const char *cmd, const char *summary, const char *default_outdir,
 		  int model_required, const cli_extra *extra)
 {
-	fprintf(fp, "Usage: lateral %s %s [options]\n\n%s\n\nOptions:\n", cmd,
-		model_required ? "MODEL" : "[MODEL]", summary);
+	/* what the positional argument is, an example override, and the footer, per command */
+	int training = !strcmp(cmd, "train") || !strcmp(cmd, "eval");
+	const char *arg = arg_name(cmd);
+
+	fprintf(fp, "Usage: lateral %s %s%s%s [options]\n\n%s\n\nOptions:\n", cmd, model_required ? "" : "[", arg,
+		model_required ? "" : "]", summary);
 	if (default_outdir)
 		fprintf(fp, "  -o, --output DIR       output directory (default: %s)\n", default_outdir);
-	fprintf(
-	    fp,
-	    "  -s, --set SEC.KEY=VAL  override one model key (repeatable), e.g. --set circuit.alpha=100\n");
+	fprintf(fp, "  -s, --set SEC.KEY=VAL  override one %s key (repeatable), e.g. --set %s\n",
+		training ? "experiment" : "model", training ? "train.lr=0.01" : "circuit.alpha=100");
 	for (const cli_extra *e = extra; e && e->name; e++)
 		fprintf(fp, "      --%s%s%*s%s\n", e->name, e->has_arg ? " ARG" : "",
 			(int)(17 - strlen(e->name) - (e->has_arg ? 4 : 0)) > 0
@@ -46,6 +55,10 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 			    : 1,
 			"", e->help);
 	if (default_outdir) {
+		fprintf(fp, "      --force            write into an output directory that is not empty, removing\n"
+			    "                         the files lateral wrote there before (without it, such a\n"
+			    "                         directory is refused%s)\n",
+			strcmp(cmd, "run") && strcmp(cmd, "sweep") && strcmp(cmd, "train") ? "" : " unless --resume");
 		fprintf(fp, "      --no-plot          write the data files only (no gnuplot)\n");
 		fprintf(fp, "  -q, --quiet            no progress table on stdout\n");
 		fprintf(fp, "      --solver-log       show the ODE solver's own diagnostics on stderr\n");
@@ -54,10 +67,13 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 			    "                         512M; default: the memory available when the command "
 			    "starts)\n");
 	}
-	fprintf(fp,
-		"  -h, --help             this help\n\n"
-		"Without MODEL the built-in default model is used; `lateral check --print` shows every key\n"
-		"with its default value (the same as models/default.cfg).\n");
+	fprintf(fp, "  -h, --help             this help\n");
+	if (!strcmp(cmd, "train"))
+		fprintf(fp, "\nWithout EXPERIMENT the built-in one is used (the reference network on Fashion-MNIST);\n"
+			    "`lateral check --print --experiment` shows every key with its default value.\n");
+	else if (!training)
+		fprintf(fp, "\nWithout MODEL the built-in default model is used; `lateral check --print` shows every key\n"
+			    "with its default value (the same as models/default.cfg).\n");
 }
 
 /* "4G", "512M", "1.5G", "100000" (bytes); suffixes K, M, G, T are powers of 1024, with an optional
@@ -106,6 +122,7 @@ static void long_options(struct option *longopts, int writes_dir, const cli_extr
 		longopts[n_long++] = (struct option){"no-plot", no_argument, NULL, 'P'};
 		longopts[n_long++] = (struct option){"solver-log", no_argument, NULL, 'L'};
 		longopts[n_long++] = (struct option){"max-memory", required_argument, NULL, 'M'};
+		longopts[n_long++] = (struct option){"force", no_argument, NULL, 'F'};
 	}
 	for (const cli_extra *e = extra; e && e->name && n_long < 30; e++, n_extra++)
 		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument, NULL,
@@ -154,6 +171,9 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 		case 'L':
 			o->solver_log = 1;
 			break;
+		case 'F':
+			o->force = 1;
+			break;
 		case 'M':
 			if (parse_size(optarg, &o->max_memory)) {
 				fprintf(stderr,
@@ -179,6 +199,8 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 			fprintf(stderr, "Try 'lateral %s --help'.\n", cmd);
 			return CLI_USAGE;
 		default:
+			if (c >= 1000 && !strcmp(extra[c - 1000].name, "resume"))
+				o->resume = 1;
 			if (c >= 1000 && on_extra) {
 				int rc = on_extra(extra[c - 1000].name, optarg, ctx);
 				if (rc)
@@ -190,12 +212,12 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 	if (optind < argc)
 		o->model_path = argv[optind++];
 	if (optind < argc) {
-		fprintf(stderr, "lateral %s: unexpected argument '%s' (one MODEL at most)\n", cmd,
-			argv[optind]);
+		fprintf(stderr, "lateral %s: unexpected argument '%s' (one %s at most)\n", cmd, argv[optind],
+			arg_name(cmd));
 		return CLI_USAGE;
 	}
 	if (model_required && !o->model_path) {
-		fprintf(stderr, "lateral %s: missing MODEL file\nTry 'lateral %s --help'.\n", cmd, cmd);
+		fprintf(stderr, "lateral %s: missing %s file\nTry 'lateral %s --help'.\n", cmd, arg_name(cmd), cmd);
 		return CLI_USAGE;
 	}
 	return 0;

@@ -34,6 +34,8 @@ typedef struct {
 	const char *sets[CLI_MAX_SETS]; /* --set assignments, in order */
 	size_t n_sets;
 	int quiet, no_plot, solver_log;
+	int resume; /* --resume (the commands that take it) */
+	int force;  /* --force: write into an output folder that is not empty */
 	size_t max_memory; /* --max-memory in bytes; 0: the memory available */
 } cli_opts;
 
@@ -87,6 +89,11 @@ int cli_memory_check(const cli_opts *o, size_t planned, const char *change);
  * holds its lock (the message names the directory and that process's pid). Once a directory is locked,
  * later calls only create o->outdir (a sweep's run folders inside the locked one; CLI_FAIL on error). */
 int cli_outdir(const cli_opts *o);
+
+/* --force (without --resume): removes the files lateral writes from the locked output folder, so that no
+ * stale plot or state stays beside the new results (other files are kept). cli_provenance_begin calls it,
+ * once the command's input is known to be good. Returns CLI_OK, or CLI_FAIL after printing why. */
+int cli_outdir_clear(const cli_opts *o);
 
 /* After a refusal found after cli_outdir but before any output was written (bad data, a memory plan):
  * releases the lock and, when cli_outdir created the directory, removes it (and the parents it created)

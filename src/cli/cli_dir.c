@@ -89,6 +89,93 @@ static void remove_created(const char *dir, const char *top)
 	}
 }
 
+/* The files lateral writes at the top of an output folder (sweep also writes sweep_NN.png and run_NNN/). */
+static const char *const known_outputs[] = {
+    "metrics.tsv",	"trace.tsv",	  "summary.json",    "snr.png",	      "trace.png",    "inputs.tsv",
+    "weights_init.tsv", "weights_final.tsv", "closed_form.tsv", "sweep.tsv",  "epochs.jsonl", "checkpoint.bin",
+    "training.png",	"model.cfg",	  "experiment.cfg",  "provenance.jsonl", "run_state.bin", "sweep_state.bin",
+    NULL};
+
+static int is_known_output(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *const *k = known_outputs; *k; k++)
+		if (!strcmp(name, *k))
+			return 1;
+	return n > 10 && !strncmp(name, "sweep_", 6) && !strcmp(name + n - 4, ".png");
+}
+
+/* "NAME.PID.tmp" with NAME one of lateral's outputs: a plot being written. */
+static int is_plot_tmp(const char *nm)
+{
+	const char *dot = strchr(nm, '.'), *end = strrchr(nm, '.');
+	char name[256];
+
+	if (!dot || !end || strcmp(end, ".tmp"))
+		return 0;
+	dot = strchr(dot + 1, '.'); /* NAME has one dot ("snr.png") */
+	if (!dot || dot == end || (size_t)(dot - nm) >= sizeof name)
+		return 0;
+	memcpy(name, nm, (size_t)(dot - nm));
+	name[dot - nm] = '\0';
+	for (const char *p = dot + 1; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return is_known_output(name);
+}
+
+/* An output folder that existed. Without --resume or --force, one that holds anything but a lock file is
+ * refused before anything is written (CLI_USAGE, the folder as it was); with --force (remove = 1, once
+ * the folder is locked) the files lateral writes there are removed, so that no stale plot or state stays
+ * beside the new results (other files and folders are kept). */
+static int claim_existing(const cli_opts *o, int remove)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[4096], first[256] = "", err[LAT_ERRLEN];
+	size_t n = 0;
+	int rc = CLI_OK;
+
+	d = opendir(o->outdir);
+	if (!d) {
+		lat_err_sys(err, o->outdir, "read");
+		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
+		return CLI_USAGE;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+		/* the lock, and temporary files (".NAME.PID.XXXXXX" of the atomic writer, "NAME.PID.tmp" of a
+		 * plot), are not results: cli_remove_stale cleans up those of writers that are gone */
+		if (nm[0] == '.' || is_plot_tmp(nm))
+			continue;
+		if (remove) {
+			if (is_known_output(nm) && unlink(cli_path(path, sizeof path, o->outdir, nm)) != 0 &&
+			    errno != ENOENT) {
+				lat_err_sys(err, path, "remove");
+				fprintf(stderr, "lateral %s: --force: %s\n", o->cmd, err);
+				rc = CLI_FAIL;
+				break;
+			}
+			continue;
+		}
+		if (!n++)
+			snprintf(first, sizeof first, "%s", nm);
+	}
+	closedir(d);
+	if (!rc && n) {
+		fprintf(stderr,
+			"lateral %s: %s is not empty (%zu entr%s, e.g. %s): it holds the results of an earlier command, "
+			"which were left as they are; choose a new directory with -o, %sor replace them with --force\n",
+			o->cmd, o->outdir, n, n == 1 ? "y" : "ies", first,
+			strcmp(o->cmd, "run") && strcmp(o->cmd, "sweep") && strcmp(o->cmd, "train")
+			    ? ""
+			    : "continue that command with --resume, ");
+		rc = CLI_USAGE;
+	}
+	return rc;
+}
+
 /* The pid written into a lock file, or 0 when it cannot be read. */
 static long lock_holder(int fd)
 {
@@ -102,9 +189,28 @@ static long lock_holder(int fd)
 	return sscanf(buf, "%ld", &pid) == 1 && pid > 0 ? pid : 0;
 }
 
+/* 1 when dir's lock file exists and another process holds it (the file is not created). */
+static int lock_held(const char *dir)
+{
+	char path[4096];
+	int fd = open(cli_path(path, sizeof path, dir, CLI_LOCK_FILE), O_RDONLY | O_CLOEXEC | O_NOFOLLOW), held;
+
+	if (fd < 0)
+		return 0;
+	held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+int cli_outdir_clear(const cli_opts *o)
+{
+	return o->force && !o->resume ? claim_existing(o, 1) : CLI_OK;
+}
+
 int cli_outdir(const cli_opts *o)
 {
 	char err[LAT_ERRLEN], path[4096], text[32];
+	struct stat st;
 	char *top = NULL;
 	long holder;
 	int fd = -1, rc;
@@ -117,6 +223,15 @@ int cli_outdir(const cli_opts *o)
 		return CLI_OK;
 	}
 	top = first_missing(o->outdir);
+	/* a folder that existed must be empty, resumed or given up with --force; checked before the lock
+	 * file is made, so that a refusal leaves it as it was (a folder another command holds is reported
+	 * as in use, below) */
+	if (!top && !o->resume && !o->force && stat(o->outdir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    !lock_held(o->outdir)) {
+		rc = claim_existing(o, 0);
+		if (rc)
+			goto out;
+	}
 	rc = lat_mkdir_p(o->outdir, err);
 	if (rc) {
 		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);

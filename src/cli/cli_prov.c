@@ -113,6 +113,8 @@ int cli_provenance_begin(const cli_opts *o, const char *name, const char *text, 
 
 	if (prov.dir[0])
 		return CLI_OK; /* one record per invocation: the first folder (a sweep's runs are inside it) */
+	if (cli_outdir_clear(o))
+		return CLI_FAIL;
 	rc = cli_write_text(cli_path(path, sizeof path, o->outdir, name), text, len, err);
 	if (!rc) {
 		snprintf(prov.dir, sizeof prov.dir, "%s", o->outdir);

@@ -213,12 +213,6 @@ int cmd_sweep(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_ECONFIG, err);
 		goto out;
 	}
-	/* A fresh sweep forgets the runs of an earlier one. */
-	if (!g->resume &&
-	    lat_sweep_state_save(sw.state, sw.n_runs, N_COLUMNS, sw.done, sw.hash, sw.vals, err)) {
-		rc = cli_fail(o.cmd, LAT_EIO, err);
-		goto out;
-	}
 	{
 		/* the model before the --vary values, which the command line in provenance.jsonl names */
 		size_t len;
@@ -227,6 +221,12 @@ int cmd_sweep(int argc, char **argv)
 		free(text);
 		if (rc)
 			goto out;
+	}
+	/* A fresh sweep forgets the runs of an earlier one. */
+	if (!g->resume &&
+	    lat_sweep_state_save(sw.state, sw.n_runs, N_COLUMNS, sw.done, sw.hash, sw.vals, err)) {
+		rc = cli_fail(o.cmd, LAT_EIO, err);
+		goto out;
 	}
 	if (g->resume)
 		fprintf(stderr, "lateral sweep: resuming: %zu of %zu runs are finished (%s)\n", sw.n_done,
