@@ -377,6 +377,22 @@ void lat_experiment_clear(lat_experiment *e)
 	memset(e, 0, sizeof *e);
 }
 
+/* The locally connected layers the network of e will have (lc layers, and conv layers turned into lc). */
+static size_t count_lc(const lat_experiment *e)
+{
+	size_t n = 0, convs = 0;
+
+	for (size_t i = 0; i < e->n_layers; i++) {
+		if (e->layers[i].kind == LAT_L_LC)
+			n++;
+		else if (e->layers[i].kind == LAT_L_CONV) {
+			int first = convs++ == 0;
+			n += e->locally_connected && !(first && e->keep_first_conv);
+		}
+	}
+	return n;
+}
+
 /* e->text: e written as an experiment file. */
 static int make_text(lat_experiment *e, char *err)
 {
@@ -449,6 +465,11 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 				   "the phase's starting kernels is 0 at its only update): set sharing.iterations >= 2 "
 				   "or sharing.gamma = 0",
 				   src, e->share_gamma);
+	if (e->share_mode != LAT_SHARE_NONE && !count_lc(e))
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: sharing.mode = \"%s\" shares the kernels of locally connected layers, and this network "
+				   "has none: set network.locally_connected = true (or use lc layers), or sharing.mode = \"none\"",
+				   src, lat_share_mode_name(e->share_mode));
 	return make_text(e, err);
 }
 
