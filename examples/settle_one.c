@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 
 #include <lateral/circuit.h>
@@ -97,7 +96,6 @@ int main(int argc, char **argv)
 	size_t i;
 	int failed = 0;
 
-	gsl_set_error_handler_off();
 	if (argc > 1)
 		opts.rtol = atof(argv[1]);
 	if (!(opts.rtol > 0)) {

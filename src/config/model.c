@@ -14,6 +14,7 @@
 #include <gsl/gsl_matrix.h>
 
 #include "cfg.h"
+#include "gslguard.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/circuit.h"
@@ -262,7 +263,7 @@ static int check_spd(const char *src, const double *a, size_t d, char *err)
 	double *copy = NULL;
 	gsl_matrix_view v;
 	size_t i, j;
-	int rc = LAT_OK;
+	int rc = LAT_OK, bad;
 
 	for (i = 0; i < d; i++)
 		for (j = 0; j < i; j++)
@@ -280,7 +281,10 @@ static int check_spd(const char *src, const double *a, size_t d, char *err)
 	}
 	memcpy(copy, a, d * d * sizeof *copy);
 	v = gsl_matrix_view_array(copy, d, d);
-	if (gsl_linalg_cholesky_decomp1(&v.matrix) != GSL_SUCCESS) {
+	lat_gsl_enter();
+	bad = gsl_linalg_cholesky_decomp1(&v.matrix);
+	lat_gsl_leave();
+	if (bad != GSL_SUCCESS) {
 		rc = lat_err_set(err, LAT_ECONFIG, "%s: input.cov: not positive definite (Cholesky failed)",
 				 src);
 		goto out;

@@ -12,6 +12,7 @@
 
 #include <zlib.h>
 
+#include "gslguard.h"
 #include "lateral/ckpt.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
@@ -208,7 +209,7 @@ int lat_ckpt_put(lat_ckpt_writer *w, uint32_t tag, int type, const void *data, s
  * draw are where mt_state puts them. */
 static int mt_layout_ok(void)
 {
-	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	gsl_rng *r = lat_gsl_rng_alloc();
 	mt_state st;
 	unsigned long second = (1812433253UL * (4357UL ^ (4357UL >> 30)) + 1UL) & 0xffffffffUL;
 	int ok = 0;

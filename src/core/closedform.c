@@ -12,12 +12,13 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 
+#include "gslguard.h"
 #include "lateral/closedform.h"
 #include "lateral/err.h"
 #include "lateral/metrics.h"
 
 /* Solves both systems for a given input covariance (overwritten: it becomes a factor). */
-static int solve(size_t n, size_t d, gsl_matrix *cov, const double *w_init, double a, double gamma,
+static int solve_body(size_t n, size_t d, gsl_matrix *cov, const double *w_init, double a, double gamma,
 		 double *wstar, char *err)
 {
 	int rc = LAT_OK;
@@ -63,6 +64,18 @@ out:
 	return rc;
 }
 
+/* solve_body under the GSL guard (a matrix that is not positive definite is an error code, not abort) */
+static int solve(size_t n, size_t d, gsl_matrix *cov, const double *w_init, double a, double gamma,
+		 double *wstar, char *err)
+{
+	int rc;
+
+	lat_gsl_enter();
+	rc = solve_body(n, d, cov, w_init, a, gamma, wstar, err);
+	lat_gsl_leave();
+	return rc;
+}
+
 static int check_args(size_t n, size_t d, double alpha, double gamma, double *a, char *err)
 {
 	if (n == 0 || d == 0)
@@ -87,7 +100,9 @@ int lat_closedform_wstar(size_t n, size_t d, size_t m, const double *x, const do
 		return rc;
 	if (m == 0)
 		return lat_err_set(err, LAT_EINVAL, "closed form: need at least one input");
+	lat_gsl_enter();
 	cov = gsl_matrix_calloc(d, d);
+	lat_gsl_leave();
 	if (!cov)
 		return lat_err_set(err, LAT_ENOMEM, "closed form: out of memory (d = %zu)", d);
 	{
@@ -108,7 +123,9 @@ int lat_closedform_wstar_cov(size_t n, size_t d, const double *c, const double *
 
 	if (rc)
 		return rc;
+	lat_gsl_enter();
 	cov = gsl_matrix_alloc(d, d);
+	lat_gsl_leave();
 	if (!cov)
 		return lat_err_set(err, LAT_ENOMEM, "closed form: out of memory (d = %zu)", d);
 	memcpy(cov->data, c, d * d * sizeof *c);
@@ -117,8 +134,22 @@ int lat_closedform_wstar_cov(size_t n, size_t d, const double *c, const double *
 	return rc;
 }
 
+static int batch_rate_body(size_t d, size_t m, const double *x, double alpha, double gamma, double eta,
+			   double *rho, double *lambda_max, char *err);
+
 int lat_closedform_batch_rate(size_t d, size_t m, const double *x, double alpha, double gamma, double eta,
 			      double *rho, double *lambda_max, char *err)
+{
+	int rc;
+
+	lat_gsl_enter();
+	rc = batch_rate_body(d, m, x, alpha, gamma, eta, rho, lambda_max, err);
+	lat_gsl_leave();
+	return rc;
+}
+
+static int batch_rate_body(size_t d, size_t m, const double *x, double alpha, double gamma, double eta,
+			   double *rho, double *lambda_max, char *err)
 {
 	gsl_matrix *c = gsl_matrix_calloc(d, d);
 	gsl_vector *eval = gsl_vector_alloc(d);

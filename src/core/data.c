@@ -12,6 +12,7 @@
 #include <gsl/gsl_rng.h>
 #include <zlib.h>
 
+#include "gslguard.h"
 #include "lateral/data.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
@@ -699,7 +700,7 @@ int lat_data_place(lat_dataset *d, size_t canvas, const size_t off[4], unsigned 
 				   canvas, d->h, d->w, off[1], off[3], canvas >= d->w ? canvas - d->w : 0,
 				   canvas >= d->h ? canvas - d->h : 0);
 	if (lat_size_mul(canvas, canvas, &plane) || lat_size_mul(plane, d->c, &per) || lat_size_mul(per, d->n, &total) ||
-	    !(x = calloc(total + 1, sizeof *x)) || !(r = gsl_rng_alloc(gsl_rng_mt19937))) {
+	    !(x = calloc(total + 1, sizeof *x)) || !(r = lat_gsl_rng_alloc())) {
 		status = lat_err_set(err, LAT_ENOMEM, "out of memory for %zu images on a canvas of %zu", d->n, canvas);
 		goto out;
 	}
@@ -739,7 +740,7 @@ int lat_data_split(lat_dataset *d, size_t n_val, unsigned long seed, lat_dataset
 	}
 	n_keep = n - n_val;
 	if (n > 0) {
-		r = gsl_rng_alloc(gsl_rng_mt19937);
+		r = lat_gsl_rng_alloc();
 		idx = malloc(n * sizeof *idx);
 		pick = calloc(n, 1);
 		if (!r || !idx || !pick)
@@ -837,7 +838,7 @@ lat_batcher *lat_batcher_alloc(const lat_dataset *d, const lat_batch_opts *o, ch
 	b->o = *o;
 	b->size = d->c * d->h * d->w;
 	b->order = malloc(d->n * sizeof *b->order);
-	b->r = gsl_rng_alloc(gsl_rng_mt19937);
+	b->r = lat_gsl_rng_alloc();
 	if (!b->order || !b->r)
 		goto nomem;
 	lat_batcher_epoch(b, 0);

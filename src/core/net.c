@@ -8,6 +8,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "gslguard.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/net.h"
@@ -235,7 +236,7 @@ void lat_net_free(lat_net *n)
 
 int lat_net_init(lat_net *n, unsigned long seed, char *err)
 {
-	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	gsl_rng *r = lat_gsl_rng_alloc();
 	if (!r)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory for the initialisation's random generator");
 	gsl_rng_set(r, seed);

@@ -8,6 +8,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 
+#include "gslguard.h"
 #include "lateral/err.h"
 #include "ode_impl.h"
 
@@ -62,6 +63,7 @@ static int rk_alloc(lat_ode *o, lat_method method, char *err)
 	rk->gsys.jacobian = NULL;
 	rk->gsys.dimension = o->dim;
 	rk->gsys.params = o;
+	lat_gsl_enter();
 	rk->step = gsl_odeiv2_step_alloc(gsl_odeiv2_step_rk8pd, o->dim);
 	rk->ctrl = gsl_odeiv2_control_y_new(o->opts.atol, o->opts.rtol);
 	rk->ev = gsl_odeiv2_evolve_alloc(o->dim);
@@ -72,6 +74,7 @@ static int rk_alloc(lat_ode *o, lat_method method, char *err)
 		rk->ctrl_auto = gsl_odeiv2_control_scaled_new(o->opts.steady_tol / AUTO_TOL_SAFETY, 0.0, 1.0, 0.0,
 							      o->yb, o->dim);
 	}
+	lat_gsl_leave();
 	if (!rk->step || !rk->ctrl || !rk->ev || (o->gain && !rk->ctrl_auto))
 		return lat_err_set(err, LAT_ENOMEM, "out of memory creating the rk8pd stepper");
 	return LAT_OK;
@@ -136,7 +139,11 @@ static int rk_step(lat_ode *o, ode_run *r, char *err)
 	ode_rk *rk = o->rk;
 	double t_stop = r->dt > 0 && r->next < o->opts.t_max ? r->next : o->opts.t_max;
 	gsl_odeiv2_control *ctrl = o->opts.method == LAT_METHOD_AUTO ? rk->ctrl_auto : rk->ctrl;
-	int gstat = gsl_odeiv2_evolve_apply(rk->ev, ctrl, rk->step, &rk->gsys, &r->t, t_stop, &rk->h, r->y);
+	int gstat;
+
+	lat_gsl_enter();
+	gstat = gsl_odeiv2_evolve_apply(rk->ev, ctrl, rk->step, &rk->gsys, &r->t, t_stop, &rk->h, r->y);
+	lat_gsl_leave();
 
 	if (gstat != GSL_SUCCESS)
 		return lat_ode_all_finite(r->y, o->dim) ? gsl_fail(gstat, r->t, err) : lat_ode_diverged(r->t, err);
@@ -175,7 +182,9 @@ static int rk_advance(lat_ode *o, double t_out, double *y, char *err)
 			status = lat_ode_too_many_steps(o, t_out, err);
 			break;
 		}
+		lat_gsl_enter();
 		gstat = gsl_odeiv2_evolve_apply(rk->ev, rk->ctrl, rk->step, &rk->gsys, &o->t, t_out, &rk->h, o->ya);
+		lat_gsl_leave();
 		if (gstat != GSL_SUCCESS)
 			status = gsl_fail(gstat, o->t, err);
 		o->own_steps++;

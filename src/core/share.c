@@ -23,6 +23,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "gslguard.h"
 #include "lateral/circuit.h"
 #include "lateral/err.h"
 #include "lateral/metrics.h"
@@ -412,7 +413,7 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 		goto out;
 	}
 	if (sampled(o->mode)) {
-		s->r = gsl_rng_alloc(gsl_rng_mt19937);
+		s->r = lat_gsl_rng_alloc();
 		s->grad = malloc(s->n_kernel * sizeof *s->grad);
 		s->patch = malloc(P * s->d * sizeof *s->patch);
 		s->xpos = malloc(P * s->d * sizeof *s->xpos);

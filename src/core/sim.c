@@ -12,6 +12,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "gslguard.h"
 #include "lateral/ckpt.h"
 #include "lateral/circuit.h"
 #include "lateral/closedform.h"
@@ -69,7 +70,7 @@ static int setup_inputs(lat_sim *s, const lat_sim_opts *m, char *err)
 {
 	size_t d = s->d;
 
-	s->rng_input = gsl_rng_alloc(gsl_rng_mt19937);
+	s->rng_input = lat_gsl_rng_alloc();
 	if (!s->rng_input)
 		return lat_err_set(err, LAT_ENOMEM, "out of memory for the input generator");
 	/* Zeroed first so that every byte of the state lat_sim_save writes is defined (padding too). */
@@ -78,12 +79,16 @@ static int setup_inputs(lat_sim *s, const lat_sim_opts *m, char *err)
 	s->input_mean = m->input_mean;
 	if (m->input_cov) {
 		gsl_matrix_view cv;
+		int bad;
 		s->chol = malloc(d * d * sizeof *s->chol);
 		if (!s->chol)
 			return lat_err_set(err, LAT_ENOMEM, "out of memory for a %zu x %zu covariance", d, d);
 		memcpy(s->chol, m->input_cov, d * d * sizeof *s->chol);
 		cv = gsl_matrix_view_array(s->chol, d, d);
-		if (gsl_linalg_cholesky_decomp1(&cv.matrix))
+		lat_gsl_enter();
+		bad = gsl_linalg_cholesky_decomp1(&cv.matrix);
+		lat_gsl_leave();
+		if (bad)
 			return lat_err_set(err, LAT_ECONFIG, "%s: the input covariance is not positive definite", m->source);
 		for (size_t i = 0; i < d; i++)
 			for (size_t j = i + 1; j < d; j++)
@@ -128,7 +133,7 @@ static int setup_weights(lat_sim *s, const lat_sim_opts *m, char *err)
 	if (m->w_init) {
 		memcpy(s->w_init, m->w_init, nd * sizeof *s->w_init);
 	} else {
-		r = gsl_rng_alloc(gsl_rng_mt19937);
+		r = lat_gsl_rng_alloc();
 		if (!r)
 			return lat_err_set(err, LAT_ENOMEM, "out of memory for the weight generator");
 		gsl_rng_set(r, m->weights_seed);
