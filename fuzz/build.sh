@@ -5,7 +5,7 @@
 # Environment: FUZZ_CC (default clang), FUZZ_BUILD (build directory), FUZZ_JOBS (make -j, default 1).
 #
 # An unconfigured source tree gets a VPATH build (configure CC=clang in the build directory, then
-# `make liblateral.a`). Automake refuses VPATH builds of a tree that is already configured in place, so
+# `make liblateral.la`, whose static half is .libs/liblateral.a). Automake refuses VPATH builds of a tree that is already configured in place, so
 # for such a tree the library sources listed in Makefile.am are compiled directly with its config.h.
 set -eu
 
@@ -30,7 +30,7 @@ if [ -f "$top/config.status" ]; then
 	confdir=$top
 	objdir=$build/obj
 	mkdir -p "$objdir"
-	sources=$(sed -n '/^liblateral_a_SOURCES/,/^[^[:space:]]/p' "$top/Makefile.am" | tr ' \\\t' '\n\n\n' |
+	sources=$(sed -n '/^liblateral_la_SOURCES/,/^[^[:space:]]/p' "$top/Makefile.am" | tr ' \\\t' '\n\n\n' |
 		grep '^src/.*\.c$')
 	openmp=$(sed -n 's/^OPENMP_CFLAGS = *//p' "$top/Makefile" | head -n 1)
 	rebuilt=0
@@ -64,7 +64,7 @@ else
 		echo "build.sh: configuring in $build (CC=$cc)"
 		(cd "$build" && "$top/configure" -q CC="$cc" CFLAGS="$cflags")
 	fi
-	(cd "$build" && nice -n 10 make -s -j"$jobs" liblateral.a)
+	(cd "$build" && nice -n 10 make -s -j"$jobs" liblateral.la && cp .libs/liblateral.a liblateral.a)
 fi
 
 # The link line of the project (Makefile.am: LAT_LIBS), as configure found it.

@@ -15,6 +15,7 @@
 #include <gsl/gsl_linalg.h>
 
 #include "cli_fixture.h"
+#include "lateral/ckpt.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "idx_fixture.h"
@@ -352,6 +353,65 @@ static void test_trace_and_sweep(void)
 }
 
 /* lateral train and eval on generated images: JSON lines, checkpoint, resume, bad input. */
+/* The PARM section of a checkpoint (a new array of *n floats), read with the container's own reader. */
+static float *checkpoint_params(const char *path, size_t *n)
+{
+	lat_ckpt_section secs[] = {
+	    {LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, LAT_CKPT_ANY, "h", NULL, 0},
+	    {LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, LAT_CKPT_ANY, "s", NULL, 0},
+	    {LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, LAT_CKPT_ANY, "p", NULL, 0},
+	    {LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "b", NULL, 0},
+	    {LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, LAT_CKPT_ANY, "o", NULL, 0},
+	    {LAT_CKPT_TAG('S', 'H', 'R', 'K'), LAT_CKPT_F64, LAT_CKPT_ANY, "k", NULL, 0},
+	    {LAT_CKPT_TAG('T', 'E', 'X', 'T'), LAT_CKPT_BYTES, LAT_CKPT_ANY, "t", NULL, 0},
+	    {LAT_CKPT_TAG('N', 'O', 'R', 'M'), LAT_CKPT_F64, LAT_CKPT_ANY, "n", NULL, 0}};
+	char err[LAT_ERRLEN];
+	lat_ckpt *c = NULL;
+	float *p = NULL;
+
+	if (lat_ckpt_load(path, LAT_CKPT_TRAIN, 3, secs, 8, &c, err) == 0 && (p = malloc(secs[2].n * sizeof *p))) {
+		lat_ckpt_get_f32(&secs[2], p);
+		*n = secs[2].n;
+	}
+	lat_ckpt_free(c);
+	return p;
+}
+
+/* A tiny .npy reader: the shape (as written in the header, e.g. "2, 9, 9, 1, 3, 3") and the n float32
+ * values after the header into v (at most max). Returns n, or 0 for a file that is not .npy 1.0 <f4. */
+static size_t npy_read(const char *path, char *shape, size_t shape_size, float *v, size_t max)
+{
+	unsigned char head[10];
+	char dict[512];
+	size_t len, n;
+	const char *p, *q;
+	FILE *fp = fopen(path, "rb");
+
+	if (!fp)
+		return 0;
+	if (fread(head, 1, 10, fp) != 10 || memcmp(head, "\x93NUMPY\x01\x00", 8)) {
+		fclose(fp);
+		return 0;
+	}
+	len = head[8] | (size_t)head[9] << 8;
+	if (len >= sizeof dict || fread(dict, 1, len, fp) != len || (10 + len) % 64) {
+		fclose(fp);
+		return 0;
+	}
+	dict[len] = '\0';
+	p = strstr(dict, "'shape': (");
+	q = p ? strchr(p, ')') : NULL;
+	if (!strstr(dict, "'descr': '<f4'") || !strstr(dict, "'fortran_order': False") || !q) {
+		fclose(fp);
+		return 0;
+	}
+	p += 10;
+	snprintf(shape, shape_size, "%.*s", (int)(q - p), p);
+	n = fread(v, sizeof *v, max, fp);
+	fclose(fp);
+	return n;
+}
+
 static void test_train_and_eval(void)
 {
 	char dir[512], cfg[512], ckpt[600];
@@ -427,6 +487,36 @@ static void test_train_and_eval(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 		sscanf(p, "\"test_acc\": %63[0-9.]", got);
 		CU_ASSERT_STRING_EQUAL(got, logged);
+		/* export: every parameter, in the checkpoint's order, in .npy files that a reader of the format
+		 * alone takes back bit for bit */
+		{
+			char edir[600], f[700], shape[64];
+			float vals[200], *params = NULL;
+			size_t n_w = 0, n_b, n_l, n_lb;
+			path_in(edir, "export");
+			CU_ASSERT_EQUAL(run("export", "-q", "-o", edir, ckpt, NULL), 0);
+			CU_ASSERT(exists("export/index.json"));
+			CU_ASSERT(exists("export/input_norm.npy"));
+			params = checkpoint_params(ckpt, &n_w);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(params);
+			/* lc 2 channels, k 3 on 1 x 8 x 8 (as the fixture's images): [2][8][8][1][3][3] */
+			snprintf(f, sizeof f, "%s/layer01_lc_weight.npy", edir);
+			n_l = npy_read(f, shape, sizeof shape, vals, 200);
+			CU_ASSERT_STRING_EQUAL(shape, "2, 8, 8, 1, 3, 3");
+			CU_ASSERT_EQUAL(n_l, 2 * 8 * 8 * 9 > 200 ? 200 : 2 * 8 * 8 * 9);
+			CU_ASSERT(memcmp(vals, params, n_l * sizeof *got) == 0);
+			snprintf(f, sizeof f, "%s/layer01_lc_bias.npy", edir);
+			n_b = npy_read(f, shape, sizeof shape, vals, 200);
+			CU_ASSERT_STRING_EQUAL(shape, "2, 8, 8");
+			CU_ASSERT_EQUAL(n_b, 128);
+			CU_ASSERT(memcmp(vals, params + 2 * 8 * 8 * 9, n_b * sizeof *got) == 0);
+			snprintf(f, sizeof f, "%s/layer03_linear_bias.npy", edir);
+			n_lb = npy_read(f, shape, sizeof shape, vals, 200);
+			CU_ASSERT_STRING_EQUAL(shape, "10,");
+			CU_ASSERT_EQUAL(n_lb, 10);
+			CU_ASSERT(n_w > 10 && memcmp(vals, params + n_w - 10, 10 * sizeof *got) == 0);
+			free(params);
+		}
 		/* other test data through --set: the 48 training images as the test set */
 		{
 			char si[700], sl[700], f[600];

@@ -100,6 +100,10 @@ static void test_defaults_and_overrides(void)
 	    err, "--set sharing.mode=sometimes: sharing.mode: expected one of \"none\", \"instant\", "
 		 "\"hebbian\", \"circuit\", \"expected\", got a string (\"sometimes\")");
 	CU_ASSERT_EQUAL(e.share_mode, LAT_SHARE_CIRCUIT);
+	/* sharing on a network without lc layers would do nothing: refused */
+	CU_ASSERT_EQUAL(lat_experiment_finalize(&e, err), LAT_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "has none"));
+	CU_ASSERT_EQUAL(lat_experiment_set(&e, "network.locally_connected=true", err), LAT_OK);
 	CU_ASSERT_EQUAL(lat_experiment_finalize(&e, err), LAT_OK);
 	lat_experiment_clear(&e);
 }

@@ -42,49 +42,17 @@ int cmd_eval(int argc, char **argv)
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	char err[LAT_ERRLEN], *text = NULL;
+	char err[LAT_ERRLEN];
 	double acc, loss, *norm = NULL;
-	size_t n_norm = 0, epochs;
-	int status, rc;
+	int rc;
 
 	rc = cli_parse(argc, argv, "eval", summary, NULL, 1, extra, on_eval_extra, &experiment, &o);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
-	lat_experiment_init(&e);
-	if (lat_trainer_describe(o.model_path, &text, &norm, &n_norm, &epochs, err)) {
-		rc = train_fail(o.cmd, LAT_ECONFIG, err);
-		goto out;
-	}
-	if (experiment) {
-		/* another experiment file, and the --set overrides over it */
-		cli_opts eo = o;
-		eo.model_path = experiment;
-		lat_experiment_clear(&e);
-		rc = train_load_experiment(&eo, &e);
-	} else {
-		char name[CLI_PATHLEN + 32];
-		snprintf(name, sizeof name, "%s (its experiment)", o.model_path);
-		rc = lat_experiment_read_text(&e, text, name, err);
-		for (size_t k = 0; !rc && k < o.n_sets; k++)
-			rc = lat_experiment_set(&e, o.sets[k], err);
-		if (!rc)
-			rc = lat_experiment_finalize(&e, err);
-		if (rc) {
-			fprintf(stderr, "lateral eval: %s\n", err);
-			rc = CLI_USAGE;
-		}
-	}
+	rc = train_from_checkpoint(&o, experiment, &e, &norm, &t);
 	if (rc)
 		goto out;
-	e.norm = norm;
-	e.n_norm = n_norm;
-	train_set_threads(&e);
-	t = lat_experiment_trainer_alloc(&e, &status, err);
-	if (!t) {
-		rc = train_fail(o.cmd, status, err);
-		goto out;
-	}
-	if (lat_trainer_load(t, o.model_path, err) || lat_trainer_evaluate(t, 0, &acc, &loss, err)) {
+	if (lat_trainer_evaluate(t, 0, &acc, &loss, err)) {
 		rc = train_fail(o.cmd, LAT_ECONFIG, err);
 		goto out;
 	}
@@ -94,7 +62,6 @@ int cmd_eval(int argc, char **argv)
 out:
 	lat_trainer_free(t);
 	lat_experiment_clear(&e);
-	free(text);
 	free(norm);
 	return rc;
 }

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"check", cmd_check, "load and validate a model file (--print shows every resolved key)"},
     {"train", cmd_train, "train an LC or conv network on images, with weight-sharing phases"},
     {"eval", cmd_eval, "test accuracy of a training checkpoint"},
+    {"export", cmd_export, "a training checkpoint's tensors as NumPy .npy files with a JSON index"},
     {NULL, NULL, NULL}};
 
 static void help(FILE *fp)

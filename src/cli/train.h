@@ -56,4 +56,11 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
  * (cli_provenance_begin). */
 int train_provenance(const cli_opts *o, const lat_experiment *e);
 
+/* The trainer of CHECKPOINT (o->model_path) with its weights loaded: its own experiment (or the file
+ * experiment, when not NULL) with o's --set overrides, and its input normalisation (*norm, owned by the
+ * caller: free it after the trainer). e is initialised here; the caller clears it after the trainer.
+ * Returns CLI_OK, or the exit status after printing why (*t NULL). */
+int train_from_checkpoint(const cli_opts *o, const char *experiment, lat_experiment *e, double **norm,
+			  lat_trainer **t);
+
 #endif

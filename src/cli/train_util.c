@@ -214,3 +214,56 @@ int train_provenance(const cli_opts *o, const lat_experiment *e)
 {
 	return cli_provenance_begin(o, "experiment.cfg", e->text, strlen(e->text));
 }
+
+int train_from_checkpoint(const cli_opts *o, const char *experiment, lat_experiment *e, double **norm,
+			  lat_trainer **t)
+{
+	char err[LAT_ERRLEN], *text = NULL;
+	size_t n_norm = 0, epochs;
+	int status, rc;
+
+	*t = NULL;
+	*norm = NULL;
+	lat_experiment_init(e);
+	if (lat_trainer_describe(o->model_path, &text, norm, &n_norm, &epochs, err)) {
+		rc = train_fail(o->cmd, LAT_ECONFIG, err);
+		goto out;
+	}
+	if (experiment) {
+		/* another experiment file, and the --set overrides over it */
+		cli_opts eo = *o;
+		eo.model_path = experiment;
+		lat_experiment_clear(e);
+		rc = train_load_experiment(&eo, e);
+	} else {
+		char name[CLI_PATHLEN + 32];
+		snprintf(name, sizeof name, "%s (its experiment)", o->model_path);
+		rc = lat_experiment_read_text(e, text, name, err);
+		for (size_t k = 0; !rc && k < o->n_sets; k++)
+			rc = lat_experiment_set(e, o->sets[k], err);
+		if (!rc)
+			rc = lat_experiment_finalize(e, err);
+		if (rc) {
+			fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
+			rc = CLI_USAGE;
+		}
+	}
+	if (rc)
+		goto out;
+	e->norm = *norm;
+	e->n_norm = n_norm;
+	train_set_threads(e);
+	*t = lat_experiment_trainer_alloc(e, &status, err);
+	if (!*t) {
+		rc = train_fail(o->cmd, status, err);
+		goto out;
+	}
+	if (lat_trainer_load(*t, o->model_path, err)) {
+		rc = train_fail(o->cmd, LAT_ECONFIG, err);
+		lat_trainer_free(*t);
+		*t = NULL;
+	}
+out:
+	free(text);
+	return rc;
+}
