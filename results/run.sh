@@ -149,7 +149,8 @@ report() {
 commit() {
 	[ "$COMMIT" = 1 ] || return 0
 	git add -f "$ROOT/$1/RESULTS.md" "$ROOT/$1/table.tsv" "$ROOT/$1/curves.tsv" "$ROOT/$1/runs/$2.run" \
-		"$ROOT/$1/runs/$2/epochs.jsonl" "$ROOT/$1/runs/$2/train.log" && { [ ! -s "$ROOT/$1/curves.png" ] || git add -f "$ROOT/$1/curves.png"; }
+		"$ROOT/$1/runs/$2/epochs.jsonl" "$ROOT/$1/runs/$2/train.log" && { [ ! -s "$ROOT/$1/curves.png" ] || git add -f "$ROOT/$1/curves.png"; } &&
+		for f in experiment.cfg provenance.jsonl; do [ ! -s "$ROOT/$1/runs/$2/$f" ] || git add -f "$ROOT/$1/runs/$2/$f"; done
 	git commit -q -m "results: $1 $2 finished" -- "$ROOT/$1" || true
 }
 
