@@ -21,13 +21,6 @@
 #include "lateral/trainer.h"
 #include "size.h"
 
-static int on_eval_extra(const char *name, const char *arg, void *ctx)
-{
-	(void)name;
-	*(const char **)ctx = arg;
-	return 0;
-}
-
 int cmd_eval(int argc, char **argv)
 {
 	static const char summary[] =
@@ -46,7 +39,7 @@ int cmd_eval(int argc, char **argv)
 	double acc, loss, *norm = NULL;
 	int rc;
 
-	rc = cli_parse(argc, argv, "eval", summary, NULL, 1, extra, on_eval_extra, &experiment, &o);
+	rc = cli_parse(argc, argv, "eval", summary, NULL, 1, extra, train_on_value, &experiment, &o);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	rc = train_from_checkpoint(&o, experiment, &e, &norm, &t);

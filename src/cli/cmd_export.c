@@ -149,13 +149,6 @@ static int write_index(const cli_opts *o, size_t epochs, const npy_array *arr, c
 	return lat_afile_commit(f, err);
 }
 
-static int on_export_extra(const char *name, const char *arg, void *ctx)
-{
-	(void)name;
-	*(const char **)ctx = arg;
-	return 0;
-}
-
 int cmd_export(int argc, char **argv)
 {
 	static const char summary[] =
@@ -174,7 +167,7 @@ int cmd_export(int argc, char **argv)
 	size_t *layer = NULL, n = 0, n_layers, channels;
 	char err[LAT_ERRLEN];
 	double *norm = NULL;
-	int rc = cli_parse(argc, argv, "export", summary, "out/export", 1, extra, on_export_extra, &experiment, &o);
+	int rc = cli_parse(argc, argv, "export", summary, "out/export", 1, extra, train_on_value, &experiment, &o);
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;

@@ -56,6 +56,9 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
  * (cli_provenance_begin). */
 int train_provenance(const cli_opts *o, const lat_experiment *e);
 
+/* The on_extra callback of a command whose one extra option takes a value: stores arg in *(const char **)ctx. */
+int train_on_value(const char *name, const char *arg, void *ctx);
+
 /* The trainer of CHECKPOINT (o->model_path) with its weights loaded: its own experiment (or the file
  * experiment, when not NULL) with o's --set overrides, and its input normalisation (*norm, owned by the
  * caller: free it after the trainer). e is initialised here; the caller clears it after the trainer.

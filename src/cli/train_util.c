@@ -25,14 +25,10 @@
 #define BAR_WIDTH 30
 
 /* Loads the experiment named by o (or the built-in default), applies --set, finalizes. */
-int train_load_experiment(const cli_opts *o, lat_experiment *e)
+/* After reading e with status rc (message in err): o's --set overrides and finalize. CLI_OK, or CLI_USAGE
+ * after printing the message. */
+static int finish_experiment(const cli_opts *o, lat_experiment *e, int rc, char *err)
 {
-	char err[LAT_ERRLEN] = "";
-	int rc = LAT_OK;
-
-	lat_experiment_init(e);
-	if (o->model_path)
-		rc = lat_experiment_load(e, o->model_path, err);
 	for (size_t k = 0; !rc && k < o->n_sets; k++)
 		rc = lat_experiment_set(e, o->sets[k], err);
 	if (!rc)
@@ -42,6 +38,24 @@ int train_load_experiment(const cli_opts *o, lat_experiment *e)
 		return CLI_USAGE;
 	}
 	return CLI_OK;
+}
+
+int train_on_value(const char *name, const char *arg, void *ctx)
+{
+	(void)name;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
+int train_load_experiment(const cli_opts *o, lat_experiment *e)
+{
+	char err[LAT_ERRLEN] = "";
+	int rc = LAT_OK;
+
+	lat_experiment_init(e);
+	if (o->model_path)
+		rc = lat_experiment_load(e, o->model_path, err);
+	return finish_experiment(o, e, rc, err);
 }
 
 /* Thread policy: OpenMP threads from train.threads (0 = every core); OpenBLAS single-threaded
@@ -238,15 +252,7 @@ int train_from_checkpoint(const cli_opts *o, const char *experiment, lat_experim
 	} else {
 		char name[CLI_PATHLEN + 32];
 		snprintf(name, sizeof name, "%s (its experiment)", o->model_path);
-		rc = lat_experiment_read_text(e, text, name, err);
-		for (size_t k = 0; !rc && k < o->n_sets; k++)
-			rc = lat_experiment_set(e, o->sets[k], err);
-		if (!rc)
-			rc = lat_experiment_finalize(e, err);
-		if (rc) {
-			fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
-			rc = CLI_USAGE;
-		}
+		rc = finish_experiment(o, e, lat_experiment_read_text(e, text, name, err), err);
 	}
 	if (rc)
 		goto out;
