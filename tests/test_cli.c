@@ -107,6 +107,32 @@ static void test_run_writes_outputs(void)
 	CU_ASSERT(exists("run/summary.json"));
 	CU_ASSERT_EQUAL(json_number("run/summary.json", "presentations"), 50);
 	CU_ASSERT(json_number("run/summary.json", "snr_pool_final") > json_number("run/summary.json", "snr_pool_init"));
+	/* the learned weights, 100 neurons x 9 inputs: their snr_pool, (1/d) sum_j m_j^2 / v_j with the mean and
+	 * the variance (1/N) over the rows, computed here from the file, is the one summary.json reports */
+	CU_ASSERT_EQUAL(data_rows("run/weights_final.tsv"), 100);
+	CU_ASSERT_EQUAL(data_rows("run/weights_init.tsv"), 100);
+	{
+		char f[600];
+		double w[100][9], snr = 0;
+		FILE *fp = fopen(path_in(f, "run/weights_final.tsv"), "r");
+		int ok = fp != NULL;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+		ok = fscanf(fp, "%*[^\n]\n") >= 0;
+		for (int i = 0; ok && i < 100; i++)
+			for (int j = 0; ok && j < 9; j++)
+				ok = fscanf(fp, "%lf", &w[i][j]) == 1;
+		fclose(fp);
+		CU_ASSERT_FATAL(ok);
+		for (int j = 0; j < 9; j++) {
+			double mean = 0, var = 0;
+			for (int i = 0; i < 100; i++)
+				mean += w[i][j] / 100;
+			for (int i = 0; i < 100; i++)
+				var += (w[i][j] - mean) * (w[i][j] - mean) / 100;
+			snr += mean * mean / var / 9;
+		}
+		CU_ASSERT_DOUBLE_EQUAL(snr / json_number("run/summary.json", "snr_pool_final"), 1, 1e-9);
+	}
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentation"));
 	CU_ASSERT_PTR_NULL(strstr(err_text, "error"));
 }

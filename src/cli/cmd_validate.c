@@ -68,8 +68,6 @@ static int write_matrices(const cli_opts *o, lat_sim *sim, size_t n, size_t d)
 		const double *data;
 		size_t rows;
 	} out[] = {{"inputs.tsv", "inputs x_m: one row per input", x, m},
-		   {"weights_init.tsv", "W^init: one row per neuron", lat_sim_weights_init(sim), n},
-		   {"weights_final.tsv", "learned W: one row per neuron", lat_sim_weights(sim), n},
 		   {"closed_form.tsv", "closed-form W*: one row per neuron", lat_sim_wstar(sim, NULL), n}};
 
 	for (size_t k = 0; k < sizeof out / sizeof out[0]; k++) {

@@ -164,9 +164,11 @@ static int study_open(const cli_opts *o, const lat_model *m, lat_sim *sim, int t
 }
 
 /* The study's files: metrics.tsv and, when traced, trace.tsv, in dir. */
-static int study_write(const cli_opts *o, lat_study *st, const char *dir)
+/* metrics.tsv, trace.tsv (when traced), and the pool's weights at the start and the end: weights_init.tsv
+ * and weights_final.tsv, one row per neuron (N x d). */
+static int study_write(const cli_opts *o, const lat_model *m, lat_sim *sim, lat_study *st, const char *dir)
 {
-	char path[CLI_PATHLEN], err[LAT_ERRLEN];
+	char path[CLI_PATHLEN], err[LAT_ERRLEN], header[64];
 	size_t len;
 	const char *text = lat_study_metrics_text(st, &len);
 	int lrc = cli_write_text(cli_path(path, sizeof path, dir, "metrics.tsv"), text, len, err);
@@ -174,6 +176,14 @@ static int study_write(const cli_opts *o, lat_study *st, const char *dir)
 	text = lat_study_trace_text(st, &len);
 	if (!lrc && text)
 		lrc = cli_write_text(cli_path(path, sizeof path, dir, "trace.tsv"), text, len, err);
+	snprintf(header, sizeof header, "W^init: one row per neuron (%zu x %zu)", m->neurons, m->inputs);
+	if (!lrc)
+		lrc = lat_tsv_write(cli_path(path, sizeof path, dir, "weights_init.tsv"), header, lat_sim_weights_init(sim),
+				    m->neurons, m->inputs, err);
+	snprintf(header, sizeof header, "learned W: one row per neuron (%zu x %zu)", m->neurons, m->inputs);
+	if (!lrc)
+		lrc = lat_tsv_write(cli_path(path, sizeof path, dir, "weights_final.tsv"), header, lat_sim_weights(sim),
+				    m->neurons, m->inputs, err);
 	return lrc ? cli_fail(o->cmd, LAT_EIO, err) : CLI_OK;
 }
 
@@ -245,7 +255,7 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		goto out;
 	}
 	lat_study_report(st, res);
-	rc = study_write(o, st, dir);
+	rc = study_write(o, m, sim, st, dir);
 out:
 	lat_study_free(st);
 	return rc;
