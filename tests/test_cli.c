@@ -237,6 +237,23 @@ static void test_validate_pass_and_fail(void)
 	CU_ASSERT_EQUAL(data_rows("val/weights_final.tsv"), 20);
 	CU_ASSERT_EQUAL(data_rows("val/closed_form.tsv"), 20);
 	CU_ASSERT_EQUAL(data_rows("val/inputs.tsv"), 20);
+	/* the pairs file: one row per weight, and its own max |W - W*| / max |W*| is summary.json's */
+	CU_ASSERT_EQUAL(data_rows("val/w_vs_wstar.tsv"), 20 * 9);
+	{
+		char f[600];
+		double i, j, ws, w, num = 0, den = 0;
+		FILE *fp = fopen(path_in(f, "val/w_vs_wstar.tsv"), "r");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+		CU_ASSERT(fscanf(fp, "%*[^\n]\n") >= 0);
+		while (fscanf(fp, "%lf %lf %lf %lf", &i, &j, &ws, &w) == 4) {
+			num = fmax(num, fabs(w - ws));
+			den = fmax(den, fabs(ws));
+		}
+		fclose(fp);
+		CU_ASSERT(den > 0);
+		CU_ASSERT_DOUBLE_EQUAL(num / den, json_number("val/summary.json", "max_rel_error"),
+				       1e-9 * den + 1e-15);
+	}
 	/* validate stops by itself: its bound on the remaining error is below 0.1 tol, and the predicted
 	 * contraction rate is the batch rule's (cmd_validate.c), here about 0.965 */
 	CU_ASSERT(json_number("val/summary.json", "predicted_remaining_error") <= 1e-7);

@@ -70,13 +70,31 @@ static int write_matrices(const cli_opts *o, lat_sim *sim, size_t n, size_t d)
 	} out[] = {{"inputs.tsv", "inputs x_m: one row per input", x, m},
 		   {"closed_form.tsv", "closed-form W*: one row per neuron", lat_sim_wstar(sim, NULL), n}};
 
+	double *pairs = malloc(n * d * 4 * sizeof *pairs);
+	int rc = CLI_OK;
+
 	for (size_t k = 0; k < sizeof out / sizeof out[0]; k++) {
 		snprintf(header, sizeof header, "%s (%zu x %zu)", out[k].what, out[k].rows, d);
 		if (lat_tsv_write(cli_path(path, sizeof path, o->outdir, out[k].file), header, out[k].data,
 				  out[k].rows, d, err))
 			return cli_fail(o->cmd, LAT_EIO, err);
 	}
-	return CLI_OK;
+	/* every learned weight beside its closed-form value, for the plot of one against the other */
+	if (!pairs)
+		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < d; j++) {
+			double *row = pairs + (i * d + j) * 4;
+			row[0] = (double)i;
+			row[1] = (double)j;
+			row[2] = lat_sim_wstar(sim, NULL)[i * d + j];
+			row[3] = lat_sim_weights(sim)[i * d + j];
+		}
+	if (lat_tsv_write(cli_path(path, sizeof path, o->outdir, "w_vs_wstar.tsv"),
+			  "neuron i, input j, closed-form W*_ij, learned W_ij", pairs, n * d, 4, err))
+		rc = cli_fail(o->cmd, LAT_EIO, err);
+	free(pairs);
+	return rc;
 }
 
 /* What validation needs of the model: fixed inputs and gamma > 0; and its presentations become

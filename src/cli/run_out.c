@@ -187,6 +187,18 @@ int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced
 	assign[0] = q;
 	assign[1] = nbuf;
 	rc = cli_plot(o, "plots/metrics.gp", cli_path(path, sizeof path, dir, "snr.png"), assign, 2);
+	if (!rc) {
+		/* the weights before and after, and against W* where validate wrote the pairs */
+		char a0[CLI_PATHLEN + 64], a1[CLI_PATHLEN + 64], a2[CLI_PATHLEN + 64];
+		const char *wa[3] = {a0, a1, a2};
+		cli_path(path, sizeof path, dir, "w_vs_wstar.tsv");
+		snprintf(a2, sizeof a2, "pairs = %s", cli_gp_quote(out, sizeof out, access(path, F_OK) == 0 ? path : ""));
+		snprintf(a0, sizeof a0, "init = %s",
+			 cli_gp_quote(out, sizeof out, cli_path(path, sizeof path, dir, "weights_init.tsv")));
+		snprintf(a1, sizeof a1, "final = %s",
+			 cli_gp_quote(out, sizeof out, cli_path(path, sizeof path, dir, "weights_final.tsv")));
+		rc = cli_plot(o, "plots/weights.gp", cli_path(path, sizeof path, dir, "weights.png"), wa, 3);
+	}
 	if (rc || !traced || m->trace_presentations == 0)
 		return rc;
 	snprintf(q, sizeof q, "data = %s",
