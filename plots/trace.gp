@@ -12,6 +12,13 @@ set xlabel 'time (cumulative over presentations)'
 set ylabel 'rate'
 set grid
 set key outside right
-plot for [i=1:(shown < neurons ? shown : neurons)] data using 2:(column(2 + i)) with lines title sprintf('r_{%d}', i), \
+set bmargin 4
+# a thin vertical line where each new input is presented (on y2, from bottom to top)
+set y2range [0:1]
+unset y2tics
+prev = -1
+boundary(p) = (p != prev) ? (prev = p, 1) : NaN
+plot data using 2:(boundary($1)) axes x1y2 with impulses lc rgb 'gray45' dt 2 lw 1.5 title 'new input', \
+     for [i=1:(shown < neurons ? shown : neurons)] data using 2:(column(2 + i)) with lines title sprintf('r_{%d}', i), \
      data using 2:(column(3 + neurons)) with lines lw 3 lc rgb 'black' title 'r_{inh}', \
      data using 2:(column(4 + neurons)) with lines dt 2 lc rgb 'gray40' title 'b'

@@ -163,7 +163,26 @@ static void test_plots_or_clear_note(void)
 			closedir(d);
 			CU_ASSERT_EQUAL(n_tmp, 0);
 		}
+		CU_ASSERT(exists("plot/weights.png"));
+		/* --plot-format svg: the same figures as SVG; --force replaced the PNGs, none is left stale */
+		CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, "--force", "--plot-format", "svg", "--set",
+				    "run.presentations=20", NULL),
+				0);
+		CU_ASSERT(exists("plot/snr.svg") && exists("plot/trace.svg") && exists("plot/weights.svg"));
+		CU_ASSERT(!exists("plot/snr.png"));
+		{
+			char f[600], head[64] = "";
+			FILE *fp = fopen(path_in(f, "plot/snr.svg"), "r");
+			CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+			CU_ASSERT(fgets(head, sizeof head, fp) != NULL);
+			fclose(fp);
+			CU_ASSERT(strstr(head, "<?xml") || strstr(head, "<svg"));
+		}
+		/* under -q nothing of gnuplot's reaches stderr */
+		CU_ASSERT_STRING_EQUAL(err_text, "");
 	}
+	CU_ASSERT_EQUAL(run("run", "-q", "-o", dir, "--plot-format", "jpg", NULL), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "expected png, pdf or svg"));
 }
 
 static void test_bad_inputs_exit_2(void)

@@ -60,6 +60,7 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 			    "                         directory is refused%s)\n",
 			strcmp(cmd, "run") && strcmp(cmd, "sweep") && strcmp(cmd, "train") ? "" : " unless --resume");
 		fprintf(fp, "      --no-plot          write the data files only (no gnuplot)\n");
+		fprintf(fp, "      --plot-format FMT  png (default), pdf or svg\n");
 		fprintf(fp, "  -q, --quiet            no progress table on stdout\n");
 		fprintf(fp, "      --solver-log       show the ODE solver's own diagnostics on stderr\n");
 		fprintf(fp, "      --max-memory SIZE  refuse to start when the planned memory exceeds SIZE "
@@ -123,6 +124,7 @@ static void long_options(struct option *longopts, int writes_dir, const cli_extr
 		longopts[n_long++] = (struct option){"solver-log", no_argument, NULL, 'L'};
 		longopts[n_long++] = (struct option){"max-memory", required_argument, NULL, 'M'};
 		longopts[n_long++] = (struct option){"force", no_argument, NULL, 'F'};
+		longopts[n_long++] = (struct option){"plot-format", required_argument, NULL, 'G'};
 	}
 	for (const cli_extra *e = extra; e && e->name && n_long < 30; e++, n_extra++)
 		longopts[n_long++] = (struct option){e->name, e->has_arg ? required_argument : no_argument, NULL,
@@ -174,6 +176,13 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *summary, const
 		case 'F':
 			o->force = 1;
 			break;
+		case 'G':
+			if (!strcmp(optarg, "png") || !strcmp(optarg, "pdf") || !strcmp(optarg, "svg")) {
+				o->plot_format = !strcmp(optarg, "png") ? 0 : !strcmp(optarg, "pdf") ? 1 : 2;
+				break;
+			}
+			fprintf(stderr, "lateral %s: --plot-format %s: expected png, pdf or svg\n", cmd, optarg);
+			return CLI_USAGE;
 		case 'M':
 			if (parse_size(optarg, &o->max_memory)) {
 				fprintf(stderr,

@@ -36,6 +36,7 @@ typedef struct {
 	int quiet, no_plot, solver_log;
 	int resume; /* --resume (the commands that take it) */
 	int force;  /* --force: write into an output folder that is not empty */
+	int plot_format; /* --plot-format: 0 png, 1 pdf, 2 svg */
 	size_t max_memory; /* --max-memory in bytes; 0: the memory available */
 } cli_opts;
 
@@ -154,9 +155,15 @@ int cli_provenance_begin(const cli_opts *o, const char *name, const char *text, 
 void cli_provenance_end(int status);
 
 
+/* A line of text (the model's or experiment's main parameters) drawn small at the bottom right of every
+ * plot that follows; NULL or "" for none. The text is copied. */
+void cli_plot_caption(const char *text);
+
 /* Runs gnuplot on an embedded script with "name = value" assignments (values are already gnuplot
- * expressions, e.g. "'out/x.tsv'") and the output PNG written atomically to out. Missing gnuplot is
- * a note on stderr (unless quiet) and returns 0; a failing gnuplot returns CLI_FAIL. */
+ * expressions, e.g. "'out/x.tsv'") and the figure written atomically to out (a NAME.png; with
+ * --plot-format pdf or svg, NAME.pdf or NAME.svg of the same size instead). Missing gnuplot is a note
+ * on stderr (unless quiet) and returns 0; a failing gnuplot returns CLI_FAIL. Under -q gnuplot's own
+ * warnings are not shown. */
 int cli_plot(const cli_opts *o, const char *script, const char *out, const char *const *assign, size_t n_assign);
 
 /* Quotes s as a gnuplot single-quoted string into buf. */

@@ -100,6 +100,13 @@ static const char *const known_outputs[] = {
 static int is_known_output(const char *name)
 {
 	size_t n = strlen(name);
+	char png[256];
+
+	/* a figure in another --plot-format is known by its PNG name */
+	if (n > 4 && n < sizeof png && (!strcmp(name + n - 4, ".pdf") || !strcmp(name + n - 4, ".svg"))) {
+		snprintf(png, sizeof png, "%.*s.png", (int)(n - 4), name);
+		name = png;
+	}
 
 	for (const char *const *k = known_outputs; *k; k++)
 		if (!strcmp(name, *k))

@@ -110,11 +110,47 @@ static const char *gnuplot_program(void)
 	return "gnuplot";
 }
 
-int cli_plot(const cli_opts *o, const char *script, const char *out, const char *const *assign,
+static char plot_caption[512];
+
+void cli_plot_caption(const char *text)
+{
+	snprintf(plot_caption, sizeof plot_caption, "%s", text ? text : "");
+}
+
+/* Writes the script text to fp with its "set terminal pngcairo size W,H ..." line replaced by the
+ * terminal of format (0 png, 1 pdf at 100 pixels per inch, 2 svg), followed by the caption label. */
+static void put_script(FILE *fp, const char *text, int format)
+{
+	const char *t = strstr(text, "set terminal pngcairo size "), *eol;
+	char quoted[1100];
+	int w = 1000, h = 420;
+
+	if (!t) {
+		fputs(text, fp);
+		return;
+	}
+	eol = strchr(t, '\n');
+	sscanf(t, "set terminal pngcairo size %d,%d", &w, &h);
+	fwrite(text, 1, (size_t)(t - text), fp);
+	if (format == 1)
+		fprintf(fp, "set terminal pdfcairo size %.2fin,%.2fin enhanced font 'sans,8'\n", w / 100.0, h / 100.0);
+	else if (format == 2)
+		fprintf(fp, "set terminal svg size %d,%d dynamic enhanced font 'sans,10'\n", w, h);
+	else
+		fprintf(fp, "%.*s\n", eol ? (int)(eol - t) : (int)strlen(t), t);
+	if (plot_caption[0])
+		fprintf(fp, "set label 999 %s at screen 0.995,0.012 right font ',8' tc rgb 'gray35' front noenhanced\n",
+			cli_gp_quote(quoted, sizeof quoted, plot_caption));
+	if (eol)
+		fputs(eol + 1, fp);
+}
+
+int cli_plot(const cli_opts *o, const char *script, const char *png, const char *const *assign,
 	     size_t n_assign)
 {
 	const char *text = cli_embedded_text(script), *prog = gnuplot_program();
-	char tmp[4096], quoted[4200];
+	char tmp[4200], quoted[4300], out[4096];
+	size_t len = strlen(png);
 	int fds[2] = {-1, -1}, status = 0, rc = CLI_OK;
 	pid_t pid;
 	FILE *fp;
@@ -123,6 +159,8 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 		return CLI_OK;
 	if (!text)
 		return cli_fail(o->cmd, LAT_EINVAL, "internal error: plot script missing");
+	snprintf(out, sizeof out, "%.*s%s", (int)(len > 4 && o->plot_format ? len - 4 : len), png,
+		 o->plot_format == 1 ? ".pdf" : o->plot_format == 2 ? ".svg" : "");
 	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", out, (long)getpid());
 	if (pipe(fds))
 		return cli_fail(o->cmd, LAT_EIO, "cannot start gnuplot (pipe failed)");
@@ -136,7 +174,14 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 		dup2(fds[0], 0);
 		close(fds[0]);
 		close(fds[1]);
-		/* gnuplot's own chatter must not mix with lateral's stdout. */
+		/* gnuplot's own chatter must not mix with lateral's stdout, nor show under -q */
+		if (o->quiet) {
+			int null = open("/dev/null", O_WRONLY);
+			if (null >= 0) {
+				dup2(null, 2);
+				close(null);
+			}
+		}
 		dup2(2, 1);
 		execlp(prog, prog, "-", (char *)NULL);
 		_exit(127);
@@ -151,7 +196,9 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 	}
 	for (size_t k = 0; k < n_assign; k++)
 		fprintf(fp, "%s\n", assign[k]);
-	fprintf(fp, "out = %s\n%s\n", cli_gp_quote(quoted, sizeof quoted, tmp), text);
+	fprintf(fp, "out = %s\n", cli_gp_quote(quoted, sizeof quoted, tmp));
+	put_script(fp, text, o->plot_format);
+	fputc('\n', fp);
 	fclose(fp);
 	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {

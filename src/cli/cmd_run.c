@@ -78,7 +78,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	rc = run_write_summary(&o, &m, o.outdir, &res, NULL, NULL, 0);
 	if (!rc)
-		rc = run_plots(&o, &m, o.outdir, 1);
+		rc = run_plots(&o, &m, o.outdir, 1, run_predicted_ratio(&m, sim));
 	/* The run is complete: its state is of no more use. */
 	if (!rc)
 		unlink(state);

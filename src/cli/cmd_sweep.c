@@ -238,8 +238,10 @@ int cmd_sweep(int argc, char **argv)
 	rc = run_all(argc, argv, &o, &sw, &m);
 	if (!rc)
 		rc = write_table(&o, &sw);
-	if (!rc)
+	if (!rc) {
+		run_caption(&m); /* the model before the --vary values; each curve's values are in its title */
 		rc = sweep_plots(&o, g, sw.n_runs);
+	}
 	if (!rc && !o.quiet)
 		printf("# files in %s/: sweep.tsv, run_NNN/, sweep_NN.png\n", o.outdir);
 out:

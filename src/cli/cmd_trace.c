@@ -36,7 +36,7 @@ int cmd_trace(int argc, char **argv)
 	o.quiet = 1; /* the table is for long runs; trace reports its files */
 	rc = run_study(&o, &m, sim, o.outdir, 1, &res);
 	if (!rc)
-		rc = run_plots(&o, &m, o.outdir, 1);
+		rc = run_plots(&o, &m, o.outdir, 1, run_predicted_ratio(&m, sim));
 	if (!rc)
 		printf("lateral trace: %zu presentations of %zu neurons traced (%.1f solver steps each); "
 		       "files in %s/\n",

@@ -231,6 +231,17 @@ int cmd_train(int argc, char **argv)
 		const char *assign[2] = {q, nb};
 		snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, path));
 		snprintf(nb, sizeof nb, "n_lc = %zu", lat_trainer_n_lc(t));
+		{
+			char cap[512];
+			char sh[64] = "no sharing";
+			if (e.share_mode != LAT_SHARE_NONE)
+				snprintf(sh, sizeof sh, "%s sharing every %zu", lat_share_mode_name(e.share_mode),
+					 e.share_every);
+			snprintf(cap, sizeof cap, "%s: %s, %zu images, batch %zu, %s lr %g, seed %lu, %s",
+				 e.source ? e.source : "<built-in experiment>", lat_trainer_n_lc(t) ? "LC" : "conv",
+				 lat_trainer_n_train(t), e.batch, lat_optimizer_names[e.optimizer], e.lr, e.seed, sh);
+			cli_plot_caption(cap);
+		}
 		rc = cli_plot(&o, "plots/train.gp", cli_path(path, sizeof path, o.outdir, "training.png"),
 			      assign, 2);
 		if (!o.quiet)

@@ -231,7 +231,7 @@ int cmd_validate(int argc, char **argv)
 		rc = run_write_summary(&o, &m, o.outdir, &res, keys, vals, 8);
 	}
 	if (!rc)
-		rc = run_plots(&o, &m, o.outdir, 0);
+		rc = run_plots(&o, &m, o.outdir, 0, run_predicted_ratio(&m, sim));
 	if (rc)
 		goto out;
 	report(&m, &res, &rule, &args, max_rel, steady_bound);

@@ -64,7 +64,15 @@ int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, int trac
 int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,
 		      const char *const *extra_keys, const double *extra_vals, size_t n_extra);
 
-/* Draws DIR/snr.png from DIR/metrics.tsv and, if traced, DIR/trace.png from DIR/trace.tsv. */
-int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced);
+/* Sets the caption of the plots that follow to the model's main parameters (cli_plot_caption). */
+void run_caption(const lat_model *m);
+
+/* Draws DIR/snr.png from DIR/metrics.tsv (with pred, the closed form's final / initial 1/SNR, drawn
+ * when finite), DIR/weights.png and, if traced, DIR/trace.png from DIR/trace.tsv. */
+int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced, double pred);
+
+/* The closed form's ratio of the final to the initial 1/SNR for this model (lat_closedform_ratios with
+ * W* of the population or fixed-input covariance), or NaN where there is none (relu units). */
+double run_predicted_ratio(const lat_model *m, lat_sim *sim);
 
 #endif

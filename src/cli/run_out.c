@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "run.h"
+#include "lateral/closedform.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/metrics.h"
@@ -175,18 +176,42 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 	return CLI_OK;
 }
 
-int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced)
+void run_caption(const lat_model *m)
 {
-	char path[CLI_PATHLEN], out[CLI_PATHLEN], q[CLI_PATHLEN + 64], nbuf[64];
-	const char *assign[2];
+	char text[256];
+
+	snprintf(text, sizeof text, "%s: N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, tau = %g, tau_inh = %g, %s, %s",
+		 m->source ? m->source : "<built-in default>", m->neurons, m->inputs, m->alpha, m->gamma, m->eta,
+		 m->tau, m->tau_inh, m->relu ? "relu" : "linear", lat_method_name(m->method));
+	cli_plot_caption(text);
+}
+
+double run_predicted_ratio(const lat_model *m, lat_sim *sim)
+{
+	const double *ws = lat_sim_wstar(sim, NULL);
+	double inv = NAN, mean;
+
+	if (m->relu || !ws || lat_closedform_ratios(m->neurons, m->inputs, lat_sim_weights_init(sim), ws, &inv, &mean, NULL))
+		return NAN;
+	return inv;
+}
+
+int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced, double pred)
+{
+	char path[CLI_PATHLEN], out[CLI_PATHLEN], q[CLI_PATHLEN + 64], nbuf[64], pbuf[64];
+	const char *assign[3];
 	int rc;
+
+	run_caption(m);
 
 	snprintf(q, sizeof q, "data = %s",
 		 cli_gp_quote(out, sizeof out, cli_path(path, sizeof path, dir, "metrics.tsv")));
 	snprintf(nbuf, sizeof nbuf, "wstar = %d", lat_model_n_fixed(m) > 0 && m->gamma > 0);
+	snprintf(pbuf, sizeof pbuf, "pred = %.17g", isfinite(pred) ? pred : -1.0);
 	assign[0] = q;
 	assign[1] = nbuf;
-	rc = cli_plot(o, "plots/metrics.gp", cli_path(path, sizeof path, dir, "snr.png"), assign, 2);
+	assign[2] = pbuf;
+	rc = cli_plot(o, "plots/metrics.gp", cli_path(path, sizeof path, dir, "snr.png"), assign, 3);
 	if (!rc) {
 		/* the weights before and after, and against W* where validate wrote the pairs */
 		char a0[CLI_PATHLEN + 64], a1[CLI_PATHLEN + 64], a2[CLI_PATHLEN + 64];

@@ -78,6 +78,11 @@ void train_progress(size_t epoch, size_t done, size_t total, const lat_epoch_sta
 		s->samples ? s->loss_sum / (double)s->samples : 0.0,
 		s->samples ? 100.0 * (double)s->correct / (double)s->samples : 0.0,
 		s->train_seconds > 0 ? (double)s->samples / (s->train_seconds + s->share_seconds) : 0.0);
+	/* the epoch's remaining batches at its pace so far (sharing phases included) */
+	if (done && done < total) {
+		double left = (s->train_seconds + s->share_seconds) / (double)done * (double)(total - done);
+		fprintf(stderr, " ETA %dm%02ds ", (int)(left / 60), (int)fmod(left, 60));
+	}
 	fflush(stderr);
 }
 
