@@ -94,7 +94,7 @@ static const char *const known_outputs[] = {
     "metrics.tsv",	"trace.tsv",	  "summary.json",    "snr.png",	      "trace.png",    "inputs.tsv",
     "weights_init.tsv", "weights_final.tsv", "closed_form.tsv", "sweep.tsv",  "epochs.jsonl", "checkpoint.bin",
     "training.png",	"model.cfg",	  "experiment.cfg",  "provenance.jsonl", "run_state.bin", "sweep_state.bin",
-    "weights.png",	"w_vs_wstar.tsv", "index.json",	     "input_norm.npy",
+    "weights.png",	"w_vs_wstar.tsv", "index.json",	     "input_norm.npy", "kernels.tsv", "kernels.png",
     NULL};
 
 static int is_known_output(const char *name)

@@ -226,27 +226,9 @@ int cmd_train(int argc, char **argv)
 		rc = CLI_INTERRUPTED(sig);
 		goto out;
 	}
-	{
-		char q[CLI_PATHLEN + 16], quoted[CLI_PATHLEN + 16], nb[64];
-		const char *assign[2] = {q, nb};
-		snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, path));
-		snprintf(nb, sizeof nb, "n_lc = %zu", lat_trainer_n_lc(t));
-		{
-			char cap[512];
-			char sh[64] = "no sharing";
-			if (e.share_mode != LAT_SHARE_NONE)
-				snprintf(sh, sizeof sh, "%s sharing every %zu", lat_share_mode_name(e.share_mode),
-					 e.share_every);
-			snprintf(cap, sizeof cap, "%s: %s, %zu images, batch %zu, %s lr %g, seed %lu, %s",
-				 e.source ? e.source : "<built-in experiment>", lat_trainer_n_lc(t) ? "LC" : "conv",
-				 lat_trainer_n_train(t), e.batch, lat_optimizer_names[e.optimizer], e.lr, e.seed, sh);
-			cli_plot_caption(cap);
-		}
-		rc = cli_plot(&o, "plots/train.gp", cli_path(path, sizeof path, o.outdir, "training.png"),
-			      assign, 2);
-		if (!o.quiet)
-			fprintf(stderr, "lateral train: %.1f s; files in %s/\n", cli_now() - start, o.outdir);
-	}
+	rc = train_plots(&o, &e, t, path);
+	if (!o.quiet)
+		fprintf(stderr, "lateral train: %.1f s; files in %s/\n", cli_now() - start, o.outdir);
 out:
 	free(lg.text);
 	lat_trainer_free(t);

@@ -278,3 +278,82 @@ out:
 	free(text);
 	return rc;
 }
+
+/* DIR/kernels.tsv: the kernels of the first lc layer (input channel 1) at the central (up to) 12 x 12 of
+ * its output positions, for its first two output channels side by side: each k x k kernel at its (y, x),
+ * "nan" between them. 1 when the network has no lc layer, else LAT_OK or LAT_EIO. */
+#define KERNEL_WINDOW 12
+static int write_kernels(const char *dir, lat_trainer *t, char *heading, size_t size, char *err)
+{
+	lat_net *net = lat_trainer_net(t);
+	char path[CLI_PATHLEN];
+	lat_lc_geom g;
+	const lat_layer *l = NULL;
+	size_t i, shown, cell, rows, cols, ny, nx, y0, x0, n_layers = lat_net_n_layers(net);
+	lat_afile *f;
+	FILE *fp;
+
+	for (i = 0; i < n_layers && !l; i++)
+		if (!lat_lc_geometry(lat_net_layer(net, i), &g) && !g.shared)
+			l = lat_net_layer(net, i);
+	if (!l)
+		return 1;
+	shown = g.c_out < 2 ? g.c_out : 2;
+	ny = g.h_out < KERNEL_WINDOW ? g.h_out : KERNEL_WINDOW;
+	nx = g.w_out < KERNEL_WINDOW ? g.w_out : KERNEL_WINDOW;
+	y0 = (g.h_out - ny) / 2;
+	x0 = (g.w_out - nx) / 2;
+	cell = g.k + 1;
+	rows = ny * cell - 1;
+	cols = shown * (nx * cell + 1) - 2;
+	snprintf(heading, size,
+		 "layer %zu (lc): its kernels at output positions y %zu-%zu, x %zu-%zu; output channel 1%s; input channel 1",
+		 i, y0, y0 + ny - 1, x0, x0 + nx - 1, shown > 1 ? " (left) and 2 (right)" : "");
+	f = lat_afile_open(cli_path(path, sizeof path, dir, "kernels.tsv"), err);
+	if (!f)
+		return LAT_EIO;
+	fp = lat_afile_fp(f);
+	for (size_t r = 0; r < rows; r++)
+		for (size_t c = 0; c < cols; c++) {
+			size_t ch = c / (nx * cell + 1), cc = c % (nx * cell + 1);
+			size_t y = r / cell, u = r % cell, x = cc / cell, v = cc % cell;
+			int in = u < g.k && v < g.k && x < nx && cc < nx * cell;
+			/* W[c_out][y][x][c_in][u][v] with c_in = 0 */
+			const float *w = l->w + ((ch * g.h_out + y0 + y) * g.w_out + x0 + x) * g.c_in * g.k * g.k;
+			if (in)
+				fprintf(fp, "%.6g", (double)w[u * g.k + v]);
+			else
+				fputs("nan", fp);
+			fputc(c + 1 < cols ? '\t' : '\n', fp);
+		}
+	return lat_afile_commit(f, err);
+}
+
+int train_plots(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *log)
+{
+	char q[CLI_PATHLEN + 16], quoted[CLI_PATHLEN + 16], nb[64], cap[512], sh[64] = "no sharing", path[CLI_PATHLEN];
+	char heading[256], hq[300], ha[320], err[LAT_ERRLEN];
+	const char *assign[2] = {q, nb};
+	int rc;
+
+	if (e->share_mode != LAT_SHARE_NONE)
+		snprintf(sh, sizeof sh, "%s sharing every %zu", lat_share_mode_name(e->share_mode), e->share_every);
+	snprintf(cap, sizeof cap, "%s: %s, %zu images, batch %zu, %s lr %g, seed %lu, %s",
+		 e->source ? e->source : "<built-in experiment>", lat_trainer_n_lc(t) ? "LC" : "conv",
+		 lat_trainer_n_train(t), e->batch, lat_optimizer_names[e->optimizer], e->lr, e->seed, sh);
+	cli_plot_caption(cap);
+	snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, log));
+	snprintf(nb, sizeof nb, "n_lc = %zu", lat_trainer_n_lc(t));
+	rc = cli_plot(o, "plots/train.gp", cli_path(path, sizeof path, o->outdir, "training.png"), assign, 2);
+	if (rc)
+		return rc;
+	rc = write_kernels(o->outdir, t, heading, sizeof heading, err);
+	if (rc == 1)
+		return CLI_OK;
+	if (rc)
+		return cli_fail(o->cmd, rc, err);
+	snprintf(q, sizeof q, "data = %s", cli_gp_quote(quoted, sizeof quoted, cli_path(path, sizeof path, o->outdir, "kernels.tsv")));
+	snprintf(ha, sizeof ha, "heading = %s", cli_gp_quote(hq, sizeof hq, heading));
+	assign[1] = ha;
+	return cli_plot(o, "plots/kernels.gp", cli_path(path, sizeof path, o->outdir, "kernels.png"), assign, 2);
+}
