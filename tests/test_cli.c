@@ -94,6 +94,26 @@ static void test_version_and_help(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "--bogus"));
 }
 
+/* 1 when the two TSV files hold the same numbers (comment lines skipped), value for value. */
+static int same_numbers(const char *p, const char *q)
+{
+	FILE *a = fopen(p, "r"), *b = fopen(q, "r");
+	int same = a && b;
+	double x, y;
+
+	if (same) {
+		same = fscanf(a, "%*[^\n]\n") >= 0 && fscanf(b, "%*[^\n]\n") >= 0;
+		while (same && fscanf(a, "%lf", &x) == 1 && fscanf(b, "%lf", &y) == 1)
+			same = x == y;
+		same = same && fscanf(b, "%lf", &y) != 1;
+	}
+	if (a)
+		fclose(a);
+	if (b)
+		fclose(b);
+	return same;
+}
+
 static void test_run_writes_outputs(void)
 {
 	char dir[512];
@@ -135,6 +155,20 @@ static void test_run_writes_outputs(void)
 	}
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentation"));
 	CU_ASSERT_PTR_NULL(strstr(err_text, "error"));
+	/* run.save_weights_every: the snapshot after presentation 20 of a 50-presentation run is the final
+	 * state of a run of 20 presentations (the same seeds) */
+	{
+		char d2[512], d3[512], a[600], b[600];
+		path_in(d2, "snap50");
+		path_in(d3, "snap20");
+		CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", d2, "--set", "run.presentations=50", "--set",
+				    "run.save_weights_every=20", NULL),
+				0);
+		CU_ASSERT(exists("snap50/weights_0000020.tsv") && exists("snap50/weights_0000040.tsv"));
+		CU_ASSERT(!exists("snap50/weights_0000050.tsv"));
+		CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", d3, "--set", "run.presentations=20", NULL), 0);
+		CU_ASSERT(same_numbers(path_in(a, "snap50/weights_0000020.tsv"), path_in(b, "snap20/weights_final.tsv")));
+	}
 }
 
 static void test_plots_or_clear_note(void)

@@ -62,6 +62,7 @@ typedef struct {
 
 	/* run */
 	size_t presentations, record_every, trace_presentations;
+	size_t save_weights_every; /* run.save_weights_every: weights_NNNNNNN.tsv every this many presentations (0: none) */
 	double trace_dt; /* sampling interval of `lateral trace`; 0 = min(tau, tau_inh) / 10 */
 } lat_model;
 

@@ -111,7 +111,9 @@ static int is_known_output(const char *name)
 	for (const char *const *k = known_outputs; *k; k++)
 		if (!strcmp(name, *k))
 			return 1;
-	return n > 10 && !strncmp(name, "sweep_", 6) && !strcmp(name + n - 4, ".png");
+	return (n > 10 && !strncmp(name, "sweep_", 6) && !strcmp(name + n - 4, ".png")) ||
+	       (n == 19 && !strncmp(name, "weights_", 8) && !strcmp(name + n - 4, ".tsv") &&
+		strspn(name + 8, "0123456789") == 7);
 }
 
 /* "NAME.PID.tmp" with NAME one of lateral's outputs: a plot being written. */

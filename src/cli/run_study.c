@@ -124,11 +124,28 @@ static void on_record(void *ctx, const lat_sim_status *st, double settle, double
 typedef struct {
 	table_ctx table;
 	const run_control *ctl;
+	/* weight snapshots (run.save_weights_every): where, of what, and the first failure */
+	const lat_model *m;
+	lat_sim *sim;
+	const char *dir;
+	int snap_rc;
+	char snap_err[LAT_ERRLEN];
 } hooks_ctx;
 
 static void hook_record(void *ctx, const lat_sim_status *st, double settle, double steps, int last)
 {
-	on_record(&((hooks_ctx *)ctx)->table, st, settle, steps, last);
+	hooks_ctx *hc = ctx;
+	size_t every = hc->m->save_weights_every, p = st->presentation;
+
+	on_record(&hc->table, st, settle, steps, last);
+	if (every && p > 0 && p % every == 0 && !hc->snap_rc) {
+		char name[64], path[CLI_PATHLEN], header[96];
+		snprintf(name, sizeof name, "weights_%07zu.tsv", p);
+		snprintf(header, sizeof header, "W after presentation %zu: one row per neuron (%zu x %zu)", p,
+			 hc->m->neurons, hc->m->inputs);
+		hc->snap_rc = lat_tsv_write(cli_path(path, sizeof path, hc->dir, name), header, lat_sim_weights(hc->sim),
+					    hc->m->neurons, hc->m->inputs, hc->snap_err);
+	}
 }
 
 static int hook_stop(void *ctx, const lat_sim *sim, size_t p)
@@ -191,7 +208,10 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 		  const run_control *ctl, run_result *res)
 {
 	hooks_ctx hc = {.table = {.print_every = m->presentations / TABLE_ROWS, .quiet = o->quiet},
-			.ctl = ctl};
+			.ctl = ctl,
+			.m = m,
+			.sim = sim,
+			.dir = dir};
 	lat_study_hooks hooks = {
 	    .on_record = hook_record, .stop = hook_stop, .interrupted = hook_interrupted, .ctx = &hc};
 	char err[LAT_ERRLEN], msg[LAT_ERRLEN + 64];
@@ -252,6 +272,10 @@ int run_study_ctl(const cli_opts *o, const lat_model *m, lat_sim *sim, const cha
 			o->cmd, cli_signal_name(sig), lat_study_done(st), m->presentations, ctl->state_path);
 		cli_rerun_hint(ctl->argc, ctl->argv, "resume with", NULL, 0, 1);
 		rc = CLI_INTERRUPTED(sig);
+		goto out;
+	}
+	if (hc.snap_rc) {
+		rc = cli_fail(o->cmd, LAT_EIO, hc.snap_err);
 		goto out;
 	}
 	lat_study_report(st, res);

@@ -87,6 +87,7 @@ static const lat_cfg_key keys[] = {
 	{"run", "presentations", LAT_CFG_SIZE, F(presentations), GE, 0, 0, 2000, NULL, 0, 0},
 	{"run", "record_every", LAT_CFG_SIZE, F(record_every), GE, 1, 0, 10, NULL, 0, 0},
 	{"run", "trace_presentations", LAT_CFG_SIZE, F(trace_presentations), GE, 0, 0, 3, NULL, 0, 0},
+	{"run", "save_weights_every", LAT_CFG_SIZE, F(save_weights_every), GE, 0, 0, 0, NULL, 0, 0},
 	{"run", "trace_dt", LAT_CFG_DOUBLE, F(trace_dt), GE, 0, 0, 0, NULL, 0, 0},
 };
 /* clang-format on */
@@ -425,6 +426,11 @@ int lat_model_finalize(lat_model *m, char *err)
 	double *w = NULL, *x = NULL;
 	int rc = LAT_OK;
 
+	if (m->save_weights_every % m->record_every)
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: run.save_weights_every = %zu: expected a multiple of run.record_every = %zu "
+				   "(snapshots are taken with the recorded rows), or 0",
+				   src, m->save_weights_every, m->record_every);
 	/* A second call recomputes what the first derived from the files. */
 	if (m->inputs_fixed && m->input_file)
 		m->input_count = 0;
