@@ -10,12 +10,15 @@ set datafile separator "\t"
 set datafile missing ""
 set multiplot layout 1,2 title heading
 set xlabel 'presentations'
+set format x '%.0f'
 set logscale y
+set format y '%g'
 set grid
-set key top left
-set ylabel 'SNR'
+set key outside top center horizontal font ',9'
+set tmargin 5
+set bmargin 4
+set ylabel 'snr\_pool'
 plot for [i=1:words(files)] word(files, i) using 1:2 with lines lw 2 title word(titles, i)
-set key top right
-set ylabel '1/SNR relative to its initial value'
+set ylabel '1/snr\_pool relative to its initial value'
 plot for [i=1:words(files)] word(files, i) using 1:9 with lines lw 2 title word(titles, i)
 unset multiplot

@@ -446,6 +446,20 @@ static void test_trace_and_sweep(void)
 			0);
 	CU_ASSERT_EQUAL(data_rows("sweep/sweep.tsv"), 4);
 	CU_ASSERT(exists("sweep/run_004/metrics.tsv"));
+	/* the sweep's model.cfg is its model before the --vary values: what check prints for MODEL and --set */
+	{
+		char f[600], printed[CLI_FIXTURE_BUF];
+		FILE *fp;
+		size_t n;
+		CU_ASSERT_EQUAL(run("check", "--print", "--set", "run.presentations=30", NULL), 0);
+		memcpy(printed, out_text, sizeof printed);
+		fp = fopen(path_in(f, "sweep/model.cfg"), "r");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+		n = fread(out_text, 1, sizeof out_text - 1, fp);
+		out_text[n] = '\0';
+		fclose(fp);
+		CU_ASSERT_STRING_EQUAL(out_text, printed);
+	}
 }
 
 /* lateral train and eval on generated images: JSON lines, checkpoint, resume, bad input. */

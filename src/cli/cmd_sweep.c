@@ -163,11 +163,12 @@ int cmd_sweep(int argc, char **argv)
 	sweep sw = {.g = calloc(1, sizeof *sw.g), .n_runs = 1};
 	grid *g = sw.g;
 	cli_opts o;
-	lat_model m;
+	lat_model m, base;
 	char err[LAT_ERRLEN];
 	int rc;
 
 	lat_model_init(&m);
+	lat_model_init(&base);
 	if (!g) {
 		fprintf(stderr, "lateral sweep: out of memory\n");
 		return CLI_FAIL;
@@ -200,6 +201,13 @@ int cmd_sweep(int argc, char **argv)
 		goto out;
 	}
 	rc = check_grid(&o, &sw, &m);
+	/* the model before the --vary values (MODEL and --set), for model.cfg and the plots' caption; the
+	 * values of each run are in its folder and its curve's title */
+	if (!rc)
+		rc = cli_load_model(&o, NULL, NULL, 0, &base);
+	if (rc)
+		goto out;
+	run_caption(&base, "varied keys aside, ");
 	if (rc)
 		goto out;
 	rc = cli_outdir(&o);
@@ -214,9 +222,9 @@ int cmd_sweep(int argc, char **argv)
 		goto out;
 	}
 	{
-		/* the model before the --vary values, which the command line in provenance.jsonl names */
+		/* the model before the --vary values, which the command line in provenance.jsonl adds */
 		size_t len;
-		char *text = cli_model_text(&m, &len);
+		char *text = cli_model_text(&base, &len);
 		rc = text ? cli_provenance_begin(&o, "model.cfg", text, len) : cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
 		free(text);
 		if (rc)
@@ -238,14 +246,13 @@ int cmd_sweep(int argc, char **argv)
 	rc = run_all(argc, argv, &o, &sw, &m);
 	if (!rc)
 		rc = write_table(&o, &sw);
-	if (!rc) {
-		run_caption(&m); /* the model before the --vary values; each curve's values are in its title */
+	if (!rc)
 		rc = sweep_plots(&o, g, sw.n_runs);
-	}
 	if (!rc && !o.quiet)
 		printf("# files in %s/: sweep.tsv, run_NNN/, sweep_NN.png\n", o.outdir);
 out:
 	lat_model_clear(&m);
+	lat_model_clear(&base);
 	free(sw.rows);
 	free(sw.vals);
 	free(sw.done);

@@ -64,8 +64,9 @@ int run_prepare(const cli_opts *o, const lat_model *m, const char *dir, int trac
 int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, const run_result *res,
 		      const char *const *extra_keys, const double *extra_vals, size_t n_extra);
 
-/* Sets the caption of the plots that follow to the model's main parameters (cli_plot_caption). */
-void run_caption(const lat_model *m);
+/* Sets the caption of the plots that follow to the model's main parameters, after prefix (may be NULL)
+ * (cli_plot_caption). */
+void run_caption(const lat_model *m, const char *prefix);
 
 /* Draws DIR/snr.png from DIR/metrics.tsv (with pred, the closed form's final / initial 1/SNR, drawn
  * when finite), DIR/weights.png and, if traced, DIR/trace.png from DIR/trace.tsv. */

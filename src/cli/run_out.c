@@ -176,13 +176,13 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 	return CLI_OK;
 }
 
-void run_caption(const lat_model *m)
+void run_caption(const lat_model *m, const char *prefix)
 {
-	char text[256];
+	char text[320];
 
-	snprintf(text, sizeof text, "%s: N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, tau = %g, tau_inh = %g, %s, %s",
-		 m->source ? m->source : "<built-in default>", m->neurons, m->inputs, m->alpha, m->gamma, m->eta,
-		 m->tau, m->tau_inh, m->relu ? "relu" : "linear", lat_method_name(m->method));
+	snprintf(text, sizeof text, "%s%s: N = %zu, d = %zu, alpha = %g, gamma = %g, eta = %g, tau = %g, tau_inh = %g, %s, %s",
+		 prefix ? prefix : "", m->source ? m->source : "<built-in default>", m->neurons, m->inputs, m->alpha,
+		 m->gamma, m->eta, m->tau, m->tau_inh, m->relu ? "relu" : "linear", lat_method_name(m->method));
 	cli_plot_caption(text);
 }
 
@@ -202,7 +202,7 @@ int run_plots(const cli_opts *o, const lat_model *m, const char *dir, int traced
 	const char *assign[3];
 	int rc;
 
-	run_caption(m);
+	run_caption(m, NULL);
 
 	snprintf(q, sizeof q, "data = %s",
 		 cli_gp_quote(out, sizeof out, cli_path(path, sizeof path, dir, "metrics.tsv")));
