@@ -556,8 +556,9 @@ static void check_train_dir(const char *dir, lat_trainer *t, size_t *ckpt_epoch)
 		else if (!strncmp(nm, ".epochs.jsonl.", 14) && strlen(nm) > 21)
 			n_tmp_log++;
 		else if (strcmp(nm, "checkpoint.bin") && strcmp(nm, "epochs.jsonl") && strcmp(nm, ".lateral.lock") &&
-			 strcmp(nm, "experiment.cfg") && strcmp(nm, "provenance.jsonl") &&
-			 strncmp(nm, ".experiment.cfg.", 16) && strncmp(nm, ".provenance.jsonl.", 18)) {
+			 strcmp(nm, "experiment.cfg") && strcmp(nm, "provenance.jsonl") && strcmp(nm, "kernels.tsv") &&
+			 strncmp(nm, ".experiment.cfg.", 16) && strncmp(nm, ".provenance.jsonl.", 18) &&
+			 strncmp(nm, ".kernels.tsv.", 13)) {
 			fprintf(stderr, "\nunexpected file %s\n", nm);
 			CU_FAIL("unexpected file in the output directory");
 		}
