@@ -14,6 +14,8 @@ set xlabel 'epoch'
 set format x '%.0f'
 set xrange [0.5:epochs + 0.5]
 if (epochs <= 20) { set xtics 1 } else { set xtics autofreq }
+# a single epoch is a single point per curve: say so rather than draw an empty-looking panel
+if (epochs == 1) { set label 998 'one epoch: one point per curve' at graph 0.5, 0.5 center tc rgb 'gray40' }
 set grid
 set key outside top center horizontal font ',9'
 set tmargin 5
