@@ -7,20 +7,22 @@ if (!exists("out")) out = 'curves.png'
 if (!exists("heading")) heading = ''
 stats data using 1 nooutput
 n = STATS_blocks
-set terminal pngcairo size 1500,520 enhanced font 'sans,10'
+set terminal pngcairo size 1800,520 enhanced font 'sans,10'
 set linetype 9 lc rgb '#8c564b' lw 2 pt 9
 set linetype 10 lc rgb '#7f7f7f' lw 2 pt 11
 set output out
-set multiplot layout 1,3 title heading
+# three panels and one legend, to the right of the last (legends never cover the curves)
+set multiplot layout 1,3 title heading margins 0.04, 0.84, 0.12, 0.90 spacing 0.05
 set grid
 set xlabel 'epoch'
 set xtics 1
-set key bottom right font 'sans,8'
+set format x '%.0f'
+unset key
 set ylabel 'test accuracy (%)'
 plot for [i=1:n] data index (i - 1) using 1:2 with linespoints lw 2 title columnheader(1)
 set ylabel 'snr\_channel, LC layer 1'
-set key top left font 'sans,8'
 plot for [i=1:n] data index (i - 1) using 1:($3 > 0 ? $3 : 1/0) with linespoints lw 2 title columnheader(1)
 set ylabel 'snr\_channel, LC layer 2'
+set key at screen 0.995, 0.88 right top font 'sans,9' samplen 2
 plot for [i=1:n] data index (i - 1) using 1:($4 > 0 ? $4 : 1/0) with linespoints lw 2 title columnheader(1)
 unset multiplot
