@@ -207,10 +207,11 @@ int cmd_train(int argc, char **argv)
 		rc = cli_fail(o.cmd, LAT_EIO, err);
 		goto out;
 	}
-	fprintf(
-	    stderr,
-	    "lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
-	    "planned memory %s\n",
+	if (!o.quiet)
+		fprintf(
+		    stderr,
+		    "lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
+		    "planned memory %s\n",
 	    e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
 	    lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), lat_share_mode_name(e.share_mode),
 	    lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)));
