@@ -61,7 +61,7 @@ static void usage(FILE *fp, const char *cmd, const char *summary, const char *de
 			strcmp(cmd, "run") && strcmp(cmd, "sweep") && strcmp(cmd, "train") ? "" : " unless --resume");
 		fprintf(fp, "      --no-plot          write the data files only (no gnuplot)\n");
 		fprintf(fp, "      --plot-format FMT  png (default), pdf or svg\n");
-		fprintf(fp, "  -q, --quiet            no progress table on stdout, no notes or plot warnings on stderr\n");
+		fprintf(fp, "  -q, --quiet            no progress table on stdout, no gnuplot warnings on stderr\n");
 		fprintf(fp, "      --solver-log       show the ODE solver's own diagnostics on stderr\n");
 		fprintf(fp, "      --max-memory SIZE  refuse to start when the planned memory exceeds SIZE "
 			    "(e.g. 4G,\n"
