@@ -74,6 +74,21 @@ static double json_number(const char *sub, const char *key)
 	return hit ? strtod(hit + strlen(pat), NULL) : -1e300;
 }
 
+/* The text of the file at path into buf (truncated to size - 1 bytes, NUL-terminated); 0 when it cannot be
+ * read. */
+static int slurp_text(const char *path, char *buf, size_t size)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	if (!fp)
+		return 0;
+	n = fread(buf, 1, size - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return 1;
+}
+
 static void model_path(char *buf, const char *rel)
 {
 	sprintf(buf, "%s/%s", test_srcdir(), rel);
@@ -449,20 +464,13 @@ static void test_trace_and_sweep(void)
 	/* the sweep's model.cfg is its model before the --vary values: what check prints for MODEL and --set */
 	{
 		char f[600], printed[CLI_FIXTURE_BUF];
-		FILE *fp;
-		size_t n;
 		CU_ASSERT_EQUAL(run("check", "--print", "--set", "run.presentations=30", NULL), 0);
 		memcpy(printed, out_text, sizeof printed);
-		fp = fopen(path_in(f, "sweep/model.cfg"), "r");
-		CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-		n = fread(out_text, 1, sizeof out_text - 1, fp);
-		out_text[n] = '\0';
-		fclose(fp);
+		CU_ASSERT_FATAL(slurp_text(path_in(f, "sweep/model.cfg"), out_text, sizeof out_text));
 		CU_ASSERT_STRING_EQUAL(out_text, printed);
 	}
 }
 
-/* lateral train and eval on generated images: JSON lines, checkpoint, resume, bad input. */
 /* The PARM section of a checkpoint (a new array of *n floats), read with the container's own reader. */
 static float *checkpoint_params(const char *path, size_t *n)
 {
@@ -522,6 +530,7 @@ static size_t npy_read(const char *path, char *shape, size_t shape_size, float *
 	return n;
 }
 
+/* lateral train and eval on generated images: JSON lines, checkpoint, resume, bad input. */
 static void test_train_and_eval(void)
 {
 	char dir[512], cfg[512], ckpt[600];
@@ -683,8 +692,6 @@ static void folder_digest(const char *dir, char *out, size_t size)
 static void test_provenance(void)
 {
 	char dir[512], model[600], log[600], printed[CLI_FIXTURE_BUF];
-	FILE *fp;
-	size_t n;
 
 	path_in(dir, "prov");
 	CU_ASSERT_EQUAL(run("run", "-q", "--no-plot", "-o", dir, "--set", "circuit.alpha=100", "--set",
@@ -693,20 +700,12 @@ static void test_provenance(void)
 	snprintf(log, sizeof log, "%s/provenance.jsonl", dir);
 	CU_ASSERT_EQUAL(run("check", "--print", model, NULL), 0);
 	memcpy(printed, out_text, sizeof printed);
-	fp = fopen(model, "r");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	n = fread(out_text, 1, sizeof out_text - 1, fp);
-	out_text[n] = '\0';
-	fclose(fp);
+	CU_ASSERT_FATAL(slurp_text(model, out_text, sizeof out_text));
 	CU_ASSERT_STRING_EQUAL(printed, out_text);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "alpha = 100.0;"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentations = 20;"));
 	CU_ASSERT_EQUAL(data_rows("prov/provenance.jsonl"), 1);
-	fp = fopen(log, "r");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	n = fread(out_text, 1, sizeof out_text - 1, fp);
-	out_text[n] = '\0';
-	fclose(fp);
+	CU_ASSERT_FATAL(slurp_text(log, out_text, sizeof out_text));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"circuit.alpha=100\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"exit_status\": 0"));
 	CU_ASSERT_PTR_NULL(strstr(out_text, "running"));

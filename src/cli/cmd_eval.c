@@ -29,8 +29,6 @@ int cmd_eval(int argc, char **argv)
 	    "accuracy is the one its training log shows. --set changes keys of that experiment (e.g.\n"
 	    "--set data.test_images=FILE --set data.test_labels=FILE to evaluate on other data); --experiment\n"
 	    "FILE replaces it. Prints one JSON line: checkpoint, epochs, test_acc, test_loss.";
-	static const cli_extra extra[] = {{"experiment", 1, "use this experiment file instead of the checkpoint's own"},
-					  {NULL, 0, NULL}};
 	const char *experiment = NULL;
 	cli_opts o;
 	lat_experiment e;
@@ -39,7 +37,7 @@ int cmd_eval(int argc, char **argv)
 	double acc, loss, *norm = NULL;
 	int rc;
 
-	rc = cli_parse(argc, argv, "eval", summary, NULL, 1, extra, train_on_value, &experiment, &o);
+	rc = cli_parse(argc, argv, "eval", summary, NULL, 1, train_checkpoint_options, train_on_value, &experiment, &o);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	rc = train_from_checkpoint(&o, experiment, &e, &norm, &t);

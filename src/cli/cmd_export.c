@@ -157,8 +157,6 @@ int cmd_export(int argc, char **argv)
 	    "[c_out][y][x][c_in][u][v]; conv: [c_out][c_in][u][v]; linear: [n_out][n_in]), bn's gamma, beta\n"
 	    "and running statistics, and input_norm.npy (float64 [2][channels]: the means, then the stds of\n"
 	    "the input normalisation). DIR/index.json lists every file with its layer, shape and layout.";
-	static const cli_extra extra[] = {{"experiment", 1, "use this experiment file instead of the checkpoint's own"},
-					  {NULL, 0, NULL}};
 	const char *experiment = NULL;
 	cli_opts o;
 	lat_experiment e;
@@ -167,7 +165,7 @@ int cmd_export(int argc, char **argv)
 	size_t *layer = NULL, n = 0, n_layers, channels;
 	char err[LAT_ERRLEN];
 	double *norm = NULL;
-	int rc = cli_parse(argc, argv, "export", summary, "out/export", 1, extra, train_on_value, &experiment, &o);
+	int rc = cli_parse(argc, argv, "export", summary, "out/export", 1, train_checkpoint_options, train_on_value, &experiment, &o);
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;

@@ -56,6 +56,9 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
  * (cli_provenance_begin). */
 int train_provenance(const cli_opts *o, const lat_experiment *e);
 
+/* The extra options of the commands that read a checkpoint (eval, export): --experiment FILE. */
+extern const cli_extra train_checkpoint_options[];
+
 /* The on_extra callback of a command whose one extra option takes a value: stores arg in *(const char **)ctx. */
 int train_on_value(const char *name, const char *arg, void *ctx);
 

@@ -40,6 +40,9 @@ static int finish_experiment(const cli_opts *o, lat_experiment *e, int rc, char 
 	return CLI_OK;
 }
 
+const cli_extra train_checkpoint_options[] = {{"experiment", 1, "use this experiment file instead of the checkpoint's own"},
+					      {NULL, 0, NULL}};
+
 int train_on_value(const char *name, const char *arg, void *ctx)
 {
 	(void)name;
