@@ -34,6 +34,9 @@ check validate 0 validate -q --no-plot -o "$out/validate" --set circuit.neurons=
 check sweep 0 sweep -q --no-plot -o "$out/sweep" --set run.presentations=10 --set circuit.neurons=8 --vary plasticity.gamma=0.1,0.3
 check train 0 train -q --no-plot -o "$out/train" tests/smoke/tiny_experiment.cfg
 check eval 0 eval --experiment tests/smoke/tiny_experiment.cfg "$out/train/checkpoint.bin"
+check eval_bare 0 eval "$out/train/checkpoint.bin"
+check export 0 export -q -o "$out/export" "$out/train/checkpoint.bin"
+check check_experiment 0 check --print tests/smoke/tiny_experiment.cfg
 check bad_model 2 run -q -o "$out/bad" tests/bad/unknown_key.cfg
 check bad_experiment 2 train -q -o "$out/bad" tests/bad/experiment/data_truncated.cfg
 check bad_option 2 run --frobnicate
