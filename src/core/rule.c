@@ -96,31 +96,32 @@ double lat_rule_eta(const lat_rule *p)
 	return lat_rule_eta_at(&p->opts, (double)p->n_updates);
 }
 
-/* Pairs computed side by side let -O2's straight-line vectoriser use two-double SSE2 operations. A
- * non-finite candidate makes lo or hi NaN (x - x is 0 for every finite x). has_vel is a constant at
- * both call sites, so each gets its own loop without a branch. */
+/* The candidate row, then one pass that tells whether all of it is finite. The update loop carries no
+ * reduction and is vectorised (OpenMP simd), as is the check, a sum in any order of x - x (0 for every
+ * finite x, NaN otherwise), so neither is bound by the latency of one chain of additions.
+ * next may be w (an update in place: each element is read before it is written). has_vel is a constant at both call sites, so each gets its own loop without a branch. */
+#ifdef _OPENMP
+#define LAT_SIMD _Pragma("omp simd")
+#define LAT_SIMD_SUM_S _Pragma("omp simd reduction(+ : s)")
+#else
+#define LAT_SIMD
+#define LAT_SIMD_SUM_S
+#endif
+
 static inline int step_row(size_t d, double *next, const double *w, const double *restrict w0,
 			   const double *restrict vel, const double *restrict h, double h_scale, double mu,
 			   double eta, double gamma, int has_vel)
 {
-	double lo = 0, hi = 0;
-	size_t j = 0;
+	double s = 0;
 
-	for (; j + 1 < d; j += 2) {
-		double va = has_vel ? mu * vel[j] : 0, vb = has_vel ? mu * vel[j + 1] : 0;
-		double a = w[j] + (va - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
-		double b = w[j + 1] + (vb - eta * (h_scale * h[j + 1] + gamma * (w[j + 1] - w0[j + 1])));
-		next[j] = a;
-		next[j + 1] = b;
-		lo += a - a;
-		hi += b - b;
-	}
-	for (; j < d; j++) {
-		double a = w[j] + ((has_vel ? mu * vel[j] : 0) - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
-		next[j] = a;
-		lo += a - a;
-	}
-	return !(lo == 0 && hi == 0);
+	/* element j is read and then written at j only: no dependence between iterations, next == w or not */
+	LAT_SIMD
+	for (size_t j = 0; j < d; j++)
+		next[j] = w[j] + ((has_vel ? mu * vel[j] : 0) - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
+	LAT_SIMD_SUM_S
+	for (size_t j = 0; j < d; j++)
+		s += next[j] - next[j];
+	return !(s == 0);
 }
 
 int lat_rule_step_row(size_t d, double *next, const double *w, const double *w0, const double *vel,
