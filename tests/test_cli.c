@@ -703,6 +703,11 @@ static void test_provenance(void)
 	CU_ASSERT_FATAL(slurp_text(model, out_text, sizeof out_text));
 	CU_ASSERT_STRING_EQUAL(printed, out_text);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "alpha = 100.0;"));
+	{
+		char f[600], sum[4096];
+		CU_ASSERT_FATAL(slurp_text(path_in(f, "prov/summary.json"), sum, sizeof sum));
+		CU_ASSERT_PTR_NOT_NULL(strstr(sum, "\"overrides\": \"circuit.alpha=100 run.presentations=20\""));
+	}
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "presentations = 20;"));
 	CU_ASSERT_EQUAL(data_rows("prov/provenance.jsonl"), 1);
 	CU_ASSERT_FATAL(slurp_text(log, out_text, sizeof out_text));

@@ -139,6 +139,15 @@ int run_write_summary(const cli_opts *o, const lat_model *m, const char *dir, co
 		return cli_fail(o->cmd, LAT_EIO, err);
 	cli_json_begin(&j, lat_afile_fp(f));
 	cli_json_str(&j, "model", m->source);
+	{
+		/* what was set on top of the model file; model.cfg in the same folder holds the result */
+		char sets[2048] = "";
+		size_t used = 0;
+		for (size_t k = 0; k < o->n_sets && used < sizeof sets; k++)
+			used += (size_t)snprintf(sets + used, sizeof sets - used, "%s%s", k ? " " : "", o->sets[k]);
+		cli_json_str(&j, "overrides", sets);
+		cli_json_str(&j, "resolved_model", "model.cfg");
+	}
 	cli_json_str(&j, "method", lat_method_name(m->method));
 	cli_json_str(&j, "method_used", run_methods_text(text, sizeof text, res));
 	cli_json_num(&j, "presentations_polished", res->polished);
