@@ -76,6 +76,25 @@ static float *thread_ws(const lc_priv *p)
 	return p->ws + (size_t)thread_id() * p->ws_size;
 }
 
+/* Tile edge of the transpositions: a tile's source rows stay in L1 while its columns are written. */
+#define TILE 16
+
+/* dst[j ldd + i] = src[i lds + j] + add[i step] (+ 0 when add is NULL, as the plain copy always was) for
+ * i < rows, j < cols, tile by tile so that neither side is walked with a large stride alone. */
+static void transpose(const float *restrict src, size_t lds, float *restrict dst, size_t ldd, size_t rows,
+		      size_t cols, const float *add, size_t step)
+{
+	for (size_t i0 = 0; i0 < rows; i0 += TILE) {
+		size_t i1 = i0 + TILE < rows ? i0 + TILE : rows;
+		for (size_t j0 = 0; j0 < cols; j0 += TILE) {
+			size_t j1 = j0 + TILE < cols ? j0 + TILE : cols;
+			for (size_t j = j0; j < j1; j++)
+				for (size_t i = i0; i < i1; i++)
+					dst[j * ldd + i] = src[i * lds + j] + (add ? add[i * step] : 0);
+		}
+	}
+}
+
 /* xt[c][y + pad][x + pad][b] = in[b][c][y][x]; the padding of xt is never written, so stays zero.
  * Called inside a parallel region. */
 static void lc_to_xt(const lc_priv *p, const float *in, size_t batch, size_t mb, float *xt)
@@ -86,11 +105,8 @@ static void lc_to_xt(const lc_priv *p, const float *in, size_t batch, size_t mb,
 #pragma omp for schedule(static)
 	for (size_t cy = 0; cy < g->c_in * g->h_in; cy++) {
 		size_t c = cy / g->h_in, y = cy % g->h_in;
-		float *dst = xt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb;
-		const float *src = in + cy * g->w_in;
-		for (size_t b = 0; b < batch; b++)
-			for (size_t x = 0; x < g->w_in; x++)
-				dst[x * mb + b] = src[b * n_in + x];
+		transpose(in + cy * g->w_in, n_in, xt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb, mb, batch,
+			  g->w_in, NULL, 0);
 	}
 }
 
@@ -103,11 +119,8 @@ static void lc_from_dxt(const lc_priv *p, const float *dxt, size_t batch, size_t
 #pragma omp for schedule(static)
 	for (size_t cy = 0; cy < g->c_in * g->h_in; cy++) {
 		size_t c = cy / g->h_in, y = cy % g->h_in;
-		const float *src = dxt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb;
-		float *dst = din + cy * g->w_in;
-		for (size_t b = 0; b < batch; b++)
-			for (size_t x = 0; x < g->w_in; x++)
-				dst[b * n_in + x] = src[x * mb + b];
+		transpose(dxt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb, mb, din + cy * g->w_in, n_in,
+			  g->w_in, batch, NULL, 0);
 	}
 }
 
@@ -130,17 +143,20 @@ static void lc_gather(const lc_priv *p, const float *xt, size_t q, size_t mb, fl
 			       k * mb * sizeof *patch);
 }
 
-/* dxt[c][y s + u][x s + v][b] += dpatch[(c k + u) k + v][b] for b < batch. */
-static void lc_scatter(const lc_priv *p, const float *dpatch, size_t q, size_t batch, size_t mb, float *dxt)
+/* dxt[c][y s + u][x s + v][b] += dpatch[(c k + u) k + v][b] for b < batch (for a full batch, each
+ * (c, u) is one run of k mb floats). dpatch and dxt never overlap. */
+static void lc_scatter(const lc_priv *p, const float *restrict dpatch, size_t q, size_t batch, size_t mb,
+		       float *restrict dxt)
 {
-	size_t k = p->g.k, o = lc_origin(p, q, mb);
+	size_t k = p->g.k, o = lc_origin(p, q, mb), run = batch == mb ? k * mb : batch;
 
 	for (size_t c = 0; c < p->g.c_in; c++) {
 		for (size_t u = 0; u < k; u++) {
-			float *dst = dxt + o + (c * p->hp + u) * p->wp * mb;
-			const float *src = dpatch + (c * k + u) * k * mb;
-			for (size_t v = 0; v < k; v++)
-				for (size_t b = 0; b < batch; b++)
+			float *restrict dst = dxt + o + (c * p->hp + u) * p->wp * mb;
+			const float *restrict src = dpatch + (c * k + u) * k * mb;
+			for (size_t v = 0; v < (batch == mb ? 1 : k); v++)
+#pragma omp simd
+				for (size_t b = 0; b < run; b++)
 					dst[v * mb + b] += src[v * mb + b];
 		}
 	}
@@ -247,16 +263,11 @@ static int lc_forward(lat_layer *l, const float *in, float *out, size_t batch, i
 				    (int)n_k, 1, l->w + q * n_k, (int)(n_loc * n_k), patch, (int)mb, 0,
 				    p->yt + q * mb, (int)(n_loc * mb));
 		}
+		/* out[b][o][q] = yt[o][q][b] + bias */
 #pragma omp for schedule(static)
-		for (size_t o = 0; o < g->c_out; o++) {
-			const float *src = p->yt + o * n_loc * mb;
-			for (size_t b = 0; b < batch; b++) {
-				float *dst = out + b * n_out + o * n_loc;
-				for (size_t q = 0; q < n_loc; q++)
-					dst[q] = src[q * mb + b] +
-						 (bias ? bias[p->bias_channel ? o : o * n_loc + q] : 0);
-			}
-		}
+		for (size_t o = 0; o < g->c_out; o++)
+			transpose(p->yt + o * n_loc * mb, mb, out + o * n_loc, n_out, n_loc, batch,
+				  bias ? bias + (p->bias_channel ? o : o * n_loc) : NULL, p->bias_channel ? 0 : 1);
 	}
 	return LAT_OK;
 }
@@ -285,11 +296,7 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 #pragma omp for schedule(static)
 		for (size_t o = 0; o < g->c_out; o++) {
 			float *dst = p->yt + o * n_loc * mb;
-			for (size_t b = 0; b < batch; b++) {
-				const float *src = dout + b * n_out + o * n_loc;
-				for (size_t q = 0; q < n_loc; q++)
-					dst[q * mb + b] = src[q];
-			}
+			transpose(dout + o * n_loc, n_out, dst, mb, batch, n_loc, NULL, 0);
 			for (size_t q = 0; gbias && q < n_loc; q++) {
 				float s = 0;
 				for (size_t b = 0; b < batch; b++)

@@ -8,6 +8,9 @@
 #include "lateral/optim.h"
 #include "size.h"
 
+/* Below this many parameters a step is not worth a parallel region. */
+#define OPTIM_PAR_MIN 65536
+
 struct lat_optim {
 	lat_optimizer kind;
 	size_t n;
@@ -58,6 +61,8 @@ void lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
 	if (o->kind == LAT_OPT_SGD) {
 		float mu = (float)o->momentum, wd = (float)o->wd, a = (float)lr;
 		float *v = o->state;
+		/* element-wise, so threads and vector lanes give the same bits as one loop */
+#pragma omp parallel for simd if (n > OPTIM_PAR_MIN)
 		for (size_t k = 0; k < n; k++) {
 			float gk = g[k] + wd * w[k];
 			v[k] = mu * v[k] + gk;
@@ -69,6 +74,7 @@ void lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
 		double c1 = 1 - pow(o->beta1, (double)o->t), c2 = 1 - pow(o->beta2, (double)o->t);
 		float step = (float)(lr / c1), root_c2 = (float)sqrt(c2);
 		float *m = o->state, *v = o->state + n;
+#pragma omp parallel for simd if (n > OPTIM_PAR_MIN)
 		for (size_t k = 0; k < n; k++) {
 			w[k] *= decay;
 			m[k] = b1 * m[k] + (1 - b1) * g[k];

@@ -18,7 +18,7 @@ static int relu_forward(lat_layer *l, const float *in, float *out, size_t batch,
 	(void)training;
 	if (batch > l->max_batch)
 		return LAT_EINVAL;
-#pragma omp parallel for if (n > LAT_LAYER_PAR_MIN)
+#pragma omp parallel for simd if (n > LAT_LAYER_PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		out[i] = in[i] > 0 ? in[i] : 0;
 	return LAT_OK;
@@ -34,9 +34,11 @@ static int relu_backward(lat_layer *l, const float *in, const float *out, const 
 		return LAT_EINVAL;
 	if (!din)
 		return LAT_OK;
-#pragma omp parallel for if (n > LAT_LAYER_PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		din[i] = in[i] > 0 ? dout[i] : 0;
+#pragma omp parallel for simd if (n > LAT_LAYER_PAR_MIN)
+	for (size_t i = 0; i < n; i++) {
+		float d = dout[i]; /* read unconditionally, so the loop vectorises without masked loads */
+		din[i] = in[i] > 0 ? d : 0;
+	}
 	return LAT_OK;
 }
 

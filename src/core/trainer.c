@@ -343,6 +343,9 @@ static size_t first_nonfinite(const float *v, size_t n)
 {
 	float sum = 0;
 	size_t k = 0;
+	/* v - v is 0 for a finite v and NaN otherwise, and a NaN survives any order of summation, so the
+	 * sum may be split across threads and vector lanes */
+#pragma omp parallel for simd reduction(+ : sum) if (n > 65536)
 	for (size_t i = 0; i < n; i++)
 		sum += v[i] - v[i];
 	if (sum == 0)
