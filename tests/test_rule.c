@@ -84,6 +84,31 @@ static void test_divergence_keeps_weights(void)
 	lat_rule_free(p);
 }
 
+/* All or nothing: the first rows' candidates are finite, the last row's is not (x[2] = 1e300 times a
+ * large activity), so no row may change, and the message names w[2][2]. */
+static void test_divergence_all_or_nothing(void)
+{
+	lat_rule_opts o = plain;
+	double w_init[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[9], x[3] = {1, 1, 1e300}, act[3] = {1, 1, 1e10};
+	char err[LAT_ERRLEN];
+	lat_rule *p;
+	memcpy(w, w_init, sizeof w);
+	o.momentum = 0.5;
+	p = lat_rule_alloc(3, 3, &o, w_init, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(lat_rule_update(p, x, act, w, err), LAT_EDIVERGE);
+	for (int k = 0; k < 9; k++)
+		CU_ASSERT_EQUAL(w[k], w_init[k]);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "w[2][2]"));
+	CU_ASSERT_EQUAL(lat_rule_updates(p), 0);
+	/* a finite update afterwards works: w[0][0] = 1 - eta (1 x 1 + 0) with plain's eta */
+	x[2] = 1;
+	act[2] = 1;
+	CU_ASSERT_EQUAL(lat_rule_update(p, x, act, w, err), LAT_OK);
+	CU_ASSERT_DOUBLE_EQUAL(w[0], 1 - plain.eta, 1e-15);
+	lat_rule_free(p);
+}
+
 static void test_bad_options(void)
 {
 	lat_rule_opts o = plain;
@@ -253,6 +278,7 @@ static CU_TestInfo tests[] = {{"one update by hand", test_one_update},
 			      {"step and rate rows, schedule, by hand", test_rows},
 			      {"momentum and inverse_sqrt schedule", test_momentum_and_schedule},
 			      {"divergent update keeps weights", test_divergence_keeps_weights},
+			      {"divergent update: all rows or none", test_divergence_all_or_nothing},
 			      {"bad options rejected", test_bad_options},
 			      {"closed form vs brute-force iteration", test_closed_form_vs_iteration},
 			      {"C = I formulas of docs/science.md section 4", test_identity_covariance_formulas},
