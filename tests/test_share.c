@@ -567,34 +567,48 @@ static void test_circuit_large_alpha_is_hebbian(void)
 	free(w0);
 }
 
-/* With the borders excluded, hebbian takes the transfer-matrix shortcut (src/core/transfer.h); the circuit
- * at alpha = 1e8 (exact flow) runs the same draws iteration by iteration in double precision. They agree
- * to float rounding, with gamma > 0 (the anchor term) and for strides 1 and 2 (other class maps). */
-static void test_transfer_is_iterative(void)
+/* With the borders excluded, the shortcuts (src/core/transfer.h for hebbian and for the circuit with
+ * the exact method, whose pool means go through B at a finite alpha; the expected mode's recursion in
+ * one go) equal the same phase run iteration by iteration in double precision (iterate = 1, the same
+ * draws) to float rounding, with gamma > 0 (the anchor term) and for strides 1 and 2 (other class maps). */
+static void test_shortcuts_are_iterative(void)
 {
 	for (size_t stride = 1; stride <= 2; stride++) {
+		static const lat_share_mode modes[] = {LAT_SHARE_HEBBIAN, LAT_SHARE_CIRCUIT, LAT_SHARE_EXPECTED};
 		lat_lc_geom g = geom(3, 15, 15, 4, 3, stride);
-		lat_share_opts o = opts(LAT_SHARE_HEBBIAN, LAT_BORDER_EXCLUDE);
 		size_t n = n_neurons(&g) * (kernel_size(&g) + 1);
-		float *w0 = random_weights(&g, 17), *wh, *wc;
-		lat_share_stats st;
+		float *w0 = random_weights(&g, 17), *ws, *wi;
+		lat_share_stats st, sti;
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
-		o.presentations = 16;
-		o.iterations = 20;
-		o.eta = 0.1;
-		o.gamma = 0.05;
-		wh = run_phase(&g, o, w0, &st);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(wh);
-		CU_ASSERT(max_rel_float(n, wh, w0) > 1e-2);
-		o.mode = LAT_SHARE_CIRCUIT;
-		o.circuit.alpha = 1e8;
-		o.ode.method = LAT_METHOD_EXACT;
-		wc = run_phase(&g, o, w0, &st);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(wc);
-		CU_ASSERT(max_rel_float(n, wh, wc) < 1e-4);
-		free(wc);
-		free(wh);
+		for (size_t m = 0; m < 3; m++) {
+			lat_share_opts o = opts(modes[m], LAT_BORDER_EXCLUDE);
+			o.presentations = 16;
+			o.iterations = 20;
+			o.eta = 0.1;
+			o.gamma = 0.05;
+			o.circuit.alpha = 2; /* the mean shrinks: B is far from I */
+			o.ode.method = LAT_METHOD_EXACT;
+			ws = run_phase(&g, o, w0, &st);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(ws);
+			CU_ASSERT(max_rel_float(n, ws, w0) > 1e-2);
+			CU_ASSERT_EQUAL(st.ode_steps, 0); /* no circuit was integrated */
+			o.iterate = 1;
+			wi = run_phase(&g, o, w0, &sti);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(wi);
+			/* float matrices over 20 iterations against doubles: about 1e-4 of max(|w|, 1e-3) */
+			CU_ASSERT(max_rel_float(n, ws, wi) < 5e-4);
+			CU_ASSERT_DOUBLE_EQUAL(st.mean_ratio, sti.mean_ratio, 1e-4);
+			CU_ASSERT_DOUBLE_EQUAL(st.dev_ratio, sti.dev_ratio, 1e-4 * sti.dev_ratio);
+			if (modes[m] == LAT_SHARE_CIRCUIT) {
+				CU_ASSERT(sti.ode_steps > 0);
+				CU_ASSERT(st.mean_ratio < 0.9); /* alpha = 2 shrinks the means */
+			} else {
+				CU_ASSERT_DOUBLE_EQUAL(st.mean_ratio, 1, 1e-6);
+			}
+			free(wi);
+			free(ws);
+		}
 		free(w0);
 	}
 }
@@ -799,7 +813,7 @@ static CU_TestInfo tests[] = {{"mode and border names", test_names},
 			      {"hebbian shrinks deviations by the predicted factor, keeps means", test_hebbian_shrink},
 			      {"expected = the mean of 400 sampled phases", test_expected_is_mean_of_phases},
 			      {"circuit at alpha 1e8 = hebbian (exact, auto)", test_circuit_large_alpha_is_hebbian},
-			      {"hebbian's transfer shortcut = the phase iteration by iteration", test_transfer_is_iterative},
+			      {"shortcuts (hebbian, circuit exact, expected) = iteration by iteration", test_shortcuts_are_iterative},
 			      {"1x1 layer ends at the closed form (circuit, expected)", test_closed_form},
 			      {"the step is bounded by P / (P + d + 1)", test_step_bound},
 			      {"snr_pool and snr_channel by hand, borders excluded", test_snr_figures},

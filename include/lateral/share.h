@@ -71,6 +71,10 @@ typedef struct {
 			      * size); linear units and a constant bias are required */
 	lat_ode_opts ode;    /* method and tolerances of the circuit mode (ignored otherwise) */
 	unsigned long seed;  /* noise generator seed */
+	/* 0: interior-only pools take the shortcuts of docs/science.md section 6 where they apply (transfer
+	 * matrices for hebbian and for circuit with the exact or auto method, the expected recursion in
+	 * one go); 1: iterate presentation batch by presentation batch even there (tests, benchmarks) */
+	int iterate;
 } lat_share_opts;
 
 typedef struct {

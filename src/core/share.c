@@ -7,9 +7,11 @@
  *   G[c][pos]     = (1/P) sum_m act[c][pos][m] X_pos[m]   one dgemm per position
  *   W            -= eta_eff (G + gamma (W - W^init))
  * Neuron (c, pos) has index c n_pos + pos; Z and act are (c_out n_pos) x P row-major.
- * A hebbian phase whose pools hold interior neurons only (sharing.border = "exclude") takes the shortcut
- * of transfer.h instead: the same draws, one d x d matrix A for the whole phase, then D <- D A_class with
- * one sgemm per residue class. */
+ * A phase whose pools hold interior neurons only (sharing.border = "exclude") takes a shortcut when its
+ * circuit's steady state is known in closed form: hebbian, and circuit with the exact (or auto) method,
+ * use transfer.h (the same draws, d x d matrices A and, for a finite alpha, B for the pool means, then
+ * D <- D A_class and wbar <- wbar B_class with one sgemm each per residue class); expected applies its
+ * scalar recursion to the deviations at once. */
 #include <config.h>
 
 #include <limits.h>
@@ -20,6 +22,9 @@
 #include <time.h>
 
 #include <gsl/gsl_cblas.h> /* declarations only: cblas_dgemm comes from OpenBLAS at link time */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
@@ -69,13 +74,18 @@ struct lat_share {
 	share_group *groups;
 	size_t *group_pools; /* n_pools pool indices, grouped */
 	gsl_rng *r;
-	/* the transfer shortcut (hebbian with interior-only pools), NULL otherwise */
+	/* the shortcuts of interior-only pools: transfer matrices (hebbian, circuit with exact steady
+	 * states; NULL otherwise) and the expected mode's scalar recursion */
+	int interior;		     /* every pooled neuron's receptive field lies inside the input */
 	lat_transfer *tr;
 	float *rows, *rows_out, *aj; /* c_out max_pool x d twice, d x d */
+	float *bj, *fmeans, *fmeans_out; /* d x d, c_out x d twice (circuit: the means through B) */
 	double *cmeans;		     /* c_out x d pool means of one residue class */
 	/* workspaces */
 	double *wd, *w0, *grad; /* n_kernel each */
-	double *patch, *xpos;	/* P x d each */
+	double *patch;		/* P x d */
+	double *xpos;		/* n_thr x P x d: each thread's gathered patches */
+	int n_thr;		/* threads the iterative path may use (OpenMP's maximum at alloc) */
 	double *zeta, *act;	/* n_zeta each */
 	double *zp, *ystar;	/* max_pool and max_pool + 1 */
 	double *scratch;	/* max_pool x d */
@@ -238,6 +248,10 @@ static int build_pools(lat_share *s, char *err)
 			cnt[cls[pos]]++;
 		}
 	}
+	s->interior = 1;
+	for (size_t a = 0; a < s->n_active; a++)
+		if (s->border[s->active[a]])
+			s->interior = 0;
 	for (j = 0; j < kk; j++)
 		if (cnt[j]) {
 			n_cls++;
@@ -271,6 +285,17 @@ out:
 	return status;
 }
 
+/* 1 when a phase goes through transfer matrices: interior-only pools whose steady state is known in
+ * closed form, i.e. hebbian, or circuit with the exact method (auto picks it for these linear
+ * circuits); an integrator (rk8pd, adams, bdf) asked for by name settles every circuit. */
+static int use_transfer(const lat_share *s)
+{
+	return s->interior && s->n_pools && !s->o.iterate &&
+	       (s->o.mode == LAT_SHARE_HEBBIAN ||
+		(s->o.mode == LAT_SHARE_CIRCUIT &&
+		 (s->o.ode.method == LAT_METHOD_EXACT || s->o.ode.method == LAT_METHOD_AUTO)));
+}
+
 /* Groups pools by size; in circuit mode allocates each group's batch and ODE engine. */
 static int build_groups(lat_share *s, char *err)
 {
@@ -302,7 +327,7 @@ static int build_groups(lat_share *s, char *err)
 				gr->pools[gr->n_pools++] = j;
 		gr->c = s->o.circuit;
 		gr->c.n = n;
-		if (s->o.mode != LAT_SHARE_CIRCUIT)
+		if (s->o.mode != LAT_SHARE_CIRCUIT || use_transfer(s))
 			continue;
 		{
 			size_t n_c, n_z, n_y;
@@ -335,24 +360,28 @@ out:
 	return status;
 }
 
-/* The transfer shortcut's workspace when it applies: hebbian mode and no pooled border neuron. */
+/* The transfer shortcut's workspace when it applies. */
 static int alloc_transfer(lat_share *s, char *err)
 {
-	size_t rows;
+	size_t rows, cd;
+	int circuit = s->o.mode == LAT_SHARE_CIRCUIT;
 
-	if (s->o.mode != LAT_SHARE_HEBBIAN || !s->n_pools)
+	if (!use_transfer(s))
 		return LAT_OK;
-	for (size_t a = 0; a < s->n_active; a++)
-		if (s->border[s->active[a]])
-			return LAT_OK;
-	if (lat_size_mul(s->g.c_out, s->max_pool, &rows) || rows > INT_MAX)
+	if (lat_size_mul(s->g.c_out, s->max_pool, &rows) || rows > INT_MAX || lat_size_mul(s->g.c_out, s->d, &cd))
 		return lat_err_set(err, LAT_EINVAL, "share: layer too large");
-	s->tr = lat_transfer_alloc(s->d, s->o.presentations);
+	s->tr = lat_transfer_alloc(s->d, s->o.presentations, circuit);
 	s->rows = malloc(rows * s->d * sizeof *s->rows);
 	s->rows_out = malloc(rows * s->d * sizeof *s->rows_out);
 	s->aj = malloc(s->d * s->d * sizeof *s->aj);
-	s->cmeans = malloc(s->g.c_out * s->d * sizeof *s->cmeans);
-	if (!s->tr || !s->rows || !s->rows_out || !s->aj || !s->cmeans)
+	s->cmeans = malloc(cd * sizeof *s->cmeans);
+	if (circuit) {
+		s->bj = malloc(s->d * s->d * sizeof *s->bj);
+		s->fmeans = malloc(cd * sizeof *s->fmeans);
+		s->fmeans_out = malloc(cd * sizeof *s->fmeans_out);
+	}
+	if (!s->tr || !s->rows || !s->rows_out || !s->aj || !s->cmeans ||
+	    (circuit && (!s->bj || !s->fmeans || !s->fmeans_out)))
 		return lat_err_set(err, LAT_ENOMEM, "share: out of memory for the transfer matrix (d = %zu)", s->d);
 	return LAT_OK;
 }
@@ -416,7 +445,12 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 		s->r = lat_gsl_rng_alloc();
 		s->grad = malloc(s->n_kernel * sizeof *s->grad);
 		s->patch = malloc(P * s->d * sizeof *s->patch);
-		s->xpos = malloc(P * s->d * sizeof *s->xpos);
+#ifdef _OPENMP
+		s->n_thr = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+#else
+		s->n_thr = 1;
+#endif
+		s->xpos = lat_size_mul(n_patch, (size_t)s->n_thr, &bytes) ? NULL : calloc(bytes, sizeof *s->xpos);
 		s->zeta = malloc(s->n_zeta * sizeof *s->zeta);
 		s->act = malloc(s->n_zeta * sizeof *s->act);
 		if (!s->r || !s->grad || !s->patch || !s->xpos || !s->zeta || !s->act) {
@@ -453,6 +487,9 @@ void lat_share_free(lat_share *s)
 	free(s->group_pools);
 	gsl_rng_free(s->r);
 	lat_transfer_free(s->tr);
+	free(s->fmeans_out);
+	free(s->fmeans);
+	free(s->bj);
 	free(s->cmeans);
 	free(s->aj);
 	free(s->rows_out);
@@ -620,34 +657,49 @@ static void share_instant(lat_share *s)
 	}
 }
 
-/* zeta = W X_pos^T for every pooled position (after drawing the patches into s->patch) */
+/* The calling thread's P x d gather buffer. */
+static double *thread_xpos(const lat_share *s)
+{
+#ifdef _OPENMP
+	return s->xpos + (size_t)omp_get_thread_num() * s->o.presentations * s->d;
+#else
+	return s->xpos;
+#endif
+}
+
+/* zeta = W X_pos^T for every pooled position (after drawing the patches into s->patch); positions are
+ * independent (each writes its own columns of zeta), so threads split them without changing a bit */
 static void drives(lat_share *s)
 {
 	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos;
 
+#pragma omp parallel for schedule(dynamic) num_threads(s->n_thr)
 	for (size_t a = 0; a < s->n_active; a++) {
 		size_t pos = s->active[a];
+		double *xpos = thread_xpos(s);
 		for (int m = 0; m < P; m++)
-			gather(s, s->patch + (size_t)m * s->d, pos, s->xpos + (size_t)m * s->d);
+			gather(s, s->patch + (size_t)m * s->d, pos, xpos + (size_t)m * s->d);
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->g.c_out, P, d, 1.0,
-			    s->wd + pos * s->d, n_pos * d, s->xpos, d, 0.0, s->zeta + pos * (size_t)P,
+			    s->wd + pos * s->d, n_pos * d, xpos, d, 0.0, s->zeta + pos * (size_t)P,
 			    n_pos * P);
 	}
 }
 
 /* grad = (1/P) act X_pos, then the rule's step for every pooled kernel (docs/science.md section 6);
- * nonzero when a weight became non-finite */
+ * nonzero when a weight became non-finite. Positions are independent, as in drives. */
 static int update(lat_share *s)
 {
 	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos, bad = 0;
 	double eta = s->eta_eff, gamma = s->o.gamma;
 
+#pragma omp parallel for schedule(dynamic) num_threads(s->n_thr) reduction(| : bad)
 	for (size_t a = 0; a < s->n_active; a++) {
 		size_t pos = s->active[a];
+		double *xpos = thread_xpos(s);
 		for (int m = 0; m < P; m++)
-			gather(s, s->patch + (size_t)m * s->d, pos, s->xpos + (size_t)m * s->d);
+			gather(s, s->patch + (size_t)m * s->d, pos, xpos + (size_t)m * s->d);
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->g.c_out, d, P, 1.0 / P,
-			    s->act + pos * (size_t)P, n_pos * P, s->xpos, d, 0.0, s->grad + pos * s->d,
+			    s->act + pos * (size_t)P, n_pos * P, xpos, d, 0.0, s->grad + pos * s->d,
 			    n_pos * d);
 		for (size_t c = 0; c < s->g.c_out; c++) {
 			size_t off = (c * s->n_pos + pos) * s->d;
@@ -757,16 +809,17 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 	return status;
 }
 
-/* The hebbian phase by its transfer matrix (transfer.h; all pooled neurons are interior): per residue
- * class, the deviations of every channel's pool from its mean go through A_class[u][v] = A[src u][src v]
- * in one sgemm (src, the class's receptive-field map, is a permutation of the patch). Nonzero when A is
- * not finite. */
+/* The phase by its transfer matrices (transfer.h; all pooled neurons are interior): per residue class,
+ * the deviations of every channel's pool from its mean go through A_class[u][v] = A[src u][src v] in one
+ * sgemm (src, the class's receptive-field map, is a permutation of the patch), and in circuit mode the
+ * means through B_class likewise (hebbian keeps them). Nonzero when A or B is not finite. */
 static int share_transfer(lat_share *s)
 {
 	size_t d = s->d, C = s->g.c_out, n_cls = s->n_pools / C;
-	const float *a = lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma);
+	double a_circ = s->o.circuit.alpha / (1.0 + s->o.circuit.alpha);
+	const float *a, *b;
 
-	if (!a)
+	if (lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma, 1.0 - a_circ, &a, &b))
 		return 1;
 	for (size_t j = 0; j < n_cls; j++) {
 		size_t n = s->pool_start[j + 1] - s->pool_start[j], rows = C * n;
@@ -774,6 +827,10 @@ static int share_transfer(lat_share *s)
 		for (size_t u = 0; u < d; u++)
 			for (size_t v = 0; v < d; v++)
 				s->aj[u * d + v] = a[src[u] * d + src[v]];
+		if (b)
+			for (size_t u = 0; u < d; u++)
+				for (size_t v = 0; v < d; v++)
+					s->bj[u * d + v] = b[src[u] * d + src[v]];
 		for (size_t c = 0; c < C; c++) {
 			const size_t *mem = s->members + s->pool_start[c * n_cls + j];
 			double *mean = s->cmeans + c * d;
@@ -781,9 +838,18 @@ static int share_transfer(lat_share *s)
 			for (size_t i = 0; i < n; i++)
 				for (size_t v = 0; v < d; v++)
 					s->rows[(c * n + i) * d + v] = (float)(s->wd[mem[i] * d + v] - mean[v]);
+			if (b)
+				for (size_t v = 0; v < d; v++)
+					s->fmeans[c * d + v] = (float)mean[v];
 		}
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)d, 1.0f, s->rows,
 			    (int)d, s->aj, (int)d, 0.0f, s->rows_out, (int)d);
+		if (b) {
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)C, (int)d, (int)d, 1.0f, s->fmeans,
+				    (int)d, s->bj, (int)d, 0.0f, s->fmeans_out, (int)d);
+			for (size_t k = 0; k < C * d; k++)
+				s->cmeans[k] = s->fmeans_out[k];
+		}
 		for (size_t c = 0; c < C; c++) {
 			const size_t *mem = s->members + s->pool_start[c * n_cls + j];
 			const double *mean = s->cmeans + c * d;
@@ -793,6 +859,33 @@ static int share_transfer(lat_share *s)
 		}
 	}
 	return 0;
+}
+
+/* The expected phase of interior-only pools at once: with E S = I every iteration maps each deviation
+ * from the pool mean to (1 - eta - eta gamma) D + eta gamma D_0 and keeps the mean, so after T
+ * iterations D = f_T D_0 with f_0 = 1, f_{t+1} = (1 - eta - eta gamma) f_t + eta gamma. Nonzero when a
+ * weight became non-finite. */
+static int share_expected_interior(lat_share *s)
+{
+	double f = 1, eta = s->eta_eff, gamma = s->o.gamma;
+	size_t d = s->d;
+	int bad = 0;
+
+	for (size_t it = 0; it < s->o.iterations; it++)
+		f = (1 - eta - eta * gamma) * f + eta * gamma;
+	for (size_t p = 0; p < s->n_pools; p++) {
+		size_t n = s->pool_start[p + 1] - s->pool_start[p];
+		const size_t *mem = s->members + s->pool_start[p];
+		pool_mean(s, s->wd, p, s->mean);
+		for (size_t i = 0; i < n; i++) {
+			double *wi = s->wd + mem[i] * d;
+			for (size_t j = 0; j < d; j++) {
+				wi[j] = s->mean[j] + f * (wi[j] - s->mean[j]);
+				bad |= !isfinite(wi[j]);
+			}
+		}
+	}
+	return bad;
 }
 
 /* max |w| over the pooled kernels; NaN or inf when one of them is not finite */
@@ -833,6 +926,12 @@ static double cos_mean(lat_share *s)
 	return n ? sum / (double)n : NAN;
 }
 
+/* 1 when the phase is done in one go (transfer matrices, or the expected mode's recursion) */
+static int shortcut(const lat_share *s)
+{
+	return s->tr || (s->o.mode == LAT_SHARE_EXPECTED && s->interior && !s->o.iterate);
+}
+
 int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 {
 	lat_share_stats sv = {.max_steady_error = NAN};
@@ -856,10 +955,12 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 		sv.max_steady_error = 0;
 	if (s->o.mode == LAT_SHARE_INSTANT)
 		share_instant(s);
-	/* the shortcut does the whole phase at once: its one check covers every iteration */
-	for (it = s->tr ? s->o.iterations - 1 : 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
+	/* a shortcut does the whole phase at once: its one check covers every iteration */
+	for (it = shortcut(s) ? s->o.iterations - 1 : 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
 		if (s->tr) {
 			bad = share_transfer(s);
+		} else if (s->o.mode == LAT_SHARE_EXPECTED && s->interior && !s->o.iterate) {
+			bad = share_expected_interior(s);
 		} else if (s->o.mode == LAT_SHARE_EXPECTED) {
 			bad = update_expected(s);
 		} else {

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gsl/gsl_cblas.h> /* declarations only: cblas_sgemm comes from OpenBLAS at link time */
 #include <gsl/gsl_randist.h>
@@ -14,11 +15,12 @@
 struct lat_transfer {
 	size_t d, P;
 	float *a; /* d x d */
+	float *b; /* d x d: the pool mean's matrix B, or NULL */
 	float *x; /* P x d */
-	float *t; /* d x P: A X^T */
+	float *t; /* d x P: A X^T (and B X^T) */
 };
 
-lat_transfer *lat_transfer_alloc(size_t d, size_t P)
+lat_transfer *lat_transfer_alloc(size_t d, size_t P, int with_mean)
 {
 	lat_transfer *t = NULL;
 
@@ -31,9 +33,10 @@ lat_transfer *lat_transfer_alloc(size_t d, size_t P)
 	t->d = d;
 	t->P = P;
 	t->a = malloc(d * d * sizeof *t->a);
+	t->b = with_mean ? malloc(d * d * sizeof *t->b) : NULL;
 	t->x = malloc(P * d * sizeof *t->x);
 	t->t = malloc(d * P * sizeof *t->t);
-	if (!t->a || !t->x || !t->t) {
+	if (!t->a || (with_mean && !t->b) || !t->x || !t->t) {
 		lat_transfer_free(t);
 		return NULL;
 	}
@@ -46,33 +49,51 @@ void lat_transfer_free(lat_transfer *t)
 		return;
 	free(t->t);
 	free(t->x);
+	free(t->b);
 	free(t->a);
 	free(t);
 }
 
-const float *lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double eta, double gamma)
+/* m <- keep m - (step / P) (m X^T) X + pull I: one iteration of a transfer matrix (d x d) */
+static void iterate(lat_transfer *t, float *m, float keep, double step, float pull)
+{
+	int di = (int)t->d, Pi = (int)t->P;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, di, Pi, di, 1.0f, m, di, t->x, di, 0.0f, t->t, Pi);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, di, di, Pi, (float)(-step / (double)t->P), t->t, Pi, t->x, di,
+		    keep, m, di);
+	for (size_t i = 0; i < t->d; i++)
+		m[i * t->d + i] += pull;
+}
+
+static int finite_all(const float *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(m[i]))
+			return 0;
+	return 1;
+}
+
+int lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double eta, double gamma, double mean_gain,
+		       const float **a, const float **b)
 {
 	size_t d = t->d, P = t->P;
-	int di = (int)d, Pi = (int)P;
 	float keep = (float)(1 - eta * gamma), pull = (float)(eta * gamma);
 
 	for (size_t i = 0; i < d * d; i++)
 		t->a[i] = 0;
 	for (size_t i = 0; i < d; i++)
 		t->a[i * d + i] = 1;
+	if (t->b)
+		memcpy(t->b, t->a, d * d * sizeof *t->b);
 	for (size_t it = 0; it < iterations; it++) {
 		for (size_t i = 0; i < P * d; i++)
 			t->x[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
-		/* T = A X^T (d x P), then A = keep A - (eta / P) T X (+ pull on the diagonal) */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, di, Pi, di, 1.0f, t->a, di, t->x, di, 0.0f,
-			    t->t, Pi);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, di, di, Pi, (float)(-eta / (double)P), t->t,
-			    Pi, t->x, di, keep, t->a, di);
-		for (size_t i = 0; i < d; i++)
-			t->a[i * d + i] += pull;
+		iterate(t, t->a, keep, eta, pull);
+		if (t->b)
+			iterate(t, t->b, keep, eta * mean_gain, pull);
 	}
-	for (size_t i = 0; i < d * d; i++)
-		if (!isfinite(t->a[i]))
-			return NULL;
-	return t->a;
+	*a = t->a;
+	*b = t->b;
+	return finite_all(t->a, d * d) && (!t->b || finite_all(t->b, d * d)) ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-/* transfer.h: a hebbian phase of interior-only pools as one d x d transfer matrix (internal).
+/* transfer.h: a hebbian or linear-circuit phase of interior-only pools as d x d transfer matrices (internal).
  *
  * In a pool whose members all see the whole noise patch, one iteration of the hebbian phase keeps the
  * pool mean (the drives' deviations from their pool mean sum to zero) and maps the deviations
@@ -16,16 +16,23 @@
 
 #include <gsl/gsl_rng.h>
 
-/* Workspace for A (d x d), the patches (P x d) and A X^T (d x P), floats; free with lat_transfer_free
- * (NULL is accepted). Returns NULL when out of memory or when d or P exceed the BLAS's int. */
+/* A pool whose circuit has a finite alpha reports r_i - b = z_i - a zbar with a = alpha / (1 + alpha):
+ * the deviations still go through A, while the pool mean wbar (a row) moves as
+ *   wbar <- wbar ((1 - eta gamma) I - eta (1 - a) S_t) + eta gamma wbar_0,
+ * so wbar_t = wbar_0 B_t with B built like A but with the step eta (1 - a) (B = I when a = 1). */
+
+/* Workspace for A (d x d), B when with_mean is nonzero, the patches (P x d) and A X^T (d x P), floats;
+ * free with lat_transfer_free (NULL is accepted). Returns NULL when out of memory or when d or P exceed
+ * the BLAS's int. */
 typedef struct lat_transfer lat_transfer;
-lat_transfer *lat_transfer_alloc(size_t d, size_t P);
+lat_transfer *lat_transfer_alloc(size_t d, size_t P, int with_mean);
 void lat_transfer_free(lat_transfer *t);
 
-/* Builds A over `iterations` iterations with step eta and anchor gamma, drawing each iteration's
- * P x d patches as i.i.d. N(0, 1) from r in row-major order (the draws a sampled phase makes).
- * Returns A (d x d, row-major), owned by t and valid until the next call; NULL when an entry of A is
- * not finite. */
-const float *lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double eta, double gamma);
+/* Builds A (and B, with the mean's step eta mean_gain, mean_gain = 1 - a) over `iterations` iterations
+ * with step eta and anchor gamma, drawing each iteration's P x d patches as i.i.d. N(0, 1) from r in
+ * row-major order (the draws a sampled phase makes). *a and *b (NULL without B) point to d x d
+ * row-major matrices owned by t, valid until the next call. Returns 0, or 1 when an entry is not finite. */
+int lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double eta, double gamma, double mean_gain,
+		       const float **a, const float **b);
 
 #endif
