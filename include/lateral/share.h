@@ -84,7 +84,8 @@ typedef struct {
 	double cos_mean;	      /* mean over pools of cos(wbar after, wbar before) */
 	double dev_ratio;	      /* sqrt(dev2 after / dev2 before): how far the deviations shrank */
 	double mean_ratio;	      /* sqrt(mean2 after / mean2 before): how far the pool means shrank */
-	double max_steady_error;      /* circuit: max |y - y*| of the cross-checked circuits; else NaN */
+	double max_steady_error;      /* circuit: max |y - y*| of the cross-checked circuits; else (and
+				       * when the transfer shortcut settled none) NaN */
 	long ode_steps, rhs_evals;    /* summed over the phase's settles (circuit mode) */
 	double seconds;		      /* wall-clock time of the phase */
 } lat_share_stats;

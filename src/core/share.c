@@ -951,7 +951,7 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 		s->wd[i] = w[i];
 	memcpy(s->w0, s->wd, s->n_kernel * sizeof *s->wd);
 	big0 = max_abs(s, s->w0);
-	if (s->o.mode == LAT_SHARE_CIRCUIT)
+	if (s->o.mode == LAT_SHARE_CIRCUIT && !s->tr) /* the shortcut settles no circuit */
 		sv.max_steady_error = 0;
 	if (s->o.mode == LAT_SHARE_INSTANT)
 		share_instant(s);
