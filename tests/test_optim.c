@@ -21,7 +21,7 @@ static void test_sgd_steps(void)
 
 	o = lat_optim_alloc(&e, 2, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-	lat_optim_step(o, w, g, 0.1);
+	CU_ASSERT_EQUAL(lat_optim_step(o, w, g, 0.1), 0);
 	CU_ASSERT_DOUBLE_EQUAL(w[0], 0.94, 1e-6);
 	/* a zero gradient still decays the weight: g' = 0.1 * -2 = -0.2, w = -2 + 0.02 */
 	CU_ASSERT_DOUBLE_EQUAL(w[1], -1.98, 1e-6);
@@ -79,9 +79,39 @@ static void test_lr_schedule(void)
 	CU_ASSERT_DOUBLE_EQUAL(lat_optim_lr(&e, 100), 0.025, 1e-15);
 }
 
+/* The step reports a parameter that became non-finite, with either optimiser and on either side of the
+ * parallel threshold: a gradient of 3e38 at lr 10 (SGD) overflows w[k] for one k only. */
+static void test_nonfinite_reported(void)
+{
+	static float w[100000], g[100000];
+	size_t sizes[] = {3, 100000};
+	char err[LAT_ERRLEN] = "";
+
+	for (int kind = 0; kind < 2; kind++)
+		for (size_t s = 0; s < 2; s++) {
+			lat_optim_opts e = {.kind = kind ? LAT_OPT_ADAMW : LAT_OPT_SGD, .beta1 = 0.9, .beta2 = 0.999,
+					    .eps = 1e-8};
+			size_t n = sizes[s], bad = n - 2;
+			lat_optim *o = lat_optim_alloc(&e, n, err);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+			for (size_t k = 0; k < n; k++) {
+				w[k] = 1;
+				g[k] = 0.5f;
+			}
+			CU_ASSERT_EQUAL(lat_optim_step(o, w, g, 0.1), 0);
+			/* SGD: w -= 10 * 3e38 overflows; AdamW: a NaN gradient makes m, v and w NaN */
+			g[bad] = kind ? NAN : 3e38f;
+			CU_ASSERT_EQUAL(lat_optim_step(o, w, g, 10), 1);
+			CU_ASSERT(!isfinite(w[bad]));
+			CU_ASSERT(isfinite(w[0]));
+			lat_optim_free(o);
+		}
+}
+
 static CU_TestInfo tests[] = {{"SGD with momentum and weight decay, two steps by hand", test_sgd_steps},
 			      {"AdamW with decoupled decay and bias correction, two steps", test_adamw_steps},
 			      {"learning-rate milestones", test_lr_schedule},
+			      {"a step reports a parameter that became non-finite", test_nonfinite_reported},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {{.pName = "optim", .pTests = tests}, CU_SUITE_INFO_NULL};
 

@@ -37,8 +37,10 @@ void lat_optim_free(lat_optim *o);
 /* One step at learning rate lr:
  *   sgd:   g' = g + wd w;  v = momentum v + g';  w -= lr v
  *   adamw: w -= lr wd w;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
- *          w -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) */
-void lat_optim_step(lat_optim *o, float *w, const float *g, double lr);
+ *          w -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+ * Returns 0 when every new parameter is finite, 1 otherwise (checked in the same pass over w, so a
+ * caller need not read w again to know). */
+int lat_optim_step(lat_optim *o, float *w, const float *g, double lr);
 
 /* The learning rate of epoch (0-based): lr * lr_gamma^(number of milestones <= epoch). */
 double lat_optim_lr(const lat_optim_opts *o, size_t epoch);

@@ -54,19 +54,23 @@ void lat_optim_free(lat_optim *o)
 	free(o);
 }
 
-void lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
+/* Each loop sums w - w over the new parameters: 0 while all are finite, NaN otherwise, in any order. */
+int lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
 {
 	size_t n = o->n;
+	float check = 0;
+
 	o->t++;
 	if (o->kind == LAT_OPT_SGD) {
 		float mu = (float)o->momentum, wd = (float)o->wd, a = (float)lr;
 		float *v = o->state;
 		/* element-wise, so threads and vector lanes give the same bits as one loop */
-#pragma omp parallel for simd if (n > OPTIM_PAR_MIN)
+#pragma omp parallel for simd if (n > OPTIM_PAR_MIN) reduction(+ : check)
 		for (size_t k = 0; k < n; k++) {
 			float gk = g[k] + wd * w[k];
 			v[k] = mu * v[k] + gk;
 			w[k] -= a * v[k];
+			check += w[k] - w[k];
 		}
 	} else {
 		float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
@@ -74,14 +78,16 @@ void lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
 		double c1 = 1 - pow(o->beta1, (double)o->t), c2 = 1 - pow(o->beta2, (double)o->t);
 		float step = (float)(lr / c1), root_c2 = (float)sqrt(c2);
 		float *m = o->state, *v = o->state + n;
-#pragma omp parallel for simd if (n > OPTIM_PAR_MIN)
+#pragma omp parallel for simd if (n > OPTIM_PAR_MIN) reduction(+ : check)
 		for (size_t k = 0; k < n; k++) {
 			w[k] *= decay;
 			m[k] = b1 * m[k] + (1 - b1) * g[k];
 			v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];
 			w[k] -= step * m[k] / (sqrtf(v[k]) / root_c2 + eps);
+			check += w[k] - w[k];
 		}
 	}
+	return !(check == 0);
 }
 
 double lat_optim_lr(const lat_optim_opts *o, size_t epoch)

@@ -540,9 +540,11 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	rc = loss_diverged(t, loss, msg, err);
 	if (rc)
 		return rc;
-	lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net),
-		       lat_optim_lr(&t->optim_opts, t->epoch));
-	if (nonfinite_layer(t, 0, msg, sizeof msg) || nonfinite_layer(t, 2, msg, sizeof msg))
+	/* the step tells whether a weight became non-finite; only then are the layers searched for it */
+	if ((lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net),
+			    lat_optim_lr(&t->optim_opts, t->epoch)) &&
+	     nonfinite_layer(t, 0, msg, sizeof msg)) ||
+	    nonfinite_layer(t, 2, msg, sizeof msg))
 		return lat_err_set(err, LAT_EDIVERGE,
 				   "epoch %zu, batch %zu: after the optimiser step (lr %g): %s", t->epoch + 1,
 				   t->stats.batches + 1, lat_optim_lr(&t->optim_opts, t->epoch), msg);
