@@ -95,6 +95,31 @@ static void transpose(const float *restrict src, size_t lds, float *restrict dst
 	}
 }
 
+/* out[r step] += (sum over i < len of x[r ld + i], summed from 0 in i order) for r < rows, in r order.
+ * Eight rows are summed at a time as independent chains, so the adds overlap instead of waiting for
+ * one another; each row's sum is still formed in its own order, so the result is bit-identical to one
+ * row after the other. */
+static void row_sums_add(const float *x, size_t rows, size_t len, size_t ld, float *out, size_t step)
+{
+	enum { CHAINS = 8 };
+	size_t r0 = 0;
+
+	for (; r0 + CHAINS <= rows; r0 += CHAINS) {
+		float acc[CHAINS] = {0};
+		for (size_t i = 0; i < len; i++)
+			for (size_t c = 0; c < CHAINS; c++)
+				acc[c] += x[(r0 + c) * ld + i];
+		for (size_t c = 0; c < CHAINS; c++)
+			out[(r0 + c) * step] += acc[c];
+	}
+	for (; r0 < rows; r0++) {
+		float acc = 0;
+		for (size_t i = 0; i < len; i++)
+			acc += x[r0 * ld + i];
+		out[r0 * step] += acc;
+	}
+}
+
 /* xt[c][y + pad][x + pad][b] = in[b][c][y][x]; the padding of xt is never written, so stays zero.
  * Called inside a parallel region. */
 static void lc_to_xt(const lc_priv *p, const float *in, size_t batch, size_t mb, float *xt)
@@ -198,15 +223,24 @@ static void im2col(const lat_lc_geom *g, const float *in, float *col)
 						memset(d, 0, w_out * sizeof *d);
 						continue;
 					}
-					/* output column x reads input column x stride + v - pad */
+					/* output column x reads input column x stride + v - pad; rows are short, so
+					 * plain loops beat calls to memset and memcpy */
 					row = in + (c * g->h_in + (size_t)iy) * g->w_in;
-					memset(d, 0, x0 * sizeof *d);
-					if (stride == 1)
-						memcpy(d + x0, row + x0 + v - g->pad, (x1 - x0) * sizeof *d);
-					else
+					for (size_t x = 0; x < x0; x++)
+						d[x] = 0;
+					if (stride == 1) {
+						/* x0 + v >= pad: both pointers stay inside their arrays */
+						const float *restrict r = row + (x0 + v - g->pad);
+						float *restrict dd = d + x0;
+#pragma omp simd
+						for (size_t x = 0; x < x1 - x0; x++)
+							dd[x] = r[x];
+					} else {
 						for (size_t x = x0; x < x1; x++)
 							d[x] = row[x * stride + v - g->pad];
-					memset(d + x1, 0, (w_out - x1) * sizeof *d);
+					}
+					for (size_t x = x1; x < w_out; x++)
+						d[x] = 0;
 				}
 			}
 		}
@@ -231,8 +265,16 @@ static void col2im(const lat_lc_geom *g, const float *col, float *din)
 					if (iy < 0 || iy >= (ptrdiff_t)g->h_in)
 						continue;
 					row = din + (c * g->h_in + (size_t)iy) * g->w_in;
-					for (size_t x = x0; x < x1; x++)
-						row[x * stride + v - g->pad] += sr[x];
+					if (stride == 1) {
+						float *restrict r = row + (x0 + v - g->pad);
+						const float *restrict ss = sr + x0;
+#pragma omp simd
+						for (size_t x = 0; x < x1 - x0; x++)
+							r[x] += ss[x];
+					} else {
+						for (size_t x = x0; x < x1; x++)
+							row[x * stride + v - g->pad] += sr[x];
+					}
 				}
 			}
 		}
@@ -297,12 +339,9 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 		for (size_t o = 0; o < g->c_out; o++) {
 			float *dst = p->yt + o * n_loc * mb;
 			transpose(dout + o * n_loc, n_out, dst, mb, batch, n_loc, NULL, 0);
-			for (size_t q = 0; gbias && q < n_loc; q++) {
-				float s = 0;
-				for (size_t b = 0; b < batch; b++)
-					s += dst[q * mb + b];
-				gbias[p->bias_channel ? o : o * n_loc + q] += s;
-			}
+			if (gbias)
+				row_sums_add(dst, n_loc, batch, mb, gbias + (p->bias_channel ? o : o * n_loc),
+					     p->bias_channel ? 0 : 1);
 		}
 		if (din) {
 #pragma omp for schedule(static)
@@ -390,12 +429,7 @@ static int conv_backward(lat_layer *l, const float *in, const float *out, const 
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out, (int)n_k,
 					    (int)n_loc, 1, db, (int)n_loc, col, (int)n_loc,
 					    b == ch * CONV_CHUNK ? 0 : 1, part, (int)n_k);
-				for (size_t o = 0; o < p->n_b; o++) {
-					float s = 0;
-					for (size_t q = 0; q < n_loc; q++)
-						s += db[o * n_loc + q];
-					part[p->n_w + o] += s;
-				}
+				row_sums_add(db, p->n_b, n_loc, n_loc, part + p->n_w, 1);
 				if (!din)
 					continue;
 				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_k, (int)n_loc,
