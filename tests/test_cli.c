@@ -544,7 +544,7 @@ static void test_train_and_eval(void)
 	      "network = { layers = ( { type = \"lc\"; channels = 2; kernel = 3; }, { type = \"relu\"; },\n"
 	      "                       { type = \"linear\"; outputs = 10; } ); };\n"
 	      "train = { epochs = 2; batch = 16; lr = 0.01; threads = 1; };\n"
-	      "sharing = { mode = \"circuit\"; every = 2; presentations = 2; };\n",
+	      "sharing = { mode = \"circuit\"; every = 2; presentations = 2; iterations = 10; method = \"rk8pd\"; };\n",
 	      fp);
 	fclose(fp);
 	path_in(dir, "train");
@@ -555,6 +555,7 @@ static void test_train_and_eval(void)
 	/* 3 batches per epoch, a phase every 2 batches counted across epochs: 1 in epoch 1, 2 in epoch 2. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 1,"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_phases\": 2,"));
+	/* circuits settled by an integrator are checked against their analytic steady state */
 	CU_ASSERT_PTR_NOT_NULL(strstr(out_text, "\"share_steady_error\": "));
 	CU_ASSERT_EQUAL(data_rows("train/epochs.jsonl"), 2);
 	CU_ASSERT(exists("train/checkpoint.bin"));

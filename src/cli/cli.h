@@ -170,6 +170,34 @@ int cli_plot(const cli_opts *o, const char *script, const char *out, const char 
 char *cli_gp_quote(char *buf, size_t size, const char *s);
 
 
+/* MPI (cli_mpi.c). Only a process started by an MPI launcher initialises MPI; any other is rank 0 of 1,
+ * and so is every process of a build without MPI. */
+/* Initialises MPI under a launcher (ranks, size, fatal errors); CLI_OK or CLI_FAIL after printing why. */
+int cli_mpi_init(int *argc, char ***argv);
+void cli_mpi_finalize(void);
+int cli_mpi_rank(void);
+int cli_mpi_size(void);
+/* Ends every rank with status (after flushing stdout and stderr) when there are several; else returns. */
+void cli_mpi_abort(int status);
+/* The smallest value over the ranks; *same = 1 when every rank passed the same value. */
+unsigned long long cli_mpi_agree(unsigned long long value, int *same);
+/* Rank 0's n ints to every rank. */
+int cli_mpi_bcast_int(int *v, size_t n);
+/* A counter on rank 0 that every rank draws from (collective open and close): next returns 0, 1, 2, ...
+ * across all ranks, each value once; in one process it counts *serial up. */
+int cli_mpi_counter_open(void);
+long cli_mpi_counter_next(long *serial);
+void cli_mpi_counter_close(void);
+/* n doubles to rank 0 with tag (CLI_FAIL in one process); receive on rank 0: 1 with a message in v and
+ * *tag, or 0 when none is waiting and wait is 0. */
+int cli_mpi_send(int tag, const double *v, size_t n);
+int cli_mpi_receive(int wait, double *v, size_t n, int *tag);
+
+/* The other ranks of a sweep write run folders inside the folder rank 0 holds: they adopt it instead of
+ * locking it (cli_dir.c), and leave provenance to rank 0 (cli_prov.c). */
+void cli_outdir_adopt(void);
+void cli_provenance_off(void);
+
 /* The subcommands. */
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);

@@ -52,6 +52,7 @@ int cli_memory_check(const cli_opts *o, size_t planned, const char *change)
 /* The output folder this process has locked (the descriptor of DIR/.lateral.lock, held open until the
  * process ends), and the topmost directory cli_outdir had to create for it (NULL: it existed). */
 static int lock_fd = -1;
+static int adopted; /* another rank holds the lock of the folder this process writes into */
 static char *made_dir;
 
 /* The topmost missing directory on the way to path (a new string), or NULL when path exists. */
@@ -217,6 +218,11 @@ int cli_outdir_clear(const cli_opts *o)
 	return o->force && !o->resume ? claim_existing(o, 1) : CLI_OK;
 }
 
+void cli_outdir_adopt(void)
+{
+	adopted = 1;
+}
+
 int cli_outdir(const cli_opts *o)
 {
 	char err[LAT_ERRLEN], path[4096], text[32];
@@ -225,7 +231,7 @@ int cli_outdir(const cli_opts *o)
 	long holder;
 	int fd = -1, rc;
 
-	if (lock_fd >= 0) {
+	if (lock_fd >= 0 || adopted) {
 		/* a folder inside the locked one (a sweep's runs) */
 		rc = lat_mkdir_p(o->outdir, err);
 		if (rc)

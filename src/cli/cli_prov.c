@@ -25,7 +25,13 @@ static struct {
 	time_t start;
 	char dir[CLI_PATHLEN];
 	char *before; /* provenance.jsonl as it was (earlier invocations), owned */
+	int off;      /* another rank records this invocation */
 } prov;
+
+void cli_provenance_off(void)
+{
+	prov.off = 1;
+}
 
 void cli_provenance_start(int argc, char **argv)
 {
@@ -89,6 +95,8 @@ static void put_record(FILE *fp, int status, int ended)
 	cli_json_put_string(fp, openblas_get_config());
 	fputs(", \"zlib\": ", fp);
 	cli_json_put_string(fp, zlibVersion());
+	if (cli_mpi_size() > 1)
+		fprintf(fp, ", \"mpi_ranks\": %d", cli_mpi_size());
 	fputs("}\n", fp);
 }
 
@@ -111,7 +119,7 @@ int cli_provenance_begin(const cli_opts *o, const char *name, const char *text, 
 	char path[CLI_PATHLEN], err[LAT_ERRLEN];
 	int rc;
 
-	if (prov.dir[0])
+	if (prov.dir[0] || prov.off)
 		return CLI_OK; /* one record per invocation: the first folder (a sweep's runs are inside it) */
 	if (cli_outdir_clear(o))
 		return CLI_FAIL;

@@ -77,47 +77,141 @@ static int check_grid(const cli_opts *o, sweep *sw, lat_model *m)
 	return cli_memory_check(o, peak, peak_change);
 }
 
-/* Runs the unfinished runs in order, saving the state after each; stops at a signal (resumable). */
-static int run_all(int argc, char **argv, const cli_opts *o, sweep *sw, lat_model *m)
-{
-	char path[CLI_PATHLEN], name[64], err[LAT_ERRLEN];
-	int rc, sig;
+/* Messages of the other ranks to rank 0: a finished run (its index, then its table values), and the
+ * end of a rank's share. */
+enum { TAG_RESULT = 1, TAG_DONE = 2 };
 
-	for (size_t r = 0; r < sw->n_runs; r++) {
-		if (!sw->done[r]) {
-			snprintf(name, sizeof name, "run_%03zu", r + 1);
-			lat_model_clear(m);
-			rc = sweep_one_run(o, sw->g, r, cli_path(path, sizeof path, o->outdir, name), m,
-					   &sw->rows[r]);
-			if (rc) {
-				if (sw->n_done) {
-					fprintf(stderr,
-						"lateral sweep: the %zu finished runs are kept in %s\n",
-						sw->n_done, sw->state);
-					cli_rerun_hint(argc, argv, "continue with other settings, e.g.", NULL,
-						       0, 1);
-				}
-				return rc;
-			}
-			sweep_row_values(&sw->rows[r], sw->vals + r * N_COLUMNS);
-			sw->done[r] = 1;
-			sw->n_done++;
-			if (lat_sweep_state_save(sw->state, sw->n_runs, N_COLUMNS, sw->done, sw->hash,
-						 sw->vals, err))
-				return cli_fail(o->cmd, LAT_EIO, err);
-		}
+/* Rank 0: records finished run r with its values, saves the state and prints the table's rows that are
+ * now complete in order. */
+static int record_run(const cli_opts *o, sweep *sw, size_t r, const double *v, size_t *next_print)
+{
+	char err[LAT_ERRLEN];
+
+	memcpy(sw->vals + r * N_COLUMNS, v, N_COLUMNS * sizeof *v);
+	if (!sw->done[r]) {
+		sw->done[r] = 1;
+		sw->n_done++;
+	}
+	if (lat_sweep_state_save(sw->state, sw->n_runs, N_COLUMNS, sw->done, sw->hash, sw->vals, err))
+		return cli_fail(o->cmd, LAT_EIO, err);
+	for (; *next_print < sw->n_runs && sw->done[*next_print]; ++*next_print)
 		if (!o->quiet) {
-			sweep_table_line(stdout, sw->g, r, sw->vals + r * N_COLUMNS, 0);
+			sweep_table_line(stdout, sw->g, *next_print, sw->vals + *next_print * N_COLUMNS, 0);
 			fflush(stdout);
 		}
-		sig = cli_interrupted();
-		if (sig && sw->n_done < sw->n_runs) {
-			fprintf(stderr,
-				"lateral sweep: %s: stopped after %zu of %zu runs; they are kept in %s\n",
-				cli_signal_name(sig), sw->n_done, sw->n_runs, sw->state);
-			cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
-			return CLI_INTERRUPTED(sig);
+	return CLI_OK;
+}
+
+/* Rank 0: takes in what the other ranks sent (waiting for all of them to finish when wait is 1); a
+ * rank's end says how many runs it ran, which rank 0 reports unless quiet. */
+static int collect(const cli_opts *o, sweep *sw, int wait, int *ranks_left, size_t *next_print)
+{
+	double msg[1 + N_COLUMNS];
+	int tag, rc = CLI_OK;
+
+	while (!rc && (!wait || *ranks_left > 0) && cli_mpi_receive(wait, msg, 1 + N_COLUMNS, &tag)) {
+		if (tag == TAG_DONE) {
+			--*ranks_left;
+			if (!o->quiet)
+				fprintf(stderr, "lateral sweep: rank %d ran %.0f runs\n", (int)msg[0], msg[1]);
+		} else {
+			rc = record_run(o, sw, (size_t)msg[0], msg + 1, next_print);
 		}
+	}
+	return rc;
+}
+
+/* Runs the unfinished runs, each rank taking the next index from a shared counter when it is free (a
+ * run's cost varies a lot with its keys), so one process takes them in order. Rank 0 saves the state
+ * after each run it finishes or hears of, and prints the table in order; a failed run stops every rank
+ * with its message; a signal lets every rank finish its current run (resumable). */
+static int run_all(int argc, char **argv, const cli_opts *o, sweep *sw, lat_model *m)
+{
+	char path[CLI_PATHLEN], name[64];
+	int rank = cli_mpi_rank(), ranks_left = cli_mpi_size() - 1, rc = CLI_OK, sig = 0;
+	size_t next_print = 0, ran = 0;
+	long serial = 0, r;
+
+	if (rank == 0) /* the rows finished before (a resumed sweep) */
+		for (; next_print < sw->n_runs && sw->done[next_print]; next_print++)
+			if (!o->quiet)
+				sweep_table_line(stdout, sw->g, next_print, sw->vals + next_print * N_COLUMNS, 0);
+	if (cli_mpi_counter_open())
+		rc = cli_fail(o->cmd, LAT_EIO, "MPI: cannot open the shared run counter");
+	while (!rc && !sig && (r = cli_mpi_counter_next(&serial)) >= 0 && (size_t)r < sw->n_runs) {
+		double msg[1 + N_COLUMNS];
+		if (sw->done[r])
+			continue;
+		snprintf(name, sizeof name, "run_%03zu", (size_t)r + 1);
+		lat_model_clear(m);
+		rc = sweep_one_run(o, sw->g, (size_t)r, cli_path(path, sizeof path, o->outdir, name), m, &sw->rows[r]);
+		if (rc) {
+			if (cli_mpi_size() > 1) {
+				fprintf(stderr, "lateral sweep: rank %d: run %ld failed; stopping every rank\n", rank, r + 1);
+				cli_mpi_abort(rc);
+			}
+			if (sw->n_done) {
+				fprintf(stderr, "lateral sweep: the %zu finished runs are kept in %s\n", sw->n_done, sw->state);
+				cli_rerun_hint(argc, argv, "continue with other settings, e.g.", NULL, 0, 1);
+			}
+			break;
+		}
+		ran++;
+		msg[0] = (double)r;
+		sweep_row_values(&sw->rows[r], msg + 1);
+		if (rank == 0)
+			rc = record_run(o, sw, (size_t)r, msg + 1, &next_print);
+		else if (cli_mpi_send(TAG_RESULT, msg, 1 + N_COLUMNS))
+			rc = cli_fail(o->cmd, LAT_EIO, "MPI: cannot send a result to rank 0");
+		if (!rc && rank == 0)
+			rc = collect(o, sw, 0, &ranks_left, &next_print);
+		sig = cli_interrupted();
+	}
+	if (rc)
+		cli_mpi_abort(rc);
+	if (rank != 0) {
+		double end[2] = {(double)rank, (double)ran};
+		if (cli_mpi_send(TAG_DONE, end, 2))
+			rc = cli_fail(o->cmd, LAT_EIO, "MPI: cannot reach rank 0");
+	} else {
+		if (cli_mpi_size() > 1 && !o->quiet)
+			fprintf(stderr, "lateral sweep: rank 0 ran %zu runs\n", ran);
+		rc = collect(o, sw, 1, &ranks_left, &next_print);
+	}
+	cli_mpi_counter_close();
+	if (!rc && sig && rank == 0 && sw->n_done < sw->n_runs) {
+		fprintf(stderr, "lateral sweep: %s: stopped after %zu of %zu runs; they are kept in %s\n",
+			cli_signal_name(sig), sw->n_done, sw->n_runs, sw->state);
+		cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
+	}
+	if (!rc && sig && (rank != 0 || sw->n_done < sw->n_runs))
+		rc = CLI_INTERRUPTED(sig);
+	return rc;
+}
+
+/* Under several ranks: every rank must have checked the grid and loaded the same models (the same binary,
+ * model file and options); a disagreement, or a failure on any rank, ends all of them alike. */
+static int agree_grid(const cli_opts *o, const sweep *sw, int rc)
+{
+	unsigned long long h = 1469598103934665603ull;
+	int same_rc, same_hash;
+
+	if (cli_mpi_size() == 1)
+		return rc;
+	cli_mpi_agree((unsigned long long)rc, &same_rc);
+	if (!same_rc || rc)
+		return rc ? rc : CLI_USAGE; /* the failing rank said why */
+	for (size_t r = 0; r < sw->n_runs; r++)
+		h = (h ^ sw->hash[r]) * 1099511628211ull;
+	h ^= cli_hash(PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+	cli_mpi_agree(h, &same_hash);
+	if (!same_hash) {
+		if (cli_mpi_rank() == 0)
+			fprintf(stderr,
+				"lateral %s: the ranks resolved different models for the grid (different lateral "
+				"binaries, model files or options?); every rank must run the same command\n",
+				o->cmd);
+		return CLI_USAGE;
 	}
 	return CLI_OK;
 }
@@ -165,7 +259,7 @@ int cmd_sweep(int argc, char **argv)
 	cli_opts o;
 	lat_model m, base;
 	char err[LAT_ERRLEN];
-	int rc;
+	int rc, root = cli_mpi_rank() == 0;
 
 	lat_model_init(&m);
 	lat_model_init(&base);
@@ -205,45 +299,56 @@ int cmd_sweep(int argc, char **argv)
 	 * values of each run are in its folder and its curve's title */
 	if (!rc)
 		rc = cli_load_model(&o, NULL, NULL, 0, &base);
+	rc = agree_grid(&o, &sw, rc);
 	if (rc)
 		goto out;
 	run_caption(&base, "varied keys aside, ");
-	if (rc)
-		goto out;
-	rc = cli_outdir(&o);
-	if (rc)
-		goto out;
-	cli_signals_install();
-	cli_remove_stale(o.outdir, outputs);
-	cli_path(sw.state, sizeof sw.state, o.outdir, "sweep_state.bin");
-	if (g->resume && (rc = sweep_state_read(sw.state, sw.n_runs, sw.done, sw.hash, sw.pres, sw.vals,
-						&sw.n_done, err)) != 0) {
-		rc = cli_fail(o.cmd, LAT_ECONFIG, err);
-		goto out;
+	/* rank 0 holds the folder, its state and provenance; the other ranks write their runs into it */
+	if (root) {
+		rc = cli_outdir(&o);
+		if (!rc)
+			cli_remove_stale(o.outdir, outputs);
+	} else {
+		cli_outdir_adopt();
 	}
-	{
+	cli_signals_install();
+	cli_path(sw.state, sizeof sw.state, o.outdir, "sweep_state.bin");
+	if (!rc && root && g->resume &&
+	    (rc = sweep_state_read(sw.state, sw.n_runs, sw.done, sw.hash, sw.pres, sw.vals, &sw.n_done, err)) != 0)
+		rc = cli_fail(o.cmd, LAT_ECONFIG, err);
+	if (!rc && root) {
 		/* the model before the --vary values, which the command line in provenance.jsonl adds */
 		size_t len;
 		char *text = cli_model_text(&base, &len);
 		rc = text ? cli_provenance_begin(&o, "model.cfg", text, len) : cli_fail(o.cmd, LAT_ENOMEM, "out of memory");
 		free(text);
-		if (rc)
-			goto out;
 	}
 	/* A fresh sweep forgets the runs of an earlier one. */
-	if (!g->resume &&
-	    lat_sweep_state_save(sw.state, sw.n_runs, N_COLUMNS, sw.done, sw.hash, sw.vals, err)) {
+	if (!rc && root && !g->resume &&
+	    lat_sweep_state_save(sw.state, sw.n_runs, N_COLUMNS, sw.done, sw.hash, sw.vals, err))
 		rc = cli_fail(o.cmd, LAT_EIO, err);
-		goto out;
+	/* every rank learns whether rank 0 is ready, and which runs are finished */
+	{
+		int status[1] = {rc};
+		if (cli_mpi_bcast_int(status, 1) || cli_mpi_bcast_int(sw.done, sw.n_runs))
+			rc = cli_fail(o.cmd, LAT_EIO, "MPI: cannot share the sweep's state");
+		else if (!root)
+			rc = status[0];
 	}
-	if (g->resume)
+	if (rc)
+		goto out;
+	if (root && g->resume)
 		fprintf(stderr, "lateral sweep: resuming: %zu of %zu runs are finished (%s)\n", sw.n_done,
 			sw.n_runs, sw.state);
-	if (!o.quiet) {
+	if (root && cli_mpi_size() > 1 && !o.quiet)
+		fprintf(stderr, "lateral sweep: %d ranks share the runs\n", cli_mpi_size());
+	if (root && !o.quiet) {
 		printf("# lateral sweep: %zu runs; ratios are final / initial\n", sw.n_runs);
 		sweep_table_header(stdout, g, 0);
 	}
 	rc = run_all(argc, argv, &o, &sw, &m);
+	if (!root)
+		goto out;
 	if (!rc)
 		rc = write_table(&o, &sw);
 	if (!rc)

@@ -38,12 +38,10 @@ static void help(FILE *fp)
 		    "Exit status: 0 success, 1 runtime failure, 2 usage or input error.\n");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	const char *name;
 
-	/* GSL aborts on errors by default; lateral checks every status instead. */
-	gsl_set_error_handler_off();
 	if (argc < 2) {
 		help(stderr);
 		return CLI_USAGE;
@@ -69,7 +67,18 @@ int main(int argc, char **argv)
 	for (const command *c = commands; c->name; c++)
 		if (!strcmp(c->name, name)) {
 			int rc;
+			/* several ranks: only a sweep shares out its work; anything else would run P copies */
+			if (cli_mpi_size() > 1 && strcmp(name, "sweep") != 0) {
+				if (cli_mpi_rank() == 0)
+					fprintf(stderr,
+						"lateral %s: runs as one process: under mpirun only `lateral sweep` spreads "
+						"its work over the ranks (start %s without mpirun, or with -np 1)\n",
+						name, name);
+				return CLI_USAGE;
+			}
 			cli_provenance_start(argc, argv);
+			if (cli_mpi_rank() != 0)
+				cli_provenance_off();
 			rc = c->run(argc - 1, argv + 1);
 			cli_provenance_end(rc);
 			return rc;
@@ -77,4 +86,17 @@ int main(int argc, char **argv)
 	fprintf(stderr, "lateral: unknown command '%s'\n", name);
 	help(stderr);
 	return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	/* GSL aborts on errors by default; lateral checks every status instead. */
+	gsl_set_error_handler_off();
+	if (cli_mpi_init(&argc, &argv))
+		return CLI_FAIL;
+	rc = dispatch(argc, argv);
+	cli_mpi_finalize();
+	return rc;
 }

@@ -1,0 +1,175 @@
+/* cli_mpi.c: the command line's use of MPI: start-up under mpirun, a shared work counter, messages to rank 0.
+ *
+ * MPI is initialised only when a launcher started the process (mpirun sets OMPI_COMM_WORLD_SIZE, PMIx
+ * launchers PMIX_RANK, others PMI_RANK); a plain `lateral ...` never touches MPI and is rank 0 of 1.
+ * Without HAVE_MPI (configure --without-mpi) every function is the one-process case. */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef HAVE_MPI
+#include <mpi.h>
+#endif
+
+#include "cli.h"
+
+static int mpi_on, rank, size = 1;
+
+#ifdef HAVE_MPI
+static MPI_Win counter_win = MPI_WIN_NULL;
+static long *counter_mem;
+#endif
+
+int cli_mpi_init(int *argc, char ***argv)
+{
+#ifdef HAVE_MPI
+	int provided;
+	if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_RANK"))
+		return CLI_OK;
+	if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+		fprintf(stderr, "lateral: MPI_Init failed\n");
+		return CLI_FAIL;
+	}
+	mpi_on = 1;
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	/* errors end the job with their message rather than hanging the other ranks */
+	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+#else
+	(void)argc;
+	(void)argv;
+#endif
+	return CLI_OK;
+}
+
+void cli_mpi_finalize(void)
+{
+#ifdef HAVE_MPI
+	if (mpi_on)
+		MPI_Finalize();
+	mpi_on = 0;
+#endif
+}
+
+int cli_mpi_rank(void)
+{
+	return rank;
+}
+
+int cli_mpi_size(void)
+{
+	return size;
+}
+
+void cli_mpi_abort(int status)
+{
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1) {
+		fflush(stdout);
+		fflush(stderr);
+		MPI_Abort(MPI_COMM_WORLD, status);
+	}
+#endif
+	(void)status;
+}
+
+unsigned long long cli_mpi_agree(unsigned long long value, int *same)
+{
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1) {
+		unsigned long long lo, hi;
+		MPI_Allreduce(&value, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+		MPI_Allreduce(&value, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+		*same = lo == hi;
+		return lo;
+	}
+#endif
+	*same = 1;
+	return value;
+}
+
+int cli_mpi_bcast_int(int *v, size_t n)
+{
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1)
+		return MPI_Bcast(v, (int)n, MPI_INT, 0, MPI_COMM_WORLD) == MPI_SUCCESS ? CLI_OK : CLI_FAIL;
+#endif
+	(void)v;
+	(void)n;
+	return CLI_OK;
+}
+
+int cli_mpi_counter_open(void)
+{
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1) {
+		MPI_Aint bytes = rank == 0 ? (MPI_Aint)sizeof(long) : 0;
+		if (MPI_Win_allocate(bytes, sizeof(long), MPI_INFO_NULL, MPI_COMM_WORLD, &counter_mem, &counter_win) !=
+		    MPI_SUCCESS)
+			return CLI_FAIL;
+		if (rank == 0)
+			*counter_mem = 0;
+		MPI_Barrier(MPI_COMM_WORLD); /* the counter is 0 before anyone draws */
+		return CLI_OK;
+	}
+#endif
+	return CLI_OK;
+}
+
+long cli_mpi_counter_next(long *serial)
+{
+#ifdef HAVE_MPI
+	if (counter_win != MPI_WIN_NULL) {
+		long one = 1, got = -1;
+		MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, counter_win);
+		MPI_Fetch_and_op(&one, &got, MPI_LONG, 0, 0, MPI_SUM, counter_win);
+		MPI_Win_unlock(0, counter_win);
+		return got;
+	}
+#endif
+	return (*serial)++;
+}
+
+void cli_mpi_counter_close(void)
+{
+#ifdef HAVE_MPI
+	if (counter_win != MPI_WIN_NULL)
+		MPI_Win_free(&counter_win);
+#endif
+}
+
+int cli_mpi_send(int tag, const double *v, size_t n)
+{
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1)
+		return MPI_Send(v, (int)n, MPI_DOUBLE, 0, tag, MPI_COMM_WORLD) == MPI_SUCCESS ? CLI_OK : CLI_FAIL;
+#endif
+	(void)tag;
+	(void)v;
+	(void)n;
+	return CLI_FAIL;
+}
+
+int cli_mpi_receive(int wait, double *v, size_t n, int *tag)
+{
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1) {
+		MPI_Status st;
+		int flag = 1;
+		if (!wait)
+			MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+		if (!flag)
+			return 0;
+		MPI_Recv(v, (int)n, MPI_DOUBLE, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+		*tag = st.MPI_TAG;
+		return 1;
+	}
+#endif
+	(void)wait;
+	(void)v;
+	(void)n;
+	(void)tag;
+	return 0;
+}
