@@ -976,19 +976,21 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 			bad = update(s);
 		}
 		big = max_abs(s, s->wd);
-		if (bad || !isfinite(big)) {
-			status = lat_err_set(
-			    err, LAT_EDIVERGE,
-			    "share: non-finite weights at iteration %zu (eta_eff = %g too large?)", it + 1,
-			    s->eta_eff);
-			goto out;
-		}
-		if (big > LAT_SHARE_GROWTH_LIMIT * big0) {
-			status = lat_err_set(
-			    err, LAT_EDIVERGE,
-			    "share: the largest pooled weight grew from %g to %g at iteration %zu, more "
-			    "than %g times: the update diverges (eta_eff = %g too large)",
-			    big0, big, it + 1, LAT_SHARE_GROWTH_LIMIT, s->eta_eff);
+		if (bad || !isfinite(big) || big > LAT_SHARE_GROWTH_LIMIT * big0) {
+			/* a shortcut computes every iteration at once: it can only say "within" them */
+			char when[64];
+			if (shortcut(s))
+				snprintf(when, sizeof when, "within the phase's %zu iterations", s->o.iterations);
+			else
+				snprintf(when, sizeof when, "at iteration %zu", it + 1);
+			if (bad || !isfinite(big))
+				status = lat_err_set(err, LAT_EDIVERGE, "share: non-finite weights %s (eta_eff = %g too large?)",
+						     when, s->eta_eff);
+			else
+				status = lat_err_set(err, LAT_EDIVERGE,
+						     "share: the largest pooled weight grew from %g to %g %s, more than %g "
+						     "times: the update diverges (eta_eff = %g too large)",
+						     big0, big, when, LAT_SHARE_GROWTH_LIMIT, s->eta_eff);
 			goto out;
 		}
 	}
