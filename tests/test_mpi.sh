@@ -2,7 +2,8 @@
 # test_mpi.sh: `mpirun -np 2 lateral sweep` against the serial sweep. The result folder must be the same
 # (every file byte for byte, sweep.tsv but for its timing column, summary.json but for its timings), both
 # ranks must have run some of the runs, a sweep whose worker rank is killed must resume (serially, with
-# --resume) to the same table, and every other command must refuse to run as several copies.
+# --resume) to the same table, ranks running another build or other options must be refused before
+# anything is written, and every other command must refuse to run as several copies.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -72,6 +73,20 @@ wait "$job" 2>/dev/null
 cut -f1-13 "$tmp/killed/sweep.tsv" > "$tmp/k1"
 cut -f1-13 "$tmp/whole/sweep.tsv" > "$tmp/k2"
 cmp -s "$tmp/k1" "$tmp/k2" || bad "the resumed sweep's table differs from the uninterrupted one"
+
+# ranks that run another build, or other options, are refused before anything is written
+cp "$lat" "$tmp/other_build" && printf 'x' >> "$tmp/other_build"
+small="--set run.presentations=100 --vary plasticity.gamma=0.1,0.01"
+# shellcheck disable=SC2086
+"$MPIRUN" -np 1 "$lat" sweep -q --no-plot -o "$tmp/mixed" $small : -np 1 "$tmp/other_build" sweep -q --no-plot \
+	-o "$tmp/mixed" $small > "$tmp/mixed.log" 2>&1 && bad "ranks with different binaries were not refused"
+grep -q "the ranks resolved different models" "$tmp/mixed.log" || { cat "$tmp/mixed.log"; bad "no message for different binaries"; }
+[ ! -e "$tmp/mixed" ] || bad "a refused sweep wrote $tmp/mixed"
+# shellcheck disable=SC2086
+"$MPIRUN" -np 1 "$lat" sweep -q --no-plot -o "$tmp/mixed" $small : -np 1 "$lat" sweep -q --no-plot \
+	-o "$tmp/mixed" $small --set circuit.alpha=5 > "$tmp/mixed.log" 2>&1 && bad "ranks with different options were not refused"
+grep -q "the ranks resolved different models" "$tmp/mixed.log" || { cat "$tmp/mixed.log"; bad "no message for different options"; }
+[ ! -e "$tmp/mixed" ] || bad "a refused sweep wrote $tmp/mixed"
 
 # other commands refuse to run as copies, with status 2 and a message from rank 0 only
 "$MPIRUN" -np 2 "$lat" run -q --no-plot -o "$tmp/run" > "$tmp/run.log" 2>&1

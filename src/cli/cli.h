@@ -181,6 +181,9 @@ int cli_mpi_size(void);
 void cli_mpi_abort(int status);
 /* The smallest value over the ranks; *same = 1 when every rank passed the same value. */
 unsigned long long cli_mpi_agree(unsigned long long value, int *same);
+/* A hash of this program's own bytes (/proc/self/exe), so ranks can tell that they run the same build;
+ * 0 when it cannot be read. */
+unsigned long long cli_self_hash(void);
 /* Rank 0's n ints to every rank. */
 int cli_mpi_bcast_int(int *v, size_t n);
 /* A counter on rank 0 that every rank draws from (collective open and close): next returns 0, 1, 2, ...

@@ -203,7 +203,8 @@ static int agree_grid(const cli_opts *o, const sweep *sw, int rc)
 		return rc ? rc : CLI_USAGE; /* the failing rank said why */
 	for (size_t r = 0; r < sw->n_runs; r++)
 		h = (h ^ sw->hash[r]) * 1099511628211ull;
-	h ^= cli_hash(PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+	h = (h ^ cli_hash(PACKAGE_VERSION, strlen(PACKAGE_VERSION))) * 1099511628211ull;
+	h = (h ^ cli_self_hash()) * 1099511628211ull;
 	cli_mpi_agree(h, &same_hash);
 	if (!same_hash) {
 		if (cli_mpi_rank() == 0)
