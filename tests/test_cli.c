@@ -461,6 +461,14 @@ static void test_trace_and_sweep(void)
 			0);
 	CU_ASSERT_EQUAL(data_rows("sweep/sweep.tsv"), 4);
 	CU_ASSERT(exists("sweep/run_004/metrics.tsv"));
+	/* a run that fails ends the sweep with its status (1), keeping the runs before it, and no table */
+	path_in(dir, "sweep_fail");
+	CU_ASSERT_EQUAL(run("sweep", "-q", "--no-plot", "-o", dir, "--set", "run.presentations=300", "--vary",
+			    "plasticity.eta=0.01,5", NULL),
+			1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err_text, "the 1 finished runs are kept in"));
+	CU_ASSERT(exists("sweep_fail/run_001/metrics.tsv"));
+	CU_ASSERT(!exists("sweep_fail/sweep.tsv"));
 	/* the sweep's model.cfg is its model before the --vary values: what check prints for MODEL and --set */
 	{
 		char f[600], printed[CLI_FIXTURE_BUF];

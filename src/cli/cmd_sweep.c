@@ -167,8 +167,11 @@ static int run_all(int argc, char **argv, const cli_opts *o, sweep *sw, lat_mode
 			rc = collect(o, sw, 0, &ranks_left, &next_print);
 		sig = cli_interrupted();
 	}
-	if (rc)
+	if (rc) { /* one process: the failed run's status; several: every rank ends here */
 		cli_mpi_abort(rc);
+		cli_mpi_counter_close();
+		return rc;
+	}
 	if (rank != 0) {
 		double end[2] = {(double)rank, (double)ran};
 		if (cli_mpi_send(TAG_DONE, end, 2))
