@@ -7,8 +7,9 @@
  * train.threads=1), takes one batch of its training images, then times each part REPEATS times
  * (environment REPEATS, default 10) after one warm-up and prints the median milliseconds per batch.
  * backward-weights is a backward with din = NULL (parameters' gradients only), backward-data the full
- * backward minus that. What `lateral train` spends beyond the total (data batching, loss, the
- * finiteness checks) is the difference between its batch time and the total printed here. */
+ * backward minus that. Then a trainer of the same experiment (data limited to REPEATS + 1 batches)
+ * times whole lat_trainer_step calls; what a step spends beyond the parts above (drawing and copying the
+ * batch, the loss, the finiteness checks) is printed as "rest of a step". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "lateral/experiment.h"
 #include "lateral/net.h"
 #include "lateral/optim.h"
+#include "lateral/trainer.h"
 
 #define MAX_REPEATS 101
 #define DATA "/usr/share/datasets/fashion-mnist/"
@@ -178,6 +180,34 @@ int main(int argc, char **argv)
 		printf("%-12s %47.2f\n", "zero_grads", 1e3 * z);
 		printf("%-12s %47.2f   (%.0f images/s; %zu parameters)\n", "total", 1e3 * total,
 		       (double)batch / total, lat_net_n_params(net));
+	}
+	/* whole steps of a trainer of the same experiment: the first warms up, the rest are timed */
+	lat_optim_free(opt);
+	opt = NULL;
+	lat_net_free(net);
+	net = NULL;
+	{
+		lat_trainer *t;
+		double steps[MAX_REPEATS], step;
+		e.limit_train = batch * (size_t)(reps + 1);
+		e.limit_test = batch;
+		e.share_mode = LAT_SHARE_NONE;
+		t = lat_experiment_trainer_alloc(&e, NULL, err);
+		if (!t)
+			goto out;
+		lat_trainer_begin_epoch(t);
+		for (int r = 0; r <= reps; r++) {
+			double t0 = now();
+			if (lat_trainer_step(t, err) != 1) {
+				lat_trainer_free(t);
+				goto out;
+			}
+			steps[r] = now() - t0;
+		}
+		lat_trainer_free(t);
+		step = median(steps + 1, reps);
+		printf("%-12s %47.2f\n", "rest of a step", 1e3 * (step - total));
+		printf("%-12s %47.2f   (%.0f images/s)\n", "trainer step", 1e3 * step, (double)batch / step);
 	}
 	status = 0;
 out:
