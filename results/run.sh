@@ -8,7 +8,8 @@
 #             pooled too; seeds 1 2 3.
 #   fashion   Fashion-MNIST, all 60000 training images, 10 epochs, seed 1, the paper's code's settings
 #             (examples/fashion_lc_circuit.cfg's network with one bias per channel): conv, LC,
-#             LC + translations p = 2 n = 1, instant every 1 / 10 / 100 (borders included), hebbian every 10.
+#             LC + translations p = 2 n = 1, hebbian every 10, instant every 10 / 100 / 1 (borders included;
+#             the every-batch row last, as it is the slowest).
 # Each run trains into results/PART/runs/ROW-seedS/. A finished run leaves ROW-seedS.run (written last,
 # atomically) and is skipped on the next call; an unfinished one with a checkpoint continues with
 # `lateral train --resume` (to the same weights as an uninterrupted run); the rest start afresh. After
@@ -46,10 +47,10 @@ FASHION_COMMON='network.lc_bias=channel train.epochs=10 data.limit_train=0 shari
 FASHION_ROWS='conv|conv|91.28|network.locally_connected=false
 lc|LC|90.03|network.locally_connected=true
 lc-transl|LC + translations p=2 n=1|89.39|network.locally_connected=true data.pad=2 data.repeats=1
-instant1|LC + instant every 1 (borders in)|90.24|network.locally_connected=true sharing.mode=instant sharing.every=1 sharing.border=include
+hebbian10|LC + hebbian every 10|90.81|network.locally_connected=true sharing.mode=hebbian sharing.every=10
 instant10|LC + instant every 10 (borders in)|88.26|network.locally_connected=true sharing.mode=instant sharing.every=10 sharing.border=include
 instant100|LC + instant every 100 (borders in)|87.72|network.locally_connected=true sharing.mode=instant sharing.every=100 sharing.border=include
-hebbian10|LC + hebbian every 10|90.81|network.locally_connected=true sharing.mode=hebbian sharing.every=10'
+instant1|LC + instant every 1 (borders in)|90.24|network.locally_connected=true sharing.mode=instant sharing.every=1 sharing.border=include'
 
 # last value of "key": NUMBER, or of "key": [A, B], in a JSON line
 num() { sed -n "s/.*\"$1\": \([-0-9.e+a-z]*\).*/\1/p" | tail -n 1; }
