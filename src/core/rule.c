@@ -8,6 +8,7 @@
 
 #include "lateral/err.h"
 #include "lateral/rule.h"
+#include "simd.h"
 #include "size.h"
 
 const char *const lat_schedule_names[] = {[LAT_SCHED_CONSTANT] = "constant", [LAT_SCHED_INVSQRT] = "inverse_sqrt",
@@ -100,14 +101,6 @@ double lat_rule_eta(const lat_rule *p)
  * reduction and is vectorised (OpenMP simd), as is the check, a sum in any order of x - x (0 for every
  * finite x, NaN otherwise), so neither is bound by the latency of one chain of additions.
  * next may be w (an update in place: each element is read before it is written). has_vel is a constant at both call sites, so each gets its own loop without a branch. */
-#ifdef _OPENMP
-#define LAT_SIMD _Pragma("omp simd")
-#define LAT_SIMD_SUM_S _Pragma("omp simd reduction(+ : s)")
-#else
-#define LAT_SIMD
-#define LAT_SIMD_SUM_S
-#endif
-
 static inline int step_row(size_t d, double *next, const double *w, const double *restrict w0,
 			   const double *restrict vel, const double *restrict h, double h_scale, double mu,
 			   double eta, double gamma, int has_vel)
@@ -139,15 +132,7 @@ void lat_rule_rate_row(size_t d, double *restrict dw, const double *restrict w, 
 		dw[j] = -rate * (h_scale * h[j] + gamma * (w[j] - w0[j]));
 }
 
-/* On x86-64 the two passes of step() are also built for AVX2 and chosen when the program starts (GCC's
- * target_clones): four doubles per instruction instead of two. Each element's arithmetic is the same
- * expression in both builds (ISO C mode contracts no multiply-add), so the weights are bit-identical. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LAT_NO_CLONES)
-#define LAT_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define LAT_CLONES
-#endif
-
+/* The two passes of step() are also built for AVX2 (simd.h); the weights are bit-identical. */
 /* Nonzero when a candidate row (step_row's expression, not stored) holds a non-finite value. */
 LAT_CLONES static int row_bad(size_t d, const double *restrict w, const double *restrict w0,
 			      const double *restrict vel, const double *restrict h, double h_scale, double mu,

@@ -20,6 +20,7 @@
 #include "lateral/ode.h"
 #include "lateral/rule.h"
 #include "lateral/sim.h"
+#include "simd.h"
 #include "size.h"
 
 struct lat_sim {
@@ -332,12 +333,13 @@ void lat_sim_free(lat_sim *s)
 }
 
 /* z = W x. Four partial sums break the dependency chain of one long reduction (about 3x faster at
- * d = 81); the order of summation is fixed, so results are reproducible. */
-static void compute_drive(lat_sim *s)
+ * d = 81); the order of summation is fixed, so results are reproducible. The four sums are the lanes
+ * of one AVX2 vector in that build (simd.h), which keeps the order. */
+LAT_CLONES static void compute_drive_rows(size_t n, size_t d, const double *w, const double *x, double *z)
 {
-	size_t d = s->d, d4 = d - d % 4;
-	for (size_t i = 0; i < s->n; i++) {
-		const double *wi = s->w + i * d, *x = s->x;
+	size_t d4 = d - d % 4;
+	for (size_t i = 0; i < n; i++) {
+		const double *wi = w + i * d;
 		double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 		size_t j;
 		for (j = 0; j < d4; j += 4) {
@@ -348,8 +350,13 @@ static void compute_drive(lat_sim *s)
 		}
 		for (; j < d; j++)
 			a0 += wi[j] * x[j];
-		s->z[i] = (a0 + a1) + (a2 + a3);
+		z[i] = (a0 + a1) + (a2 + a3);
 	}
+}
+
+static void compute_drive(lat_sim *s)
+{
+	compute_drive_rows(s->n, s->d, s->w, s->x, s->z);
 }
 
 static void trace_row(lat_sim *s, lat_trace *tr, double t, const double *y)
