@@ -256,6 +256,15 @@ static void test_train_sizes(void)
 	    "train", exp, "--max-memory", "20K", NULL, NULL, NULL);
 }
 
+/* The tiny experiment with circuit sharing (exact flow) at the given alpha assignment and one more
+ * --set assignment (or none). */
+static int circuit_train(const char *exp, const char *alpha, const char *extra)
+{
+	return cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--set", "sharing.mode=\"circuit\"",
+			       "--set", alpha, "--set", "sharing.method=\"exact\"", "--set", "sharing.t_max=1e9",
+			       extra ? "--set" : NULL, extra, NULL);
+}
+
 /* Training that diverges with finite numbers stops with exit 1 and names the key (an unbounded sharing
  * step once ended at a loss of 1e15 with exit 0). */
 static void test_divergence(void)
@@ -267,19 +276,12 @@ static void test_divergence(void)
 	 * is bounded (share.h), but a circuit near alpha = -1 amplifies the pool mean ~ -a = 99 times. With
 	 * the border neurons pooled the phase runs iteration by iteration and names the iteration; with
 	 * interior pools only, the transfer matrices compute the whole phase at once */
-	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--set",
-					"sharing.mode=\"circuit\"", "--set", "sharing.alpha=-0.99", "--set",
-					"sharing.method=\"exact\"", "--set", "sharing.t_max=1e9", NULL),
-			1);
+	CU_ASSERT_EQUAL(circuit_train(exp, "sharing.alpha=-0.99", NULL), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, "lateral train: epoch 1, batch 1: sharing phase 1, layer 1 (lc): "
 						    "share: non-finite weights within the phase's 100 iterations "
 						    "(eta_eff = 0.1 too large?); lower sharing.eta (now 0.1)\n"));
 	test_remove_tree(out);
-	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--set",
-					"sharing.mode=\"circuit\"", "--set", "sharing.alpha=-0.99", "--set",
-					"sharing.method=\"exact\"", "--set", "sharing.t_max=1e9", "--set",
-					"sharing.border=\"include\"", NULL),
-			1);
+	CU_ASSERT_EQUAL(circuit_train(exp, "sharing.alpha=-0.99", "sharing.border=\"include\""), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text,
 				      "lateral train: epoch 1, batch 1: sharing phase 1, layer 1 (lc): "
 				      "share: the largest pooled weight grew from "));
@@ -289,11 +291,7 @@ static void test_divergence(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text, " --set sharing.eta=0.01\n"));
 	test_remove_tree(out);
 	/* growing more slowly (two iterations at alpha = -0.95), the kernels make the loss absurd */
-	CU_ASSERT_EQUAL(cli_fixture_run(scratch, "train", "-q", "--no-plot", "-o", out, exp, "--set",
-					"sharing.mode=\"circuit\"", "--set", "sharing.alpha=-0.95", "--set",
-					"sharing.iterations=2", "--set", "sharing.method=\"exact\"", "--set",
-					"sharing.t_max=1e9", NULL),
-			1);
+	CU_ASSERT_EQUAL(circuit_train(exp, "sharing.alpha=-0.95", "sharing.iterations=2"), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_err_text,
 				      ", more than 1000 x ln(10 classes) = 2302.59 (a uniform guess "
 				      "scores ln(10)): training diverged, the largest weight is in layer 1 "
