@@ -243,14 +243,18 @@ char *cli_model_text(const lat_model *m, size_t *len)
 	return text;
 }
 
-unsigned long long cli_hash(const char *p, size_t len)
+unsigned long long cli_hash_more(unsigned long long h, const char *p, size_t len)
 {
-	unsigned long long h = 14695981039346656037ULL;
 	for (size_t k = 0; k < len; k++) {
 		h ^= (unsigned char)p[k];
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+unsigned long long cli_hash(const char *p, size_t len)
+{
+	return cli_hash_more(CLI_HASH_START, p, len);
 }
 
 int cli_fail(const char *cmd, int code, const char *msg)

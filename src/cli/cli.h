@@ -64,8 +64,11 @@ int cli_load_model(const cli_opts *o, const char *fallback, const char **extra_s
  * of memory. Two models with the same text run the same study. */
 char *cli_model_text(const lat_model *m, size_t *len);
 
-/* 64-bit FNV-1a hash of len bytes. */
+/* 64-bit FNV-1a hash of len bytes; cli_hash_more continues hash h over len more bytes (cli_hash(p, n)
+ * is cli_hash_more(CLI_HASH_START, p, n)). */
+#define CLI_HASH_START 14695981039346656037ULL
 unsigned long long cli_hash(const char *p, size_t len);
+unsigned long long cli_hash_more(unsigned long long h, const char *p, size_t len);
 
 /* Prints "lateral CMD: message" to stderr and maps a library status to an exit status (input errors 2,
  * everything else 1). */

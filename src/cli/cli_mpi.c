@@ -92,20 +92,15 @@ unsigned long long cli_mpi_agree(unsigned long long value, int *same)
 
 unsigned long long cli_self_hash(void)
 {
-	static unsigned long long h;
-	FILE *fp;
-	unsigned char buf[65536];
+	unsigned long long h = CLI_HASH_START;
+	FILE *fp = fopen("/proc/self/exe", "rb");
+	char buf[65536];
 	size_t n;
 
-	if (h)
-		return h;
-	fp = fopen("/proc/self/exe", "rb");
 	if (!fp)
 		return 0;
-	h = 1469598103934665603ull; /* FNV-1a over the program's bytes */
 	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-		for (size_t i = 0; i < n; i++)
-			h = (h ^ buf[i]) * 1099511628211ull;
+		h = cli_hash_more(h, buf, n);
 	fclose(fp);
 	return h;
 }

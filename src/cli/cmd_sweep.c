@@ -196,7 +196,7 @@ static int run_all(int argc, char **argv, const cli_opts *o, sweep *sw, lat_mode
  * model file and options); a disagreement, or a failure on any rank, ends all of them alike. */
 static int agree_grid(const cli_opts *o, const sweep *sw, int rc)
 {
-	unsigned long long h = 1469598103934665603ull;
+	unsigned long long h, self;
 	int same_rc, same_hash;
 
 	if (cli_mpi_size() == 1)
@@ -204,10 +204,11 @@ static int agree_grid(const cli_opts *o, const sweep *sw, int rc)
 	cli_mpi_agree((unsigned long long)rc, &same_rc);
 	if (!same_rc || rc)
 		return rc ? rc : CLI_USAGE; /* the failing rank said why */
-	for (size_t r = 0; r < sw->n_runs; r++)
-		h = (h ^ sw->hash[r]) * 1099511628211ull;
-	h = (h ^ cli_hash(PACKAGE_VERSION, strlen(PACKAGE_VERSION))) * 1099511628211ull;
-	h = (h ^ cli_self_hash()) * 1099511628211ull;
+	/* the runs' model hashes, the version and the program's own bytes */
+	self = cli_self_hash();
+	h = cli_hash((const char *)sw->hash, sw->n_runs * sizeof *sw->hash);
+	h = cli_hash_more(h, PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+	h = cli_hash_more(h, (const char *)&self, sizeof self);
 	cli_mpi_agree(h, &same_hash);
 	if (!same_hash) {
 		if (cli_mpi_rank() == 0)
