@@ -101,6 +101,13 @@ double lat_rule_eta(const lat_rule *p)
  * reduction and is vectorised (OpenMP simd), as is the check, a sum in any order of x - x (0 for every
  * finite x, NaN otherwise), so neither is bound by the latency of one chain of additions.
  * next may be w (an update in place: each element is read before it is written). has_vel is a constant at both call sites, so each gets its own loop without a branch. */
+/* One weight's candidate: w + (m - eta (h_scale h + gamma (w - w0))), m the momentum term (mu vel, or
+ * 0 without momentum). Every path of the rule computes it through here, so all agree bit for bit. */
+static inline double candidate(double w, double m, double w0, double h, double h_scale, double eta, double gamma)
+{
+	return w + (m - eta * (h_scale * h + gamma * (w - w0)));
+}
+
 static inline int step_row(size_t d, double *next, const double *w, const double *restrict w0,
 			   const double *restrict vel, const double *restrict h, double h_scale, double mu,
 			   double eta, double gamma, int has_vel)
@@ -110,7 +117,7 @@ static inline int step_row(size_t d, double *next, const double *w, const double
 	/* element j is read and then written at j only: no dependence between iterations, next == w or not */
 	LAT_SIMD
 	for (size_t j = 0; j < d; j++)
-		next[j] = w[j] + ((has_vel ? mu * vel[j] : 0) - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
+		next[j] = candidate(w[j], has_vel ? mu * vel[j] : 0.0, w0[j], h[j], h_scale, eta, gamma);
 	LAT_SIMD_SUM_S
 	for (size_t j = 0; j < d; j++)
 		s += next[j] - next[j];
@@ -132,8 +139,8 @@ void lat_rule_rate_row(size_t d, double *restrict dw, const double *restrict w, 
 		dw[j] = -rate * (h_scale * h[j] + gamma * (w[j] - w0[j]));
 }
 
-/* The two passes of step() are also built for AVX2 (simd.h); the weights are bit-identical. */
-/* Nonzero when a candidate row (step_row's expression, not stored) holds a non-finite value. */
+/* The two passes of step() are also built for AVX2 (simd.h); the weights are bit-identical.
+ * row_bad: nonzero when a candidate row (computed, not stored) holds a non-finite value. */
 LAT_CLONES static int row_bad(size_t d, const double *restrict w, const double *restrict w0,
 			      const double *restrict vel, const double *restrict h, double h_scale, double mu,
 			      double eta, double gamma)
@@ -144,13 +151,13 @@ LAT_CLONES static int row_bad(size_t d, const double *restrict w, const double *
 	if (mu > 0) {
 		LAT_SIMD_SUM_S
 		for (size_t j = 0; j < d; j++) {
-			double c = w[j] + (mu * vel[j] - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
+			double c = candidate(w[j], mu * vel[j], w0[j], h[j], h_scale, eta, gamma);
 			s += c - c;
 		}
 	} else {
 		LAT_SIMD_SUM_S
 		for (size_t j = 0; j < d; j++) {
-			double c = w[j] + (0.0 - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
+			double c = candidate(w[j], 0.0, w0[j], h[j], h_scale, eta, gamma);
 			s += c - c;
 		}
 	}
@@ -165,15 +172,14 @@ LAT_CLONES static void row_commit(size_t d, double *restrict w, const double *re
 	if (mu > 0) {
 		LAT_SIMD
 		for (size_t j = 0; j < d; j++) {
-			double c = w[j] + (mu * vel[j] - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
+			double c = candidate(w[j], mu * vel[j], w0[j], h[j], h_scale, eta, gamma);
 			vel[j] = c - w[j];
 			w[j] = c;
 		}
 	} else {
-		(void)vel;
 		LAT_SIMD
 		for (size_t j = 0; j < d; j++)
-			w[j] = w[j] + (0.0 - eta * (h_scale * h[j] + gamma * (w[j] - w0[j])));
+			w[j] = candidate(w[j], 0.0, w0[j], h[j], h_scale, eta, gamma);
 	}
 }
 

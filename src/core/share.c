@@ -926,10 +926,16 @@ static double cos_mean(lat_share *s)
 	return n ? sum / (double)n : NAN;
 }
 
+/* 1 when the expected phase is its scalar recursion (interior pools, not told to iterate) */
+static int expected_at_once(const lat_share *s)
+{
+	return s->o.mode == LAT_SHARE_EXPECTED && s->interior && !s->o.iterate;
+}
+
 /* 1 when the phase is done in one go (transfer matrices, or the expected mode's recursion) */
 static int shortcut(const lat_share *s)
 {
-	return s->tr || (s->o.mode == LAT_SHARE_EXPECTED && s->interior && !s->o.iterate);
+	return s->tr || expected_at_once(s);
 }
 
 int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
@@ -959,7 +965,7 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 	for (it = shortcut(s) ? s->o.iterations - 1 : 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
 		if (s->tr) {
 			bad = share_transfer(s);
-		} else if (s->o.mode == LAT_SHARE_EXPECTED && s->interior && !s->o.iterate) {
+		} else if (expected_at_once(s)) {
 			bad = share_expected_interior(s);
 		} else if (s->o.mode == LAT_SHARE_EXPECTED) {
 			bad = update_expected(s);
