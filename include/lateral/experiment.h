@@ -35,6 +35,7 @@ typedef struct {
 		       * it in every checkpoint, so that `lateral eval` needs nothing else */
 	const double *norm; /* borrowed, or NULL: the input normalisation to use (lat_trainer_opts.norm) */
 	size_t n_norm;
+	const lat_trainer_comm *comm; /* borrowed, or NULL: data-parallel training (lat_trainer_opts.comm) */
 
 	/* data */
 	lat_data_format format;

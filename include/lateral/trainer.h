@@ -20,6 +20,28 @@ typedef struct lat_trainer lat_trainer;
 /* The most epochs a checkpoint can have been taken after (train.epochs' upper bound). */
 #define LAT_TRAINER_MAX_EPOCHS 100000
 
+/* Data-parallel training over several processes (MPI ranks, or threads in a test). Every process builds
+ * its trainer from the same options, so all draw the same global batches; each runs the forward and
+ * backward pass on its slice of every batch (samples [rank n / size, (rank + 1) n / size) of n) and the
+ * slices are combined through sum: the gradient becomes that of the whole batch (one call over the flat
+ * gradient array per step), and the loss, accuracy counts, failure flags and bn running statistics (each
+ * rank's, weighted by its slice) become the batch's. Evaluation splits the test or validation set the same
+ * way. With identical gradients the optimiser steps and sharing phases (run on every process) keep the
+ * weights identical everywhere; lat_trainer_checksum lets a caller verify it. bn layers normalise with
+ * their own slice's statistics (as PyTorch's DistributedDataParallel does without SyncBatchNorm), so a
+ * bn network's gradient differs from the one-process gradient by more than rounding; any other network's
+ * agrees with it to float rounding.
+ * sum_float / sum_double add v[0..n-1] elementwise over all processes, in place, leaving the same values
+ * on every process (MPI_Allreduce with MPI_SUM over MPI_COMM_WORLD does); they return 0, or nonzero when
+ * the exchange failed. Errors of lat_trainer_step and lat_trainer_evaluate are then collective: every
+ * process returns the same code at the same batch. */
+typedef struct {
+	int rank, size;
+	int (*sum_float)(void *ctx, float *v, size_t n);
+	int (*sum_double)(void *ctx, double *v, size_t n);
+	void *ctx;
+} lat_trainer_comm;
+
 /* Everything a trainer needs (the configuration floor fills it from an experiment file). The strings
  * and arrays are borrowed for the trainer's lifetime. */
 typedef struct {
@@ -51,6 +73,8 @@ typedef struct {
 	const char *description;
 	const double *norm;
 	size_t n_norm;
+	/* data-parallel training (see lat_trainer_comm); NULL: this process trains on whole batches */
+	const lat_trainer_comm *comm;
 } lat_trainer_opts;
 
 /* Counters of the batches since lat_trainer_begin_epoch. */
@@ -135,6 +159,10 @@ lat_net *lat_trainer_net(lat_trainer *t);
 
 /* Planned memory in bytes: data, parameters, optimiser state, activations and workspaces. */
 size_t lat_trainer_planned_bytes(const lat_trainer *t);
+
+/* A 64-bit hash (FNV-1a) of the parameters, buffers, optimiser state and step counters: equal on every
+ * process of a data-parallel run while their states are identical. */
+unsigned long long lat_trainer_checksum(lat_trainer *t);
 
 /* Checkpoints: parameters, buffers, optimiser state, epoch and batch counters, and, between
  * lat_trainer_begin_epoch and the end of the epoch, the position within the epoch and its statistics

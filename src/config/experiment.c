@@ -539,7 +539,8 @@ void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
 	    .share_every = e->share_every,
 	    .description = e->text,
 	    .norm = e->norm,
-	    .n_norm = e->n_norm};
+	    .n_norm = e->n_norm,
+	    .comm = e->comm};
 	memcpy(o->train_offsets, e->train_offsets, sizeof o->train_offsets);
 	memcpy(o->test_offsets, e->test_offsets, sizeof o->test_offsets);
 	lat_experiment_net_opts(e, &o->net);

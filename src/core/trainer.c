@@ -20,6 +20,9 @@
 #include "size.h"
 
 #define MAX_LC LAT_NET_MAX_LAYERS
+/* the doubles a data-parallel step sums over the processes: loss x samples, correct samples, processes
+ * that failed, the sum of their (negated) codes, then the bn running statistics */
+enum { R_LOSS, R_CORRECT, R_FAILED, R_CODES, R_BUFFERS };
 
 struct lat_trainer {
 	lat_trainer_opts o;
@@ -33,6 +36,11 @@ struct lat_trainer {
 	float *x, *dlogits;
 	int *y;
 	size_t max_batch, in_size;
+	size_t net_batch; /* samples the network takes at once: this process's largest slice of a batch */
+	/* data parallel (size > 1): o.comm, and the doubles summed over the processes with every step (loss,
+	 * correct, failures, failure codes, then the bn running statistics weighted by the slices) */
+	int rank, size;
+	double *red;
 	size_t epoch;	       /* next epoch to run / running */
 	uint64_t global_batch; /* batches trained since the start, across epochs */
 	uint64_t phases;       /* sharing phases run since the start */
@@ -240,7 +248,20 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		    e->source, e->batch, e->repeats, t->in_size);
 		goto fail;
 	}
-	t->net = lat_net_alloc(&e->net, in, t->n_classes, t->max_batch, err);
+	t->size = 1;
+	if (e->comm) {
+		if (e->comm->size < 1 || e->comm->rank < 0 || e->comm->rank >= e->comm->size ||
+		    !e->comm->sum_float || !e->comm->sum_double) {
+			rc = lat_err_set(err, LAT_EINVAL, "%s: process %d of %d is no data-parallel setting", e->source,
+					 e->comm->rank, e->comm->size);
+			goto fail;
+		}
+		t->rank = e->comm->rank;
+		t->size = e->comm->size;
+	}
+	/* each process runs only its slice of a batch through the network */
+	t->net_batch = (t->max_batch + (size_t)t->size - 1) / (size_t)t->size;
+	t->net = lat_net_alloc(&e->net, in, t->n_classes, t->net_batch, err);
 	if (!t->net) {
 		rc = LAT_ECONFIG;
 		goto fail;
@@ -255,8 +276,9 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 	t->batcher = t->opt ? lat_batcher_alloc(&t->train, &bo, err) : NULL;
 	t->x = malloc(x_bytes);
 	t->y = malloc(t->max_batch * sizeof *t->y);
-	t->dlogits = malloc(t->max_batch * t->n_classes * sizeof *t->dlogits);
-	if (!t->opt || !t->batcher || !t->x || !t->y || !t->dlogits) {
+	t->dlogits = malloc(t->net_batch * t->n_classes * sizeof *t->dlogits);
+	t->red = malloc((R_BUFFERS + lat_net_n_buffers(t->net)) * sizeof *t->red);
+	if (!t->opt || !t->batcher || !t->x || !t->y || !t->dlogits || !t->red) {
 		rc = t->opt && !t->batcher ? LAT_ECONFIG : lat_err_set(err, LAT_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -305,6 +327,7 @@ void lat_trainer_free(lat_trainer *t)
 	free(t->x);
 	free(t->y);
 	free(t->dlogits);
+	free(t->red);
 	free(t->norm);
 	free(t);
 }
@@ -378,12 +401,13 @@ static int nonfinite_layer(lat_trainer *t, int what, char *msg, size_t size)
 }
 
 /* Why the loss of the batch x (n samples) is not finite: non-finite parameters, or the first layer
- * whose output overflows although its input is finite (found by running the layers one by one again). */
+ * whose output overflows although its input is finite (found by running the layers one by one again,
+ * net_batch samples at a time). */
 static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int training, char *msg, size_t size)
 {
-	size_t max_out = 0;
+	size_t max_out = 0, bytes;
 	float *buf[2] = {NULL, NULL};
-	const float *in = x;
+	int found = 0;
 
 	if (nonfinite_layer(t, 0, msg, size) || nonfinite_layer(t, 2, msg, size))
 		return;
@@ -392,25 +416,30 @@ static void diagnose_forward(lat_trainer *t, const float *x, size_t n, int train
 		if (lat_shape_size(o) > max_out)
 			max_out = lat_shape_size(o);
 	}
-	if (lat_size_mul(n, max_out, &max_out) || lat_size_mul(max_out, sizeof *buf[0], &max_out))
-		max_out = SIZE_MAX; /* malloc refuses it */
-	buf[0] = malloc(max_out);
-	buf[1] = malloc(max_out);
+	if (lat_size_mul(t->net_batch, max_out, &bytes) || lat_size_mul(bytes, sizeof *buf[0], &bytes))
+		bytes = SIZE_MAX; /* malloc refuses it */
+	buf[0] = malloc(bytes);
+	buf[1] = malloc(bytes);
 	snprintf(msg, size, "every parameter is finite but the loss is not");
-	for (size_t i = 0; buf[0] && buf[1] && i < lat_net_n_layers(t->net); i++) {
-		lat_layer *l = lat_net_layer(t->net, i);
-		size_t out = lat_shape_size(l->out), k;
-		if (l->type->forward(l, in, buf[i % 2], n, training))
-			break;
-		k = first_nonfinite(buf[i % 2], n * out);
-		if (k < n * out) {
-			snprintf(msg, size,
-				 "layer %zu (%s): output %zu of sample %zu is %g although its input and "
-				 "parameters are finite (weights too large)",
-				 i + 1, l->type->name, k % out, k / out + 1, (double)buf[i % 2][k]);
-			break;
+	for (size_t start = 0; buf[0] && buf[1] && !found && start < n; start += t->net_batch) {
+		size_t m = n - start < t->net_batch ? n - start : t->net_batch;
+		const float *in = x + start * t->in_size;
+		for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
+			lat_layer *l = lat_net_layer(t->net, i);
+			size_t out = lat_shape_size(l->out), k;
+			if (l->type->forward(l, in, buf[i % 2], m, training))
+				break;
+			k = first_nonfinite(buf[i % 2], m * out);
+			if (k < m * out) {
+				snprintf(msg, size,
+					 "layer %zu (%s): output %zu of sample %zu is %g although its input and "
+					 "parameters are finite (weights too large)",
+					 i + 1, l->type->name, k % out, start + k / out + 1, (double)buf[i % 2][k]);
+				found = 1;
+				break;
+			}
+			in = buf[i % 2];
 		}
-		in = buf[i % 2];
 	}
 	free(buf[0]);
 	free(buf[1]);
@@ -496,11 +525,90 @@ static int share_phase(lat_trainer *t, char *err)
 	return LAT_OK;
 }
 
+/* This process's slice [*lo, *lo + m) of n samples; returns m (n in one process). */
+static size_t slice(const lat_trainer *t, size_t n, size_t *lo)
+{
+	*lo = n * (size_t)t->rank / (size_t)t->size;
+	return n * ((size_t)t->rank + 1) / (size_t)t->size - *lo;
+}
+
+/* Forward, loss and backward of this process's slice of the n samples in t->x, t->y: the gradient of
+ * the batch's mean loss over the slice's samples, the slice's mean loss and correct count. A non-finite
+ * loss is no error here (the caller diagnoses it; the backward pass is skipped). */
+static int slice_pass(lat_trainer *t, size_t n, double *loss, size_t *correct, char *msg)
+{
+	size_t lo, m = slice(t, n, &lo);
+	const float *logits;
+	int rc;
+
+	*loss = 0;
+	*correct = 0;
+	if (m == 0) { /* a last batch smaller than the processes: this one adds nothing */
+		memset(lat_net_grads(t->net), 0, lat_net_n_params(t->net) * sizeof(float));
+		return LAT_OK;
+	}
+	logits = lat_net_forward(t->net, t->x + lo * t->in_size, m, 1, msg);
+	if (!logits)
+		return LAT_EINVAL;
+	rc = lat_loss_softmax_xent(logits, t->y + lo, m, t->n_classes, t->dlogits, loss, correct, msg);
+	if (rc || !isfinite(*loss))
+		return rc;
+	if (m < n) { /* the loss's gradient was divided by m; the batch's is divided by n */
+		float f = (float)((double)m / (double)n);
+		for (size_t k = 0; k < m * t->n_classes; k++)
+			t->dlogits[k] *= f;
+	}
+	return lat_net_backward(t->net, t->dlogits, m, msg);
+}
+
+/* The code of the processes that failed, from the sums r of a data-parallel exchange: theirs when they
+ * agree on one, else LAT_EINVAL. */
+static int peer_code(const double *r)
+{
+	int code = (int)-(r[R_CODES] / r[R_FAILED]);
+	return code <= LAT_ENOMEM && code >= LAT_EDIVERGE && (double)-code * r[R_FAILED] == r[R_CODES] ? code
+												   : LAT_EINVAL;
+}
+
+/* Data parallel: sums the slices' gradients, losses, counts, failures and bn running statistics over
+ * the processes, so that each continues with the whole batch's (*loss, *correct in: the slice's; out: the
+ * batch's). rc and msg are this process's outcome; returns the collective one (LAT_EIO when the exchange
+ * failed). */
+static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *correct, char *msg, size_t size)
+{
+	const lat_trainer_comm *c = t->e->comm;
+	size_t lo, m = slice(t, n, &lo), nb = lat_net_n_buffers(t->net);
+	float *buf = lat_net_buffers(t->net);
+	double *r = t->red, w = (double)m / (double)n;
+
+	r[R_LOSS] = rc ? 0 : *loss * (double)m;
+	r[R_CORRECT] = (double)*correct;
+	r[R_FAILED] = rc != 0;
+	r[R_CODES] = -(double)rc;
+	for (size_t k = 0; k < nb; k++)
+		r[R_BUFFERS + k] = w * (double)buf[k];
+	if (c->sum_float(c->ctx, lat_net_grads(t->net), lat_net_n_params(t->net)) ||
+	    c->sum_double(c->ctx, r, R_BUFFERS + nb)) {
+		snprintf(msg, size, "the exchange of gradients with the other processes failed");
+		return LAT_EIO;
+	}
+	if (r[R_FAILED] > 0) {
+		if (rc)
+			return rc;
+		snprintf(msg, size, "another process failed on its slice of the batch (its message says why)");
+		return peer_code(r);
+	}
+	*loss = r[R_LOSS] / (double)n;
+	*correct = (size_t)r[R_CORRECT];
+	for (size_t k = 0; k < nb; k++)
+		buf[k] = (float)r[R_BUFFERS + k];
+	return LAT_OK;
+}
+
 int lat_trainer_step(lat_trainer *t, char *err)
 {
 	double start = now();
 	size_t n = lat_batcher_next(t->batcher, t->x, t->y), correct = 0;
-	const float *logits;
 	double loss;
 	char msg[LAT_ERRLEN];
 	int rc;
@@ -511,11 +619,9 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		t->in_epoch = 0;
 		return 0;
 	}
-	logits = lat_net_forward(t->net, t->x, n, 1, msg);
-	if (!logits)
-		return lat_err_set(err, LAT_EINVAL, "epoch %zu, batch %zu: %s", t->epoch + 1,
-				   t->stats.batches + 1, msg);
-	rc = lat_loss_softmax_xent(logits, t->y, n, t->n_classes, t->dlogits, &loss, &correct, msg);
+	rc = slice_pass(t, n, &loss, &correct, msg);
+	if (t->size > 1)
+		rc = combine(t, n, rc, &loss, &correct, msg, sizeof msg);
 	if (rc)
 		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1,
 				   msg);
@@ -525,10 +631,6 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: the loss is %g: %s",
 				   t->epoch + 1, t->stats.batches + 1, loss, msg);
 	}
-	rc = lat_net_backward(t->net, t->dlogits, n, msg);
-	if (rc)
-		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1,
-				   msg);
 	if (nonfinite_layer(t, 1, msg, sizeof msg)) {
 		/* A non-finite weight can hide in the forward pass (relu maps NaN to 0): name it first. */
 		int weight = nonfinite_layer(t, 0, msg, sizeof msg);
@@ -577,17 +679,14 @@ const lat_epoch_stats *lat_trainer_stats(const lat_trainer *t)
 	return &t->stats;
 }
 
-int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, char *err)
+/* Loss sum and correct count of samples [lo, hi) of d, net_batch at a time; an error names the samples. */
+static int evaluate_range(lat_trainer *t, const lat_dataset *d, int which, size_t lo, size_t hi, double *sum,
+			  size_t *correct, char *err)
 {
-	const lat_dataset *d = which ? &t->val : &t->test;
-	size_t correct = 0;
-	double sum = 0;
+	const char *split = which ? "validation" : "test";
 
-	if (d->n == 0)
-		return lat_err_set(err, LAT_EINVAL, "no %s samples to evaluate",
-				   which ? "validation" : "test");
-	for (size_t start = 0; start < d->n; start += t->max_batch) {
-		size_t n = d->n - start < t->max_batch ? d->n - start : t->max_batch, c = 0;
+	for (size_t start = lo; start < hi; start += t->net_batch) {
+		size_t n = hi - start < t->net_batch ? hi - start : t->net_batch, c = 0;
 		const float *x = d->x + start * t->in_size, *logits = lat_net_forward(t->net, x, n, 0, err);
 		double l;
 		char msg[LAT_ERRLEN];
@@ -596,22 +695,51 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 			return LAT_EINVAL;
 		rc = lat_loss_softmax_xent(logits, d->y + start, n, t->n_classes, NULL, &l, &c, msg);
 		if (rc)
-			return lat_err_set(err, rc, "%s set, samples %zu-%zu: %s",
-					   which ? "validation" : "test", start + 1, start + n, msg);
+			return lat_err_set(err, rc, "%s set, samples %zu-%zu: %s", split, start + 1, start + n, msg);
 		if (!isfinite(l)) {
 			t->fault_in_sharing = t->shared_last;
 			diagnose_forward(t, x, n, 0, msg, sizeof msg);
-			return lat_err_set(err, LAT_EDIVERGE, "%s set, samples %zu-%zu: the loss is %g: %s",
-					   which ? "validation" : "test", start + 1, start + n, l, msg);
+			return lat_err_set(err, LAT_EDIVERGE, "%s set, samples %zu-%zu: the loss is %g: %s", split,
+					   start + 1, start + n, l, msg);
 		}
-		snprintf(msg, sizeof msg, "%s set, samples %zu-%zu", which ? "validation" : "test", start + 1,
-			 start + n);
+		snprintf(msg, sizeof msg, "%s set, samples %zu-%zu", split, start + 1, start + n);
 		rc = loss_diverged(t, l, msg, err);
 		if (rc)
 			return rc;
-		sum += l * (double)n;
-		correct += c;
+		*sum += l * (double)n;
+		*correct += c;
 	}
+	return LAT_OK;
+}
+
+int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, char *err)
+{
+	const lat_dataset *d = which ? &t->val : &t->test;
+	size_t correct = 0, lo, m;
+	double sum = 0;
+	int rc;
+
+	if (d->n == 0)
+		return lat_err_set(err, LAT_EINVAL, "no %s samples to evaluate",
+				   which ? "validation" : "test");
+	/* data parallel: each process evaluates its slice of the set, and the sums are combined */
+	m = slice(t, d->n, &lo);
+	rc = evaluate_range(t, d, which, lo, lo + m, &sum, &correct, err);
+	if (t->size > 1) {
+		const lat_trainer_comm *c = t->e->comm;
+		double r[R_BUFFERS] = {rc ? 0 : sum, (double)correct, rc != 0, -(double)rc};
+		if (c->sum_double(c->ctx, r, R_BUFFERS))
+			return lat_err_set(err, LAT_EIO, "%s set: the exchange with the other processes failed",
+					   which ? "validation" : "test");
+		if (r[R_FAILED] > 0 && !rc)
+			return lat_err_set(err, peer_code(r),
+					   "%s set: another process failed on its part of the set (its message says why)",
+					   which ? "validation" : "test");
+		sum = r[R_LOSS];
+		correct = (size_t)r[R_CORRECT];
+	}
+	if (rc)
+		return rc;
 	*acc = 100.0 * (double)correct / (double)d->n;
 	*loss = sum / (double)d->n;
 	return LAT_OK;
@@ -705,6 +833,28 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 	if (bad || lat_size_mul(floats, sizeof(float), &bytes) || lat_size_add(bytes, data_bytes(t), &bytes))
 		return SIZE_MAX;
 	return bytes;
+}
+
+/* FNV-1a over n bytes, continuing h. */
+static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+unsigned long long lat_trainer_checksum(lat_trainer *t)
+{
+	size_t n_state;
+	const float *state = lat_optim_state(t->opt, &n_state);
+	unsigned long long h = 14695981039346656037ull;
+	uint64_t counters[3] = {t->global_batch, t->phases, *lat_optim_steps(t->opt)};
+
+	h = fnv(h, lat_net_params(t->net), lat_net_n_params(t->net) * sizeof(float));
+	h = fnv(h, lat_net_buffers(t->net), lat_net_n_buffers(t->net) * sizeof(float));
+	h = fnv(h, state, n_state * sizeof *state);
+	return fnv(h, counters, sizeof counters);
 }
 
 /* ---- checkpoints ---- */
