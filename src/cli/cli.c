@@ -257,9 +257,29 @@ unsigned long long cli_hash(const char *p, size_t len)
 	return cli_hash_more(CLI_HASH_START, p, len);
 }
 
+static char last_error[LAT_ERRLEN + 256];
+static int errors_quiet;
+
+void cli_errors_quiet(int on)
+{
+	errors_quiet = on;
+}
+
+const char *cli_last_error(void)
+{
+	return last_error;
+}
+
+void cli_report(const char *cmd, const char *msg)
+{
+	snprintf(last_error, sizeof last_error, "lateral %s: %s", cmd, msg);
+	if (!errors_quiet)
+		fprintf(stderr, "%s\n", last_error);
+}
+
 int cli_fail(const char *cmd, int code, const char *msg)
 {
-	fprintf(stderr, "lateral %s: %s\n", cmd, msg && *msg ? msg : lat_strerror(code));
+	cli_report(cmd, msg && *msg ? msg : lat_strerror(code));
 	return code == LAT_ECONFIG || code == LAT_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 

@@ -70,9 +70,16 @@ char *cli_model_text(const lat_model *m, size_t *len);
 unsigned long long cli_hash(const char *p, size_t len);
 unsigned long long cli_hash_more(unsigned long long h, const char *p, size_t len);
 
-/* Prints "lateral CMD: message" to stderr and maps a library status to an exit status (input errors 2,
- * everything else 1). */
+/* Prints "lateral CMD: message" to stderr (unless cli_errors_quiet is on) and maps a library status to
+ * an exit status (input errors 2, everything else 1). The message is kept as cli_last_error. */
 int cli_fail(const char *cmd, int code, const char *msg);
+/* "lateral CMD: message" of the last cli_fail / cli_report ("" before any). */
+const char *cli_last_error(void);
+/* Prints "lateral CMD: message" to stderr unless quiet, keeping it as cli_last_error. */
+void cli_report(const char *cmd, const char *msg);
+/* on = 1: cli_fail and cli_report only keep their message (ranks other than 0 of a data-parallel run,
+ * whose errors rank 0 names or cli_mpi_settle prints). */
+void cli_errors_quiet(int on);
 
 /* Writes len bytes of text to path atomically (lat_afile). Returns 0 or LAT_EIO with err set. */
 int cli_write_text(const char *path, const char *text, size_t len, char *err);
@@ -187,6 +194,22 @@ unsigned long long cli_mpi_agree(unsigned long long value, int *same);
 /* A hash of this program's own bytes (/proc/self/exe), so ranks can tell that they run the same build;
  * 0 when it cannot be read. */
 unsigned long long cli_self_hash(void);
+/* The ranks on this machine (sharing its cores); 1 without MPI. */
+int cli_mpi_local_size(void);
+/* v[0..n-1] summed over the ranks, in place, the same on every rank (ctx unused: the
+ * lat_trainer_comm sums); CLI_OK or CLI_FAIL. In one process they leave v alone. */
+int cli_mpi_sum_float(void *ctx, float *v, size_t n);
+int cli_mpi_sum_double(void *ctx, double *v, size_t n);
+/* The largest v over the ranks (collective). */
+int cli_mpi_max(int v);
+/* Collective: every rank passes its status and all return the status of the lowest failing rank (CLI_OK
+ * when none failed). That rank, unless it is rank 0 (which prints its errors as they happen), prints its
+ * last error (cli_last_error) then, so that a failure on any rank is named once. */
+int cli_mpi_settle(int rc);
+/* Collective: CLI_OK when every rank passed the same h (a hash of what it resolved: models, an
+ * experiment) and runs the same version and binary; else CLI_USAGE, rank 0 saying that the ranks resolved
+ * different WHAT. CLI_OK in one process. */
+int cli_mpi_same(const char *cmd, const char *what, unsigned long long h);
 /* Rank 0's n ints to every rank. */
 int cli_mpi_bcast_int(int *v, size_t n);
 /* A counter on rank 0 that every rank draws from (collective open and close): next returns 0, 1, 2, ...

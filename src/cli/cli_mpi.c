@@ -5,6 +5,7 @@
  * Without HAVE_MPI (configure --without-mpi) every function is the one-process case. */
 #include <config.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 #include "cli.h"
 
-static int mpi_on, rank, size = 1;
+static int mpi_on, rank, size = 1, local_size = 1;
 
 #ifdef HAVE_MPI
 static MPI_Win counter_win = MPI_WIN_NULL;
@@ -35,6 +36,14 @@ int cli_mpi_init(int *argc, char ***argv)
 	mpi_on = 1;
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	{ /* the ranks on this machine, which share its cores */
+		MPI_Comm node;
+		if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+		    MPI_SUCCESS) {
+			MPI_Comm_size(node, &local_size);
+			MPI_Comm_free(&node);
+		}
+	}
 	/* errors end the job with their message rather than hanging the other ranks */
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
 #else
@@ -61,6 +70,11 @@ int cli_mpi_rank(void)
 int cli_mpi_size(void)
 {
 	return size;
+}
+
+int cli_mpi_local_size(void)
+{
+	return local_size;
 }
 
 void cli_mpi_abort(int status)
@@ -103,6 +117,27 @@ unsigned long long cli_self_hash(void)
 		h = cli_hash_more(h, buf, n);
 	fclose(fp);
 	return h;
+}
+
+int cli_mpi_same(const char *cmd, const char *what, unsigned long long h)
+{
+	unsigned long long self;
+	int same;
+
+	if (size == 1)
+		return CLI_OK;
+	self = cli_self_hash();
+	h = cli_hash_more(h, PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+	h = cli_hash_more(h, (const char *)&self, sizeof self);
+	cli_mpi_agree(h, &same);
+	if (same)
+		return CLI_OK;
+	if (rank == 0)
+		fprintf(stderr,
+			"lateral %s: the ranks resolved different %s (different lateral binaries, model or "
+			"experiment files, or options?); every rank must run the same command\n",
+			cmd, what);
+	return CLI_USAGE;
 }
 
 int cli_mpi_bcast_int(int *v, size_t n)
@@ -187,4 +222,76 @@ int cli_mpi_receive(int wait, double *v, size_t n, int *tag)
 	(void)n;
 	(void)tag;
 	return 0;
+}
+
+#ifdef HAVE_MPI
+/* v[0..n-1] summed over the ranks in place, in pieces of at most INT_MAX values. */
+static int allreduce_sum(void *v, size_t n, MPI_Datatype type, size_t bytes)
+{
+	for (size_t done = 0; done < n;) {
+		size_t m = n - done < INT_MAX ? n - done : INT_MAX;
+		if (MPI_Allreduce(MPI_IN_PLACE, (char *)v + done * bytes, (int)m, type, MPI_SUM, MPI_COMM_WORLD) !=
+		    MPI_SUCCESS)
+			return CLI_FAIL;
+		done += m;
+	}
+	return CLI_OK;
+}
+#endif
+
+int cli_mpi_sum_float(void *ctx, float *v, size_t n)
+{
+	(void)ctx;
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1)
+		return allreduce_sum(v, n, MPI_FLOAT, sizeof *v);
+#endif
+	(void)v;
+	(void)n;
+	return CLI_OK;
+}
+
+int cli_mpi_sum_double(void *ctx, double *v, size_t n)
+{
+	(void)ctx;
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1)
+		return allreduce_sum(v, n, MPI_DOUBLE, sizeof *v);
+#endif
+	(void)v;
+	(void)n;
+	return CLI_OK;
+}
+
+int cli_mpi_max(int v)
+{
+#ifdef HAVE_MPI
+	int m = v;
+	if (mpi_on && size > 1 && MPI_Allreduce(&v, &m, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) == MPI_SUCCESS)
+		return m;
+#endif
+	return v;
+}
+
+int cli_mpi_settle(int rc)
+{
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1) {
+		int *all = malloc((size_t)size * sizeof *all), first = -1, agreed;
+		if (!all || MPI_Allgather(&rc, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS) {
+			fprintf(stderr, "lateral (rank %d of %d): out of memory\n", rank, size);
+			cli_mpi_abort(CLI_FAIL);
+		}
+		for (int r = 0; r < size && first < 0; r++)
+			if (all[r])
+				first = r;
+		agreed = first < 0 ? CLI_OK : all[first];
+		/* rank 0 printed its own errors; another rank that failed first says why now */
+		if (first == rank && rank != 0 && cli_last_error()[0])
+			fprintf(stderr, "%s (rank %d of %d)\n", cli_last_error(), rank, size);
+		free(all);
+		return agreed;
+	}
+#endif
+	return rc;
 }

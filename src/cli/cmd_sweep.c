@@ -196,29 +196,17 @@ static int run_all(int argc, char **argv, const cli_opts *o, sweep *sw, lat_mode
  * model file and options); a disagreement, or a failure on any rank, ends all of them alike. */
 static int agree_grid(const cli_opts *o, const sweep *sw, int rc)
 {
-	unsigned long long h, self;
-	int same_rc, same_hash;
+	unsigned long long h;
+	int same_rc;
 
 	if (cli_mpi_size() == 1)
 		return rc;
 	cli_mpi_agree((unsigned long long)rc, &same_rc);
 	if (!same_rc || rc)
 		return rc ? rc : CLI_USAGE; /* the failing rank said why */
-	/* the runs' model hashes, the version and the program's own bytes */
-	self = cli_self_hash();
+	/* the runs' model hashes (cli_mpi_same adds the version and the program's own bytes) */
 	h = cli_hash((const char *)sw->hash, sw->n_runs * sizeof *sw->hash);
-	h = cli_hash_more(h, PACKAGE_VERSION, strlen(PACKAGE_VERSION));
-	h = cli_hash_more(h, (const char *)&self, sizeof self);
-	cli_mpi_agree(h, &same_hash);
-	if (!same_hash) {
-		if (cli_mpi_rank() == 0)
-			fprintf(stderr,
-				"lateral %s: the ranks resolved different models for the grid (different lateral "
-				"binaries, model files or options?); every rank must run the same command\n",
-				o->cmd);
-		return CLI_USAGE;
-	}
-	return CLI_OK;
+	return cli_mpi_same(o->cmd, "models for the grid", h);
 }
 
 /* DIR/sweep.tsv, written whole or not at all. */

@@ -71,22 +71,64 @@ static int resume_from(const cli_opts *o, const lat_experiment *e, lat_trainer *
 	}
 	*sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
 	train_saved_at(at, sizeof at, sv, lat_trainer_batches(t));
-	fprintf(stderr, "lateral train: resuming after %s from %s\n", at, ckpt);
+	if (cli_mpi_rank() == 0)
+		fprintf(stderr, "lateral train: resuming after %s from %s\n", at, ckpt);
 	if (train_log_read(lg, path, lat_trainer_epoch(t))) {
 		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
 	}
 	return CLI_OK;
 }
 
+/* Rank 0's writes at the end of an epoch (or at a signal): the log, then the checkpoint when due. */
+static int epoch_files(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *ckpt,
+		       const char *path, epoch_log *lg, train_saved *sv, const char *line, int sig)
+{
+	size_t epoch = lat_trainer_epoch(t);
+	char err[LAT_ERRLEN + 64];
+
+	/* The log first: a kill between the two leaves it one epoch ahead of the checkpoint, and a resumed
+	 * run drops that line before writing it again. */
+	if (train_log_append(lg, line))
+		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
+	if (cli_write_text(path, lg->text, lg->len, err))
+		return cli_fail(o->cmd, LAT_EIO, err);
+	if (sig || (e->checkpoint_every && epoch % e->checkpoint_every == 0) || epoch == e->epochs) {
+		if (lat_trainer_save(t, ckpt, err))
+			return cli_fail(o->cmd, LAT_EIO, err);
+		*sv = (train_saved){1, epoch, 0};
+	}
+	return CLI_OK;
+}
+
+/* Several ranks: after every epoch their states must be identical (same gradients, same steps). */
+static int same_state(const cli_opts *o, lat_trainer *t)
+{
+	int same;
+
+	if (cli_mpi_size() == 1)
+		return CLI_OK;
+	cli_mpi_agree(lat_trainer_checksum(t), &same);
+	if (same)
+		return CLI_OK;
+	if (cli_mpi_rank() == 0)
+		fprintf(stderr,
+			"lateral %s: after epoch %zu the ranks' weights or optimiser states differ (checksums); "
+			"the MPI library's sums are not identical on every rank\n",
+			o->cmd, lat_trainer_epoch(t));
+	return CLI_FAIL;
+}
+
 /* The epochs still to train: one JSON line each on stdout and in the log at path, a checkpoint every
- * train.checkpoint_every epochs and at the end, and at a signal (*sig) the state mid-epoch. */
+ * train.checkpoint_every epochs and at the end, and at a signal (*sig) the state mid-epoch. Under several
+ * ranks every rank trains (its slice of each batch), rank 0 alone prints and writes, a signal to any
+ * rank stops all at the same batch, and the ranks settle each epoch's outcome together. */
 static int train_epochs(int argc, char **argv, const cli_opts *o, const lat_experiment *e, lat_trainer *t,
 			const char *ckpt, const char *path, epoch_log *lg, train_saved *sv, int *sig)
 {
 	char err[LAT_ERRLEN + 64], msg[LAT_ERRLEN], line[2048];
-	int tty = isatty(2);
+	int tty = isatty(2), root = cli_mpi_rank() == 0, rc = CLI_OK;
 
-	while (lat_trainer_epoch(t) < e->epochs) {
+	while (!rc && lat_trainer_epoch(t) < e->epochs) {
 		size_t epoch = lat_trainer_epoch(t) + 1, total = lat_trainer_batches(t), done;
 		double t0 = cli_now();
 		int r;
@@ -100,48 +142,40 @@ static int train_epochs(int argc, char **argv, const cli_opts *o, const lat_expe
 			done++;
 			if (tty && !o->quiet && (done % 5 == 0 || done == total))
 				train_progress(epoch, done, total, lat_trainer_stats(t));
-			*sig = cli_interrupted();
+			*sig = cli_mpi_max(cli_interrupted());
 			if (*sig)
 				break;
 		}
 		if (tty && !o->quiet)
 			fputc('\n', stderr);
 		if (r == 1) { /* interrupted within the epoch */
-			if (lat_trainer_save(t, ckpt, err)) {
-				return cli_fail(o->cmd, LAT_EIO, err);
-			}
+			if (root && lat_trainer_save(t, ckpt, err))
+				rc = cli_fail(o->cmd, LAT_EIO, err);
 			*sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
-			break;
+			return cli_mpi_settle(rc);
 		}
+		/* errors of the steps and the evaluation are the same on every rank */
 		if (!r && (r = train_epoch_line(t, epoch, cli_now() - t0, line, sizeof line, msg)) < 0)
 			snprintf(err, sizeof err, "epoch %zu, evaluation: %s", epoch, msg);
 		if (r < 0) {
-			int rc = train_fail(o->cmd, r, err);
-			if (r == LAT_EDIVERGE || r == LAT_ENOTSTEADY || r == LAT_ESOLVER)
+			rc = train_fail(o->cmd, r, err);
+			if (root && (r == LAT_EDIVERGE || r == LAT_ENOTSTEADY || r == LAT_ESOLVER))
 				train_fault_hint(argc, argv, e, t, r, ckpt, sv);
 			return rc;
 		}
-		printf("%s\n", line);
-		fflush(stdout);
-		/* The log first: a kill between the two leaves it one epoch ahead of the checkpoint, and a
-		 * resumed run drops that line before writing it again. */
-		if (train_log_append(lg, line)) {
-			return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
+		*sig = cli_mpi_max(cli_interrupted());
+		if (root) {
+			printf("%s\n", line);
+			fflush(stdout);
+			rc = epoch_files(o, e, t, ckpt, path, lg, sv, line, *sig);
 		}
-		if (cli_write_text(path, lg->text, lg->len, err)) {
-			return cli_fail(o->cmd, LAT_EIO, err);
-		}
-		*sig = cli_interrupted();
-		if (*sig || (e->checkpoint_every && epoch % e->checkpoint_every == 0) || epoch == e->epochs) {
-			if (lat_trainer_save(t, ckpt, err)) {
-				return cli_fail(o->cmd, LAT_EIO, err);
-			}
-			*sv = (train_saved){1, lat_trainer_epoch(t), 0};
-		}
+		rc = cli_mpi_settle(rc);
+		if (!rc)
+			rc = same_state(o, t);
 		if (*sig)
 			break;
 	}
-	return CLI_OK;
+	return rc;
 }
 
 int cmd_train(int argc, char **argv)
@@ -152,10 +186,11 @@ int cmd_train(int argc, char **argv)
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
+	lat_trainer_comm comm = {cli_mpi_rank(), cli_mpi_size(), cli_mpi_sum_float, cli_mpi_sum_double, NULL};
 	char err[LAT_ERRLEN + 64], path[CLI_PATHLEN], ckpt[CLI_PATHLEN], at[128], planned[32];
 	int rc = cli_parse(argc, argv, "train", train_summary, "out/train", 0, train_extra, on_train_extra,
 			   &args, &o);
-	int status, sig = 0;
+	int status, sig = 0, root = cli_mpi_rank() == 0, ranks = cli_mpi_size(), threads;
 	double start, *norm = NULL;
 
 	if (rc)
@@ -163,14 +198,24 @@ int cmd_train(int argc, char **argv)
 	cli_signals_install();
 	lat_experiment_init(&e);
 	lat_experiment_clear(&e);
-	rc = train_load_experiment(&o, &e);
+	/* Several ranks train one network together (data parallel); rank 0 alone prints and writes, and
+	 * after each step that can fail on one rank only the ranks settle the outcome together. */
+	if (!root) {
+		o.quiet = 1;
+		cli_errors_quiet(1);
+	}
+	rc = cli_mpi_settle(train_load_experiment(&o, &e));
 	if (rc)
 		goto out;
-	train_set_threads(&e);
+	threads = train_set_threads(&e);
 	e.max_memory = o.max_memory;
+	e.comm = ranks > 1 ? &comm : NULL;
+	rc = cli_mpi_same(o.cmd, "experiments", cli_hash(e.text, strlen(e.text)));
+	if (rc)
+		goto out;
 	/* The output directory first (created and locked), so that an impossible one fails before the data
 	 * are read; bad data or a refused memory plan then remove it again. */
-	rc = cli_outdir(&o);
+	rc = cli_mpi_settle(root ? cli_outdir(&o) : CLI_OK);
 	if (rc)
 		goto out;
 	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
@@ -178,56 +223,64 @@ int cmd_train(int argc, char **argv)
 	if (args.resume && access(ckpt, F_OK) == 0) {
 		char *text = NULL;
 		size_t n_epochs;
-		if (lat_trainer_describe(ckpt, &text, &norm, &e.n_norm, &n_epochs, err)) {
+		if (lat_trainer_describe(ckpt, &text, &norm, &e.n_norm, &n_epochs, err))
 			rc = train_fail(o.cmd, LAT_ECONFIG, err);
-			goto out;
-		}
 		free(text);
 		e.norm = norm;
 	}
-	t = lat_experiment_trainer_alloc(&e, &status, err);
-	if (!t) {
-		rc = train_fail(o.cmd, status, err);
-		cli_outdir_discard(&o);
-		goto out;
-	}
-	cli_remove_stale(o.outdir, train_outputs);
-	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");
-	if (args.resume) {
-		rc = resume_from(&o, &e, t, ckpt, path, &sv, &lg);
-		if (rc)
-			goto out;
-	}
-	/* the input is good (a checkpoint to resume from included): record what produced the folder */
-	rc = train_provenance(&o, &e);
+	rc = cli_mpi_settle(rc);
 	if (rc)
 		goto out;
-	/* The log now matches the checkpoint (a fresh run starts it empty). */
-	if (cli_write_text(path, lg.text, lg.len, err)) {
-		rc = cli_fail(o.cmd, LAT_EIO, err);
+	t = lat_experiment_trainer_alloc(&e, &status, err);
+	rc = cli_mpi_settle(t ? CLI_OK : train_fail(o.cmd, status, err));
+	if (rc) {
+		if (root)
+			cli_outdir_discard(&o);
 		goto out;
 	}
-	if (!o.quiet)
-		fprintf(
-		    stderr,
-		    "lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing %s; "
-		    "planned memory %s\n",
-	    e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
-	    lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), lat_share_mode_name(e.share_mode),
-	    lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)));
+	cli_path(path, sizeof path, o.outdir, "epochs.jsonl");
+	if (root)
+		cli_remove_stale(o.outdir, train_outputs);
+	if (args.resume)
+		rc = resume_from(&o, &e, t, ckpt, path, &sv, &lg);
+	/* the input is good (a checkpoint to resume from included): record what produced the folder; the
+	 * log now matches the checkpoint (a fresh run starts it empty) */
+	if (!rc && root)
+		rc = train_provenance(&o, &e);
+	if (!rc && root && cli_write_text(path, lg.text, lg.len, err))
+		rc = cli_fail(o.cmd, LAT_EIO, err);
+	rc = cli_mpi_settle(rc);
+	if (rc)
+		goto out;
+	if (!o.quiet) {
+		char ranks_text[64] = "";
+		if (ranks > 1)
+			snprintf(ranks_text, sizeof ranks_text, "; %d ranks x %d thread%s, data parallel", ranks,
+				 threads, threads > 1 ? "s" : "");
+		fprintf(stderr,
+			"lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing "
+			"%s; planned memory %s%s%s\n",
+			e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
+			lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), lat_share_mode_name(e.share_mode),
+			lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)),
+			ranks > 1 ? " per rank" : "", ranks_text);
+	}
 	start = cli_now();
 	rc = train_epochs(argc, argv, &o, &e, t, ckpt, path, &lg, &sv, &sig);
 	if (rc)
 		goto out;
 	if (sig && lat_trainer_epoch(t) < e.epochs) {
-		train_saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
-		fprintf(stderr, "lateral train: %s: stopped after %s; the state is saved in %s\n",
-			cli_signal_name(sig), at, ckpt);
-		cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
+		if (root) {
+			train_saved_at(at, sizeof at, &sv, lat_trainer_batches(t));
+			fprintf(stderr, "lateral train: %s: stopped after %s; the state is saved in %s\n",
+				cli_signal_name(sig), at, ckpt);
+			cli_rerun_hint(argc, argv, "resume with", NULL, 0, 1);
+		}
 		rc = CLI_INTERRUPTED(sig);
 		goto out;
 	}
-	rc = train_plots(&o, &e, t, path);
+	if (root)
+		rc = train_plots(&o, &e, t, path);
 	if (!o.quiet)
 		fprintf(stderr, "lateral train: %.1f s; files in %s/\n", cli_now() - start, o.outdir);
 out:

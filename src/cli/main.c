@@ -67,12 +67,14 @@ static int dispatch(int argc, char **argv)
 	for (const command *c = commands; c->name; c++)
 		if (!strcmp(c->name, name)) {
 			int rc;
-			/* several ranks: only a sweep shares out its work; anything else would run P copies */
-			if (cli_mpi_size() > 1 && strcmp(name, "sweep") != 0) {
+			/* several ranks: a sweep shares out its runs and train its batches; anything else
+			 * would run P copies */
+			if (cli_mpi_size() > 1 && strcmp(name, "sweep") != 0 && strcmp(name, "train") != 0) {
 				if (cli_mpi_rank() == 0)
 					fprintf(stderr,
-						"lateral %s: runs as one process: under mpirun only `lateral sweep` spreads "
-						"its work over the ranks (start %s without mpirun, or with -np 1)\n",
+						"lateral %s: runs as one process: under mpirun only `lateral sweep` and "
+						"`lateral train` spread their work over the ranks (start %s without mpirun, "
+						"or with -np 1)\n",
 						name, name);
 				return CLI_USAGE;
 			}

@@ -24,9 +24,10 @@ typedef struct {
 /* Loads the experiment named by o (or the built-in default), applies --set, finalizes. */
 int train_load_experiment(const cli_opts *o, lat_experiment *e);
 
-/* Thread policy: OpenMP threads from train.threads (0 = every core); OpenBLAS single-threaded
- * because the layers call it from inside their own parallel loops. */
-void train_set_threads(const lat_experiment *e);
+/* Thread policy: OpenMP threads from train.threads (0 = every core, shared among the MPI ranks on this
+ * machine); OpenBLAS single-threaded because the layers call it from inside their own parallel loops.
+ * Returns the threads set (1 without OpenMP). */
+int train_set_threads(const lat_experiment *e);
 
 /* The progress bar of the running epoch on stderr (done of total batches, with the running loss). */
 void train_progress(size_t epoch, size_t done, size_t total, const lat_epoch_stats *s);

@@ -63,12 +63,18 @@ int train_load_experiment(const cli_opts *o, lat_experiment *e)
 
 /* Thread policy: OpenMP threads from train.threads (0 = every core); OpenBLAS single-threaded
  * because the layers call it from inside their own parallel loops. */
-void train_set_threads(const lat_experiment *e)
+int train_set_threads(const lat_experiment *e)
 {
+	int n = 1;
 	openblas_set_num_threads(1);
 #ifdef _OPENMP
-	omp_set_num_threads(e->threads ? (int)e->threads : omp_get_num_procs());
+	/* train.threads = 0: all cores, shared among the ranks on this machine */
+	n = omp_get_num_procs() / cli_mpi_local_size();
+	n = e->threads ? (int)e->threads : n > 1 ? n : 1;
+	omp_set_num_threads(n);
 #endif
+	(void)e;
+	return n;
 }
 
 void train_progress(size_t epoch, size_t done, size_t total, const lat_epoch_stats *s)
@@ -91,7 +97,7 @@ void train_progress(size_t epoch, size_t done, size_t total, const lat_epoch_sta
 
 int train_fail(const char *cmd, int code, const char *msg)
 {
-	fprintf(stderr, "lateral %s: %s\n", cmd, msg);
+	cli_report(cmd, msg);
 	return code == LAT_ECONFIG || code == LAT_EIO || code == LAT_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 
@@ -216,6 +222,8 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
 					 ", \"seconds\": %.3f, \"images_per_s\": %.1f, \"share_phases\": %zu, "
 					 "\"share_seconds\": %.3f",
 					 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
+	if (used < size && s->sum_seconds > 0)
+		used += (size_t)snprintf(line + used, size - used, ", \"sum_seconds\": %.3f", s->sum_seconds);
 	if (used < size && isfinite(s->share_steady_error))
 		used += (size_t)snprintf(line + used, size - used, ", \"share_steady_error\": %.3g",
 					 s->share_steady_error);

@@ -579,7 +579,8 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	const lat_trainer_comm *c = t->e->comm;
 	size_t lo, m = slice(t, n, &lo), nb = lat_net_n_buffers(t->net);
 	float *buf = lat_net_buffers(t->net);
-	double *r = t->red, w = (double)m / (double)n;
+	double *r = t->red, w = (double)m / (double)n, start = now();
+	int bad;
 
 	r[R_LOSS] = rc ? 0 : *loss * (double)m;
 	r[R_CORRECT] = (double)*correct;
@@ -587,8 +588,10 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	r[R_CODES] = -(double)rc;
 	for (size_t k = 0; k < nb; k++)
 		r[R_BUFFERS + k] = w * (double)buf[k];
-	if (c->sum_float(c->ctx, lat_net_grads(t->net), lat_net_n_params(t->net)) ||
-	    c->sum_double(c->ctx, r, R_BUFFERS + nb)) {
+	bad = c->sum_float(c->ctx, lat_net_grads(t->net), lat_net_n_params(t->net)) ||
+	      c->sum_double(c->ctx, r, R_BUFFERS + nb);
+	t->stats.sum_seconds += now() - start;
+	if (bad) {
 		snprintf(msg, size, "the exchange of gradients with the other processes failed");
 		return LAT_EIO;
 	}
