@@ -3,7 +3,11 @@
 # (every file byte for byte, sweep.tsv but for its timing column, summary.json but for its timings), both
 # ranks must have run some of the runs, a sweep whose worker rank is killed must resume (serially, with
 # --resume) to the same table, ranks running another build or other options must be refused before
-# anything is written, and every other command must refuse to run as several copies.
+# anything is written, and every other command but train must refuse to run as several copies.
+# `mpirun -np 2 lateral train` (data parallel, with sharing phases) against the serial run: the same
+# losses to float rounding every epoch, the same files; its checkpoint resumes in one process to the
+# losses of the uninterrupted 2-rank run; ranks with different experiments are refused; an error is said
+# once.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -94,5 +98,53 @@ st=$?
 [ "$st" -ne 0 ] || bad "mpirun -np 2 lateral run did not fail"
 [ "$(grep -c 'runs as one process' "$tmp/run.log")" -eq 1 ] || { cat "$tmp/run.log"; bad "the refusal is not said once"; }
 [ ! -e "$tmp/run" ] || bad "a refused run wrote $tmp/run"
+
+# ---- data-parallel training ----
+"$b/tests/make_idx" "$tmp" tr 190 1 && "$b/tests/make_idx" "$tmp" te 64 2 || bad "cannot write the data"
+cat > "$tmp/exp.cfg" <<CFG
+data = { train_images = "tr-images"; train_labels = "tr-labels"; test_images = "te-images"; test_labels = "te-labels"; };
+network = { layers = ( { type = "lc"; channels = 4; kernel = 3; }, { type = "relu"; }, { type = "maxpool"; size = 2; },
+	{ type = "lc"; channels = 4; kernel = 3; }, { type = "relu"; }, { type = "linear"; outputs = 10; } ); };
+train = { epochs = 3; batch = 15; threads = 1; lr = 0.003; };
+sharing = { mode = "hebbian"; every = 4; presentations = 4; iterations = 2; };
+CFG
+"$lat" train -q --no-plot -o "$tmp/dp1" "$tmp/exp.cfg" > /dev/null || bad "serial training failed"
+"$MPIRUN" -np 2 "$lat" train --no-plot -o "$tmp/dp2" "$tmp/exp.cfg" > "$tmp/dp2.log" 2>&1 || { cat "$tmp/dp2.log"; bad "2-rank training failed"; }
+grep -q "2 ranks x 1 thread, data parallel" "$tmp/dp2.log" || { cat "$tmp/dp2.log"; bad "the 2-rank run does not say it is data parallel"; }
+# close: every epoch's train_loss and test_loss within 1e-4 relative, test_acc within one image (of 64)
+close() {
+	awk -v what="$3" '
+		function num(line, key,   m) { return match(line, "\"" key "\": [-0-9.e+]*") ? substr(line, RSTART + length(key) + 4, RLENGTH - length(key) - 4) + 0 : "none" }
+		NR == FNR { a[FNR] = $0; next }
+		{ n++; for (k = 1; k <= 3; k++) {
+			key = k == 1 ? "train_loss" : k == 2 ? "test_loss" : "test_acc"
+			x = num(a[FNR], key); y = num($0, key)
+			if (x == "none" || y == "none") { print what ": epoch " FNR ": no " key; bad = 1; continue }
+			d = x - y; if (d < 0) d = -d
+			if ((k < 3 && d > 1e-4 * (x < 0 ? -x : x)) || (k == 3 && d > 100 / 64 + 1e-9)) { print what ": epoch " FNR ": " key " " x " vs " y; bad = 1 }
+		} }
+		END { if (n != 3 || FNR != n) { print what ": " n " epochs"; bad = 1 } exit bad }' "$1" "$2"
+}
+close "$tmp/dp1/epochs.jsonl" "$tmp/dp2/epochs.jsonl" "1 vs 2 ranks" || bad "2-rank training differs from serial beyond rounding"
+grep -q '"sum_seconds"' "$tmp/dp2/epochs.jsonl" || bad "the 2-rank log has no sum_seconds"
+(cd "$tmp/dp1" && find . -type f ! -name provenance.jsonl | sort) > "$tmp/dpf1"
+(cd "$tmp/dp2" && find . -type f ! -name provenance.jsonl | sort) > "$tmp/dpf2"
+cmp -s "$tmp/dpf1" "$tmp/dpf2" || { diff "$tmp/dpf1" "$tmp/dpf2"; bad "the 2-rank folder holds other files than the serial one"; }
+grep -q '"mpi_ranks": 2' "$tmp/dp2/provenance.jsonl" || bad "provenance does not record 2 ranks"
+# a checkpoint written by 2 ranks after epoch 1 resumes in one process to the 2-rank run's losses
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dp3" "$tmp/exp.cfg" --set train.epochs=1 > /dev/null 2>&1 || bad "2-rank 1-epoch training failed"
+"$lat" train -q --no-plot --resume -o "$tmp/dp3" "$tmp/exp.cfg" > /dev/null 2>&1 || bad "resuming a 2-rank checkpoint in one process failed"
+close "$tmp/dp2/epochs.jsonl" "$tmp/dp3/epochs.jsonl" "2 ranks vs 2 ranks then 1" || bad "the resumed run differs from the uninterrupted one beyond rounding"
+# ranks with different experiments are refused before anything is written
+"$MPIRUN" -np 1 "$lat" train -q --no-plot -o "$tmp/dp4" "$tmp/exp.cfg" : -np 1 "$lat" train -q --no-plot \
+	-o "$tmp/dp4" "$tmp/exp.cfg" --set train.lr=0.01 > "$tmp/dp4.log" 2>&1 && bad "ranks with different experiments were not refused"
+grep -q "the ranks resolved different experiments" "$tmp/dp4.log" || { cat "$tmp/dp4.log"; bad "no message for different experiments"; }
+[ ! -e "$tmp/dp4" ] || bad "a refused training wrote $tmp/dp4"
+# an error of every rank is said once, with the input error status
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dp5" "$tmp/exp.cfg" --set train.batch=0 > "$tmp/dp5.log" 2>&1
+st=$?
+[ "$st" -eq 2 ] || { cat "$tmp/dp5.log"; bad "a bad train.batch under 2 ranks exits with $st, not 2"; }
+[ "$(grep -c 'train.batch' "$tmp/dp5.log")" -eq 1 ] || { cat "$tmp/dp5.log"; bad "the error is not said once"; }
+
 [ "$fail" -eq 0 ] && echo "test_mpi: all checks passed"
 exit "$fail"

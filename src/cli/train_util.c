@@ -34,7 +34,7 @@ static int finish_experiment(const cli_opts *o, lat_experiment *e, int rc, char 
 	if (!rc)
 		rc = lat_experiment_finalize(e, err);
 	if (rc) {
-		fprintf(stderr, "lateral %s: %s\n", o->cmd, err);
+		cli_report(o->cmd, err);
 		return CLI_USAGE;
 	}
 	return CLI_OK;
@@ -61,8 +61,6 @@ int train_load_experiment(const cli_opts *o, lat_experiment *e)
 	return finish_experiment(o, e, rc, err);
 }
 
-/* Thread policy: OpenMP threads from train.threads (0 = every core); OpenBLAS single-threaded
- * because the layers call it from inside their own parallel loops. */
 int train_set_threads(const lat_experiment *e)
 {
 	int n = 1;
