@@ -1,0 +1,41 @@
+#!/bin/sh
+# dp_speed.sh: data-parallel training on this machine: 1 rank x 1 thread against P ranks x 1 thread, the
+# same global batch (128), the reference conv and LC networks (examples/fashion_conv.cfg, fashion_lc.cfg)
+# on all of Fashion-MNIST, in one invocation. Prints per network and rank count: the mean training
+# images/s over the epochs, the speed-up over 1 rank, the share of the epoch spent in the gradient sums
+# (sum_seconds, waiting for the slower rank included), and the test accuracy after the last epoch.
+# Usage: bench/dp_speed.sh [EPOCHS (2)] [RANK COUNTS ("2")]. Needs mpirun (Open MPI); as root it sets
+# Open MPI's two root variables for its own runs.
+set -eu
+cd "$(dirname "$0")/.."
+EPOCHS=${1:-2}
+RANKS=${2:-2}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+[ -x ./lateral ] || { echo "dp_speed.sh: build lateral first (./bootstrap)" >&2; exit 2; }
+command -v mpirun > /dev/null || { echo "dp_speed.sh: needs mpirun (Debian's openmpi-bin)" >&2; exit 2; }
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base_oversubscribe
+# mean of a key over the epochs of a log, and its last value
+mean() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | awk '{ s += $1; n++ } END { printf "%.4f", s / n }'; }
+last() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | tail -n 1; }
+printf '# %s epochs of all 60000 Fashion-MNIST training images, global batch 128, 1 thread per rank, %s cores\n' \
+	"$EPOCHS" "$(nproc)"
+printf '%-5s %5s %10s %8s %11s %9s\n' net ranks images/s speedup sum_share test_acc
+for net in conv lc; do
+	base=""
+	for p in 1 $RANKS; do
+		log=$OUT/$net-$p/epochs.jsonl
+		launch=""
+		[ "$p" -gt 1 ] && launch="mpirun -np $p"
+		# shellcheck disable=SC2086
+		$launch ./lateral train -q --no-plot -o "$OUT/$net-$p" "examples/fashion_$net.cfg" \
+			--set train.epochs="$EPOCHS" --set train.threads=1 > /dev/null
+		ips=$(mean images_per_s "$log")
+		[ -z "$base" ] && base=$ips
+		share=0
+		[ "$p" -gt 1 ] && share=$(awk -v s="$(mean sum_seconds "$log")" -v t="$(mean seconds "$log")" 'BEGIN { printf "%.3f", s / t }')
+		printf '%-5s %5s %10.1f %8.2f %11s %9s\n' "$net" "$p" "$ips" \
+			"$(awk -v a="$ips" -v b="$base" 'BEGIN { print a / b }')" "$share" "$(last test_acc "$log")"
+	done
+done
