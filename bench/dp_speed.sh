@@ -4,12 +4,16 @@
 # on all of Fashion-MNIST, in one invocation. Prints per network and rank count: the mean training
 # images/s over the epochs, the speed-up over 1 rank, the share of the epoch spent in the gradient sums
 # (sum_seconds, waiting for the slower rank included), and the test accuracy after the last epoch.
-# Usage: bench/dp_speed.sh [EPOCHS (2)] [RANK COUNTS ("2")]. Needs mpirun (Open MPI); as root it sets
+# Usage: bench/dp_speed.sh [EPOCHS (2)] [RANK COUNTS ("2")]; SETS="sec.key=v ..." adds settings to every
+# run (e.g. SETS="data.limit_train=2560" for a quick look). Needs mpirun (Open MPI); as root it sets
 # Open MPI's two root variables for its own runs.
 set -eu
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-2}
 RANKS=${2:-2}
+SETS=${SETS:-}
+sets=""
+for kv in $SETS; do sets="$sets --set $kv"; done
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 [ -x ./lateral ] || { echo "dp_speed.sh: build lateral first (./bootstrap)" >&2; exit 2; }
@@ -19,8 +23,8 @@ export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base
 # mean of a key over the epochs of a log, and its last value
 mean() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | awk '{ s += $1; n++ } END { printf "%.4f", s / n }'; }
 last() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | tail -n 1; }
-printf '# %s epochs of all 60000 Fashion-MNIST training images, global batch 128, 1 thread per rank, %s cores\n' \
-	"$EPOCHS" "$(nproc)"
+printf '# %s epochs of Fashion-MNIST (all 60000 training images unless SETS limits them: %s), global batch 128,\n# 1 thread per rank, %s cores\n' \
+	"$EPOCHS" "${SETS:-none}" "$(nproc)"
 printf '%-5s %5s %10s %8s %11s %9s\n' net ranks images/s speedup sum_share test_acc
 for net in conv lc; do
 	base=""
@@ -30,7 +34,7 @@ for net in conv lc; do
 		[ "$p" -gt 1 ] && launch="mpirun -np $p"
 		# shellcheck disable=SC2086
 		$launch ./lateral train -q --no-plot -o "$OUT/$net-$p" "examples/fashion_$net.cfg" \
-			--set train.epochs="$EPOCHS" --set train.threads=1 > /dev/null
+			--set train.epochs="$EPOCHS" --set train.threads=1 $sets > /dev/null
 		ips=$(mean images_per_s "$log")
 		[ -z "$base" ] && base=$ips
 		share=0
