@@ -127,7 +127,7 @@ int cli_interrupted(void);
 /* "SIGINT", "SIGTERM" or "signal N" (static or in a static buffer). */
 const char *cli_signal_name(int sig);
 
-/* Prints to stderr "lateral CMD: WHAT: lateral ARGS": argv (argv[0] = the subcommand, as passed to
+/* Prints to stderr "lateral CMD: WHAT: lateral ARGS" ("mpirun -np P lateral ARGS" under P > 1 ranks): argv (argv[0] = the subcommand, as passed to
  * cmd_xxx) quoted for a POSIX shell, then "--set S" for each of the n_sets assignments sets, then
  * --resume when resume is set and argv does not have it. what is e.g. "resume with". */
 void cli_rerun_hint(int argc, char **argv, const char *what, const char *const *sets, size_t n_sets, int resume);

@@ -84,7 +84,11 @@ void cli_rerun_hint(int argc, char **argv, const char *what, const char *const *
 {
 	int has_resume = 0;
 
-	fprintf(stderr, "lateral %s: %s: lateral", argv[0], what);
+	fprintf(stderr, "lateral %s: %s: ", argv[0], what);
+	/* the same launch (a checkpoint or sweep state also continues with any other number of ranks) */
+	if (cli_mpi_size() > 1)
+		fprintf(stderr, "mpirun -np %d ", cli_mpi_size());
+	fputs("lateral", stderr);
 	for (int k = 0; k < argc; k++) {
 		fputc(' ', stderr);
 		shell_word(stderr, argv[k]);
