@@ -37,15 +37,19 @@ static int on_train_extra(const char *name, const char *arg, void *ctx)
 static const char train_summary[] =
     "Trains the network of EXPERIMENT (default: the reference conv network on Fashion-MNIST from\n"
     "Debian's dataset-fashion-mnist) and prints one JSON line per epoch on stdout: epoch,\n"
-    "train_loss, train_acc, test_acc (percent), snr (one per lc layer), seconds, images_per_s,\n"
-    "share_phases, share_seconds (and share_steady_error, val_acc when they apply).\n"
+    "train_loss, train_acc, test_acc (percent), test_loss, snr_pool and snr_channel (per lc layer),\n"
+    "seconds, images_per_s, share_phases, share_seconds (and share_dev, share_mean,\n"
+    "share_steady_error, val_acc, val_loss, sum_seconds when they apply).\n"
     "Writes DIR/epochs.jsonl (after every epoch), DIR/checkpoint.bin (every train.checkpoint_every\n"
     "epochs and at the end) and DIR/training.png, each atomically (temporary file, fsync, rename).\n"
     "SIGINT or SIGTERM finishes the current batch (and its sharing phase), saves the state to\n"
     "DIR/checkpoint.bin and exits with status 130 or 143; --resume continues from DIR/checkpoint.bin\n"
     "(also from the middle of an epoch) to the same weights as an uninterrupted run. A non-finite\n"
     "loss, gradient or weight, or a failed sharing phase, stops the run with status 1 and leaves\n"
-    "the last checkpoint as it was. A progress bar goes to stderr when it is a terminal.";
+    "the last checkpoint as it was. A progress bar goes to stderr when it is a terminal.\n"
+    "Under mpirun -np P the ranks train one network data-parallel: each runs its slice of every\n"
+    "batch (train.batch is the global batch), the gradients are summed with one allreduce per step,\n"
+    "rank 0 alone prints and writes, and the checkpoint resumes with any number of ranks.";
 static const cli_extra train_extra[] = {
     {"resume", 0, "continue from DIR/checkpoint.bin (--set may change e.g. train.lr)"}, {NULL, 0, NULL}};
 static const char *const train_outputs[] = {"checkpoint.bin", "epochs.jsonl", "training.png", NULL};
