@@ -301,7 +301,7 @@ typedef struct {
 	dp_world *w;
 	lat_trainer_comm comm;
 	lat_trainer *t;
-	float *g_first, *g_last;
+	float *g_first, *g_last, *b_first; /* gradients after the first and last step; buffers after the first */
 	double acc, loss;
 	int rc_steps, rc_eval;
 } dp_proc;
@@ -366,6 +366,10 @@ static void *dp_run(void *arg)
 	lat_trainer_begin_epoch(p->t);
 	rc = lat_trainer_step(p->t, err);
 	p->g_first = copy_grads(p->t);
+	p->b_first = malloc(lat_net_n_buffers(lat_trainer_net(p->t)) * sizeof(float) + 1);
+	if (p->b_first)
+		memcpy(p->b_first, lat_net_buffers(lat_trainer_net(p->t)),
+		       lat_net_n_buffers(lat_trainer_net(p->t)) * sizeof(float));
 	while (rc == 1)
 		if ((rc = lat_trainer_step(p->t, err)) == 1) {
 			free(p->g_last);
@@ -447,6 +451,7 @@ static void test_data_parallel(void)
 		for (int r = 0; r < size; r++) {
 			free(p[r].g_first);
 			free(p[r].g_last);
+			free(p[r].b_first);
 			lat_trainer_free(p[r].t);
 		}
 		pthread_barrier_destroy(&w.bar);
@@ -461,6 +466,69 @@ static void test_data_parallel(void)
 	}
 	free(one.g_first);
 	free(one.g_last);
+	free(one.b_first);
+	lat_trainer_free(one.t);
+	lat_experiment_clear(&e);
+}
+
+/* bn layers normalise with their slice's statistics, and the running statistics are the slices'
+ * combined: after the first step (the same weights everywhere) the running means equal the whole
+ * batch's to float rounding, and every process holds the same ones throughout. */
+static void test_data_parallel_bn(void)
+{
+	lat_experiment e;
+	lat_trainer_opts o;
+	dp_proc one = {0}, p[2] = {{0}};
+	dp_world w = {.size = 2};
+	pthread_t th[2];
+	char err[LAT_ERRLEN] = "", path[512];
+	int status;
+	size_t nb, c;
+
+	write_text("bn.cfg", "data = { train_images = \"train-images\"; train_labels = \"train-labels\";\n"
+			     "         test_images = \"test-images\"; test_labels = \"test-labels\"; };\n"
+			     "network = { layers = ( { type = \"conv\"; channels = 4; kernel = 3; }, { type = \"bn\"; },\n"
+			     "  { type = \"relu\"; }, { type = \"linear\"; outputs = 10; } ); };\n"
+			     "train = { batch = 8; lr = 0.01; threads = 1; epochs = 1; };\n");
+	lat_experiment_init(&e);
+	CU_ASSERT_EQUAL_FATAL(lat_experiment_load(&e, tmp_path(path, "bn.cfg"), err), LAT_OK);
+	CU_ASSERT_EQUAL_FATAL(lat_experiment_finalize(&e, err), LAT_OK);
+	lat_experiment_trainer_opts(&e, &o);
+	one.t = lat_trainer_alloc(&o, &status, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(one.t);
+	dp_run(&one);
+	nb = lat_net_n_buffers(lat_trainer_net(one.t));
+	c = nb / 2; /* one bn layer: c running means, then c running variances */
+	CU_ASSERT_EQUAL_FATAL(c, 4);
+	pthread_barrier_init(&w.bar, NULL, 2);
+	for (int r = 0; r < 2; r++) {
+		p[r].w = &w;
+		p[r].comm = (lat_trainer_comm){r, 2, dp_sum_float, dp_sum_double, &p[r]};
+		o.comm = &p[r].comm;
+		p[r].t = lat_trainer_alloc(&o, &status, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
+	}
+	for (int r = 0; r < 2; r++)
+		pthread_create(&th[r], NULL, dp_run, &p[r]);
+	for (int r = 0; r < 2; r++)
+		pthread_join(th[r], NULL);
+	for (int r = 0; r < 2; r++) {
+		CU_ASSERT_EQUAL(p[r].rc_steps, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].b_first);
+		CU_ASSERT(rel_diff(p[r].b_first, one.b_first, c) < 1e-5);
+		CU_ASSERT_EQUAL(memcmp(p[r].b_first, p[0].b_first, nb * sizeof(float)), 0);
+		CU_ASSERT_EQUAL(lat_trainer_checksum(p[r].t), lat_trainer_checksum(p[0].t));
+	}
+	for (int r = 0; r < 2; r++) {
+		free(p[r].g_first);
+		free(p[r].g_last);
+		free(p[r].b_first);
+		lat_trainer_free(p[r].t);
+	}
+	pthread_barrier_destroy(&w.bar);
+	free(one.g_first);
+	free(one.g_last);
+	free(one.b_first);
 	lat_trainer_free(one.t);
 	lat_experiment_clear(&e);
 }
@@ -596,6 +664,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"checkpoint round trip and exact resume", test_checkpoint_and_resume},
 			      {"CIFAR-10 ResNet-20 experiment on generated images", test_cifar_resnet20},
 			      {"data parallel over 2 and 3 processes = whole batches", test_data_parallel},
+			      {"data parallel: bn running statistics combined", test_data_parallel_bn},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};
