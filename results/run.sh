@@ -99,14 +99,17 @@ report() {
 	echo "$rows" | while IFS='|' read -r slug name paper sets; do
 		for seed in $seeds; do
 			f=$ROOT/$part/runs/$slug-seed$seed
-			[ -s "$f.run" ] && echo "$name|$paper|$(cat "$f.run")" >> "$out/table.tsv.tmp"
+			# (if, not &&: an unfinished last run must not end the loop with a failure under set -e)
+			if [ -s "$f.run" ]; then echo "$name|$paper|$(cat "$f.run")" >> "$out/table.tsv.tmp"; fi
 		done
 	done
 	# per row: epoch, mean test accuracy, mean snr_channel of lc layers 1 and 2, over its finished seeds
 	echo "$rows" | while IFS='|' read -r slug name paper sets; do
 		for seed in $seeds; do
 			f=$ROOT/$part/runs/$slug-seed$seed
-			[ -s "$f.run" ] && sed -n 's/.*"epoch": \([0-9]*\),.*"test_acc": \([-0-9.e+]*\),.*"snr_channel": \[\([^]]*\)\].*/\1 \2 \3/p' "$f/epochs.jsonl" | tr -d ','
+			if [ -s "$f.run" ]; then
+				sed -n 's/.*"epoch": \([0-9]*\),.*"test_acc": \([-0-9.e+]*\),.*"snr_channel": \[\([^]]*\)\].*/\1 \2 \3/p' "$f/epochs.jsonl" | tr -d ','
+			fi
 		done | awk -v name="$name" '{ a[$1] += $2; s1[$1] += ($3 == "" ? 0 : $3); s2[$1] += ($4 == "" ? 0 : $4); n[$1]++ }
 			END { printf "\"%s\" acc snr1 snr2\n", name; for (e = 1; e in n; e++) printf "%d\t%.4f\t%.4f\t%.4f\n", e, a[e] / n[e], s1[e] / n[e], s2[e] / n[e]; printf "\n\n" }'
 	done >> "$out/curves.tsv.tmp"
