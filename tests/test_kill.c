@@ -599,7 +599,7 @@ static void check_train_dir(const char *dir, lat_trainer *t, size_t *ckpt_epoch)
 static const char *const timing_keys[] = {"seconds", "images_per_s", "share_seconds", NULL};
 
 /* SIGKILL at pseudo-random moments (seeded), KILL_ROUNDS times, each followed by the file check and a
- * restart (--resume when a checkpoint exists); the last restart runs to the end. The final checkpoint
+ * restart (--resume once the folder exists); the last restart runs to the end. The final checkpoint
  * and log equal those of an uninterrupted run bit for bit (the log up to its timing fields). */
 static void test_sigkill_train(void)
 {
@@ -625,7 +625,9 @@ static void test_sigkill_train(void)
 		pid_t pid;
 		snprintf(p, sizeof p, "%s/checkpoint.bin", dir);
 		resumed += access(p, F_OK) == 0;
-		pid = spawn(access(p, F_OK) == 0 ? resume : fresh);
+		/* once the folder exists, --resume: from the checkpoint, or, when a kill came before the first
+		 * one, from the start (a fresh run would refuse the folder with the killed run's files) */
+		pid = spawn(access(dir, F_OK) == 0 ? resume : fresh);
 		/* Every other round first waits for a checkpoint (polling, no time bound: the child either
 		 * writes one or exits), so that resumes happen however slow the machine is. */
 		if (round % 2 == 1)
@@ -641,7 +643,7 @@ static void test_sigkill_train(void)
 	CU_ASSERT(kills >= 20);
 	CU_ASSERT(resumed > 0);
 	snprintf(p, sizeof p, "%s/checkpoint.bin", dir);
-	rc = run_argv(access(p, F_OK) == 0 ? resume : fresh);
+	rc = run_argv(access(dir, F_OK) == 0 ? resume : fresh);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
 	check_train_dir(dir, t, &ckpt_epoch);
 	CU_ASSERT_EQUAL(ckpt_epoch, 60);

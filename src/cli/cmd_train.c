@@ -1,6 +1,7 @@
 /* cmd_train.c: `lateral train`: LC / conv networks with weight-sharing phases. */
 #include <config.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +45,10 @@ static const char train_summary[] =
     "epochs and at the end) and DIR/training.png, each atomically (temporary file, fsync, rename).\n"
     "SIGINT or SIGTERM finishes the current batch (and its sharing phase), saves the state to\n"
     "DIR/checkpoint.bin and exits with status 130 or 143; --resume continues from DIR/checkpoint.bin\n"
-    "(also from the middle of an epoch) to the same weights as an uninterrupted run. A non-finite\n"
-    "loss, gradient or weight, or a failed sharing phase, stops the run with status 1 and leaves\n"
-    "the last checkpoint as it was. A progress bar goes to stderr when it is a terminal.\n"
+    "(also from the middle of an epoch) to the same weights as an uninterrupted run, or starts from\n"
+    "the beginning when DIR holds no checkpoint yet. A non-finite loss, gradient or weight, or a\n"
+    "failed sharing phase, stops the run with status 1 and leaves the last checkpoint as it was.\n"
+    "A progress bar goes to stderr when it is a terminal.\n"
     "Under mpirun -np P the ranks train one network data-parallel: each runs its slice of every\n"
     "batch (train.batch is the global batch), the gradients are summed with one allreduce per step,\n"
     "rank 0 alone prints and writes, and the checkpoint resumes with any number of ranks.";
@@ -223,8 +225,16 @@ int cmd_train(int argc, char **argv)
 	if (rc)
 		goto out;
 	cli_path(ckpt, sizeof ckpt, o.outdir, "checkpoint.bin");
+	/* --resume in a folder whose run was stopped before its first checkpoint: there is nothing to
+	 * continue, so the run starts from the beginning (its log is rewritten) */
+	if (args.resume && access(ckpt, F_OK) != 0 && errno == ENOENT) {
+		if (root && !o.quiet)
+			fprintf(stderr, "lateral train: %s holds no checkpoint yet: training from the first epoch\n",
+				o.outdir);
+		args.resume = 0;
+	}
 	/* a resumed run keeps the input normalisation of its checkpoint (whatever the data keys say now) */
-	if (args.resume && access(ckpt, F_OK) == 0) {
+	if (args.resume) {
 		char *text = NULL;
 		size_t n_epochs;
 		if (lat_trainer_describe(ckpt, &text, &norm, &e.n_norm, &n_epochs, err))
