@@ -7,7 +7,7 @@
 # `mpirun -np 2 lateral train` (data parallel, with sharing phases) against the serial run: the same
 # losses to float rounding every epoch, the same files; its checkpoint resumes in one process to the
 # losses of the uninterrupted 2-rank run; ranks with different experiments are refused; an error is said
-# once.
+# once, and a failure on one rank stops both with that rank's message.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -145,6 +145,11 @@ grep -q "the ranks resolved different experiments" "$tmp/dp4.log" || { cat "$tmp
 st=$?
 [ "$st" -eq 2 ] || { cat "$tmp/dp5.log"; bad "a bad train.batch under 2 ranks exits with $st, not 2"; }
 [ "$(grep -c 'train.batch' "$tmp/dp5.log")" -eq 1 ] || { cat "$tmp/dp5.log"; bad "the error is not said once"; }
+# a failure on one rank only (its memory limit) stops both, named once by that rank, nothing left behind
+"$MPIRUN" -np 1 "$lat" train -q --no-plot -o "$tmp/dp6" "$tmp/exp.cfg" : -np 1 "$lat" train -q --no-plot \
+	-o "$tmp/dp6" "$tmp/exp.cfg" --max-memory 1K > "$tmp/dp6.log" 2>&1 && bad "a rank's failure did not stop the run"
+[ "$(grep -c 'max-memory limit.*(rank 1 of 2)' "$tmp/dp6.log")" -eq 1 ] || { cat "$tmp/dp6.log"; bad "rank 1's failure is not named once"; }
+[ ! -e "$tmp/dp6" ] || bad "a training stopped by rank 1 left $tmp/dp6"
 
 [ "$fail" -eq 0 ] && echo "test_mpi: all checks passed"
 exit "$fail"
