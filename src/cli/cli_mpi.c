@@ -224,43 +224,37 @@ int cli_mpi_receive(int wait, double *v, size_t n, int *tag)
 	return 0;
 }
 
-#ifdef HAVE_MPI
-/* v[0..n-1] summed over the ranks in place, in pieces of at most INT_MAX values. */
-static int allreduce_sum(void *v, size_t n, MPI_Datatype type, size_t bytes)
+/* v[0..n-1] (doubles when dbl, else floats) summed over the ranks in place, in pieces of at most INT_MAX
+ * values; CLI_OK at once in one process. */
+static int allreduce_sum(void *v, size_t n, int dbl)
 {
-	for (size_t done = 0; done < n;) {
+#ifdef HAVE_MPI
+	size_t bytes = dbl ? sizeof(double) : sizeof(float);
+	for (size_t done = 0; mpi_on && size > 1 && done < n;) {
 		size_t m = n - done < INT_MAX ? n - done : INT_MAX;
-		if (MPI_Allreduce(MPI_IN_PLACE, (char *)v + done * bytes, (int)m, type, MPI_SUM, MPI_COMM_WORLD) !=
-		    MPI_SUCCESS)
+		if (MPI_Allreduce(MPI_IN_PLACE, (char *)v + done * bytes, (int)m, dbl ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM,
+				  MPI_COMM_WORLD) != MPI_SUCCESS)
 			return CLI_FAIL;
 		done += m;
 	}
+#else
+	(void)v;
+	(void)n;
+	(void)dbl;
+#endif
 	return CLI_OK;
 }
-#endif
 
 int cli_mpi_sum_float(void *ctx, float *v, size_t n)
 {
 	(void)ctx;
-#ifdef HAVE_MPI
-	if (mpi_on && size > 1)
-		return allreduce_sum(v, n, MPI_FLOAT, sizeof *v);
-#endif
-	(void)v;
-	(void)n;
-	return CLI_OK;
+	return allreduce_sum(v, n, 0);
 }
 
 int cli_mpi_sum_double(void *ctx, double *v, size_t n)
 {
 	(void)ctx;
-#ifdef HAVE_MPI
-	if (mpi_on && size > 1)
-		return allreduce_sum(v, n, MPI_DOUBLE, sizeof *v);
-#endif
-	(void)v;
-	(void)n;
-	return CLI_OK;
+	return allreduce_sum(v, n, 1);
 }
 
 int cli_mpi_max(int v)
