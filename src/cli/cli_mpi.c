@@ -16,9 +16,10 @@
 
 #include "cli.h"
 
-static int mpi_on, rank, size = 1, local_size = 1;
+static int rank, size = 1, local_size = 1;
 
 #ifdef HAVE_MPI
+static int mpi_on; /* MPI_Init ran (under a launcher) */
 static MPI_Win counter_win = MPI_WIN_NULL;
 static long *counter_mem;
 #endif
