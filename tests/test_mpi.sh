@@ -6,7 +6,7 @@
 # anything is written, and every other command but train must refuse to run as several copies.
 # `mpirun -np 2 lateral train` (data parallel, with sharing phases) against the serial run: the same
 # losses to float rounding every epoch, the same files; its checkpoint resumes in one process to the
-# losses of the uninterrupted 2-rank run; ranks with different experiments are refused; an error is said
+# losses of the uninterrupted 2-rank run, and a serial checkpoint on 2 ranks to the serial run's; ranks with different experiments are refused; an error is said
 # once, a failure on one rank stops both with that rank's message, and SIGTERM to one rank stops both
 # at the same batch with a checkpoint that one process resumes to where the uninterrupted run ends.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
@@ -136,6 +136,10 @@ grep -q '"mpi_ranks": 2' "$tmp/dp2/provenance.jsonl" || bad "provenance does not
 "$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dp3" "$tmp/exp.cfg" --set train.epochs=1 > /dev/null 2>&1 || bad "2-rank 1-epoch training failed"
 "$lat" train -q --no-plot --resume -o "$tmp/dp3" "$tmp/exp.cfg" > /dev/null 2>&1 || bad "resuming a 2-rank checkpoint in one process failed"
 close "$tmp/dp2/epochs.jsonl" "$tmp/dp3/epochs.jsonl" "2 ranks vs 2 ranks then 1" || bad "the resumed run differs from the uninterrupted one beyond rounding"
+# and one written by one process resumes on 2 ranks to the serial run's losses
+"$lat" train -q --no-plot -o "$tmp/dp9" "$tmp/exp.cfg" --set train.epochs=1 > /dev/null 2>&1 || bad "1-epoch serial training failed"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot --resume -o "$tmp/dp9" "$tmp/exp.cfg" > /dev/null 2>&1 || bad "resuming a serial checkpoint on 2 ranks failed"
+close "$tmp/dp1/epochs.jsonl" "$tmp/dp9/epochs.jsonl" "1 rank vs 1 rank then 2" || bad "the run resumed on 2 ranks differs from the serial one beyond rounding"
 # ranks with different experiments are refused before anything is written
 "$MPIRUN" -np 1 "$lat" train -q --no-plot -o "$tmp/dp4" "$tmp/exp.cfg" : -np 1 "$lat" train -q --no-plot \
 	-o "$tmp/dp4" "$tmp/exp.cfg" --set train.lr=0.01 > "$tmp/dp4.log" 2>&1 && bad "ranks with different experiments were not refused"
