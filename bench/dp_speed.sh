@@ -5,13 +5,17 @@
 # images/s over the epochs, the speed-up over 1 rank, the share of the epoch spent in the gradient sums
 # (sum_seconds, waiting for the slower rank included), and the test accuracy after the last epoch.
 # Usage: bench/dp_speed.sh [EPOCHS (2)] [RANK COUNTS ("2")]; SETS="sec.key=v ..." adds settings to every
-# run (e.g. SETS="data.limit_train=2560" for a quick look). Needs mpirun (Open MPI); as root it sets
+# run (e.g. SETS="data.limit_train=2560" for a quick look), NETS="conv lc" the networks, MPIFLAGS more
+# mpirun options (e.g. Open MPI's "--mca coll_tuned_use_dynamic_rules 1 --mca
+# coll_tuned_allreduce_algorithm 4", the ring allreduce). Needs mpirun (Open MPI); as root it sets
 # Open MPI's two root variables for its own runs.
 set -eu
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-2}
 RANKS=${2:-2}
 SETS=${SETS:-}
+NETS=${NETS:-"conv lc"}
+MPIFLAGS=${MPIFLAGS:-}
 sets=""
 for kv in $SETS; do sets="$sets --set $kv"; done
 OUT=$(mktemp -d)
@@ -25,13 +29,14 @@ mean() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | awk '{ s += $1; n++ }
 last() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | tail -n 1; }
 printf '# %s epochs of Fashion-MNIST (all 60000 training images unless SETS limits them: %s), global batch 128,\n# 1 thread per rank, %s cores\n' \
 	"$EPOCHS" "${SETS:-none}" "$(nproc)"
+[ -z "$MPIFLAGS" ] || printf '# mpirun %s\n' "$MPIFLAGS"
 printf '%-5s %5s %10s %8s %11s %9s\n' net ranks images/s speedup sum_share test_acc
-for net in conv lc; do
+for net in $NETS; do
 	base=""
 	for p in 1 $RANKS; do
 		log=$OUT/$net-$p/epochs.jsonl
 		launch=""
-		[ "$p" -gt 1 ] && launch="mpirun -np $p"
+		[ "$p" -gt 1 ] && launch="mpirun -np $p $MPIFLAGS"
 		# shellcheck disable=SC2086
 		$launch ./lateral train -q --no-plot -o "$OUT/$net-$p" "examples/fashion_$net.cfg" \
 			--set train.epochs="$EPOCHS" --set train.threads=1 $sets > /dev/null
