@@ -376,6 +376,16 @@ static void test_err_sys(void)
 	CU_ASSERT_STRING_EQUAL(err, "f: cannot sync: Input/output error");
 }
 
+/* FNV-1a against the published test vectors (the empty string is the offset basis), and continuing a
+ * hash over a second piece equals hashing the whole. */
+static void test_hash(void)
+{
+	CU_ASSERT_EQUAL(lat_hash(LAT_HASH_START, "", 0), 0xcbf29ce484222325ULL);
+	CU_ASSERT_EQUAL(lat_hash(LAT_HASH_START, "a", 1), 0xaf63dc4c8601ec8cULL);
+	CU_ASSERT_EQUAL(lat_hash(LAT_HASH_START, "foobar", 6), 0x85944171f73967e8ULL);
+	CU_ASSERT_EQUAL(lat_hash(lat_hash(LAT_HASH_START, "foo", 3), "bar", 3), 0x85944171f73967e8ULL);
+}
+
 static CU_TestInfo io_tests[] = {
     {"tsv write then read is bit-exact", test_round_trip},
     {"comments and blank lines are skipped", test_comments_and_blanks},
@@ -386,6 +396,7 @@ static CU_TestInfo io_tests[] = {
     {"endless devices are refused", test_endless_device},
     {"lat_file_open: regular files only, FIFO refused at once", test_file_open},
     {"lat_err_sys: the system's reason", test_err_sys},
+    {"lat_hash: FNV-1a test vectors", test_hash},
     CU_TEST_INFO_NULL,
 };
 

@@ -59,6 +59,11 @@ size_t lat_mem_limit(size_t max_memory, const char **what);
  * when one cannot be read (a directory) or hangs on a FIFO, so the loaders refuse includes. */
 size_t lat_text_include_line(const char *text);
 
+/* 64-bit FNV-1a over n bytes at p, continuing hash h (start with LAT_HASH_START). Not cryptographic:
+ * for telling apart states and files that should be equal. */
+#define LAT_HASH_START 14695981039346656037ULL
+unsigned long long lat_hash(unsigned long long h, const void *p, size_t n);
+
 /* Creates directory path (and missing parents) if it does not exist. */
 int lat_mkdir_p(const char *path, char *err);
 

@@ -245,11 +245,7 @@ char *cli_model_text(const lat_model *m, size_t *len)
 
 unsigned long long cli_hash_more(unsigned long long h, const char *p, size_t len)
 {
-	for (size_t k = 0; k < len; k++) {
-		h ^= (unsigned char)p[k];
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return lat_hash(h, p, len);
 }
 
 unsigned long long cli_hash(const char *p, size_t len)

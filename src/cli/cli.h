@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "lateral/io.h"
 #include "lateral/model.h"
 #include "lateral/sim.h"
 #include "lateral/study.h"
@@ -66,7 +67,7 @@ char *cli_model_text(const lat_model *m, size_t *len);
 
 /* 64-bit FNV-1a hash of len bytes; cli_hash_more continues hash h over len more bytes (cli_hash(p, n)
  * is cli_hash_more(CLI_HASH_START, p, n)). */
-#define CLI_HASH_START 14695981039346656037ULL
+#define CLI_HASH_START LAT_HASH_START
 unsigned long long cli_hash(const char *p, size_t len);
 unsigned long long cli_hash_more(unsigned long long h, const char *p, size_t len);
 

@@ -573,3 +573,11 @@ size_t lat_text_include_line(const char *text)
 		line++;
 	}
 }
+
+unsigned long long lat_hash(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}

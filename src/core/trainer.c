@@ -838,26 +838,17 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 	return bytes;
 }
 
-/* FNV-1a over n bytes, continuing h. */
-static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
-}
-
 unsigned long long lat_trainer_checksum(lat_trainer *t)
 {
 	size_t n_state;
 	const float *state = lat_optim_state(t->opt, &n_state);
-	unsigned long long h = 14695981039346656037ull;
+	unsigned long long h = LAT_HASH_START;
 	uint64_t counters[3] = {t->global_batch, t->phases, *lat_optim_steps(t->opt)};
 
-	h = fnv(h, lat_net_params(t->net), lat_net_n_params(t->net) * sizeof(float));
-	h = fnv(h, lat_net_buffers(t->net), lat_net_n_buffers(t->net) * sizeof(float));
-	h = fnv(h, state, n_state * sizeof *state);
-	return fnv(h, counters, sizeof counters);
+	h = lat_hash(h, lat_net_params(t->net), lat_net_n_params(t->net) * sizeof(float));
+	h = lat_hash(h, lat_net_buffers(t->net), lat_net_n_buffers(t->net) * sizeof(float));
+	h = lat_hash(h, state, n_state * sizeof *state);
+	return lat_hash(h, counters, sizeof counters);
 }
 
 /* ---- checkpoints ---- */
