@@ -96,7 +96,7 @@ static void test_divergence_all_or_nothing(void)
 	o.momentum = 0.5;
 	p = lat_rule_alloc(3, 3, &o, w_init, err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT_EQUAL(lat_rule_update(p, x, act, w, err), LAT_EDIVERGE);
+	CU_ASSERT_EQUAL(lat_rule_update(p, x, act, w, NULL, err), LAT_EDIVERGE);
 	for (int k = 0; k < 9; k++)
 		CU_ASSERT_EQUAL(w[k], w_init[k]);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "w[2][2]"));
@@ -104,9 +104,63 @@ static void test_divergence_all_or_nothing(void)
 	/* a finite update afterwards works: w[0][0] = 1 - eta (1 x 1 + 0) with plain's eta */
 	x[2] = 1;
 	act[2] = 1;
-	CU_ASSERT_EQUAL(lat_rule_update(p, x, act, w, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_rule_update(p, x, act, w, NULL, err), LAT_OK);
 	CU_ASSERT_DOUBLE_EQUAL(w[0], 1 - plain.eta, 1e-15);
 	lat_rule_free(p);
+}
+
+/* The bounded path (the cached max |w| proves the update finite, so it is not checked) against the
+ * checked path (momentum 1e-300: its term is below rounding here, so the weights must be the same
+ * bits), and the cache against a max measured by hand. A bound too large for the proof, or an input
+ * that is not finite, goes the checked way, which refuses a divergent update and restores w. */
+static void test_bounded_update(void)
+{
+	enum { N = 7, D = 13 };
+	double w_init[N * D], wa[N * D], wb[N * D], x[D], act[N], wmax = NAN, m;
+	lat_rule_opts checked = plain;
+	char err[LAT_ERRLEN];
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	lat_rule *pa = NULL, *pb = NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rng);
+	checked.momentum = 1e-300;
+	for (int k = 0; k < N * D; k++)
+		w_init[k] = 1 + gsl_ran_gaussian(rng, 1);
+	memcpy(wa, w_init, sizeof wa);
+	memcpy(wb, w_init, sizeof wb);
+	pa = lat_rule_alloc(N, D, &plain, w_init, err);
+	pb = lat_rule_alloc(N, D, &checked, w_init, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pa);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
+	for (int t = 0; t < 20; t++) {
+		for (int j = 0; j < D; j++)
+			x[j] = gsl_ran_gaussian(rng, 1);
+		for (int i = 0; i < N; i++)
+			act[i] = gsl_ran_gaussian(rng, 0.5);
+		CU_ASSERT_EQUAL(lat_rule_update(pa, x, act, wa, &wmax, err), LAT_OK);
+		CU_ASSERT_EQUAL(lat_rule_update(pb, x, act, wb, NULL, err), LAT_OK);
+		m = 0;
+		for (int k = 0; k < N * D; k++)
+			m = fabs(wa[k]) > m ? fabs(wa[k]) : m;
+		CU_ASSERT_EQUAL(wmax, m);
+	}
+	CU_ASSERT_EQUAL(memcmp(wa, wb, sizeof wa), 0);
+	/* an activity of 1e305 makes the bound exceed 1e300: checked, and it overflows at row 3 */
+	act[3] = 1e305;
+	x[5] = 1e10;
+	memcpy(wb, wa, sizeof wb);
+	CU_ASSERT_EQUAL(lat_rule_update(pa, x, act, wa, &wmax, err), LAT_EDIVERGE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "w[3][5]"));
+	CU_ASSERT_EQUAL(memcmp(wa, wb, sizeof wa), 0);
+	CU_ASSERT(isnan(wmax));
+	/* an infinite input is never taken for bounded */
+	act[3] = INFINITY;
+	CU_ASSERT_EQUAL(lat_rule_update(pa, x, act, wa, &wmax, err), LAT_EDIVERGE);
+	CU_ASSERT_EQUAL(memcmp(wa, wb, sizeof wa), 0);
+	CU_ASSERT_EQUAL(lat_rule_updates(pa), 20);
+	lat_rule_free(pa);
+	lat_rule_free(pb);
+	gsl_rng_free(rng);
 }
 
 static void test_bad_options(void)
@@ -279,6 +333,7 @@ static CU_TestInfo tests[] = {{"one update by hand", test_one_update},
 			      {"momentum and inverse_sqrt schedule", test_momentum_and_schedule},
 			      {"divergent update keeps weights", test_divergence_keeps_weights},
 			      {"divergent update: all rows or none", test_divergence_all_or_nothing},
+			      {"bounded update equals the checked one", test_bounded_update},
 			      {"bad options rejected", test_bad_options},
 			      {"closed form vs brute-force iteration", test_closed_form_vs_iteration},
 			      {"C = I formulas of docs/science.md section 4", test_identity_covariance_formulas},

@@ -60,9 +60,12 @@ void lat_rule_accumulate(lat_rule *p, const double *x, const double *act);
 int lat_rule_apply(lat_rule *p, double *w, char *err);
 
 /* One online update from a single presentation (x, act = r_i* - b), equivalent to accumulate + apply
- * but in one pass without the accumulator. LAT_EINVAL if presentations are pending in the accumulator,
+ * but in one pass without the accumulator. wmax (in and out, may be NULL) caches max_ij |w_ij| for the
+ * caller: on entry the value left by the previous call, or NaN when w has been changed since (or is
+ * new); on return the maximum after this update, or NaN. An update that it proves finite skips the
+ * check (same weights, bit for bit). LAT_EINVAL if presentations are pending in the accumulator,
  * LAT_EDIVERGE as for lat_rule_apply (w unchanged). */
-int lat_rule_update(lat_rule *p, const double *x, const double *act, double *w, char *err);
+int lat_rule_update(lat_rule *p, const double *x, const double *act, double *w, double *wmax, char *err);
 
 /* The learning rate the next update will use. */
 double lat_rule_eta(const lat_rule *p);

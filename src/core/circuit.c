@@ -13,6 +13,7 @@
 #include "lateral/circuit.h"
 #include "lateral/err.h"
 #include "lateral/rule.h"
+#include "simd.h"
 
 const char *const lat_nonlinearity_names[] = {"linear", "relu", NULL};
 
@@ -472,9 +473,17 @@ int lat_circuit_settle_bound(const lat_circuit *c, const double *z, const double
 	mean_star = c->bias + inh_star;
 	m0 = mean_of(y0, n) - mean_star;
 	v0 = y0[n] - inh_star;
-	for (i = 0; i < n; i++) {
-		double delta = fabs((y0[i] - (c->bias + z[i] - a * zbar)) - m0);
-		dmax = max_nan(dmax, delta);
+	/* dmax = max_i |delta_i|; a non-finite delta (summed as delta * 0) leaves no bound */
+	{
+		double m = 0, s = 0;
+		for (i = 0; i < n; i++) {
+			double delta = fabs((y0[i] - (c->bias + z[i] - a * zbar)) - m0);
+			m = delta > m ? delta : m;
+			s += delta * 0;
+		}
+		if (s != 0)
+			return LAT_EINVAL;
+		dmax = m;
 	}
 	/* Residual of neuron i: |delta_i(t) + f1(t)|, of r_inh: |f2(t)|, with f1 = m + alpha v and
 	 * f2 = m - v for the mean mode p = (m, v) = e^{At} p0 = e^{Tt/2} [C p0 + S B p0]. */
@@ -554,12 +563,9 @@ static int batch_rhs(const void *params, const double *y, double *dydt)
 /* max_k |tau_k dy_k/dt| of one circuit, read from an evaluated derivative */
 static double scaled_max(const lat_circuit *c, const double *dydt)
 {
-	size_t n = c->n, i;
-	double res = 0;
+	size_t n = c->n;
+	double res = c->tau * lat_max_abs_nan(dydt, n);
 
-	for (i = 0; i < n; i++)
-		res = max_nan(res, fabs(dydt[i]));
-	res *= c->tau;
 	res = max_nan(res, c->tau_inh * fabs(dydt[n]));
 	if (c->bias_dynamic)
 		res = max_nan(res, c->bias_tau * fabs(dydt[n + 1]));

@@ -20,7 +20,9 @@ struct lat_rule {
 	double *w_init; /* n x d */
 	double *acc;    /* n x d: sum of (r_i - b) x over the pending presentations */
 	double *vel;    /* n x d: momentum buffer */
-	double *next;   /* n x d: candidate weights, so a divergent update leaves w untouched */
+	double *next;   /* n x d: the weights before the update in progress, so a divergent one is undone */
+	double *vel_undo; /* n x d with momentum (else NULL): vel before the update in progress */
+	double w0_max;    /* max |w_init| */
 	size_t n_acc;   /* presentations accumulated */
 	size_t n_updates;
 };
@@ -53,9 +55,11 @@ lat_rule *lat_rule_alloc(size_t n, size_t d, const lat_rule_opts *opts,
 	p->acc = calloc(nd, sizeof *p->acc);
 	p->vel = calloc(nd, sizeof *p->vel);
 	p->next = malloc(bytes);
-	if (!p->w_init || !p->acc || !p->vel || !p->next)
+	p->vel_undo = opts->momentum > 0 ? malloc(bytes) : NULL;
+	if (!p->w_init || !p->acc || !p->vel || !p->next || (opts->momentum > 0 && !p->vel_undo))
 		goto nomem;
 	memcpy(p->w_init, w_init, nd * sizeof *p->w_init);
+	p->w0_max = lat_max_abs_nan(p->w_init, nd);
 	return p;
 nomem:
 	lat_err_set(err, LAT_ENOMEM, "plasticity: out of memory for %zu x %zu weights", n, d);
@@ -72,6 +76,7 @@ void lat_rule_free(lat_rule *p)
 	free(p->acc);
 	free(p->vel);
 	free(p->next);
+	free(p->vel_undo);
 	free(p);
 }
 
@@ -139,76 +144,112 @@ void lat_rule_rate_row(size_t d, double *restrict dw, const double *restrict w, 
 		dw[j] = -rate * (h_scale * h[j] + gamma * (w[j] - w0[j]));
 }
 
-/* The two passes of step() are also built for AVX2 (simd.h); the weights are bit-identical.
- * row_bad: nonzero when a candidate row (computed, not stored) holds a non-finite value. */
-LAT_CLONES static int row_bad(size_t d, const double *restrict w, const double *restrict w0,
-			      const double *restrict vel, const double *restrict h, double h_scale, double mu,
-			      double eta, double gamma)
+/* One pass over a row, built for AVX2 as well (simd.h; the weights are bit-identical): the candidate
+ * is stored over w, the old w (and with momentum the old vel) into the undo rows, and the return value
+ * is nonzero when the stored row holds a non-finite value (the sum of c - c, 0 for every finite c).
+ * mu is >= 0 (lat_rule_alloc checks it); with mu = 0 vel is neither read nor written, so stays 0. */
+LAT_CLONES static int row_commit(size_t d, double *restrict w, const double *restrict w0, double *restrict vel,
+				 const double *restrict h, double h_scale, double mu, double eta, double gamma,
+				 double *restrict w_undo, double *restrict vel_undo)
 {
 	double s = 0;
 
-	/* without momentum vel stays 0 and mu vel is +0: the same candidate without reading vel */
 	if (mu > 0) {
 		LAT_SIMD_SUM_S
 		for (size_t j = 0; j < d; j++) {
-			double c = candidate(w[j], mu * vel[j], w0[j], h[j], h_scale, eta, gamma);
+			double old = w[j], c = candidate(old, mu * vel[j], w0[j], h[j], h_scale, eta, gamma);
+			w_undo[j] = old;
+			vel_undo[j] = vel[j];
+			vel[j] = c - old;
+			w[j] = c;
 			s += c - c;
 		}
 	} else {
 		LAT_SIMD_SUM_S
 		for (size_t j = 0; j < d; j++) {
-			double c = candidate(w[j], 0.0, w0[j], h[j], h_scale, eta, gamma);
+			double old = w[j], c = candidate(old, 0.0, w0[j], h[j], h_scale, eta, gamma);
+			w_undo[j] = old;
+			w[j] = c;
 			s += c - c;
 		}
 	}
 	return !(s == 0);
 }
 
-/* The candidate row stored over w, and with momentum vel = candidate - w (as a separate pass did).
- * mu is >= 0 (lat_rule_alloc checks it); with mu = 0, vel is never written, so stays 0. */
-LAT_CLONES static void row_commit(size_t d, double *restrict w, const double *restrict w0, double *restrict vel,
-				  const double *restrict h, double h_scale, double mu, double eta, double gamma)
+/* The candidate row stored over w, unchecked (for updates proved finite beforehand, step_bounded);
+ * returns the largest |candidate| of the row. */
+LAT_CLONES static double row_commit_unchecked(size_t d, double *restrict w, const double *restrict w0,
+					     const double *restrict h, double h_scale, double eta, double gamma)
 {
-	if (mu > 0) {
-		LAT_SIMD
-		for (size_t j = 0; j < d; j++) {
-			double c = candidate(w[j], mu * vel[j], w0[j], h[j], h_scale, eta, gamma);
-			vel[j] = c - w[j];
-			w[j] = c;
-		}
-	} else {
-		LAT_SIMD
-		for (size_t j = 0; j < d; j++)
-			w[j] = candidate(w[j], 0.0, w0[j], h[j], h_scale, eta, gamma);
+	double m = 0;
+
+	LAT_SIMD_MAX_M
+	for (size_t j = 0; j < d; j++) {
+		double c = candidate(w[j], 0.0, w0[j], h[j], h_scale, eta, gamma), a = fabs(c);
+		w[j] = c;
+		m = a > m ? a : m;
 	}
+	return m;
 }
 
-/* Every row is checked first and only then committed in place, so w changes all or nothing (the
- * candidate is computed twice rather than stored and copied: cheaper for rows that stay in cache). */
-static int step(lat_rule *p, double *w, const double *x, const double *act, char *err)
+/* Below this bound on every |candidate| and on every intermediate of computing it, nothing overflows. */
+#define RULE_SAFE_BOUND 1e300
+
+/* An online update without momentum whose weights cannot become non-finite: with finite inputs, every
+ * intermediate of candidate() is at most (1 + 2^-53)^5 times
+ *   B = W + eta (A X + gamma (W + W0)),   W >= |w|, W0 = max |w0|, A = max |act|, X = max |x|,
+ * so B <= RULE_SAFE_BOUND proves the update finite and it is committed in one unchecked pass, which
+ * measures the new W. *wmax is W on entry (NaN: measured here first), the new W on return (NaN when
+ * the checked path must do the update: then 0 is returned and w is untouched). */
+static int step_bounded(lat_rule *p, double *w, const double *x, const double *act, double *wmax, double eta)
 {
-	size_t n = p->n, d = p->d, nd = n * d;
+	double gamma = p->opts.gamma, bound, m = 0, wm = *wmax;
+
+	*wmax = NAN;
+	if (p->opts.momentum > 0)
+		return 0;
+	if (isnan(wm))
+		wm = lat_max_abs_nan(w, p->n * p->d);
+	bound = wm + eta * (lat_max_abs_nan(act, p->n) * lat_max_abs_nan(x, p->d) + gamma * (wm + p->w0_max));
+	if (!(bound <= RULE_SAFE_BOUND))
+		return 0;
+	for (size_t i = 0; i < p->n; i++) {
+		double mi = row_commit_unchecked(p->d, w + i * p->d, p->w_init + i * p->d, x, act[i], eta, gamma);
+		m = mi > m ? mi : m;
+	}
+	*wmax = m;
+	return 1;
+}
+
+/* Commits row by row in place, keeping the old rows; when a row turns out non-finite, the rows done so
+ * far are restored, so w (and vel) change all or nothing. One pass over the weights instead of a
+ * check pass and a commit pass: the candidate is computed once. */
+static int step(lat_rule *p, double *w, const double *x, const double *act, double *wmax, char *err)
+{
+	size_t n = p->n, d = p->d, nd = n * d, i, k = 0;
 	double eta = lat_rule_eta(p), mu = p->opts.momentum, gamma = p->opts.gamma;
-	double inv = p->n_acc ? 1.0 / (double)p->n_acc : 0;
+	double inv = p->n_acc ? 1.0 / (double)p->n_acc : 0, unknown = NAN;
 	int bad = 0;
 
-	for (size_t i = 0; i < n && !bad; i++)
-		bad = row_bad(d, w + i * d, p->w_init + i * d, p->vel + i * d, x ? x : p->acc + i * d,
-			      x ? act[i] : inv, mu, eta, gamma);
+	if (!wmax)
+		wmax = &unknown;
+	if (x && step_bounded(p, w, x, act, wmax, eta))
+		goto done;
+	for (i = 0; i < n && !bad; i++)
+		bad = row_commit(d, w + i * d, p->w_init + i * d, p->vel + i * d, x ? x : p->acc + i * d,
+				 x ? act[i] : inv, mu, eta, gamma, p->next + i * d,
+				 p->vel_undo ? p->vel_undo + i * d : NULL);
 	if (bad) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			lat_rule_step_row(d, p->next + i * d, w + i * d, p->w_init + i * d, p->vel + i * d,
-					  x ? x : p->acc + i * d, x ? act[i] : inv, mu, eta, gamma);
-		while (k < nd && isfinite(p->next[k]))
+		while (k < i * d && isfinite(w[k]))
 			k++;
+		memcpy(w, p->next, i * d * sizeof *w);
+		if (mu > 0)
+			memcpy(p->vel, p->vel_undo, i * d * sizeof *p->vel);
 		return lat_err_set(err, LAT_EDIVERGE,
 				   "plasticity: weight w[%zu][%zu] became non-finite at update %zu (eta = %g too large?)",
 				   k / d, k % d, p->n_updates + 1, eta);
 	}
-	for (size_t i = 0; i < n; i++)
-		row_commit(d, w + i * d, p->w_init + i * d, p->vel + i * d, x ? x : p->acc + i * d,
-			   x ? act[i] : inv, mu, eta, gamma);
+done:
 	if (!x && p->n_acc) {
 		memset(p->acc, 0, nd * sizeof *p->acc);
 		p->n_acc = 0;
@@ -221,15 +262,15 @@ int lat_rule_apply(lat_rule *p, double *w, char *err)
 {
 	if (p->n_acc == 0)
 		return lat_err_set(err, LAT_EINVAL, "plasticity: update with no accumulated presentation");
-	return step(p, w, NULL, NULL, err);
+	return step(p, w, NULL, NULL, NULL, err);
 }
 
-int lat_rule_update(lat_rule *p, const double *x, const double *act, double *w, char *err)
+int lat_rule_update(lat_rule *p, const double *x, const double *act, double *w, double *wmax, char *err)
 {
 	if (p->n_acc)
 		return lat_err_set(err, LAT_EINVAL, "plasticity: online update with %zu accumulated presentations",
 				   p->n_acc);
-	return step(p, w, x, act, err);
+	return step(p, w, x, act, wmax, err);
 }
 
 size_t lat_rule_updates(const lat_rule *p)

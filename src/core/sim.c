@@ -48,6 +48,7 @@ struct lat_sim {
 
 	double *w, *w_init, *wbar_init, *wstar; /* N x d, N x d, d, N x d or NULL */
 	double *x, *z;                          /* current input (d) and drive (N) */
+	double wmax;                            /* max |w_ij| as the rule last left w (NaN: unknown) */
 	double *y;      /* ODE state: circuit (dim_c), then W (N x d) with continuous timing */
 	double *y_prev; /* y before the current presentation, restored when it fails */
 	double *acc_prev; /* N x d: the rule's accumulator before a batch update, restored when it fails */
@@ -258,6 +259,7 @@ lat_sim *lat_sim_alloc(const lat_sim_opts *m, FILE *solver_log, char *err)
 	s->dim = dim;
 
 	s->w = malloc(n * d * sizeof *s->w);
+	s->wmax = NAN;
 	s->w_init = malloc(n * d * sizeof *s->w_init);
 	s->wbar_init = malloc(d * sizeof *s->wbar_init);
 	s->x = calloc(d, sizeof *s->x);
@@ -464,7 +466,7 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 			lat_rule_accumulate(s->rule, s->x, s->act);
 			rc = (p + 1) % s->m == 0 ? lat_rule_apply(s->rule, s->w, msg) : LAT_OK;
 		} else {
-			rc = lat_rule_update(s->rule, s->x, s->act, s->w, msg);
+			rc = lat_rule_update(s->rule, s->x, s->act, s->w, &s->wmax, msg);
 		}
 		if (rc)
 			goto fail;
@@ -485,8 +487,10 @@ int lat_sim_present(lat_sim *s, lat_sim_step *step, lat_trace *trace, char *err)
 		/* The analytic steady state is the one for the drive the circuit settled under. */
 		if (!s->continuous && lat_circuit_steady(&s->circuit, s->z, s->ystar, NULL) == LAT_OK) {
 			double e = 0;
-			for (size_t k = 0; k < s->dim_c; k++)
-				e = fmax(e, fabs(s->y[k] - s->ystar[k]));
+			for (size_t k = 0; k < s->dim_c; k++) {
+				double ek = fabs(s->y[k] - s->ystar[k]);
+				e = ek > e ? ek : e; /* as fmax: a NaN difference is skipped */
+			}
 			step->steady_error = e;
 		}
 	}
@@ -630,6 +634,7 @@ int lat_sim_load(lat_sim *s, FILE *fp, const char *path, char *err)
 		goto out;
 	lat_rule_state(s->rule, &vel, &acc, &n_acc, &n_updates);
 	lat_ckpt_get_f64(&secs[SIM_W], s->w);
+	s->wmax = NAN;
 	lat_ckpt_get_f64(&secs[SIM_Y], s->y);
 	lat_ckpt_get_f64(&secs[SIM_X], s->x);
 	lat_ckpt_get_f64(&secs[SIM_VEL], vel);
