@@ -4,7 +4,8 @@
  * of shape out. Trainable parameters and non-trainable buffers (batch-norm running statistics) are not
  * owned by the layer: the network allocates one flat float array for all parameters, one for their
  * gradients and one for all buffers, and binds views into them with lat_layer_bind. Workspaces are
- * allocated once by the constructor for at most max_batch samples.
+ * allocated once by the constructor for at most max_batch samples; the part that lives only within one
+ * call can be traded for a buffer shared by several layers (lat_layer_use_scratch).
  *
  * Weight layouts (row-major):
  *   locally connected (lc):  W[c_out][y][x][c_in][u][v], then bias[c_out][y][x]   (one kernel per output position)
@@ -73,6 +74,12 @@ typedef struct {
 	 * have reached (bn: running variances >= 0), else 0 with *bad the index of the first one that is
 	 * not. NULL means every finite value is. */
 	int (*check_buffers)(const lat_layer *l, const float *buf, size_t *bad);
+	/* Floats of workspace whose content lives only within one forward or backward call, so layers
+	 * that run one after another can share it (lat_layer_use_scratch). NULL means none. */
+	size_t (*scratch_floats)(const lat_layer *l);
+	/* Makes the layer (and its sub-layers) work in scratch, at least scratch_floats() floats, instead
+	 * of the workspace it allocated itself, which it frees. NULL when scratch_floats is NULL. */
+	void (*use_scratch)(lat_layer *l, float *scratch);
 } lat_layer_type;
 
 struct lat_layer {
@@ -124,6 +131,14 @@ void lat_layer_free(lat_layer *l);
 
 /* Binds views (calls type->bind or sets the pointers). */
 void lat_layer_bind(lat_layer *l, float *w, float *g, float *buf);
+
+/* Floats of per-call workspace the layer could take from a shared buffer (0: none). */
+size_t lat_layer_scratch_floats(const lat_layer *l);
+
+/* Makes l work in scratch (at least lat_layer_scratch_floats(l) floats, borrowed: the caller frees it
+ * after the layer, and no two layers that use it may run at the same time) and frees the layer's own
+ * per-call workspace. A no-op for a layer without one. */
+void lat_layer_use_scratch(lat_layer *l, float *scratch);
 
 /* Geometry of an lc or conv layer. */
 typedef struct {

@@ -81,6 +81,17 @@ void lat_layer_bind(lat_layer *l, float *w, float *g, float *buf)
 	l->buf = buf;
 }
 
+size_t lat_layer_scratch_floats(const lat_layer *l)
+{
+	return l->type->scratch_floats ? l->type->scratch_floats(l) : 0;
+}
+
+void lat_layer_use_scratch(lat_layer *l, float *scratch)
+{
+	if (l->type->use_scratch)
+		l->type->use_scratch(l, scratch);
+}
+
 int lat_layer_shape_check(const char *name, lat_shape in, size_t max_batch, char *err)
 {
 	size_t n;

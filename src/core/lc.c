@@ -41,8 +41,11 @@ typedef struct {
 	size_t ws_size;	 /* floats of workspace per thread */
 	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv col and dcol */
 	size_t hp, wp;	 /* lc: padded input height and width */
+	size_t n_xt;	 /* lc: c_in hp wp max_batch */
 	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hp x wp x max_batch */
 	float *yt;	 /* lc: outputs or their gradients, c_out x n_loc x max_batch */
+	float *own;	 /* lc: xt, dxt, yt in one block of the layer's own, or NULL when they are in a
+			    shared scratch (each call fills what it reads: nothing is kept between calls) */
 	float *part;	 /* conv: one (n_w + n_b) partial gradient per CONV_CHUNK samples */
 } lc_priv;
 
@@ -120,12 +123,25 @@ static void row_sums_add(const float *x, size_t rows, size_t len, size_t ld, flo
 	}
 }
 
-/* xt[c][y + pad][x + pad][b] = in[b][c][y][x]; the padding of xt is never written, so stays zero.
- * Called inside a parallel region. */
+/* xt[c][y + pad][x + pad][b] = in[b][c][y][x], and xt's padding zeroed (a shared scratch holds another
+ * layer's values there). Called inside a parallel region. */
 static void lc_to_xt(const lc_priv *p, const float *in, size_t batch, size_t mb, float *xt)
 {
 	const lat_lc_geom *g = &p->g;
-	size_t n_in = g->c_in * g->h_in * g->w_in;
+	size_t n_in = g->c_in * g->h_in * g->w_in, pad = g->pad, row = p->wp * mb;
+
+	if (pad > 0) {
+#pragma omp for schedule(static)
+		for (size_t c = 0; c < g->c_in; c++) {
+			float *xc = xt + c * p->hp * row;
+			memset(xc, 0, pad * row * sizeof *xc);
+			memset(xc + (pad + g->h_in) * row, 0, (p->hp - pad - g->h_in) * row * sizeof *xc);
+			for (size_t y = pad; y < pad + g->h_in; y++) {
+				memset(xc + y * row, 0, pad * mb * sizeof *xc);
+				memset(xc + y * row + (pad + g->w_in) * mb, 0, (p->wp - pad - g->w_in) * mb * sizeof *xc);
+			}
+		}
+	}
 
 #pragma omp for schedule(static)
 	for (size_t cy = 0; cy < g->c_in * g->h_in; cy++) {
@@ -466,13 +482,36 @@ static void lc_free(lat_layer *l)
 
 	if (p) {
 		free(p->ws);
-		free(p->xt);
-		free(p->dxt);
-		free(p->yt);
+		free(p->own);
 		free(p->part);
 	}
 	free(p);
 	l->priv = NULL;
+}
+
+static size_t lc_scratch_floats(const lat_layer *l)
+{
+	const lc_priv *p = l->priv;
+
+	return 2 * p->n_xt + p->g.c_out * p->n_loc * l->max_batch;
+}
+
+/* xt, dxt and yt in one block: base (lc_scratch_floats floats, sizes checked when the layer was made) */
+static void lc_place(lc_priv *p, float *base)
+{
+	p->xt = base;
+	p->dxt = base + p->n_xt;
+	p->yt = base + 2 * p->n_xt;
+}
+
+/* xt, dxt and yt move into scratch; the own block goes. */
+static void lc_use_scratch(lat_layer *l, float *scratch)
+{
+	lc_priv *p = l->priv;
+
+	free(p->own);
+	p->own = NULL;
+	lc_place(p, scratch);
 }
 
 static const lat_layer_type lc_type = {
@@ -482,6 +521,8 @@ static const lat_layer_type lc_type = {
     .init = lc_init,
     .bind = NULL,
     .free = lc_free,
+    .scratch_floats = lc_scratch_floats,
+    .use_scratch = lc_use_scratch,
 };
 
 static const lat_layer_type conv_type = {
@@ -600,11 +641,10 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 		/* per thread: lc patch and dpatch (n_k x max_batch), conv col and dcol (n_k x n_loc) */
 		p->ws = lat_floats_alloc(z.n_ws);
 		p->part = shared ? lat_floats_alloc(z.n_part) : NULL;
-		p->xt = shared ? NULL : lat_floats_alloc(z.n_xt);
-		p->dxt = shared ? NULL : lat_floats_alloc(z.n_xt);
-		p->yt = shared ? NULL : lat_floats_alloc(z.n_yt);
+		/* xt, dxt, yt: n_xt + n_xt + n_yt = n_work - n_ws, a sum sizes() has checked */
+		p->own = shared ? NULL : lat_floats_alloc(z.n_work - z.n_ws);
 	}
-	if (!p || !p->ws || (shared && !p->part) || (!shared && (!p->xt || !p->dxt || !p->yt))) {
+	if (!p || !p->ws || (shared && !p->part) || (!shared && !p->own)) {
 		lat_err_set(err, LAT_ENOMEM, "%s layer: out of memory", name);
 		goto out;
 	}
@@ -618,6 +658,9 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p->ws_size = z.ws_size;
 	p->hp = in.h + k - 1;
 	p->wp = in.w + k - 1;
+	p->n_xt = z.n_xt;
+	if (!shared)
+		lc_place(p, p->own);
 	res = l;
 	l = NULL;
 out:

@@ -12,6 +12,7 @@
 #include "lateral/err.h"
 #include "lateral/io.h"
 #include "lateral/net.h"
+#include "layer_impl.h"
 #include "size.h"
 
 /* Floats a parameter costs while training: itself, its gradient and up to two optimiser moments. */
@@ -25,6 +26,7 @@ struct lat_net {
 	float *params, *grads, *buffers;
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
 	float *dbuf[2];    /* ping-pong gradient buffers, each as large as the largest activation */
+	float *scratch;    /* the layers' per-call workspaces, shared (they run one at a time), or NULL */
 	const float *input; /* the last forward's input (borrowed) */
 };
 
@@ -136,6 +138,28 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 	    b->what, lat_size_text(limit, sizeof limit, (double)b->limit));
 }
 
+/* One scratch for every layer's per-call workspace, as large as the largest: the lc layers'
+ * transposed inputs and outputs then take the memory of the largest layer's instead of the sum (the
+ * layers' own workspaces were allocated untouched, so they never counted towards the resident set).
+ * LAT_ENOMEM when it cannot be allocated. */
+static int share_scratch(lat_net *n)
+{
+	size_t most = 0;
+
+	for (size_t i = 0; i < n->n_layers; i++) {
+		size_t f = lat_layer_scratch_floats(n->layers[i]);
+		most = f > most ? f : most;
+	}
+	if (most == 0)
+		return LAT_OK;
+	n->scratch = lat_floats_alloc(most);
+	if (!n->scratch)
+		return LAT_ENOMEM;
+	for (size_t i = 0; i < n->n_layers; i++)
+		lat_layer_use_scratch(n->layers[i], n->scratch);
+	return LAT_OK;
+}
+
 lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, size_t max_batch, char *err)
 {
 	budget b = {.planned = 0};
@@ -207,6 +231,8 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 		pos += l->n_params;
 		bpos += l->n_buffers;
 	}
+	if (share_scratch(n))
+		goto nomem;
 	return n;
 nomem:
 	lat_err_set(err, LAT_ENOMEM, "out of memory building the network (batch %zu)", max_batch);
@@ -231,6 +257,7 @@ void lat_net_free(lat_net *n)
 	free(n->buffers);
 	free(n->dbuf[0]);
 	free(n->dbuf[1]);
+	free(n->scratch);
 	free(n);
 }
 

@@ -184,6 +184,28 @@ static int resblock_check_buffers(const lat_layer *l, const float *buf, size_t *
 	return 1;
 }
 
+/* The sub-layers run one after another, so they share one scratch: the largest of theirs. */
+static size_t resblock_scratch_floats(const lat_layer *l)
+{
+	const resblock_priv *p = l->priv;
+	size_t most = 0;
+
+	for (int j = 0; j < N_SUB; j++) {
+		size_t f = p->sub[j] ? lat_layer_scratch_floats(p->sub[j]) : 0;
+		most = f > most ? f : most;
+	}
+	return most;
+}
+
+static void resblock_use_scratch(lat_layer *l, float *scratch)
+{
+	resblock_priv *p = l->priv;
+
+	for (int j = 0; j < N_SUB; j++)
+		if (p->sub[j])
+			lat_layer_use_scratch(p->sub[j], scratch);
+}
+
 static const lat_layer_type resblock_type = {
     .name = "resblock",
     .forward = resblock_forward,
@@ -192,6 +214,8 @@ static const lat_layer_type resblock_type = {
     .bind = resblock_bind,
     .free = resblock_free,
     .check_buffers = resblock_check_buffers,
+    .scratch_floats = resblock_scratch_floats,
+    .use_scratch = resblock_use_scratch,
 };
 
 lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
