@@ -468,6 +468,116 @@ static void test_errors(void)
 	lat_layer_free(NULL);
 }
 
+/* Parts of an lc layer split by location against the whole layer, for 1 to 4 parts: the parts of one
+ * seed hold the whole layer's weights (same bits); their outputs summed are the whole output (same
+ * values: one term of each sum is not zero); their weight gradients are the whole layer's (same GEMM per
+ * position) and their input gradients and channel-bias gradients summed are the whole layer's to float
+ * rounding. */
+static void check_parts(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t batch)
+{
+	enum { MAX_PARTS = 4 };
+	lat_layer *whole = lat_lc_alloc(in, c_out, k, stride, bias, batch, NULL);
+	gc_arrays a = {0};
+	unsigned long seed = gsl_rng_get(rng);
+	size_t n_in = batch * lat_shape_size(in), n_out, n_loc, n_k = in.c * k * k;
+	float *x = random_floats(n_in), *dout, *out, *din, *sum_out, *sum_din, *part_out, *part_din;
+	float *sum_bias;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+	n_out = batch * lat_shape_size(whole->out);
+	n_loc = whole->out.h * whole->out.w;
+	gsl_rng_set(rng, seed);
+	CU_ASSERT_EQUAL_FATAL(gc_bind(whole, rng, &a), 0);
+	dout = random_floats(n_out);
+	out = malloc(n_out * sizeof *out);
+	din = malloc(n_in * sizeof *din);
+	sum_out = malloc(n_out * sizeof *sum_out);
+	part_out = malloc(n_out * sizeof *part_out);
+	sum_din = malloc(n_in * sizeof *sum_din);
+	part_din = malloc(n_in * sizeof *part_din);
+	sum_bias = calloc(c_out, sizeof *sum_bias);
+	CU_ASSERT_FATAL(x && dout && out && din && sum_out && part_out && sum_din && part_din && sum_bias);
+	CU_ASSERT_EQUAL(whole->type->forward(whole, x, out, batch, 1), LAT_OK);
+	CU_ASSERT_EQUAL(whole->type->backward(whole, x, out, dout, din, batch), LAT_OK);
+	for (size_t parts = 1; parts <= MAX_PARTS; parts++) {
+		double e_din = 0, e_bias = 0;
+		int w_same = 1, g_same = 1, out_same = 1;
+		memset(sum_out, 0, n_out * sizeof *sum_out);
+		memset(sum_din, 0, n_in * sizeof *sum_din);
+		memset(sum_bias, 0, c_out * sizeof *sum_bias);
+		for (size_t r = 0; r < parts; r++) {
+			lat_layer *pl = lat_lc_alloc_part(in, c_out, k, stride, bias, batch, r, parts, NULL);
+			gc_arrays b = {0};
+			lat_lc_geom g;
+			size_t n_own;
+			CU_ASSERT_PTR_NOT_NULL_FATAL(pl);
+			gsl_rng_set(rng, seed);
+			CU_ASSERT_EQUAL_FATAL(gc_bind(pl, rng, &b), 0);
+			CU_ASSERT_EQUAL(lat_lc_geometry(pl, &g), LAT_OK);
+			CU_ASSERT(g.q0 == r * n_loc / parts && g.q1 == (r + 1) * n_loc / parts);
+			n_own = g.q1 - g.q0;
+			CU_ASSERT_EQUAL(pl->n_params, c_out * n_own * n_k +
+							  (bias == LAT_LC_BIAS_CHANNEL ? c_out : bias ? c_out * n_own : 0));
+			for (size_t o = 0; o < c_out; o++) {
+				w_same &= memcmp(b.w + o * n_own * n_k, a.w + (o * n_loc + g.q0) * n_k,
+						 n_own * n_k * sizeof *b.w) == 0;
+				if (bias == LAT_LC_BIAS_POSITION)
+					w_same &= memcmp(b.w + c_out * n_own * n_k + o * n_own,
+							 a.w + c_out * n_loc * n_k + o * n_loc + g.q0, n_own * sizeof *b.w) == 0;
+			}
+			CU_ASSERT_EQUAL(pl->type->forward(pl, x, part_out, batch, 1), LAT_OK);
+			CU_ASSERT_EQUAL(pl->type->backward(pl, x, part_out, dout, part_din, batch), LAT_OK);
+			for (size_t i = 0; i < n_out; i++)
+				sum_out[i] += part_out[i];
+			for (size_t i = 0; i < n_in; i++)
+				sum_din[i] += part_din[i];
+			for (size_t o = 0; o < c_out; o++) {
+				g_same &= memcmp(b.g + o * n_own * n_k, a.g + (o * n_loc + g.q0) * n_k,
+						 n_own * n_k * sizeof *b.g) == 0;
+				if (bias == LAT_LC_BIAS_CHANNEL)
+					sum_bias[o] += b.g[c_out * n_own * n_k + o];
+				else if (bias)
+					g_same &= memcmp(b.g + c_out * n_own * n_k + o * n_own,
+							 a.g + c_out * n_loc * n_k + o * n_loc + g.q0, n_own * sizeof *b.g) == 0;
+			}
+			gc_release(&b);
+			lat_layer_free(pl);
+		}
+		for (size_t i = 0; i < n_out; i++)
+			out_same &= sum_out[i] == out[i];
+		e_din = max_err(sum_din, din, n_in);
+		if (bias == LAT_LC_BIAS_CHANNEL)
+			e_bias = max_err(sum_bias, a.g + c_out * n_loc * n_k, c_out);
+		CU_ASSERT(w_same);
+		CU_ASSERT(out_same);
+		CU_ASSERT(g_same);
+		CU_ASSERT(e_din < 1e-5);
+		CU_ASSERT(e_bias < 1e-5);
+	}
+	/* parts beyond the positions, a part out of range, a split conv: refused */
+	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 0, n_loc + 1, NULL));
+	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 2, 2, NULL));
+	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 0, 0, NULL));
+	free(x);
+	free(dout);
+	free(out);
+	free(din);
+	free(sum_out);
+	free(part_out);
+	free(sum_din);
+	free(part_din);
+	free(sum_bias);
+	gc_release(&a);
+	lat_layer_free(whole);
+}
+
+static void test_parts(void)
+{
+	check_parts((lat_shape){3, 9, 8}, 4, 3, 1, LAT_LC_BIAS_POSITION, 7);
+	check_parts((lat_shape){2, 9, 8}, 3, 5, 2, LAT_LC_BIAS_CHANNEL, 5);
+	check_parts((lat_shape){1, 5, 5}, 2, 3, 1, LAT_LC_BIAS_NONE, 3);
+}
+
 static CU_TestInfo tests[] = {
     {"lc with one kernel everywhere equals conv (outputs, din, dW, bias)", test_lc_equals_conv},
     {"lc: finite-difference gradients", test_gradcheck_lc},
@@ -478,6 +588,7 @@ static CU_TestInfo tests[] = {
     {"bit-identical results for 1, 2 and 3 threads, and in a shared scratch", test_threads},
     {"init: PyTorch uniform bounds", test_init},
     {"geometry and shapes", test_geometry},
+    {"lc split by location: parts equal the whole layer", test_parts},
     {"constructor and batch errors", test_errors},
     CU_TEST_INFO_NULL,
 };

@@ -656,6 +656,138 @@ static void test_experiment_round_trip(void)
 	lat_experiment_clear(&b);
 }
 
+/* ---- split by location: P threads stand in for the P processes of one network ---- */
+
+/* One part of the tiny network (both conv layers turned lc): its logits, and the gradients of one
+ * backward pass of the cross-entropy. */
+typedef struct {
+	dp_proc p;	/* only p.w and p.comm.rank are used: the sum's world and this part's rank */
+	lat_net *net;
+	const float *x;
+	float logits[3 * 10], *g;
+	int rc;
+} split_part;
+
+static void *split_run(void *arg)
+{
+	split_part *sp = arg;
+	float dl[3 * 10];
+	const int y[3] = {0, 1, 1};
+	const float *z;
+
+	lat_net_set_sum(sp->net, dp_sum_float, &sp->p);
+	z = lat_net_forward(sp->net, sp->x, 3, 1, NULL);
+	sp->rc = z ? LAT_OK : LAT_EINVAL;
+	if (z) {
+		memcpy(sp->logits, z, sizeof sp->logits);
+		xent(z, y, 3, 10, dl, NULL);
+		sp->rc = lat_net_backward(sp->net, dl, 3, NULL);
+	}
+	sp->g = malloc(lat_net_n_params(sp->net) * sizeof *sp->g);
+	if (sp->g)
+		memcpy(sp->g, lat_net_grads(sp->net), lat_net_n_params(sp->net) * sizeof *sp->g);
+	return NULL;
+}
+
+/* The network split into P = 2 and 3 parts (lc layers by location; the position bias, and then the
+ * channel bias) against the whole network of the same seed: the same initial weights, slice by slice;
+ * the same logits; every gradient equal to float rounding (a part's lc weights' gradients slice by
+ * slice, the replicated layers' whole). */
+static void test_split_network(void)
+{
+	lat_experiment e;
+	char err[LAT_ERRLEN] = "";
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+	float x[3 * 64], dl[3 * 10], logits[3 * 10];
+	const int y[3] = {0, 1, 1};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	gsl_rng_set(r, 9);
+	for (size_t k = 0; k < 3 * 64; k++)
+		x[k] = (float)(2 * gsl_rng_uniform(r) - 1);
+	tiny_experiment(&e, NULL, NULL);
+	for (int bias = LAT_LC_BIAS_POSITION; bias <= LAT_LC_BIAS_CHANNEL; bias++) {
+		lat_net_opts no;
+		lat_net *whole;
+		lat_experiment_net_opts(&e, &no);
+		no.locally_connected = 1;
+		no.lc_bias = (lat_lc_bias)bias;
+		whole = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+		CU_ASSERT_EQUAL_FATAL(lat_net_init(whole, 5, err), LAT_OK);
+		memcpy(logits, lat_net_forward(whole, x, 3, 1, err), sizeof logits);
+		xent(logits, y, 3, 10, dl, NULL);
+		CU_ASSERT_EQUAL_FATAL(lat_net_backward(whole, dl, 3, err), LAT_OK);
+		for (int size = 2; size <= DP_MAX; size++) {
+			dp_world w = {.size = size};
+			split_part sp[DP_MAX];
+			pthread_t th[DP_MAX];
+			double e_logit = 0, e_grad = 0;
+			int w_same = 1;
+			memset(sp, 0, sizeof sp);
+			pthread_barrier_init(&w.bar, NULL, (unsigned)size);
+			for (int k = 0; k < size; k++) {
+				no.shard_part = (size_t)k;
+				no.shard_parts = (size_t)size;
+				sp[k].p.w = &w;
+				sp[k].p.comm.rank = k;
+				sp[k].x = x;
+				sp[k].net = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].net);
+				CU_ASSERT_EQUAL_FATAL(lat_net_init(sp[k].net, 5, err), LAT_OK);
+				/* a part runs only with a sum set */
+				if (k == 0)
+					CU_ASSERT_PTR_NULL(lat_net_forward(sp[k].net, x, 3, 1, err));
+			}
+			for (int k = 0; k < size; k++)
+				pthread_create(&th[k], NULL, split_run, &sp[k]);
+			for (int k = 0; k < size; k++)
+				pthread_join(th[k], NULL);
+			for (int k = 0; k < size; k++) {
+				size_t off_w = 0, off_p = 0; /* a layer's first parameter in the whole net and in the part */
+				CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].g);
+				for (size_t i = 0; i < 3 * 10; i++)
+					e_logit = fmax(e_logit, fabs(sp[k].logits[i] - logits[i]));
+				for (size_t li = 0; li < lat_net_n_layers(whole); li++) {
+					lat_layer *lw = lat_net_layer(whole, li), *lp = lat_net_layer(sp[k].net, li);
+					lat_lc_geom g;
+					for (size_t j = 0; j < lp->n_params; j++) {
+						size_t jw = j; /* j's index in the whole layer */
+						if (!lat_lc_geometry(lp, &g) && !g.shared) {
+							size_t n_k = g.c_in * g.k * g.k, n_own = g.q1 - g.q0, n_loc = g.h_out * g.w_out;
+							size_t nw = g.c_out * n_own * n_k;
+							if (j < nw)
+								jw = (j / (n_own * n_k) * n_loc + g.q0) * n_k + j % (n_own * n_k);
+							else if (bias == LAT_LC_BIAS_POSITION)
+								jw = g.c_out * n_loc * n_k + (j - nw) / n_own * n_loc + g.q0 + (j - nw) % n_own;
+							else
+								jw = g.c_out * n_loc * n_k + (j - nw);
+						}
+						w_same &= lat_net_params(sp[k].net)[off_p + j] == lat_net_params(whole)[off_w + jw];
+						e_grad = fmax(e_grad, fabs(sp[k].g[off_p + j] - lat_net_grads(whole)[off_w + jw]) /
+									      fmax(1e-3, fabs(lat_net_grads(whole)[off_w + jw])));
+					}
+					off_w += lw->n_params;
+					off_p += lp->n_params;
+				}
+				CU_ASSERT(lat_net_n_params(sp[k].net) < lat_net_n_params(whole));
+			}
+			CU_ASSERT(w_same);
+			CU_ASSERT(e_logit < 1e-6);
+			CU_ASSERT(e_grad < 1e-4);
+			for (int k = 0; k < size; k++) {
+				free(sp[k].g);
+				lat_net_free(sp[k].net);
+			}
+			pthread_barrier_destroy(&w.bar);
+		}
+		lat_net_free(whole);
+	}
+	lat_experiment_clear(&e);
+	gsl_rng_free(r);
+}
+
 static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_defaults_and_overrides},
 			      {"experiment text round trip", test_experiment_round_trip},
 			      {"bad experiment files", test_bad_files},
@@ -665,6 +797,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"CIFAR-10 ResNet-20 experiment on generated images", test_cifar_resnet20},
 			      {"data parallel over 2 and 3 processes = whole batches", test_data_parallel},
 			      {"data parallel: bn running statistics combined", test_data_parallel_bn},
+			      {"network split by location over 2 and 3 processes = whole network", test_split_network},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};

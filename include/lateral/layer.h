@@ -111,6 +111,18 @@ lat_layer *lat_lc_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 			char *err);
 lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			  char *err);
+/* Part `part` of `parts` of the lc layer lat_lc_alloc would make, split by output location: it holds
+ * the weights (and position biases) of the positions [q0, q1) = [part n / parts, (part + 1) n / parts),
+ * n = h_out w_out, in the layout W[c_out][q - q0][c_in][u][v], then bias[c_out][q - q0] (or bias[c_out]
+ * with LAT_LC_BIAS_CHANNEL). Its forward reads the whole input and writes its positions of out and
+ * zeros elsewhere, so the parts' outputs summed are the whole layer's output (exactly: one term is not
+ * zero). Its backward adds its positions' weight gradients and writes the input gradient of its
+ * positions alone: the parts' din summed are the whole layer's din to float rounding, and so is a
+ * channel bias's gradient. init draws the whole layer's values from r and keeps its own, so the parts of
+ * one seed are the slices of the whole layer of that seed. The weights of a part are 1/parts of the
+ * layer's (to rounding) and so is its transposed-output workspace; the padded input is whole. */
+lat_layer *lat_lc_alloc_part(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			     size_t part, size_t parts, char *err);
 lat_layer *lat_linear_alloc(lat_shape in, size_t n_out, int bias, size_t max_batch, char *err);
 lat_layer *lat_relu_alloc(lat_shape in, size_t max_batch, char *err);
 /* Max pooling with window k and stride k (floor division of h and w). */
@@ -147,6 +159,8 @@ typedef struct {
 	size_t k, stride, pad;
 	int bias;   /* 1 if the layer has a bias */
 	int shared; /* 0 for lc, 1 for conv */
+	size_t q0, q1; /* the output positions q = y w_out + x the layer holds: [q0, q1) (all of them, 0 and
+			  h_out w_out, unless it is one part of a layer split by location) */
 } lat_lc_geom;
 
 /* Fills g for an lc or conv layer; LAT_EINVAL for any other kind. */

@@ -40,7 +40,15 @@ typedef struct {
 	lat_lc_bias lc_bias; /* the bias of lc layers that have one: LAT_LC_BIAS_POSITION or _CHANNEL */
 	int shared_lc;	   /* lc layers will run sharing phases (their memory is planned) */
 	size_t max_memory; /* budget in bytes; 0: the memory available on the machine */
+	/* Split by location (lat_lc_alloc_part): with shard_parts > 1 every lc layer outside residual blocks
+	 * is built as part shard_part of shard_parts, and the network needs lat_net_set_sum before it runs.
+	 * 0 or 1 parts: whole layers. */
+	size_t shard_part, shard_parts;
 } lat_net_opts;
+
+/* Adds v[0..n-1] elementwise over the processes that hold the other parts of a split network, in place,
+ * leaving the same values everywhere; returns 0, or nonzero on failure. */
+typedef int (*lat_net_sum_fn)(void *ctx, float *v, size_t n);
 
 /* Builds the layers of o->layers for inputs of shape in (conv turned into lc when o->locally_connected,
  * except the first conv with o->keep_first_conv), with workspaces for max_batch samples, refusing a layer
@@ -48,6 +56,10 @@ typedef struct {
  * Returns a new network (free with lat_net_free) or NULL with err naming the layer (file line) and the
  * shape or memory problem. */
 lat_net *lat_net_alloc(const lat_net_opts *o, lat_shape in, size_t n_classes, size_t max_batch, char *err);
+
+/* The sum a split network (opts.shard_parts > 1) runs after each part layer: its outputs in the forward
+ * pass, its input gradient and any channel-bias gradient in the backward pass (ctx borrowed). */
+void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx);
 
 /* Frees n and its layers; NULL is a no-op. */
 void lat_net_free(lat_net *n);

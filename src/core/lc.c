@@ -34,6 +34,7 @@ typedef struct {
 	lat_lc_geom g;
 	size_t n_k;	 /* c_in k k: patch length */
 	size_t n_loc;	 /* h_out w_out: output positions */
+	size_t q0, n_own; /* lc: the positions held, [q0, q0 + n_own) (all but in a part, lat_lc_alloc_part) */
 	size_t n_w;	 /* weights before the bias */
 	size_t n_b;	 /* bias floats (0 without bias) */
 	int bias_channel; /* lc: one bias per output channel (LAT_LC_BIAS_CHANNEL) */
@@ -43,7 +44,7 @@ typedef struct {
 	size_t hp, wp;	 /* lc: padded input height and width */
 	size_t n_xt;	 /* lc: c_in hp wp max_batch */
 	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hp x wp x max_batch */
-	float *yt;	 /* lc: outputs or their gradients, c_out x n_loc x max_batch */
+	float *yt;	 /* lc: outputs or their gradients, c_out x n_own x max_batch */
 	float *own;	 /* lc: xt, dxt, yt in one block of the layer's own, or NULL when they are in a
 			    shared scratch (each call fills what it reads: nothing is kept between calls) */
 	float *part;	 /* conv: one (n_w + n_b) partial gradient per CONV_CHUNK samples */
@@ -302,6 +303,7 @@ static int lc_forward(lat_layer *l, const float *in, float *out, size_t batch, i
 	const lc_priv *p = l->priv;
 	const lat_lc_geom *g = &p->g;
 	size_t n_k = p->n_k, n_loc = p->n_loc, n_out = lat_shape_size(l->out), mb = l->max_batch;
+	size_t q0 = p->q0, n_own = p->n_own;
 	const float *bias = g->bias ? l->w + p->n_w : NULL;
 
 	(void)training;
@@ -314,18 +316,24 @@ static int lc_forward(lat_layer *l, const float *in, float *out, size_t batch, i
 		float *patch = thread_ws(p);
 		lc_to_xt(p, in, batch, mb, p->xt);
 #pragma omp for schedule(dynamic)
-		for (size_t q = 0; q < n_loc; q++) {
-			/* yt[:, q, :] (c_out x batch) = W_q (c_out x n_k) patch (n_k x batch) */
-			lc_gather(p, p->xt, q, mb, patch);
+		for (size_t j = 0; j < n_own; j++) {
+			/* yt[:, j, :] (c_out x batch) = W_q (c_out x n_k) patch (n_k x batch), q = q0 + j */
+			lc_gather(p, p->xt, q0 + j, mb, patch);
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)batch,
-				    (int)n_k, 1, l->w + q * n_k, (int)(n_loc * n_k), patch, (int)mb, 0,
-				    p->yt + q * mb, (int)(n_loc * mb));
+				    (int)n_k, 1, l->w + j * n_k, (int)(n_own * n_k), patch, (int)mb, 0,
+				    p->yt + j * mb, (int)(n_own * mb));
 		}
-		/* out[b][o][q] = yt[o][q][b] + bias */
+		/* out[b][o][q0 + j] = yt[o][j][b] + bias, and 0 at the positions of other parts */
 #pragma omp for schedule(static)
-		for (size_t o = 0; o < g->c_out; o++)
-			transpose(p->yt + o * n_loc * mb, mb, out + o * n_loc, n_out, n_loc, batch,
-				  bias ? bias + (p->bias_channel ? o : o * n_loc) : NULL, p->bias_channel ? 0 : 1);
+		for (size_t o = 0; o < g->c_out; o++) {
+			transpose(p->yt + o * n_own * mb, mb, out + o * n_loc + q0, n_out, n_own, batch,
+				  bias ? bias + (p->bias_channel ? o : o * n_own) : NULL, p->bias_channel ? 0 : 1);
+			for (size_t b = 0; b < batch && n_own < n_loc; b++) {
+				float *row = out + b * n_out + o * n_loc;
+				memset(row, 0, q0 * sizeof *row);
+				memset(row + q0 + n_own, 0, (n_loc - q0 - n_own) * sizeof *row);
+			}
+		}
 	}
 	return LAT_OK;
 }
@@ -339,6 +347,7 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 	const lat_lc_geom *g = &p->g;
 	size_t n_k = p->n_k, n_loc = p->n_loc, n_out = lat_shape_size(l->out), mb = l->max_batch;
 	size_t m = din ? (g->k + g->stride - 1) / g->stride : 1, n_xt = p->hp * p->wp * mb;
+	size_t q0 = p->q0, n_own = p->n_own;
 	float *gbias = g->bias ? l->g + p->n_w : NULL;
 
 	(void)out;
@@ -350,13 +359,13 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 	{
 		float *patch = thread_ws(p), *dpatch = patch + n_k * mb;
 		lc_to_xt(p, in, batch, mb, p->xt);
-		/* yt[o][q][b] = dout[b][o][q] */
+		/* yt[o][j][b] = dout[b][o][q0 + j] */
 #pragma omp for schedule(static)
 		for (size_t o = 0; o < g->c_out; o++) {
-			float *dst = p->yt + o * n_loc * mb;
-			transpose(dout + o * n_loc, n_out, dst, mb, batch, n_loc, NULL, 0);
+			float *dst = p->yt + o * n_own * mb;
+			transpose(dout + o * n_loc + q0, n_out, dst, mb, batch, n_own, NULL, 0);
 			if (gbias)
-				row_sums_add(dst, n_loc, batch, mb, gbias + (p->bias_channel ? o : o * n_loc),
+				row_sums_add(dst, n_own, batch, mb, gbias + (p->bias_channel ? o : o * n_own),
 					     p->bias_channel ? 0 : 1);
 		}
 		if (din) {
@@ -370,19 +379,22 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 				size_t nx = cx < g->w_out ? (g->w_out - cx + m - 1) / m : 0;
 #pragma omp for schedule(dynamic)
 				for (size_t i = 0; i < ny * nx; i++) {
-					size_t q = (cy + (i / nx) * m) * g->w_out + cx + (i % nx) * m;
-					const float *dy = p->yt + q * mb;
+					size_t q = (cy + (i / nx) * m) * g->w_out + cx + (i % nx) * m, j = q - q0;
+					const float *dy;
+					if (q < q0 || j >= n_own)
+						continue; /* another part's position */
+					dy = p->yt + j * mb;
 					/* dW_q += dy_q (c_out x batch) patch^T (batch x n_k) */
 					lc_gather(p, p->xt, q, mb, patch);
 					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out,
-						    (int)n_k, (int)batch, 1, dy, (int)(n_loc * mb), patch,
-						    (int)mb, 1, l->g + q * n_k, (int)(n_loc * n_k));
+						    (int)n_k, (int)batch, 1, dy, (int)(n_own * mb), patch,
+						    (int)mb, 1, l->g + j * n_k, (int)(n_own * n_k));
 					if (!din)
 						continue;
 					/* dpatch (n_k x batch) = W_q^T dy_q */
 					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_k,
-						    (int)batch, (int)g->c_out, 1, l->w + q * n_k,
-						    (int)(n_loc * n_k), dy, (int)(n_loc * mb), 0, dpatch,
+						    (int)batch, (int)g->c_out, 1, l->w + j * n_k,
+						    (int)(n_own * n_k), dy, (int)(n_own * mb), 0, dpatch,
 						    (int)mb);
 					lc_scatter(p, dpatch, q, batch, mb, p->dxt);
 				}
@@ -472,8 +484,29 @@ static void lc_init(lat_layer *l, gsl_rng *r)
 	const lc_priv *p = l->priv;
 	double bound = lat_kaiming_bound(p->n_k);
 
-	lat_init_uniform(l->w, p->n_w, bound, r);
-	lat_init_uniform(l->w + p->n_w, p->n_b, bound, r);
+	if (p->n_own == p->n_loc) {
+		lat_init_uniform(l->w, p->n_w, bound, r);
+		lat_init_uniform(l->w + p->n_w, p->n_b, bound, r);
+		return;
+	}
+	/* a part: the whole layer's draws in order, each kept where it falls in the part */
+	for (size_t o = 0; o < p->g.c_out; o++)
+		for (size_t q = 0; q < p->n_loc; q++)
+			for (size_t j = 0; j < p->n_k; j++) {
+				float v = (float)(bound * (2 * gsl_rng_uniform(r) - 1));
+				if (q >= p->q0 && q - p->q0 < p->n_own)
+					l->w[(o * p->n_own + q - p->q0) * p->n_k + j] = v;
+			}
+	if (p->bias_channel) {
+		lat_init_uniform(l->w + p->n_w, p->n_b, bound, r);
+		return;
+	}
+	for (size_t o = 0; o < p->g.c_out && p->n_b; o++)
+		for (size_t q = 0; q < p->n_loc; q++) {
+			float v = (float)(bound * (2 * gsl_rng_uniform(r) - 1));
+			if (q >= p->q0 && q - p->q0 < p->n_own)
+				l->w[p->n_w + o * p->n_own + q - p->q0] = v;
+		}
 }
 
 static void lc_free(lat_layer *l)
@@ -493,7 +526,7 @@ static size_t lc_scratch_floats(const lat_layer *l)
 {
 	const lc_priv *p = l->priv;
 
-	return 2 * p->n_xt + p->g.c_out * p->n_loc * l->max_batch;
+	return 2 * p->n_xt + p->g.c_out * p->n_own * l->max_batch;
 }
 
 /* xt, dxt and yt in one block: base (lc_scratch_floats floats, sizes checked when the layer was made) */
@@ -569,14 +602,15 @@ static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bia
 typedef struct {
 	lat_lc_geom g;
 	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, n_xt, n_yt, n_part;
+	size_t q0, n_own; /* positions held */
 	size_t n_work; /* floats of every workspace together */
 	int n_thr;
 } lc_sizes;
 
 static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t mb, int shared,
-		 lc_sizes *z, char *err)
+		 size_t part, size_t parts, lc_sizes *z, char *err)
 {
-	size_t kk, ld_w, ld_y, hp, wp, chunks, n_all;
+	size_t kk, ld_w, ld_y, hp, wp, chunks, n_all, q1;
 	int bad;
 
 	memset(z, 0, sizeof *z);
@@ -584,11 +618,23 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 	if (geometry(in, c_out, k, stride, bias, mb, shared, &z->g, err))
 		return LAT_EINVAL;
 	/* every size must fit a size_t, and what the BLAS sees (dimensions, leading dimensions) an int */
-	bad = lat_size_mul(z->g.h_out, z->g.w_out, &z->n_loc) || lat_size_mul(k, k, &kk) ||
-	      lat_size_mul(in.c, kk, &z->n_k) || lat_size_mul(z->n_loc, z->n_k, &ld_w) ||
-	      lat_size_mul(z->n_loc, mb, &ld_y) || ld_w > INT_MAX || ld_y > INT_MAX || c_out > INT_MAX ||
+	bad = lat_size_mul(z->g.h_out, z->g.w_out, &z->n_loc) || lat_size_mul(part + 1, z->n_loc, &q1);
+	if (!bad && (parts == 0 || part >= parts || parts > z->n_loc || (shared && parts > 1)))
+		return lat_err_set(err, LAT_EINVAL,
+				   "%s layer: part %zu of %zu: need part < parts <= %zu output positions%s",
+				   shared ? "conv" : "lc",
+				   part, parts, z->n_loc, shared ? " and a locally connected layer (conv is not split)" : "");
+	if (!bad) {
+		z->q0 = part * z->n_loc / parts; /* part n_loc <= (part + 1) n_loc, which did not overflow */
+		z->n_own = q1 / parts - z->q0;
+		z->g.q0 = z->q0;
+		z->g.q1 = z->q0 + z->n_own;
+	}
+	bad = bad || lat_size_mul(k, k, &kk) ||
+	      lat_size_mul(in.c, kk, &z->n_k) || lat_size_mul(z->n_own, z->n_k, &ld_w) ||
+	      lat_size_mul(z->n_own, mb, &ld_y) || ld_w > INT_MAX || ld_y > INT_MAX || c_out > INT_MAX ||
 	      lat_size_mul(c_out, shared ? z->n_k : ld_w, &z->n_w) ||
-	      lat_size_mul(c_out, bias ? (shared || bias == LAT_LC_BIAS_CHANNEL ? 1 : z->n_loc) : 0, &z->n_b) ||
+	      lat_size_mul(c_out, bias ? (shared || bias == LAT_LC_BIAS_CHANNEL ? 1 : z->n_own) : 0, &z->n_b) ||
 	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_mul(z->n_k, 2, &z->ws_size) ||
 	      lat_size_mul(z->ws_size, shared ? z->n_loc : mb, &z->ws_size) ||
 	      lat_size_mul(z->ws_size, (size_t)z->n_thr, &z->n_ws);
@@ -596,7 +642,7 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 		bad = lat_size_add(mb, CONV_CHUNK - 1, &chunks) ||
 		      lat_size_mul(chunks / CONV_CHUNK, n_all, &z->n_part) ||
 		      lat_size_add(z->n_ws, z->n_part, &z->n_work);
-	/* lc: the padded input and its gradient (c_in hp wp mb each) and the outputs (c_out n_loc mb) */
+	/* lc: the padded input and its gradient (c_in hp wp mb each) and the outputs (c_out n_own mb) */
 	if (!bad && !shared)
 		bad = lat_size_add(in.h, k - 1, &hp) || lat_size_add(in.w, k - 1, &wp) ||
 		      lat_size_mul(in.c, hp, &z->n_xt) || lat_size_mul(z->n_xt, wp, &z->n_xt) ||
@@ -613,7 +659,7 @@ int lat_lc_plan(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, s
 		size_t *n_params, size_t *n_work, char *err)
 {
 	lc_sizes z;
-	int rc = sizes(in, c_out, k, stride, bias, max_batch, shared, &z, err);
+	int rc = sizes(in, c_out, k, stride, bias, max_batch, shared, 0, 1, &z, err);
 
 	*n_params = rc ? 0 : z.n_w + z.n_b;
 	*n_work = rc ? 0 : z.n_work;
@@ -621,7 +667,7 @@ int lat_lc_plan(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, s
 }
 
 static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
-			int shared, char *err)
+			int shared, size_t part, size_t parts, char *err)
 {
 	const char *name = shared ? "conv" : "lc";
 	lat_layer *l = NULL, *res = NULL;
@@ -629,7 +675,7 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	lc_sizes z;
 	size_t mb = max_batch;
 
-	if (sizes(in, c_out, k, stride, bias, mb, shared, &z, err))
+	if (sizes(in, c_out, k, stride, bias, mb, shared, part, parts, &z, err))
 		goto out;
 	l = lat_layer_new(shared ? &conv_type : &lc_type, in, (lat_shape){c_out, z.g.h_out, z.g.w_out}, mb,
 			  z.n_w + z.n_b, 0, err);
@@ -651,6 +697,8 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p->g = z.g;
 	p->n_k = z.n_k;
 	p->n_loc = z.n_loc;
+	p->q0 = z.q0;
+	p->n_own = z.n_own;
 	p->n_w = z.n_w;
 	p->n_b = z.n_b;
 	p->bias_channel = !shared && bias == LAT_LC_BIAS_CHANNEL;
@@ -671,13 +719,19 @@ out:
 lat_layer *lat_lc_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			char *err)
 {
-	return alloc(in, c_out, k, stride, bias, max_batch, 0, err);
+	return alloc(in, c_out, k, stride, bias, max_batch, 0, 0, 1, err);
+}
+
+lat_layer *lat_lc_alloc_part(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			     size_t part, size_t parts, char *err)
+{
+	return alloc(in, c_out, k, stride, bias, max_batch, 0, part, parts, err);
 }
 
 lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			  char *err)
 {
-	return alloc(in, c_out, k, stride, bias, max_batch, 1, err);
+	return alloc(in, c_out, k, stride, bias, max_batch, 1, 0, 1, err);
 }
 
 int lat_lc_geometry(const lat_layer *l, lat_lc_geom *g)

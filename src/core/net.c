@@ -27,6 +27,11 @@ struct lat_net {
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
 	float *dbuf[2];    /* ping-pong gradient buffers, each as large as the largest activation */
 	float *scratch;    /* the layers' per-call workspaces, shared (they run one at a time), or NULL */
+	size_t parts;      /* > 1: lc layers are parts of layers split by location */
+	unsigned char *split; /* split[i]: layer i is such a part (1; 2 with a channel bias, whose gradient
+				 is summed over the parts), else 0 */
+	lat_net_sum_fn sum;   /* adds over the parts' processes (lat_net_set_sum) */
+	void *sum_ctx;
 	const float *input; /* the last forward's input (borrowed) */
 };
 
@@ -43,6 +48,10 @@ static lat_layer *build(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 	switch (sp->kind) {
 	case LAT_L_CONV:
 	case LAT_L_LC:
+		if ((sp->kind == LAT_L_LC || lc) && e->shard_parts > 1)
+			return lat_lc_alloc_part(in, sp->channels, sp->kernel, sp->stride,
+						 sp->bias ? (int)e->lc_bias : 0, max_batch, e->shard_part, e->shard_parts,
+						 err);
 		if (sp->kind == LAT_L_LC || lc)
 			return lat_lc_alloc(in, sp->channels, sp->kernel, sp->stride, sp->bias ? (int)e->lc_bias : 0,
 					    max_batch, err);
@@ -123,6 +132,8 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 
 	if (plan(sp, lc, (int)e->lc_bias, in, max_batch, &n_params, &n_work, msg))
 		return LAT_OK; /* the constructor reports the shape problem with its own words */
+	if ((sp->kind == LAT_L_LC || (sp->kind == LAT_L_CONV && lc)) && e->shard_parts > 1)
+		n_params = n_params / e->shard_parts + 1; /* a part's (at most, rounded up; the bias too) */
 	floats = (double)n_params * (FLOATS_PER_PARAM + (shares ? FLOATS_PER_SHARED_PARAM : 0)) + (double)n_work;
 	bytes = floats * (double)sizeof(float);
 	b->planned += bytes;
@@ -136,6 +147,14 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 	    src, sp->line, i, lat_layer_kind_name(sp->kind), in.c, in.h, in.w, n_params, n_work,
 	    lat_size_text(layer, sizeof layer, bytes), lat_size_text(total, sizeof total, b->planned),
 	    b->what, lat_size_text(limit, sizeof limit, (double)b->limit));
+}
+
+/* An lc layer that holds some of its positions, not all (lat_lc_alloc_part). */
+static int is_part(const lat_layer *l)
+{
+	lat_lc_geom g;
+
+	return !lat_lc_geometry(l, &g) && !g.shared && g.q1 - g.q0 < g.h_out * g.w_out;
 }
 
 /* One scratch for every layer's per-call workspace, as large as the largest: the lc layers'
@@ -176,7 +195,9 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	b.limit = lat_mem_limit(e->max_memory, &b.what);
 	n->layers = calloc(e->n_layers, sizeof *n->layers);
 	n->act = calloc(e->n_layers, sizeof *n->act);
-	if (!n->layers || !n->act)
+	n->split = calloc(e->n_layers + 1, 1);
+	n->parts = e->shard_parts > 1 ? e->shard_parts : 1;
+	if (!n->layers || !n->act || !n->split)
 		goto nomem;
 	for (size_t i = 0; i < e->n_layers; i++) {
 		const lat_layer_spec *sp = &e->layers[i];
@@ -193,6 +214,7 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 				    lat_layer_kind_name(sp->kind), shape.c, shape.h, shape.w, msg);
 			goto fail;
 		}
+		n->split[n->n_layers] = is_part(l) ? (sp->bias && e->lc_bias == LAT_LC_BIAS_CHANNEL ? 2 : 1) : 0;
 		n->layers[n->n_layers++] = l;
 		shape = l->out;
 		if (lat_size_add(n->n_params, l->n_params, &n->n_params) ||
@@ -251,6 +273,7 @@ void lat_net_free(lat_net *n)
 		for (size_t i = 0; i < n->n_layers; i++)
 			free(n->act[i]);
 	free(n->act);
+	free(n->split);
 	free(n->layers);
 	free(n->params);
 	free(n->grads);
@@ -274,6 +297,24 @@ int lat_net_init(lat_net *n, unsigned long seed, char *err)
 	return LAT_OK;
 }
 
+/* Adds v over the parts' processes after layer i (what names v in messages). */
+static int sum_parts(lat_net *n, float *v, size_t count, size_t i, const char *what, char *err)
+{
+	if (!n->sum)
+		return lat_err_set(err, LAT_EINVAL, "layer %zu (lc, split by location): no sum over the parts was set",
+				   i + 1);
+	if (n->sum(n->sum_ctx, v, count))
+		return lat_err_set(err, LAT_EIO, "layer %zu (lc, split by location): summing its %s over the "
+				   "parts failed", i + 1, what);
+	return LAT_OK;
+}
+
+void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx)
+{
+	n->sum = sum;
+	n->sum_ctx = ctx;
+}
+
 const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int training, char *err)
 {
 	const float *in = x;
@@ -289,6 +330,8 @@ const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int train
 			lat_err_set(err, rc, "layer %zu (%s): forward failed", i + 1, l->type->name);
 			return NULL;
 		}
+		if (n->split[i] && sum_parts(n, n->act[i], batch * lat_shape_size(l->out), i, "outputs", err))
+			return NULL;
 		in = n->act[i];
 	}
 	return n->act[n->n_layers - 1];
@@ -305,6 +348,12 @@ int lat_net_backward(lat_net *n, const float *dlogits, size_t batch, char *err)
 		int rc = l->type->backward(l, in, n->act[i], dout, din, batch);
 		if (rc)
 			return lat_err_set(err, rc, "layer %zu (%s): backward failed", i + 1, l->type->name);
+		if (n->split[i] && din &&
+		    (rc = sum_parts(n, din, batch * lat_shape_size(l->in), i, "input gradient", err)))
+			return rc;
+		if (n->split[i] == 2 && (rc = sum_parts(n, l->g + l->n_params - l->out.c, l->out.c, i,
+							"channel-bias gradient", err)))
+			return rc;
 		dout = din;
 	}
 	return LAT_OK;
