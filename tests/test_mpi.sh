@@ -180,5 +180,22 @@ fi
 [ "$(grep -c 'max-memory limit.*(rank 1 of 2)' "$tmp/dp6.log")" -eq 1 ] || { cat "$tmp/dp6.log"; bad "rank 1's failure is not named once"; }
 [ ! -e "$tmp/dp6" ] || bad "a training stopped by rank 1 left $tmp/dp6"
 
+# ---- a network split by location (bench/shard_memory): the lc layers' parts on 2 and 3 ranks train
+# the same losses as the whole network on one rank, to float rounding ----
+shard="$(cd "$b" && pwd)/bench/shard_memory"
+if [ -x "$shard" ]; then
+	for np in 1 2 3; do
+		(cd "$tmp" && STEPS=4 "$MPIRUN" -np "$np" "$shard" exp.cfg train.batch=15) \
+			> "$tmp/shard$np.log" 2>&1 || { cat "$tmp/shard$np.log"; bad "shard_memory on $np ranks failed"; }
+	done
+	for np in 2 3; do
+		awk 'FNR == 1 { f++ } /^# loss per step:/ { for (k = 5; k <= NF; k++) v[f, k] = $k; n[f] = NF }
+			END { if (n[1] != 8 || n[2] != 8) exit 1
+			      for (k = 5; k <= 8; k++) { d = v[1, k] - v[2, k]; if (d < 0) d = -d; if (d > 1e-5 * v[1, k]) exit 1 } }' \
+			"$tmp/shard1.log" "$tmp/shard$np.log" || { cat "$tmp/shard1.log" "$tmp/shard$np.log"; bad "the network split over $np ranks trains other losses"; }
+		[ "$(grep -c '^[0-9]' "$tmp/shard$np.log")" -eq "$np" ] || bad "shard_memory on $np ranks does not report every rank"
+	done
+fi
+
 [ "$fail" -eq 0 ] && echo "test_mpi: all checks passed"
 exit "$fail"
