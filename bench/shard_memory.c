@@ -28,6 +28,7 @@
 #include "lateral/loss.h"
 #include "lateral/net.h"
 #include "lateral/optim.h"
+#include "bench_args.h"
 
 #define MAX_STEPS 1000
 
@@ -48,7 +49,7 @@ static double max_rss_mib(void)
 int main(int argc, char **argv)
 {
 	const char *steps_env = getenv("STEPS");
-	int rank = 0, size = 1, first = 1, status = 2, steps = steps_env ? atoi(steps_env) : 5;
+	int rank = 0, size = 1, status = 2, steps = steps_env ? atoi(steps_env) : 5;
 	char err[LAT_ERRLEN] = "";
 	lat_experiment e;
 	lat_dataset d;
@@ -66,20 +67,8 @@ int main(int argc, char **argv)
 		lat_err_set(err, LAT_EINVAL, "STEPS must be 1 to %d, got %s", MAX_STEPS, steps_env);
 		goto out;
 	}
-	if (argc > 1 && !strchr(argv[1], '=')) {
-		first = 2;
-		if (strcmp(argv[1], "-") != 0 && lat_experiment_load(&e, argv[1], err))
-			goto out;
-	}
-	for (int i = first; i < argc; i++)
-		if (lat_experiment_set(&e, argv[i], err))
-			goto out;
-	if (lat_experiment_finalize(&e, err))
+	if (bench_experiment(argc, argv, &e, err))
 		goto out;
-	if (e.format != LAT_DATA_IDX) {
-		lat_err_set(err, LAT_EINVAL, "only IDX data (MNIST, Fashion-MNIST) is used here");
-		goto out;
-	}
 	openblas_set_num_threads(1);
 #ifdef _OPENMP
 	omp_set_num_threads(e.threads ? (int)e.threads : 1);

@@ -26,6 +26,7 @@
 #include "lateral/net.h"
 #include "lateral/optim.h"
 #include "lateral/trainer.h"
+#include "bench_args.h"
 
 #define MAX_REPEATS 101
 #define DATA "/usr/share/datasets/fashion-mnist/"
@@ -52,7 +53,7 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
 	const char *reps_env = getenv("REPEATS");
-	int reps = reps_env ? atoi(reps_env) : 10, first = 1, status = 2;
+	int reps = reps_env ? atoi(reps_env) : 10, status = 2;
 	char err[LAT_ERRLEN] = "";
 	lat_experiment e;
 	lat_dataset d;
@@ -70,20 +71,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "train_profile: REPEATS must be 1 to %d\n", MAX_REPEATS - 1);
 		goto out;
 	}
-	if (argc > 1 && !strchr(argv[1], '=')) {
-		first = 2;
-		if (strcmp(argv[1], "-") != 0 && lat_experiment_load(&e, argv[1], err))
-			goto out;
-	}
-	for (int i = first; i < argc; i++)
-		if (lat_experiment_set(&e, argv[i], err))
-			goto out;
-	if (lat_experiment_finalize(&e, err))
+	if (bench_experiment(argc, argv, &e, err))
 		goto out;
-	if (e.format != LAT_DATA_IDX) {
-		lat_err_set(err, LAT_EINVAL, "only IDX data (MNIST, Fashion-MNIST) is profiled");
-		goto out;
-	}
 	batch = e.batch;
 	/* as lateral train does: OpenMP threads in the layers, OpenBLAS single-threaded inside them */
 	openblas_set_num_threads(1);
@@ -159,7 +148,7 @@ int main(int argc, char **argv)
 		topt[r] = now() - t0;
 	}
 	printf("# %s, batch %zu, %d threads, median of %d repeats (ms per batch)\n",
-	       argc > 1 && first == 2 ? argv[1] : "built-in experiment", batch,
+	       argc > 1 && !strchr(argv[1], '=') ? argv[1] : "built-in experiment", batch,
 #ifdef _OPENMP
 	       omp_get_max_threads(),
 #else
