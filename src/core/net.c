@@ -27,7 +27,6 @@ struct lat_net {
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
 	float *dbuf[2];    /* ping-pong gradient buffers, each as large as the largest activation */
 	float *scratch;    /* the layers' per-call workspaces, shared (they run one at a time), or NULL */
-	size_t parts;      /* > 1: lc layers are parts of layers split by location */
 	unsigned char *split; /* split[i]: layer i is such a part (1; 2 with a channel bias, whose gradient
 				 is summed over the parts), else 0 */
 	lat_net_sum_fn sum;   /* adds over the parts' processes (lat_net_set_sum) */
@@ -196,7 +195,6 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	n->layers = calloc(e->n_layers, sizeof *n->layers);
 	n->act = calloc(e->n_layers, sizeof *n->act);
 	n->split = calloc(e->n_layers + 1, 1);
-	n->parts = e->shard_parts > 1 ? e->shard_parts : 1;
 	if (!n->layers || !n->act || !n->split)
 		goto nomem;
 	for (size_t i = 0; i < e->n_layers; i++) {
