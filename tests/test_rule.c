@@ -153,8 +153,12 @@ static void test_bounded_update(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "w[3][5]"));
 	CU_ASSERT_EQUAL(memcmp(wa, wb, sizeof wa), 0);
 	CU_ASSERT(isnan(wmax));
-	/* an infinite input is never taken for bounded */
+	/* an infinite or NaN input is never taken for bounded, wherever it sits among finite ones */
 	act[3] = INFINITY;
+	CU_ASSERT_EQUAL(lat_rule_update(pa, x, act, wa, &wmax, err), LAT_EDIVERGE);
+	CU_ASSERT_EQUAL(memcmp(wa, wb, sizeof wa), 0);
+	act[3] = NAN;
+	x[5] = 1;
 	CU_ASSERT_EQUAL(lat_rule_update(pa, x, act, wa, &wmax, err), LAT_EDIVERGE);
 	CU_ASSERT_EQUAL(memcmp(wa, wb, sizeof wa), 0);
 	CU_ASSERT_EQUAL(lat_rule_updates(pa), 20);

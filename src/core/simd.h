@@ -39,9 +39,12 @@ static inline double lat_max_abs_nan(const double *v, size_t n)
 	}
 	if (s != 0) {
 		m0 = 0;
-		for (i = 0; i < n; i++)
-			if (!(fabs(v[i]) <= m0))
-				m0 = fabs(v[i]); /* a NaN is taken and then kept: nothing compares <= NaN */
+		for (i = 0; i < n; i++) {
+			double a = fabs(v[i]);
+			if (isnan(a))
+				return a;
+			m0 = a > m0 ? a : m0;
+		}
 		return m0;
 	}
 	m0 = m1 > m0 ? m1 : m0;
