@@ -43,6 +43,7 @@ typedef struct {
 	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv col and dcol */
 	size_t hp, wp;	 /* lc: padded input height and width */
 	size_t n_xt;	 /* lc: c_in hp wp max_batch */
+	size_t n_scratch; /* lc: floats of xt, dxt and yt together */
 	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hp x wp x max_batch */
 	float *yt;	 /* lc: outputs or their gradients, c_out x n_own x max_batch */
 	float *own;	 /* lc: xt, dxt, yt in one block of the layer's own, or NULL when they are in a
@@ -493,7 +494,8 @@ static void lc_init(lat_layer *l, gsl_rng *r)
 	for (size_t o = 0; o < p->g.c_out; o++)
 		for (size_t q = 0; q < p->n_loc; q++)
 			for (size_t j = 0; j < p->n_k; j++) {
-				float v = (float)(bound * (2 * gsl_rng_uniform(r) - 1));
+				float v;
+				lat_init_uniform(&v, 1, bound, r);
 				if (q >= p->q0 && q - p->q0 < p->n_own)
 					l->w[(o * p->n_own + q - p->q0) * p->n_k + j] = v;
 			}
@@ -503,7 +505,8 @@ static void lc_init(lat_layer *l, gsl_rng *r)
 	}
 	for (size_t o = 0; o < p->g.c_out && p->n_b; o++)
 		for (size_t q = 0; q < p->n_loc; q++) {
-			float v = (float)(bound * (2 * gsl_rng_uniform(r) - 1));
+			float v;
+			lat_init_uniform(&v, 1, bound, r);
 			if (q >= p->q0 && q - p->q0 < p->n_own)
 				l->w[p->n_w + o * p->n_own + q - p->q0] = v;
 		}
@@ -526,7 +529,7 @@ static size_t lc_scratch_floats(const lat_layer *l)
 {
 	const lc_priv *p = l->priv;
 
-	return 2 * p->n_xt + p->g.c_out * p->n_own * l->max_batch;
+	return p->n_scratch;
 }
 
 /* xt, dxt and yt in one block: base (lc_scratch_floats floats, sizes checked when the layer was made) */
@@ -688,7 +691,8 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 		p->ws = lat_floats_alloc(z.n_ws);
 		p->part = shared ? lat_floats_alloc(z.n_part) : NULL;
 		/* xt, dxt, yt: n_xt + n_xt + n_yt = n_work - n_ws, a sum sizes() has checked */
-		p->own = shared ? NULL : lat_floats_alloc(z.n_work - z.n_ws);
+		p->n_scratch = shared ? 0 : z.n_work - z.n_ws;
+		p->own = shared ? NULL : lat_floats_alloc(p->n_scratch);
 	}
 	if (!p || !p->ws || (shared && !p->part) || (!shared && !p->own)) {
 		lat_err_set(err, LAT_ENOMEM, "%s layer: out of memory", name);
