@@ -9,11 +9,13 @@
 # Each figure is the median of REPEATS runs (default 3), lateral's and the peer's alternating, since
 # single runs on a shared machine vary by tens of percent (PyTorch's Conv2d most).
 # Usage: bench/train_speed.sh [IMAGES] [THREAD COUNTS, e.g. "1 2"]   environment: REPEATS=3 UNFOLD=0
+# NETS="conv lc" (the networks to measure)
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-5120}
 THREADS=${2:-"1 2"}
 UNFOLD=${UNFOLD:-0}
+NETS=${NETS:-conv lc lc-unfold}
 REPEATS=${REPEATS:-3}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -25,7 +27,7 @@ printf '# reference network, batch 128, AdamW, %s Fashion-MNIST training images,
 	"$N" "$(nproc)" "$REPEATS"
 printf '%-7s %-6s %14s %14s %7s  %s\n' threads layer lateral_img/s peer_img/s ratio peer
 for t in $THREADS; do
-	for net in conv lc lc-unfold; do
+	for net in $NETS; do
 		[ "$net" = lc-unfold ] && [ "$UNFOLD" != 1 ] && continue
 		case $net in
 		conv) sets="--set network.locally_connected=false" peer="" label="PyTorch Conv2d" ;;

@@ -19,35 +19,10 @@
 #include "runner.h"
 
 #define SEED 20240612UL
+#include "rng.h" /* uses SEED */
 #define GC_STEP 1e-2 /* finite-difference step (float32 tensors, double accumulation) */
 #define GC_TOL 1e-3  /* largest gradient-check error accepted: correct code gives ~1e-5, a 5% error 5e-2 */
 #define EQ_TOL 1e-4  /* lc vs conv: the same sums in a different order (relative to max(1, |x|)) */
-
-static gsl_rng *rng;
-
-static int suite_init(void)
-{
-	rng = gsl_rng_alloc(gsl_rng_mt19937);
-	if (!rng)
-		return -1;
-	gsl_rng_set(rng, SEED);
-	return 0;
-}
-
-static int suite_clean(void)
-{
-	gsl_rng_free(rng);
-	return 0;
-}
-
-static float *random_floats(size_t n)
-{
-	float *x = malloc((n ? n : 1) * sizeof *x);
-	if (x)
-		for (size_t i = 0; i < n; i++)
-			x[i] = (float)(2 * gsl_rng_uniform(rng) - 1);
-	return x;
-}
 
 /* max |a - b| / max(1, |b|) */
 static double max_err(const float *a, const float *b, size_t n)

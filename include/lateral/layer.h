@@ -111,6 +111,10 @@ lat_layer *lat_lc_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 			char *err);
 lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			  char *err);
+/* The matrix-product kernel conv layers run on this processor, a static string: "avx512" (lateral's own
+ * packed-panel kernel, where the processor has AVX-512F) or "openblas" (cblas_sgemm). The two agree to
+ * float rounding, not bit for bit, so a run's provenance records which one computed it. */
+const char *lat_conv_gemm_name(void);
 /* Part `part` of `parts` of the lc layer lat_lc_alloc would make, split by output location: it holds
  * the weights (and position biases) of the positions [q0, q1) = [part n / parts, (part + 1) n / parts),
  * n = h_out w_out, in the layout W[c_out][q - q0][c_in][u][v], then bias[c_out][q - q0] (or bias[c_out]

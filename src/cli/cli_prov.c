@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "lateral/err.h"
 #include "lateral/io.h"
+#include "lateral/layer.h"
 #include "lateral/ode.h"
 
 /* The invocation being recorded; dir is empty until a command begins the record. */
@@ -93,6 +94,8 @@ static void put_record(FILE *fp, int status, int ended)
 	cli_json_put_string(fp, lc);
 	fputs(", \"openblas\": ", fp);
 	cli_json_put_string(fp, openblas_get_config());
+	fputs(", \"conv_gemm\": ", fp);
+	cli_json_put_string(fp, lat_conv_gemm_name());
 	fputs(", \"zlib\": ", fp);
 	cli_json_put_string(fp, zlibVersion());
 	if (cli_mpi_size() > 1)

@@ -1,12 +1,14 @@
-/* lc.c: locally connected (one kernel per output position) and convolution layers via cblas_sgemm.
+/* lc.c: locally connected (one kernel per output position) and convolution layers via matrix products.
  *
  * lc:   out[b][o][q] = sum_j W[o][q][j] x_q[j][b] + bias[o][q], one GEMM per output position q;
- * conv: out[b][o][q] = sum_j W[o][j] col_b[j][q] + bias[o], one GEMM per sample (im2col),
+ * conv: out[b][o][q] = sum_j W[o][j] col_b[j][q] + bias[o], one GEMM per sample, its operand col_b
+ * gathered from the zero-padded sample as it is packed (lat_gemm_gather: no im2col buffer),
  * with j = (c, u, v) running over the c_in x k x k window at stride s and zero padding (k - 1) / 2.
  * lc first transposes the batch to the innermost index (zero-padded x[c][y][x][b]), so each patch is
  * c_in k copies of k max_batch contiguous floats and each GEMM output is a block of y[o][q][b].
- * Threads (OpenMP) split positions (lc) or fixed chunks of samples (conv); every sum has a fixed order,
- * so results do not depend on the number of threads. */
+ * lc's GEMMs are OpenBLAS's cblas_sgemm; conv's are lat_gemm (gemm.c: an AVX-512 kernel of ours where
+ * the processor has one, else cblas_sgemm). Threads (OpenMP) split positions (lc) or fixed chunks of
+ * samples (conv); every sum has a fixed order, so results do not depend on the number of threads. */
 #include <config.h>
 
 #include <limits.h>
@@ -22,6 +24,7 @@
 
 #include "lateral/err.h"
 #include "lateral/layer.h"
+#include "gemm.h"
 #include "layer_impl.h"
 #include "size.h"
 
@@ -40,8 +43,11 @@ typedef struct {
 	int bias_channel; /* lc: one bias per output channel (LAT_LC_BIAS_CHANNEL) */
 	int n_thr;	 /* threads the workspaces were sized for */
 	size_t ws_size;	 /* floats of workspace per thread */
-	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv col and dcol */
-	size_t hp, wp;	 /* lc: padded input height and width */
+	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv xp, dcol and lat_gemm's workspace */
+	size_t hp, wp;	 /* padded input height and width */
+	size_t n_xp;	 /* conv: c_in hp wp, one padded sample xp */
+	int32_t *off_k;	 /* conv: n_k + n_loc offsets into xp: off_k[(c k + u) k + v] = (c hp + u) wp + v, */
+	int32_t *off_q;	 /* then off_q[y w_out + x] = y s wp + x s, so col[j][q] = xp[off_k[j] + off_q[q]] */
 	size_t n_xt;	 /* lc: c_in hp wp max_batch */
 	size_t n_scratch; /* lc: floats of xt, dxt and yt together */
 	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hp x wp x max_batch */
@@ -222,46 +228,22 @@ static void x_range(const lat_lc_geom *g, size_t v, size_t *x0, size_t *x1)
 	*x1 = (size_t)b;
 }
 
-/* col[(c k + u) k + v][q] = in[c][y s - pad + u][x s - pad + v] (0 outside) for one sample. */
-static void im2col(const lat_lc_geom *g, const float *in, float *col)
+/* xp[c][y][x] = in[c][y - pad][x - pad], 0 outside the image: one sample's input padded to hp x wp. */
+static void conv_pad(const lc_priv *p, const float *in, float *xp)
 {
-	size_t k = g->k, n_loc = g->h_out * g->w_out, w_out = g->w_out, stride = g->stride;
+	const lat_lc_geom *g = &p->g;
+	size_t pad = g->pad, right = p->wp - pad - g->w_in;
 
 	for (size_t c = 0; c < g->c_in; c++) {
-		for (size_t u = 0; u < k; u++) {
-			for (size_t v = 0; v < k; v++) {
-				float *dst = col + ((c * k + u) * k + v) * n_loc;
-				size_t x0, x1;
-				x_range(g, v, &x0, &x1);
-				for (size_t y = 0; y < g->h_out; y++) {
-					ptrdiff_t iy = (ptrdiff_t)(y * stride + u) - (ptrdiff_t)g->pad;
-					float *d = dst + y * w_out;
-					const float *row;
-					if (iy < 0 || iy >= (ptrdiff_t)g->h_in) {
-						memset(d, 0, w_out * sizeof *d);
-						continue;
-					}
-					/* output column x reads input column x stride + v - pad; rows are short, so
-					 * plain loops beat calls to memset and memcpy */
-					row = in + (c * g->h_in + (size_t)iy) * g->w_in;
-					for (size_t x = 0; x < x0; x++)
-						d[x] = 0;
-					if (stride == 1) {
-						/* x0 + v >= pad: both pointers stay inside their arrays */
-						const float *restrict r = row + (x0 + v - g->pad);
-						float *restrict dd = d + x0;
-#pragma omp simd
-						for (size_t x = 0; x < x1 - x0; x++)
-							dd[x] = r[x];
-					} else {
-						for (size_t x = x0; x < x1; x++)
-							d[x] = row[x * stride + v - g->pad];
-					}
-					for (size_t x = x1; x < w_out; x++)
-						d[x] = 0;
-				}
-			}
+		float *plane = xp + c * p->hp * p->wp;
+		memset(plane, 0, pad * p->wp * sizeof *plane);
+		for (size_t y = 0; y < g->h_in; y++) {
+			float *row = plane + (y + pad) * p->wp;
+			memset(row, 0, pad * sizeof *row);
+			memcpy(row + pad, in + (c * g->h_in + y) * g->w_in, g->w_in * sizeof *row);
+			memset(row + pad + g->w_in, 0, right * sizeof *row);
 		}
+		memset(plane + (g->h_in + pad) * p->wp, 0, (p->hp - g->h_in - pad) * p->wp * sizeof *plane);
 	}
 }
 
@@ -419,10 +401,10 @@ static int conv_forward(lat_layer *l, const float *in, float *out, size_t batch,
 		return LAT_EINVAL;
 #pragma omp parallel for num_threads(team(p)) schedule(dynamic)
 	for (size_t b = 0; b < batch; b++) {
-		float *col = thread_ws(p), *dst = out + b * n_out;
-		im2col(g, in + b * n_in, col);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)n_loc, (int)n_k, 1,
-			    l->w, (int)n_k, col, (int)n_loc, 0, dst, (int)n_loc);
+		float *xp = thread_ws(p), *dst = out + b * n_out;
+		conv_pad(p, in + b * n_in, xp);
+		lat_gemm_gather(0, g->c_out, n_loc, n_k, l->w, n_k, xp, p->off_k, p->off_q, 0, dst, n_loc,
+				xp + p->n_xp + n_k * n_loc);
 		if (bias)
 			for (size_t o = 0; o < g->c_out; o++)
 				for (size_t q = 0; q < n_loc; q++)
@@ -446,7 +428,7 @@ static int conv_backward(lat_layer *l, const float *in, const float *out, const 
 		return LAT_EINVAL;
 #pragma omp parallel num_threads(team(p))
 	{
-		float *col = thread_ws(p), *dcol = col + n_k * n_loc;
+		float *xp = thread_ws(p), *dcol = xp + p->n_xp, *gws = dcol + n_k * n_loc;
 #pragma omp for schedule(dynamic)
 		for (size_t ch = 0; ch < n_chunk; ch++) {
 			float *part = p->part + ch * n_par;
@@ -454,16 +436,13 @@ static int conv_backward(lat_layer *l, const float *in, const float *out, const 
 			memset(part + p->n_w, 0, p->n_b * sizeof *part);
 			for (size_t b = ch * CONV_CHUNK; b < b1; b++) {
 				const float *db = dout + b * n_out;
-				im2col(g, in + b * n_in, col);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out, (int)n_k,
-					    (int)n_loc, 1, db, (int)n_loc, col, (int)n_loc,
-					    b == ch * CONV_CHUNK ? 0 : 1, part, (int)n_k);
+				conv_pad(p, in + b * n_in, xp);
+				lat_gemm_gather(0, g->c_out, n_k, n_loc, db, n_loc, xp, p->off_q, p->off_k,
+						b == ch * CONV_CHUNK ? 0 : 1, part, n_k, gws);
 				row_sums_add(db, p->n_b, n_loc, n_loc, part + p->n_w, 1);
 				if (!din)
 					continue;
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_k, (int)n_loc,
-					    (int)g->c_out, 1, l->w, (int)n_k, db, (int)n_loc, 0, dcol,
-					    (int)n_loc);
+				lat_gemm(1, 0, n_k, n_loc, g->c_out, l->w, n_k, db, n_loc, 0, dcol, n_loc, gws);
 				memset(din + b * n_in, 0, n_in * sizeof *din);
 				col2im(g, dcol, din + b * n_in);
 			}
@@ -520,6 +499,7 @@ static void lc_free(lat_layer *l)
 		free(p->ws);
 		free(p->own);
 		free(p->part);
+		free(p->off_k);
 	}
 	free(p);
 	l->priv = NULL;
@@ -570,6 +550,22 @@ static const lat_layer_type conv_type = {
     .free = lc_free,
 };
 
+/* conv: the offsets of col[j][q] in a padded sample xp (sizes() checked that they fit an int32). */
+static void conv_offsets(lc_priv *p)
+{
+	const lat_lc_geom *g = &p->g;
+	size_t k = g->k, s = g->stride;
+
+	p->off_q = p->off_k + p->n_k;
+	for (size_t c = 0; c < g->c_in; c++)
+		for (size_t u = 0; u < k; u++)
+			for (size_t v = 0; v < k; v++)
+				p->off_k[(c * k + u) * k + v] = (int32_t)((c * p->hp + u) * p->wp + v);
+	for (size_t y = 0; y < g->h_out; y++)
+		for (size_t x = 0; x < g->w_out; x++)
+			p->off_q[y * g->w_out + x] = (int32_t)(y * s * p->wp + x * s);
+}
+
 static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 		    int shared, lat_lc_geom *g, char *err)
 {
@@ -604,7 +600,7 @@ static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bia
 /* Every size of a layer, computed before anything is allocated. */
 typedef struct {
 	lat_lc_geom g;
-	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, n_xt, n_yt, n_part;
+	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, n_xp, n_xt, n_yt, n_part;
 	size_t q0, n_own; /* positions held */
 	size_t n_work; /* floats of every workspace together */
 	int n_thr;
@@ -638,18 +634,26 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 	      lat_size_mul(z->n_own, mb, &ld_y) || ld_w > INT_MAX || ld_y > INT_MAX || c_out > INT_MAX ||
 	      lat_size_mul(c_out, shared ? z->n_k : ld_w, &z->n_w) ||
 	      lat_size_mul(c_out, bias ? (shared || bias == LAT_LC_BIAS_CHANNEL ? 1 : z->n_own) : 0, &z->n_b) ||
-	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_mul(z->n_k, 2, &z->ws_size) ||
-	      lat_size_mul(z->ws_size, shared ? z->n_loc : mb, &z->ws_size) ||
-	      lat_size_mul(z->ws_size, (size_t)z->n_thr, &z->n_ws);
+	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_add(in.h, k - 1, &hp) ||
+	      lat_size_add(in.w, k - 1, &wp) || lat_size_mul(in.c, hp, &z->n_xp) ||
+	      lat_size_mul(z->n_xp, wp, &z->n_xp);
+	/* per thread: lc patch and dpatch (n_k mb each); conv xp (offsets into it are int32), dcol (n_k
+	 * n_loc) and lat_gemm's packing space */
+	if (!bad && shared)
+		bad = z->n_xp > INT32_MAX || lat_size_mul(z->n_k, z->n_loc, &z->ws_size) ||
+		      lat_size_add(z->ws_size, z->n_xp, &z->ws_size) ||
+		      lat_size_add(z->ws_size, lat_gemm_ws_floats(), &z->ws_size);
+	if (!bad && !shared)
+		bad = lat_size_mul(z->n_k, mb, &z->ws_size) || lat_size_mul(z->ws_size, 2, &z->ws_size);
+	bad = bad || lat_size_mul(z->ws_size, (size_t)z->n_thr, &z->n_ws);
 	if (!bad && shared)
 		bad = lat_size_add(mb, CONV_CHUNK - 1, &chunks) ||
 		      lat_size_mul(chunks / CONV_CHUNK, n_all, &z->n_part) ||
-		      lat_size_add(z->n_ws, z->n_part, &z->n_work);
+		      lat_size_add(z->n_ws, z->n_part, &z->n_work) || lat_size_add(z->n_work, z->n_k, &z->n_work) ||
+		      lat_size_add(z->n_work, z->n_loc, &z->n_work); /* and the offsets (int32) */
 	/* lc: the padded input and its gradient (c_in hp wp mb each) and the outputs (c_out n_own mb) */
 	if (!bad && !shared)
-		bad = lat_size_add(in.h, k - 1, &hp) || lat_size_add(in.w, k - 1, &wp) ||
-		      lat_size_mul(in.c, hp, &z->n_xt) || lat_size_mul(z->n_xt, wp, &z->n_xt) ||
-		      lat_size_mul(z->n_xt, mb, &z->n_xt) || lat_size_mul(c_out, ld_y, &z->n_yt) ||
+		bad = lat_size_mul(z->n_xp, mb, &z->n_xt) || lat_size_mul(c_out, ld_y, &z->n_yt) ||
 		      lat_size_mul(z->n_xt, 2, &z->n_work) || lat_size_add(z->n_work, z->n_yt, &z->n_work) ||
 		      lat_size_add(z->n_work, z->n_ws, &z->n_work);
 	if (bad)
@@ -687,14 +691,14 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p = calloc(1, sizeof *p);
 	l->priv = p;
 	if (p) {
-		/* per thread: lc patch and dpatch (n_k x max_batch), conv col and dcol (n_k x n_loc) */
 		p->ws = lat_floats_alloc(z.n_ws);
 		p->part = shared ? lat_floats_alloc(z.n_part) : NULL;
+		p->off_k = shared ? malloc((z.n_k + z.n_loc) * sizeof *p->off_k) : NULL;
 		/* xt, dxt, yt: n_xt + n_xt + n_yt = n_work - n_ws, a sum sizes() has checked */
 		p->n_scratch = shared ? 0 : z.n_work - z.n_ws;
 		p->own = shared ? NULL : lat_floats_alloc(p->n_scratch);
 	}
-	if (!p || !p->ws || (shared && !p->part) || (!shared && !p->own)) {
+	if (!p || !p->ws || (shared && (!p->part || !p->off_k)) || (!shared && !p->own)) {
 		lat_err_set(err, LAT_ENOMEM, "%s layer: out of memory", name);
 		goto out;
 	}
@@ -711,7 +715,10 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p->hp = in.h + k - 1;
 	p->wp = in.w + k - 1;
 	p->n_xt = z.n_xt;
-	if (!shared)
+	p->n_xp = z.n_xp;
+	if (shared)
+		conv_offsets(p);
+	else
 		lc_place(p, p->own);
 	res = l;
 	l = NULL;
@@ -736,6 +743,11 @@ lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, i
 			  char *err)
 {
 	return alloc(in, c_out, k, stride, bias, max_batch, 1, 0, 1, err);
+}
+
+const char *lat_conv_gemm_name(void)
+{
+	return lat_gemm_native() ? "avx512" : "openblas";
 }
 
 int lat_lc_geometry(const lat_layer *l, lat_lc_geom *g)
