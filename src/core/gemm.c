@@ -29,6 +29,14 @@ static void gemm_blas(int ta, int tb, size_t m, size_t n, size_t k, const float 
 		    (int)k, 1, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
+/* C = beta C (0 where beta = 0, never reading C): the whole product when k = 0. */
+static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
+{
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < n; j++)
+			c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+}
+
 /* Where op(B) comes from: a matrix (b, ldb, transposed when tb), or, when x is set, the gathered
  * B[p][j] = x[rows[p] + cols[j]]. */
 typedef struct {
@@ -43,8 +51,8 @@ typedef struct {
 static void gather_blas(int ta, size_t m, size_t n, size_t k, const float *a, size_t lda, const bsrc *bs,
 			float beta, float *c, size_t ldc, float *ws)
 {
-	if (k == 0 || m == 0) {
-		gemm_blas(ta, 0, m, n, 0, a, lda, ws, n ? n : 1, beta, c, ldc);
+	if (k == 0) {
+		scale_c(m, n, beta, c, ldc);
 		return;
 	}
 	for (size_t jc = 0; jc < n; jc += NC) {
@@ -70,11 +78,17 @@ int lat_gemm_native(void)
 	return __builtin_cpu_supports("avx512f") != 0;
 }
 
+/* The mask of the first n lanes of a vector of 16 (all of them for n >= 16). */
+static inline __mmask16 lanes(size_t n)
+{
+	return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
 /* t[j][i] = s[i][j] for the 16 x 16 block of rows s[i] = src + i ld, of which the first rows rows and
  * cols columns are read; the rest of the block is 0. */
 AVX512 static void transpose16(const float *src, size_t ld, size_t rows, size_t cols, __m512 t[16])
 {
-	__mmask16 mk = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+	__mmask16 mk = lanes(cols);
 	__m512 r[16], u[16];
 
 	for (size_t i = 0; i < 16; i++)
@@ -113,7 +127,7 @@ AVX512 static void pack_a(int ta, const float *a, size_t lda, size_t i0, size_t 
 	if (ta) {
 		for (size_t r0 = 0; r0 < mc; r0 += MR, ap += kc * MR) {
 			size_t mr = mc - r0 < MR ? mc - r0 : MR;
-			__mmask16 mk = (__mmask16)((1u << mr) - 1);
+			__mmask16 mk = lanes(mr);
 			for (size_t p = 0; p < kc; p++)
 				_mm256_storeu_ps(ap + p * MR, _mm512_castps512_ps256(_mm512_maskz_loadu_ps(
 								      mk, a + (p0 + p) * lda + i0 + r0)));
@@ -145,7 +159,7 @@ AVX512 static void pack_a(int ta, const float *a, size_t lda, size_t i0, size_t 
 
 AVX512 static void pack_gather16(const bsrc *bs, size_t p0, const int32_t *cols, size_t n, size_t kc, float *bp)
 {
-	__mmask16 mk[RUNS_MAX], all = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+	__mmask16 mk[RUNS_MAX], all = lanes(n);
 	int32_t base[RUNS_MAX];
 	int runs = 0;
 
@@ -156,7 +170,7 @@ AVX512 static void pack_gather16(const bsrc *bs, size_t p0, const int32_t *cols,
 			runs = RUNS_MAX + 1;
 			break;
 		}
-		mk[runs] = (__mmask16)(((1u << e) - 1) & ~((1u << l) - 1));
+		mk[runs] = (__mmask16)(lanes(e) & ~lanes(l));
 		base[runs++] = cols[l] - (int32_t)l;
 	}
 	if (runs > RUNS_MAX) {
@@ -196,8 +210,7 @@ AVX512 static void pack_b(const bsrc *bs, size_t p0, size_t j0, size_t kc, size_
 			continue;
 		}
 		if (!bs->tb) {
-			__mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
-			__mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+			__mmask16 m0 = lanes(nr), m1 = lanes(nr > 16 ? nr - 16 : 0);
 			for (size_t p = 0; p < kc; p++) {
 				const float *src = b + (p0 + p) * ldb + j0 + c0;
 				_mm512_storeu_ps(bp + p * NR, _mm512_maskz_loadu_ps(m0, src));
@@ -225,8 +238,7 @@ AVX512 static inline __attribute__((always_inline)) void kernel(size_t kc, const
 								 size_t mr, size_t nr, float beta, const int nv)
 {
 	__m512 acc[MR][2];
-	__mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
-	__mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+	__mmask16 m0 = lanes(nr), m1 = lanes(nr > 16 ? nr - 16 : 0);
 
 #pragma GCC unroll 16
 	for (int r = 0; r < MR; r++)
@@ -278,9 +290,7 @@ static void gemm_packed(int ta, size_t m, size_t n, size_t k, const float *a, si
 	size_t kb = (k + KC - 1) / KC, kb_len = (k + kb - 1) / kb; /* k in kb blocks of equal length */
 
 	if (k == 0) {
-		for (size_t i = 0; i < m; i++)
-			for (size_t j = 0; j < n; j++)
-				c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+		scale_c(m, n, beta, c, ldc);
 		return;
 	}
 	for (size_t jc = 0; jc < n; jc += NC) {

@@ -228,6 +228,14 @@ static void x_range(const lat_lc_geom *g, size_t v, size_t *x0, size_t *x1)
 	*x1 = (size_t)b;
 }
 
+/* A conv thread's workspace: the padded sample xp (n_xp), dcol (n_k n_loc), then lat_gemm's. */
+static void conv_ws(const lc_priv *p, float **xp, float **dcol, float **gws)
+{
+	*xp = thread_ws(p);
+	*dcol = *xp + p->n_xp;
+	*gws = *dcol + p->n_k * p->n_loc;
+}
+
 /* xp[c][y][x] = in[c][y - pad][x - pad], 0 outside the image: one sample's input padded to hp x wp. */
 static void conv_pad(const lc_priv *p, const float *in, float *xp)
 {
@@ -401,10 +409,10 @@ static int conv_forward(lat_layer *l, const float *in, float *out, size_t batch,
 		return LAT_EINVAL;
 #pragma omp parallel for num_threads(team(p)) schedule(dynamic)
 	for (size_t b = 0; b < batch; b++) {
-		float *xp = thread_ws(p), *dst = out + b * n_out;
+		float *xp, *dcol, *gws, *dst = out + b * n_out;
+		conv_ws(p, &xp, &dcol, &gws);
 		conv_pad(p, in + b * n_in, xp);
-		lat_gemm_gather(0, g->c_out, n_loc, n_k, l->w, n_k, xp, p->off_k, p->off_q, 0, dst, n_loc,
-				xp + p->n_xp + n_k * n_loc);
+		lat_gemm_gather(0, g->c_out, n_loc, n_k, l->w, n_k, xp, p->off_k, p->off_q, 0, dst, n_loc, gws);
 		if (bias)
 			for (size_t o = 0; o < g->c_out; o++)
 				for (size_t q = 0; q < n_loc; q++)
@@ -428,7 +436,8 @@ static int conv_backward(lat_layer *l, const float *in, const float *out, const 
 		return LAT_EINVAL;
 #pragma omp parallel num_threads(team(p))
 	{
-		float *xp = thread_ws(p), *dcol = xp + p->n_xp, *gws = dcol + n_k * n_loc;
+		float *xp, *dcol, *gws;
+		conv_ws(p, &xp, &dcol, &gws);
 #pragma omp for schedule(dynamic)
 		for (size_t ch = 0; ch < n_chunk; ch++) {
 			float *part = p->part + ch * n_par;
@@ -458,6 +467,20 @@ static int conv_backward(lat_layer *l, const float *in, const float *out, const 
 	return LAT_OK;
 }
 
+/* Draws the whole layer's c_out x n_loc x len values in order and keeps those of the part's positions
+ * in dst[c_out][n_own][len]. */
+static void init_part(const lc_priv *p, float *dst, size_t len, double bound, gsl_rng *r)
+{
+	for (size_t o = 0; o < p->g.c_out; o++)
+		for (size_t q = 0; q < p->n_loc; q++)
+			for (size_t j = 0; j < len; j++) {
+				float v;
+				lat_init_uniform(&v, 1, bound, r);
+				if (q >= p->q0 && q - p->q0 < p->n_own)
+					dst[(o * p->n_own + q - p->q0) * len + j] = v;
+			}
+}
+
 /* PyTorch defaults: weights and bias uniform(+-1/sqrt(c_in k k)) (Kaiming-uniform with a = sqrt(5)). */
 static void lc_init(lat_layer *l, gsl_rng *r)
 {
@@ -470,25 +493,11 @@ static void lc_init(lat_layer *l, gsl_rng *r)
 		return;
 	}
 	/* a part: the whole layer's draws in order, each kept where it falls in the part */
-	for (size_t o = 0; o < p->g.c_out; o++)
-		for (size_t q = 0; q < p->n_loc; q++)
-			for (size_t j = 0; j < p->n_k; j++) {
-				float v;
-				lat_init_uniform(&v, 1, bound, r);
-				if (q >= p->q0 && q - p->q0 < p->n_own)
-					l->w[(o * p->n_own + q - p->q0) * p->n_k + j] = v;
-			}
-	if (p->bias_channel) {
+	init_part(p, l->w, p->n_k, bound, r);
+	if (p->bias_channel)
 		lat_init_uniform(l->w + p->n_w, p->n_b, bound, r);
-		return;
-	}
-	for (size_t o = 0; o < p->g.c_out && p->n_b; o++)
-		for (size_t q = 0; q < p->n_loc; q++) {
-			float v;
-			lat_init_uniform(&v, 1, bound, r);
-			if (q >= p->q0 && q - p->q0 < p->n_own)
-				l->w[p->n_w + o * p->n_own + q - p->q0] = v;
-		}
+	else if (p->n_b)
+		init_part(p, l->w + p->n_w, 1, bound, r);
 }
 
 static void lc_free(lat_layer *l)
@@ -600,7 +609,7 @@ static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bia
 /* Every size of a layer, computed before anything is allocated. */
 typedef struct {
 	lat_lc_geom g;
-	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, n_xp, n_xt, n_yt, n_part;
+	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, hp, wp, n_xp, n_xt, n_yt, n_part;
 	size_t q0, n_own; /* positions held */
 	size_t n_work; /* floats of every workspace together */
 	int n_thr;
@@ -609,7 +618,7 @@ typedef struct {
 static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t mb, int shared,
 		 size_t part, size_t parts, lc_sizes *z, char *err)
 {
-	size_t kk, ld_w, ld_y, hp, wp, chunks, n_all, q1;
+	size_t kk, ld_w, ld_y, chunks, n_all, q1;
 	int bad;
 
 	memset(z, 0, sizeof *z);
@@ -634,9 +643,9 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 	      lat_size_mul(z->n_own, mb, &ld_y) || ld_w > INT_MAX || ld_y > INT_MAX || c_out > INT_MAX ||
 	      lat_size_mul(c_out, shared ? z->n_k : ld_w, &z->n_w) ||
 	      lat_size_mul(c_out, bias ? (shared || bias == LAT_LC_BIAS_CHANNEL ? 1 : z->n_own) : 0, &z->n_b) ||
-	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_add(in.h, k - 1, &hp) ||
-	      lat_size_add(in.w, k - 1, &wp) || lat_size_mul(in.c, hp, &z->n_xp) ||
-	      lat_size_mul(z->n_xp, wp, &z->n_xp);
+	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_add(in.h, k - 1, &z->hp) ||
+	      lat_size_add(in.w, k - 1, &z->wp) || lat_size_mul(in.c, z->hp, &z->n_xp) ||
+	      lat_size_mul(z->n_xp, z->wp, &z->n_xp);
 	/* per thread: lc patch and dpatch (n_k mb each); conv xp (offsets into it are int32), dcol (n_k
 	 * n_loc) and lat_gemm's packing space */
 	if (!bad && shared)
@@ -712,8 +721,8 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p->bias_channel = !shared && bias == LAT_LC_BIAS_CHANNEL;
 	p->n_thr = z.n_thr;
 	p->ws_size = z.ws_size;
-	p->hp = in.h + k - 1;
-	p->wp = in.w + k - 1;
+	p->hp = z.hp;
+	p->wp = z.wp;
 	p->n_xt = z.n_xt;
 	p->n_xp = z.n_xp;
 	if (shared)
