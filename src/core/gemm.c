@@ -287,12 +287,14 @@ static void gemm_packed(int ta, size_t m, size_t n, size_t k, const float *a, si
 			float beta, float *c, size_t ldc, float *ws)
 {
 	float *bpk = ws, *apk = ws + (size_t)KC * NC;
-	size_t kb = (k + KC - 1) / KC, kb_len = (k + kb - 1) / kb; /* k in kb blocks of equal length */
+	size_t kb, kb_len;
 
 	if (k == 0) {
 		scale_c(m, n, beta, c, ldc);
 		return;
 	}
+	kb = (k + KC - 1) / KC;
+	kb_len = (k + kb - 1) / kb; /* k in kb blocks of equal length */
 	for (size_t jc = 0; jc < n; jc += NC) {
 		size_t nc = n - jc < NC ? n - jc : NC;
 		for (size_t pc = 0; pc < k; pc += kb_len) {
