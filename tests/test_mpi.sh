@@ -9,6 +9,8 @@
 # losses of the uninterrupted 2-rank run, and a serial checkpoint on 2 ranks to the serial run's; ranks with different experiments are refused; an error is said
 # once, a failure on one rank stops both with that rank's message, and SIGTERM to one rank stops both
 # at the same batch with a checkpoint that one process resumes to where the uninterrupted run ends.
+# `mpirun -np 2 lateral train` with network.shard = "locations" (lc layers split by position) against
+# the serial run, its checkpoints resumed across the split both ways, and sharing refused with it.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -179,6 +181,30 @@ fi
 	-o "$tmp/dp6" "$tmp/exp.cfg" --max-memory 1K > "$tmp/dp6.log" 2>&1 && bad "a rank's failure did not stop the run"
 [ "$(grep -c 'max-memory limit.*(rank 1 of 2)' "$tmp/dp6.log")" -eq 1 ] || { cat "$tmp/dp6.log"; bad "rank 1's failure is not named once"; }
 [ ! -e "$tmp/dp6" ] || bad "a training stopped by rank 1 left $tmp/dp6"
+
+# ---- lateral train with network.shard = "locations": the lc layers split over 2 ranks train the serial
+# run's losses (to float rounding) into the same files; the checkpoint holds the whole network, so 2
+# split ranks resume one process's checkpoint and one process resumes theirs, both to the serial run's
+# losses; a sharing mode is refused with the split, said once ----
+grep -v '^sharing' "$tmp/exp.cfg" > "$tmp/split.cfg"
+"$lat" train -q --no-plot -o "$tmp/sp1" "$tmp/split.cfg" > /dev/null || bad "serial training without sharing failed"
+"$MPIRUN" -np 2 "$lat" train --no-plot -o "$tmp/sp2" "$tmp/split.cfg" --set network.shard=locations > "$tmp/sp2.log" 2>&1 ||
+	{ cat "$tmp/sp2.log"; bad "2-rank split training failed"; }
+grep -q "2 ranks x 1 thread, lc layers split by location" "$tmp/sp2.log" || { cat "$tmp/sp2.log"; bad "the split run does not say so"; }
+close "$tmp/sp1/epochs.jsonl" "$tmp/sp2/epochs.jsonl" "1 rank vs 2 split ranks" || bad "the split training differs from serial beyond rounding"
+(cd "$tmp/sp1" && find . -type f ! -name provenance.jsonl | sort) > "$tmp/spf1"
+(cd "$tmp/sp2" && find . -type f ! -name provenance.jsonl | sort) > "$tmp/spf2"
+cmp -s "$tmp/spf1" "$tmp/spf2" || { diff "$tmp/spf1" "$tmp/spf2"; bad "the split run's folder holds other files than the serial one"; }
+"$lat" train -q --no-plot -o "$tmp/sp3" "$tmp/split.cfg" --set train.epochs=1 > /dev/null 2>&1 || bad "1-epoch serial training failed"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot --resume -o "$tmp/sp3" "$tmp/split.cfg" --set network.shard=locations --set train.epochs=2 \
+	> /dev/null 2>&1 || bad "2 split ranks could not resume a serial checkpoint"
+"$lat" train -q --no-plot --resume -o "$tmp/sp3" "$tmp/split.cfg" > /dev/null 2>&1 || bad "one process could not resume the split ranks' checkpoint"
+close "$tmp/sp1/epochs.jsonl" "$tmp/sp3/epochs.jsonl" "serial vs serial, split, serial" || bad "resuming across the split changed the losses beyond rounding"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp4" "$tmp/exp.cfg" --set network.shard=locations > "$tmp/sp4.log" 2>&1
+st=$?
+[ "$st" -eq 2 ] || { cat "$tmp/sp4.log"; bad "sharing with the split exits with $st, not 2"; }
+[ "$(grep -c 'network.shard = "locations"' "$tmp/sp4.log")" -eq 1 ] || { cat "$tmp/sp4.log"; bad "the refusal of sharing with the split is not said once"; }
+[ ! -e "$tmp/sp4" ] || bad "a refused split training wrote $tmp/sp4"
 
 # ---- a network split by location (bench/shard_memory): the lc layers' parts on 2 and 3 ranks train
 # the same losses as the whole network on one rank, to float rounding ----

@@ -380,6 +380,47 @@ static void *dp_run(void *arg)
 	return NULL;
 }
 
+/* Starts size processes of the world w, each with a trainer of o (o->comm is left at the last's). */
+static void dp_start(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o)
+{
+	char err[LAT_ERRLEN] = "";
+	int status;
+
+	w->size = size;
+	pthread_barrier_init(&w->bar, NULL, (unsigned)size);
+	for (int r = 0; r < size; r++) {
+		p[r] = (dp_proc){.w = w};
+		p[r].comm = (lat_trainer_comm){r, size, dp_sum_float, dp_sum_double, &p[r]};
+		o->comm = &p[r].comm;
+		p[r].t = lat_trainer_alloc(o, &status, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
+	}
+}
+
+/* Runs fn(arg + r * arg_size) in a thread per process and waits for them all. */
+static void dp_each(int size, void *(*fn)(void *), void *arg, size_t arg_size)
+{
+	pthread_t th[DP_MAX];
+
+	for (int r = 0; r < size; r++)
+		pthread_create(&th[r], NULL, fn, (char *)arg + (size_t)r * arg_size);
+	for (int r = 0; r < size; r++)
+		pthread_join(th[r], NULL);
+}
+
+/* Frees what dp_start and dp_run made (size 1 and w NULL: one process of its own). */
+static void dp_stop(dp_world *w, dp_proc *p, int size)
+{
+	for (int r = 0; r < size; r++) {
+		free(p[r].g_first);
+		free(p[r].g_last);
+		free(p[r].b_first);
+		lat_trainer_free(p[r].t);
+	}
+	if (w)
+		pthread_barrier_destroy(&w->bar);
+}
+
 /* max |a - b| / max |b| over n values */
 static double rel_diff(const float *a, const float *b, size_t n)
 {
@@ -411,22 +452,11 @@ static void test_data_parallel(void)
 	CU_ASSERT_EQUAL(one.rc_steps, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(one.g_last);
 	for (int size = 2; size <= DP_MAX; size++) {
-		dp_world w = {.size = size};
-		dp_proc p[DP_MAX] = {{0}};
-		pthread_t th[DP_MAX];
+		dp_world w;
+		dp_proc p[DP_MAX];
 		size_t np = lat_net_n_params(lat_trainer_net(one.t));
-		pthread_barrier_init(&w.bar, NULL, (unsigned)size);
-		for (int r = 0; r < size; r++) {
-			p[r].w = &w;
-			p[r].comm = (lat_trainer_comm){r, size, dp_sum_float, dp_sum_double, &p[r]};
-			o.comm = &p[r].comm;
-			p[r].t = lat_trainer_alloc(&o, &status, err);
-			CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
-		}
-		for (int r = 0; r < size; r++)
-			pthread_create(&th[r], NULL, dp_run, &p[r]);
-		for (int r = 0; r < size; r++)
-			pthread_join(th[r], NULL);
+		dp_start(&w, p, size, &o);
+		dp_each(size, dp_run, p, sizeof *p);
 		for (int r = 0; r < size; r++) {
 			CU_ASSERT_EQUAL(p[r].rc_steps, 0);
 			CU_ASSERT_EQUAL(p[r].rc_eval, LAT_OK);
@@ -448,13 +478,7 @@ static void test_data_parallel(void)
 			CU_ASSERT(rel_diff(lat_net_params(lat_trainer_net(p[r].t)), lat_net_params(lat_trainer_net(one.t)),
 					   np) < 1e-4);
 		}
-		for (int r = 0; r < size; r++) {
-			free(p[r].g_first);
-			free(p[r].g_last);
-			free(p[r].b_first);
-			lat_trainer_free(p[r].t);
-		}
-		pthread_barrier_destroy(&w.bar);
+		dp_stop(&w, p, size);
 	}
 	/* a setting that names no process */
 	{
@@ -464,10 +488,7 @@ static void test_data_parallel(void)
 		CU_ASSERT_EQUAL(status, LAT_EINVAL);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "process 2 of 2"));
 	}
-	free(one.g_first);
-	free(one.g_last);
-	free(one.b_first);
-	lat_trainer_free(one.t);
+	dp_stop(NULL, &one, 1);
 	lat_experiment_clear(&e);
 }
 
@@ -478,9 +499,8 @@ static void test_data_parallel_bn(void)
 {
 	lat_experiment e;
 	lat_trainer_opts o;
-	dp_proc one = {0}, p[2] = {{0}};
-	dp_world w = {.size = 2};
-	pthread_t th[2];
+	dp_proc one = {0}, p[2];
+	dp_world w;
 	char err[LAT_ERRLEN] = "", path[512];
 	int status;
 	size_t nb, c;
@@ -500,18 +520,8 @@ static void test_data_parallel_bn(void)
 	nb = lat_net_n_buffers(lat_trainer_net(one.t));
 	c = nb / 2; /* one bn layer: c running means, then c running variances */
 	CU_ASSERT_EQUAL_FATAL(c, 4);
-	pthread_barrier_init(&w.bar, NULL, 2);
-	for (int r = 0; r < 2; r++) {
-		p[r].w = &w;
-		p[r].comm = (lat_trainer_comm){r, 2, dp_sum_float, dp_sum_double, &p[r]};
-		o.comm = &p[r].comm;
-		p[r].t = lat_trainer_alloc(&o, &status, err);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
-	}
-	for (int r = 0; r < 2; r++)
-		pthread_create(&th[r], NULL, dp_run, &p[r]);
-	for (int r = 0; r < 2; r++)
-		pthread_join(th[r], NULL);
+	dp_start(&w, p, 2, &o);
+	dp_each(2, dp_run, p, sizeof *p);
 	for (int r = 0; r < 2; r++) {
 		CU_ASSERT_EQUAL(p[r].rc_steps, 0);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].b_first);
@@ -519,17 +529,8 @@ static void test_data_parallel_bn(void)
 		CU_ASSERT_EQUAL(memcmp(p[r].b_first, p[0].b_first, nb * sizeof(float)), 0);
 		CU_ASSERT_EQUAL(lat_trainer_checksum(p[r].t), lat_trainer_checksum(p[0].t));
 	}
-	for (int r = 0; r < 2; r++) {
-		free(p[r].g_first);
-		free(p[r].g_last);
-		free(p[r].b_first);
-		lat_trainer_free(p[r].t);
-	}
-	pthread_barrier_destroy(&w.bar);
-	free(one.g_first);
-	free(one.g_last);
-	free(one.b_first);
-	lat_trainer_free(one.t);
+	dp_stop(&w, p, 2);
+	dp_stop(NULL, &one, 1);
 	lat_experiment_clear(&e);
 }
 
@@ -656,6 +657,67 @@ static void test_experiment_round_trip(void)
 	lat_experiment_clear(&b);
 }
 
+/* The parts' whole layout: windows of an odd size gathered from the parts (replicas from part 0) hold
+ * the whole network's parameters bit for bit, and the whole array read back gives each part its own. */
+static void check_map_whole(lat_net *whole, lat_net **parts, int size)
+{
+	size_t n = lat_net_n_params(whole), win = 37;
+	float *g = calloc(n + win, sizeof *g), *back = NULL;
+	int same = 1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	for (int k = 0; k < size; k++) {
+		CU_ASSERT_EQUAL(lat_net_n_params_whole(parts[k]), n);
+		for (size_t lo = 0; lo < n; lo += win)
+			lat_net_map_whole(parts[k], lat_net_params(parts[k]), g + lo, lo, n - lo < win ? n - lo : win, 1,
+					  k == 0);
+	}
+	CU_ASSERT_EQUAL(memcmp(g, lat_net_params(whole), n * sizeof *g), 0);
+	for (int k = 0; k < size; k++) {
+		size_t np = lat_net_n_params(parts[k]);
+		back = calloc(np + 1, sizeof *back);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+		for (size_t lo = 0; lo < n; lo += win)
+			lat_net_map_whole(parts[k], back, g + lo, lo, n - lo < win ? n - lo : win, 0, 1);
+		same &= memcmp(back, lat_net_params(parts[k]), np * sizeof *back) == 0;
+		free(back);
+	}
+	CU_ASSERT(same);
+	free(g);
+}
+
+/* 1 when the files at a and b hold the same bytes. */
+static int same_file(const char *a, const char *b)
+{
+	FILE *x = fopen(a, "rb"), *y = fopen(b, "rb");
+	int same = x && y, ca = 0;
+
+	while (same && ca != EOF) {
+		ca = fgetc(x);
+		same = ca == fgetc(y);
+	}
+	if (x)
+		fclose(x);
+	if (y)
+		fclose(y);
+	return same;
+}
+
+typedef struct {
+	dp_proc *p;
+	const char *path;
+	int rc;
+} save_job;
+
+static void *save_run(void *arg)
+{
+	save_job *j = arg;
+	char err[LAT_ERRLEN] = "";
+
+	j->rc = lat_trainer_save(j->p->t, j->path, err);
+	return NULL;
+}
+
 /* ---- split by location: P threads stand in for the P processes of one network ---- */
 
 /* One part of the tiny network (both conv layers turned lc): its logits, and the gradients of one
@@ -721,6 +783,7 @@ static void test_split_network(void)
 		for (int size = 2; size <= DP_MAX; size++) {
 			dp_world w = {.size = size};
 			split_part sp[DP_MAX];
+			lat_net *nets[DP_MAX];
 			pthread_t th[DP_MAX];
 			double e_logit = 0, e_grad = 0;
 			int w_same = 1;
@@ -734,6 +797,7 @@ static void test_split_network(void)
 				sp[k].x = x;
 				sp[k].net = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
 				CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].net);
+				nets[k] = sp[k].net;
 				CU_ASSERT_EQUAL_FATAL(lat_net_init(sp[k].net, 5, err), LAT_OK);
 				/* a part runs only with a sum set */
 				if (k == 0)
@@ -773,6 +837,7 @@ static void test_split_network(void)
 				}
 				CU_ASSERT(lat_net_n_params(sp[k].net) < lat_net_n_params(whole));
 			}
+			check_map_whole(whole, nets, size);
 			CU_ASSERT(w_same);
 			CU_ASSERT(e_logit < 1e-6);
 			CU_ASSERT(e_grad < 1e-4);
@@ -788,6 +853,93 @@ static void test_split_network(void)
 	gsl_rng_free(r);
 }
 
+/* A trainer split by location (network.shard = "locations") over P = 2 and 3 threads standing in for
+ * processes, against the whole network: an epoch's losses and the test accuracy to float rounding, the
+ * same replicated state everywhere (checksums); its checkpoint, gathered by the parts, is the whole
+ * network (a whole trainer loads it and hands each part exactly its values back), and a whole
+ * network's checkpoint loads into the parts. A sharing mode is refused with the split. */
+static void test_split_trainer(void)
+{
+	lat_experiment e;
+	lat_trainer_opts o;
+	dp_proc one = {0};
+	char err[LAT_ERRLEN] = "", path_whole[512], path_split[512];
+	int status;
+
+	tiny_experiment(&e, "epochs = 1;", NULL);
+	e.batch = 7;
+	e.locally_connected = 1;
+	e.shard = LAT_SHARD_LOCATIONS;
+	lat_experiment_trainer_opts(&e, &o);
+	one.t = lat_trainer_alloc(&o, &status, err); /* no processes: shard has no effect */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(one.t);
+	dp_run(&one);
+	CU_ASSERT_EQUAL(one.rc_steps, 0);
+	CU_ASSERT_EQUAL_FATAL(lat_trainer_save(one.t, tmp_path(path_whole, "whole.ckpt"), err), LAT_OK);
+	tmp_path(path_split, "split.ckpt");
+	for (int size = 2; size <= DP_MAX; size++) {
+		dp_world w;
+		dp_proc p[DP_MAX];
+		save_job sj[DP_MAX];
+		lat_net *nets[DP_MAX];
+		lat_trainer *back;
+		dp_start(&w, p, size, &o);
+		for (int r = 0; r < size; r++) {
+			nets[r] = lat_trainer_net(p[r].t);
+			CU_ASSERT(lat_net_n_params(nets[r]) < lat_net_n_params(lat_trainer_net(one.t)));
+		}
+		dp_each(size, dp_run, p, sizeof *p);
+		for (int r = 0; r < size; r++) {
+			CU_ASSERT_EQUAL(p[r].rc_steps, 0);
+			CU_ASSERT_EQUAL(p[r].rc_eval, LAT_OK);
+			CU_ASSERT_EQUAL(lat_trainer_stats(p[r].t)->samples, 64);
+			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->loss_sum, lat_trainer_stats(one.t)->loss_sum,
+					       1e-4 * lat_trainer_stats(one.t)->loss_sum);
+			CU_ASSERT_DOUBLE_EQUAL(p[r].loss, one.loss, 1e-4 * one.loss);
+			CU_ASSERT_DOUBLE_EQUAL(p[r].acc, one.acc, 100.0 / 32 + 1e-9);
+			CU_ASSERT_EQUAL(lat_trainer_checksum(p[r].t), lat_trainer_checksum(p[0].t));
+		}
+		/* the checkpoint: process 0 writes, every process gathers */
+		for (int r = 0; r < size; r++)
+			sj[r] = (save_job){&p[r], r ? NULL : path_split, -1};
+		dp_each(size, save_run, sj, sizeof *sj);
+		for (int r = 0; r < size; r++)
+			CU_ASSERT_EQUAL(sj[r].rc, LAT_OK);
+		o.comm = NULL;
+		back = lat_trainer_alloc(&o, &status, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+		CU_ASSERT_EQUAL_FATAL(lat_trainer_load(back, path_split, err), LAT_OK);
+		CU_ASSERT(rel_diff(lat_net_params(lat_trainer_net(back)), lat_net_params(lat_trainer_net(one.t)),
+				   lat_net_n_params(lat_trainer_net(back))) < 1e-4);
+		check_map_whole(lat_trainer_net(back), nets, size);
+		/* the whole network's checkpoint into the parts, written again by them: the same file, byte for
+		 * byte (each part held its slice of every parameter and optimiser moment) */
+		for (int r = 0; r < size; r++) {
+			CU_ASSERT_EQUAL(lat_trainer_load(p[r].t, path_whole, err), LAT_OK);
+			sj[r] = (save_job){&p[r], r ? NULL : path_split, -1};
+		}
+		dp_each(size, save_run, sj, sizeof *sj);
+		for (int r = 0; r < size; r++)
+			CU_ASSERT_EQUAL(sj[r].rc, LAT_OK);
+		CU_ASSERT(same_file(path_whole, path_split));
+		lat_trainer_free(back);
+		dp_stop(&w, p, size);
+	}
+	/* no sharing phases on split layers */
+	{
+		dp_world w = {.size = 2};
+		dp_proc p = {.w = &w};
+		p.comm = (lat_trainer_comm){0, 2, dp_sum_float, dp_sum_double, &p};
+		o.comm = &p.comm;
+		o.share.mode = LAT_SHARE_HEBBIAN;
+		CU_ASSERT_PTR_NULL(lat_trainer_alloc(&o, &status, err));
+		CU_ASSERT_EQUAL(status, LAT_ECONFIG);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "network.shard = \"locations\""));
+	}
+	dp_stop(NULL, &one, 1);
+	lat_experiment_clear(&e);
+}
+
 static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_defaults_and_overrides},
 			      {"experiment text round trip", test_experiment_round_trip},
 			      {"bad experiment files", test_bad_files},
@@ -798,6 +950,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"data parallel over 2 and 3 processes = whole batches", test_data_parallel},
 			      {"data parallel: bn running statistics combined", test_data_parallel_bn},
 			      {"network split by location over 2 and 3 processes = whole network", test_split_network},
+			      {"trainer split by location: losses, checkpoints in the whole layout", test_split_trainer},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};

@@ -64,6 +64,11 @@ lat_ckpt_writer *lat_ckpt_writer_stream(FILE *fp, uint32_t kind, uint32_t versio
 /* Appends a section: n values of the type (BYTES and NESTED: n bytes). Borrows data during the call.
  * Returns LAT_OK or LAT_EIO; a failed write is also reported by lat_ckpt_writer_commit. */
 int lat_ckpt_put(lat_ckpt_writer *w, uint32_t tag, int type, const void *data, size_t n);
+/* The same in pieces, for a section too large to hold at once: lat_ckpt_put_begin announces n values,
+ * then lat_ckpt_put_more calls append them (data borrowed during each call) until all n are written;
+ * another section, or the commit, before that is an error (LAT_EINVAL, and the commit fails). */
+int lat_ckpt_put_begin(lat_ckpt_writer *w, uint32_t tag, int type, size_t n);
+int lat_ckpt_put_more(lat_ckpt_writer *w, const void *data, size_t n);
 
 /* Appends the state of an mt19937 generator r as a U64 section of 625 values (the 624 words, then the
  * index). LAT_EINVAL when r is not mt19937 or GSL's state layout is not the one this code knows. */

@@ -57,6 +57,7 @@ typedef struct {
 	int locally_connected; /* turn every conv (and resblock) into its lc twin */
 	int keep_first_conv;   /* ... except the first conv layer */
 	int lc_bias;	       /* network.lc_bias: index into lat_lc_bias_names (0 position, 1 channel) */
+	int shard;	       /* network.shard: index into lat_shard_names (under mpirun: data parallel or split lc layers) */
 	double bn_momentum, bn_eps;
 
 	/* train */

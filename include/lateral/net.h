@@ -84,6 +84,29 @@ float *lat_net_grads(lat_net *n);
 float *lat_net_buffers(lat_net *n);
 /* Floats of activations and workspaces held for max_batch (for the planned-memory report). */
 size_t lat_net_activation_floats(const lat_net *n);
+/* Whether layer i is one part of an lc layer split by location: 0 no, 1 yes, 2 yes and with a channel
+ * bias (replicated on every part, its gradient summed over them). */
+int lat_net_layer_split(const lat_net *n, size_t i);
+
+/* ---- the whole network's layout (whole.c) ----
+ * A network split by location (lat_net_opts.shard_parts > 1) holds, of each split lc layer, the weights
+ * of its own positions; every other value (other layers, channel biases) is a replica that each process
+ * holds. These map its flat arrays onto the flat arrays of the whole network, the one an unsplit build
+ * of the same options holds, so that a checkpoint is the same file whatever the split. */
+
+/* Floats of layer i's parameters in the whole network (l->n_params unless the layer is split). */
+size_t lat_net_layer_params_whole(const lat_net *n, size_t i);
+/* Floats of the whole network's parameters (lat_net_n_params when nothing is split). */
+size_t lat_net_n_params_whole(const lat_net *n);
+/* Copies between local, an array in this network's parameter layout (lat_net_n_params floats:
+ * parameters, gradients or one block of optimiser state), and window, the floats [lo, lo + len) of the
+ * same array in the whole network's layout (window[0] is whole index lo). to_whole = 1 writes local
+ * values into the window: those of the split layers' own positions always, replicas only when
+ * replicas is nonzero; every other float of the window is left as it is, so windows zeroed on every
+ * process and summed over them hold the whole array when exactly one process passes replicas = 1.
+ * to_whole = 0 reads the window into local (replicas too); local values outside the window are left. */
+void lat_net_map_whole(const lat_net *n, float *local, float *window, size_t lo, size_t len, int to_whole,
+		       int replicas);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,20 @@ typedef struct {
 	void *ctx;
 } lat_trainer_comm;
 
+/* How several processes (lat_trainer_comm) share the work. LAT_SHARD_NONE: data parallel, as above.
+ * LAT_SHARD_LOCATIONS: every lc layer outside residual blocks is split by output location
+ * (lat_lc_alloc_part: process r of P holds the weights, gradients and optimiser state of positions
+ * [r n / P, (r + 1) n / P)), and every process runs every whole batch: the parts' outputs and input
+ * gradients are summed after each split layer (sum_float), so every other value (activations, the
+ * other layers' weights and their optimiser state, bn statistics, loss) is the same on every process
+ * and needs no exchange. Failures are summed after each step's checks, so errors stay collective;
+ * evaluation runs the whole set on every process. Checkpoints hold the whole network
+ * (lat_trainer_save gathers it), so they resume with any P and either setting. Sharing phases do not
+ * run on split layers (lat_trainer_alloc refuses a sharing mode). lat_shard_names: "none",
+ * "locations", NULL-terminated. */
+typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1 } lat_shard;
+extern const char *const lat_shard_names[];
+
 /* Everything a trainer needs (the configuration floor fills it from an experiment file). The strings
  * and arrays are borrowed for the trainer's lifetime. */
 typedef struct {
@@ -75,6 +89,8 @@ typedef struct {
 	size_t n_norm;
 	/* data-parallel training (see lat_trainer_comm); NULL: this process trains on whole batches */
 	const lat_trainer_comm *comm;
+	/* with comm and LAT_SHARD_LOCATIONS: the processes split the lc layers instead (see lat_shard) */
+	lat_shard shard;
 } lat_trainer_opts;
 
 /* Counters of the batches since lat_trainer_begin_epoch. */
@@ -140,14 +156,22 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 /* 1 when the experiment holds out a validation split. */
 int lat_trainer_has_validation(const lat_trainer *t);
 
-/* Lc layers and their SNR (docs/science.md section 5: mean over pools and coordinates of |mean| / std). */
+/* The lc layers of the network. */
 size_t lat_trainer_n_lc(const lat_trainer *t);
-double lat_trainer_lc_snr(const lat_trainer *t, size_t i);
 
-/* The two SNR figures of lc layer i's kernels now (docs/science.md section 5): snr_pool (mean over its
- * mod-k pools of (1/d) sum_j m_j^2 / v_j) and snr_channel (the paper's |mean| / std per channel and tap
- * over the interior positions). NaN when they cannot be measured. */
+/* Measures the two SNR figures of every lc layer's kernels now (docs/science.md section 5): snr_pool
+ * (mean over its mod-k pools of (1/d) sum_j m_j^2 / v_j) and snr_channel (the paper's |mean| / std per
+ * channel and tap over the interior positions). Collective when the layers are split by location (each
+ * layer is gathered in turn: every process calls it). LAT_OK, LAT_ENOMEM or LAT_EIO (a failed exchange)
+ * with err. lat_trainer_lc_snrs returns lc layer i's figures of the last measurement: NaN before one,
+ * or when they cannot be measured. */
+int lat_trainer_measure_lc(lat_trainer *t, char *err);
 void lat_trainer_lc_snrs(const lat_trainer *t, size_t i, double *snr_pool, double *snr_channel);
+
+/* A new array (free with free()) of lc layer i's whole weights and bias, in lat_lc_alloc's layout, or
+ * NULL with err (LAT_ENOMEM, LAT_EIO, LAT_EINVAL for no such layer). Collective when the layers are
+ * split by location: every process calls it and gets the whole layer. */
+float *lat_trainer_lc_weights(lat_trainer *t, size_t i, char *err);
 
 /* The mean over this epoch's sharing phases of lc layer i's deviation and pool-mean shrink factors
  * (lat_share_stats.dev_ratio, mean_ratio); NaN when no phase ran. */
@@ -163,7 +187,8 @@ lat_net *lat_trainer_net(lat_trainer *t);
 size_t lat_trainer_planned_bytes(const lat_trainer *t);
 
 /* A 64-bit hash (FNV-1a) of the parameters, buffers, optimiser state and step counters: equal on every
- * process of a data-parallel run while their states are identical. */
+ * process of a data-parallel run while their states are identical. Split by location, it hashes the
+ * values every process holds (all but the split layers' own weights and their optimiser state). */
 unsigned long long lat_trainer_checksum(lat_trainer *t);
 
 /* Checkpoints: parameters, buffers, optimiser state, epoch and batch counters, and, between
@@ -176,7 +201,12 @@ unsigned long long lat_trainer_checksum(lat_trainer *t);
  * different network, optimiser or epoch length, counters no run could have reached (an epoch past
  * LAT_TRAINER_MAX_EPOCHS, more optimiser steps than batches, ...), or a value that is not finite (a NaN
  * parameter is no state to resume from or to evaluate) or that its layer cannot hold (a negative bn
- * running variance). */
+ * running variance). Split by location, save is collective: every process calls it, process 0 with the
+ * path (it writes the whole network, gathered in pieces of LAT_TRAINER_GATHER floats, so no process
+ * holds more than that of the others' parts) and the others with NULL; an error on any process
+ * (reported there) makes it return LAT_EIO everywhere. load reads the whole network on every process and
+ * keeps its part. */
+#define LAT_TRAINER_GATHER ((size_t)1 << 20)
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
 int lat_trainer_load(lat_trainer *t, const char *path, char *err);
 

@@ -51,7 +51,10 @@ static const char train_summary[] =
     "A progress bar goes to stderr when it is a terminal.\n"
     "Under mpirun -np P the ranks train one network data-parallel: each runs its slice of every\n"
     "batch (train.batch is the global batch), the gradients are summed with one allreduce per step,\n"
-    "rank 0 alone prints and writes, and the checkpoint resumes with any number of ranks.";
+    "rank 0 alone prints and writes, and the checkpoint resumes with any number of ranks.\n"
+    "With network.shard = \"locations\" they split every lc layer by output position instead\n"
+    "(each rank holds 1/P of its weights and optimiser state and runs every whole batch; the parts'\n"
+    "outputs and input gradients are summed); the checkpoint holds the whole network all the same.";
 static const cli_extra train_extra[] = {
     {"resume", 0, "continue from DIR/checkpoint.bin (--set may change e.g. train.lr)"}, {NULL, 0, NULL}};
 static const char *const train_outputs[] = {"checkpoint.bin", "epochs.jsonl", "training.png", NULL};
@@ -85,25 +88,29 @@ static int resume_from(const cli_opts *o, const lat_experiment *e, lat_trainer *
 	return CLI_OK;
 }
 
-/* Rank 0's writes at the end of an epoch (or at a signal): the log, then the checkpoint when due. */
-static int epoch_files(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *ckpt,
-		       const char *path, epoch_log *lg, train_saved *sv, const char *line, int sig)
+/* Rank 0's write at the end of an epoch: the log with line appended. */
+static int epoch_log_write(const cli_opts *o, const char *path, epoch_log *lg, const char *line)
 {
-	size_t epoch = lat_trainer_epoch(t);
 	char err[LAT_ERRLEN + 64];
 
-	/* The log first: a kill between the two leaves it one epoch ahead of the checkpoint, and a resumed
-	 * run drops that line before writing it again. */
 	if (train_log_append(lg, line))
 		return cli_fail(o->cmd, LAT_ENOMEM, "out of memory");
 	if (cli_write_text(path, lg->text, lg->len, err))
 		return cli_fail(o->cmd, LAT_EIO, err);
-	if (sig || (e->checkpoint_every && epoch % e->checkpoint_every == 0) || epoch == e->epochs) {
-		if (lat_trainer_save(t, ckpt, err))
-			return cli_fail(o->cmd, LAT_EIO, err);
-		*sv = (train_saved){1, epoch, 0};
-	}
 	return CLI_OK;
+}
+
+/* The checkpoint, settled over the ranks: rank 0 writes it, and with lc layers split by location every
+ * rank joins the gather of its parts. */
+static int save_state(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *ckpt)
+{
+	char err[LAT_ERRLEN + 64];
+	int root = cli_mpi_rank() == 0, rc = CLI_OK;
+
+	if ((root || (e->shard == LAT_SHARD_LOCATIONS && cli_mpi_size() > 1)) &&
+	    lat_trainer_save(t, root ? ckpt : NULL, err))
+		rc = cli_fail(o->cmd, LAT_EIO, err);
+	return cli_mpi_settle(rc);
 }
 
 /* Several ranks: after every epoch their states must be identical (same gradients, same steps). */
@@ -155,10 +162,9 @@ static int train_epochs(int argc, char **argv, const cli_opts *o, const lat_expe
 		if (tty && !o->quiet)
 			fputc('\n', stderr);
 		if (r == 1) { /* interrupted within the epoch */
-			if (root && lat_trainer_save(t, ckpt, err))
-				rc = cli_fail(o->cmd, LAT_EIO, err);
+			rc = save_state(o, e, t, ckpt);
 			*sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
-			return cli_mpi_settle(rc);
+			return rc;
 		}
 		/* errors of the steps and the evaluation are the same on every rank */
 		if (!r && (r = train_epoch_line(t, epoch, cli_now() - t0, line, sizeof line, msg)) < 0)
@@ -170,12 +176,19 @@ static int train_epochs(int argc, char **argv, const cli_opts *o, const lat_expe
 			return rc;
 		}
 		*sig = cli_mpi_max(cli_interrupted());
+		/* The log first: a kill between the two leaves it one epoch ahead of the checkpoint, and a
+		 * resumed run drops that line before writing it again. */
 		if (root) {
 			printf("%s\n", line);
 			fflush(stdout);
-			rc = epoch_files(o, e, t, ckpt, path, lg, sv, line, *sig);
+			rc = epoch_log_write(o, path, lg, line);
 		}
 		rc = cli_mpi_settle(rc);
+		if (!rc && (*sig || (e->checkpoint_every && epoch % e->checkpoint_every == 0) || epoch == e->epochs)) {
+			rc = save_state(o, e, t, ckpt);
+			if (!rc)
+				*sv = (train_saved){1, epoch, 0};
+		}
 		if (!rc)
 			rc = same_state(o, t);
 		if (*sig)
@@ -198,6 +211,7 @@ int cmd_train(int argc, char **argv)
 			   &args, &o);
 	int status, sig = 0, root = cli_mpi_rank() == 0, ranks = cli_mpi_size(), threads;
 	double start, *norm = NULL;
+	float *kernels = NULL;
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
@@ -269,8 +283,9 @@ int cmd_train(int argc, char **argv)
 	if (!o.quiet) {
 		char ranks_text[64] = "";
 		if (ranks > 1)
-			snprintf(ranks_text, sizeof ranks_text, "; %d ranks x %d thread%s, data parallel", ranks,
-				 threads, threads > 1 ? "s" : "");
+			snprintf(ranks_text, sizeof ranks_text, "; %d ranks x %d thread%s, %s", ranks, threads,
+				 threads > 1 ? "s" : "",
+				 e.shard == LAT_SHARD_LOCATIONS ? "lc layers split by location" : "data parallel");
 		fprintf(stderr,
 			"lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing "
 			"%s; planned memory %s%s%s\n",
@@ -293,11 +308,17 @@ int cmd_train(int argc, char **argv)
 		rc = CLI_INTERRUPTED(sig);
 		goto out;
 	}
-	if (root)
-		rc = train_plots(&o, &e, t, path);
+	/* the first lc layer's kernels for kernels.tsv (gathered on every rank when split) */
+	if (lat_trainer_n_lc(t)) {
+		kernels = lat_trainer_lc_weights(t, 0, err);
+		rc = cli_mpi_settle(kernels ? CLI_OK : cli_fail(o.cmd, LAT_ENOMEM, err));
+	}
+	if (!rc && root)
+		rc = train_plots(&o, &e, t, path, kernels);
 	if (!o.quiet)
 		fprintf(stderr, "lateral train: %.1f s; files in %s/\n", cli_now() - start, o.outdir);
 out:
+	free(kernels);
 	free(lg.text);
 	lat_trainer_free(t);
 	free(norm);

@@ -190,6 +190,8 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
 	size_t used;
 	int rc = lat_trainer_evaluate(t, 0, &acc, &loss, err);
 
+	if (!rc)
+		rc = lat_trainer_measure_lc(t, err);
 	if (rc)
 		return rc;
 	used = (size_t)snprintf(line, size,
@@ -288,11 +290,12 @@ out:
 	return rc;
 }
 
-/* DIR/kernels.tsv: the kernels of the first lc layer (input channel 1) at the central (up to) 12 x 12 of
- * its output positions, for its first two output channels side by side: each k x k kernel at its (y, x),
- * "nan" between them. 1 when the network has no lc layer, else LAT_OK or LAT_EIO. */
+/* DIR/kernels.tsv: the kernels of the first lc layer (input channel 1; its whole weights kw, as
+ * lat_trainer_lc_weights gives them) at the central (up to) 12 x 12 of its output positions, for its
+ * first two output channels side by side: each k x k kernel at its (y, x), "nan" between them. 1 when
+ * the network has no lc layer, else LAT_OK or LAT_EIO. */
 #define KERNEL_WINDOW 12
-static int write_kernels(const char *dir, lat_trainer *t, char *heading, size_t size, char *err)
+static int write_kernels(const char *dir, lat_trainer *t, const float *kw, char *heading, size_t size, char *err)
 {
 	lat_net *net = lat_trainer_net(t);
 	char path[CLI_PATHLEN];
@@ -305,7 +308,7 @@ static int write_kernels(const char *dir, lat_trainer *t, char *heading, size_t 
 	for (i = 0; i < n_layers && !l; i++)
 		if (!lat_lc_geometry(lat_net_layer(net, i), &g) && !g.shared)
 			l = lat_net_layer(net, i);
-	if (!l)
+	if (!l || !kw)
 		return 1;
 	shown = g.c_out < 2 ? g.c_out : 2;
 	ny = g.h_out < KERNEL_WINDOW ? g.h_out : KERNEL_WINDOW;
@@ -328,7 +331,7 @@ static int write_kernels(const char *dir, lat_trainer *t, char *heading, size_t 
 			size_t y = r / cell, u = r % cell, x = cc / cell, v = cc % cell;
 			int in = u < g.k && v < g.k && x < nx && cc < nx * cell;
 			/* W[c_out][y][x][c_in][u][v] with c_in = 0 */
-			const float *w = l->w + ((ch * g.h_out + y0 + y) * g.w_out + x0 + x) * g.c_in * g.k * g.k;
+			const float *w = kw + ((ch * g.h_out + y0 + y) * g.w_out + x0 + x) * g.c_in * g.k * g.k;
 			if (in)
 				fprintf(fp, "%.6g", (double)w[u * g.k + v]);
 			else
@@ -338,7 +341,7 @@ static int write_kernels(const char *dir, lat_trainer *t, char *heading, size_t 
 	return lat_afile_commit(f, err);
 }
 
-int train_plots(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *log)
+int train_plots(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *log, const float *kernels)
 {
 	char q[CLI_PATHLEN + 16], quoted[CLI_PATHLEN + 16], nb[64], cap[512], sh[64] = "no sharing", path[CLI_PATHLEN];
 	char heading[256], hq[300], ha[320], err[LAT_ERRLEN];
@@ -356,7 +359,7 @@ int train_plots(const cli_opts *o, const lat_experiment *e, lat_trainer *t, cons
 	rc = cli_plot(o, "plots/train.gp", cli_path(path, sizeof path, o->outdir, "training.png"), assign, 2);
 	if (rc)
 		return rc;
-	rc = write_kernels(o->outdir, t, heading, sizeof heading, err);
+	rc = write_kernels(o->outdir, t, kernels, heading, sizeof heading, err);
 	if (rc == 1)
 		return CLI_OK;
 	if (rc)

@@ -49,6 +49,7 @@ static const lat_cfg_key keys[] = {
 	{"network", "locally_connected", LAT_CFG_BOOL, OFF(locally_connected), 0, 0, 0, 0, NULL, 0, 0},
 	{"network", "lc_bias", LAT_CFG_ENUM, OFF(lc_bias), 0, 0, 0, 0, lat_lc_bias_names, 0, 0},
 	{"network", "keep_first_conv", LAT_CFG_BOOL, OFF(keep_first_conv), 0, 0, 0, 0, NULL, 0, 0},
+	{"network", "shard", LAT_CFG_ENUM, OFF(shard), 0, 0, 0, LAT_SHARD_NONE, lat_shard_names, 0, 0},
 	{"network", "bn_momentum", LAT_CFG_DOUBLE, OFF(bn_momentum), IN, 0, 1, 0.1, NULL, 0, 0},
 	{"network", "bn_eps", LAT_CFG_DOUBLE, OFF(bn_eps), POS, 0, 1, 1e-5, NULL, 0, 0},
 	{"network", "layers", LAT_CFG_CUSTOM, OFF(layers), 0, 0, 0, 0, NULL, 0, 0},
@@ -540,7 +541,8 @@ void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
 	    .description = e->text,
 	    .norm = e->norm,
 	    .n_norm = e->n_norm,
-	    .comm = e->comm};
+	    .comm = e->comm,
+	    .shard = (lat_shard)e->shard};
 	memcpy(o->train_offsets, e->train_offsets, sizeof o->train_offsets);
 	memcpy(o->test_offsets, e->test_offsets, sizeof o->test_offsets);
 	lat_experiment_net_opts(e, &o->net);

@@ -32,6 +32,8 @@ struct lat_ckpt_writer {
 	FILE *fp;
 	uLong crc;
 	int failed;
+	int type;    /* the open section's value type (lat_ckpt_put_begin) */
+	size_t left; /* values the open section still expects */
 };
 
 struct lat_ckpt {
@@ -174,12 +176,12 @@ lat_ckpt_writer *lat_ckpt_writer_stream(FILE *fp, uint32_t kind, uint32_t versio
 	return writer_start(NULL, NULL, fp, kind, version, err);
 }
 
-int lat_ckpt_put(lat_ckpt_writer *w, uint32_t tag, int type, const void *data, size_t n)
+int lat_ckpt_put_begin(lat_ckpt_writer *w, uint32_t tag, int type, size_t n)
 {
 	size_t size = type_size(type);
 	unsigned char h[SECTION_HEADER_LEN];
 
-	if (size == 0 || (n > 0 && !data) || n > SIZE_MAX / size) {
+	if (size == 0 || n > SIZE_MAX / size || w->left) {
 		w->failed = EINVAL;
 		return LAT_EINVAL;
 	}
@@ -187,6 +189,20 @@ int lat_ckpt_put(lat_ckpt_writer *w, uint32_t tag, int type, const void *data, s
 	put_le(h + 4, (uint64_t)type, 4);
 	put_le(h + 8, (uint64_t)(n * size), 8);
 	w_write(w, h, sizeof h);
+	w->type = type;
+	w->left = n;
+	return w->failed ? LAT_EIO : LAT_OK;
+}
+
+int lat_ckpt_put_more(lat_ckpt_writer *w, const void *data, size_t n)
+{
+	size_t size = type_size(w->type);
+
+	if (n > w->left || (n > 0 && !data)) {
+		w->failed = EINVAL;
+		return LAT_EINVAL;
+	}
+	w->left -= n;
 	if (size == 1 || host_le()) {
 		w_write(w, data, n * size);
 	} else {
@@ -203,6 +219,18 @@ int lat_ckpt_put(lat_ckpt_writer *w, uint32_t tag, int type, const void *data, s
 		}
 	}
 	return w->failed ? LAT_EIO : LAT_OK;
+}
+
+int lat_ckpt_put(lat_ckpt_writer *w, uint32_t tag, int type, const void *data, size_t n)
+{
+	int rc;
+
+	if (n > 0 && !data) {
+		w->failed = EINVAL;
+		return LAT_EINVAL;
+	}
+	rc = lat_ckpt_put_begin(w, tag, type, n);
+	return rc ? rc : lat_ckpt_put_more(w, data, n);
 }
 
 /* 1 when GSL's mt19937 state is laid out as mt_state: the words of seed 4357 and the index after one
@@ -256,6 +284,8 @@ int lat_ckpt_writer_commit(lat_ckpt_writer *w, char *err)
 
 	if (!w)
 		return lat_err_set(err, LAT_EINVAL, "no state file to commit");
+	if (w->left) /* a section short of its values */
+		w->failed = EINVAL;
 	put_le(end, END_TAG, 4);
 	memset(end + 4, 0, sizeof end - 4);
 	w_write(w, end, sizeof end);

@@ -396,3 +396,8 @@ size_t lat_net_activation_floats(const lat_net *n)
 {
 	return n->act_floats;
 }
+
+int lat_net_layer_split(const lat_net *n, size_t i)
+{
+	return i < n->n_layers ? n->split[i] : 0;
+}

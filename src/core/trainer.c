@@ -40,6 +40,8 @@ struct lat_trainer {
 	/* data parallel (size > 1): o.comm, and the doubles summed over the processes with every step (loss,
 	 * correct, failures, failure codes, then the bn running statistics weighted by the slices) */
 	int rank, size;
+	int shard;	/* size > 1 processes split the lc layers by location (LAT_SHARD_LOCATIONS) */
+	size_t n_whole; /* parameters of the whole network (lat_net_n_params_whole) */
 	double *red;
 	size_t epoch;	       /* next epoch to run / running */
 	uint64_t global_batch; /* batches trained since the start, across epochs */
@@ -48,6 +50,7 @@ struct lat_trainer {
 	size_t n_lc;
 	size_t lc_layer[MAX_LC]; /* index of the i-th lc layer in the network */
 	lat_share *share[MAX_LC];
+	double snr[MAX_LC][2]; /* the last lat_trainer_measure_lc: snr_pool, snr_channel */
 	/* this epoch's sharing phases, per lc layer: sums and counts of the finite deviation and mean
 	 * shrink factors (lat_share_stats.dev_ratio, mean_ratio) */
 	double shrink[MAX_LC][4];
@@ -58,6 +61,8 @@ struct lat_trainer {
 	size_t resume_batches; /* > 0 after loading a mid-epoch checkpoint: batches begin_epoch skips */
 	double *norm;	       /* 2 c: the input normalisation (means, then stds), saved in checkpoints */
 };
+
+const char *const lat_shard_names[] = {[LAT_SHARD_NONE] = "none", [LAT_SHARD_LOCATIONS] = "locations", NULL};
 
 static double now(void)
 {
@@ -204,6 +209,9 @@ static int setup_sharing(lat_trainer *t, char *err)
 		lat_lc_geom g;
 		if (lat_lc_geometry(lat_net_layer(t->net, i), &g) || g.shared)
 			continue;
+		g.q0 = 0; /* a part is measured on its whole layer, gathered (lat_trainer_lc_weights) */
+		g.q1 = g.h_out * g.w_out;
+		t->snr[t->n_lc][0] = t->snr[t->n_lc][1] = NAN;
 		o.seed = e->seed * 7919u + t->n_lc;
 		t->lc_layer[t->n_lc] = i;
 		t->share[t->n_lc] = lat_share_alloc(&g, &o, err);
@@ -259,13 +267,29 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		t->rank = e->comm->rank;
 		t->size = e->comm->size;
 	}
-	/* each process runs only its slice of a batch through the network */
-	t->net_batch = (t->max_batch + (size_t)t->size - 1) / (size_t)t->size;
+	t->shard = t->size > 1 && e->shard == LAT_SHARD_LOCATIONS;
+	if (t->shard && e->share.mode != LAT_SHARE_NONE) {
+		rc = lat_err_set(err, LAT_ECONFIG,
+				 "%s: sharing.mode = \"%s\" with network.shard = \"locations\" over %d processes: "
+				 "sharing phases do not run on lc layers split by location; set sharing.mode = "
+				 "\"none\" or network.shard = \"none\" (data parallel)",
+				 e->source, lat_share_mode_name(e->share.mode), t->size);
+		goto fail;
+	}
+	if (t->shard) { /* every process runs whole batches through its parts of the lc layers */
+		t->o.net.shard_part = (size_t)t->rank;
+		t->o.net.shard_parts = (size_t)t->size;
+	}
+	/* data parallel: each process runs only its slice of a batch through the network */
+	t->net_batch = t->shard ? t->max_batch : (t->max_batch + (size_t)t->size - 1) / (size_t)t->size;
 	t->net = lat_net_alloc(&e->net, in, t->n_classes, t->net_batch, err);
 	if (!t->net) {
 		rc = LAT_ECONFIG;
 		goto fail;
 	}
+	if (t->shard)
+		lat_net_set_sum(t->net, e->comm->sum_float, e->comm->ctx);
+	t->n_whole = lat_net_n_params_whole(t->net);
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
 		goto fail;
@@ -528,6 +552,10 @@ static int share_phase(lat_trainer *t, char *err)
 /* This process's slice [*lo, *lo + m) of n samples; returns m (n in one process). */
 static size_t slice(const lat_trainer *t, size_t n, size_t *lo)
 {
+	if (t->shard) { /* split by location: every process runs every sample */
+		*lo = 0;
+		return n;
+	}
 	*lo = n * (size_t)t->rank / (size_t)t->size;
 	return n * ((size_t)t->rank + 1) / (size_t)t->size - *lo;
 }
@@ -608,11 +636,34 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	return LAT_OK;
 }
 
+/* Split by location: tells every process whether any failed a check of its own part (rc, msg: this
+ * one's outcome). Returns the collective code: this process's, another's (msg then says so), or LAT_EIO
+ * when the exchange failed. Without a split it returns rc. */
+static int agree(lat_trainer *t, int rc, char *msg, size_t size)
+{
+	const lat_trainer_comm *c = t->e->comm;
+	double r[R_BUFFERS] = {0, 0, rc != 0, -(double)rc};
+
+	if (!t->shard)
+		return rc;
+	if (c->sum_double(c->ctx, r, R_BUFFERS)) {
+		if (!rc)
+			snprintf(msg, size, "the exchange with the other processes failed");
+		return rc ? rc : LAT_EIO;
+	}
+	if (r[R_FAILED] > 0 && !rc) {
+		snprintf(msg, size, "another process failed a check of its part of the lc layers (its message says why)");
+		return peer_code(r);
+	}
+	return rc;
+}
+
 int lat_trainer_step(lat_trainer *t, char *err)
 {
 	double start = now();
 	size_t n = lat_batcher_next(t->batcher, t->x, t->y), correct = 0;
 	double loss;
+	const char *bad = "";
 	char msg[LAT_ERRLEN];
 	int rc;
 
@@ -623,7 +674,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		return 0;
 	}
 	rc = slice_pass(t, n, &loss, &correct, msg);
-	if (t->size > 1)
+	if (t->size > 1 && !t->shard)
 		rc = combine(t, n, rc, &loss, &correct, msg, sizeof msg);
 	if (rc)
 		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1,
@@ -636,10 +687,13 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	}
 	if (nonfinite_layer(t, 1, msg, sizeof msg)) {
 		/* A non-finite weight can hide in the forward pass (relu maps NaN to 0): name it first. */
-		int weight = nonfinite_layer(t, 0, msg, sizeof msg);
-		return lat_err_set(err, LAT_EDIVERGE, "epoch %zu, batch %zu: a %s is not finite: %s",
-				   t->epoch + 1, t->stats.batches + 1, weight ? "weight" : "gradient", msg);
+		bad = nonfinite_layer(t, 0, msg, sizeof msg) ? "a weight is not finite: " : "a gradient is not finite: ";
+		rc = LAT_EDIVERGE;
 	}
+	/* split: the parts' gradients differ, so their checks are settled together */
+	rc = agree(t, rc, msg, sizeof msg);
+	if (rc)
+		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s%s", t->epoch + 1, t->stats.batches + 1, bad, msg);
 	/* after the gradients' check, which names a non-finite value more precisely, and before the step */
 	snprintf(msg, sizeof msg, "epoch %zu, batch %zu", t->epoch + 1, t->stats.batches + 1);
 	rc = loss_diverged(t, loss, msg, err);
@@ -650,7 +704,10 @@ int lat_trainer_step(lat_trainer *t, char *err)
 			    lat_optim_lr(&t->optim_opts, t->epoch)) &&
 	     nonfinite_layer(t, 0, msg, sizeof msg)) ||
 	    nonfinite_layer(t, 2, msg, sizeof msg))
-		return lat_err_set(err, LAT_EDIVERGE,
+		rc = LAT_EDIVERGE;
+	rc = agree(t, rc, msg, sizeof msg);
+	if (rc)
+		return lat_err_set(err, rc,
 				   "epoch %zu, batch %zu: after the optimiser step (lr %g): %s", t->epoch + 1,
 				   t->stats.batches + 1, lat_optim_lr(&t->optim_opts, t->epoch), msg);
 	t->shared_last = 0;
@@ -728,7 +785,7 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 	/* data parallel: each process evaluates its slice of the set, and the sums are combined */
 	m = slice(t, d->n, &lo);
 	rc = evaluate_range(t, d, which, lo, lo + m, &sum, &correct, err);
-	if (t->size > 1) {
+	if (t->size > 1 && !t->shard) {
 		const lat_trainer_comm *c = t->e->comm;
 		double r[R_BUFFERS] = {rc ? 0 : sum, (double)correct, rc != 0, -(double)rc};
 		if (c->sum_double(c->ctx, r, R_BUFFERS))
@@ -758,15 +815,69 @@ size_t lat_trainer_n_lc(const lat_trainer *t)
 	return t->n_lc;
 }
 
+/* *w: a new array of lc layer i's whole weights and bias (lat_trainer_lc_weights), or NULL with the
+ * error code returned. */
+static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
+{
+	const lat_trainer_comm *c = t->e->comm;
+	size_t li, lo = 0, len;
+	char msg[LAT_ERRLEN];
+	int rc;
+
+	*w = NULL;
+	if (i >= t->n_lc)
+		return lat_err_set(err, LAT_EINVAL, "no lc layer %zu (the network has %zu)", i + 1, t->n_lc);
+	li = t->lc_layer[i];
+	for (size_t k = 0; k < li; k++)
+		lo += lat_net_layer_params_whole(t->net, k);
+	len = lat_net_layer_params_whole(t->net, li);
+	*w = calloc(len + 1, sizeof **w);
+	rc = *w ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "out of memory for lc layer %zu", i + 1);
+	/* split: every process joins the sum, or none does */
+	if (agree(t, rc, msg, sizeof msg) && !rc)
+		rc = lat_err_set(err, LAT_EIO, "%s", msg);
+	if (!rc) {
+		lat_net_map_whole(t->net, lat_net_params(t->net), *w, lo, len, 1, t->rank == 0);
+		if (t->shard && c->sum_float(c->ctx, *w, len))
+			rc = lat_err_set(err, LAT_EIO, "gathering lc layer %zu's parts failed", i + 1);
+	}
+	if (rc) {
+		free(*w);
+		*w = NULL;
+	}
+	return rc;
+}
+
+float *lat_trainer_lc_weights(lat_trainer *t, size_t i, char *err)
+{
+	float *w;
+
+	gather_lc(t, i, &w, err);
+	return w;
+}
+
+int lat_trainer_measure_lc(lat_trainer *t, char *err)
+{
+	for (size_t i = 0; i < t->n_lc; i++) {
+		float *w;
+		lat_share_pools p;
+		int rc = gather_lc(t, i, &w, err);
+		if (rc)
+			return rc;
+		t->snr[i][0] = t->snr[i][1] = NAN;
+		if (!lat_share_measure(t->share[i], w, &p, NULL)) {
+			t->snr[i][0] = p.snr;
+			t->snr[i][1] = p.snr_channel;
+		}
+		free(w);
+	}
+	return LAT_OK;
+}
+
 void lat_trainer_lc_snrs(const lat_trainer *t, size_t i, double *snr_pool, double *snr_channel)
 {
-	lat_share_pools p;
-
-	*snr_pool = *snr_channel = NAN;
-	if (i < t->n_lc && !lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL)) {
-		*snr_pool = p.snr;
-		*snr_channel = p.snr_channel;
-	}
+	*snr_pool = i < t->n_lc ? t->snr[i][0] : NAN;
+	*snr_channel = i < t->n_lc ? t->snr[i][1] : NAN;
 }
 
 void lat_trainer_lc_shrink(const lat_trainer *t, size_t i, double *dev, double *mean)
@@ -778,15 +889,6 @@ void lat_trainer_lc_shrink(const lat_trainer *t, size_t i, double *dev, double *
 		*dev = t->shrink[i][0] / t->shrink[i][2];
 	if (t->shrink[i][3] > 0)
 		*mean = t->shrink[i][1] / t->shrink[i][3];
-}
-
-double lat_trainer_lc_snr(const lat_trainer *t, size_t i)
-{
-	lat_share_pools p;
-	if (i >= t->n_lc ||
-	    lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL))
-		return NAN;
-	return p.mean_over_std;
 }
 
 size_t lat_trainer_n_train(const lat_trainer *t)
@@ -838,20 +940,79 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 	return bytes;
 }
 
+/* The optimiser's state in arrays of the parameters' layout (adamw: m and v, 2). */
+static size_t state_blocks(const lat_trainer *t)
+{
+	size_t n_state;
+
+	lat_optim_state(t->opt, &n_state);
+	return n_state / lat_net_n_params(t->net);
+}
+
 unsigned long long lat_trainer_checksum(lat_trainer *t)
 {
 	size_t n_state;
 	const float *state = lat_optim_state(t->opt, &n_state);
 	unsigned long long h = LAT_HASH_START;
 	uint64_t counters[3] = {t->global_batch, t->phases, *lat_optim_steps(t->opt)};
+	size_t n = lat_net_n_params(t->net);
 
-	h = lat_hash(h, lat_net_params(t->net), lat_net_n_params(t->net) * sizeof(float));
+	/* the parameters and each block of optimiser state in their layout, the split layers' skipped */
+	for (size_t b = 0; b <= state_blocks(t); b++)
+		for (size_t i = 0, pos = 0; i < lat_net_n_layers(t->net); i++) {
+			size_t len = lat_net_layer(t->net, i)->n_params;
+			const float *v = b ? state + (b - 1) * n : lat_net_params(t->net);
+			if (!(t->shard && lat_net_layer_split(t->net, i)))
+				h = lat_hash(h, v + pos, len * sizeof *v);
+			pos += len;
+		}
 	h = lat_hash(h, lat_net_buffers(t->net), lat_net_n_buffers(t->net) * sizeof(float));
-	h = lat_hash(h, state, n_state * sizeof *state);
 	return lat_hash(h, counters, sizeof counters);
 }
 
 /* ---- checkpoints ---- */
+
+/* Checkpoints hold the whole network (lat_net_map_whole): the parameters, then the optimiser state as
+ * state_blocks arrays, each n_whole floats. Both move in windows of LAT_TRAINER_GATHER floats; split by
+ * location, a window is gathered with a sum. */
+
+/* Appends to w (NULL: only the sums) a section of blocks x n_whole floats: local (blocks arrays of
+ * lat_net_n_params floats) in the whole layout, one window at a time in win. LAT_EIO with err when a sum
+ * fails. */
+static int put_whole(lat_trainer *t, lat_ckpt_writer *w, uint32_t tag, float *local, size_t blocks,
+		     float *win, char *err)
+{
+	const lat_trainer_comm *c = t->e->comm;
+	size_t n = lat_net_n_params(t->net);
+
+	if (w)
+		lat_ckpt_put_begin(w, tag, LAT_CKPT_F32, blocks * t->n_whole);
+	for (size_t b = 0; b < blocks; b++)
+		for (size_t lo = 0; lo < t->n_whole; lo += LAT_TRAINER_GATHER) {
+			size_t len = t->n_whole - lo < LAT_TRAINER_GATHER ? t->n_whole - lo : LAT_TRAINER_GATHER;
+			memset(win, 0, len * sizeof *win);
+			lat_net_map_whole(t->net, local + b * n, win, lo, len, 1, t->rank == 0);
+			if (t->shard && c->sum_float(c->ctx, win, len))
+				return lat_err_set(err, LAT_EIO, "gathering the lc layers' parts for the checkpoint failed");
+			if (w)
+				lat_ckpt_put_more(w, win, len);
+		}
+	return LAT_OK;
+}
+
+/* The inverse: this network's values of a section of blocks x n_whole floats into local. */
+static void get_whole(lat_trainer *t, const lat_ckpt_section *sec, float *local, size_t blocks, float *win)
+{
+	size_t n = lat_net_n_params(t->net);
+
+	for (size_t b = 0; b < blocks; b++)
+		for (size_t lo = 0; lo < t->n_whole; lo += LAT_TRAINER_GATHER) {
+			size_t len = t->n_whole - lo < LAT_TRAINER_GATHER ? t->n_whole - lo : LAT_TRAINER_GATHER;
+			for (size_t j = 0; j < len; j++)
+				win[j] = lat_ckpt_f32(sec, b * t->n_whole + lo + j);
+			lat_net_map_whole(t->net, local + b * n, win, lo, len, 0, 1);
+		}
+}
 
 /* checkpoint.bin: a container (ckpt.h) of kind LAT_CKPT_TRAIN with these sections. */
 #define CKPT_VERSION 3u
@@ -878,17 +1039,26 @@ enum { S_LOSS_SUM, S_SHARE_SECONDS, S_TRAIN_SECONDS, S_STEADY_ERROR, S_COUNT };
 int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 {
 	static const double zero_shrink[MAX_LC][4] = {{0}};
-	size_t n_state;
-	float *state = lat_optim_state(t->opt, &n_state);
+	size_t n_state, blocks = state_blocks(t);
+	float *state = lat_optim_state(t->opt, &n_state), *win = NULL;
 	uint64_t h[H_COUNT] = {0};
 	double st[S_COUNT] = {0};
-	lat_ckpt_writer *w = lat_ckpt_writer_open(path, LAT_CKPT_TRAIN, CKPT_VERSION, err);
+	lat_ckpt_writer *w = NULL;
+	char msg[LAT_ERRLEN];
+	int rc = LAT_OK;
 
-	if (!w)
-		return LAT_EIO;
-	h[H_PARAMS] = lat_net_n_params(t->net);
+	if (path && !(w = lat_ckpt_writer_open(path, LAT_CKPT_TRAIN, CKPT_VERSION, err)))
+		rc = LAT_EIO;
+	if (!rc && !(win = malloc(LAT_TRAINER_GATHER * sizeof *win)))
+		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path ? path : "checkpoint");
+	/* split: every process joins the gathers, or none does */
+	if (agree(t, rc, msg, sizeof msg) && !rc)
+		rc = lat_err_set(err, LAT_EIO, "%s", msg);
+	if (rc)
+		goto out;
+	h[H_PARAMS] = t->n_whole;
 	h[H_BUFFERS] = lat_net_n_buffers(t->net);
-	h[H_STATE] = n_state;
+	h[H_STATE] = blocks * t->n_whole;
 	h[H_EPOCH] = t->epoch;
 	h[H_GLOBAL_BATCH] = t->global_batch;
 	h[H_PHASES] = t->phases;
@@ -904,12 +1074,18 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 		st[S_TRAIN_SECONDS] = t->stats.train_seconds;
 		st[S_STEADY_ERROR] = t->stats.share_steady_error;
 	}
-	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, h, H_COUNT);
-	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, st, S_COUNT);
-	lat_ckpt_put(w, LAT_CKPT_TAG('P', 'A', 'R', 'M'), LAT_CKPT_F32, lat_net_params(t->net), h[H_PARAMS]);
-	lat_ckpt_put(w, LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, lat_net_buffers(t->net),
-		     h[H_BUFFERS]);
-	lat_ckpt_put(w, LAT_CKPT_TAG('O', 'P', 'T', 'S'), LAT_CKPT_F32, state, n_state);
+	if (w) {
+		lat_ckpt_put(w, LAT_CKPT_TAG('T', 'H', 'D', 'R'), LAT_CKPT_U64, h, H_COUNT);
+		lat_ckpt_put(w, LAT_CKPT_TAG('T', 'S', 'T', 'A'), LAT_CKPT_F64, st, S_COUNT);
+	}
+	rc = put_whole(t, w, LAT_CKPT_TAG('P', 'A', 'R', 'M'), lat_net_params(t->net), 1, win, err);
+	if (!rc && w)
+		lat_ckpt_put(w, LAT_CKPT_TAG('B', 'U', 'F', 'S'), LAT_CKPT_F32, lat_net_buffers(t->net),
+			     h[H_BUFFERS]);
+	if (!rc)
+		rc = put_whole(t, w, LAT_CKPT_TAG('O', 'P', 'T', 'S'), state, blocks, win, err);
+	if (rc || !w)
+		goto out;
 	/* the epoch's shrink factors so far, as the statistics: only within an epoch */
 	lat_ckpt_put(w, LAT_CKPT_TAG('S', 'H', 'R', 'K'), LAT_CKPT_F64,
 		     t->in_epoch || t->resume_batches ? &t->shrink[0][0] : &zero_shrink[0][0], 4 * t->n_lc);
@@ -917,7 +1093,12 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 	lat_ckpt_put(w, LAT_CKPT_TAG('T', 'E', 'X', 'T'), LAT_CKPT_BYTES, t->o.description ? t->o.description : "",
 		     t->o.description ? strlen(t->o.description) : 0);
 	lat_ckpt_put(w, LAT_CKPT_TAG('N', 'O', 'R', 'M'), LAT_CKPT_F64, t->norm, 2 * t->train.c);
-	return lat_ckpt_writer_commit(w, err);
+	rc = lat_ckpt_writer_commit(w, err);
+	w = NULL; /* freed by the commit */
+out:
+	lat_ckpt_writer_abort(w);
+	free(win);
+	return rc;
 }
 
 /* "layer L (TYPE): parameter K of N" (what 0) or "running statistic" (what 2) for the value at index k
@@ -926,7 +1107,7 @@ static void locate(const lat_trainer *t, int what, size_t k, char *msg, size_t s
 {
 	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
 		const lat_layer *l = lat_net_layer(t->net, i);
-		size_t n = what == 2 ? l->n_buffers : l->n_params;
+		size_t n = what == 2 ? l->n_buffers : lat_net_layer_params_whole(t->net, i);
 		if (k < n) {
 			snprintf(msg, size, "layer %zu (%s): %s %zu of %zu", i + 1, l->type->name,
 				 what == 2 ? "running statistic" : "parameter", k, n);
@@ -972,11 +1153,10 @@ static const char *counters_bad(const lat_trainer *t, const uint64_t *h, const d
 static int check_counters(const lat_trainer *t, const char *path, const lat_ckpt_section *secs,
 			  const uint64_t *h, const double *st, char *err)
 {
-	size_t n_state, n_params = lat_net_n_params(t->net), n_buffers = lat_net_n_buffers(t->net);
+	size_t n_params = t->n_whole, n_buffers = lat_net_n_buffers(t->net), n_state = state_blocks(t) * n_params;
 	size_t n_batches = lat_batcher_count(t->batcher);
 	const char *bad;
 
-	(void)lat_optim_state(t->opt, &n_state);
 	if (h[H_PARAMS] != n_params || h[H_BUFFERS] != n_buffers || h[H_STATE] != n_state) {
 		return lat_err_set(
 		    err, LAT_ECONFIG,
@@ -1036,16 +1216,16 @@ static int check_counters(const lat_trainer *t, const char *path, const lat_ckpt
 static int check_values(const lat_trainer *t, const char *path, const lat_ckpt_section *secs, float *bufs,
 			char *err)
 {
-	size_t n_state, n_params = lat_net_n_params(t->net), n_buffers = lat_net_n_buffers(t->net);
+	size_t n_params = t->n_whole, n_buffers = lat_net_n_buffers(t->net), n_state = state_blocks(t) * n_params;
 	char where[128];
 
-	(void)lat_optim_state(t->opt, &n_state);
-	/* Every value finite (and what the optimiser can hold): a NaN is not a state to resume from. */
+	/* Every value finite (and what the optimiser can hold): a NaN is not a state to resume from. The
+	 * optimiser judges state value i of the whole layout as the first value of its block in its own. */
 	for (size_t k = 0; k < n_params + n_buffers + n_state; k++) {
 		int what = k < n_params ? 0 : k < n_params + n_buffers ? 2 : 3;
 		size_t i = what == 0 ? k : what == 2 ? k - n_params : k - n_params - n_buffers;
 		float v = lat_ckpt_f32(&secs[what == 0 ? K_PARAMS : what == 2 ? K_BUFFERS : K_OPT], i);
-		if (what == 3 ? !lat_optim_value_ok(t->opt, i, v) : !isfinite(v)) {
+		if (what == 3 ? !lat_optim_value_ok(t->opt, i / n_params * lat_net_n_params(t->net), v) : !isfinite(v)) {
 			if (what == 3)
 				snprintf(where, sizeof where, "optimiser state %zu of %zu", i, n_state);
 			else
@@ -1151,7 +1331,7 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	lat_ckpt *c = NULL;
 	uint64_t h[H_COUNT];
 	double st[S_COUNT];
-	float *bufs = NULL;
+	float *bufs = NULL, *win = NULL;
 	int rc;
 
 	sections(secs, t->n_lc);
@@ -1177,7 +1357,8 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	if (rc)
 		goto out;
 	bufs = malloc((n_buffers + 1) * sizeof *bufs);
-	if (!bufs) {
+	win = malloc(LAT_TRAINER_GATHER * sizeof *win);
+	if (!bufs || !win) {
 		rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
@@ -1186,8 +1367,8 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 		goto out;
 	/* Only a complete, valid checkpoint replaces the state. */
 	memcpy(lat_net_buffers(t->net), bufs, n_buffers * sizeof *bufs);
-	lat_ckpt_get_f32(&secs[K_PARAMS], lat_net_params(t->net));
-	lat_ckpt_get_f32(&secs[K_OPT], state);
+	get_whole(t, &secs[K_PARAMS], lat_net_params(t->net), 1, win);
+	get_whole(t, &secs[K_OPT], state, state_blocks(t), win);
 	memset(t->shrink, 0, sizeof t->shrink);
 	for (size_t k = 0; k < 4 * t->n_lc; k++)
 		t->shrink[k / 4][k % 4] = lat_ckpt_f64(&secs[K_SHRINK], k);
@@ -1209,6 +1390,7 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	}
 out:
 	free(bufs);
+	free(win);
 	lat_ckpt_free(c);
 	return rc;
 }
