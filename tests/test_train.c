@@ -857,7 +857,7 @@ static void test_split_network(void)
  * processes, against the whole network: an epoch's losses and the test accuracy to float rounding, the
  * same replicated state everywhere (checksums); its checkpoint, gathered by the parts, is the whole
  * network (a whole trainer loads it and hands each part exactly its values back), and a whole
- * network's checkpoint loads into the parts. A sharing mode is refused with the split. */
+ * network's checkpoint loads into the parts. With sharing phases, the same losses and shrink factors. */
 static void test_split_trainer(void)
 {
 	lat_experiment e;
@@ -925,16 +925,34 @@ static void test_split_trainer(void)
 		lat_trainer_free(back);
 		dp_stop(&w, p, size);
 	}
-	/* no sharing phases on split layers */
+	/* sharing phases on split layers: each process runs the phase on the gathered layer and keeps its
+	 * part, so the split network trains the whole network's losses and shrinks its pools alike */
+	lat_experiment_clear(&e);
+	tiny_experiment(&e, "epochs = 1;", "sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n");
+	e.batch = 7;
+	e.locally_connected = 1;
+	e.shard = LAT_SHARD_LOCATIONS;
+	lat_experiment_trainer_opts(&e, &o);
 	{
-		dp_world w = {.size = 2};
-		dp_proc p = {.w = &w};
-		p.comm = (lat_trainer_comm){0, 2, dp_sum_float, dp_sum_double, &p};
-		o.comm = &p.comm;
-		o.share.mode = LAT_SHARE_HEBBIAN;
-		CU_ASSERT_PTR_NULL(lat_trainer_alloc(&o, &status, err));
-		CU_ASSERT_EQUAL(status, LAT_ECONFIG);
-		CU_ASSERT_PTR_NOT_NULL(strstr(err, "network.shard = \"locations\""));
+		dp_proc whole = {0}, p[2];
+		dp_world w;
+		double dev, mean, dev2, mean2;
+		whole.t = lat_trainer_alloc(&o, &status, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(whole.t);
+		dp_run(&whole);
+		dp_start(&w, p, 2, &o);
+		dp_each(2, dp_run, p, sizeof *p);
+		for (int r = 0; r < 2; r++) {
+			CU_ASSERT_EQUAL(p[r].rc_steps, 0);
+			CU_ASSERT_EQUAL(lat_trainer_stats(p[r].t)->phases, 2);
+			CU_ASSERT_DOUBLE_EQUAL(p[r].loss, whole.loss, 1e-4 * whole.loss);
+			lat_trainer_lc_shrink(p[r].t, 0, &dev, &mean);
+			lat_trainer_lc_shrink(whole.t, 0, &dev2, &mean2);
+			CU_ASSERT(dev < 0.9); /* the phases did shrink the pools' deviations */
+			CU_ASSERT_DOUBLE_EQUAL(dev, dev2, 1e-3 * dev2);
+		}
+		dp_stop(&w, p, 2);
+		dp_stop(NULL, &whole, 1);
 	}
 	dp_stop(NULL, &one, 1);
 	lat_experiment_clear(&e);

@@ -50,9 +50,12 @@ typedef struct {
  * other layers' weights and their optimiser state, bn statistics, loss) is the same on every process
  * and needs no exchange. Failures are summed after each step's checks, so errors stay collective;
  * evaluation runs the whole set on every process. Checkpoints hold the whole network
- * (lat_trainer_save gathers it), so they resume with any P and either setting. Sharing phases do not
- * run on split layers (lat_trainer_alloc refuses a sharing mode). lat_shard_names: "none",
- * "locations", NULL-terminated. */
+ * (lat_trainer_save gathers it), so they resume with any P and either setting. A sharing phase gathers
+ * each split layer whole on every process (sums), runs there and keeps the process's part; the lc
+ * statistics gather one layer at a time too. So a split run needs, besides its parts, one whole lc
+ * layer per process at those moments, and with sharing that layer's sharing workspace (a double copy
+ * of its kernels, planned by lat_trainer_planned_bytes). lat_shard_names: "none", "locations",
+ * NULL-terminated. */
 typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1 } lat_shard;
 extern const char *const lat_shard_names[];
 

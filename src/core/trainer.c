@@ -268,14 +268,6 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		t->size = e->comm->size;
 	}
 	t->shard = t->size > 1 && e->shard == LAT_SHARD_LOCATIONS;
-	if (t->shard && e->share.mode != LAT_SHARE_NONE) {
-		rc = lat_err_set(err, LAT_ECONFIG,
-				 "%s: sharing.mode = \"%s\" with network.shard = \"locations\" over %d processes: "
-				 "sharing phases do not run on lc layers split by location; set sharing.mode = "
-				 "\"none\" or network.shard = \"none\" (data parallel)",
-				 e->source, lat_share_mode_name(e->share.mode), t->size);
-		goto fail;
-	}
 	if (t->shard) { /* every process runs whole batches through its parts of the lc layers */
 		t->o.net.shard_part = (size_t)t->rank;
 		t->o.net.shard_parts = (size_t)t->size;
@@ -510,6 +502,19 @@ static int loss_diverged(lat_trainer *t, double loss, const char *where, char *e
 	    where, loss, LAT_DIVERGE_LOSS_FACTOR, t->n_classes, bound, t->n_classes, big, why);
 }
 
+static int gather_lc(lat_trainer *t, size_t i, float **w, char *err);
+static int agree(lat_trainer *t, int rc, char *msg, size_t size);
+
+/* The index of layer li's first parameter in the whole network's layout. */
+static size_t whole_offset(const lat_trainer *t, size_t li)
+{
+	size_t lo = 0;
+
+	for (size_t k = 0; k < li; k++)
+		lo += lat_net_layer_params_whole(t->net, k);
+	return lo;
+}
+
 /* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
  * resumed run draws the same patches as an uninterrupted one. */
 static int share_phase(lat_trainer *t, char *err)
@@ -518,10 +523,17 @@ static int share_phase(lat_trainer *t, char *err)
 	for (size_t i = 0; i < t->n_lc; i++) {
 		lat_layer *l = lat_net_layer(t->net, t->lc_layer[i]);
 		char msg[LAT_ERRLEN];
-		int rc;
+		float *whole = NULL;
+		int rc = t->shard ? gather_lc(t, i, &whole, msg) : LAT_OK;
+		lat_share_stats st = {0};
 		lat_share_reseed(t->share[i], t->e->seed * 104729u + t->phases * 131u + i);
-		lat_share_stats st;
-		rc = lat_share_phase(t->share[i], l->w, &st, msg);
+		/* split: every process runs the phase on the whole layer and keeps its part */
+		if (!rc)
+			rc = agree(t, lat_share_phase(t->share[i], whole ? whole : l->w, &st, msg), msg, sizeof msg);
+		if (!rc && whole)
+			lat_net_map_whole(t->net, lat_net_params(t->net), whole, whole_offset(t, t->lc_layer[i]),
+					  lat_net_layer_params_whole(t->net, t->lc_layer[i]), 0, 1);
+		free(whole);
 		if (!rc && isfinite(st.dev_ratio)) {
 			t->shrink[i][0] += st.dev_ratio;
 			t->shrink[i][2]++;
@@ -820,7 +832,7 @@ size_t lat_trainer_n_lc(const lat_trainer *t)
 static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
 {
 	const lat_trainer_comm *c = t->e->comm;
-	size_t li, lo = 0, len;
+	size_t li, lo, len;
 	char msg[LAT_ERRLEN];
 	int rc;
 
@@ -828,8 +840,7 @@ static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
 	if (i >= t->n_lc)
 		return lat_err_set(err, LAT_EINVAL, "no lc layer %zu (the network has %zu)", i + 1, t->n_lc);
 	li = t->lc_layer[i];
-	for (size_t k = 0; k < li; k++)
-		lo += lat_net_layer_params_whole(t->net, k);
+	lo = whole_offset(t, li);
 	len = lat_net_layer_params_whole(t->net, li);
 	*w = calloc(len + 1, sizeof **w);
 	rc = *w ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "out of memory for lc layer %zu", i + 1);
@@ -930,9 +941,10 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 	      lat_size_add(floats, lat_net_activation_floats(t->net), &floats) ||
 	      lat_size_add(t->in_size, t->n_classes, &part) || lat_size_mul(part, t->max_batch, &part) ||
 	      lat_size_add(floats, part, &floats);
-	/* sharing works on a double copy of each lc layer's kernels */
+	/* sharing works on a double copy of each lc layer's kernels, of the whole layer (split: gathered,
+	 * one more float each) */
 	for (size_t i = 0; i < t->n_lc && !bad; i++)
-		bad = lat_size_mul(lat_net_layer(t->net, t->lc_layer[i])->n_params, 4, &part) ||
+		bad = lat_size_mul(lat_net_layer_params_whole(t->net, t->lc_layer[i]), t->shard ? 5 : 4, &part) ||
 		      lat_size_add(floats, part, &floats);
 	/* saturate rather than wrap: the plan is compared with a limit */
 	if (bad || lat_size_mul(floats, sizeof(float), &bytes) || lat_size_add(bytes, data_bytes(t), &bytes))
