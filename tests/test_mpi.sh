@@ -10,7 +10,8 @@
 # once, a failure on one rank stops both with that rank's message, and SIGTERM to one rank stops both
 # at the same batch with a checkpoint that one process resumes to where the uninterrupted run ends.
 # `mpirun -np 2 lateral train` with network.shard = "locations" (lc layers split by position) against
-# the serial run, with and without sharing phases, its checkpoints resumed across the split both ways.
+# the serial run, with and without sharing phases and as 2 data-parallel groups of 2 (network.shard_ranks),
+# its checkpoints resumed across the split both ways.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -203,6 +204,19 @@ close "$tmp/sp1/epochs.jsonl" "$tmp/sp3/epochs.jsonl" "serial vs serial, split, 
 "$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp4" "$tmp/exp.cfg" --set network.shard=locations > "$tmp/sp4.log" 2>&1 ||
 	{ cat "$tmp/sp4.log"; bad "2-rank split training with sharing phases failed"; }
 close "$tmp/dp1/epochs.jsonl" "$tmp/sp4/epochs.jsonl" "1 rank vs 2 split ranks, sharing" || bad "split training with sharing differs from serial beyond rounding"
+
+# 4 ranks as 2 data-parallel groups of 2 split ranks (network.shard_ranks = 2; oversubscribed here): the
+# serial losses again; a group size that does not divide the ranks is refused, said once
+"$MPIRUN" -np 4 "$lat" train --no-plot -o "$tmp/sp5" "$tmp/split.cfg" --set network.shard=locations --set network.shard_ranks=2 \
+	> "$tmp/sp5.log" 2>&1 || { cat "$tmp/sp5.log"; bad "4 ranks in 2 split groups failed"; }
+grep -q "4 ranks x 1 thread, lc layers split by location in groups of 2 ranks, the groups data parallel" "$tmp/sp5.log" ||
+	{ cat "$tmp/sp5.log"; bad "the grouped run does not say so"; }
+close "$tmp/sp1/epochs.jsonl" "$tmp/sp5/epochs.jsonl" "1 rank vs 2 groups of 2 split ranks" || bad "the grouped split training differs from serial beyond rounding"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp6" "$tmp/split.cfg" --set network.shard=locations --set network.shard_ranks=3 \
+	> "$tmp/sp6.log" 2>&1
+st=$?
+[ "$st" -eq 2 ] || { cat "$tmp/sp6.log"; bad "network.shard_ranks = 3 on 2 ranks exits with $st, not 2"; }
+[ "$(grep -c 'network.shard_ranks = 3' "$tmp/sp6.log")" -eq 1 ] || { cat "$tmp/sp6.log"; bad "the refusal of shard_ranks is not said once"; }
 
 # ---- a network split by location (bench/shard_memory): the lc layers' parts on 2 and 3 ranks train
 # the same losses as the whole network on one rank, to float rounding ----

@@ -287,7 +287,7 @@ static void test_checkpoint_and_resume(void)
 
 /* ---- data parallel: P threads stand in for P processes ---- */
 
-#define DP_MAX 3
+#define DP_MAX 4 /* processes in the data-parallel tests: 2 and 3; 4 for two groups of two */
 
 /* What the processes share: a barrier and each one's array during a sum. */
 typedef struct {
@@ -390,7 +390,7 @@ static void dp_start(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o)
 	pthread_barrier_init(&w->bar, NULL, (unsigned)size);
 	for (int r = 0; r < size; r++) {
 		p[r] = (dp_proc){.w = w};
-		p[r].comm = (lat_trainer_comm){r, size, dp_sum_float, dp_sum_double, &p[r]};
+		p[r].comm = (lat_trainer_comm){.rank = r, .size = size, .sum_float = dp_sum_float, .sum_double = dp_sum_double, .ctx = &p[r]};
 		o->comm = &p[r].comm;
 		p[r].t = lat_trainer_alloc(o, &status, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
@@ -451,7 +451,7 @@ static void test_data_parallel(void)
 	dp_run(&one);
 	CU_ASSERT_EQUAL(one.rc_steps, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(one.g_last);
-	for (int size = 2; size <= DP_MAX; size++) {
+	for (int size = 2; size <= 3; size++) {
 		dp_world w;
 		dp_proc p[DP_MAX];
 		size_t np = lat_net_n_params(lat_trainer_net(one.t));
@@ -482,7 +482,7 @@ static void test_data_parallel(void)
 	}
 	/* a setting that names no process */
 	{
-		lat_trainer_comm bad = {2, 2, dp_sum_float, dp_sum_double, NULL};
+		lat_trainer_comm bad = {.rank = 2, .size = 2, .sum_float = dp_sum_float, .sum_double = dp_sum_double};
 		o.comm = &bad;
 		CU_ASSERT_PTR_NULL(lat_trainer_alloc(&o, &status, err));
 		CU_ASSERT_EQUAL(status, LAT_EINVAL);
@@ -780,7 +780,7 @@ static void test_split_network(void)
 		memcpy(logits, lat_net_forward(whole, x, 3, 1, err), sizeof logits);
 		xent(logits, y, 3, 10, dl, NULL);
 		CU_ASSERT_EQUAL_FATAL(lat_net_backward(whole, dl, 3, err), LAT_OK);
-		for (int size = 2; size <= DP_MAX; size++) {
+		for (int size = 2; size <= 3; size++) {
 			dp_world w = {.size = size};
 			split_part sp[DP_MAX];
 			lat_net *nets[DP_MAX];
@@ -853,6 +853,64 @@ static void test_split_network(void)
 	gsl_rng_free(r);
 }
 
+/* Each of the size processes ended the epoch where the whole network one did: its losses, the test
+ * accuracy to float rounding, and the replicated state of process 0. */
+static void check_as_whole(dp_proc *p, int size, const dp_proc *one)
+{
+	for (int r = 0; r < size; r++) {
+		CU_ASSERT_EQUAL(p[r].rc_steps, 0);
+		CU_ASSERT_EQUAL(p[r].rc_eval, LAT_OK);
+		CU_ASSERT_EQUAL(lat_trainer_stats(p[r].t)->samples, 64);
+		CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->loss_sum, lat_trainer_stats(one->t)->loss_sum,
+				       1e-4 * lat_trainer_stats(one->t)->loss_sum);
+		CU_ASSERT_DOUBLE_EQUAL(p[r].loss, one->loss, 1e-4 * one->loss);
+		CU_ASSERT_DOUBLE_EQUAL(p[r].acc, one->acc, 100.0 / 32 + 1e-9);
+		CU_ASSERT_EQUAL(lat_trainer_checksum(p[r].t), lat_trainer_checksum(p[0].t));
+	}
+}
+
+/* The processes save together (process 0 to path); a new trainer of o without processes loads the file,
+ * whose parameters are one's to float rounding. Returns that trainer. */
+static lat_trainer *save_and_load(dp_proc *p, int size, lat_trainer_opts *o, const char *path, const dp_proc *one)
+{
+	save_job sj[DP_MAX];
+	char err[LAT_ERRLEN] = "";
+	lat_trainer *back;
+	int status;
+
+	for (int r = 0; r < size; r++)
+		sj[r] = (save_job){&p[r], r ? NULL : path, -1};
+	dp_each(size, save_run, sj, sizeof *sj);
+	for (int r = 0; r < size; r++)
+		CU_ASSERT_EQUAL(sj[r].rc, LAT_OK);
+	o->comm = NULL;
+	back = lat_trainer_alloc(o, &status, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	CU_ASSERT_EQUAL_FATAL(lat_trainer_load(back, path, err), LAT_OK);
+	CU_ASSERT(rel_diff(lat_net_params(lat_trainer_net(back)), lat_net_params(lat_trainer_net(one->t)),
+			   lat_net_n_params(lat_trainer_net(back))) < 1e-4);
+	return back;
+}
+
+/* The tiny experiment with both conv layers lc and network.shard = "locations" (plus the sharing section
+ * extra, or NULL), its trainer options in *o, and one epoch of the whole network (no processes: the
+ * split has no effect) in *one. */
+static void split_setup(lat_experiment *e, const char *extra, lat_trainer_opts *o, dp_proc *one)
+{
+	char err[LAT_ERRLEN] = "";
+	int status;
+
+	tiny_experiment(e, "epochs = 1;", extra);
+	e->batch = 7;
+	e->locally_connected = 1;
+	e->shard = LAT_SHARD_LOCATIONS;
+	lat_experiment_trainer_opts(e, o);
+	*one = (dp_proc){0};
+	one->t = lat_trainer_alloc(o, &status, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(one->t);
+	dp_run(one);
+}
+
 /* A trainer split by location (network.shard = "locations") over P = 2 and 3 threads standing in for
  * processes, against the whole network: an epoch's losses and the test accuracy to float rounding, the
  * same replicated state everywhere (checksums); its checkpoint, gathered by the parts, is the whole
@@ -862,22 +920,14 @@ static void test_split_trainer(void)
 {
 	lat_experiment e;
 	lat_trainer_opts o;
-	dp_proc one = {0};
+	dp_proc one;
 	char err[LAT_ERRLEN] = "", path_whole[512], path_split[512];
-	int status;
 
-	tiny_experiment(&e, "epochs = 1;", NULL);
-	e.batch = 7;
-	e.locally_connected = 1;
-	e.shard = LAT_SHARD_LOCATIONS;
-	lat_experiment_trainer_opts(&e, &o);
-	one.t = lat_trainer_alloc(&o, &status, err); /* no processes: shard has no effect */
-	CU_ASSERT_PTR_NOT_NULL_FATAL(one.t);
-	dp_run(&one);
+	split_setup(&e, NULL, &o, &one);
 	CU_ASSERT_EQUAL(one.rc_steps, 0);
 	CU_ASSERT_EQUAL_FATAL(lat_trainer_save(one.t, tmp_path(path_whole, "whole.ckpt"), err), LAT_OK);
 	tmp_path(path_split, "split.ckpt");
-	for (int size = 2; size <= DP_MAX; size++) {
+	for (int size = 2; size <= 3; size++) {
 		dp_world w;
 		dp_proc p[DP_MAX];
 		save_job sj[DP_MAX];
@@ -889,28 +939,9 @@ static void test_split_trainer(void)
 			CU_ASSERT(lat_net_n_params(nets[r]) < lat_net_n_params(lat_trainer_net(one.t)));
 		}
 		dp_each(size, dp_run, p, sizeof *p);
-		for (int r = 0; r < size; r++) {
-			CU_ASSERT_EQUAL(p[r].rc_steps, 0);
-			CU_ASSERT_EQUAL(p[r].rc_eval, LAT_OK);
-			CU_ASSERT_EQUAL(lat_trainer_stats(p[r].t)->samples, 64);
-			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->loss_sum, lat_trainer_stats(one.t)->loss_sum,
-					       1e-4 * lat_trainer_stats(one.t)->loss_sum);
-			CU_ASSERT_DOUBLE_EQUAL(p[r].loss, one.loss, 1e-4 * one.loss);
-			CU_ASSERT_DOUBLE_EQUAL(p[r].acc, one.acc, 100.0 / 32 + 1e-9);
-			CU_ASSERT_EQUAL(lat_trainer_checksum(p[r].t), lat_trainer_checksum(p[0].t));
-		}
+		check_as_whole(p, size, &one);
 		/* the checkpoint: process 0 writes, every process gathers */
-		for (int r = 0; r < size; r++)
-			sj[r] = (save_job){&p[r], r ? NULL : path_split, -1};
-		dp_each(size, save_run, sj, sizeof *sj);
-		for (int r = 0; r < size; r++)
-			CU_ASSERT_EQUAL(sj[r].rc, LAT_OK);
-		o.comm = NULL;
-		back = lat_trainer_alloc(&o, &status, err);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(back);
-		CU_ASSERT_EQUAL_FATAL(lat_trainer_load(back, path_split, err), LAT_OK);
-		CU_ASSERT(rel_diff(lat_net_params(lat_trainer_net(back)), lat_net_params(lat_trainer_net(one.t)),
-				   lat_net_n_params(lat_trainer_net(back))) < 1e-4);
+		back = save_and_load(p, size, &o, path_split, &one);
 		check_map_whole(lat_trainer_net(back), nets, size);
 		/* the whole network's checkpoint into the parts, written again by them: the same file, byte for
 		 * byte (each part held its slice of every parameter and optimiser moment) */
@@ -928,18 +959,12 @@ static void test_split_trainer(void)
 	/* sharing phases on split layers: each process runs the phase on the gathered layer and keeps its
 	 * part, so the split network trains the whole network's losses and shrinks its pools alike */
 	lat_experiment_clear(&e);
-	tiny_experiment(&e, "epochs = 1;", "sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n");
-	e.batch = 7;
-	e.locally_connected = 1;
-	e.shard = LAT_SHARD_LOCATIONS;
-	lat_experiment_trainer_opts(&e, &o);
 	{
-		dp_proc whole = {0}, p[2];
+		dp_proc whole, p[2];
 		dp_world w;
 		double dev, mean, dev2, mean2;
-		whole.t = lat_trainer_alloc(&o, &status, err);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(whole.t);
-		dp_run(&whole);
+		split_setup(&e, "sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n", &o,
+			    &whole);
 		dp_start(&w, p, 2, &o);
 		dp_each(2, dp_run, p, sizeof *p);
 		for (int r = 0; r < 2; r++) {
@@ -958,6 +983,57 @@ static void test_split_trainer(void)
 	lat_experiment_clear(&e);
 }
 
+/* Four threads as two groups of two parts (network.shard = "locations" with comm.parts = 2): each group
+ * one split network on half of every batch, the groups data parallel. The losses and test accuracy are
+ * the whole network's to float rounding, the replicated state is the same on all four, and the
+ * checkpoint (gathered within each group, written by process 0) is the whole network's. */
+static void test_split_groups(void)
+{
+	lat_experiment e;
+	lat_trainer_opts o;
+	dp_proc one, p[4], grp[4], acr[4];
+	dp_world w = {.size = 4}, gw[2] = {{.size = 2}, {.size = 2}}, aw[2] = {{.size = 2}, {.size = 2}};
+	char err[LAT_ERRLEN] = "", path[512];
+	lat_trainer *back;
+	int status;
+
+	split_setup(&e, NULL, &o, &one);
+	pthread_barrier_init(&w.bar, NULL, 4);
+	for (int k = 0; k < 2; k++) {
+		pthread_barrier_init(&gw[k].bar, NULL, 2);
+		pthread_barrier_init(&aw[k].bar, NULL, 2);
+	}
+	for (int r = 0; r < 4; r++) {
+		/* group r / 2 (its rank there r % 2), and across the groups part r % 2 (rank r / 2 there) */
+		grp[r] = (dp_proc){.w = &gw[r / 2], .comm = {.rank = r % 2}};
+		acr[r] = (dp_proc){.w = &aw[r % 2], .comm = {.rank = r / 2}};
+		p[r] = (dp_proc){.w = &w};
+		p[r].comm = (lat_trainer_comm){r, 4, dp_sum_float, dp_sum_double, &p[r], 2, &grp[r], &acr[r]};
+		o.comm = &p[r].comm;
+		p[r].t = lat_trainer_alloc(&o, &status, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
+	}
+	dp_each(4, dp_run, p, sizeof *p);
+	check_as_whole(p, 4, &one);
+	back = save_and_load(p, 4, &o, tmp_path(path, "groups.ckpt"), &one);
+	/* 4 processes do not form groups of 3 */
+	{
+		lat_trainer_comm bad = {0, 4, dp_sum_float, dp_sum_double, &p[0], 3, &grp[0], &acr[0]};
+		o.comm = &bad;
+		CU_ASSERT_PTR_NULL(lat_trainer_alloc(&o, &status, err));
+		CU_ASSERT_EQUAL(status, LAT_EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "groups of 3"));
+	}
+	lat_trainer_free(back);
+	dp_stop(&w, p, 4);
+	for (int k = 0; k < 2; k++) {
+		pthread_barrier_destroy(&gw[k].bar);
+		pthread_barrier_destroy(&aw[k].bar);
+	}
+	dp_stop(NULL, &one, 1);
+	lat_experiment_clear(&e);
+}
+
 static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_defaults_and_overrides},
 			      {"experiment text round trip", test_experiment_round_trip},
 			      {"bad experiment files", test_bad_files},
@@ -969,6 +1045,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"data parallel: bn running statistics combined", test_data_parallel_bn},
 			      {"network split by location over 2 and 3 processes = whole network", test_split_network},
 			      {"trainer split by location: losses, checkpoints in the whole layout", test_split_trainer},
+			      {"two data-parallel groups of two split processes = whole network", test_split_groups},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};

@@ -58,6 +58,7 @@ typedef struct {
 	int keep_first_conv;   /* ... except the first conv layer */
 	int lc_bias;	       /* network.lc_bias: index into lat_lc_bias_names (0 position, 1 channel) */
 	int shard;	       /* network.shard: index into lat_shard_names (under mpirun: data parallel or split lc layers) */
+	size_t shard_ranks;    /* network.shard_ranks: ranks per split network, the groups data parallel (0: all ranks) */
 	double bn_momentum, bn_eps;
 
 	/* train */

@@ -40,6 +40,12 @@ typedef struct {
 	int (*sum_float)(void *ctx, float *v, size_t n);
 	int (*sum_double)(void *ctx, double *v, size_t n);
 	void *ctx;
+	/* LAT_SHARD_LOCATIONS with groups (see lat_shard): parts processes per group (0: all of them, one
+	 * group), ranks [g parts, (g + 1) parts) forming group g; with more than one group the sums take
+	 * ctx_group to add over this process's group, and ctx_across to add over the processes of the same
+	 * rank % parts in every group */
+	int parts;
+	void *ctx_group, *ctx_across;
 } lat_trainer_comm;
 
 /* How several processes (lat_trainer_comm) share the work. LAT_SHARD_NONE: data parallel, as above.

@@ -197,10 +197,15 @@ unsigned long long cli_mpi_agree(unsigned long long value, int *same);
 unsigned long long cli_self_hash(void);
 /* The ranks on this machine (sharing its cores); 1 without MPI. */
 int cli_mpi_local_size(void);
-/* v[0..n-1] summed over the ranks, in place, the same on every rank (ctx unused: the
- * lat_trainer_comm sums); CLI_OK or CLI_FAIL. In one process they leave v alone. */
+/* v[0..n-1] summed over the ranks, in place, the same on every rank (the lat_trainer_comm sums): over
+ * all of them with ctx NULL, else over a communicator of cli_mpi_groups; CLI_OK or CLI_FAIL. In one
+ * process they leave v alone. */
 int cli_mpi_sum_float(void *ctx, float *v, size_t n);
 int cli_mpi_sum_double(void *ctx, double *v, size_t n);
+/* Collective: the ranks as groups of parts consecutive ranks; *group becomes the context that sums over
+ * this rank's group, *across the one over the ranks of the same rank % parts (both owned by this module,
+ * freed by cli_mpi_finalize; NULL in one process). CLI_FAIL when MPI cannot split them. */
+int cli_mpi_groups(int parts, void **group, void **across);
 /* The largest v over the ranks (collective). */
 int cli_mpi_max(int v);
 /* Collective: every rank passes its status and all return the status of the lowest failing rank (CLI_OK

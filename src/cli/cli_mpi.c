@@ -22,6 +22,7 @@ static int rank, size = 1, local_size = 1;
 static int mpi_on; /* MPI_Init ran (under a launcher) */
 static MPI_Win counter_win = MPI_WIN_NULL;
 static long *counter_mem;
+static MPI_Comm sub[2] = {MPI_COMM_NULL, MPI_COMM_NULL}; /* cli_mpi_groups: the group, across the groups */
 #endif
 
 int cli_mpi_init(int *argc, char ***argv)
@@ -57,6 +58,9 @@ int cli_mpi_init(int *argc, char ***argv)
 void cli_mpi_finalize(void)
 {
 #ifdef HAVE_MPI
+	for (int k = 0; k < 2; k++)
+		if (sub[k] != MPI_COMM_NULL)
+			MPI_Comm_free(&sub[k]);
 	if (mpi_on)
 		MPI_Finalize();
 	mpi_on = 0;
@@ -225,20 +229,39 @@ int cli_mpi_receive(int wait, double *v, size_t n, int *tag)
 	return 0;
 }
 
-/* v[0..n-1] (doubles when dbl, else floats) summed over the ranks in place, in pieces of at most INT_MAX
- * values; CLI_OK at once in one process. */
-static int allreduce_sum(void *v, size_t n, int dbl)
+int cli_mpi_groups(int parts, void **group, void **across)
+{
+	*group = *across = NULL;
+#ifdef HAVE_MPI
+	if (mpi_on && size > 1 && parts > 0 && size % parts == 0) {
+		if (MPI_Comm_split(MPI_COMM_WORLD, rank / parts, rank, &sub[0]) != MPI_SUCCESS ||
+		    MPI_Comm_split(MPI_COMM_WORLD, rank % parts, rank, &sub[1]) != MPI_SUCCESS)
+			return CLI_FAIL;
+		*group = &sub[0];
+		*across = &sub[1];
+	}
+#else
+	(void)parts;
+#endif
+	return CLI_OK;
+}
+
+/* v[0..n-1] (doubles when dbl, else floats) summed in place over the ranks of ctx (a communicator of
+ * cli_mpi_groups; NULL: all), in pieces of at most INT_MAX values; CLI_OK at once in one process. */
+static int allreduce_sum(void *ctx, void *v, size_t n, int dbl)
 {
 #ifdef HAVE_MPI
 	size_t bytes = dbl ? sizeof(double) : sizeof(float);
+	MPI_Comm comm = ctx ? *(MPI_Comm *)ctx : MPI_COMM_WORLD;
 	for (size_t done = 0; mpi_on && size > 1 && done < n;) {
 		size_t m = n - done < INT_MAX ? n - done : INT_MAX;
 		if (MPI_Allreduce(MPI_IN_PLACE, (char *)v + done * bytes, (int)m, dbl ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM,
-				  MPI_COMM_WORLD) != MPI_SUCCESS)
+				  comm) != MPI_SUCCESS)
 			return CLI_FAIL;
 		done += m;
 	}
 #else
+	(void)ctx;
 	(void)v;
 	(void)n;
 	(void)dbl;
@@ -248,14 +271,12 @@ static int allreduce_sum(void *v, size_t n, int dbl)
 
 int cli_mpi_sum_float(void *ctx, float *v, size_t n)
 {
-	(void)ctx;
-	return allreduce_sum(v, n, 0);
+	return allreduce_sum(ctx, v, n, 0);
 }
 
 int cli_mpi_sum_double(void *ctx, double *v, size_t n)
 {
-	(void)ctx;
-	return allreduce_sum(v, n, 1);
+	return allreduce_sum(ctx, v, n, 1);
 }
 
 int cli_mpi_max(int v)

@@ -205,7 +205,10 @@ int cmd_train(int argc, char **argv)
 	cli_opts o;
 	lat_experiment e;
 	lat_trainer *t = NULL;
-	lat_trainer_comm comm = {cli_mpi_rank(), cli_mpi_size(), cli_mpi_sum_float, cli_mpi_sum_double, NULL};
+	lat_trainer_comm comm = {.rank = cli_mpi_rank(),
+				 .size = cli_mpi_size(),
+				 .sum_float = cli_mpi_sum_float,
+				 .sum_double = cli_mpi_sum_double};
 	char err[LAT_ERRLEN + 64], path[CLI_PATHLEN], ckpt[CLI_PATHLEN], at[128], planned[32];
 	int rc = cli_parse(argc, argv, "train", train_summary, "out/train", 0, train_extra, on_train_extra,
 			   &args, &o);
@@ -230,6 +233,22 @@ int cmd_train(int argc, char **argv)
 	threads = train_set_threads(&e);
 	e.max_memory = o.max_memory;
 	e.comm = ranks > 1 ? &comm : NULL;
+	/* split by location in groups of network.shard_ranks ranks (0: all), the groups data parallel */
+	if (ranks > 1 && e.shard == LAT_SHARD_LOCATIONS) {
+		comm.parts = e.shard_ranks ? (int)e.shard_ranks : ranks;
+		if (ranks % comm.parts) {
+			lat_err_set(err, LAT_ECONFIG,
+				    "%s: network.shard_ranks = %d: the %d ranks must form groups of that many (a divisor "
+				    "of %d)",
+				    e.source ? e.source : "<built-in experiment>", comm.parts, ranks, ranks);
+			rc = cli_fail(o.cmd, LAT_ECONFIG, err);
+			goto out;
+		}
+		if (comm.parts < ranks && cli_mpi_groups(comm.parts, &comm.ctx_group, &comm.ctx_across)) {
+			rc = cli_fail(o.cmd, LAT_EIO, "MPI could not split the ranks into groups");
+			goto out;
+		}
+	}
 	rc = cli_mpi_same(o.cmd, "experiments", cli_hash(e.text, strlen(e.text)));
 	if (rc)
 		goto out;
@@ -281,11 +300,14 @@ int cmd_train(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (!o.quiet) {
-		char ranks_text[64] = "";
+		char ranks_text[160] = "";
+		char groups[64] = "";
+		if (comm.parts && comm.parts < ranks)
+			snprintf(groups, sizeof groups, " in groups of %d ranks, the groups data parallel", comm.parts);
 		if (ranks > 1)
-			snprintf(ranks_text, sizeof ranks_text, "; %d ranks x %d thread%s, %s", ranks, threads,
-				 threads > 1 ? "s" : "",
-				 e.shard == LAT_SHARD_LOCATIONS ? "lc layers split by location" : "data parallel");
+			snprintf(ranks_text, sizeof ranks_text, "; %d ranks x %d thread%s, %s%s", ranks, threads,
+				 threads > 1 ? "s" : "", comm.parts ? "lc layers split by location" : "data parallel",
+				 groups);
 		fprintf(stderr,
 			"lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing "
 			"%s; planned memory %s%s%s\n",

@@ -50,6 +50,7 @@ static const lat_cfg_key keys[] = {
 	{"network", "lc_bias", LAT_CFG_ENUM, OFF(lc_bias), 0, 0, 0, 0, lat_lc_bias_names, 0, 0},
 	{"network", "keep_first_conv", LAT_CFG_BOOL, OFF(keep_first_conv), 0, 0, 0, 0, NULL, 0, 0},
 	{"network", "shard", LAT_CFG_ENUM, OFF(shard), 0, 0, 0, LAT_SHARD_NONE, lat_shard_names, 0, 0},
+	{"network", "shard_ranks", LAT_CFG_SIZE, OFF(shard_ranks), IN, 0, 65536, 0, NULL, 0, 0},
 	{"network", "bn_momentum", LAT_CFG_DOUBLE, OFF(bn_momentum), IN, 0, 1, 0.1, NULL, 0, 0},
 	{"network", "bn_eps", LAT_CFG_DOUBLE, OFF(bn_eps), POS, 0, 1, 1e-5, NULL, 0, 0},
 	{"network", "layers", LAT_CFG_CUSTOM, OFF(layers), 0, 0, 0, 0, NULL, 0, 0},
@@ -466,6 +467,16 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 				   "the phase's starting kernels is 0 at its only update): set sharing.iterations >= 2 "
 				   "or sharing.gamma = 0",
 				   src, e->share_gamma);
+	if (e->shard == LAT_SHARD_LOCATIONS && !count_lc(e))
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: network.shard = \"locations\" splits locally connected layers, and this network has "
+				   "none: set network.locally_connected = true (or use lc layers), or network.shard = \"none\"",
+				   src);
+	if (e->shard_ranks && e->shard != LAT_SHARD_LOCATIONS)
+		return lat_err_set(err, LAT_ECONFIG,
+				   "%s: network.shard_ranks = %zu sizes the groups of network.shard = \"locations\": set "
+				   "that too, or leave network.shard_ranks at 0",
+				   src, e->shard_ranks);
 	if (e->share_mode != LAT_SHARE_NONE && !count_lc(e))
 		return lat_err_set(err, LAT_ECONFIG,
 				   "%s: sharing.mode = \"%s\" shares the kernels of locally connected layers, and this network "

@@ -40,7 +40,11 @@ struct lat_trainer {
 	/* data parallel (size > 1): o.comm, and the doubles summed over the processes with every step (loss,
 	 * correct, failures, failure codes, then the bn running statistics weighted by the slices) */
 	int rank, size;
-	int shard;	/* size > 1 processes split the lc layers by location (LAT_SHARD_LOCATIONS) */
+	/* split by location (LAT_SHARD_LOCATIONS): the processes form size / parts groups of parts, each
+	 * group one network split into parts (this one is part `part` of group `group`); the groups run
+	 * data parallel. Without a split every process is a group of one. */
+	int shard; /* parts > 1 */
+	int part, parts, group, groups;
 	size_t n_whole; /* parameters of the whole network (lat_net_n_params_whole) */
 	double *red;
 	size_t epoch;	       /* next epoch to run / running */
@@ -63,6 +67,19 @@ struct lat_trainer {
 };
 
 const char *const lat_shard_names[] = {[LAT_SHARD_NONE] = "none", [LAT_SHARD_LOCATIONS] = "locations", NULL};
+
+/* The sums' contexts: over this process's group (the parts of its network) and across the groups (the
+ * processes that hold the same part); with one group the first is every process, and so is the second
+ * without a split. */
+static void *group_ctx(const lat_trainer *t)
+{
+	return t->groups > 1 ? t->e->comm->ctx_group : t->e->comm->ctx;
+}
+
+static void *across_ctx(const lat_trainer *t)
+{
+	return t->shard ? t->e->comm->ctx_across : t->e->comm->ctx;
+}
 
 static double now(void)
 {
@@ -256,31 +273,44 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		    e->source, e->batch, e->repeats, t->in_size);
 		goto fail;
 	}
-	t->size = 1;
+	t->size = t->parts = 1;
 	if (e->comm) {
-		if (e->comm->size < 1 || e->comm->rank < 0 || e->comm->rank >= e->comm->size ||
-		    !e->comm->sum_float || !e->comm->sum_double) {
+		const lat_trainer_comm *c = e->comm;
+		if (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->sum_float || !c->sum_double) {
 			rc = lat_err_set(err, LAT_EINVAL, "%s: process %d of %d is no data-parallel setting", e->source,
-					 e->comm->rank, e->comm->size);
+					 c->rank, c->size);
 			goto fail;
 		}
-		t->rank = e->comm->rank;
-		t->size = e->comm->size;
+		t->rank = c->rank;
+		t->size = c->size;
+		if (e->shard == LAT_SHARD_LOCATIONS)
+			t->parts = c->parts ? c->parts : c->size;
+		if (t->parts < 1 || c->size % t->parts ||
+		    (t->parts > 1 && t->parts < c->size && (!c->ctx_group || !c->ctx_across))) {
+			rc = lat_err_set(err, LAT_EINVAL,
+					 "%s: %d processes do not form groups of %d parts (or the group and across sums are "
+					 "missing)",
+					 e->source, c->size, t->parts);
+			goto fail;
+		}
 	}
-	t->shard = t->size > 1 && e->shard == LAT_SHARD_LOCATIONS;
-	if (t->shard) { /* every process runs whole batches through its parts of the lc layers */
-		t->o.net.shard_part = (size_t)t->rank;
-		t->o.net.shard_parts = (size_t)t->size;
+	t->shard = t->parts > 1;
+	t->part = t->rank % t->parts;
+	t->group = t->rank / t->parts;
+	t->groups = t->size / t->parts;
+	if (t->shard) { /* each process of a group runs the group's batches through its parts of the lc layers */
+		t->o.net.shard_part = (size_t)t->part;
+		t->o.net.shard_parts = (size_t)t->parts;
 	}
-	/* data parallel: each process runs only its slice of a batch through the network */
-	t->net_batch = t->shard ? t->max_batch : (t->max_batch + (size_t)t->size - 1) / (size_t)t->size;
+	/* the groups run data parallel: each only its slice of a batch */
+	t->net_batch = (t->max_batch + (size_t)t->groups - 1) / (size_t)t->groups;
 	t->net = lat_net_alloc(&e->net, in, t->n_classes, t->net_batch, err);
 	if (!t->net) {
 		rc = LAT_ECONFIG;
 		goto fail;
 	}
 	if (t->shard)
-		lat_net_set_sum(t->net, e->comm->sum_float, e->comm->ctx);
+		lat_net_set_sum(t->net, e->comm->sum_float, group_ctx(t));
 	t->n_whole = lat_net_n_params_whole(t->net);
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
@@ -561,15 +591,11 @@ static int share_phase(lat_trainer *t, char *err)
 	return LAT_OK;
 }
 
-/* This process's slice [*lo, *lo + m) of n samples; returns m (n in one process). */
+/* This process's group's slice [*lo, *lo + m) of n samples; returns m (n in one group). */
 static size_t slice(const lat_trainer *t, size_t n, size_t *lo)
 {
-	if (t->shard) { /* split by location: every process runs every sample */
-		*lo = 0;
-		return n;
-	}
-	*lo = n * (size_t)t->rank / (size_t)t->size;
-	return n * ((size_t)t->rank + 1) / (size_t)t->size - *lo;
+	*lo = n * (size_t)t->group / (size_t)t->groups;
+	return n * ((size_t)t->group + 1) / (size_t)t->groups - *lo;
 }
 
 /* Forward, loss and backward of this process's slice of the n samples in t->x, t->y: the gradient of
@@ -628,8 +654,8 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	r[R_CODES] = -(double)rc;
 	for (size_t k = 0; k < nb; k++)
 		r[R_BUFFERS + k] = w * (double)buf[k];
-	bad = c->sum_float(c->ctx, lat_net_grads(t->net), lat_net_n_params(t->net)) ||
-	      c->sum_double(c->ctx, r, R_BUFFERS + nb);
+	bad = c->sum_float(across_ctx(t), lat_net_grads(t->net), lat_net_n_params(t->net)) ||
+	      c->sum_double(across_ctx(t), r, R_BUFFERS + nb);
 	t->stats.sum_seconds += now() - start;
 	if (bad) {
 		snprintf(msg, size, "the exchange of gradients with the other processes failed");
@@ -686,7 +712,7 @@ int lat_trainer_step(lat_trainer *t, char *err)
 		return 0;
 	}
 	rc = slice_pass(t, n, &loss, &correct, msg);
-	if (t->size > 1 && !t->shard)
+	if (t->groups > 1)
 		rc = combine(t, n, rc, &loss, &correct, msg, sizeof msg);
 	if (rc)
 		return lat_err_set(err, rc, "epoch %zu, batch %zu: %s", t->epoch + 1, t->stats.batches + 1,
@@ -797,10 +823,10 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 	/* data parallel: each process evaluates its slice of the set, and the sums are combined */
 	m = slice(t, d->n, &lo);
 	rc = evaluate_range(t, d, which, lo, lo + m, &sum, &correct, err);
-	if (t->size > 1 && !t->shard) {
+	if (t->groups > 1) {
 		const lat_trainer_comm *c = t->e->comm;
 		double r[R_BUFFERS] = {rc ? 0 : sum, (double)correct, rc != 0, -(double)rc};
-		if (c->sum_double(c->ctx, r, R_BUFFERS))
+		if (c->sum_double(across_ctx(t), r, R_BUFFERS))
 			return lat_err_set(err, LAT_EIO, "%s set: the exchange with the other processes failed",
 					   which ? "validation" : "test");
 		if (r[R_FAILED] > 0 && !rc)
@@ -848,8 +874,8 @@ static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
 	if (agree(t, rc, msg, sizeof msg) && !rc)
 		rc = lat_err_set(err, LAT_EIO, "%s", msg);
 	if (!rc) {
-		lat_net_map_whole(t->net, lat_net_params(t->net), *w, lo, len, 1, t->rank == 0);
-		if (t->shard && c->sum_float(c->ctx, *w, len))
+		lat_net_map_whole(t->net, lat_net_params(t->net), *w, lo, len, 1, t->part == 0);
+		if (t->shard && c->sum_float(group_ctx(t), *w, len))
 			rc = lat_err_set(err, LAT_EIO, "gathering lc layer %zu's parts failed", i + 1);
 	}
 	if (rc) {
@@ -1003,8 +1029,8 @@ static int put_whole(lat_trainer *t, lat_ckpt_writer *w, uint32_t tag, float *lo
 		for (size_t lo = 0; lo < t->n_whole; lo += LAT_TRAINER_GATHER) {
 			size_t len = t->n_whole - lo < LAT_TRAINER_GATHER ? t->n_whole - lo : LAT_TRAINER_GATHER;
 			memset(win, 0, len * sizeof *win);
-			lat_net_map_whole(t->net, local + b * n, win, lo, len, 1, t->rank == 0);
-			if (t->shard && c->sum_float(c->ctx, win, len))
+			lat_net_map_whole(t->net, local + b * n, win, lo, len, 1, t->part == 0);
+			if (t->shard && c->sum_float(group_ctx(t), win, len))
 				return lat_err_set(err, LAT_EIO, "gathering the lc layers' parts for the checkpoint failed");
 			if (w)
 				lat_ckpt_put_more(w, win, len);
