@@ -5,7 +5,9 @@
 # images/s over the epochs, the speed-up over 1 rank, the share of the epoch spent in the gradient sums
 # (sum_seconds, waiting for the slower rank included), and the test accuracy after the last epoch.
 # Usage: bench/dp_speed.sh [EPOCHS (2)] [RANK COUNTS ("2")]; SETS="sec.key=v ..." adds settings to every
-# run (e.g. SETS="data.limit_train=2560" for a quick look), NETS="conv lc" the networks, MPIFLAGS more
+# run (e.g. SETS="data.limit_train=2560" for a quick look), NETS="conv lc" the networks (lc-split: the LC
+# network with network.shard = "locations", its lc layers split over the ranks instead, in groups of
+# GROUP ranks when GROUP is set, the groups data parallel; sum_share then counts the parts' sums), MPIFLAGS more
 # mpirun options (e.g. Open MPI's "--mca coll_tuned_use_dynamic_rules 1 --mca
 # coll_tuned_allreduce_algorithm 4", the ring allreduce). Needs mpirun (Open MPI); as root it sets
 # Open MPI's two root variables for its own runs.
@@ -30,21 +32,25 @@ last() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | tail -n 1; }
 printf '# %s epochs of Fashion-MNIST (all 60000 training images unless SETS limits them: %s), global batch 128,\n# 1 thread per rank, %s cores\n' \
 	"$EPOCHS" "${SETS:-none}" "$(nproc)"
 [ -z "$MPIFLAGS" ] || printf '# mpirun %s\n' "$MPIFLAGS"
-printf '%-5s %5s %10s %8s %11s %9s\n' net ranks images/s speedup sum_share test_acc
+printf '%-8s %5s %10s %8s %11s %9s\n' net ranks images/s speedup sum_share test_acc
 for net in $NETS; do
 	base=""
 	for p in 1 $RANKS; do
 		log=$OUT/$net-$p/epochs.jsonl
-		launch=""
+		launch="" cfg=$net split=""
 		[ "$p" -gt 1 ] && launch="mpirun -np $p $MPIFLAGS"
+		if [ "$net" = lc-split ]; then
+			cfg=lc split="--set network.shard=locations"
+			[ -n "${GROUP:-}" ] && [ "$p" -gt "$GROUP" ] && split="$split --set network.shard_ranks=$GROUP"
+		fi
 		# shellcheck disable=SC2086
-		$launch ./lateral train -q --no-plot -o "$OUT/$net-$p" "examples/fashion_$net.cfg" \
-			--set train.epochs="$EPOCHS" --set train.threads=1 $sets > /dev/null
+		$launch ./lateral train -q --no-plot -o "$OUT/$net-$p" "examples/fashion_$cfg.cfg" \
+			--set train.epochs="$EPOCHS" --set train.threads=1 $sets $split > /dev/null
 		ips=$(mean images_per_s "$log")
 		[ -z "$base" ] && base=$ips
 		share=0
 		[ "$p" -gt 1 ] && share=$(awk -v s="$(mean sum_seconds "$log")" -v t="$(mean seconds "$log")" 'BEGIN { printf "%.3f", s / t }')
-		printf '%-5s %5s %10.1f %8.2f %11s %9s\n' "$net" "$p" "$ips" \
+		printf '%-8s %5s %10.1f %8.2f %11s %9s\n' "$net" "$p" "$ips" \
 			"$(awk -v a="$ips" -v b="$base" 'BEGIN { print a / b }')" "$share" "$(last test_acc "$log")"
 	done
 done

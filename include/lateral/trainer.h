@@ -108,8 +108,9 @@ typedef struct {
 	double loss_sum;    /* sum over samples of the cross-entropy */
 	size_t phases;      /* sharing phases run */
 	double share_seconds, train_seconds;
-	double sum_seconds; /* data parallel: time in the sums over the processes (waiting for the slowest
-			     * included), since the epoch began or was resumed; 0 in one process */
+	double sum_seconds; /* several processes: time in the training steps' sums over them (gradients,
+			     * and a split network's part outputs and input gradients; waiting for the
+			     * slowest included), since the epoch began or was resumed; 0 in one process */
 	double share_steady_error; /* circuit mode: max |y - y*| of the sampled cross-check; NaN otherwise */
 } lat_epoch_stats;
 

@@ -330,8 +330,8 @@ int cmd_train(int argc, char **argv)
 		rc = CLI_INTERRUPTED(sig);
 		goto out;
 	}
-	/* the first lc layer's kernels for kernels.tsv (gathered on every rank when split) */
-	if (lat_trainer_n_lc(t)) {
+	/* a split first lc layer's kernels for kernels.tsv, gathered on every rank */
+	if (lat_trainer_n_lc(t) && comm.parts > 1) {
 		kernels = lat_trainer_lc_weights(t, 0, err);
 		rc = cli_mpi_settle(kernels ? CLI_OK : cli_fail(o.cmd, LAT_ENOMEM, err));
 	}

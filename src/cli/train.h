@@ -72,8 +72,8 @@ int train_from_checkpoint(const cli_opts *o, const char *experiment, lat_experim
 
 /* The figures of a finished training run: DIR/training.png from the log (accuracy and snr_pool per
  * epoch) and, for a network with an lc layer, DIR/kernels.tsv and DIR/kernels.png (the first lc layer's
- * kernels across positions, from kernels: its whole weights as lat_trainer_lc_weights gives them, borrowed;
- * NULL: no lc layer). Returns CLI_OK or an exit status after printing why. */
+ * kernels across positions; kernels: that layer's whole weights as lat_trainer_lc_weights gathers them
+ * when it is split, borrowed; NULL: the layer's own). Returns CLI_OK or an exit status after printing why. */
 int train_plots(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *log, const float *kernels);
 
 #endif

@@ -290,10 +290,10 @@ out:
 	return rc;
 }
 
-/* DIR/kernels.tsv: the kernels of the first lc layer (input channel 1; its whole weights kw, as
- * lat_trainer_lc_weights gives them) at the central (up to) 12 x 12 of its output positions, for its
- * first two output channels side by side: each k x k kernel at its (y, x), "nan" between them. 1 when
- * the network has no lc layer, else LAT_OK or LAT_EIO. */
+/* DIR/kernels.tsv: the kernels of the first lc layer (input channel 1; its weights, or kw when the layer
+ * is split: the whole weights lat_trainer_lc_weights gathered) at the central (up to) 12 x 12 of its
+ * output positions, for its first two output channels side by side: each k x k kernel at its (y, x),
+ * "nan" between them. 1 when the network has no lc layer, else LAT_OK or LAT_EIO. */
 #define KERNEL_WINDOW 12
 static int write_kernels(const char *dir, lat_trainer *t, const float *kw, char *heading, size_t size, char *err)
 {
@@ -308,8 +308,10 @@ static int write_kernels(const char *dir, lat_trainer *t, const float *kw, char 
 	for (i = 0; i < n_layers && !l; i++)
 		if (!lat_lc_geometry(lat_net_layer(net, i), &g) && !g.shared)
 			l = lat_net_layer(net, i);
-	if (!l || !kw)
+	if (!l)
 		return 1;
+	if (!kw)
+		kw = l->w;
 	shown = g.c_out < 2 ? g.c_out : 2;
 	ny = g.h_out < KERNEL_WINDOW ? g.h_out : KERNEL_WINDOW;
 	nx = g.w_out < KERNEL_WINDOW ? g.w_out : KERNEL_WINDOW;

@@ -81,6 +81,21 @@ static void *across_ctx(const lat_trainer *t)
 	return t->shard ? t->e->comm->ctx_across : t->e->comm->ctx;
 }
 
+static double now(void);
+
+/* The sum a split network runs after each part layer: over this process's group, timed into the
+ * epoch's sum_seconds while training (not while evaluating). */
+static int part_sum(void *ctx, float *v, size_t n)
+{
+	lat_trainer *t = ctx;
+	double start = now();
+	int rc = t->e->comm->sum_float(group_ctx(t), v, n);
+
+	if (t->in_epoch)
+		t->stats.sum_seconds += now() - start;
+	return rc;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -310,7 +325,7 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		goto fail;
 	}
 	if (t->shard)
-		lat_net_set_sum(t->net, e->comm->sum_float, group_ctx(t));
+		lat_net_set_sum(t->net, part_sum, t);
 	t->n_whole = lat_net_n_params_whole(t->net);
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
@@ -896,17 +911,17 @@ float *lat_trainer_lc_weights(lat_trainer *t, size_t i, char *err)
 int lat_trainer_measure_lc(lat_trainer *t, char *err)
 {
 	for (size_t i = 0; i < t->n_lc; i++) {
-		float *w;
+		float *whole = NULL; /* split: the layer gathered */
 		lat_share_pools p;
-		int rc = gather_lc(t, i, &w, err);
+		int rc = t->shard ? gather_lc(t, i, &whole, err) : LAT_OK;
 		if (rc)
 			return rc;
 		t->snr[i][0] = t->snr[i][1] = NAN;
-		if (!lat_share_measure(t->share[i], w, &p, NULL)) {
+		if (!lat_share_measure(t->share[i], whole ? whole : lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL)) {
 			t->snr[i][0] = p.snr;
 			t->snr[i][1] = p.snr_channel;
 		}
-		free(w);
+		free(whole);
 	}
 	return LAT_OK;
 }
@@ -967,11 +982,18 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 	      lat_size_add(floats, lat_net_activation_floats(t->net), &floats) ||
 	      lat_size_add(t->in_size, t->n_classes, &part) || lat_size_mul(part, t->max_batch, &part) ||
 	      lat_size_add(floats, part, &floats);
-	/* sharing works on a double copy of each lc layer's kernels, of the whole layer (split: gathered,
-	 * one more float each) */
-	for (size_t i = 0; i < t->n_lc && !bad; i++)
-		bad = lat_size_mul(lat_net_layer_params_whole(t->net, t->lc_layer[i]), t->shard ? 5 : 4, &part) ||
+	/* sharing works on a double copy of each lc layer's kernels, of the whole layer */
+	for (size_t i = 0; i < t->n_lc && t->mode != LAT_SHARE_NONE && !bad; i++)
+		bad = lat_size_mul(lat_net_layer_params_whole(t->net, t->lc_layer[i]), 4, &part) ||
 		      lat_size_add(floats, part, &floats);
+	/* split: one lc layer gathered whole at a time (phases, statistics), and the checkpoint's window */
+	if (t->shard && !bad) {
+		size_t most = LAT_TRAINER_GATHER;
+		for (size_t i = 0; i < t->n_lc; i++)
+			if (lat_net_layer_params_whole(t->net, t->lc_layer[i]) > most)
+				most = lat_net_layer_params_whole(t->net, t->lc_layer[i]);
+		bad = lat_size_add(floats, most, &floats);
+	}
 	/* saturate rather than wrap: the plan is compared with a limit */
 	if (bad || lat_size_mul(floats, sizeof(float), &bytes) || lat_size_add(bytes, data_bytes(t), &bytes))
 		return SIZE_MAX;
