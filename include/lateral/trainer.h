@@ -166,6 +166,11 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 /* 1 when the experiment holds out a validation split. */
 int lat_trainer_has_validation(const lat_trainer *t);
 
+/* 1 when this process holds a part of a network split by location (LAT_SHARD_LOCATIONS over groups of
+ * more than one process): lat_trainer_save, lat_trainer_measure_lc and lat_trainer_lc_weights are then
+ * collective. */
+int lat_trainer_split(const lat_trainer *t);
+
 /* The lc layers of the network. */
 size_t lat_trainer_n_lc(const lat_trainer *t);
 

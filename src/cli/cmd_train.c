@@ -102,13 +102,12 @@ static int epoch_log_write(const cli_opts *o, const char *path, epoch_log *lg, c
 
 /* The checkpoint, settled over the ranks: rank 0 writes it, and with lc layers split by location every
  * rank joins the gather of its parts. */
-static int save_state(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *ckpt)
+static int save_state(const cli_opts *o, lat_trainer *t, const char *ckpt)
 {
 	char err[LAT_ERRLEN + 64];
 	int root = cli_mpi_rank() == 0, rc = CLI_OK;
 
-	if ((root || (e->shard == LAT_SHARD_LOCATIONS && cli_mpi_size() > 1)) &&
-	    lat_trainer_save(t, root ? ckpt : NULL, err))
+	if ((root || lat_trainer_split(t)) && lat_trainer_save(t, root ? ckpt : NULL, err))
 		rc = cli_fail(o->cmd, LAT_EIO, err);
 	return cli_mpi_settle(rc);
 }
@@ -162,7 +161,7 @@ static int train_epochs(int argc, char **argv, const cli_opts *o, const lat_expe
 		if (tty && !o->quiet)
 			fputc('\n', stderr);
 		if (r == 1) { /* interrupted within the epoch */
-			rc = save_state(o, e, t, ckpt);
+			rc = save_state(o, t, ckpt);
 			*sv = (train_saved){1, lat_trainer_epoch(t), lat_trainer_stats(t)->batches};
 			return rc;
 		}
@@ -185,7 +184,7 @@ static int train_epochs(int argc, char **argv, const cli_opts *o, const lat_expe
 		}
 		rc = cli_mpi_settle(rc);
 		if (!rc && (*sig || (e->checkpoint_every && epoch % e->checkpoint_every == 0) || epoch == e->epochs)) {
-			rc = save_state(o, e, t, ckpt);
+			rc = save_state(o, t, ckpt);
 			if (!rc)
 				*sv = (train_saved){1, epoch, 0};
 		}
@@ -233,6 +232,10 @@ int cmd_train(int argc, char **argv)
 	threads = train_set_threads(&e);
 	e.max_memory = o.max_memory;
 	e.comm = ranks > 1 ? &comm : NULL;
+	rc = cli_mpi_same(o.cmd, "experiments", cli_hash(e.text, strlen(e.text)));
+	if (rc)
+		goto out;
+	/* (after the check that every rank resolved the same experiment: the split is collective) */
 	/* split by location in groups of network.shard_ranks ranks (0: all), the groups data parallel */
 	if (ranks > 1 && e.shard == LAT_SHARD_LOCATIONS) {
 		comm.parts = e.shard_ranks ? (int)e.shard_ranks : ranks;
@@ -249,9 +252,6 @@ int cmd_train(int argc, char **argv)
 			goto out;
 		}
 	}
-	rc = cli_mpi_same(o.cmd, "experiments", cli_hash(e.text, strlen(e.text)));
-	if (rc)
-		goto out;
 	/* The output directory first (created and locked), so that an impossible one fails before the data
 	 * are read; bad data or a refused memory plan then remove it again. */
 	rc = cli_mpi_settle(root ? cli_outdir(&o) : CLI_OK);
@@ -331,7 +331,7 @@ int cmd_train(int argc, char **argv)
 		goto out;
 	}
 	/* a split first lc layer's kernels for kernels.tsv, gathered on every rank */
-	if (lat_trainer_n_lc(t) && comm.parts > 1) {
+	if (lat_trainer_n_lc(t) && lat_trainer_split(t)) {
 		kernels = lat_trainer_lc_weights(t, 0, err);
 		rc = cli_mpi_settle(kernels ? CLI_OK : cli_fail(o.cmd, LAT_ENOMEM, err));
 	}

@@ -863,6 +863,11 @@ int lat_trainer_has_validation(const lat_trainer *t)
 	return t->val.n > 0;
 }
 
+int lat_trainer_split(const lat_trainer *t)
+{
+	return t->shard;
+}
+
 size_t lat_trainer_n_lc(const lat_trainer *t)
 {
 	return t->n_lc;
