@@ -246,6 +246,52 @@ static void test_round_trip(void)
 	}
 }
 
+/* The test container into memory, section C's four floats written in pieces of sizes cut[0..n_cut-1]
+ * (none: with lat_ckpt_put); returns the commit's status, the bytes in *mem (free them). */
+static int write_pieces(const size_t *cut, size_t n_cut, char **mem, size_t *len)
+{
+	char err[LAT_ERRLEN] = "";
+	FILE *fp = open_memstream(mem, len);
+	lat_ckpt_writer *w = lat_ckpt_writer_stream(fp, KIND, 7, err);
+	size_t done = 0;
+	int rc;
+
+	lat_ckpt_put(w, TAG_A, LAT_CKPT_U64, u, 3);
+	if (!n_cut) {
+		lat_ckpt_put(w, TAG_C, LAT_CKPT_F32, fv, 4);
+	} else {
+		lat_ckpt_put_begin(w, TAG_C, LAT_CKPT_F32, 4);
+		for (size_t k = 0; k < n_cut; done += cut[k++])
+			lat_ckpt_put_more(w, fv + done, cut[k]);
+	}
+	lat_ckpt_put(w, TAG_D, LAT_CKPT_BYTES, "hello", 5);
+	rc = lat_ckpt_writer_commit(w, err);
+	fclose(fp);
+	return rc;
+}
+
+/* A section written in pieces (lat_ckpt_put_begin / _more) is byte for byte the one lat_ckpt_put
+ * writes; one short of its values, or given more, fails the commit. */
+static void test_pieces(void)
+{
+	const size_t whole[] = {4}, parts[] = {1, 0, 2, 1}, fewer[] = {1, 2}, more[] = {3, 2};
+	char *ref = NULL, *mem = NULL;
+	size_t ref_len = 0, len = 0;
+
+	CU_ASSERT_EQUAL_FATAL(write_pieces(NULL, 0, &ref, &ref_len), LAT_OK);
+	CU_ASSERT_EQUAL(write_pieces(whole, 1, &mem, &len), LAT_OK);
+	CU_ASSERT(len == ref_len && !memcmp(mem, ref, len));
+	free(mem);
+	CU_ASSERT_EQUAL(write_pieces(parts, 4, &mem, &len), LAT_OK);
+	CU_ASSERT(len == ref_len && !memcmp(mem, ref, len));
+	free(mem);
+	CU_ASSERT_EQUAL(write_pieces(fewer, 2, &mem, &len), LAT_EIO);
+	free(mem);
+	CU_ASSERT_EQUAL(write_pieces(more, 2, &mem, &len), LAT_EIO);
+	free(mem);
+	free(ref);
+}
+
 /* Every truncation, every single-bit flip, bytes appended: refused, naming the file. */
 static void test_corrupt_container(void)
 {
@@ -942,6 +988,7 @@ static int teardown(void)
 
 static CU_TestInfo container_tests[] = {
     {"round trip and documented layout", test_round_trip},
+    {"a section written in pieces", test_pieces},
     {"every truncation and bit flip refused", test_corrupt_container},
     {"versions, kinds, sections, old and foreign files", test_container_schema},
     {"mt19937 state restored and checked", test_rng},
