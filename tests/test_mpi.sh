@@ -205,6 +205,19 @@ close "$tmp/sp1/epochs.jsonl" "$tmp/sp3/epochs.jsonl" "serial vs serial, split, 
 	{ cat "$tmp/sp4.log"; bad "2-rank split training with sharing phases failed"; }
 close "$tmp/dp1/epochs.jsonl" "$tmp/sp4/epochs.jsonl" "1 rank vs 2 split ranks, sharing" || bad "split training with sharing differs from serial beyond rounding"
 
+# an lc network of residual blocks: their lc layers split too, the serial losses again
+cat > "$tmp/res.cfg" <<CFG
+data = { train_images = "tr-images"; train_labels = "tr-labels"; test_images = "te-images"; test_labels = "te-labels"; };
+network = { locally_connected = true; layers = ( { type = "conv"; channels = 4; kernel = 3; },
+	{ type = "resblock"; channels = 4; }, { type = "resblock"; channels = 6; stride = 2; }, { type = "avgpool"; },
+	{ type = "linear"; outputs = 10; } ); };
+train = { epochs = 3; batch = 15; threads = 1; lr = 0.003; };
+CFG
+"$lat" train -q --no-plot -o "$tmp/rs1" "$tmp/res.cfg" > /dev/null || bad "serial residual training failed"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/rs2" "$tmp/res.cfg" --set network.shard=locations > "$tmp/rs2.log" 2>&1 ||
+	{ cat "$tmp/rs2.log"; bad "2-rank split residual training failed"; }
+close "$tmp/rs1/epochs.jsonl" "$tmp/rs2/epochs.jsonl" "1 rank vs 2 split ranks, residual blocks" || bad "split residual blocks differ from serial beyond rounding"
+
 # 4 ranks as 2 data-parallel groups of 2 split ranks (network.shard_ranks = 2; oversubscribed here): the
 # serial losses again; a group size that does not divide the ranks is refused, said once
 "$MPIRUN" -np 4 "$lat" train --no-plot -o "$tmp/sp5" "$tmp/split.cfg" --set network.shard=locations --set network.shard_ranks=2 \

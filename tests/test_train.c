@@ -751,6 +751,67 @@ static void *split_run(void *arg)
 	return NULL;
 }
 
+/* Builds the size parts of the network of no (seed 5) into sp and nets, checks that a part refuses to
+ * run before a sum is set, then runs one forward and backward pass of each on x in its own thread. */
+static void split_start(dp_world *w, split_part *sp, lat_net **nets, int size, lat_net_opts *no, const float *x)
+{
+	char err[LAT_ERRLEN] = "";
+
+	*w = (dp_world){.size = size};
+	memset(sp, 0, (size_t)size * sizeof *sp);
+	pthread_barrier_init(&w->bar, NULL, (unsigned)size);
+	for (int k = 0; k < size; k++) {
+		no->shard_part = (size_t)k;
+		no->shard_parts = (size_t)size;
+		sp[k].p.w = w;
+		sp[k].p.comm.rank = k;
+		sp[k].x = x;
+		nets[k] = sp[k].net = lat_net_alloc(no, (lat_shape){1, 8, 8}, 10, 3, err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].net);
+		CU_ASSERT_EQUAL_FATAL(lat_net_init(sp[k].net, 5, err), LAT_OK);
+	}
+	CU_ASSERT_PTR_NULL(lat_net_forward(sp[0].net, x, 3, 1, err));
+	dp_each(size, split_run, sp, sizeof *sp);
+}
+
+/* Frees what split_start made. */
+static void split_stop(dp_world *w, split_part *sp, int size)
+{
+	for (int k = 0; k < size; k++) {
+		free(sp[k].g);
+		lat_net_free(sp[k].net);
+	}
+	pthread_barrier_destroy(&w->bar);
+}
+
+/* The whole network of no (seed 5) after one forward and backward pass on x, its logits in logits. */
+static lat_net *split_whole(const lat_net_opts *no, const float *x, float *logits)
+{
+	char err[LAT_ERRLEN] = "";
+	const int y[3] = {0, 1, 1};
+	float dl[3 * 10];
+	lat_net *whole = lat_net_alloc(no, (lat_shape){1, 8, 8}, 10, 3, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+	CU_ASSERT_EQUAL_FATAL(lat_net_init(whole, 5, err), LAT_OK);
+	memcpy(logits, lat_net_forward(whole, x, 3, 1, err), 3 * 10 * sizeof *logits);
+	xent(logits, y, 3, 10, dl, NULL);
+	CU_ASSERT_EQUAL_FATAL(lat_net_backward(whole, dl, 3, err), LAT_OK);
+	return whole;
+}
+
+/* 3 samples of 1 x 8 x 8 uniform in [-1, 1) from seed. */
+static void split_input(float *x, unsigned long seed)
+{
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	gsl_rng_set(r, seed);
+	for (size_t k = 0; k < 3 * 64; k++)
+		x[k] = (float)(2 * gsl_rng_uniform(r) - 1);
+	gsl_rng_free(r);
+}
+
 /* The network split into P = 2 and 3 parts (lc layers by location; the position bias, and then the
  * channel bias) against the whole network of the same seed: the same initial weights, slice by slice;
  * the same logits; every gradient equal to float rounding (a part's lc weights' gradients slice by
@@ -758,15 +819,9 @@ static void *split_run(void *arg)
 static void test_split_network(void)
 {
 	lat_experiment e;
-	char err[LAT_ERRLEN] = "";
-	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-	float x[3 * 64], dl[3 * 10], logits[3 * 10];
-	const int y[3] = {0, 1, 1};
+	float x[3 * 64], logits[3 * 10];
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	gsl_rng_set(r, 9);
-	for (size_t k = 0; k < 3 * 64; k++)
-		x[k] = (float)(2 * gsl_rng_uniform(r) - 1);
+	split_input(x, 9);
 	tiny_experiment(&e, NULL, NULL);
 	for (int bias = LAT_LC_BIAS_POSITION; bias <= LAT_LC_BIAS_CHANNEL; bias++) {
 		lat_net_opts no;
@@ -774,39 +829,14 @@ static void test_split_network(void)
 		lat_experiment_net_opts(&e, &no);
 		no.locally_connected = 1;
 		no.lc_bias = (lat_lc_bias)bias;
-		whole = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
-		CU_ASSERT_EQUAL_FATAL(lat_net_init(whole, 5, err), LAT_OK);
-		memcpy(logits, lat_net_forward(whole, x, 3, 1, err), sizeof logits);
-		xent(logits, y, 3, 10, dl, NULL);
-		CU_ASSERT_EQUAL_FATAL(lat_net_backward(whole, dl, 3, err), LAT_OK);
+		whole = split_whole(&no, x, logits);
 		for (int size = 2; size <= 3; size++) {
-			dp_world w = {.size = size};
+			dp_world w;
 			split_part sp[DP_MAX];
 			lat_net *nets[DP_MAX];
-			pthread_t th[DP_MAX];
 			double e_logit = 0, e_grad = 0;
 			int w_same = 1;
-			memset(sp, 0, sizeof sp);
-			pthread_barrier_init(&w.bar, NULL, (unsigned)size);
-			for (int k = 0; k < size; k++) {
-				no.shard_part = (size_t)k;
-				no.shard_parts = (size_t)size;
-				sp[k].p.w = &w;
-				sp[k].p.comm.rank = k;
-				sp[k].x = x;
-				sp[k].net = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
-				CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].net);
-				nets[k] = sp[k].net;
-				CU_ASSERT_EQUAL_FATAL(lat_net_init(sp[k].net, 5, err), LAT_OK);
-				/* a part runs only with a sum set */
-				if (k == 0)
-					CU_ASSERT_PTR_NULL(lat_net_forward(sp[k].net, x, 3, 1, err));
-			}
-			for (int k = 0; k < size; k++)
-				pthread_create(&th[k], NULL, split_run, &sp[k]);
-			for (int k = 0; k < size; k++)
-				pthread_join(th[k], NULL);
+			split_start(&w, sp, nets, size, &no, x); /* a part runs only with a sum set */
 			for (int k = 0; k < size; k++) {
 				size_t off_w = 0, off_p = 0; /* a layer's first parameter in the whole net and in the part */
 				CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
@@ -841,16 +871,61 @@ static void test_split_network(void)
 			CU_ASSERT(w_same);
 			CU_ASSERT(e_logit < 1e-6);
 			CU_ASSERT(e_grad < 1e-4);
-			for (int k = 0; k < size; k++) {
-				free(sp[k].g);
-				lat_net_free(sp[k].net);
-			}
-			pthread_barrier_destroy(&w.bar);
+			split_stop(&w, sp, size);
 		}
 		lat_net_free(whole);
 	}
 	lat_experiment_clear(&e);
-	gsl_rng_free(r);
+}
+
+/* An lc network of residual blocks (an lc first layer, a block of 4 channels, a strided block of 6 with
+ * its 1x1 conv projection, average pooling, linear) split into 2 and 3 parts, against the whole network
+ * of the same seed: the blocks sum their own parts (lat_net_set_sum reaches them), the logits agree to
+ * float rounding, the parts' parameters and gradients gathered into the whole layout are the whole
+ * network's (exactly, and to rounding). */
+static void test_split_resblock(void)
+{
+	const lat_layer_spec layers[] = {{.kind = LAT_L_CONV, .channels = 4, .kernel = 3, .stride = 1, .bias = 1},
+					 {.kind = LAT_L_RESBLOCK, .channels = 4, .stride = 1},
+					 {.kind = LAT_L_RESBLOCK, .channels = 6, .stride = 2},
+					 {.kind = LAT_L_AVGPOOL},
+					 {.kind = LAT_L_LINEAR, .outputs = 10, .bias = 1}};
+	lat_net_opts no = {.source = "resblocks", .layers = layers, .n_layers = 5, .locally_connected = 1,
+			   .bn_momentum = 0.1, .bn_eps = 1e-5, .lc_bias = LAT_LC_BIAS_POSITION};
+	float x[3 * 64], logits[3 * 10];
+	lat_net *whole;
+	size_t n;
+
+	split_input(x, 11);
+	whole = split_whole(&no, x, logits);
+	n = lat_net_n_params(whole);
+	for (int size = 2; size <= 3; size++) {
+		dp_world w;
+		split_part sp[DP_MAX];
+		lat_net *nets[DP_MAX];
+		float *g = calloc(n + 1, sizeof *g);
+		double e_logit = 0, e_grad = 0;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+		split_start(&w, sp, nets, size, &no, x); /* a block holding parts runs only with a sum set */
+		for (int k = 0; k < size; k++) {
+			CU_ASSERT(lat_net_n_params(sp[k].net) < n);
+			CU_ASSERT_EQUAL(lat_net_layer_split(sp[k].net, 1), 3);
+			CU_ASSERT_EQUAL(lat_net_layer_split(sp[k].net, 2), 3);
+			CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].g);
+			for (size_t i = 0; i < 3 * 10; i++)
+				e_logit = fmax(e_logit, fabs(sp[k].logits[i] - logits[i]));
+			lat_net_map_whole(sp[k].net, sp[k].g, g, 0, n, 1, k == 0);
+		}
+		for (size_t j = 0; j < n; j++)
+			e_grad = fmax(e_grad, fabs(g[j] - lat_net_grads(whole)[j]) / fmax(1e-3, fabs(lat_net_grads(whole)[j])));
+		check_map_whole(whole, nets, size);
+		CU_ASSERT(e_logit < 1e-5);
+		CU_ASSERT(e_grad < 1e-4);
+		split_stop(&w, sp, size);
+		free(g);
+	}
+	lat_net_free(whole);
 }
 
 /* Each of the size processes ended the epoch where the whole network one did: its losses, the test
@@ -1046,6 +1121,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"network split by location over 2 and 3 processes = whole network", test_split_network},
 			      {"trainer split by location: losses, checkpoints in the whole layout", test_split_trainer},
 			      {"two data-parallel groups of two split processes = whole network", test_split_groups},
+			      {"residual blocks split by location = whole blocks", test_split_resblock},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};

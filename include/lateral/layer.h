@@ -54,6 +54,14 @@ static inline size_t lat_shape_size(lat_shape s)
 
 typedef struct lat_layer lat_layer;
 
+/* Adds v[0..n-1] elementwise over the processes that hold the other parts of a network split by
+ * location, in place, leaving the same values everywhere; returns 0, or nonzero on failure (net.h's
+ * lat_net_sum_fn). */
+typedef int (*lat_layer_sum_fn)(void *ctx, float *v, size_t n);
+
+/* A copy between a split network's arrays and the whole network's layout (net.h, lat_net_map_whole). */
+typedef struct lat_whole_map lat_whole_map;
+
 /* The operations of a layer kind (GSL-style type object). */
 typedef struct {
 	const char *name; /* "lc", "conv", "relu", "maxpool", "bn", "avgpool", "linear", "resblock" */
@@ -80,6 +88,14 @@ typedef struct {
 	/* Makes the layer (and its sub-layers) work in scratch, at least scratch_floats() floats, instead
 	 * of the workspace it allocated itself, which it frees. NULL when scratch_floats is NULL. */
 	void (*use_scratch)(lat_layer *l, float *scratch);
+	/* A layer that holds parts of lc layers split by location inside it (resblock): the sum it runs
+	 * after each part, over the processes of the other parts (ctx borrowed). NULL: none inside. */
+	void (*set_sum)(lat_layer *l, lat_layer_sum_fn sum, void *ctx);
+	/* The whole layout of a layer that is, or holds, a part: the floats of the whole layer's
+	 * parameters, and the copy of its values between the split arrays (at lpos) and the whole ones (at
+	 * wpos) through m (lat_whole_run). NULL: a whole layer, its n_params values replicas. */
+	size_t (*params_whole)(const lat_layer *l);
+	void (*map_whole)(const lat_layer *l, const lat_whole_map *m, size_t lpos, size_t wpos);
 } lat_layer_type;
 
 struct lat_layer {
@@ -141,6 +157,11 @@ lat_layer *lat_avgpool_alloc(lat_shape in, size_t max_batch, char *err);
  * (the 1x1 projection stays a convolution unless lc = 2). */
 lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
 			      double bn_eps, size_t max_batch, char *err);
+/* The same block with its lc layers as part `part` of `parts` (lat_lc_alloc_part; parts 1: whole). It
+ * sums each part's output and input gradient itself, through the sum its type's set_sum sets (a network
+ * sets it with lat_net_set_sum); until then it refuses to run (LAT_EINVAL). */
+lat_layer *lat_resblock_alloc_part(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
+				   double bn_eps, size_t max_batch, size_t part, size_t parts, char *err);
 
 /* Frees the layer and everything it owns (not the bound arrays); NULL is a no-op. */
 void lat_layer_free(lat_layer *l);

@@ -40,7 +40,7 @@ typedef struct {
 	lat_lc_bias lc_bias; /* the bias of lc layers that have one: LAT_LC_BIAS_POSITION or _CHANNEL */
 	int shared_lc;	   /* lc layers will run sharing phases (their memory is planned) */
 	size_t max_memory; /* budget in bytes; 0: the memory available on the machine */
-	/* Split by location (lat_lc_alloc_part): with shard_parts > 1 every lc layer outside residual blocks
+	/* Split by location (lat_lc_alloc_part): with shard_parts > 1 every lc layer, in residual blocks too,
 	 * is built as part shard_part of shard_parts, and the network needs lat_net_set_sum before it runs.
 	 * 0 or 1 parts: whole layers. */
 	size_t shard_part, shard_parts;
@@ -85,7 +85,7 @@ float *lat_net_buffers(lat_net *n);
 /* Floats of activations and workspaces held for max_batch (for the planned-memory report). */
 size_t lat_net_activation_floats(const lat_net *n);
 /* Whether layer i is one part of an lc layer split by location: 0 no, 1 yes, 2 yes and with a channel
- * bias (replicated on every part, its gradient summed over them). */
+ * bias (replicated on every part, its gradient summed over them), 3 it holds such parts (a resblock). */
 int lat_net_layer_split(const lat_net *n, size_t i);
 
 /* ---- the whole network's layout (whole.c) ----

@@ -49,7 +49,7 @@ typedef struct {
 } lat_trainer_comm;
 
 /* How several processes (lat_trainer_comm) share the work. LAT_SHARD_NONE: data parallel, as above.
- * LAT_SHARD_LOCATIONS: every lc layer outside residual blocks is split by output location
+ * LAT_SHARD_LOCATIONS: every lc layer (in residual blocks too) is split by output location
  * (lat_lc_alloc_part: process r of P holds the weights, gradients and optimiser state of positions
  * [r n / P, (r + 1) n / P)), and every process runs every whole batch: the parts' outputs and input
  * gradients are summed after each split layer (sum_float), so every other value (activations, the

@@ -395,6 +395,16 @@ static size_t count_lc(const lat_experiment *e)
 	return n;
 }
 
+/* The layers a split by location reaches: the lc layers and, in an lc network, its residual blocks. */
+static size_t count_splittable(const lat_experiment *e)
+{
+	size_t n = count_lc(e);
+
+	for (size_t i = 0; i < e->n_layers; i++)
+		n += e->locally_connected && e->layers[i].kind == LAT_L_RESBLOCK;
+	return n;
+}
+
 /* e->text: e written as an experiment file. */
 static int make_text(lat_experiment *e, char *err)
 {
@@ -467,7 +477,7 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 				   "the phase's starting kernels is 0 at its only update): set sharing.iterations >= 2 "
 				   "or sharing.gamma = 0",
 				   src, e->share_gamma);
-	if (e->shard == LAT_SHARD_LOCATIONS && !count_lc(e))
+	if (e->shard == LAT_SHARD_LOCATIONS && !count_splittable(e))
 		return lat_err_set(err, LAT_ECONFIG,
 				   "%s: network.shard = \"locations\" splits locally connected layers, and this network has "
 				   "none: set network.locally_connected = true (or use lc layers), or network.shard = \"none\"",

@@ -36,4 +36,16 @@ void lat_layer_no_init(lat_layer *l, gsl_rng *r);
  * would overflow. Free with free(). */
 float *lat_floats_alloc(size_t n);
 
+/* The whole layout (whole.c). The copy of one run of cnt values at local index l0 and whole index w0,
+ * clipped to m's window; a replica only when m copies replicas. */
+struct lat_whole_map {
+	float *local, *window;
+	size_t lo, len;
+	int to_whole, replicas;
+};
+void lat_whole_run(const lat_whole_map *m, size_t l0, size_t w0, size_t cnt, int replica);
+/* l's whole parameter count and its copy through m (the type's methods, or one replicated run). */
+size_t lat_layer_params_whole(const lat_layer *l);
+void lat_layer_map_whole(const lat_layer *l, const lat_whole_map *m, size_t lpos, size_t wpos);
+
 #endif

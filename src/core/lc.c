@@ -539,6 +539,34 @@ static void lc_use_scratch(lat_layer *l, float *scratch)
 	lc_place(p, scratch);
 }
 
+/* The whole layer's parameters: W[c_out][n_loc][n_k], then its bias (per position, per channel, none). */
+static size_t lc_params_whole(const lat_layer *l)
+{
+	const lc_priv *p = l->priv;
+
+	return p->g.c_out * p->n_loc * p->n_k + (!p->n_b ? 0 : p->bias_channel ? p->n_b : p->g.c_out * p->n_loc);
+}
+
+/* A part's rows of positions [q0, q0 + n_own) in each channel's weights and position biases; a channel
+ * bias (and a whole layer) is a replica. */
+static void lc_map_whole(const lat_layer *l, const lat_whole_map *m, size_t lpos, size_t wpos)
+{
+	const lc_priv *p = l->priv;
+	size_t c_out = p->g.c_out, ww = c_out * p->n_loc * p->n_k;
+
+	if (p->n_own == p->n_loc) {
+		lat_whole_run(m, lpos, wpos, l->n_params, 1);
+		return;
+	}
+	for (size_t o = 0; o < c_out; o++)
+		lat_whole_run(m, lpos + o * p->n_own * p->n_k, wpos + (o * p->n_loc + p->q0) * p->n_k, p->n_own * p->n_k, 0);
+	if (p->bias_channel)
+		lat_whole_run(m, lpos + p->n_w, wpos + ww, p->n_b, 1);
+	else if (p->n_b)
+		for (size_t o = 0; o < c_out; o++)
+			lat_whole_run(m, lpos + p->n_w + o * p->n_own, wpos + ww + o * p->n_loc + p->q0, p->n_own, 0);
+}
+
 static const lat_layer_type lc_type = {
     .name = "lc",
     .forward = lc_forward,
@@ -548,6 +576,8 @@ static const lat_layer_type lc_type = {
     .free = lc_free,
     .scratch_floats = lc_scratch_floats,
     .use_scratch = lc_use_scratch,
+    .params_whole = lc_params_whole,
+    .map_whole = lc_map_whole,
 };
 
 static const lat_layer_type conv_type = {

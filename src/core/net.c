@@ -27,12 +27,16 @@ struct lat_net {
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
 	float *dbuf[2];    /* ping-pong gradient buffers, each as large as the largest activation */
 	float *scratch;    /* the layers' per-call workspaces, shared (they run one at a time), or NULL */
-	unsigned char *split; /* split[i]: layer i is such a part (1; 2 with a channel bias, whose gradient
-				 is summed over the parts), else 0 */
+	unsigned char *split; /* split[i]: layer i is such a part (SPLIT_LC, SPLIT_LC_CHANNEL: a channel bias
+				 whose gradient is summed over the parts) or holds parts (SPLIT_INSIDE) */
 	lat_net_sum_fn sum;   /* adds over the parts' processes (lat_net_set_sum) */
 	void *sum_ctx;
 	const float *input; /* the last forward's input (borrowed) */
 };
+
+/* How layer i is split (net.split): a part of an lc layer, whose output and input gradient the network
+ * sums, with a channel bias too, or a layer that holds parts and sums them itself (resblock). */
+enum { SPLIT_NONE, SPLIT_LC, SPLIT_LC_CHANNEL, SPLIT_INSIDE };
 
 /* Whether conv layers become lc: every one with network.locally_connected, except a kept first conv. */
 static int conv_is_lc(const lat_net_opts *e, int first_conv)
@@ -66,8 +70,9 @@ static lat_layer *build(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 	case LAT_L_LINEAR:
 		return lat_linear_alloc(in, sp->outputs, sp->bias, max_batch, err);
 	case LAT_L_RESBLOCK:
-		return lat_resblock_alloc(in, sp->channels, sp->stride, lc ? 1 : 0, e->bn_momentum, e->bn_eps,
-					  max_batch, err);
+		return lat_resblock_alloc_part(in, sp->channels, sp->stride, lc ? 1 : 0, e->bn_momentum, e->bn_eps,
+					       max_batch, lc && e->shard_parts > 1 ? e->shard_part : 0,
+					       lc && e->shard_parts > 1 ? e->shard_parts : 1, err);
 	}
 	(void)index;
 	lat_err_set(err, LAT_EINVAL, "unknown layer kind");
@@ -131,7 +136,8 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 
 	if (plan(sp, lc, (int)e->lc_bias, in, max_batch, &n_params, &n_work, msg))
 		return LAT_OK; /* the constructor reports the shape problem with its own words */
-	if ((sp->kind == LAT_L_LC || (sp->kind == LAT_L_CONV && lc)) && e->shard_parts > 1)
+	if ((sp->kind == LAT_L_LC || ((sp->kind == LAT_L_CONV || sp->kind == LAT_L_RESBLOCK) && lc)) &&
+	    e->shard_parts > 1)
 		n_params = n_params / e->shard_parts + 1; /* a part's (at most, rounded up; the bias too) */
 	floats = (double)n_params * (FLOATS_PER_PARAM + (shares ? FLOATS_PER_SHARED_PARAM : 0)) + (double)n_work;
 	bytes = floats * (double)sizeof(float);
@@ -212,7 +218,10 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 				    lat_layer_kind_name(sp->kind), shape.c, shape.h, shape.w, msg);
 			goto fail;
 		}
-		n->split[n->n_layers] = is_part(l) ? (sp->bias && e->lc_bias == LAT_LC_BIAS_CHANNEL ? 2 : 1) : 0;
+		n->split[n->n_layers] = is_part(l) ? (sp->bias && e->lc_bias == LAT_LC_BIAS_CHANNEL ? SPLIT_LC_CHANNEL
+												      : SPLIT_LC)
+				      : l->type->set_sum && lat_layer_params_whole(l) > l->n_params ? SPLIT_INSIDE
+												       : SPLIT_NONE;
 		n->layers[n->n_layers++] = l;
 		shape = l->out;
 		if (lat_size_add(n->n_params, l->n_params, &n->n_params) ||
@@ -311,6 +320,9 @@ void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx)
 {
 	n->sum = sum;
 	n->sum_ctx = ctx;
+	for (size_t i = 0; i < n->n_layers; i++)
+		if (n->split[i] == SPLIT_INSIDE)
+			n->layers[i]->type->set_sum(n->layers[i], sum, ctx);
 }
 
 const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int training, char *err)
@@ -328,7 +340,8 @@ const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int train
 			lat_err_set(err, rc, "layer %zu (%s): forward failed", i + 1, l->type->name);
 			return NULL;
 		}
-		if (n->split[i] && sum_parts(n, n->act[i], batch * lat_shape_size(l->out), i, "outputs", err))
+		if ((n->split[i] == SPLIT_LC || n->split[i] == SPLIT_LC_CHANNEL) &&
+		    sum_parts(n, n->act[i], batch * lat_shape_size(l->out), i, "outputs", err))
 			return NULL;
 		in = n->act[i];
 	}
@@ -346,10 +359,10 @@ int lat_net_backward(lat_net *n, const float *dlogits, size_t batch, char *err)
 		int rc = l->type->backward(l, in, n->act[i], dout, din, batch);
 		if (rc)
 			return lat_err_set(err, rc, "layer %zu (%s): backward failed", i + 1, l->type->name);
-		if (n->split[i] && din &&
+		if ((n->split[i] == SPLIT_LC || n->split[i] == SPLIT_LC_CHANNEL) && din &&
 		    (rc = sum_parts(n, din, batch * lat_shape_size(l->in), i, "input gradient", err)))
 			return rc;
-		if (n->split[i] == 2 && (rc = sum_parts(n, l->g + l->n_params - l->out.c, l->out.c, i,
+		if (n->split[i] == SPLIT_LC_CHANNEL && (rc = sum_parts(n, l->g + l->n_params - l->out.c, l->out.c, i,
 							"channel-bias gradient", err)))
 			return rc;
 		dout = din;

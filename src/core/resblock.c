@@ -17,11 +17,25 @@ enum { CONV1, BN1, RELU1, CONV2, BN2, PROJ, PROJ_BN, RELU2, N_SUB };
 
 typedef struct {
 	lat_layer *sub[N_SUB];
+	int part[N_SUB]; /* sub j is a part of an lc layer split by location */
+	lat_layer_sum_fn sum; /* adds a part's output or input gradient over the other parts' processes */
+	void *sum_ctx;
 	/* Forward activations (max_batch x out size each), kept for backward. */
 	float *a1, *b1, *r1, *a2, *b2, *p, *pb, *s;
 	/* Backward scratch: two out-sized gradients, ds = dLoss/ds, and one in-sized gradient. */
 	float *ds, *ga, *gb, *gin;
 } resblock_priv;
+
+/* Adds v (n floats) over the processes when sub-layer j is a part; LAT_EIO when the sum fails, LAT_EINVAL
+ * when no sum was set. */
+static int part_sum(const resblock_priv *p, int j, float *v, size_t n)
+{
+	if (!p->part[j] || !v)
+		return LAT_OK;
+	if (!p->sum)
+		return LAT_EINVAL;
+	return p->sum(p->sum_ctx, v, n) ? LAT_EIO : LAT_OK;
+}
 
 static int resblock_forward(lat_layer *l, const float *in, float *out, size_t batch, int training)
 {
@@ -35,14 +49,18 @@ static int resblock_forward(lat_layer *l, const float *in, float *out, size_t ba
 		rc = LAT_EINVAL;
 		goto out;
 	}
+	/* a part's output holds its positions and zeros: the sum over the parts is the whole output */
 	if ((rc = sub[CONV1]->type->forward(sub[CONV1], in, p->a1, batch, training)) ||
+	    (rc = part_sum(p, CONV1, p->a1, n)) ||
 	    (rc = sub[BN1]->type->forward(sub[BN1], p->a1, p->b1, batch, training)) ||
 	    (rc = sub[RELU1]->type->forward(sub[RELU1], p->b1, p->r1, batch, training)) ||
 	    (rc = sub[CONV2]->type->forward(sub[CONV2], p->r1, p->a2, batch, training)) ||
+	    (rc = part_sum(p, CONV2, p->a2, n)) ||
 	    (rc = sub[BN2]->type->forward(sub[BN2], p->a2, p->b2, batch, training)))
 		goto out;
 	if (sub[PROJ]) {
 		if ((rc = sub[PROJ]->type->forward(sub[PROJ], in, p->p, batch, training)) ||
+		    (rc = part_sum(p, PROJ, p->p, n)) ||
 		    (rc = sub[PROJ_BN]->type->forward(sub[PROJ_BN], p->p, p->pb, batch, training)))
 			goto out;
 		shortcut = p->pb;
@@ -60,25 +78,29 @@ static int resblock_backward(lat_layer *l, const float *in, const float *out, co
 {
 	resblock_priv *p = l->priv;
 	lat_layer **sub = p->sub;
-	size_t n_in = batch * lat_shape_size(l->in);
+	size_t n_in = batch * lat_shape_size(l->in), n_mid = batch * lat_shape_size(l->out);
 	int rc;
 
 	if (batch > l->max_batch) {
 		rc = LAT_EINVAL;
 		goto out;
 	}
-	/* Main path, writing din through conv1. */
+	/* Main path, writing din through conv1; a part's input gradient covers its positions alone, so it
+	 * is summed over the parts (before the shortcut, which every process adds alike). */
 	if ((rc = sub[RELU2]->type->backward(sub[RELU2], p->s, out, dout, p->ds, batch)) ||
 	    (rc = sub[BN2]->type->backward(sub[BN2], p->a2, p->b2, p->ds, p->ga, batch)) ||
 	    (rc = sub[CONV2]->type->backward(sub[CONV2], p->r1, p->a2, p->ga, p->gb, batch)) ||
+	    (rc = part_sum(p, CONV2, p->gb, n_mid)) ||
 	    (rc = sub[RELU1]->type->backward(sub[RELU1], p->b1, p->r1, p->gb, p->ga, batch)) ||
 	    (rc = sub[BN1]->type->backward(sub[BN1], p->a1, p->b1, p->ga, p->gb, batch)) ||
-	    (rc = sub[CONV1]->type->backward(sub[CONV1], in, p->a1, p->gb, din, batch)))
+	    (rc = sub[CONV1]->type->backward(sub[CONV1], in, p->a1, p->gb, din, batch)) ||
+	    (rc = part_sum(p, CONV1, din, n_in)))
 		goto out;
 	/* Shortcut, added into din. */
 	if (sub[PROJ]) {
 		if ((rc = sub[PROJ_BN]->type->backward(sub[PROJ_BN], p->p, p->pb, p->ds, p->ga, batch)) ||
-		    (rc = sub[PROJ]->type->backward(sub[PROJ], in, p->p, p->ga, din ? p->gin : NULL, batch)))
+		    (rc = sub[PROJ]->type->backward(sub[PROJ], in, p->p, p->ga, din ? p->gin : NULL, batch)) ||
+		    (rc = part_sum(p, PROJ, din ? p->gin : NULL, n_in)))
 			goto out;
 		if (din) {
 #pragma omp parallel for if (n_in > PAR_MIN)
@@ -206,6 +228,37 @@ static void resblock_use_scratch(lat_layer *l, float *scratch)
 			lat_layer_use_scratch(p->sub[j], scratch);
 }
 
+static void resblock_set_sum(lat_layer *l, lat_layer_sum_fn sum, void *ctx)
+{
+	resblock_priv *p = l->priv;
+
+	p->sum = sum;
+	p->sum_ctx = ctx;
+}
+
+static size_t resblock_params_whole(const lat_layer *l)
+{
+	const resblock_priv *p = l->priv;
+	size_t n = 0;
+
+	for (int j = 0; j < N_SUB; j++)
+		n += p->sub[j] ? lat_layer_params_whole(p->sub[j]) : 0;
+	return n;
+}
+
+/* The sub-layers in the order of resblock_bind. */
+static void resblock_map_whole(const lat_layer *l, const lat_whole_map *m, size_t lpos, size_t wpos)
+{
+	const resblock_priv *p = l->priv;
+
+	for (int j = 0; j < N_SUB; j++)
+		if (p->sub[j]) {
+			lat_layer_map_whole(p->sub[j], m, lpos, wpos);
+			lpos += p->sub[j]->n_params;
+			wpos += lat_layer_params_whole(p->sub[j]);
+		}
+}
+
 static const lat_layer_type resblock_type = {
     .name = "resblock",
     .forward = resblock_forward,
@@ -216,10 +269,30 @@ static const lat_layer_type resblock_type = {
     .check_buffers = resblock_check_buffers,
     .scratch_floats = resblock_scratch_floats,
     .use_scratch = resblock_use_scratch,
+    .set_sum = resblock_set_sum,
+    .params_whole = resblock_params_whole,
+    .map_whole = resblock_map_whole,
 };
+
+/* Sub-layer j: an lc layer (a part of it when parts > 1) or a conv layer. */
+static lat_layer *sub_alloc(resblock_priv *p, int j, int lc, lat_shape in, size_t c_out, size_t k, size_t stride,
+			    size_t max_batch, size_t part, size_t parts, char *err)
+{
+	if (!lc)
+		return lat_conv_alloc(in, c_out, k, stride, 0, max_batch, err);
+	p->part[j] = parts > 1;
+	return parts > 1 ? lat_lc_alloc_part(in, c_out, k, stride, 0, max_batch, part, parts, err)
+			 : lat_lc_alloc(in, c_out, k, stride, 0, max_batch, err);
+}
 
 lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
 			      double bn_eps, size_t max_batch, char *err)
+{
+	return lat_resblock_alloc_part(in, c_out, stride, lc, bn_momentum, bn_eps, max_batch, 0, 1, err);
+}
+
+lat_layer *lat_resblock_alloc_part(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
+				   double bn_eps, size_t max_batch, size_t part, size_t parts, char *err)
 {
 	lat_layer *l = NULL;
 	resblock_priv *p = NULL;
@@ -240,22 +313,19 @@ lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc,
 	}
 	sub = p->sub;
 	/* No conv biases: each conv feeds a batch norm, whose beta makes a bias redundant (as in ResNet). */
-	sub[CONV1] = lc ? lat_lc_alloc(in, c_out, 3, stride, 0, max_batch, err)
-			: lat_conv_alloc(in, c_out, 3, stride, 0, max_batch, err);
+	sub[CONV1] = sub_alloc(p, CONV1, lc, in, c_out, 3, stride, max_batch, part, parts, err);
 	if (!sub[CONV1])
 		goto out;
 	mid = sub[CONV1]->out;
 	if (!(sub[BN1] = lat_bn_alloc(mid, bn_momentum, bn_eps, max_batch, err)) ||
 	    !(sub[RELU1] = lat_relu_alloc(mid, max_batch, err)))
 		goto out;
-	sub[CONV2] = lc ? lat_lc_alloc(mid, c_out, 3, 1, 0, max_batch, err)
-			: lat_conv_alloc(mid, c_out, 3, 1, 0, max_batch, err);
+	sub[CONV2] = sub_alloc(p, CONV2, lc, mid, c_out, 3, 1, max_batch, part, parts, err);
 	if (!sub[CONV2] || !(sub[BN2] = lat_bn_alloc(mid, bn_momentum, bn_eps, max_batch, err)) ||
 	    !(sub[RELU2] = lat_relu_alloc(mid, max_batch, err)))
 		goto out;
 	if (stride != 1 || c_out != in.c) {
-		sub[PROJ] = lc == 2 ? lat_lc_alloc(in, c_out, 1, stride, 0, max_batch, err)
-				    : lat_conv_alloc(in, c_out, 1, stride, 0, max_batch, err);
+		sub[PROJ] = sub_alloc(p, PROJ, lc == 2, in, c_out, 1, stride, max_batch, part, parts, err);
 		if (!sub[PROJ] || !(sub[PROJ_BN] = lat_bn_alloc(mid, bn_momentum, bn_eps, max_batch, err)))
 			goto out;
 	}
