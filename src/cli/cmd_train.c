@@ -300,8 +300,15 @@ int cmd_train(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (!o.quiet) {
-		char ranks_text[160] = "";
-		char groups[64] = "";
+		lat_net *net = lat_trainer_net(t);
+		char ranks_text[160] = "", groups[64] = "", blocks[64] = "", mine[48] = "";
+		size_t n_blocks = 0;
+		for (size_t i = 0; i < e.n_layers; i++)
+			n_blocks += e.locally_connected && e.layers[i].kind == LAT_L_RESBLOCK;
+		if (n_blocks)
+			snprintf(blocks, sizeof blocks, " (and %zu residual blocks of lc layers)", n_blocks);
+		if (lat_trainer_split(t))
+			snprintf(mine, sizeof mine, " (%zu on each rank of a group)", lat_net_n_params(net));
 		if (comm.parts && comm.parts < ranks)
 			snprintf(groups, sizeof groups, " in groups of %d ranks, the groups data parallel", comm.parts);
 		if (ranks > 1)
@@ -309,10 +316,10 @@ int cmd_train(int argc, char **argv)
 				 threads > 1 ? "s" : "", comm.parts ? "lc layers split by location" : "data parallel",
 				 groups);
 		fprintf(stderr,
-			"lateral train: %s: %zu training and %zu test images, %zu parameters, %zu lc layers, sharing "
-			"%s; planned memory %s%s%s\n",
+			"lateral train: %s: %zu training and %zu test images, %zu parameters%s, %zu lc layers%s, "
+			"sharing %s; planned memory %s%s%s\n",
 			e.source ? e.source : "<built-in experiment>", lat_trainer_n_train(t), lat_trainer_n_test(t),
-			lat_net_n_params(lat_trainer_net(t)), lat_trainer_n_lc(t), lat_share_mode_name(e.share_mode),
+			lat_net_n_params_whole(net), mine, lat_trainer_n_lc(t), blocks, lat_share_mode_name(e.share_mode),
 			lat_size_text(planned, sizeof planned, (double)lat_trainer_planned_bytes(t)),
 			ranks > 1 ? " per rank" : "", ranks_text);
 	}
