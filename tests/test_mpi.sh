@@ -205,6 +205,31 @@ close "$tmp/sp1/epochs.jsonl" "$tmp/sp3/epochs.jsonl" "serial vs serial, split, 
 	{ cat "$tmp/sp4.log"; bad "2-rank split training with sharing phases failed"; }
 close "$tmp/dp1/epochs.jsonl" "$tmp/sp4/epochs.jsonl" "1 rank vs 2 split ranks, sharing" || bad "split training with sharing differs from serial beyond rounding"
 
+# SIGTERM to one split rank stops both at the same batch; the gathered checkpoint resumes in one process
+# to where the uninterrupted split run ends
+sed 's/epochs = 3;/epochs = 40;/' "$tmp/split.cfg" > "$tmp/split_long.cfg"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp7" "$tmp/split_long.cfg" --set network.shard=locations > "$tmp/sp7.log" 2>&1 &
+job=$!
+for _ in $(seq 1 300); do
+	[ -s "$tmp/sp7/checkpoint.bin" ] && break
+	sleep 0.05
+done
+one=$(pgrep -f "lateral train -q --no-plot -o $tmp/sp7" | tail -n 1)
+[ -n "$one" ] && kill -TERM "$one"
+wait "$job"
+st=$?
+if [ "$st" -eq 0 ]; then
+	echo "test_mpi: note: the 40-epoch split run ended before the signal; its interruption was not tested"
+else
+	[ "$st" -eq 143 ] || { cat "$tmp/sp7.log"; bad "SIGTERM to one split rank: status $st, not 143"; }
+	"$lat" train -q --no-plot --resume -o "$tmp/sp7" "$tmp/split_long.cfg" > /dev/null 2>&1 || bad "resuming the signalled split run failed"
+	"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp8" "$tmp/split_long.cfg" --set network.shard=locations > /dev/null 2>&1 ||
+		bad "40-epoch split run failed"
+	tail -n 3 "$tmp/sp7/epochs.jsonl" > "$tmp/sp7.tail"
+	tail -n 3 "$tmp/sp8/epochs.jsonl" > "$tmp/sp8.tail"
+	close "$tmp/sp8.tail" "$tmp/sp7.tail" "signalled split run resumed vs uninterrupted" || bad "the signalled split run resumed elsewhere"
+fi
+
 # an lc network of residual blocks: their lc layers split too, the serial losses again
 cat > "$tmp/res.cfg" <<CFG
 data = { train_images = "tr-images"; train_labels = "tr-labels"; test_images = "te-images"; test_labels = "te-labels"; };
