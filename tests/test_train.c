@@ -303,7 +303,7 @@ typedef struct {
 	lat_trainer *t;
 	float *g_first, *g_last, *b_first; /* gradients after the first and last step; buffers after the first */
 	double acc, loss;
-	int rc_steps, rc_eval;
+	int rc_steps, rc_eval, rc_measure;
 } dp_proc;
 
 /* Every process's v summed in rank order, left in every v (as an allreduce does). */
@@ -686,6 +686,16 @@ static void check_map_whole(lat_net *whole, lat_net **parts, int size)
 	free(g);
 }
 
+/* The lc layers' SNR figures, measured together (split: channel by channel, gathered). */
+static void *measure_run(void *arg)
+{
+	dp_proc *p = arg;
+	char err[LAT_ERRLEN] = "";
+
+	p->rc_measure = lat_trainer_measure_lc(p->t, err);
+	return NULL;
+}
+
 /* 1 when the files at a and b hold the same bytes. */
 static int same_file(const char *a, const char *b)
 {
@@ -1017,6 +1027,21 @@ static void test_split_trainer(void)
 		check_as_whole(p, size, &one);
 		/* the checkpoint: process 0 writes, every process gathers */
 		back = save_and_load(p, size, &o, path_split, &one);
+		/* the snr figures, channel by channel from gathered kernels: the whole layer's of the same
+		 * weights (the checkpoint's), summed in another order */
+		dp_each(size, measure_run, p, sizeof *p);
+		CU_ASSERT_EQUAL(lat_trainer_measure_lc(back, err), LAT_OK);
+		for (int r = 0; r < size; r++) {
+			CU_ASSERT_EQUAL(p[r].rc_measure, LAT_OK);
+			for (size_t i = 0; i < lat_trainer_n_lc(back); i++)
+				for (int k = 0; k < 2; k++) {
+					double a[2], b[2];
+					lat_trainer_lc_snrs(p[r].t, i, &a[0], &a[1]);
+					lat_trainer_lc_snrs(back, i, &b[0], &b[1]);
+					CU_ASSERT(i > 0 || isfinite(b[k])); /* the first layer has pools */
+					CU_ASSERT(isnan(a[k]) ? isnan(b[k]) : fabs(a[k] - b[k]) <= 1e-12 * fabs(b[k]));
+				}
+		}
 		check_map_whole(lat_trainer_net(back), nets, size);
 		/* the whole network's checkpoint into the parts, written again by them: the same file, byte for
 		 * byte (each part held its slice of every parameter and optimiser moment) */

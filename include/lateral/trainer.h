@@ -58,9 +58,10 @@ typedef struct {
  * evaluation runs the whole set on every process. Checkpoints hold the whole network
  * (lat_trainer_save gathers it), so they resume with any P and either setting. A sharing phase gathers
  * each split layer whole on every process (sums), runs there and keeps the process's part; the lc
- * statistics gather one layer at a time too. So a split run needs, besides its parts, one whole lc
- * layer per process at those moments, and with sharing that layer's sharing workspace (a double copy
- * of its kernels, planned by lat_trainer_planned_bytes). lat_shard_names: "none", "locations",
+ * statistics gather one output channel at a time (a channel's pools and taps are its own). So with
+ * sharing a split run needs, besides its parts, one whole lc layer per process during a phase, and
+ * that layer's sharing workspace (a double copy of its kernels, planned by
+ * lat_trainer_planned_bytes). lat_shard_names: "none", "locations",
  * NULL-terminated. */
 typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1 } lat_shard;
 extern const char *const lat_shard_names[];
@@ -177,7 +178,7 @@ size_t lat_trainer_n_lc(const lat_trainer *t);
 /* Measures the two SNR figures of every lc layer's kernels now (docs/science.md section 5): snr_pool
  * (mean over its mod-k pools of (1/d) sum_j m_j^2 / v_j) and snr_channel (the paper's |mean| / std per
  * channel and tap over the interior positions). Collective when the layers are split by location (each
- * layer is gathered in turn: every process calls it). LAT_OK, LAT_ENOMEM or LAT_EIO (a failed exchange)
+ * output channel is gathered in turn: every process calls it). LAT_OK, LAT_ENOMEM or LAT_EIO (a failed exchange)
  * with err. lat_trainer_lc_snrs returns lc layer i's figures of the last measurement: NaN before one,
  * or when they cannot be measured. */
 int lat_trainer_measure_lc(lat_trainer *t, char *err);

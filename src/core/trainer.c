@@ -54,6 +54,7 @@ struct lat_trainer {
 	size_t n_lc;
 	size_t lc_layer[MAX_LC]; /* index of the i-th lc layer in the network */
 	lat_share *share[MAX_LC];
+	lat_share *channel[MAX_LC]; /* split: the pools of one output channel, to measure a layer channel by channel */
 	double snr[MAX_LC][2]; /* the last lat_trainer_measure_lc: snr_pool, snr_channel */
 	/* this epoch's sharing phases, per lc layer: sums and counts of the finite deviation and mean
 	 * shrink factors (lat_share_stats.dev_ratio, mean_ratio) */
@@ -249,6 +250,14 @@ static int setup_sharing(lat_trainer *t, char *err)
 		t->share[t->n_lc] = lat_share_alloc(&g, &o, err);
 		if (!t->share[t->n_lc])
 			return LAT_ECONFIG;
+		if (t->shard) { /* pools never span channels: one channel's geometry measures each in turn */
+			lat_share_opts none = o;
+			none.mode = LAT_SHARE_NONE;
+			g.c_out = 1;
+			t->channel[t->n_lc] = lat_share_alloc(&g, &none, err);
+			if (!t->channel[t->n_lc])
+				return LAT_ECONFIG;
+		}
 		t->n_lc++;
 	}
 	return LAT_OK;
@@ -377,8 +386,10 @@ void lat_trainer_free(lat_trainer *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n_lc; i++)
+	for (size_t i = 0; i < MAX_LC; i++) { /* NULL past n_lc; set when a setup failed half-way */
 		lat_share_free(t->share[i]);
+		lat_share_free(t->channel[i]);
+	}
 	lat_batcher_free(t->batcher);
 	lat_optim_free(t->opt);
 	lat_net_free(t->net);
@@ -913,20 +924,59 @@ float *lat_trainer_lc_weights(lat_trainer *t, size_t i, char *err)
 	return w;
 }
 
+/* Split: lc layer i's figures channel by channel, each output channel's kernels gathered in turn (its
+ * pools and taps are its own), so no process holds more than one channel of the others' parts. The
+ * means over pools and over channels and taps are those of the whole layer's measure, summed in
+ * another order. */
+static int measure_split(lat_trainer *t, size_t i, char *err)
+{
+	const lat_trainer_comm *c = t->e->comm;
+	size_t li = t->lc_layer[i], lo = whole_offset(t, li), pools = 0;
+	lat_lc_geom g;
+	size_t len;
+	double snr = 0, channel = 0;
+	char msg[LAT_ERRLEN];
+	float *w;
+	int rc = LAT_OK;
+
+	lat_lc_geometry(lat_net_layer(t->net, li), &g);
+	len = g.h_out * g.w_out * g.c_in * g.k * g.k; /* one channel's kernels, W[c] */
+	w = malloc(len * sizeof *w);
+	if (!w)
+		rc = lat_err_set(err, LAT_ENOMEM, "out of memory for a channel of lc layer %zu", i + 1);
+	if (agree(t, rc, msg, sizeof msg) && !rc) /* every process joins the sums, or none does */
+		rc = lat_err_set(err, LAT_EIO, "%s", msg);
+	for (size_t ch = 0; !rc && ch < g.c_out; ch++) {
+		lat_share_pools p;
+		memset(w, 0, len * sizeof *w);
+		lat_net_map_whole(t->net, lat_net_params(t->net), w, lo + ch * len, len, 1, t->part == 0);
+		if (c->sum_float(group_ctx(t), w, len))
+			rc = lat_err_set(err, LAT_EIO, "gathering channel %zu of lc layer %zu failed", ch + 1, i + 1);
+		else if (!lat_share_measure(t->channel[i], w, &p, NULL)) {
+			snr += p.n_pools ? p.snr * (double)p.n_pools : 0;
+			pools += p.n_pools;
+			channel += p.snr_channel;
+		}
+	}
+	free(w);
+	t->snr[i][0] = pools ? snr / (double)pools : NAN;
+	t->snr[i][1] = channel / (double)g.c_out;
+	return rc;
+}
+
 int lat_trainer_measure_lc(lat_trainer *t, char *err)
 {
 	for (size_t i = 0; i < t->n_lc; i++) {
-		float *whole = NULL; /* split: the layer gathered */
 		lat_share_pools p;
-		int rc = t->shard ? gather_lc(t, i, &whole, err) : LAT_OK;
-		if (rc)
-			return rc;
 		t->snr[i][0] = t->snr[i][1] = NAN;
-		if (!lat_share_measure(t->share[i], whole ? whole : lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL)) {
+		if (t->shard) {
+			int rc = measure_split(t, i, err);
+			if (rc)
+				return rc;
+		} else if (!lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL)) {
 			t->snr[i][0] = p.snr;
 			t->snr[i][1] = p.snr_channel;
 		}
-		free(whole);
 	}
 	return LAT_OK;
 }
@@ -991,11 +1041,13 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 	for (size_t i = 0; i < t->n_lc && t->mode != LAT_SHARE_NONE && !bad; i++)
 		bad = lat_size_mul(lat_net_layer_params_whole(t->net, t->lc_layer[i]), 4, &part) ||
 		      lat_size_add(floats, part, &floats);
-	/* split: one lc layer gathered whole at a time (phases, statistics), and the checkpoint's window */
+	/* split: the checkpoint's window, and with sharing one lc layer gathered whole at a time (the
+	 * statistics gather one output channel at a time, and the end of the run the first lc layer's
+	 * kernels: both at most a layer) */
 	if (t->shard && !bad) {
 		size_t most = LAT_TRAINER_GATHER;
 		for (size_t i = 0; i < t->n_lc; i++)
-			if (lat_net_layer_params_whole(t->net, t->lc_layer[i]) > most)
+			if (lat_net_layer_params_whole(t->net, t->lc_layer[i]) > most && (i == 0 || t->mode != LAT_SHARE_NONE))
 				most = lat_net_layer_params_whole(t->net, t->lc_layer[i]);
 		bad = lat_size_add(floats, most, &floats);
 	}
