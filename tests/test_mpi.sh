@@ -205,6 +205,12 @@ close "$tmp/sp1/epochs.jsonl" "$tmp/sp3/epochs.jsonl" "serial vs serial, split, 
 	{ cat "$tmp/sp4.log"; bad "2-rank split training with sharing phases failed"; }
 close "$tmp/dp1/epochs.jsonl" "$tmp/sp4/epochs.jsonl" "1 rank vs 2 split ranks, sharing" || bad "split training with sharing differs from serial beyond rounding"
 
+# kernels.tsv of an untrained network: 3 split ranks gather the kernels it shows to the same bytes
+"$lat" train -q --no-plot -o "$tmp/kt1" "$tmp/split.cfg" --set train.epochs=0 > /dev/null 2>&1 || bad "an untrained serial run failed"
+"$MPIRUN" -np 3 "$lat" train -q --no-plot -o "$tmp/kt3" "$tmp/split.cfg" --set train.epochs=0 --set network.shard=locations \
+	> /dev/null 2>&1 || bad "an untrained split run failed"
+cmp -s "$tmp/kt1/kernels.tsv" "$tmp/kt3/kernels.tsv" || bad "the split run's kernels.tsv differs from the serial one"
+
 # SIGTERM to one split rank stops both at the same batch; the gathered checkpoint resumes in one process
 # to where the uninterrupted split run ends
 sed 's/epochs = 3;/epochs = 40;/' "$tmp/split.cfg" > "$tmp/split_long.cfg"

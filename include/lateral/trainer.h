@@ -168,7 +168,7 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 int lat_trainer_has_validation(const lat_trainer *t);
 
 /* 1 when this process holds a part of a network split by location (LAT_SHARD_LOCATIONS over groups of
- * more than one process): lat_trainer_save, lat_trainer_measure_lc and lat_trainer_lc_weights are then
+ * more than one process): lat_trainer_save, lat_trainer_measure_lc and lat_trainer_lc_kernels are then
  * collective. */
 int lat_trainer_split(const lat_trainer *t);
 
@@ -184,10 +184,11 @@ size_t lat_trainer_n_lc(const lat_trainer *t);
 int lat_trainer_measure_lc(lat_trainer *t, char *err);
 void lat_trainer_lc_snrs(const lat_trainer *t, size_t i, double *snr_pool, double *snr_channel);
 
-/* A new array (free with free()) of lc layer i's whole weights and bias, in lat_lc_alloc's layout, or
- * NULL with err (LAT_ENOMEM, LAT_EIO, LAT_EINVAL for no such layer). Collective when the layers are
- * split by location: every process calls it and gets the whole layer. */
-float *lat_trainer_lc_weights(lat_trainer *t, size_t i, char *err);
+/* A new array (free with free()) of the kernels of output channels [c0, c0 + n) of lc layer i, in
+ * lat_lc_alloc's layout (W[c][y][x][c_in][u][v], no bias), or NULL with err (LAT_ENOMEM, LAT_EIO,
+ * LAT_EINVAL for no such layer or channels). Collective when the layers are split by location: every
+ * process calls it with the same arguments and gets them whole. */
+float *lat_trainer_lc_kernels(lat_trainer *t, size_t i, size_t c0, size_t n, char *err);
 
 /* The mean over this epoch's sharing phases of lc layer i's deviation and pool-mean shrink factors
  * (lat_share_stats.dev_ratio, mean_ratio); NaN when no phase ran. */

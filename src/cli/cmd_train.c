@@ -337,9 +337,9 @@ int cmd_train(int argc, char **argv)
 		rc = CLI_INTERRUPTED(sig);
 		goto out;
 	}
-	/* a split first lc layer's kernels for kernels.tsv, gathered on every rank */
+	/* a split first lc layer's kernels for kernels.tsv, its channels shown gathered on every rank */
 	if (lat_trainer_n_lc(t) && lat_trainer_split(t)) {
-		kernels = lat_trainer_lc_weights(t, 0, err);
+		kernels = lat_trainer_lc_kernels(t, 0, 0, train_kernel_channels(t), err);
 		rc = cli_mpi_settle(kernels ? CLI_OK : cli_fail(o.cmd, LAT_ENOMEM, err));
 	}
 	if (!rc && root)

@@ -70,10 +70,14 @@ int train_on_value(const char *name, const char *arg, void *ctx);
 int train_from_checkpoint(const cli_opts *o, const char *experiment, lat_experiment *e, double **norm,
 			  lat_trainer **t);
 
+/* The output channels kernels.tsv shows of the first lc layer: its first two (or one); 0 without one. */
+size_t train_kernel_channels(lat_trainer *t);
+
 /* The figures of a finished training run: DIR/training.png from the log (accuracy and snr_pool per
  * epoch) and, for a network with an lc layer, DIR/kernels.tsv and DIR/kernels.png (the first lc layer's
- * kernels across positions; kernels: that layer's whole weights as lat_trainer_lc_weights gathers them
- * when it is split, borrowed; NULL: the layer's own). Returns CLI_OK or an exit status after printing why. */
+ * kernels across positions; kernels: when that layer is split, its first train_kernel_channels output
+ * channels as lat_trainer_lc_kernels gathers them, borrowed; NULL: the layer's own). Returns CLI_OK or
+ * an exit status after printing why. */
 int train_plots(const cli_opts *o, const lat_experiment *e, lat_trainer *t, const char *log, const float *kernels);
 
 #endif

@@ -290,29 +290,49 @@ out:
 	return rc;
 }
 
+#define KERNEL_CHANNELS 2
+
+/* The network's first lc layer (its index in *at, its geometry in *g), or NULL when it has none. */
+static const lat_layer *first_lc(lat_trainer *t, size_t *at, lat_lc_geom *g)
+{
+	lat_net *net = lat_trainer_net(t);
+
+	for (*at = 0; *at < lat_net_n_layers(net); ++*at)
+		if (!lat_lc_geometry(lat_net_layer(net, *at), g) && !g->shared)
+			return lat_net_layer(net, *at);
+	return NULL;
+}
+
+size_t train_kernel_channels(lat_trainer *t)
+{
+	lat_lc_geom g;
+	size_t at;
+
+	if (!first_lc(t, &at, &g))
+		return 0;
+	return g.c_out < KERNEL_CHANNELS ? g.c_out : KERNEL_CHANNELS;
+}
+
 /* DIR/kernels.tsv: the kernels of the first lc layer (input channel 1; its weights, or kw when the layer
- * is split: the whole weights lat_trainer_lc_weights gathered) at the central (up to) 12 x 12 of its
- * output positions, for its first two output channels side by side: each k x k kernel at its (y, x),
- * "nan" between them. 1 when the network has no lc layer, else LAT_OK or LAT_EIO. */
+ * is split: its first train_kernel_channels channels as lat_trainer_lc_kernels gathered them) at the
+ * central (up to) 12 x 12 of its output positions, for its first two output channels side by side: each
+ * k x k kernel at its (y, x), "nan" between them. 1 when the network has no lc layer, else LAT_OK or
+ * LAT_EIO. */
 #define KERNEL_WINDOW 12
 static int write_kernels(const char *dir, lat_trainer *t, const float *kw, char *heading, size_t size, char *err)
 {
-	lat_net *net = lat_trainer_net(t);
 	char path[CLI_PATHLEN];
 	lat_lc_geom g;
-	const lat_layer *l = NULL;
-	size_t i, shown, cell, rows, cols, ny, nx, y0, x0, n_layers = lat_net_n_layers(net);
+	size_t i, shown = train_kernel_channels(t), cell, rows, cols, ny, nx, y0, x0;
+	const lat_layer *l = first_lc(t, &i, &g);
 	lat_afile *f;
 	FILE *fp;
 
-	for (i = 0; i < n_layers && !l; i++)
-		if (!lat_lc_geometry(lat_net_layer(net, i), &g) && !g.shared)
-			l = lat_net_layer(net, i);
 	if (!l)
 		return 1;
 	if (!kw)
 		kw = l->w;
-	shown = g.c_out < 2 ? g.c_out : 2;
+	i++; /* the layer's number */
 	ny = g.h_out < KERNEL_WINDOW ? g.h_out : KERNEL_WINDOW;
 	nx = g.w_out < KERNEL_WINDOW ? g.w_out : KERNEL_WINDOW;
 	y0 = (g.h_out - ny) / 2;

@@ -242,7 +242,7 @@ static int setup_sharing(lat_trainer *t, char *err)
 		lat_lc_geom g;
 		if (lat_lc_geometry(lat_net_layer(t->net, i), &g) || g.shared)
 			continue;
-		g.q0 = 0; /* a part is measured on its whole layer, gathered (lat_trainer_lc_weights) */
+		g.q0 = 0; /* a part runs its phases on its whole layer, gathered */
 		g.q1 = g.h_out * g.w_out;
 		t->snr[t->n_lc][0] = t->snr[t->n_lc][1] = NAN;
 		o.seed = e->seed * 7919u + t->n_lc;
@@ -559,6 +559,7 @@ static int loss_diverged(lat_trainer *t, double loss, const char *where, char *e
 }
 
 static int gather_lc(lat_trainer *t, size_t i, float **w, char *err);
+static int gather_window(lat_trainer *t, size_t lo, size_t len, float *buf, char *err);
 static int agree(lat_trainer *t, int rc, char *msg, size_t size);
 
 /* The index of layer li's first parameter in the whole network's layout. */
@@ -884,31 +885,33 @@ size_t lat_trainer_n_lc(const lat_trainer *t)
 	return t->n_lc;
 }
 
-/* *w: a new array of lc layer i's whole weights and bias (lat_trainer_lc_weights), or NULL with the
- * error code returned. */
-static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
+/* buf (len floats) = the whole network's parameters [lo, lo + len), this process's values in place and,
+ * split, the others' summed in; every process of a group calls it for the same window. */
+static int gather_window(lat_trainer *t, size_t lo, size_t len, float *buf, char *err)
 {
 	const lat_trainer_comm *c = t->e->comm;
-	size_t li, lo, len;
+
+	memset(buf, 0, len * sizeof *buf);
+	lat_net_map_whole(t->net, lat_net_params(t->net), buf, lo, len, 1, t->part == 0);
+	if (t->shard && c->sum_float(group_ctx(t), buf, len))
+		return lat_err_set(err, LAT_EIO, "gathering the lc layers' parts failed");
+	return LAT_OK;
+}
+
+/* *w: a new array of len floats from the whole layout at lo (gather_window), or NULL with the error
+ * code returned; what names it in messages. */
+static int gather_new(lat_trainer *t, size_t lo, size_t len, float **w, const char *what, char *err)
+{
 	char msg[LAT_ERRLEN];
 	int rc;
 
-	*w = NULL;
-	if (i >= t->n_lc)
-		return lat_err_set(err, LAT_EINVAL, "no lc layer %zu (the network has %zu)", i + 1, t->n_lc);
-	li = t->lc_layer[i];
-	lo = whole_offset(t, li);
-	len = lat_net_layer_params_whole(t->net, li);
-	*w = calloc(len + 1, sizeof **w);
-	rc = *w ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "out of memory for lc layer %zu", i + 1);
+	*w = malloc((len + 1) * sizeof **w);
+	rc = *w ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "out of memory for %s", what);
 	/* split: every process joins the sum, or none does */
 	if (agree(t, rc, msg, sizeof msg) && !rc)
 		rc = lat_err_set(err, LAT_EIO, "%s", msg);
-	if (!rc) {
-		lat_net_map_whole(t->net, lat_net_params(t->net), *w, lo, len, 1, t->part == 0);
-		if (t->shard && c->sum_float(group_ctx(t), *w, len))
-			rc = lat_err_set(err, LAT_EIO, "gathering lc layer %zu's parts failed", i + 1);
-	}
+	if (!rc)
+		rc = gather_window(t, lo, len, *w, err);
 	if (rc) {
 		free(*w);
 		*w = NULL;
@@ -916,11 +919,32 @@ static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
 	return rc;
 }
 
-float *lat_trainer_lc_weights(lat_trainer *t, size_t i, char *err)
+/* *w: lc layer i gathered whole (weights and bias), as gather_new. */
+static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
 {
-	float *w;
+	size_t li = t->lc_layer[i];
 
-	gather_lc(t, i, &w, err);
+	return gather_new(t, whole_offset(t, li), lat_net_layer_params_whole(t->net, li), w, "an lc layer", err);
+}
+
+float *lat_trainer_lc_kernels(lat_trainer *t, size_t i, size_t c0, size_t n, char *err)
+{
+	lat_lc_geom g;
+	size_t len;
+	float *w = NULL;
+
+	if (i >= t->n_lc) {
+		lat_err_set(err, LAT_EINVAL, "no lc layer %zu (the network has %zu)", i + 1, t->n_lc);
+		return NULL;
+	}
+	lat_lc_geometry(lat_net_layer(t->net, t->lc_layer[i]), &g);
+	len = g.h_out * g.w_out * g.c_in * g.k * g.k; /* one channel's kernels */
+	if (c0 > g.c_out || n > g.c_out - c0) {
+		lat_err_set(err, LAT_EINVAL, "lc layer %zu has %zu output channels, not %zu from %zu", i + 1, g.c_out, n,
+			    c0 + 1);
+		return NULL;
+	}
+	gather_new(t, whole_offset(t, t->lc_layer[i]) + c0 * len, n * len, &w, "lc kernels", err);
 	return w;
 }
 
@@ -930,7 +954,6 @@ float *lat_trainer_lc_weights(lat_trainer *t, size_t i, char *err)
  * another order. */
 static int measure_split(lat_trainer *t, size_t i, char *err)
 {
-	const lat_trainer_comm *c = t->e->comm;
 	size_t li = t->lc_layer[i], lo = whole_offset(t, li), pools = 0;
 	lat_lc_geom g;
 	size_t len;
@@ -948,11 +971,8 @@ static int measure_split(lat_trainer *t, size_t i, char *err)
 		rc = lat_err_set(err, LAT_EIO, "%s", msg);
 	for (size_t ch = 0; !rc && ch < g.c_out; ch++) {
 		lat_share_pools p;
-		memset(w, 0, len * sizeof *w);
-		lat_net_map_whole(t->net, lat_net_params(t->net), w, lo + ch * len, len, 1, t->part == 0);
-		if (c->sum_float(group_ctx(t), w, len))
-			rc = lat_err_set(err, LAT_EIO, "gathering channel %zu of lc layer %zu failed", ch + 1, i + 1);
-		else if (!lat_share_measure(t->channel[i], w, &p, NULL)) {
+		rc = gather_window(t, lo + ch * len, len, w, err);
+		if (!rc && !lat_share_measure(t->channel[i], w, &p, NULL)) {
 			snr += p.n_pools ? p.snr * (double)p.n_pools : 0;
 			pools += p.n_pools;
 			channel += p.snr_channel;
@@ -1042,12 +1062,11 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 		bad = lat_size_mul(lat_net_layer_params_whole(t->net, t->lc_layer[i]), 4, &part) ||
 		      lat_size_add(floats, part, &floats);
 	/* split: the checkpoint's window, and with sharing one lc layer gathered whole at a time (the
-	 * statistics gather one output channel at a time, and the end of the run the first lc layer's
-	 * kernels: both at most a layer) */
+	 * statistics gather one output channel, kernels.tsv two: at most a layer) */
 	if (t->shard && !bad) {
 		size_t most = LAT_TRAINER_GATHER;
-		for (size_t i = 0; i < t->n_lc; i++)
-			if (lat_net_layer_params_whole(t->net, t->lc_layer[i]) > most && (i == 0 || t->mode != LAT_SHARE_NONE))
+		for (size_t i = 0; i < t->n_lc && t->mode != LAT_SHARE_NONE; i++)
+			if (lat_net_layer_params_whole(t->net, t->lc_layer[i]) > most)
 				most = lat_net_layer_params_whole(t->net, t->lc_layer[i]);
 		bad = lat_size_add(floats, most, &floats);
 	}
