@@ -1025,6 +1025,11 @@ static void test_split_trainer(void)
 		}
 		dp_each(size, dp_run, p, sizeof *p);
 		check_as_whole(p, size, &one);
+		/* what the sums took, by hand: per sample the two lc layers' outputs (4 x 8 x 8 and 4 x 4 x 4
+		 * floats) and the second one's input gradient (4 x 4 x 4), and per step (10 of them) two
+		 * exchanges of 4 doubles settling the checks */
+		for (int r = 0; r < size; r++)
+			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->sum_bytes, 64.0 * (256 + 64 + 64) * 4 + 10 * 2 * 32, 0);
 		/* the checkpoint: process 0 writes, every process gathers */
 		back = save_and_load(p, size, &o, path_split, &one);
 		/* the snr figures, channel by channel from gathered kernels: the whole layer's of the same

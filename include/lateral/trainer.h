@@ -112,6 +112,8 @@ typedef struct {
 	double sum_seconds; /* several processes: time in the training steps' sums over them (gradients,
 			     * and a split network's part outputs and input gradients; waiting for the
 			     * slowest included), since the epoch began or was resumed; 0 in one process */
+	double sum_bytes;   /* the same sums' sizes: the bytes this process handed to them (the length of
+			     * each allreduce's vector, not what the transport moved) */
 	double share_steady_error; /* circuit mode: max |y - y*| of the sampled cross-check; NaN otherwise */
 } lat_epoch_stats;
 

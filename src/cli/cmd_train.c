@@ -40,7 +40,7 @@ static const char train_summary[] =
     "Debian's dataset-fashion-mnist) and prints one JSON line per epoch on stdout: epoch,\n"
     "train_loss, train_acc, test_acc (percent), test_loss, snr_pool and snr_channel (per lc layer),\n"
     "seconds, images_per_s, share_phases, share_seconds (and share_dev, share_mean,\n"
-    "share_steady_error, val_acc, val_loss, sum_seconds when they apply).\n"
+    "share_steady_error, val_acc, val_loss, sum_seconds and sum_mib when they apply).\n"
     "Writes DIR/epochs.jsonl (after every epoch), DIR/checkpoint.bin (every train.checkpoint_every\n"
     "epochs and at the end) and DIR/training.png, each atomically (temporary file, fsync, rename).\n"
     "SIGINT or SIGTERM finishes the current batch (and its sharing phase), saves the state to\n"

@@ -223,7 +223,8 @@ int train_epoch_line(lat_trainer *t, size_t epoch, double seconds, char *line, s
 					 "\"share_seconds\": %.3f",
 					 seconds, (double)s->samples / seconds, s->phases, s->share_seconds);
 	if (used < size && s->sum_seconds > 0)
-		used += (size_t)snprintf(line + used, size - used, ", \"sum_seconds\": %.3f", s->sum_seconds);
+		used += (size_t)snprintf(line + used, size - used, ", \"sum_seconds\": %.3f, \"sum_mib\": %.1f",
+					 s->sum_seconds, s->sum_bytes / 1048576.0);
 	if (used < size && isfinite(s->share_steady_error))
 		used += (size_t)snprintf(line + used, size - used, ", \"share_steady_error\": %.3g",
 					 s->share_steady_error);

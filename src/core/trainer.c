@@ -92,8 +92,10 @@ static int part_sum(void *ctx, float *v, size_t n)
 	double start = now();
 	int rc = t->e->comm->sum_float(group_ctx(t), v, n);
 
-	if (t->in_epoch)
+	if (t->in_epoch) {
 		t->stats.sum_seconds += now() - start;
+		t->stats.sum_bytes += (double)(n * sizeof *v);
+	}
 	return rc;
 }
 
@@ -684,6 +686,7 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	bad = c->sum_float(across_ctx(t), lat_net_grads(t->net), lat_net_n_params(t->net)) ||
 	      c->sum_double(across_ctx(t), r, R_BUFFERS + nb);
 	t->stats.sum_seconds += now() - start;
+	t->stats.sum_bytes += (double)(lat_net_n_params(t->net) * sizeof(float) + (R_BUFFERS + nb) * sizeof *r);
 	if (bad) {
 		snprintf(msg, size, "the exchange of gradients with the other processes failed");
 		return LAT_EIO;
@@ -711,6 +714,8 @@ static int agree(lat_trainer *t, int rc, char *msg, size_t size)
 
 	if (!t->shard)
 		return rc;
+	if (t->in_epoch)
+		t->stats.sum_bytes += (double)sizeof r;
 	if (c->sum_double(c->ctx, r, R_BUFFERS)) {
 		if (!rc)
 			snprintf(msg, size, "the exchange with the other processes failed");
