@@ -1030,6 +1030,13 @@ static void test_split_trainer(void)
 		 * exchanges of 4 doubles settling the checks */
 		for (int r = 0; r < size; r++)
 			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->sum_bytes, 64.0 * (256 + 64 + 64) * 4 + 10 * 2 * 32, 0);
+		/* a save that fails on process 0 (no such directory) fails on every process, none left
+		 * waiting in a gather */
+		for (int r = 0; r < size; r++)
+			sj[r] = (save_job){&p[r], r ? NULL : "/nonexistent-lateral-dir/x.ckpt", -1};
+		dp_each(size, save_run, sj, sizeof *sj);
+		for (int r = 0; r < size; r++)
+			CU_ASSERT_EQUAL(sj[r].rc, LAT_EIO);
 		/* the checkpoint: process 0 writes, every process gathers */
 		back = save_and_load(p, size, &o, path_split, &one);
 		/* the snr figures, channel by channel from gathered kernels: the whole layer's of the same

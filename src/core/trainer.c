@@ -722,7 +722,7 @@ static int agree(lat_trainer *t, int rc, char *msg, size_t size)
 		return rc ? rc : LAT_EIO;
 	}
 	if (r[R_FAILED] > 0 && !rc) {
-		snprintf(msg, size, "another process failed a check of its part of the lc layers (its message says why)");
+		snprintf(msg, size, "another process failed (its message says why)");
 		return peer_code(r);
 	}
 	return rc;
