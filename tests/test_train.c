@@ -17,6 +17,7 @@
 #include "lateral/loss.h"
 #include "lateral/net.h"
 #include "lateral/trainer.h"
+#include "layer_impl.h"
 #include "idx_fixture.h"
 #include "runner.h"
 
@@ -938,6 +939,119 @@ static void test_split_resblock(void)
 	lat_net_free(whole);
 }
 
+/* One process's part of a residual block (test_split_block_proj): its arrays and one pass's results. */
+typedef struct {
+	dp_proc p; /* the sum's world and this part's rank */
+	lat_layer *l;
+	float *w, *g, *buf, out[2 * 27], din[2 * 72];
+	const float *x, *dout;
+	int rc;
+} block_part;
+
+/* A block of 2 x 6 x 6 -> 3 x 3 x 3 (stride 2) with lc layers and an lc projection (lc = 2), part k of
+ * parts (parts 1: whole), its arrays bound and initialised from seed 3. */
+static void block_make(block_part *b, size_t k, size_t parts)
+{
+	char err[LAT_ERRLEN] = "";
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+
+	b->l = lat_resblock_alloc_part((lat_shape){2, 6, 6}, 3, 2, 2, 0.1, 1e-5, 2, k, parts, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b->l);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	b->w = calloc(b->l->n_params, sizeof *b->w);
+	b->g = calloc(b->l->n_params, sizeof *b->g);
+	b->buf = calloc(b->l->n_buffers, sizeof *b->buf);
+	CU_ASSERT_FATAL(b->w && b->g && b->buf);
+	lat_layer_bind(b->l, b->w, b->g, b->buf);
+	gsl_rng_set(r, 3);
+	b->l->type->init(b->l, r);
+	gsl_rng_free(r);
+}
+
+static void *block_run(void *arg)
+{
+	block_part *b = arg;
+
+	b->rc = b->l->type->forward(b->l, b->x, b->out, 2, 1);
+	if (!b->rc)
+		b->rc = b->l->type->backward(b->l, b->x, b->out, b->dout, b->din, 2);
+	return NULL;
+}
+
+static void block_free(block_part *b)
+{
+	lat_layer_free(b->l);
+	free(b->w);
+	free(b->g);
+	free(b->buf);
+}
+
+/* A residual block whose 3 x 3 layers and 1 x 1 projection are all lc, split into 2 and 3 parts (the
+ * network never builds one: lat_resblock_alloc_part with lc = 2), against the whole block: outputs and
+ * input gradients to float rounding, the parts' parameters gathered into the whole layout exactly and
+ * their gradients to rounding. */
+static void test_split_block_proj(void)
+{
+	block_part whole = {0};
+	float x[2 * 72], dout[2 * 27];
+	gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	gsl_rng_set(r, 4);
+	for (size_t k = 0; k < 2 * 72; k++)
+		x[k] = (float)(2 * gsl_rng_uniform(r) - 1);
+	for (size_t k = 0; k < 2 * 27; k++)
+		dout[k] = (float)(2 * gsl_rng_uniform(r) - 1);
+	gsl_rng_free(r);
+	block_make(&whole, 0, 1);
+	whole.x = x;
+	whole.dout = dout;
+	block_run(&whole);
+	CU_ASSERT_EQUAL_FATAL(whole.rc, LAT_OK);
+	for (size_t parts = 2; parts <= 3; parts++) {
+		dp_world w = {.size = (int)parts};
+		block_part b[3];
+		size_t n = whole.l->n_params;
+		float *wg = calloc(n, sizeof *wg), *gg = calloc(n, sizeof *gg);
+		double e_out = 0, e_din = 0, e_g = 0;
+		CU_ASSERT_FATAL(wg && gg);
+		memset(b, 0, sizeof b);
+		pthread_barrier_init(&w.bar, NULL, (unsigned)parts);
+		for (size_t k = 0; k < parts; k++) {
+			block_make(&b[k], k, parts);
+			CU_ASSERT_EQUAL(lat_layer_params_whole(b[k].l), n);
+			b[k].p.w = &w;
+			b[k].p.comm.rank = (int)k;
+			b[k].x = x;
+			b[k].dout = dout;
+			b[k].l->type->set_sum(b[k].l, dp_sum_float, &b[k].p);
+		}
+		dp_each((int)parts, block_run, b, sizeof *b);
+		for (size_t k = 0; k < parts; k++) {
+			const lat_whole_map mw = {b[k].w, wg, 0, n, 1, k == 0}, mg = {b[k].g, gg, 0, n, 1, k == 0};
+			CU_ASSERT_EQUAL(b[k].rc, LAT_OK);
+			for (size_t i = 0; i < 2 * 27; i++)
+				e_out = fmax(e_out, fabs(b[k].out[i] - whole.out[i]));
+			for (size_t i = 0; i < 2 * 72; i++)
+				e_din = fmax(e_din, fabs(b[k].din[i] - whole.din[i]));
+			lat_layer_map_whole(b[k].l, &mw, 0, 0);
+			lat_layer_map_whole(b[k].l, &mg, 0, 0);
+		}
+		for (size_t j = 0; j < n; j++)
+			e_g = fmax(e_g, fabs(gg[j] - whole.g[j]) / fmax(1e-3, fabs(whole.g[j])));
+		CU_ASSERT_EQUAL(memcmp(wg, whole.w, n * sizeof *wg), 0);
+		CU_ASSERT(e_out < 1e-5);
+		CU_ASSERT(e_din < 1e-5);
+		CU_ASSERT(e_g < 1e-4);
+		for (size_t k = 0; k < parts; k++)
+			block_free(&b[k]);
+		free(wg);
+		free(gg);
+		pthread_barrier_destroy(&w.bar);
+	}
+	block_free(&whole);
+}
+
 /* Each of the size processes ended the epoch where the whole network one did: its losses, the test
  * accuracy to float rounding, and the replicated state of process 0. */
 static void check_as_whole(dp_proc *p, int size, const dp_proc *one)
@@ -1159,6 +1273,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"trainer split by location: losses, checkpoints in the whole layout", test_split_trainer},
 			      {"two data-parallel groups of two split processes = whole network", test_split_groups},
 			      {"residual blocks split by location = whole blocks", test_split_resblock},
+			      {"a block with an lc projection split by location = whole block", test_split_block_proj},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {
     {.pName = "train", .pInitFunc = setup, .pCleanupFunc = teardown, .pTests = tests}, CU_SUITE_INFO_NULL};
