@@ -530,7 +530,12 @@ static void check_parts(lat_shape in, size_t c_out, size_t k, size_t stride, int
 		CU_ASSERT(e_bias < 1e-5);
 	}
 	/* parts beyond the positions, a part out of range, a split conv: refused */
-	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 0, n_loc + 1, NULL));
+	{
+		char err[LAT_ERRLEN] = "", want[96];
+		CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 0, n_loc + 1, err));
+		snprintf(want, sizeof want, "cannot be split into %zu parts", n_loc + 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	}
 	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 2, 2, NULL));
 	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 0, 0, NULL));
 	free(x);

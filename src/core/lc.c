@@ -657,7 +657,12 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 		return LAT_EINVAL;
 	/* every size must fit a size_t, and what the BLAS sees (dimensions, leading dimensions) an int */
 	bad = lat_size_mul(z->g.h_out, z->g.w_out, &z->n_loc) || lat_size_mul(part + 1, z->n_loc, &q1);
-	if (!bad && (parts == 0 || part >= parts || parts > z->n_loc || (shared && parts > 1)))
+	if (!bad && !shared && parts > z->n_loc)
+		return lat_err_set(err, LAT_EINVAL,
+				   "lc layer: its %zu output positions cannot be split into %zu parts (one per process "
+				   "of a split network): split it over at most %zu",
+				   z->n_loc, parts, z->n_loc);
+	if (!bad && (parts == 0 || part >= parts || (shared && parts > 1)))
 		return lat_err_set(err, LAT_EINVAL,
 				   "%s layer: part %zu of %zu: need part < parts <= %zu output positions%s",
 				   shared ? "conv" : "lc",
