@@ -153,30 +153,37 @@ grep -q "the ranks resolved different experiments" "$tmp/dp4.log" || { cat "$tmp
 st=$?
 [ "$st" -eq 2 ] || { cat "$tmp/dp5.log"; bad "a bad train.batch under 2 ranks exits with $st, not 2"; }
 [ "$(grep -c 'train.batch' "$tmp/dp5.log")" -eq 1 ] || { cat "$tmp/dp5.log"; bad "the error is not said once"; }
-# SIGTERM to one rank stops both at the same batch with a checkpoint; one process resumes it to the end,
-# where the uninterrupted 2-rank run ends (losses to 1e-4)
+# SIGTERM to one of 2 ranks training CFG (with the options after it) stops both at the same batch with a
+# checkpoint; one process resumes it to the end, where the uninterrupted 2-rank run ends (losses to
+# 1e-4). NAME names the folders and messages.
+signalled_resume() {
+	name=$1 cfg=$2
+	shift 2
+	"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/$name" "$cfg" "$@" > "$tmp/$name.log" 2>&1 &
+	job=$!
+	for _ in $(seq 1 300); do
+		[ -s "$tmp/$name/checkpoint.bin" ] && break
+		sleep 0.05
+	done
+	one=$(pgrep -f "lateral train -q --no-plot -o $tmp/$name " | tail -n 1)
+	[ -n "$one" ] && kill -TERM "$one"
+	wait "$job"
+	st=$?
+	if [ "$st" -eq 0 ]; then
+		echo "test_mpi: note: the 40-epoch run $name ended before the signal; its interruption was not tested"
+		return
+	fi
+	[ "$st" -eq 143 ] || { cat "$tmp/$name.log"; bad "$name: SIGTERM to one rank: status $st, not 143"; }
+	grep -q "stopped after" "$tmp/$name.log" || { cat "$tmp/$name.log"; bad "$name: no stop message after SIGTERM"; }
+	"$lat" train -q --no-plot --resume -o "$tmp/$name" "$cfg" > /dev/null 2>&1 || bad "$name: resuming the signalled run failed"
+	"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/$name-whole" "$cfg" "$@" > /dev/null 2>&1 || bad "$name: the 40-epoch 2-rank run failed"
+	tail -n 3 "$tmp/$name/epochs.jsonl" > "$tmp/$name.tail"
+	tail -n 3 "$tmp/$name-whole/epochs.jsonl" > "$tmp/$name-whole.tail"
+	close "$tmp/$name-whole.tail" "$tmp/$name.tail" "$name: signalled and resumed vs uninterrupted" ||
+		bad "$name: the signalled run resumed elsewhere than the uninterrupted one"
+}
 sed 's/epochs = 3;/epochs = 40;/' "$tmp/exp.cfg" > "$tmp/long.cfg"
-"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dp7" "$tmp/long.cfg" > "$tmp/dp7.log" 2>&1 &
-job=$!
-for _ in $(seq 1 300); do
-	[ -s "$tmp/dp7/checkpoint.bin" ] && break
-	sleep 0.05
-done
-one=$(pgrep -f "lateral train -q --no-plot -o $tmp/dp7" | tail -n 1)
-[ -n "$one" ] && kill -TERM "$one"
-wait "$job"
-st=$?
-if [ "$st" -eq 0 ]; then
-	echo "test_mpi: note: the 40-epoch run ended before the signal; its interruption was not tested"
-else
-	[ "$st" -eq 143 ] || { cat "$tmp/dp7.log"; bad "SIGTERM to one rank: status $st, not 143"; }
-	grep -q "stopped after" "$tmp/dp7.log" || { cat "$tmp/dp7.log"; bad "no stop message after SIGTERM"; }
-	"$lat" train -q --no-plot --resume -o "$tmp/dp7" "$tmp/long.cfg" > /dev/null 2>&1 || bad "resuming the signalled run failed"
-	"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dp8" "$tmp/long.cfg" > /dev/null 2>&1 || bad "40-epoch 2-rank run failed"
-	tail -n 3 "$tmp/dp7/epochs.jsonl" > "$tmp/dp7.tail"
-	tail -n 3 "$tmp/dp8/epochs.jsonl" > "$tmp/dp8.tail"
-	close "$tmp/dp8.tail" "$tmp/dp7.tail" "signalled and resumed vs uninterrupted" || bad "the signalled run resumed elsewhere than the uninterrupted one"
-fi
+signalled_resume dp7 "$tmp/long.cfg"
 # a failure on one rank only (its memory limit) stops both, named once by that rank, nothing left behind
 "$MPIRUN" -np 1 "$lat" train -q --no-plot -o "$tmp/dp6" "$tmp/exp.cfg" : -np 1 "$lat" train -q --no-plot \
 	-o "$tmp/dp6" "$tmp/exp.cfg" --max-memory 1K > "$tmp/dp6.log" 2>&1 && bad "a rank's failure did not stop the run"
@@ -211,30 +218,9 @@ close "$tmp/dp1/epochs.jsonl" "$tmp/sp4/epochs.jsonl" "1 rank vs 2 split ranks, 
 	> /dev/null 2>&1 || bad "an untrained split run failed"
 cmp -s "$tmp/kt1/kernels.tsv" "$tmp/kt3/kernels.tsv" || bad "the split run's kernels.tsv differs from the serial one"
 
-# SIGTERM to one split rank stops both at the same batch; the gathered checkpoint resumes in one process
-# to where the uninterrupted split run ends
+# the same with the lc layers split: the gathered checkpoint resumes in one process
 sed 's/epochs = 3;/epochs = 40;/' "$tmp/split.cfg" > "$tmp/split_long.cfg"
-"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp7" "$tmp/split_long.cfg" --set network.shard=locations > "$tmp/sp7.log" 2>&1 &
-job=$!
-for _ in $(seq 1 300); do
-	[ -s "$tmp/sp7/checkpoint.bin" ] && break
-	sleep 0.05
-done
-one=$(pgrep -f "lateral train -q --no-plot -o $tmp/sp7" | tail -n 1)
-[ -n "$one" ] && kill -TERM "$one"
-wait "$job"
-st=$?
-if [ "$st" -eq 0 ]; then
-	echo "test_mpi: note: the 40-epoch split run ended before the signal; its interruption was not tested"
-else
-	[ "$st" -eq 143 ] || { cat "$tmp/sp7.log"; bad "SIGTERM to one split rank: status $st, not 143"; }
-	"$lat" train -q --no-plot --resume -o "$tmp/sp7" "$tmp/split_long.cfg" > /dev/null 2>&1 || bad "resuming the signalled split run failed"
-	"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp8" "$tmp/split_long.cfg" --set network.shard=locations > /dev/null 2>&1 ||
-		bad "40-epoch split run failed"
-	tail -n 3 "$tmp/sp7/epochs.jsonl" > "$tmp/sp7.tail"
-	tail -n 3 "$tmp/sp8/epochs.jsonl" > "$tmp/sp8.tail"
-	close "$tmp/sp8.tail" "$tmp/sp7.tail" "signalled split run resumed vs uninterrupted" || bad "the signalled split run resumed elsewhere"
-fi
+signalled_resume sp7 "$tmp/split_long.cfg" --set network.shard=locations
 
 # an lc network of residual blocks: their lc layers split too, the serial losses again
 cat > "$tmp/res.cfg" <<CFG
