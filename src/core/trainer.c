@@ -69,6 +69,13 @@ struct lat_trainer {
 
 const char *const lat_shard_names[] = {[LAT_SHARD_NONE] = "none", [LAT_SHARD_LOCATIONS] = "locations", NULL};
 
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* The sums' contexts: over this process's group (the parts of its network) and across the groups (the
  * processes that hold the same part); with one group the first is every process, and so is the second
  * without a split. */
@@ -81,8 +88,6 @@ static void *across_ctx(const lat_trainer *t)
 {
 	return t->shard ? t->e->comm->ctx_across : t->e->comm->ctx;
 }
-
-static double now(void);
 
 /* The sum a split network runs after each part layer: over this process's group, timed into the
  * epoch's sum_seconds while training (not while evaluating). */
@@ -97,13 +102,6 @@ static int part_sum(void *ctx, float *v, size_t n)
 		t->stats.sum_bytes += (double)(n * sizeof *v);
 	}
 	return rc;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* The limit on the samples of a split (0: all). */
@@ -561,7 +559,6 @@ static int loss_diverged(lat_trainer *t, double loss, const char *where, char *e
 }
 
 static int gather_lc(lat_trainer *t, size_t i, float **w, char *err);
-static int gather_window(lat_trainer *t, size_t lo, size_t len, float *buf, char *err);
 static int agree(lat_trainer *t, int rc, char *msg, size_t size);
 
 /* The index of layer li's first parameter in the whole network's layout. */
@@ -890,38 +887,56 @@ size_t lat_trainer_n_lc(const lat_trainer *t)
 	return t->n_lc;
 }
 
-/* buf (len floats) = the whole network's parameters [lo, lo + len), this process's values in place and,
- * split, the others' summed in; every process of a group calls it for the same window. */
-static int gather_window(lat_trainer *t, size_t lo, size_t len, float *buf, char *err)
+/* buf (len floats) = floats [lo, lo + len) of local (an array in the parameters' layout) in the whole
+ * network's layout: this process's values in place and, split, the others' summed in; every process of
+ * a group calls it for the same window. */
+static int gather_window(lat_trainer *t, float *local, size_t lo, size_t len, float *buf, char *err)
 {
 	const lat_trainer_comm *c = t->e->comm;
 
 	memset(buf, 0, len * sizeof *buf);
-	lat_net_map_whole(t->net, lat_net_params(t->net), buf, lo, len, 1, t->part == 0);
+	lat_net_map_whole(t->net, local, buf, lo, len, 1, t->part == 0);
 	if (t->shard && c->sum_float(group_ctx(t), buf, len))
 		return lat_err_set(err, LAT_EIO, "gathering the lc layers' parts failed");
 	return LAT_OK;
 }
 
-/* *w: a new array of len floats from the whole layout at lo (gather_window), or NULL with the error
- * code returned; what names it in messages. */
-static int gather_new(lat_trainer *t, size_t lo, size_t len, float **w, const char *what, char *err)
+/* *w: a new array of len floats for the gathers to come, or NULL with the error code returned (what
+ * names it in messages). Split, the processes settle it together: all go on to the sums, or none. */
+static int alloc_agreed(lat_trainer *t, size_t len, float **w, const char *what, char *err)
 {
 	char msg[LAT_ERRLEN];
 	int rc;
 
 	*w = malloc((len + 1) * sizeof **w);
 	rc = *w ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "out of memory for %s", what);
-	/* split: every process joins the sum, or none does */
 	if (agree(t, rc, msg, sizeof msg) && !rc)
 		rc = lat_err_set(err, LAT_EIO, "%s", msg);
-	if (!rc)
-		rc = gather_window(t, lo, len, *w, err);
 	if (rc) {
 		free(*w);
 		*w = NULL;
 	}
 	return rc;
+}
+
+/* *w: a new array of the len parameters at lo of the whole layout (gather_window), or NULL with the
+ * error code returned. */
+static int gather_new(lat_trainer *t, size_t lo, size_t len, float **w, const char *what, char *err)
+{
+	int rc = alloc_agreed(t, len, w, what, err);
+
+	if (!rc && (rc = gather_window(t, lat_net_params(t->net), lo, len, *w, err))) {
+		free(*w);
+		*w = NULL;
+	}
+	return rc;
+}
+
+/* The floats of one output channel's kernels of lc layer i, W[c] (its geometry in *g). */
+static size_t channel_floats(const lat_trainer *t, size_t i, lat_lc_geom *g)
+{
+	lat_lc_geometry(lat_net_layer(t->net, t->lc_layer[i]), g);
+	return g->h_out * g->w_out * g->c_in * g->k * g->k;
 }
 
 /* *w: lc layer i gathered whole (weights and bias), as gather_new. */
@@ -942,8 +957,7 @@ float *lat_trainer_lc_kernels(lat_trainer *t, size_t i, size_t c0, size_t n, cha
 		lat_err_set(err, LAT_EINVAL, "no lc layer %zu (the network has %zu)", i + 1, t->n_lc);
 		return NULL;
 	}
-	lat_lc_geometry(lat_net_layer(t->net, t->lc_layer[i]), &g);
-	len = g.h_out * g.w_out * g.c_in * g.k * g.k; /* one channel's kernels */
+	len = channel_floats(t, i, &g);
 	if (c0 > g.c_out || n > g.c_out - c0) {
 		lat_err_set(err, LAT_EINVAL, "lc layer %zu has %zu output channels, not %zu from %zu", i + 1, g.c_out, n,
 			    c0 + 1);
@@ -959,24 +973,16 @@ float *lat_trainer_lc_kernels(lat_trainer *t, size_t i, size_t c0, size_t n, cha
  * another order. */
 static int measure_split(lat_trainer *t, size_t i, char *err)
 {
-	size_t li = t->lc_layer[i], lo = whole_offset(t, li), pools = 0;
+	size_t lo = whole_offset(t, t->lc_layer[i]), pools = 0;
 	lat_lc_geom g;
-	size_t len;
+	size_t len = channel_floats(t, i, &g);
 	double snr = 0, channel = 0;
-	char msg[LAT_ERRLEN];
 	float *w;
-	int rc = LAT_OK;
+	int rc = alloc_agreed(t, len, &w, "a channel of an lc layer", err);
 
-	lat_lc_geometry(lat_net_layer(t->net, li), &g);
-	len = g.h_out * g.w_out * g.c_in * g.k * g.k; /* one channel's kernels, W[c] */
-	w = malloc(len * sizeof *w);
-	if (!w)
-		rc = lat_err_set(err, LAT_ENOMEM, "out of memory for a channel of lc layer %zu", i + 1);
-	if (agree(t, rc, msg, sizeof msg) && !rc) /* every process joins the sums, or none does */
-		rc = lat_err_set(err, LAT_EIO, "%s", msg);
 	for (size_t ch = 0; !rc && ch < g.c_out; ch++) {
 		lat_share_pools p;
-		rc = gather_window(t, lo + ch * len, len, w, err);
+		rc = gather_window(t, lat_net_params(t->net), lo + ch * len, len, w, err);
 		if (!rc && !lat_share_measure(t->channel[i], w, &p, NULL)) {
 			snr += p.n_pools ? p.snr * (double)p.n_pools : 0;
 			pools += p.n_pools;
@@ -1123,7 +1129,6 @@ unsigned long long lat_trainer_checksum(lat_trainer *t)
 static int put_whole(lat_trainer *t, lat_ckpt_writer *w, uint32_t tag, float *local, size_t blocks,
 		     float *win, char *err)
 {
-	const lat_trainer_comm *c = t->e->comm;
 	size_t n = lat_net_n_params(t->net);
 
 	if (w)
@@ -1131,10 +1136,9 @@ static int put_whole(lat_trainer *t, lat_ckpt_writer *w, uint32_t tag, float *lo
 	for (size_t b = 0; b < blocks; b++)
 		for (size_t lo = 0; lo < t->n_whole; lo += LAT_TRAINER_GATHER) {
 			size_t len = t->n_whole - lo < LAT_TRAINER_GATHER ? t->n_whole - lo : LAT_TRAINER_GATHER;
-			memset(win, 0, len * sizeof *win);
-			lat_net_map_whole(t->net, local + b * n, win, lo, len, 1, t->part == 0);
-			if (t->shard && c->sum_float(group_ctx(t), win, len))
-				return lat_err_set(err, LAT_EIO, "gathering the lc layers' parts for the checkpoint failed");
+			int rc = gather_window(t, local + b * n, lo, len, win, err);
+			if (rc)
+				return rc;
 			if (w)
 				lat_ckpt_put_more(w, win, len);
 		}
