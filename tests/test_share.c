@@ -12,6 +12,7 @@
 #include "lateral/metrics.h"
 #include "lateral/share.h"
 #include "runner.h"
+#include "threads.h"
 
 /* lc geometry with padding (k - 1) / 2 */
 static lat_lc_geom geom(size_t c_in, size_t h, size_t w, size_t c_out, size_t k, size_t stride)
@@ -806,6 +807,187 @@ static void test_errors(void)
 	free(w_orig);
 }
 
+
+/* ---- a layer split by location: threads stand in for the processes that hold its parts ---- */
+
+typedef struct {
+	tw_world *w;
+	int rank;
+	lat_share *s;
+	float *kernels; /* the part's parameters: W[c_out][q - q0][c_in][u][v], then its biases */
+	lat_share_stats st;
+	lat_share_pools before;
+	int rc, rc_measure;
+	char err[LAT_ERRLEN];
+} part_proc;
+
+static int part_sum(void *ctx, double *v, size_t n)
+{
+	part_proc *p = ctx;
+
+	return tw_sum(p->w, p->rank, v, n, 1);
+}
+
+static void *part_run(void *arg)
+{
+	part_proc *p = arg;
+
+	p->rc_measure = lat_share_measure(p->s, p->kernels, &p->before, p->err);
+	p->rc = lat_share_phase(p->s, p->kernels, &p->st, p->err);
+	return NULL;
+}
+
+static int close_to(double a, double b, double rel)
+{
+	return isnan(b) ? isnan(a) : (a == b || fabs(a - b) <= rel * fabs(b));
+}
+
+/* The phase of o on g's layer split by location into `parts` (part r holds positions [r n / parts,
+ * (r + 1) n / parts)) against the phase of the whole layer: every part returns the whole phase's status
+ * (want) and message, its statistics, and its kernels are the whole phase's slice to float rounding (the
+ * pool sums add in another order); on an error they are untouched. */
+static void check_parts(const lat_lc_geom *g0, const lat_share_opts *o, int parts, int want)
+{
+	lat_lc_geom g = *g0;
+	size_t d = kernel_size(&g), n_pos = g.h_out * g.w_out, C = g.c_out;
+	float *w = random_weights(&g, 11), *w_orig = random_weights(&g, 11);
+	double big = 0;
+	part_proc p[TW_MAX];
+	tw_world world = {.size = parts};
+	lat_share_stats st;
+	lat_share_pools before;
+	char err[LAT_ERRLEN] = "";
+	lat_share *s = lat_share_alloc(&g, o, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w_orig);
+	CU_ASSERT_EQUAL_FATAL(lat_share_measure(s, w, &before, err), LAT_OK);
+	CU_ASSERT_EQUAL(lat_share_phase(s, w, &st, err), want);
+	for (size_t k = 0; k < C * n_pos * d; k++)
+		big = fmax(big, fabs(w[k]));
+	pthread_barrier_init(&world.bar, NULL, (unsigned)parts);
+	for (int r = 0; r < parts; r++) {
+		size_t q0 = (size_t)r * n_pos / (size_t)parts, n = (size_t)(r + 1) * n_pos / (size_t)parts - q0;
+		char e2[LAT_ERRLEN];
+		g.q0 = q0;
+		g.q1 = q0 + n;
+		p[r] = (part_proc){.w = &world, .rank = r};
+		p[r].s = lat_share_alloc(&g, o, e2);
+		p[r].kernels = malloc(C * n * (d + 1) * sizeof *p[r].kernels);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].s);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].kernels);
+		for (size_t c = 0; c < C; c++) {
+			memcpy(p[r].kernels + c * n * d, w_orig + (c * n_pos + q0) * d, n * d * sizeof *w);
+			memcpy(p[r].kernels + C * n * d + c * n, w_orig + C * n_pos * d + c * n_pos + q0, n * sizeof *w);
+		}
+		/* a part without the sum over the others refuses to run */
+		CU_ASSERT_EQUAL(lat_share_phase(p[r].s, p[r].kernels, NULL, e2), LAT_EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e2, "lat_share_set_sum"));
+		CU_ASSERT_EQUAL(lat_share_set_sum(p[r].s, part_sum, &p[r], r, parts, e2), LAT_OK);
+	}
+	tw_each(parts, part_run, p, sizeof *p);
+	for (int r = 0; r < parts; r++) {
+		size_t q0 = (size_t)r * n_pos / (size_t)parts, n = (size_t)(r + 1) * n_pos / (size_t)parts - q0;
+		double worst = 0;
+		CU_ASSERT_EQUAL(p[r].rc_measure, LAT_OK);
+		CU_ASSERT(close_to(p[r].before.snr, before.snr, 1e-12));
+		CU_ASSERT(close_to(p[r].before.snr_channel, before.snr_channel, 1e-12));
+		CU_ASSERT(close_to(p[r].before.mean_over_std, before.mean_over_std, 1e-12));
+		CU_ASSERT(close_to(p[r].before.dev2, before.dev2, 1e-12));
+		CU_ASSERT(close_to(p[r].before.mean2, before.mean2, 1e-12));
+		CU_ASSERT_EQUAL(p[r].before.n_pools, before.n_pools);
+		CU_ASSERT_EQUAL(p[r].rc, want);
+		if (want) {
+			CU_ASSERT_STRING_EQUAL(p[r].err, err);
+			for (size_t c = 0; c < C; c++)
+				CU_ASSERT(memcmp(p[r].kernels + c * n * d, w_orig + (c * n_pos + q0) * d, n * d * sizeof *w) == 0);
+		} else {
+			for (size_t c = 0; c < C; c++)
+				for (size_t k = 0; k < n * d; k++)
+					worst = fmax(worst, fabs(p[r].kernels[c * n * d + k] - w[(c * n_pos + q0) * d + k]));
+			CU_ASSERT(worst <= 1e-6 * big);
+			CU_ASSERT(close_to(p[r].st.snr_after, st.snr_after, 1e-9));
+			CU_ASSERT(close_to(p[r].st.dev_ratio, st.dev_ratio, 1e-9));
+			CU_ASSERT(close_to(p[r].st.mean_ratio, st.mean_ratio, 1e-9));
+			CU_ASSERT(close_to(p[r].st.cos_mean, st.cos_mean, 1e-9));
+			CU_ASSERT(close_to(p[r].st.max_steady_error, st.max_steady_error, 1e-6));
+			CU_ASSERT_EQUAL(p[r].st.n_pools, st.n_pools);
+			CU_ASSERT_EQUAL(p[r].st.ode_steps, st.ode_steps);
+		}
+		lat_share_free(p[r].s);
+		free(p[r].kernels);
+	}
+	pthread_barrier_destroy(&world.bar);
+	lat_share_free(s);
+	free(w);
+	free(w_orig);
+}
+
+/* Every mode and border option, split in 2 and in 3 (parts of 21 and 22 positions: pools cut across
+ * parts, some parts holding no member of a residue class), against the whole layer. */
+static void test_parts(void)
+{
+	lat_lc_geom g = geom(2, 8, 8, 3, 3, 1);
+	static const struct {
+		lat_share_mode mode;
+		lat_border border;
+		lat_method method;
+		int iterate;
+	} cases[] = {
+	    {LAT_SHARE_INSTANT, LAT_BORDER_EXCLUDE, LAT_METHOD_RK8PD, 0},
+	    {LAT_SHARE_INSTANT, LAT_BORDER_INCLUDE, LAT_METHOD_RK8PD, 0},
+	    {LAT_SHARE_HEBBIAN, LAT_BORDER_EXCLUDE, LAT_METHOD_RK8PD, 0}, /* transfer matrices */
+	    {LAT_SHARE_HEBBIAN, LAT_BORDER_EXCLUDE, LAT_METHOD_RK8PD, 1}, /* pool means of the drives */
+	    {LAT_SHARE_HEBBIAN, LAT_BORDER_INCLUDE, LAT_METHOD_RK8PD, 0},
+	    {LAT_SHARE_CIRCUIT, LAT_BORDER_EXCLUDE, LAT_METHOD_EXACT, 0}, /* transfer, means through B */
+	    {LAT_SHARE_CIRCUIT, LAT_BORDER_INCLUDE, LAT_METHOD_RK8PD, 0}, /* the whole batch settled */
+	    {LAT_SHARE_CIRCUIT, LAT_BORDER_EXCLUDE, LAT_METHOD_EXACT, 1},
+	    {LAT_SHARE_EXPECTED, LAT_BORDER_EXCLUDE, LAT_METHOD_RK8PD, 0}, /* the scalar recursion */
+	    {LAT_SHARE_EXPECTED, LAT_BORDER_INCLUDE, LAT_METHOD_RK8PD, 0}, /* masked means */
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		for (int parts = 2; parts <= 3; parts++) {
+			lat_share_opts o = opts(cases[i].mode, cases[i].border);
+			o.ode.method = cases[i].method;
+			o.iterate = cases[i].iterate;
+			check_parts(&g, &o, parts, LAT_OK);
+		}
+	/* a phase that diverges: every part says so, with the whole layer's message, and keeps its kernels */
+	{
+		lat_share_opts o = opts(LAT_SHARE_HEBBIAN, LAT_BORDER_INCLUDE);
+		o.gamma = 300;
+		o.iterations = 8;
+		check_parts(&g, &o, 3, LAT_EDIVERGE);
+	}
+}
+
+/* Parts that are none, and sums that cannot work. */
+static void test_part_errors(void)
+{
+	lat_lc_geom g = geom(1, 7, 7, 2, 3, 1);
+	lat_share_opts o = opts(LAT_SHARE_HEBBIAN, LAT_BORDER_EXCLUDE);
+	char err[LAT_ERRLEN];
+	lat_share *s;
+
+	g.q0 = 10;
+	g.q1 = 10;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "[10, 10)"));
+	g.q1 = 50;
+	CU_ASSERT_PTR_NULL(lat_share_alloc(&g, &o, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "49 outputs"));
+	g.q1 = 49;
+	s = lat_share_alloc(&g, &o, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lat_share_set_sum(s, part_sum, NULL, 0, 1, err), LAT_EINVAL);
+	CU_ASSERT_EQUAL(lat_share_set_sum(s, part_sum, NULL, 2, 2, err), LAT_EINVAL);
+	CU_ASSERT_EQUAL(lat_share_set_sum(s, NULL, NULL, 0, 2, err), LAT_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0 <= part < parts"));
+	lat_share_free(s);
+}
+
 static CU_TestInfo tests[] = {{"mode and border names", test_names},
 			      {"pool membership by hand", test_pools_by_hand},
 			      {"receptive fields of a tiled patch", test_fields},
@@ -818,6 +1000,8 @@ static CU_TestInfo tests[] = {{"mode and border names", test_names},
 			      {"the step is bounded by P / (P + d + 1)", test_step_bound},
 			      {"snr_pool and snr_channel by hand, borders excluded", test_snr_figures},
 			      {"errors leave w unchanged", test_errors},
+			      {"a layer split by location = the whole layer, every mode", test_parts},
+			      {"parts and sums refused", test_part_errors},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {{.pName = "share", .pTests = tests}, CU_SUITE_INFO_NULL};
 

@@ -2,7 +2,6 @@
 #include <config.h>
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "layer_impl.h"
 #include "idx_fixture.h"
 #include "runner.h"
+#include "threads.h"
 
 /* lat_loss_softmax_xent for labels known to be valid: the loss, asserting success */
 static double xent(const float *z, const int *y, size_t batch, size_t k, float *d, size_t *n_correct)
@@ -288,14 +288,9 @@ static void test_checkpoint_and_resume(void)
 
 /* ---- data parallel: P threads stand in for P processes ---- */
 
-#define DP_MAX 4 /* processes in the data-parallel tests: 2 and 3; 4 for two groups of two */
+#define DP_MAX TW_MAX /* processes in the data-parallel tests: 2 and 3; 4 for two groups of two */
 
-/* What the processes share: a barrier and each one's array during a sum. */
-typedef struct {
-	pthread_barrier_t bar;
-	int size;
-	void *slot[DP_MAX];
-} dp_world;
+typedef tw_world dp_world;
 
 /* One process: its trainer, and what it measured (gradients after the first and the last step). */
 typedef struct {
@@ -307,45 +302,14 @@ typedef struct {
 	int rc_steps, rc_eval, rc_measure;
 } dp_proc;
 
-/* Every process's v summed in rank order, left in every v (as an allreduce does). */
-static int dp_sum(dp_proc *p, void *v, size_t n, int dbl)
-{
-	dp_world *w = p->w;
-	size_t size = dbl ? sizeof(double) : sizeof(float);
-	char *acc = malloc(n * size + 1);
-
-	if (!acc)
-		return -1;
-	w->slot[p->comm.rank] = v;
-	pthread_barrier_wait(&w->bar);
-	for (size_t k = 0; k < n; k++) {
-		double sd = 0;
-		float sf = 0;
-		for (int r = 0; r < w->size; r++) {
-			if (dbl)
-				sd += ((double *)w->slot[r])[k];
-			else
-				sf += ((float *)w->slot[r])[k];
-		}
-		if (dbl)
-			((double *)acc)[k] = sd;
-		else
-			((float *)acc)[k] = sf;
-	}
-	pthread_barrier_wait(&w->bar); /* everyone has read every slot */
-	memcpy(v, acc, n * size);
-	free(acc);
-	return 0;
-}
-
 static int dp_sum_float(void *ctx, float *v, size_t n)
 {
-	return dp_sum(ctx, v, n, 0);
+	return tw_sum(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, v, n, 0);
 }
 
 static int dp_sum_double(void *ctx, double *v, size_t n)
 {
-	return dp_sum(ctx, v, n, 1);
+	return tw_sum(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, v, n, 1);
 }
 
 static float *copy_grads(lat_trainer *t)
@@ -398,17 +362,6 @@ static void dp_start(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o)
 	}
 }
 
-/* Runs fn(arg + r * arg_size) in a thread per process and waits for them all. */
-static void dp_each(int size, void *(*fn)(void *), void *arg, size_t arg_size)
-{
-	pthread_t th[DP_MAX];
-
-	for (int r = 0; r < size; r++)
-		pthread_create(&th[r], NULL, fn, (char *)arg + (size_t)r * arg_size);
-	for (int r = 0; r < size; r++)
-		pthread_join(th[r], NULL);
-}
-
 /* Frees what dp_start and dp_run made (size 1 and w NULL: one process of its own). */
 static void dp_stop(dp_world *w, dp_proc *p, int size)
 {
@@ -457,7 +410,7 @@ static void test_data_parallel(void)
 		dp_proc p[DP_MAX];
 		size_t np = lat_net_n_params(lat_trainer_net(one.t));
 		dp_start(&w, p, size, &o);
-		dp_each(size, dp_run, p, sizeof *p);
+		tw_each(size, dp_run, p, sizeof *p);
 		for (int r = 0; r < size; r++) {
 			CU_ASSERT_EQUAL(p[r].rc_steps, 0);
 			CU_ASSERT_EQUAL(p[r].rc_eval, LAT_OK);
@@ -522,7 +475,7 @@ static void test_data_parallel_bn(void)
 	c = nb / 2; /* one bn layer: c running means, then c running variances */
 	CU_ASSERT_EQUAL_FATAL(c, 4);
 	dp_start(&w, p, 2, &o);
-	dp_each(2, dp_run, p, sizeof *p);
+	tw_each(2, dp_run, p, sizeof *p);
 	for (int r = 0; r < 2; r++) {
 		CU_ASSERT_EQUAL(p[r].rc_steps, 0);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].b_first);
@@ -782,7 +735,7 @@ static void split_start(dp_world *w, split_part *sp, lat_net **nets, int size, l
 		CU_ASSERT_EQUAL_FATAL(lat_net_init(sp[k].net, 5, err), LAT_OK);
 	}
 	CU_ASSERT_PTR_NULL(lat_net_forward(sp[0].net, x, 3, 1, err));
-	dp_each(size, split_run, sp, sizeof *sp);
+	tw_each(size, split_run, sp, sizeof *sp);
 }
 
 /* Frees what split_start made. */
@@ -1026,7 +979,7 @@ static void test_split_block_proj(void)
 			b[k].dout = dout;
 			b[k].l->type->set_sum(b[k].l, dp_sum_float, &b[k].p);
 		}
-		dp_each((int)parts, block_run, b, sizeof *b);
+		tw_each((int)parts, block_run, b, sizeof *b);
 		for (size_t k = 0; k < parts; k++) {
 			const lat_whole_map mw = {b[k].w, wg, 0, n, 1, k == 0}, mg = {b[k].g, gg, 0, n, 1, k == 0};
 			CU_ASSERT_EQUAL(b[k].rc, LAT_OK);
@@ -1079,7 +1032,7 @@ static lat_trainer *save_and_load(dp_proc *p, int size, lat_trainer_opts *o, con
 
 	for (int r = 0; r < size; r++)
 		sj[r] = (save_job){&p[r], r ? NULL : path, -1};
-	dp_each(size, save_run, sj, sizeof *sj);
+	tw_each(size, save_run, sj, sizeof *sj);
 	for (int r = 0; r < size; r++)
 		CU_ASSERT_EQUAL(sj[r].rc, LAT_OK);
 	o->comm = NULL;
@@ -1137,7 +1090,7 @@ static void test_split_trainer(void)
 			nets[r] = lat_trainer_net(p[r].t);
 			CU_ASSERT(lat_net_n_params(nets[r]) < lat_net_n_params(lat_trainer_net(one.t)));
 		}
-		dp_each(size, dp_run, p, sizeof *p);
+		tw_each(size, dp_run, p, sizeof *p);
 		check_as_whole(p, size, &one);
 		/* what the sums took, by hand: per sample the two lc layers' outputs (4 x 8 x 8 and 4 x 4 x 4
 		 * floats) and the second one's input gradient (4 x 4 x 4), and per step (10 of them) two
@@ -1148,14 +1101,14 @@ static void test_split_trainer(void)
 		 * waiting in a gather */
 		for (int r = 0; r < size; r++)
 			sj[r] = (save_job){&p[r], r ? NULL : "/nonexistent-lateral-dir/x.ckpt", -1};
-		dp_each(size, save_run, sj, sizeof *sj);
+		tw_each(size, save_run, sj, sizeof *sj);
 		for (int r = 0; r < size; r++)
 			CU_ASSERT_EQUAL(sj[r].rc, LAT_EIO);
 		/* the checkpoint: process 0 writes, every process gathers */
 		back = save_and_load(p, size, &o, path_split, &one);
 		/* the snr figures, channel by channel from gathered kernels: the whole layer's of the same
 		 * weights (the checkpoint's), summed in another order */
-		dp_each(size, measure_run, p, sizeof *p);
+		tw_each(size, measure_run, p, sizeof *p);
 		CU_ASSERT_EQUAL(lat_trainer_measure_lc(back, err), LAT_OK);
 		for (int r = 0; r < size; r++) {
 			CU_ASSERT_EQUAL(p[r].rc_measure, LAT_OK);
@@ -1175,7 +1128,7 @@ static void test_split_trainer(void)
 			CU_ASSERT_EQUAL(lat_trainer_load(p[r].t, path_whole, err), LAT_OK);
 			sj[r] = (save_job){&p[r], r ? NULL : path_split, -1};
 		}
-		dp_each(size, save_run, sj, sizeof *sj);
+		tw_each(size, save_run, sj, sizeof *sj);
 		for (int r = 0; r < size; r++)
 			CU_ASSERT_EQUAL(sj[r].rc, LAT_OK);
 		CU_ASSERT(same_file(path_whole, path_split));
@@ -1192,7 +1145,7 @@ static void test_split_trainer(void)
 		split_setup(&e, "sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n", &o,
 			    &whole);
 		dp_start(&w, p, 2, &o);
-		dp_each(2, dp_run, p, sizeof *p);
+		tw_each(2, dp_run, p, sizeof *p);
 		for (int r = 0; r < 2; r++) {
 			CU_ASSERT_EQUAL(p[r].rc_steps, 0);
 			CU_ASSERT_EQUAL(lat_trainer_stats(p[r].t)->phases, 2);
@@ -1239,7 +1192,7 @@ static void test_split_groups(void)
 		p[r].t = lat_trainer_alloc(&o, &status, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
 	}
-	dp_each(4, dp_run, p, sizeof *p);
+	tw_each(4, dp_run, p, sizeof *p);
 	check_as_whole(p, 4, &one);
 	back = save_and_load(p, 4, &o, tmp_path(path, "groups.ckpt"), &one);
 	/* 4 processes do not form groups of 3 */

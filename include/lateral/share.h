@@ -41,7 +41,8 @@
 #include "lateral/layer.h"
 #include "lateral/ode.h"
 
-/* Thread safety: lat_share_measure may run concurrently on one object; a phase needs the object to itself. */
+/* Thread safety: lat_share_measure may run concurrently on one whole layer's object; a phase needs the
+ * object to itself. */
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,10 +112,27 @@ typedef struct lat_share lat_share;
 /* Creates the sharing module for one lc layer: copies g and o, builds the pools, allocates every
  * workspace a phase needs and, in circuit mode, one ODE engine per distinct pool size (all pools of
  * that size times the presentations form one lat_circuit_batch). g->shared must be 0 and g must be a
- * consistent lc geometry (odd k, out = (in + 2 pad - k) / stride + 1). Returns a new object (free with
- * lat_share_free) or NULL with err set: LAT_EINVAL for a bad geometry or option (message names it),
- * LAT_ENOMEM. */
+ * consistent lc geometry (odd k, out = (in + 2 pad - k) / stride + 1). g->q0, g->q1 name the output
+ * positions whose kernels the object works on: all of them (0 and h_out w_out, or 0 and 0), or one part
+ * of a layer split by location (lat_lc_alloc_part), which then needs lat_share_set_sum. Returns a new
+ * object (free with lat_share_free) or NULL with err set: LAT_EINVAL for a bad geometry or option
+ * (message names it), LAT_ENOMEM. */
 lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *err);
+
+/* Adds v[0..n-1] elementwise over the processes that hold the parts of one lc layer, in place, leaving
+ * the same values on every one (MPI_Allreduce with MPI_SUM does); 0, or nonzero when the exchange failed. */
+typedef int (*lat_share_sum_fn)(void *ctx, double *v, size_t n);
+
+/* Makes s, built for part `part` of `parts` of an lc layer (g->q0, g->q1: the output positions it holds),
+ * combine its pool statistics with the other parts' through sum (ctx borrowed): pool means and drives,
+ * the moments of lat_share_measure, the largest weight of the growth check and, in circuit mode with an
+ * integrator, every pool's drives (each part then settles the whole layer's batch and keeps its
+ * members' rates). Each part's phase leaves its kernels as the whole layer's phase would (to rounding:
+ * the pool sums add in another order) and returns the same status, message and stats on every part;
+ * its workspaces hold its kernels only. Phases and measures of a part are collective: every part calls
+ * them together. Until this is called a part's phase and measure return LAT_EINVAL. LAT_EINVAL for
+ * parts < 2, a part outside [0, parts) or a NULL sum; LAT_ENOMEM. */
+int lat_share_set_sum(lat_share *s, lat_share_sum_fn sum, void *ctx, int part, int parts, char *err);
 
 /* Frees s and everything it owns; NULL is a no-op. */
 void lat_share_free(lat_share *s);
@@ -128,23 +146,29 @@ void lat_share_reseed(lat_share *s, unsigned long seed);
 #define LAT_SHARE_GROWTH_LIMIT 1000.0
 
 /* Runs one sharing phase on w, the layer's parameters (float, W[c_out][y][x][c_in][u][v] then
- * bias[c_out][y][x]; only the kernels are read or written). The phase works on a double copy and writes
- * back only on success, so on any error w is unchanged: LAT_ENOTSTEADY or LAT_ESOLVER from the ODE
- * engine (message from it), LAT_EDIVERGE when a weight became non-finite or the largest pooled weight
- * grew more than LAT_SHARE_GROWTH_LIMIT times. st (may be NULL) is filled on error too (seconds and
- * solver counters so far). */
+ * bias[c_out][y][x]; only the kernels are read or written), or a part's (W[c_out][q - q0][c_in][u][v]
+ * first). The phase works on a double copy of the kernels held and writes back only on success, so on
+ * any error w is unchanged: LAT_ENOTSTEADY or LAT_ESOLVER from the ODE engine (message from it),
+ * LAT_EDIVERGE when a weight became non-finite or the largest pooled weight grew more than
+ * LAT_SHARE_GROWTH_LIMIT times, LAT_EINVAL for a part without its sum, LAT_EIO when a sum over the
+ * parts failed (if it is the last one, the statistics after the write-back, w holds the new kernels).
+ * st (may be NULL) is filled on error too (seconds and solver counters so far). */
 int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err);
 
 /* Mean over pools of the pool SNR of w's kernels (see lat_share_pools); w is not changed. NaN when no
  * pool has two members or the scratch buffer cannot be allocated. */
 double lat_share_snr(const lat_share *s, const float *w);
 
-/* Fills r with the pool statistics of w's kernels. Allocates an O(N_max d) scratch buffer per call, so
- * concurrent calls on one object are safe. LAT_ENOMEM on allocation failure. */
+/* Fills r with the pool statistics of w's kernels (a part's: then the whole layer's figures, summed over
+ * the parts in another order, and the call is collective). Allocates a 2 (n_pools + c_out) d scratch
+ * buffer per call, so concurrent calls on one whole layer's object are safe. LAT_ENOMEM on allocation
+ * failure (in a part, on any part: all return it), LAT_EINVAL for a part without its sum, LAT_EIO when
+ * a sum failed. */
 int lat_share_measure(const lat_share *s, const float *w, lat_share_pools *r, char *err);
 
-/* Pool structure, for tests and reports. Pools are numbered channel by channel, then by p, then q;
- * neuron (c, y, x) has index (c h_out + y) w_out + x (its kernel starts at w + index d). */
+/* Pool structure of the whole layer, for tests and reports. Pools are numbered channel by channel, then
+ * by p, then q; neuron (c, y, x) has index (c h_out + y) w_out + x (in a whole layer its kernel starts at
+ * w + index d). */
 size_t lat_share_n_pools(const lat_share *s);
 /* Members of pool j in row-major (y, x) order; *n receives their count. Borrowed from s. */
 const size_t *lat_share_pool(const lat_share *s, size_t j, size_t *n);

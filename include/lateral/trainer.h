@@ -56,12 +56,12 @@ typedef struct {
  * other layers' weights and their optimiser state, bn statistics, loss) is the same on every process
  * and needs no exchange. Failures are summed after each step's checks, so errors stay collective;
  * evaluation runs the whole set on every process. Checkpoints hold the whole network
- * (lat_trainer_save gathers it), so they resume with any P and either setting. A sharing phase gathers
- * each split layer whole on every process (sums), runs there and keeps the process's part; the lc
- * statistics gather one output channel at a time (a channel's pools and taps are its own). So with
- * sharing a split run needs, besides its parts, one whole lc layer per process during a phase, and
- * that layer's sharing workspace (a double copy of its kernels, planned by
- * lat_trainer_planned_bytes). lat_shard_names: "none", "locations",
+ * (lat_trainer_save gathers it), so they resume with any P and either setting. A sharing phase runs
+ * on each process's part, its pool statistics (means, drives, moments, the largest weight) summed over
+ * the group (lat_share_set_sum), and so do the lc statistics: no process holds more of an lc layer than
+ * its part, and its sharing workspace (double copies of the part's kernels, planned by
+ * lat_trainer_planned_bytes) is the part's too. The circuit mode with an integrator is the exception:
+ * every process settles the whole layer's circuit batch. lat_shard_names: "none", "locations",
  * NULL-terminated. */
 typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1 } lat_shard;
 extern const char *const lat_shard_names[];
@@ -180,9 +180,10 @@ size_t lat_trainer_n_lc(const lat_trainer *t);
 /* Measures the two SNR figures of every lc layer's kernels now (docs/science.md section 5): snr_pool
  * (mean over its mod-k pools of (1/d) sum_j m_j^2 / v_j) and snr_channel (the paper's |mean| / std per
  * channel and tap over the interior positions). Collective when the layers are split by location (each
- * output channel is gathered in turn: every process calls it). LAT_OK, LAT_ENOMEM or LAT_EIO (a failed exchange)
- * with err. lat_trainer_lc_snrs returns lc layer i's figures of the last measurement: NaN before one,
- * or when they cannot be measured. */
+ * process measures its part, the pool moments summed over the group: every process calls it). LAT_OK,
+ * or LAT_EIO (a failed exchange) with err; a layer whose scratch cannot be allocated gets NaN figures.
+ * lat_trainer_lc_snrs returns lc layer i's figures of the last measurement: NaN before one, or when they
+ * cannot be measured. */
 int lat_trainer_measure_lc(lat_trainer *t, char *err);
 void lat_trainer_lc_snrs(const lat_trainer *t, size_t i, double *snr_pool, double *snr_channel);
 

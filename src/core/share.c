@@ -58,8 +58,9 @@ struct lat_share {
 	lat_share_opts o;
 	size_t d;	 /* c_in k k */
 	size_t n_pos;	 /* h_out w_out */
-	size_t n_kernel; /* c_out n_pos d */
-	size_t n_zeta;	 /* c_out n_pos P */
+	size_t q0, n_own; /* the positions whose kernels it holds: [q0, q0 + n_own) (all unless a part) */
+	size_t n_kernel; /* c_out n_own d */
+	size_t n_zeta;	 /* c_out n_own P */
 	double eta_eff;
 	/* pools */
 	size_t n_pools, n_neurons, max_pool;
@@ -67,7 +68,14 @@ struct lat_share {
 	size_t *members;       /* n_neurons neuron indices */
 	unsigned char *border; /* n_pos flags */
 	size_t n_active;       /* positions whose neurons are pooled */
-	size_t *active;	       /* their indices */
+	size_t *active;	       /* their indices, ascending */
+	size_t a0, a1;	       /* active[a0 .. a1): the pooled positions held */
+	size_t *own_at, *own_n; /* per pool: where its held members start in its member list, and how many */
+	/* a part: the sum over the processes that hold the layer's other parts (lat_share_set_sum) */
+	lat_share_sum_fn sum;
+	void *sum_ctx;
+	int part, parts;
+	double *maxv; /* parts: each part's largest weight, summed */
 	size_t *src;	       /* n_pos x d: index into a patch, or SRC_PAD */
 	/* circuit groups */
 	size_t n_groups;
@@ -87,9 +95,9 @@ struct lat_share {
 	double *xpos;		/* n_thr x P x d: each thread's gathered patches */
 	int n_thr;		/* threads the iterative path may use (OpenMP's maximum at alloc) */
 	double *zeta, *act;	/* n_zeta each */
-	double *zp, *ystar;	/* max_pool and max_pool + 1 */
-	double *scratch;	/* max_pool x d */
-	double *mean, *mean0;	/* d each */
+	double *ystar;		/* max_pool + 2 */
+	double *stat;		/* 2 (n_pools + c_out + 1) d: pool and channel sums and moments, one kernel */
+	double *zsum;		/* n_pools x P: the pools' summed drives (hebbian) */
 };
 
 const char *const lat_share_mode_names[] = {[LAT_SHARE_NONE] = "none",	      [LAT_SHARE_INSTANT] = "instant",
@@ -279,6 +287,26 @@ static int build_pools(lat_share *s, char *err)
 			}
 		s->pool_start[p] = m;
 	}
+	/* the held members: positions ascend in every member list and in active */
+	s->own_at = malloc((s->n_pools ? s->n_pools : 1) * sizeof *s->own_at);
+	s->own_n = malloc((s->n_pools ? s->n_pools : 1) * sizeof *s->own_n);
+	if (!s->own_at || !s->own_n) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the pool tables");
+		goto out;
+	}
+	for (j = 0; j < s->n_pools; j++) {
+		size_t i = s->pool_start[j], end = s->pool_start[j + 1];
+		for (; i < end && s->members[i] % s->n_pos < s->q0; i++)
+			;
+		s->own_at[j] = i - s->pool_start[j];
+		for (; i < end && s->members[i] % s->n_pos < s->q0 + s->n_own; i++)
+			;
+		s->own_n[j] = i - s->pool_start[j] - s->own_at[j];
+	}
+	for (s->a0 = 0; s->a0 < s->n_active && s->active[s->a0] < s->q0; s->a0++)
+		;
+	for (s->a1 = s->a0; s->a1 < s->n_active && s->active[s->a1] < s->q0 + s->n_own; s->a1++)
+		;
 out:
 	free(cnt);
 	free(cls);
@@ -389,7 +417,7 @@ static int alloc_transfer(lat_share *s, char *err)
 lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *err)
 {
 	lat_share *s = NULL;
-	size_t P, n_chan, kk, ld_d, ld_p, n_patch, bytes;
+	size_t P, n_chan, kk, ld_d, ld_p, n_patch, n_stat, n_zsum, bytes;
 	int status;
 
 	if (!g || !o) {
@@ -409,16 +437,34 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 	s->g = *g;
 	s->o = *o;
 	P = iterative(o->mode) ? o->presentations : 1;
+	if (lat_size_mul(g->h_out, g->w_out, &s->n_pos)) {
+		status = lat_err_set(err, LAT_EINVAL, "share: layer too large");
+		goto out;
+	}
+	if (g->q0 || g->q1) {
+		if (g->q0 >= g->q1 || g->q1 > s->n_pos) {
+			status = lat_err_set(err, LAT_EINVAL, "share: positions [%zu, %zu) are no part of the %zu outputs",
+					     g->q0, g->q1, s->n_pos);
+			goto out;
+		}
+		s->q0 = g->q0;
+		s->n_own = g->q1 - g->q0;
+	} else {
+		s->n_own = s->n_pos;
+	}
+	s->parts = 1;
 	/* every array below fits a size_t in bytes, and the BLAS takes int sizes and leading dimensions
-	 * (n_pos d, n_pos P; the scratch's (max_pool + 1) d <= n_pos d + d fits with them) */
+	 * (n_own d, n_own P) */
 	if (lat_size_mul(g->k, g->k, &kk) || lat_size_mul(g->c_in, kk, &s->d) ||
-	    lat_size_mul(g->h_out, g->w_out, &s->n_pos) || lat_size_mul(g->c_out, s->n_pos, &n_chan) ||
-	    lat_size_mul(n_chan, s->d, &s->n_kernel) || lat_size_mul(n_chan, P, &s->n_zeta) ||
-	    lat_size_mul(s->n_kernel, sizeof(double), &bytes) ||
+	    lat_size_mul(g->c_out, s->n_own, &n_chan) || lat_size_mul(n_chan, s->d, &s->n_kernel) ||
+	    lat_size_mul(n_chan, P, &s->n_zeta) || lat_size_mul(s->n_kernel, sizeof(double), &bytes) ||
 	    lat_size_mul(s->n_zeta, sizeof(double), &bytes) || lat_size_mul(s->n_pos, s->d, &ld_d) ||
-	    lat_size_mul(ld_d, sizeof(size_t), &bytes) || lat_size_mul(s->n_pos, P, &ld_p) ||
+	    lat_size_mul(ld_d, sizeof(size_t), &bytes) || lat_size_mul(s->n_own, P, &ld_p) ||
 	    lat_size_mul(P, s->d, &n_patch) || lat_size_mul(n_patch, sizeof(double), &bytes) ||
-	    ld_d > INT_MAX || ld_p > INT_MAX || g->c_out > INT_MAX) {
+	    lat_size_mul(g->c_out, kk, &n_stat) || lat_size_mul(n_stat + g->c_out + 1, 2 * s->d, &n_stat) ||
+	    lat_size_mul(n_stat, sizeof(double), &bytes) || lat_size_mul(g->c_out * kk, P, &n_zsum) ||
+	    lat_size_mul(n_zsum, sizeof(double), &bytes) || ld_d > INT_MAX || ld_p > INT_MAX ||
+	    g->c_out > INT_MAX) {
 		status = lat_err_set(err, LAT_EINVAL, "share: layer too large");
 		goto out;
 	}
@@ -430,14 +476,12 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 		status = build_groups(s, err);
 	if (status)
 		goto out;
-	s->wd = malloc(s->n_kernel * sizeof *s->wd);
-	s->w0 = malloc(s->n_kernel * sizeof *s->w0);
-	s->zp = malloc((s->max_pool + 1) * sizeof *s->zp);
+	s->wd = malloc((s->n_kernel ? s->n_kernel : 1) * sizeof *s->wd);
+	s->w0 = malloc((s->n_kernel ? s->n_kernel : 1) * sizeof *s->w0);
 	s->ystar = malloc((s->max_pool + 2) * sizeof *s->ystar);
-	s->scratch = malloc((s->max_pool + 1) * s->d * sizeof *s->scratch);
-	s->mean = malloc(s->d * sizeof *s->mean);
-	s->mean0 = malloc(s->d * sizeof *s->mean0);
-	if (!s->wd || !s->w0 || !s->zp || !s->ystar || !s->scratch || !s->mean || !s->mean0) {
+	s->stat = malloc(n_stat * sizeof *s->stat);
+	s->zsum = malloc(n_zsum * sizeof *s->zsum);
+	if (!s->wd || !s->w0 || !s->ystar || !s->stat || !s->zsum) {
 		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the workspaces");
 		goto out;
 	}
@@ -494,11 +538,10 @@ void lat_share_free(lat_share *s)
 	free(s->aj);
 	free(s->rows_out);
 	free(s->rows);
-	free(s->mean0);
-	free(s->mean);
-	free(s->scratch);
+	free(s->maxv);
+	free(s->zsum);
+	free(s->stat);
 	free(s->ystar);
-	free(s->zp);
 	free(s->act);
 	free(s->zeta);
 	free(s->xpos);
@@ -506,12 +549,30 @@ void lat_share_free(lat_share *s)
 	free(s->grad);
 	free(s->w0);
 	free(s->wd);
+	free(s->own_n);
+	free(s->own_at);
 	free(s->members);
 	free(s->pool_start);
 	free(s->src);
 	free(s->active);
 	free(s->border);
 	free(s);
+}
+
+int lat_share_set_sum(lat_share *s, lat_share_sum_fn sum, void *ctx, int part, int parts, char *err)
+{
+	if (!sum || parts < 2 || part < 0 || part >= parts)
+		return lat_err_set(err, LAT_EINVAL, "share: a sum over %d parts for part %d (need 0 <= part < parts, parts >= 2)",
+				   parts, part);
+	free(s->maxv);
+	s->maxv = malloc((size_t)parts * sizeof *s->maxv);
+	if (!s->maxv)
+		return lat_err_set(err, LAT_ENOMEM, "share: out of memory");
+	s->sum = sum;
+	s->sum_ctx = ctx;
+	s->part = part;
+	s->parts = parts;
+	return LAT_OK;
 }
 
 size_t lat_share_n_pools(const lat_share *s)
@@ -544,80 +605,192 @@ void lat_share_input(const lat_share *s, const double *patch, size_t y, size_t x
 	gather(s, patch, y * s->g.w_out + x, xv);
 }
 
-/* snr_channel (lat_share_pools): per output channel and tap, |mean| / std (unbiased) over the interior
- * positions, averaged; NaN with fewer than two interior positions. */
-static double channel_snr(const lat_share *s, const float *w)
+static size_t pool_size(const lat_share *s, size_t p)
 {
-	size_t d = s->d, n_in = 0;
-	double sum = 0;
-
-	for (size_t pos = 0; pos < s->n_pos; pos++)
-		n_in += !s->border[pos];
-	if (n_in < 2)
-		return NAN;
-	for (size_t c = 0; c < s->g.c_out; c++)
-		for (size_t j = 0; j < d; j++) {
-			double m = 0, v = 0;
-			for (size_t pos = 0; pos < s->n_pos; pos++)
-				if (!s->border[pos])
-					m += w[(c * s->n_pos + pos) * d + j];
-			m /= (double)n_in;
-			for (size_t pos = 0; pos < s->n_pos; pos++)
-				if (!s->border[pos]) {
-					double e = w[(c * s->n_pos + pos) * d + j] - m;
-					v += e * e;
-				}
-			v /= (double)(n_in - 1);
-			sum += v > 0 ? fabs(m) / sqrt(v) : (m != 0 ? INFINITY : 0);
-		}
-	return sum / (double)(s->g.c_out * d);
+	return s->pool_start[p + 1] - s->pool_start[p];
 }
 
-/* Pool statistics of the float kernels w, with buf (max_pool x d) as scratch. */
-static void measure(const lat_share *s, const float *w, double *buf, lat_share_pools *r)
+/* The members of pool p whose kernels this object holds (*n of them). */
+static const size_t *held(const lat_share *s, size_t p, size_t *n)
+{
+	*n = s->own_n[p];
+	return s->members + s->pool_start[p] + s->own_at[p];
+}
+
+/* Where a held neuron (c, pos) sits among the held ones: its kernel starts at index d times this. */
+static size_t at(const lat_share *s, size_t neuron)
+{
+	return (neuron / s->n_pos) * s->n_own + neuron % s->n_pos - s->q0;
+}
+
+static int holds(const lat_share *s, size_t neuron)
+{
+	return neuron % s->n_pos - s->q0 < s->n_own; /* wraps below q0 */
+}
+
+/* A part without the sum over the others would compute its pools' statistics from its members alone. */
+static int check_sum(const lat_share *s, char *err)
+{
+	if (s->n_own < s->n_pos && !s->sum)
+		return lat_err_set(err, LAT_EINVAL,
+				   "share: positions [%zu, %zu) are a part of the layer, and its phases and statistics "
+				   "need the sum over the other parts (lat_share_set_sum)",
+				   s->q0, s->q0 + s->n_own);
+	return LAT_OK;
+}
+
+/* v (n values) summed over the parts, in place; nothing to do in a whole layer. */
+static int sum_parts(const lat_share *s, double *v, size_t n, char *err)
+{
+	if (s->parts > 1 && s->sum(s->sum_ctx, v, n))
+		return lat_err_set(err, LAT_EIO, "share: the sum over the layer's %d parts failed", s->parts);
+	return LAT_OK;
+}
+
+/* *x = the largest of every part's *x, NaN when one of them is NaN. */
+static int max_parts(lat_share *s, double *x, char *err)
+{
+	double big = 0;
+	int status;
+
+	if (s->parts < 2)
+		return LAT_OK;
+	memset(s->maxv, 0, (size_t)s->parts * sizeof *s->maxv);
+	s->maxv[s->part] = *x; /* the others add zeros: the sum is exact, NaN and inf included */
+	status = sum_parts(s, s->maxv, (size_t)s->parts, err);
+	for (int r = 0; r < s->parts; r++)
+		if (!(s->maxv[r] <= big)) /* NaN-propagating max */
+			big = isnan(big) ? big : s->maxv[r];
+	*x = big;
+	return status;
+}
+
+/* means[p] (n_pools x d) = the mean kernel of pool p of the double kernels w, the held members summed in
+ * member order, then over the parts (masked: entries in the padding count as 0). */
+static int pool_means(const lat_share *s, const double *w, int masked, double *means, char *err)
 {
 	size_t d = s->d;
-	double snr = 0, mos = 0;
+	int status;
 
+	memset(means, 0, s->n_pools * d * sizeof *means);
+	for (size_t p = 0; p < s->n_pools; p++) {
+		size_t n;
+		const size_t *mem = held(s, p, &n);
+		double *mp = means + p * d;
+		for (size_t i = 0; i < n; i++) {
+			const double *wi = w + at(s, mem[i]) * d;
+			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
+			for (size_t j = 0; j < d; j++)
+				mp[j] += masked && src[j] == SRC_PAD ? 0 : wi[j];
+		}
+	}
+	status = sum_parts(s, means, s->n_pools * d, err);
+	for (size_t p = 0; p < s->n_pools; p++)
+		for (size_t j = 0; j < d; j++)
+			means[p * d + j] /= (double)pool_size(s, p);
+	return status;
+}
+
+/* Pool and channel statistics of the float kernels w (the held ones), with buf (2 (n_pools + c_out) d)
+ * as scratch; in a part, a collective call. Two passes (means, then squared deviations), each summed over
+ * the parts: the deviations are tiny next to the mean once a pool has converged. */
+static int measure(const lat_share *s, const float *w, double *buf, lat_share_pools *r, char *err)
+{
+	size_t d = s->d, C = s->g.c_out, np = s->n_pools, n_in = 0, pos;
+	double *m = buf, *cm = m + np * d, *v = cm + C * d, *cv = v + np * d;
+	double snr = 0, mos = 0, channel = 0;
+	int status;
+
+	for (pos = 0; pos < s->n_pos; pos++)
+		n_in += !s->border[pos];
+	memset(buf, 0, 2 * (np + C) * d * sizeof *buf);
+	for (int pass = 0; pass < 2; pass++) {
+		double *sum = pass ? v : m, *csum = pass ? cv : cm;
+		for (size_t p = 0; p < np; p++) {
+			size_t n;
+			const size_t *mem = held(s, p, &n);
+			for (size_t i = 0; i < n; i++) {
+				const float *wi = w + at(s, mem[i]) * d;
+				for (size_t j = 0; j < d; j++) {
+					double e = pass ? wi[j] - m[p * d + j] : wi[j];
+					sum[p * d + j] += pass ? e * e : e;
+				}
+			}
+		}
+		/* snr_channel: per channel and tap over the interior positions */
+		for (size_t c = 0; c < C; c++)
+			for (pos = s->q0; pos < s->q0 + s->n_own; pos++) {
+				const float *wi = w + (c * s->n_own + pos - s->q0) * d;
+				if (s->border[pos])
+					continue;
+				for (size_t j = 0; j < d; j++) {
+					double e = pass ? wi[j] - cm[c * d + j] : wi[j];
+					csum[c * d + j] += pass ? e * e : e;
+				}
+			}
+		status = sum_parts(s, sum, (np + C) * d, err); /* sum and csum are adjacent */
+		if (status)
+			return status;
+		for (size_t p = 0; !pass && p < np; p++)
+			for (size_t j = 0; j < d; j++)
+				m[p * d + j] /= (double)pool_size(s, p);
+		for (size_t k = 0; !pass && n_in && k < C * d; k++)
+			cm[k] /= (double)n_in;
+	}
 	r->n_pools = 0;
 	r->dev2 = r->mean2 = 0;
-	for (size_t p = 0; p < s->n_pools; p++) {
-		size_t n = s->pool_start[p + 1] - s->pool_start[p];
-		const size_t *mem = s->members + s->pool_start[p];
-		lat_pool_stats ps;
+	for (size_t p = 0; p < np; p++) {
+		size_t n = pool_size(s, p);
+		double ps = 0, pm = 0;
 		if (n < 2)
 			continue;
-		for (size_t i = 0; i < n; i++)
-			for (size_t j = 0; j < d; j++)
-				buf[i * d + j] = w[mem[i] * d + j];
-		lat_metrics_pool(n, d, buf, buf, &ps); /* wbar_init is irrelevant: cos_mean is not used */
-		snr += ps.snr;
-		mos += ps.mean_over_std;
-		lat_metrics_mean(n, d, buf, buf + n * d);
 		for (size_t j = 0; j < d; j++) {
-			double m = buf[n * d + j];
-			for (size_t i = 0; i < n; i++)
-				r->dev2 += (buf[i * d + j] - m) * (buf[i * d + j] - m);
-			r->mean2 += m * m;
+			double mj = m[p * d + j], vj = v[p * d + j] / (double)n;
+			ps += vj > 0 ? mj * mj / vj : (mj != 0 ? INFINITY : 0);
+			pm += vj > 0 ? fabs(mj) / sqrt(vj) : (mj != 0 ? INFINITY : 0);
+			r->dev2 += v[p * d + j];
+			r->mean2 += mj * mj;
 		}
+		snr += ps / (double)d;
+		mos += pm / (double)d;
 		r->n_pools++;
 	}
+	for (size_t k = 0; k < C * d; k++) {
+		double vk = n_in > 1 ? cv[k] / (double)(n_in - 1) : 0;
+		channel += vk > 0 ? fabs(cm[k]) / sqrt(vk) : (cm[k] != 0 ? INFINITY : 0);
+	}
 	r->snr = r->n_pools ? snr / (double)r->n_pools : NAN;
-	r->snr_channel = channel_snr(s, w);
+	r->snr_channel = n_in < 2 ? NAN : channel / (double)(C * d);
 	r->inv_snr = 1.0 / r->snr;
 	r->mean_over_std = r->n_pools ? mos / (double)r->n_pools : NAN;
+	return LAT_OK;
+}
+
+/* The doubles measure needs as scratch. */
+static size_t measure_doubles(const lat_share *s)
+{
+	return 2 * (s->n_pools + s->g.c_out) * s->d;
 }
 
 int lat_share_measure(const lat_share *s, const float *w, lat_share_pools *r, char *err)
 {
-	double *buf = malloc((s->max_pool + 1) * s->d * sizeof *buf);
-	int status = LAT_OK;
+	double *buf = NULL;
+	int status = check_sum(s, err);
 
-	if (!buf) {
-		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the pool statistics");
+	if (status)
 		goto out;
+	buf = malloc(measure_doubles(s) * sizeof *buf);
+	if (s->parts > 1) { /* all parts go on to the sums, or none */
+		double short_of = !buf;
+		status = sum_parts(s, &short_of, 1, err);
+		if (!status && short_of && (status = LAT_ENOMEM))
+			lat_err_set(err, status, "share: out of memory for the pool statistics (on %g of the %d parts)",
+				    short_of, s->parts);
+	} else if (!buf) {
+		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the pool statistics");
 	}
-	measure(s, w, buf, r);
+	if (!status)
+		status = measure(s, w, buf, r, err);
 out:
 	free(buf);
 	return status;
@@ -632,29 +805,18 @@ double lat_share_snr(const lat_share *s, const float *w)
 	return r.snr;
 }
 
-/* pool mean of the double kernels w into mean */
-static void pool_mean(const lat_share *s, const double *w, size_t p, double *mean)
+/* every held member's kernel becomes its pool's mean */
+static int share_instant(lat_share *s, char *err)
 {
-	size_t n = s->pool_start[p + 1] - s->pool_start[p], d = s->d;
-	const size_t *mem = s->members + s->pool_start[p];
+	int status = pool_means(s, s->wd, 0, s->stat, err);
 
-	memset(mean, 0, d * sizeof *mean);
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < d; j++)
-			mean[j] += w[mem[i] * d + j];
-	for (size_t j = 0; j < d; j++)
-		mean[j] /= (double)n;
-}
-
-static void share_instant(lat_share *s)
-{
-	for (size_t p = 0; p < s->n_pools; p++) {
-		size_t n = s->pool_start[p + 1] - s->pool_start[p];
-		const size_t *mem = s->members + s->pool_start[p];
-		pool_mean(s, s->wd, p, s->mean);
+	for (size_t p = 0; !status && p < s->n_pools; p++) {
+		size_t n;
+		const size_t *mem = held(s, p, &n);
 		for (size_t i = 0; i < n; i++)
-			memcpy(s->wd + mem[i] * s->d, s->mean, s->d * sizeof *s->mean);
+			memcpy(s->wd + at(s, mem[i]) * s->d, s->stat + p * s->d, s->d * sizeof *s->stat);
 	}
+	return status;
 }
 
 /* The calling thread's P x d gather buffer. */
@@ -667,42 +829,40 @@ static double *thread_xpos(const lat_share *s)
 #endif
 }
 
-/* zeta = W X_pos^T for every pooled position (after drawing the patches into s->patch); positions are
- * independent (each writes its own columns of zeta), so threads split them without changing a bit */
+/* zeta = W X_pos^T for every held pooled position (after drawing the patches into s->patch); positions
+ * are independent (each writes its own columns of zeta), so threads split them without changing a bit */
 static void drives(lat_share *s)
 {
-	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos;
+	int P = (int)s->o.presentations, d = (int)s->d, n_own = (int)s->n_own;
 
 #pragma omp parallel for schedule(dynamic) num_threads(s->n_thr)
-	for (size_t a = 0; a < s->n_active; a++) {
-		size_t pos = s->active[a];
+	for (size_t a = s->a0; a < s->a1; a++) {
+		size_t pos = s->active[a], q = pos - s->q0;
 		double *xpos = thread_xpos(s);
 		for (int m = 0; m < P; m++)
 			gather(s, s->patch + (size_t)m * s->d, pos, xpos + (size_t)m * s->d);
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->g.c_out, P, d, 1.0,
-			    s->wd + pos * s->d, n_pos * d, xpos, d, 0.0, s->zeta + pos * (size_t)P,
-			    n_pos * P);
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->g.c_out, P, d, 1.0, s->wd + q * s->d,
+			    n_own * d, xpos, d, 0.0, s->zeta + q * (size_t)P, n_own * P);
 	}
 }
 
-/* grad = (1/P) act X_pos, then the rule's step for every pooled kernel (docs/science.md section 6);
+/* grad = (1/P) act X_pos, then the rule's step for every held pooled kernel (docs/science.md section 6);
  * nonzero when a weight became non-finite. Positions are independent, as in drives. */
 static int update(lat_share *s)
 {
-	int P = (int)s->o.presentations, d = (int)s->d, n_pos = (int)s->n_pos, bad = 0;
+	int P = (int)s->o.presentations, d = (int)s->d, n_own = (int)s->n_own, bad = 0;
 	double eta = s->eta_eff, gamma = s->o.gamma;
 
 #pragma omp parallel for schedule(dynamic) num_threads(s->n_thr) reduction(| : bad)
-	for (size_t a = 0; a < s->n_active; a++) {
-		size_t pos = s->active[a];
+	for (size_t a = s->a0; a < s->a1; a++) {
+		size_t pos = s->active[a], q = pos - s->q0;
 		double *xpos = thread_xpos(s);
 		for (int m = 0; m < P; m++)
 			gather(s, s->patch + (size_t)m * s->d, pos, xpos + (size_t)m * s->d);
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->g.c_out, d, P, 1.0 / P,
-			    s->act + pos * (size_t)P, n_pos * P, xpos, d, 0.0, s->grad + pos * s->d,
-			    n_pos * d);
+			    s->act + q * (size_t)P, n_own * P, xpos, d, 0.0, s->grad + q * s->d, n_own * d);
 		for (size_t c = 0; c < s->g.c_out; c++) {
-			size_t off = (c * s->n_pos + pos) * s->d;
+			size_t off = (c * s->n_own + q) * s->d;
 			bad |= lat_rule_step_row(s->d, s->wd + off, s->wd + off, s->w0 + off, NULL, s->grad + off, 1.0,
 						 0, eta, gamma);
 		}
@@ -711,61 +871,64 @@ static int update(lat_share *s)
 }
 
 /* act = z_i - zbar, the circuit's r* - b at alpha = infinity (the paper's idealised phase), pool by pool
- * and presentation by presentation */
-static void act_hebbian(lat_share *s)
+ * and presentation by presentation; zbar sums the held members' drives in member order, then the parts */
+static int act_hebbian(lat_share *s, char *err)
 {
 	size_t P = s->o.presentations;
+	int status;
 
+	memset(s->zsum, 0, s->n_pools * P * sizeof *s->zsum);
 	for (size_t p = 0; p < s->n_pools; p++) {
-		size_t n = s->pool_start[p + 1] - s->pool_start[p];
-		const size_t *mem = s->members + s->pool_start[p];
+		size_t n;
+		const size_t *mem = held(s, p, &n);
+		for (size_t i = 0; i < n; i++)
+			for (size_t m = 0; m < P; m++)
+				s->zsum[p * P + m] += s->zeta[at(s, mem[i]) * P + m];
+	}
+	status = sum_parts(s, s->zsum, s->n_pools * P, err);
+	for (size_t p = 0; !status && p < s->n_pools; p++) {
+		size_t n;
+		const size_t *mem = held(s, p, &n);
 		for (size_t m = 0; m < P; m++) {
-			double zbar = 0;
+			double zbar = s->zsum[p * P + m] / (double)pool_size(s, p);
 			for (size_t i = 0; i < n; i++)
-				zbar += s->zeta[mem[i] * P + m];
-			zbar /= (double)n;
-			for (size_t i = 0; i < n; i++)
-				s->act[mem[i] * P + m] = s->zeta[mem[i] * P + m] - zbar;
+				s->act[at(s, mem[i]) * P + m] = s->zeta[at(s, mem[i]) * P + m] - zbar;
 		}
 	}
+	return status;
 }
 
 /* One iteration of the hebbian phase in expectation over the noise (E x x^T = I): with M_i the mask of
  * neuron i's receptive field (0 on the padding), its step is
  *   w_i -= eta [ M_i (M_i w_i - (1/n) sum_j M_j w_j) + gamma (w_i - w_i^start) ].
- * Nonzero when a weight became non-finite. */
-static int update_expected(lat_share *s)
+ * *bad nonzero when a weight became non-finite. */
+static int update_expected(lat_share *s, int *bad, char *err)
 {
 	size_t d = s->d;
-	double *mbar = s->scratch, *g = s->scratch + d;
-	int bad = 0;
+	double *g = s->stat + s->n_pools * d;
+	/* every g_i uses the pool's mean before the step: the members update simultaneously */
+	int status = pool_means(s, s->wd, 1, s->stat, err);
 
-	for (size_t p = 0; p < s->n_pools; p++) {
-		size_t n = s->pool_start[p + 1] - s->pool_start[p];
-		const size_t *mem = s->members + s->pool_start[p];
-		memset(mbar, 0, d * sizeof *mbar);
+	for (size_t p = 0; !status && p < s->n_pools; p++) {
+		size_t n;
+		const size_t *mem = held(s, p, &n);
+		const double *mbar = s->stat + p * d;
 		for (size_t i = 0; i < n; i++) {
 			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
-			const double *wi = s->wd + mem[i] * d;
-			for (size_t j = 0; j < d; j++)
-				mbar[j] += src[j] == SRC_PAD ? 0 : wi[j];
-		}
-		for (size_t j = 0; j < d; j++)
-			mbar[j] /= (double)n;
-		/* every g_i uses the pool's mean before the step: the members update simultaneously */
-		for (size_t i = 0; i < n; i++) {
-			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
-			double *wi = s->wd + mem[i] * d;
+			double *wi = s->wd + at(s, mem[i]) * d;
 			for (size_t j = 0; j < d; j++)
 				g[j] = src[j] == SRC_PAD ? 0 : wi[j] - mbar[j];
-			bad |= lat_rule_step_row(d, wi, wi, s->w0 + mem[i] * d, NULL, g, 1.0, 0, s->eta_eff, s->o.gamma);
+			*bad |= lat_rule_step_row(d, wi, wi, s->w0 + at(s, mem[i]) * d, NULL, g, 1.0, 0, s->eta_eff,
+						  s->o.gamma);
 		}
 	}
-	return bad;
+	return status;
 }
 
 /* act = r - b from one settle per group of every pool's circuit times every presentation; the first
- * pool of each group is checked against the analytic steady state. */
+ * pool of each group is checked against the analytic steady state. A part sums the drives of its
+ * members into every group's batch (the others' are zero there, so the sum is exact) and settles the
+ * whole batch, as every part does: all reach the same rates and keep their own members'. */
 static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 {
 	size_t P = s->o.presentations;
@@ -779,8 +942,11 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
 			for (size_t m = 0; m < P; m++)
 				for (size_t i = 0; i < n; i++)
-					gr->z[(q * P + m) * n + i] = s->zeta[mem[i] * P + m];
+					gr->z[(q * P + m) * n + i] = holds(s, mem[i]) ? s->zeta[at(s, mem[i]) * P + m] : 0;
 		}
+		status = sum_parts(s, gr->z, n_c * n, err);
+		if (status)
+			break;
 		for (size_t kc = 0; kc < n_c; kc++) { /* at rest: r = b, r_inh = 0 */
 			for (size_t i = 0; i < n; i++)
 				gr->y[kc * dim + i] = gr->c.bias;
@@ -795,7 +961,8 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
 			for (size_t m = 0; m < P; m++)
 				for (size_t i = 0; i < n; i++)
-					s->act[mem[i] * P + m] = gr->y[(q * P + m) * dim + i] - gr->c.bias;
+					if (holds(s, mem[i]))
+						s->act[at(s, mem[i]) * P + m] = gr->y[(q * P + m) * dim + i] - gr->c.bias;
 		}
 		for (size_t m = 0; m < P && !status; m++) {
 			status = lat_circuit_steady(&gr->c, gr->z + m * n, s->ystar, err);
@@ -812,18 +979,25 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 /* The phase by its transfer matrices (transfer.h; all pooled neurons are interior): per residue class,
  * the deviations of every channel's pool from its mean go through A_class[u][v] = A[src u][src v] in one
  * sgemm (src, the class's receptive-field map, is a permutation of the patch), and in circuit mode the
- * means through B_class likewise (hebbian keeps them). Nonzero when A or B is not finite. */
-static int share_transfer(lat_share *s)
+ * means through B_class likewise (hebbian keeps them). *bad nonzero when A or B is not finite. A part
+ * transforms its held members; the pool means are summed over the parts. */
+static int share_transfer(lat_share *s, int *bad, char *err)
 {
 	size_t d = s->d, C = s->g.c_out, n_cls = s->n_pools / C;
 	double a_circ = s->o.circuit.alpha / (1.0 + s->o.circuit.alpha);
 	const float *a, *b;
+	int status;
 
-	if (lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma, 1.0 - a_circ, &a, &b))
-		return 1;
-	for (size_t j = 0; j < n_cls; j++) {
-		size_t n = s->pool_start[j + 1] - s->pool_start[j], rows = C * n;
+	if (lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma, 1.0 - a_circ, &a, &b)) {
+		*bad = 1;
+		return LAT_OK;
+	}
+	status = pool_means(s, s->wd, 0, s->stat, err);
+	for (size_t j = 0; !status && j < n_cls; j++) {
+		size_t n = s->own_n[j], rows = C * n; /* every channel holds the same positions */
 		const size_t *src = s->src + (s->members[s->pool_start[j]] % s->n_pos) * d;
+		if (!n)
+			continue;
 		for (size_t u = 0; u < d; u++)
 			for (size_t v = 0; v < d; v++)
 				s->aj[u * d + v] = a[src[u] * d + src[v]];
@@ -832,12 +1006,12 @@ static int share_transfer(lat_share *s)
 				for (size_t v = 0; v < d; v++)
 					s->bj[u * d + v] = b[src[u] * d + src[v]];
 		for (size_t c = 0; c < C; c++) {
-			const size_t *mem = s->members + s->pool_start[c * n_cls + j];
+			const size_t *mem = held(s, c * n_cls + j, &n);
 			double *mean = s->cmeans + c * d;
-			pool_mean(s, s->wd, c * n_cls + j, mean);
+			memcpy(mean, s->stat + (c * n_cls + j) * d, d * sizeof *mean);
 			for (size_t i = 0; i < n; i++)
 				for (size_t v = 0; v < d; v++)
-					s->rows[(c * n + i) * d + v] = (float)(s->wd[mem[i] * d + v] - mean[v]);
+					s->rows[(c * n + i) * d + v] = (float)(s->wd[at(s, mem[i]) * d + v] - mean[v]);
 			if (b)
 				for (size_t v = 0; v < d; v++)
 					s->fmeans[c * d + v] = (float)mean[v];
@@ -851,51 +1025,51 @@ static int share_transfer(lat_share *s)
 				s->cmeans[k] = s->fmeans_out[k];
 		}
 		for (size_t c = 0; c < C; c++) {
-			const size_t *mem = s->members + s->pool_start[c * n_cls + j];
+			const size_t *mem = held(s, c * n_cls + j, &n);
 			const double *mean = s->cmeans + c * d;
 			for (size_t i = 0; i < n; i++)
 				for (size_t v = 0; v < d; v++)
-					s->wd[mem[i] * d + v] = mean[v] + s->rows_out[(c * n + i) * d + v];
+					s->wd[at(s, mem[i]) * d + v] = mean[v] + s->rows_out[(c * n + i) * d + v];
 		}
 	}
-	return 0;
+	return status;
 }
 
 /* The expected phase of interior-only pools at once: with E S = I every iteration maps each deviation
  * from the pool mean to (1 - eta - eta gamma) D + eta gamma D_0 and keeps the mean, so after T
- * iterations D = f_T D_0 with f_0 = 1, f_{t+1} = (1 - eta - eta gamma) f_t + eta gamma. Nonzero when a
- * weight became non-finite. */
-static int share_expected_interior(lat_share *s)
+ * iterations D = f_T D_0 with f_0 = 1, f_{t+1} = (1 - eta - eta gamma) f_t + eta gamma. *bad nonzero when
+ * a weight became non-finite. */
+static int share_expected_interior(lat_share *s, int *bad, char *err)
 {
 	double f = 1, eta = s->eta_eff, gamma = s->o.gamma;
 	size_t d = s->d;
-	int bad = 0;
+	int status = pool_means(s, s->wd, 0, s->stat, err);
 
 	for (size_t it = 0; it < s->o.iterations; it++)
 		f = (1 - eta - eta * gamma) * f + eta * gamma;
-	for (size_t p = 0; p < s->n_pools; p++) {
-		size_t n = s->pool_start[p + 1] - s->pool_start[p];
-		const size_t *mem = s->members + s->pool_start[p];
-		pool_mean(s, s->wd, p, s->mean);
+	for (size_t p = 0; !status && p < s->n_pools; p++) {
+		size_t n;
+		const size_t *mem = held(s, p, &n);
+		const double *mean = s->stat + p * d;
 		for (size_t i = 0; i < n; i++) {
-			double *wi = s->wd + mem[i] * d;
+			double *wi = s->wd + at(s, mem[i]) * d;
 			for (size_t j = 0; j < d; j++) {
-				wi[j] = s->mean[j] + f * (wi[j] - s->mean[j]);
-				bad |= !isfinite(wi[j]);
+				wi[j] = mean[j] + f * (wi[j] - mean[j]);
+				*bad |= !isfinite(wi[j]);
 			}
 		}
 	}
-	return bad;
+	return status;
 }
 
-/* max |w| over the pooled kernels; NaN or inf when one of them is not finite */
+/* max |w| over the held pooled kernels; NaN or inf when one of them is not finite */
 static double max_abs(const lat_share *s, const double *w)
 {
 	double big = 0;
 
-	for (size_t a = 0; a < s->n_active; a++)
+	for (size_t a = s->a0; a < s->a1; a++)
 		for (size_t c = 0; c < s->g.c_out; c++) {
-			const double *k = w + (c * s->n_pos + s->active[a]) * s->d;
+			const double *k = w + (c * s->n_own + s->active[a] - s->q0) * s->d;
 			for (size_t j = 0; j < s->d; j++)
 				if (!(fabs(k[j]) <= big)) /* NaN-propagating max */
 					big = isnan(big) ? big : fabs(k[j]);
@@ -903,27 +1077,29 @@ static double max_abs(const lat_share *s, const double *w)
 	return big;
 }
 
-/* mean over pools of cos(wbar of w, wbar of w0) */
-static double cos_mean(lat_share *s)
+/* *cos = the mean over pools of cos(wbar of wd, wbar of w0) */
+static int cos_mean(lat_share *s, double *cos, char *err)
 {
-	double sum = 0;
+	double *m = s->stat, *m0 = s->stat + s->n_pools * s->d, sum = 0;
 	size_t n = 0;
+	int status = pool_means(s, s->wd, 0, m, err);
 
+	if (!status)
+		status = pool_means(s, s->w0, 0, m0, err);
 	for (size_t p = 0; p < s->n_pools; p++) {
 		double dot = 0, a = 0, b = 0;
-		pool_mean(s, s->wd, p, s->mean);
-		pool_mean(s, s->w0, p, s->mean0);
 		for (size_t j = 0; j < s->d; j++) {
-			dot += s->mean[j] * s->mean0[j];
-			a += s->mean[j] * s->mean[j];
-			b += s->mean0[j] * s->mean0[j];
+			dot += m[p * s->d + j] * m0[p * s->d + j];
+			a += m[p * s->d + j] * m[p * s->d + j];
+			b += m0[p * s->d + j] * m0[p * s->d + j];
 		}
 		if (a > 0 && b > 0) {
 			sum += dot / sqrt(a * b);
 			n++;
 		}
 	}
-	return n ? sum / (double)n : NAN;
+	*cos = n ? sum / (double)n : NAN;
+	return status;
 }
 
 /* 1 when the expected phase is its scalar recursion (interior pools, not told to iterate) */
@@ -938,58 +1114,69 @@ static int shortcut(const lat_share *s)
 	return s->tr || expected_at_once(s);
 }
 
+/* One iteration of an iterative mode (or the whole phase by a shortcut); *bad as update's. */
+static int iterate(lat_share *s, lat_share_stats *sv, int *bad, char *err)
+{
+	int status;
+
+	if (s->tr)
+		return share_transfer(s, bad, err);
+	if (expected_at_once(s))
+		return share_expected_interior(s, bad, err);
+	if (s->o.mode == LAT_SHARE_EXPECTED)
+		return update_expected(s, bad, err);
+	for (size_t i = 0; i < s->o.presentations * s->d; i++)
+		s->patch[i] = gsl_ran_gaussian_ziggurat(s->r, 1.0);
+	drives(s);
+	status = s->o.mode == LAT_SHARE_HEBBIAN ? act_hebbian(s, err) : act_circuit(s, sv, err);
+	if (!status)
+		*bad = update(s);
+	return status;
+}
+
 int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 {
 	lat_share_stats sv = {.max_steady_error = NAN};
 	lat_share_pools before, after;
 	double t0 = now_seconds();
-	size_t P = s->o.presentations, it;
+	size_t it;
 	double big0, big;
-	int bad;
-	int status = LAT_OK;
+	int bad = 0;
+	int status = check_sum(s, err);
 
 	sv.n_pools = s->n_pools;
 	sv.n_neurons = s->n_neurons;
-	measure(s, w, s->scratch, &before);
+	if (!status)
+		status = measure(s, w, s->stat, &before, err);
+	if (status)
+		goto out;
 	sv.snr_before = before.snr;
 	sv.mos_before = before.mean_over_std;
 	for (size_t i = 0; i < s->n_kernel; i++)
 		s->wd[i] = w[i];
 	memcpy(s->w0, s->wd, s->n_kernel * sizeof *s->wd);
 	big0 = max_abs(s, s->w0);
+	if ((status = max_parts(s, &big0, err)))
+		goto out;
 	if (s->o.mode == LAT_SHARE_CIRCUIT && !s->tr) /* the shortcut settles no circuit */
 		sv.max_steady_error = 0;
-	if (s->o.mode == LAT_SHARE_INSTANT)
-		share_instant(s);
+	if (s->o.mode == LAT_SHARE_INSTANT && (status = share_instant(s, err)))
+		goto out;
 	/* a shortcut does the whole phase at once: its one check covers every iteration */
 	for (it = shortcut(s) ? s->o.iterations - 1 : 0; iterative(s->o.mode) && it < s->o.iterations; it++) {
-		if (s->tr) {
-			bad = share_transfer(s);
-		} else if (expected_at_once(s)) {
-			bad = share_expected_interior(s);
-		} else if (s->o.mode == LAT_SHARE_EXPECTED) {
-			bad = update_expected(s);
-		} else {
-			for (size_t i = 0; i < P * s->d; i++)
-				s->patch[i] = gsl_ran_gaussian_ziggurat(s->r, 1.0);
-			drives(s);
-			if (s->o.mode == LAT_SHARE_HEBBIAN)
-				act_hebbian(s);
-			else
-				status = act_circuit(s, &sv, err);
-			if (status)
-				goto out;
-			bad = update(s);
-		}
-		big = max_abs(s, s->wd);
-		if (bad || !isfinite(big) || big > LAT_SHARE_GROWTH_LIMIT * big0) {
+		if ((status = iterate(s, &sv, &bad, err)))
+			goto out;
+		big = bad ? NAN : max_abs(s, s->wd);
+		if ((status = max_parts(s, &big, err))) /* every part decides alike */
+			goto out;
+		if (!isfinite(big) || big > LAT_SHARE_GROWTH_LIMIT * big0) {
 			/* a shortcut computes every iteration at once: it can only say "within" them */
 			char when[64];
 			if (shortcut(s))
 				snprintf(when, sizeof when, "within the phase's %zu iterations", s->o.iterations);
 			else
 				snprintf(when, sizeof when, "at iteration %zu", it + 1);
-			if (bad || !isfinite(big))
+			if (!isfinite(big))
 				status = lat_err_set(err, LAT_EDIVERGE, "share: non-finite weights %s (eta_eff = %g too large?)",
 						     when, s->eta_eff);
 			else
@@ -1000,15 +1187,17 @@ int lat_share_phase(lat_share *s, float *w, lat_share_stats *st, char *err)
 			goto out;
 		}
 	}
-	sv.cos_mean = cos_mean(s);
-	/* write back the pooled kernels only: excluded border kernels stay bit-identical */
-	for (size_t a = 0; a < s->n_active; a++)
+	if ((status = cos_mean(s, &sv.cos_mean, err)))
+		goto out;
+	/* write back the held pooled kernels only: excluded border kernels stay bit-identical */
+	for (size_t a = s->a0; a < s->a1; a++)
 		for (size_t c = 0; c < s->g.c_out; c++) {
-			size_t off = (c * s->n_pos + s->active[a]) * s->d;
+			size_t off = (c * s->n_own + s->active[a] - s->q0) * s->d;
 			for (size_t j = 0; j < s->d; j++)
 				w[off + j] = (float)s->wd[off + j];
 		}
-	measure(s, w, s->scratch, &after);
+	if ((status = measure(s, w, s->stat, &after, err)))
+		goto out;
 	sv.snr_after = after.snr;
 	sv.mos_after = after.mean_over_std;
 	sv.dev_ratio = sqrt(after.dev2 / before.dev2);

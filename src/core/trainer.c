@@ -54,7 +54,6 @@ struct lat_trainer {
 	size_t n_lc;
 	size_t lc_layer[MAX_LC]; /* index of the i-th lc layer in the network */
 	lat_share *share[MAX_LC];
-	lat_share *channel[MAX_LC]; /* split: the pools of one output channel, to measure a layer channel by channel */
 	double snr[MAX_LC][2]; /* the last lat_trainer_measure_lc: snr_pool, snr_channel */
 	/* this epoch's sharing phases, per lc layer: sums and counts of the finite deviation and mean
 	 * shrink factors (lat_share_stats.dev_ratio, mean_ratio) */
@@ -232,6 +231,14 @@ static int load_data(lat_trainer *t, char *err)
 	return rc;
 }
 
+/* The sum a part's sharing module combines its pool statistics with: over this process's group. */
+static int share_sum(void *ctx, double *v, size_t n)
+{
+	lat_trainer *t = ctx;
+
+	return t->e->comm->sum_double(group_ctx(t), v, n);
+}
+
 static int setup_sharing(lat_trainer *t, char *err)
 {
 	const lat_trainer_opts *e = t->e;
@@ -242,22 +249,13 @@ static int setup_sharing(lat_trainer *t, char *err)
 		lat_lc_geom g;
 		if (lat_lc_geometry(lat_net_layer(t->net, i), &g) || g.shared)
 			continue;
-		g.q0 = 0; /* a part runs its phases on its whole layer, gathered */
-		g.q1 = g.h_out * g.w_out;
 		t->snr[t->n_lc][0] = t->snr[t->n_lc][1] = NAN;
 		o.seed = e->seed * 7919u + t->n_lc;
 		t->lc_layer[t->n_lc] = i;
 		t->share[t->n_lc] = lat_share_alloc(&g, &o, err);
-		if (!t->share[t->n_lc])
+		if (!t->share[t->n_lc] ||
+		    (t->shard && lat_share_set_sum(t->share[t->n_lc], share_sum, t, t->part, t->parts, err)))
 			return LAT_ECONFIG;
-		if (t->shard) { /* pools never span channels: one channel's geometry measures each in turn */
-			lat_share_opts none = o;
-			none.mode = LAT_SHARE_NONE;
-			g.c_out = 1;
-			t->channel[t->n_lc] = lat_share_alloc(&g, &none, err);
-			if (!t->channel[t->n_lc])
-				return LAT_ECONFIG;
-		}
 		t->n_lc++;
 	}
 	return LAT_OK;
@@ -388,7 +386,6 @@ void lat_trainer_free(lat_trainer *t)
 		return;
 	for (size_t i = 0; i < MAX_LC; i++) { /* NULL past n_lc; set when a setup failed half-way */
 		lat_share_free(t->share[i]);
-		lat_share_free(t->channel[i]);
 	}
 	lat_batcher_free(t->batcher);
 	lat_optim_free(t->opt);
@@ -558,7 +555,6 @@ static int loss_diverged(lat_trainer *t, double loss, const char *where, char *e
 	    where, loss, LAT_DIVERGE_LOSS_FACTOR, t->n_classes, bound, t->n_classes, big, why);
 }
 
-static int gather_lc(lat_trainer *t, size_t i, float **w, char *err);
 static int agree(lat_trainer *t, int rc, char *msg, size_t size);
 
 /* The index of layer li's first parameter in the whole network's layout. */
@@ -579,17 +575,11 @@ static int share_phase(lat_trainer *t, char *err)
 	for (size_t i = 0; i < t->n_lc; i++) {
 		lat_layer *l = lat_net_layer(t->net, t->lc_layer[i]);
 		char msg[LAT_ERRLEN];
-		float *whole = NULL;
-		int rc = t->shard ? gather_lc(t, i, &whole, msg) : LAT_OK;
 		lat_share_stats st = {0};
+		int rc;
 		lat_share_reseed(t->share[i], t->e->seed * 104729u + t->phases * 131u + i);
-		/* split: every process runs the phase on the whole layer and keeps its part */
-		if (!rc)
-			rc = agree(t, lat_share_phase(t->share[i], whole ? whole : l->w, &st, msg), msg, sizeof msg);
-		if (!rc && whole)
-			lat_net_map_whole(t->net, lat_net_params(t->net), whole, whole_offset(t, t->lc_layer[i]),
-					  lat_net_layer_params_whole(t->net, t->lc_layer[i]), 0, 1);
-		free(whole);
+		/* split: each process runs the phase on its part, the pool statistics summed over the group */
+		rc = agree(t, lat_share_phase(t->share[i], l->w, &st, msg), msg, sizeof msg);
 		if (!rc && isfinite(st.dev_ratio)) {
 			t->shrink[i][0] += st.dev_ratio;
 			t->shrink[i][2]++;
@@ -939,14 +929,6 @@ static size_t channel_floats(const lat_trainer *t, size_t i, lat_lc_geom *g)
 	return g->h_out * g->w_out * g->c_in * g->k * g->k;
 }
 
-/* *w: lc layer i gathered whole (weights and bias), as gather_new. */
-static int gather_lc(lat_trainer *t, size_t i, float **w, char *err)
-{
-	size_t li = t->lc_layer[i];
-
-	return gather_new(t, whole_offset(t, li), lat_net_layer_params_whole(t->net, li), w, "an lc layer", err);
-}
-
 float *lat_trainer_lc_kernels(lat_trainer *t, size_t i, size_t c0, size_t n, char *err)
 {
 	lat_lc_geom g;
@@ -967,47 +949,17 @@ float *lat_trainer_lc_kernels(lat_trainer *t, size_t i, size_t c0, size_t n, cha
 	return w;
 }
 
-/* Split: lc layer i's figures channel by channel, each output channel's kernels gathered in turn (its
- * pools and taps are its own), so no process holds more than one channel of the others' parts. The
- * means over pools and over channels and taps are those of the whole layer's measure, summed in
- * another order. */
-static int measure_split(lat_trainer *t, size_t i, char *err)
-{
-	size_t lo = whole_offset(t, t->lc_layer[i]), pools = 0;
-	lat_lc_geom g;
-	size_t len = channel_floats(t, i, &g);
-	double snr = 0, channel = 0;
-	float *w;
-	int rc = alloc_agreed(t, len, &w, "a channel of an lc layer", err);
-
-	for (size_t ch = 0; !rc && ch < g.c_out; ch++) {
-		lat_share_pools p;
-		rc = gather_window(t, lat_net_params(t->net), lo + ch * len, len, w, err);
-		if (!rc && !lat_share_measure(t->channel[i], w, &p, NULL)) {
-			snr += p.n_pools ? p.snr * (double)p.n_pools : 0;
-			pools += p.n_pools;
-			channel += p.snr_channel;
-		}
-	}
-	free(w);
-	t->snr[i][0] = pools ? snr / (double)pools : NAN;
-	t->snr[i][1] = channel / (double)g.c_out;
-	return rc;
-}
-
 int lat_trainer_measure_lc(lat_trainer *t, char *err)
 {
 	for (size_t i = 0; i < t->n_lc; i++) {
 		lat_share_pools p;
-		t->snr[i][0] = t->snr[i][1] = NAN;
-		if (t->shard) {
-			int rc = measure_split(t, i, err);
-			if (rc)
-				return rc;
-		} else if (!lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, NULL)) {
-			t->snr[i][0] = p.snr;
-			t->snr[i][1] = p.snr_channel;
-		}
+		char msg[LAT_ERRLEN];
+		/* split: a collective call, the pool moments summed over the group; every process returns alike */
+		int rc = lat_share_measure(t->share[i], lat_net_layer(t->net, t->lc_layer[i])->w, &p, msg);
+		t->snr[i][0] = rc ? NAN : p.snr;
+		t->snr[i][1] = rc ? NAN : p.snr_channel;
+		if (rc && rc != LAT_ENOMEM)
+			return lat_err_set(err, rc, "the statistics of lc layer %zu: %s", t->lc_layer[i] + 1, msg);
 	}
 	return LAT_OK;
 }
@@ -1068,18 +1020,15 @@ size_t lat_trainer_planned_bytes(const lat_trainer *t)
 	      lat_size_add(floats, lat_net_activation_floats(t->net), &floats) ||
 	      lat_size_add(t->in_size, t->n_classes, &part) || lat_size_mul(part, t->max_batch, &part) ||
 	      lat_size_add(floats, part, &floats);
-	/* sharing works on a double copy of each lc layer's kernels, of the whole layer */
+	/* sharing works on double copies of each lc layer's kernels (of its part, when split) */
 	for (size_t i = 0; i < t->n_lc && t->mode != LAT_SHARE_NONE && !bad; i++)
-		bad = lat_size_mul(lat_net_layer_params_whole(t->net, t->lc_layer[i]), 4, &part) ||
+		bad = lat_size_mul(lat_net_layer(t->net, t->lc_layer[i])->n_params, 4, &part) ||
 		      lat_size_add(floats, part, &floats);
-	/* split: the checkpoint's window, and with sharing one lc layer gathered whole at a time (the
-	 * statistics gather one output channel, kernels.tsv two: at most a layer) */
+	/* split: the checkpoint's window, or the two channels of kernels.tsv if larger */
 	if (t->shard && !bad) {
-		size_t most = LAT_TRAINER_GATHER;
-		for (size_t i = 0; i < t->n_lc && t->mode != LAT_SHARE_NONE; i++)
-			if (lat_net_layer_params_whole(t->net, t->lc_layer[i]) > most)
-				most = lat_net_layer_params_whole(t->net, t->lc_layer[i]);
-		bad = lat_size_add(floats, most, &floats);
+		lat_lc_geom g;
+		size_t most = LAT_TRAINER_GATHER, two = t->n_lc ? 2 * channel_floats(t, 0, &g) : 0;
+		bad = lat_size_add(floats, two > most ? two : most, &floats);
 	}
 	/* saturate rather than wrap: the plan is compared with a limit */
 	if (bad || lat_size_mul(floats, sizeof(float), &bytes) || lat_size_add(bytes, data_bytes(t), &bytes))
