@@ -96,8 +96,8 @@ struct lat_share {
 	int n_thr;		/* threads the iterative path may use (OpenMP's maximum at alloc) */
 	double *zeta, *act;	/* n_zeta each */
 	double *ystar;		/* max_pool + 2 */
-	double *stat;		/* 2 (n_pools + c_out + 1) d: pool and channel sums and moments, one kernel */
-	double *zsum;		/* n_pools x P: the pools' summed drives (hebbian) */
+	double *stat;		/* (4 c_out + 1) d: one class's pool sums and moments, the channels', one kernel */
+	double *zsum;		/* n_pools x P: the pools' summed drives (hebbian mode only) */
 };
 
 const char *const lat_share_mode_names[] = {[LAT_SHARE_NONE] = "none",	      [LAT_SHARE_INSTANT] = "instant",
@@ -455,16 +455,15 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 	s->parts = 1;
 	/* every array below fits a size_t in bytes, and the BLAS takes int sizes and leading dimensions
 	 * (n_own d, n_own P) */
-	if (lat_size_mul(g->k, g->k, &kk) || lat_size_mul(g->c_in, kk, &s->d) ||
+	if (g->c_out > INT_MAX || lat_size_mul(g->k, g->k, &kk) || lat_size_mul(g->c_in, kk, &s->d) ||
 	    lat_size_mul(g->c_out, s->n_own, &n_chan) || lat_size_mul(n_chan, s->d, &s->n_kernel) ||
 	    lat_size_mul(n_chan, P, &s->n_zeta) || lat_size_mul(s->n_kernel, sizeof(double), &bytes) ||
 	    lat_size_mul(s->n_zeta, sizeof(double), &bytes) || lat_size_mul(s->n_pos, s->d, &ld_d) ||
 	    lat_size_mul(ld_d, sizeof(size_t), &bytes) || lat_size_mul(s->n_own, P, &ld_p) ||
 	    lat_size_mul(P, s->d, &n_patch) || lat_size_mul(n_patch, sizeof(double), &bytes) ||
-	    lat_size_mul(g->c_out, kk, &n_stat) || lat_size_mul(n_stat + g->c_out + 1, 2 * s->d, &n_stat) ||
-	    lat_size_mul(n_stat, sizeof(double), &bytes) || lat_size_mul(g->c_out * kk, P, &n_zsum) ||
-	    lat_size_mul(n_zsum, sizeof(double), &bytes) || ld_d > INT_MAX || ld_p > INT_MAX ||
-	    g->c_out > INT_MAX) {
+	    lat_size_mul(4 * g->c_out + 1, s->d, &n_stat) || lat_size_mul(n_stat, sizeof(double), &bytes) ||
+	    lat_size_mul(g->c_out, kk, &n_zsum) || lat_size_mul(n_zsum, P, &n_zsum) ||
+	    lat_size_mul(n_zsum, sizeof(double), &bytes) || ld_d > INT_MAX || ld_p > INT_MAX) {
 		status = lat_err_set(err, LAT_EINVAL, "share: layer too large");
 		goto out;
 	}
@@ -480,8 +479,9 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 	s->w0 = malloc((s->n_kernel ? s->n_kernel : 1) * sizeof *s->w0);
 	s->ystar = malloc((s->max_pool + 2) * sizeof *s->ystar);
 	s->stat = malloc(n_stat * sizeof *s->stat);
-	s->zsum = malloc(n_zsum * sizeof *s->zsum);
-	if (!s->wd || !s->w0 || !s->ystar || !s->stat || !s->zsum) {
+	if (o->mode == LAT_SHARE_HEBBIAN)
+		s->zsum = malloc(n_zsum * sizeof *s->zsum);
+	if (!s->wd || !s->w0 || !s->ystar || !s->stat || (o->mode == LAT_SHARE_HEBBIAN && !s->zsum)) {
 		status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for the workspaces");
 		goto out;
 	}
@@ -665,96 +665,120 @@ static int max_parts(lat_share *s, double *x, char *err)
 	return status;
 }
 
-/* means[p] (n_pools x d) = the mean kernel of pool p of the double kernels w, the held members summed in
- * member order, then over the parts (masked: entries in the padding count as 0). */
-static int pool_means(const lat_share *s, const double *w, int masked, double *means, char *err)
+/* Residue classes: pool c n_cls + j is class j's pool in channel c, and every channel has the same
+ * classes and holds the same positions of each; the pool statistics go class by class, so that no
+ * buffer spans more than c_out pools. */
+static size_t n_classes(const lat_share *s)
+{
+	return s->n_pools / s->g.c_out;
+}
+
+/* sums (c_out x d) = for each channel, the held members' kernels of its class-j pool summed in member
+ * order (w double kernels, or float when wf is given; masked: entries in the padding count as 0) */
+static void class_sums(const lat_share *s, const double *w, const float *wf, int masked, size_t j, double *sums)
 {
 	size_t d = s->d;
-	int status;
 
-	memset(means, 0, s->n_pools * d * sizeof *means);
-	for (size_t p = 0; p < s->n_pools; p++) {
+	memset(sums, 0, s->g.c_out * d * sizeof *sums);
+	for (size_t c = 0; c < s->g.c_out; c++) {
 		size_t n;
-		const size_t *mem = held(s, p, &n);
-		double *mp = means + p * d;
+		const size_t *mem = held(s, c * n_classes(s) + j, &n);
+		double *sc = sums + c * d;
 		for (size_t i = 0; i < n; i++) {
-			const double *wi = w + at(s, mem[i]) * d;
+			size_t off = at(s, mem[i]) * d;
 			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
-			for (size_t j = 0; j < d; j++)
-				mp[j] += masked && src[j] == SRC_PAD ? 0 : wi[j];
+			for (size_t k = 0; k < d; k++)
+				sc[k] += masked && src[k] == SRC_PAD ? 0 : wf ? (double)wf[off + k] : w[off + k];
 		}
 	}
-	status = sum_parts(s, means, s->n_pools * d, err);
-	for (size_t p = 0; p < s->n_pools; p++)
-		for (size_t j = 0; j < d; j++)
-			means[p * d + j] /= (double)pool_size(s, p);
+}
+
+/* sums (n_sets times c_out x d, class j's pools), summed over the parts, divided by the pools' sizes */
+static int class_divide(const lat_share *s, size_t j, double *sums, size_t n_sets, char *err)
+{
+	size_t cd = s->g.c_out * s->d;
+	int status = sum_parts(s, sums, n_sets * cd, err);
+
+	for (size_t k = 0; k < n_sets * cd; k++)
+		sums[k] /= (double)pool_size(s, (k % cd) / s->d * n_classes(s) + j);
 	return status;
 }
 
-/* Pool and channel statistics of the float kernels w (the held ones), with buf (2 (n_pools + c_out) d)
- * as scratch; in a part, a collective call. Two passes (means, then squared deviations), each summed over
- * the parts: the deviations are tiny next to the mean once a pool has converged. */
+/* means (c_out x d) = the mean kernels of class j's pools, over every part */
+static int class_means(const lat_share *s, const double *w, int masked, size_t j, double *means, char *err)
+{
+	class_sums(s, w, NULL, masked, j, means);
+	return class_divide(s, j, means, 1, err);
+}
+
+/* Pool and channel statistics of the float kernels w (the held ones), with buf (4 c_out d) as scratch;
+ * in a part, a collective call. Two passes (means, then squared deviations), each summed over the
+ * parts: the deviations are tiny next to the mean once a pool has converged. */
 static int measure(const lat_share *s, const float *w, double *buf, lat_share_pools *r, char *err)
 {
-	size_t d = s->d, C = s->g.c_out, np = s->n_pools, n_in = 0, pos;
-	double *m = buf, *cm = m + np * d, *v = cm + C * d, *cv = v + np * d;
+	size_t d = s->d, C = s->g.c_out, n_in = 0, pos;
+	double *m = buf, *v = m + C * d, *cm = v + C * d, *cv = cm + C * d;
 	double snr = 0, mos = 0, channel = 0;
-	int status;
+	int status = LAT_OK;
 
-	for (pos = 0; pos < s->n_pos; pos++)
-		n_in += !s->border[pos];
-	memset(buf, 0, 2 * (np + C) * d * sizeof *buf);
-	for (int pass = 0; pass < 2; pass++) {
-		double *sum = pass ? v : m, *csum = pass ? cv : cm;
-		for (size_t p = 0; p < np; p++) {
+	r->n_pools = 0;
+	r->dev2 = r->mean2 = 0;
+	for (size_t j = 0; j < n_classes(s) && !status; j++) {
+		class_sums(s, NULL, w, 0, j, m);
+		status = class_divide(s, j, m, 1, err);
+		memset(v, 0, C * d * sizeof *v);
+		for (size_t c = 0; c < C; c++) {
 			size_t n;
-			const size_t *mem = held(s, p, &n);
+			const size_t *mem = held(s, c * n_classes(s) + j, &n);
 			for (size_t i = 0; i < n; i++) {
 				const float *wi = w + at(s, mem[i]) * d;
-				for (size_t j = 0; j < d; j++) {
-					double e = pass ? wi[j] - m[p * d + j] : wi[j];
-					sum[p * d + j] += pass ? e * e : e;
+				for (size_t k = 0; k < d; k++) {
+					double e = wi[k] - m[c * d + k];
+					v[c * d + k] += e * e;
 				}
 			}
 		}
-		/* snr_channel: per channel and tap over the interior positions */
+		if (!status)
+			status = sum_parts(s, v, C * d, err);
+		for (size_t c = 0; c < C; c++) {
+			size_t n = pool_size(s, c * n_classes(s) + j);
+			double ps = 0, pm = 0;
+			if (n < 2)
+				continue;
+			for (size_t k = 0; k < d; k++) {
+				double mk = m[c * d + k], vk = v[c * d + k] / (double)n;
+				ps += vk > 0 ? mk * mk / vk : (mk != 0 ? INFINITY : 0);
+				pm += vk > 0 ? fabs(mk) / sqrt(vk) : (mk != 0 ? INFINITY : 0);
+				r->dev2 += v[c * d + k];
+				r->mean2 += mk * mk;
+			}
+			snr += ps / (double)d;
+			mos += pm / (double)d;
+			r->n_pools++;
+		}
+	}
+	/* snr_channel: per channel and tap over the interior positions, the same two passes */
+	for (pos = 0; pos < s->n_pos; pos++)
+		n_in += !s->border[pos];
+	memset(cm, 0, 2 * C * d * sizeof *cm);
+	for (int pass = 0; pass < 2 && !status; pass++) {
+		double *sum = pass ? cv : cm;
 		for (size_t c = 0; c < C; c++)
 			for (pos = s->q0; pos < s->q0 + s->n_own; pos++) {
 				const float *wi = w + (c * s->n_own + pos - s->q0) * d;
 				if (s->border[pos])
 					continue;
-				for (size_t j = 0; j < d; j++) {
-					double e = pass ? wi[j] - cm[c * d + j] : wi[j];
-					csum[c * d + j] += pass ? e * e : e;
+				for (size_t k = 0; k < d; k++) {
+					double e = pass ? wi[k] - cm[c * d + k] : wi[k];
+					sum[c * d + k] += pass ? e * e : e;
 				}
 			}
-		status = sum_parts(s, sum, (np + C) * d, err); /* sum and csum are adjacent */
-		if (status)
-			return status;
-		for (size_t p = 0; !pass && p < np; p++)
-			for (size_t j = 0; j < d; j++)
-				m[p * d + j] /= (double)pool_size(s, p);
+		status = sum_parts(s, sum, C * d, err);
 		for (size_t k = 0; !pass && n_in && k < C * d; k++)
 			cm[k] /= (double)n_in;
 	}
-	r->n_pools = 0;
-	r->dev2 = r->mean2 = 0;
-	for (size_t p = 0; p < np; p++) {
-		size_t n = pool_size(s, p);
-		double ps = 0, pm = 0;
-		if (n < 2)
-			continue;
-		for (size_t j = 0; j < d; j++) {
-			double mj = m[p * d + j], vj = v[p * d + j] / (double)n;
-			ps += vj > 0 ? mj * mj / vj : (mj != 0 ? INFINITY : 0);
-			pm += vj > 0 ? fabs(mj) / sqrt(vj) : (mj != 0 ? INFINITY : 0);
-			r->dev2 += v[p * d + j];
-			r->mean2 += mj * mj;
-		}
-		snr += ps / (double)d;
-		mos += pm / (double)d;
-		r->n_pools++;
-	}
+	if (status)
+		return status;
 	for (size_t k = 0; k < C * d; k++) {
 		double vk = n_in > 1 ? cv[k] / (double)(n_in - 1) : 0;
 		channel += vk > 0 ? fabs(cm[k]) / sqrt(vk) : (cm[k] != 0 ? INFINITY : 0);
@@ -769,7 +793,7 @@ static int measure(const lat_share *s, const float *w, double *buf, lat_share_po
 /* The doubles measure needs as scratch. */
 static size_t measure_doubles(const lat_share *s)
 {
-	return 2 * (s->n_pools + s->g.c_out) * s->d;
+	return 4 * s->g.c_out * s->d;
 }
 
 int lat_share_measure(const lat_share *s, const float *w, lat_share_pools *r, char *err)
@@ -808,13 +832,16 @@ double lat_share_snr(const lat_share *s, const float *w)
 /* every held member's kernel becomes its pool's mean */
 static int share_instant(lat_share *s, char *err)
 {
-	int status = pool_means(s, s->wd, 0, s->stat, err);
+	int status = LAT_OK;
 
-	for (size_t p = 0; !status && p < s->n_pools; p++) {
-		size_t n;
-		const size_t *mem = held(s, p, &n);
-		for (size_t i = 0; i < n; i++)
-			memcpy(s->wd + at(s, mem[i]) * s->d, s->stat + p * s->d, s->d * sizeof *s->stat);
+	for (size_t j = 0; j < n_classes(s) && !status; j++) {
+		status = class_means(s, s->wd, 0, j, s->stat, err);
+		for (size_t c = 0; c < s->g.c_out; c++) {
+			size_t n;
+			const size_t *mem = held(s, c * n_classes(s) + j, &n);
+			for (size_t i = 0; i < n; i++)
+				memcpy(s->wd + at(s, mem[i]) * s->d, s->stat + c * s->d, s->d * sizeof *s->stat);
+		}
 	}
 	return status;
 }
@@ -905,21 +932,25 @@ static int act_hebbian(lat_share *s, char *err)
 static int update_expected(lat_share *s, int *bad, char *err)
 {
 	size_t d = s->d;
-	double *g = s->stat + s->n_pools * d;
-	/* every g_i uses the pool's mean before the step: the members update simultaneously */
-	int status = pool_means(s, s->wd, 1, s->stat, err);
+	double *g = s->stat + s->g.c_out * d;
+	int status = LAT_OK;
 
-	for (size_t p = 0; !status && p < s->n_pools; p++) {
-		size_t n;
-		const size_t *mem = held(s, p, &n);
-		const double *mbar = s->stat + p * d;
-		for (size_t i = 0; i < n; i++) {
-			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
-			double *wi = s->wd + at(s, mem[i]) * d;
-			for (size_t j = 0; j < d; j++)
-				g[j] = src[j] == SRC_PAD ? 0 : wi[j] - mbar[j];
-			*bad |= lat_rule_step_row(d, wi, wi, s->w0 + at(s, mem[i]) * d, NULL, g, 1.0, 0, s->eta_eff,
-						  s->o.gamma);
+	/* every g_i uses the pool's mean before the step: the members update simultaneously (a class's
+	 * means depend on its own members alone) */
+	for (size_t j = 0; j < n_classes(s) && !status; j++) {
+		status = class_means(s, s->wd, 1, j, s->stat, err);
+		for (size_t c = 0; c < s->g.c_out; c++) {
+			size_t n;
+			const size_t *mem = held(s, c * n_classes(s) + j, &n);
+			const double *mbar = s->stat + c * d;
+			for (size_t i = 0; i < n; i++) {
+				const size_t *src = s->src + (mem[i] % s->n_pos) * d;
+				double *wi = s->wd + at(s, mem[i]) * d;
+				for (size_t k = 0; k < d; k++)
+					g[k] = src[k] == SRC_PAD ? 0 : wi[k] - mbar[k];
+				*bad |= lat_rule_step_row(d, wi, wi, s->w0 + at(s, mem[i]) * d, NULL, g, 1.0, 0,
+							  s->eta_eff, s->o.gamma);
+			}
 		}
 	}
 	return status;
@@ -986,16 +1017,17 @@ static int share_transfer(lat_share *s, int *bad, char *err)
 	size_t d = s->d, C = s->g.c_out, n_cls = s->n_pools / C;
 	double a_circ = s->o.circuit.alpha / (1.0 + s->o.circuit.alpha);
 	const float *a, *b;
-	int status;
+	int status = LAT_OK;
 
 	if (lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma, 1.0 - a_circ, &a, &b)) {
 		*bad = 1;
 		return LAT_OK;
 	}
-	status = pool_means(s, s->wd, 0, s->stat, err);
-	for (size_t j = 0; !status && j < n_cls; j++) {
+	for (size_t j = 0; j < n_cls; j++) {
 		size_t n = s->own_n[j], rows = C * n; /* every channel holds the same positions */
 		const size_t *src = s->src + (s->members[s->pool_start[j]] % s->n_pos) * d;
+		if ((status = class_means(s, s->wd, 0, j, s->cmeans, err)))
+			return status;
 		if (!n)
 			continue;
 		for (size_t u = 0; u < d; u++)
@@ -1007,8 +1039,7 @@ static int share_transfer(lat_share *s, int *bad, char *err)
 					s->bj[u * d + v] = b[src[u] * d + src[v]];
 		for (size_t c = 0; c < C; c++) {
 			const size_t *mem = held(s, c * n_cls + j, &n);
-			double *mean = s->cmeans + c * d;
-			memcpy(mean, s->stat + (c * n_cls + j) * d, d * sizeof *mean);
+			const double *mean = s->cmeans + c * d;
 			for (size_t i = 0; i < n; i++)
 				for (size_t v = 0; v < d; v++)
 					s->rows[(c * n + i) * d + v] = (float)(s->wd[at(s, mem[i]) * d + v] - mean[v]);
@@ -1043,19 +1074,22 @@ static int share_expected_interior(lat_share *s, int *bad, char *err)
 {
 	double f = 1, eta = s->eta_eff, gamma = s->o.gamma;
 	size_t d = s->d;
-	int status = pool_means(s, s->wd, 0, s->stat, err);
+	int status = LAT_OK;
 
 	for (size_t it = 0; it < s->o.iterations; it++)
 		f = (1 - eta - eta * gamma) * f + eta * gamma;
-	for (size_t p = 0; !status && p < s->n_pools; p++) {
-		size_t n;
-		const size_t *mem = held(s, p, &n);
-		const double *mean = s->stat + p * d;
-		for (size_t i = 0; i < n; i++) {
-			double *wi = s->wd + at(s, mem[i]) * d;
-			for (size_t j = 0; j < d; j++) {
-				wi[j] = mean[j] + f * (wi[j] - mean[j]);
-				*bad |= !isfinite(wi[j]);
+	for (size_t j = 0; j < n_classes(s) && !status; j++) {
+		status = class_means(s, s->wd, 0, j, s->stat, err);
+		for (size_t c = 0; c < s->g.c_out; c++) {
+			size_t n;
+			const size_t *mem = held(s, c * n_classes(s) + j, &n);
+			const double *mean = s->stat + c * d;
+			for (size_t i = 0; i < n; i++) {
+				double *wi = s->wd + at(s, mem[i]) * d;
+				for (size_t k = 0; k < d; k++) {
+					wi[k] = mean[k] + f * (wi[k] - mean[k]);
+					*bad |= !isfinite(wi[k]);
+				}
 			}
 		}
 	}
@@ -1080,22 +1114,25 @@ static double max_abs(const lat_share *s, const double *w)
 /* *cos = the mean over pools of cos(wbar of wd, wbar of w0) */
 static int cos_mean(lat_share *s, double *cos, char *err)
 {
-	double *m = s->stat, *m0 = s->stat + s->n_pools * s->d, sum = 0;
-	size_t n = 0;
-	int status = pool_means(s, s->wd, 0, m, err);
+	size_t d = s->d, C = s->g.c_out, n = 0;
+	double *m = s->stat, *m0 = s->stat + C * d, sum = 0;
+	int status = LAT_OK;
 
-	if (!status)
-		status = pool_means(s, s->w0, 0, m0, err);
-	for (size_t p = 0; p < s->n_pools; p++) {
-		double dot = 0, a = 0, b = 0;
-		for (size_t j = 0; j < s->d; j++) {
-			dot += m[p * s->d + j] * m0[p * s->d + j];
-			a += m[p * s->d + j] * m[p * s->d + j];
-			b += m0[p * s->d + j] * m0[p * s->d + j];
-		}
-		if (a > 0 && b > 0) {
-			sum += dot / sqrt(a * b);
-			n++;
+	for (size_t j = 0; j < n_classes(s) && !status; j++) {
+		class_sums(s, s->wd, NULL, 0, j, m);
+		class_sums(s, s->w0, NULL, 0, j, m0);
+		status = class_divide(s, j, m, 2, err);
+		for (size_t c = 0; c < C; c++) {
+			double dot = 0, a = 0, b = 0;
+			for (size_t k = 0; k < d; k++) {
+				dot += m[c * d + k] * m0[c * d + k];
+				a += m[c * d + k] * m[c * d + k];
+				b += m0[c * d + k] * m0[c * d + k];
+			}
+			if (a > 0 && b > 0) {
+				sum += dot / sqrt(a * b);
+				n++;
+			}
 		}
 	}
 	*cos = n ? sum / (double)n : NAN;
