@@ -212,6 +212,17 @@ close "$tmp/sp1/epochs.jsonl" "$tmp/sp3/epochs.jsonl" "serial vs serial, split, 
 	{ cat "$tmp/sp4.log"; bad "2-rank split training with sharing phases failed"; }
 close "$tmp/dp1/epochs.jsonl" "$tmp/sp4/epochs.jsonl" "1 rank vs 2 split ranks, sharing" || bad "split training with sharing differs from serial beyond rounding"
 
+# 3 ranks: the sums' ring with uneven segments, data parallel (the gradients, floats) and split with
+# hebbian phases that iterate (the pools' summed drives, doubles: 36 pools x 64 presentations)
+"$MPIRUN" -np 3 "$lat" train -q --no-plot -o "$tmp/r3" "$tmp/exp.cfg" > /dev/null 2>&1 || bad "3-rank training failed"
+close "$tmp/dp1/epochs.jsonl" "$tmp/r3/epochs.jsonl" "1 rank vs 3 ranks" || bad "3-rank training differs from serial beyond rounding"
+set -- --set sharing.presentations=64 --set sharing.border=include
+"$lat" train -q --no-plot -o "$tmp/hb1" "$tmp/exp.cfg" "$@" > /dev/null 2>&1 || bad "serial training with iterated phases failed"
+"$MPIRUN" -np 3 "$lat" train -q --no-plot -o "$tmp/hb3" "$tmp/exp.cfg" "$@" --set network.shard=locations > /dev/null 2>&1 ||
+	bad "3 split ranks with iterated phases failed"
+close "$tmp/hb1/epochs.jsonl" "$tmp/hb3/epochs.jsonl" "1 rank vs 3 split ranks, iterated phases" ||
+	bad "3 split ranks with iterated phases differ from serial beyond rounding"
+
 # kernels.tsv of an untrained network: 3 split ranks gather the kernels it shows to the same bytes
 "$lat" train -q --no-plot -o "$tmp/kt1" "$tmp/split.cfg" --set train.epochs=0 > /dev/null 2>&1 || bad "an untrained serial run failed"
 "$MPIRUN" -np 3 "$lat" train -q --no-plot -o "$tmp/kt3" "$tmp/split.cfg" --set train.epochs=0 --set network.shard=locations \
