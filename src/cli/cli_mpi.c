@@ -15,6 +15,9 @@
 #endif
 
 #include "cli.h"
+#ifdef HAVE_MPI
+#include "cli_ring.h"
+#endif
 
 static int rank, size = 1, local_size = 1;
 
@@ -23,9 +26,7 @@ static int mpi_on; /* MPI_Init ran (under a launcher) */
 static MPI_Win counter_win = MPI_WIN_NULL;
 static long *counter_mem;
 static MPI_Comm sub[2] = {MPI_COMM_NULL, MPI_COMM_NULL}; /* cli_mpi_groups: the group, across the groups */
-/* The ring sum's scratch (ring_sum): one segment, allocated at start-up. */
-#define RING_SEG_BYTES (2u << 20)
-static void *ring_tmp;
+static void *ring_tmp; /* cli_ring_sum's scratch, CLI_RING_SEG_BYTES, allocated at start-up */
 #endif
 
 int cli_mpi_init(int *argc, char ***argv)
@@ -51,7 +52,7 @@ int cli_mpi_init(int *argc, char ***argv)
 	}
 	/* errors end the job with their message rather than hanging the other ranks */
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
-	ring_tmp = malloc(RING_SEG_BYTES);
+	ring_tmp = malloc(CLI_RING_SEG_BYTES);
 	if (!ring_tmp) {
 		fprintf(stderr, "lateral (rank %d of %d): out of memory\n", rank, size);
 		MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
@@ -259,50 +260,10 @@ int cli_mpi_groups(int parts, void **group, void **across)
 #ifdef HAVE_MPI
 /* Vectors of fewer values go through MPI_Allreduce, whose latency-bound algorithms suit them. */
 #define RING_MIN 1024
-
-/* v[0..n-1] summed in place over the p ranks of comm by a ring: cut into pieces of at most p segments
- * of RING_SEG_BYTES; per piece, p - 1 steps each pass a segment to the right neighbour and add the one
- * from the left into v (after them each rank holds one segment summed over all), then p - 1 steps pass
- * the summed segments on. Each value is summed in one order by one rank and copied to the others, so all
- * ranks hold the same bits; each sends 2 (p - 1) / p of the vector. For the LC network's 10.7 M
- * gradients on 2 ranks this took 12 ms where Open MPI's default allreduce took 22 (docs/scaling.md). */
-static int ring_sum(MPI_Comm comm, void *v, size_t n, int dbl)
-{
-	size_t bytes = dbl ? sizeof(double) : sizeof(float), seg = RING_SEG_BYTES / bytes;
-	MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
-	int r, p, right, left;
-
-	MPI_Comm_rank(comm, &r);
-	MPI_Comm_size(comm, &p);
-	right = (r + 1) % p;
-	left = (r + p - 1) % p;
-	for (size_t lo = 0; lo < n;) {
-		size_t m = n - lo < seg * (size_t)p ? n - lo : seg * (size_t)p;
-		char *piece = (char *)v + lo * bytes;
-		for (int phase = 0; phase < 2; phase++)
-			for (int k = 0; k < p - 1; k++) {
-				int snd = (r + phase - k + p) % p, rcv = (r + phase - k - 1 + p) % p;
-				size_t s0 = (size_t)snd * m / (size_t)p, s1 = (size_t)(snd + 1) * m / (size_t)p;
-				size_t r0 = (size_t)rcv * m / (size_t)p, r1 = (size_t)(rcv + 1) * m / (size_t)p;
-				char *in = phase ? piece + r0 * bytes : ring_tmp;
-				if (MPI_Sendrecv(piece + s0 * bytes, (int)(s1 - s0), type, right, 0, in, (int)(r1 - r0), type,
-						 left, 0, comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-					return CLI_FAIL;
-				for (size_t i = 0; !phase && i < r1 - r0; i++) {
-					if (dbl)
-						((double *)piece)[r0 + i] += ((const double *)ring_tmp)[i];
-					else
-						((float *)piece)[r0 + i] += ((const float *)ring_tmp)[i];
-				}
-			}
-		lo += m;
-	}
-	return CLI_OK;
-}
 #endif
 
 /* v[0..n-1] (doubles when dbl, else floats) summed in place over the ranks of ctx (a communicator of
- * cli_mpi_groups; NULL: all): by ring_sum from RING_MIN values on, else by MPI_Allreduce; CLI_OK at
+ * cli_mpi_groups; NULL: all): by cli_ring_sum from RING_MIN values on, else by MPI_Allreduce; CLI_OK at
  * once in one process. Errors abort the job (MPI_ERRORS_ARE_FATAL). */
 static int allreduce_sum(void *ctx, void *v, size_t n, int dbl)
 {
@@ -313,7 +274,7 @@ static int allreduce_sum(void *ctx, void *v, size_t n, int dbl)
 	if (mpi_on)
 		MPI_Comm_size(comm, &p);
 	if (p > 1 && n >= RING_MIN)
-		return ring_sum(comm, v, n, dbl);
+		return cli_ring_sum(comm, v, n, dbl, ring_tmp);
 	if (p > 1 &&
 		 MPI_Allreduce(MPI_IN_PLACE, v, (int)n, dbl ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
 		return CLI_FAIL;
