@@ -127,7 +127,8 @@ typedef int (*lat_share_sum_fn)(void *ctx, double *v, size_t n);
  * combine its pool statistics with the other parts' through sum (ctx borrowed): pool means and drives,
  * the moments of lat_share_measure, the largest weight of the growth check and, in circuit mode with an
  * integrator, every pool's drives (each part then settles the whole layer's batch and keeps its
- * members' rates). Each part's phase leaves its kernels as the whole layer's phase would (to rounding:
+ * members' rates). Where a phase goes through transfer matrices, each part builds its block of their
+ * rows and the blocks are summed together, so that work is split too. Each part's phase leaves its kernels as the whole layer's phase would (to rounding:
  * the pool sums add in another order) and returns the same status, message and stats on every part;
  * its workspaces hold its kernels only. Phases and measures of a part are collective: every part calls
  * them together. Until this is called a part's phase and measure return LAT_EINVAL. LAT_EINVAL for

@@ -1007,22 +1007,49 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 	return status;
 }
 
+/* m (d x d floats): rows [i0, i1) this part's, the others' summed in, through s->stat in blocks of
+ * rows (the other parts' rows are zero in each part's block, so the sum is exact); nothing to do in a
+ * whole layer. */
+static int gather_rows(lat_share *s, float *m, size_t i0, size_t i1, char *err)
+{
+	size_t d = s->d, block = 4 * s->g.c_out + 1; /* rows s->stat holds */
+	int status = LAT_OK;
+
+	for (size_t r0 = 0; s->parts > 1 && r0 < d && !status; r0 += block) {
+		size_t r1 = r0 + block < d ? r0 + block : d;
+		memset(s->stat, 0, (r1 - r0) * d * sizeof *s->stat);
+		for (size_t k = (i0 > r0 ? i0 : r0) * d; k < (i1 < r1 ? i1 : r1) * d; k++)
+			s->stat[k - r0 * d] = m[k];
+		status = sum_parts(s, s->stat, (r1 - r0) * d, err);
+		for (size_t k = r0 * d; k < r1 * d; k++)
+			m[k] = (float)s->stat[k - r0 * d];
+	}
+	return status;
+}
+
 /* The phase by its transfer matrices (transfer.h; all pooled neurons are interior): per residue class,
  * the deviations of every channel's pool from its mean go through A_class[u][v] = A[src u][src v] in one
  * sgemm (src, the class's receptive-field map, is a permutation of the patch), and in circuit mode the
  * means through B_class likewise (hebbian keeps them). *bad nonzero when A or B is not finite. A part
- * transforms its held members; the pool means are summed over the parts. */
+ * builds its block of rows of A and B (rows evolve independently; every part draws the same patches),
+ * the blocks are put together, and it transforms its held members; the pool means are summed over the
+ * parts. */
 static int share_transfer(lat_share *s, int *bad, char *err)
 {
 	size_t d = s->d, C = s->g.c_out, n_cls = s->n_pools / C;
 	double a_circ = s->o.circuit.alpha / (1.0 + s->o.circuit.alpha);
-	const float *a, *b;
-	int status = LAT_OK;
+	size_t i0 = (size_t)s->part * d / (size_t)s->parts, i1 = (size_t)(s->part + 1) * d / (size_t)s->parts;
+	float *a, *b;
+	int status;
 
-	if (lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma, 1.0 - a_circ, &a, &b)) {
-		*bad = 1;
+	/* a part builds its rows of A (and B), and the parts' rows are put together */
+	*bad = lat_transfer_build(s->tr, s->r, s->o.iterations, s->eta_eff, s->o.gamma, 1.0 - a_circ, i0, i1, &a, &b);
+	if ((status = gather_rows(s, a, i0, i1, err)) || (b && (status = gather_rows(s, b, i0, i1, err))))
+		return status;
+	if (s->parts > 1) /* every part checks the whole matrices: all decide alike */
+		*bad = !lat_transfer_finite(a, d * d) || (b && !lat_transfer_finite(b, d * d));
+	if (*bad)
 		return LAT_OK;
-	}
 	for (size_t j = 0; j < n_cls; j++) {
 		size_t n = s->own_n[j], rows = C * n; /* every channel holds the same positions */
 		const size_t *src = s->src + (s->members[s->pool_start[j]] % s->n_pos) * d;

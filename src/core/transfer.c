@@ -54,19 +54,23 @@ void lat_transfer_free(lat_transfer *t)
 	free(t);
 }
 
-/* m <- keep m - (step / P) (m X^T) X + pull I: one iteration of a transfer matrix (d x d) */
-static void iterate(lat_transfer *t, float *m, float keep, double step, float pull)
+/* rows [i0, i1) of m <- keep m - (step / P) (m X^T) X + pull I: one iteration of a transfer matrix
+ * (d x d); each row evolves on its own */
+static void iterate(lat_transfer *t, float *m, float keep, double step, float pull, size_t i0, size_t i1)
 {
-	int di = (int)t->d, Pi = (int)t->P;
+	int di = (int)t->d, Pi = (int)t->P, rows = (int)(i1 - i0);
+	float *mr = m + i0 * t->d;
 
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, di, Pi, di, 1.0f, m, di, t->x, di, 0.0f, t->t, Pi);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, di, di, Pi, (float)(-step / (double)t->P), t->t, Pi, t->x, di,
-		    keep, m, di);
-	for (size_t i = 0; i < t->d; i++)
+	if (!rows)
+		return;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Pi, di, 1.0f, mr, di, t->x, di, 0.0f, t->t, Pi);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, di, Pi, (float)(-step / (double)t->P), t->t, Pi, t->x,
+		    di, keep, mr, di);
+	for (size_t i = i0; i < i1; i++)
 		m[i * t->d + i] += pull;
 }
 
-static int finite_all(const float *m, size_t n)
+int lat_transfer_finite(const float *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(m[i]))
@@ -75,7 +79,7 @@ static int finite_all(const float *m, size_t n)
 }
 
 int lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double eta, double gamma, double mean_gain,
-		       const float **a, const float **b)
+		       size_t i0, size_t i1, float **a, float **b)
 {
 	size_t d = t->d, P = t->P;
 	float keep = (float)(1 - eta * gamma), pull = (float)(eta * gamma);
@@ -89,11 +93,14 @@ int lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double et
 	for (size_t it = 0; it < iterations; it++) {
 		for (size_t i = 0; i < P * d; i++)
 			t->x[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
-		iterate(t, t->a, keep, eta, pull);
+		iterate(t, t->a, keep, eta, pull, i0, i1);
 		if (t->b)
-			iterate(t, t->b, keep, eta * mean_gain, pull);
+			iterate(t, t->b, keep, eta * mean_gain, pull, i0, i1);
 	}
 	*a = t->a;
 	*b = t->b;
-	return finite_all(t->a, d * d) && (!t->b || finite_all(t->b, d * d)) ? 0 : 1;
+	return lat_transfer_finite(t->a + i0 * d, (i1 - i0) * d) &&
+			   (!t->b || lat_transfer_finite(t->b + i0 * d, (i1 - i0) * d))
+		   ? 0
+		   : 1;
 }

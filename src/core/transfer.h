@@ -28,11 +28,17 @@ typedef struct lat_transfer lat_transfer;
 lat_transfer *lat_transfer_alloc(size_t d, size_t P, int with_mean);
 void lat_transfer_free(lat_transfer *t);
 
-/* Builds A (and B, with the mean's step eta mean_gain, mean_gain = 1 - a) over `iterations` iterations
- * with step eta and anchor gamma, drawing each iteration's P x d patches as i.i.d. N(0, 1) from r in
- * row-major order (the draws a sampled phase makes). *a and *b (NULL without B) point to d x d
- * row-major matrices owned by t, valid until the next call. Returns 0, or 1 when an entry is not finite. */
+/* Builds rows [i0, i1) of A (and B, with the mean's step eta mean_gain, mean_gain = 1 - a) over
+ * `iterations` iterations with step eta and anchor gamma, drawing each iteration's P x d patches as
+ * i.i.d. N(0, 1) from r in row-major order (the draws a sampled phase makes; all of them, whatever the
+ * rows). Each row evolves on its own, so processes that build disjoint rows from the same stream hold
+ * the rows of one A between them (0, d: all of it). *a and *b (NULL without B) point to d x d row-major
+ * matrices owned by t, valid until the next call; the other rows are undefined, and a caller may write
+ * them. Returns 0, or 1 when an entry of the rows built is not finite. */
 int lat_transfer_build(lat_transfer *t, gsl_rng *r, size_t iterations, double eta, double gamma, double mean_gain,
-		       const float **a, const float **b);
+		       size_t i0, size_t i1, float **a, float **b);
+
+/* 1 when all n entries of m are finite. */
+int lat_transfer_finite(const float *m, size_t n);
 
 #endif
