@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 	int repeats = argc > 2 ? atoi(argv[2]) : 9, rank, size, status = 1;
 	double t_ring[MAX_REPEATS], t_mpi[MAX_REPEATS];
 	float *a = NULL, *b = NULL;
-	void *scratch = malloc(CLI_RING_SEG_BYTES);
+	void *scratch = NULL;
 
 	if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
 		return 1;
@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 	}
 	a = malloc(n * sizeof *a);
 	b = malloc(n * sizeof *b);
+	scratch = malloc(CLI_RING_SEG_BYTES);
 	if (!a || !b || !scratch) {
 		fprintf(stderr, "sum_speed: out of memory for 2 x %zu floats\n", n);
 		goto out;

@@ -12,6 +12,22 @@
 #include "cli.h"
 #include "cli_ring.h"
 
+/* v[at .. at + n) += add[0 .. n) (doubles when dbl, else floats) */
+static void add_into(void *v, size_t at, size_t n, const void *add, int dbl)
+{
+	if (dbl) {
+		double *dst = (double *)v + at;
+		const double *src = add;
+		for (size_t i = 0; i < n; i++)
+			dst[i] += src[i];
+	} else {
+		float *dst = (float *)v + at;
+		const float *src = add;
+		for (size_t i = 0; i < n; i++)
+			dst[i] += src[i];
+	}
+}
+
 int cli_ring_sum(MPI_Comm comm, void *v, size_t n, int dbl, void *scratch)
 {
 	size_t bytes = dbl ? sizeof(double) : sizeof(float), seg = CLI_RING_SEG_BYTES / bytes;
@@ -35,12 +51,8 @@ int cli_ring_sum(MPI_Comm comm, void *v, size_t n, int dbl, void *scratch)
 				if (MPI_Sendrecv(piece + s0 * bytes, (int)(s1 - s0), type, right, 0, in, (int)(r1 - r0), type,
 						 left, 0, comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
 					return CLI_FAIL;
-				for (size_t i = 0; !phase && i < r1 - r0; i++) {
-					if (dbl)
-						((double *)piece)[r0 + i] += ((const double *)scratch)[i];
-					else
-						((float *)piece)[r0 + i] += ((const float *)scratch)[i];
-				}
+				if (!phase)
+					add_into(v, lo + r0, r1 - r0, scratch, dbl);
 			}
 		lo += m;
 	}

@@ -687,8 +687,12 @@ static void class_sums(const lat_share *s, const double *w, const float *wf, int
 		for (size_t i = 0; i < n; i++) {
 			size_t off = at(s, mem[i]) * d;
 			const size_t *src = s->src + (mem[i] % s->n_pos) * d;
-			for (size_t k = 0; k < d; k++)
-				sc[k] += masked && src[k] == SRC_PAD ? 0 : wf ? (double)wf[off + k] : w[off + k];
+			if (wf)
+				for (size_t k = 0; k < d; k++)
+					sc[k] += masked && src[k] == SRC_PAD ? 0 : (double)wf[off + k];
+			else
+				for (size_t k = 0; k < d; k++)
+					sc[k] += masked && src[k] == SRC_PAD ? 0 : w[off + k];
 		}
 	}
 }
