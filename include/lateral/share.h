@@ -87,7 +87,8 @@ typedef struct {
 	double mean_ratio;	      /* sqrt(mean2 after / mean2 before): how far the pool means shrank */
 	double max_steady_error;      /* circuit: max |y - y*| of the cross-checked circuits; else (and
 				       * when the transfer shortcut settled none) NaN */
-	long ode_steps, rhs_evals;    /* summed over the phase's settles (circuit mode) */
+	long ode_steps, rhs_evals;    /* summed over the phase's settles (circuit mode; a part's: over the parts) */
+	size_t circuits;	      /* circuits settled by this object over the phase (a part: its share) */
 	double seconds;		      /* wall-clock time of the phase */
 } lat_share_stats;
 
@@ -125,14 +126,18 @@ typedef int (*lat_share_sum_fn)(void *ctx, double *v, size_t n);
 
 /* Makes s, built for part `part` of `parts` of an lc layer (g->q0, g->q1: the output positions it holds),
  * combine its pool statistics with the other parts' through sum (ctx borrowed): pool means and drives,
- * the moments of lat_share_measure, the largest weight of the growth check and, in circuit mode with an
- * integrator, every pool's drives (each part then settles the whole layer's batch and keeps its
- * members' rates). Where a phase goes through transfer matrices, each part builds its block of their
- * rows and the blocks are summed together, so that work is split too. Each part's phase leaves its kernels as the whole layer's phase would (to rounding:
- * the pool sums add in another order) and returns the same status, message and stats on every part;
- * its workspaces hold its kernels only. Phases and measures of a part are collective: every part calls
+ * the moments of lat_share_measure and the largest weight of the growth check. Where a phase goes through
+ * transfer matrices, each part builds its block of their rows and the blocks are summed together. In
+ * circuit mode with settled circuits every group's drives are summed, each part settles its share of
+ * the group's pools (pools [part n / parts, (part + 1) n / parts)) and the rates are summed back. Each
+ * part's phase leaves its kernels as the whole layer's phase would (to rounding: the pool sums add in
+ * another order; with an integrator, to its tolerance: the batches differ) and returns the same status
+ * and stats on every part, but circuits (the part's own) and, with an integrator, the solver counters
+ * and steady error, which are the parts' (not the whole batch's). A message is the same on every part,
+ * but after a failed settle, where the other parts say that one failed. Its workspaces hold its kernels
+ * and its share of the circuits only. Phases and measures of a part are collective: every part calls
  * them together. Until this is called a part's phase and measure return LAT_EINVAL. LAT_EINVAL for
- * parts < 2, a part outside [0, parts) or a NULL sum; LAT_ENOMEM. */
+ * parts < 2, a part outside [0, parts) or a NULL sum (or bad solver options), LAT_ENOMEM. */
 int lat_share_set_sum(lat_share *s, lat_share_sum_fn sum, void *ctx, int part, int parts, char *err);
 
 /* Frees s and everything it owns; NULL is a no-op. */

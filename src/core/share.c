@@ -46,11 +46,13 @@ typedef struct {
 	size_t n;	/* members per pool */
 	size_t n_pools; /* pools of this size */
 	size_t *pools;	/* their indices (view into lat_share.group_pools) */
+	size_t q_lo, q_hi; /* the pools [q_lo, q_hi) of the group this object settles (a part: its share) */
 	lat_circuit c;	/* the options' circuit with n = N */
-	lat_circuit_batch b;
+	lat_circuit_batch b; /* the circuits of pools [q_lo, q_hi) */
 	lat_ode_system sys;
-	lat_ode *ode;  /* circuit mode only */
-	double *z, *y; /* K x N drives and K x (N + 1) states, circuit k = pool * P + m */
+	lat_ode *ode;  /* circuit mode with an integrator, when q_lo < q_hi */
+	double *z;     /* K x N drives (K = n_pools P, circuit k = pool * P + m), then the rates r - b */
+	double *y;     /* (q_hi - q_lo) P x (N + 1) states of the circuits settled here */
 } share_group;
 
 struct lat_share {
@@ -358,34 +360,57 @@ static int build_groups(lat_share *s, char *err)
 		if (s->o.mode != LAT_SHARE_CIRCUIT || use_transfer(s))
 			continue;
 		{
-			size_t n_c, n_z, n_y;
-			if (lat_size_mul(gr->n_pools, P, &n_c) || lat_size_mul(n_c, n, &n_z) ||
-			    lat_size_mul(n_c, n + 1, &n_y) || lat_size_mul(n_z, sizeof *gr->z, &n_z) ||
-			    lat_size_mul(n_y, sizeof *gr->y, &n_y)) {
+			size_t n_z;
+			if (lat_size_mul(gr->n_pools, P, &n_z) || lat_size_mul(n_z, n + 1, &n_z) ||
+			    lat_size_mul(n_z, sizeof *gr->z, &n_z)) {
 				status = lat_err_set(err, LAT_ENOMEM, "share: circuit batch too large");
 				goto out;
 			}
 			gr->z = malloc(n_z);
-			gr->y = malloc(n_y);
-			if (!gr->z || !gr->y) {
-				status = lat_err_set(err, LAT_ENOMEM,
-						     "share: out of memory for %zu circuits of %zu neurons",
-						     n_c, n);
-				goto out;
-			}
-			gr->b.c = &gr->c;
-			gr->b.n_circuits = n_c;
-			gr->b.z = gr->z;
-			lat_circuit_batch_system(&gr->b, &gr->sys);
-			gr->ode = lat_ode_alloc(&gr->sys, &s->o.ode, err);
-			if (!gr->ode) {
-				status = LAT_EINVAL; /* lat_ode_alloc reports bad options or memory in err */
+			if (!gr->z) {
+				status = lat_err_set(err, LAT_ENOMEM, "share: out of memory for %zu circuits of %zu neurons",
+						     gr->n_pools * P, n);
 				goto out;
 			}
 		}
 	}
 out:
 	return status;
+}
+
+/* Each group's ODE engine for the circuits this object settles: all of them in a whole layer, the
+ * part's share of each group's pools in a part (pools [part n / parts, (part + 1) n / parts)); the
+ * drives of every circuit stay in gr->z. Frees what an earlier call made. */
+static int alloc_settles(lat_share *s, char *err)
+{
+	size_t P = s->o.presentations;
+
+	for (size_t gi = 0; gi < s->n_groups; gi++) {
+		share_group *gr = s->groups + gi;
+		size_t n = gr->n, n_c;
+		lat_ode_free(gr->ode);
+		gr->ode = NULL;
+		free(gr->y);
+		gr->y = NULL;
+		if (!gr->z)
+			continue;
+		gr->q_lo = (size_t)s->part * gr->n_pools / (size_t)s->parts;
+		gr->q_hi = (size_t)(s->part + 1) * gr->n_pools / (size_t)s->parts;
+		if (gr->q_lo == gr->q_hi)
+			continue;
+		n_c = (gr->q_hi - gr->q_lo) * P; /* within the size checked for gr->z */
+		gr->y = malloc(n_c * (n + 1) * sizeof *gr->y);
+		if (!gr->y)
+			return lat_err_set(err, LAT_ENOMEM, "share: out of memory for %zu circuits of %zu neurons", n_c, n);
+		gr->b.c = &gr->c;
+		gr->b.n_circuits = n_c;
+		gr->b.z = gr->z + gr->q_lo * P * n;
+		lat_circuit_batch_system(&gr->b, &gr->sys);
+		gr->ode = lat_ode_alloc(&gr->sys, &s->o.ode, err);
+		if (!gr->ode)
+			return LAT_EINVAL; /* lat_ode_alloc reports bad options or memory in err */
+	}
+	return LAT_OK;
 }
 
 /* The transfer shortcut's workspace when it applies. */
@@ -473,6 +498,8 @@ lat_share *lat_share_alloc(const lat_lc_geom *g, const lat_share_opts *o, char *
 	status = build_pools(s, err);
 	if (!status)
 		status = build_groups(s, err);
+	if (!status)
+		status = alloc_settles(s, err);
 	if (status)
 		goto out;
 	s->wd = malloc((s->n_kernel ? s->n_kernel : 1) * sizeof *s->wd);
@@ -572,7 +599,7 @@ int lat_share_set_sum(lat_share *s, lat_share_sum_fn sum, void *ctx, int part, i
 	s->sum_ctx = ctx;
 	s->part = part;
 	s->parts = parts;
-	return LAT_OK;
+	return alloc_settles(s, err); /* each part settles its share of the circuits */
 }
 
 size_t lat_share_n_pools(const lat_share *s)
@@ -960,10 +987,39 @@ static int update_expected(lat_share *s, int *bad, char *err)
 	return status;
 }
 
+/* The parts' settles of one group, settled together: *status (the part's own, or the failing part's
+ * code with a message that says so), the solver counters summed and the steady-state error, the largest
+ * part's. Nothing to combine in a whole layer. */
+static int settle_agree(lat_share *s, int *status, lat_ode_stats *os, double *e, char *err)
+{
+	double v[3] = {(double)os->steps, (double)os->rhs_evals, *status != 0};
+	int rc = sum_parts(s, v, 3, err);
+
+	if (rc || s->parts < 2)
+		return rc;
+	os->steps = (long)v[0];
+	os->rhs_evals = (long)v[1];
+	if (v[2] > 0) { /* every part takes part in finding the first failing part's code */
+		int code = LAT_ESOLVER;
+		memset(s->maxv, 0, (size_t)s->parts * sizeof *s->maxv);
+		s->maxv[s->part] = *status;
+		if ((rc = sum_parts(s, s->maxv, (size_t)s->parts, err)))
+			return rc;
+		for (int r = s->parts - 1; r >= 0; r--)
+			code = s->maxv[r] != 0 ? (int)s->maxv[r] : code;
+		if (!*status)
+			*status = lat_err_set(err, code, "share: a circuit batch did not settle on another part of the "
+							 "layer (its message says why)");
+		return LAT_OK;
+	}
+	return max_parts(s, e, err);
+}
+
 /* act = r - b from one settle per group of every pool's circuit times every presentation; the first
  * pool of each group is checked against the analytic steady state. A part sums the drives of its
- * members into every group's batch (the others' are zero there, so the sum is exact) and settles the
- * whole batch, as every part does: all reach the same rates and keep their own members'. */
+ * members into every group's batch (the others' are zero there, so the sum is exact), settles its share
+ * of the group's pools (alloc_settles), and the rates are summed back the same way, so each part holds
+ * every rate and keeps its members'. */
 static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 {
 	size_t P = s->o.presentations;
@@ -971,41 +1027,56 @@ static int act_circuit(lat_share *s, lat_share_stats *st, char *err)
 
 	for (size_t gi = 0; gi < s->n_groups && !status; gi++) {
 		share_group *gr = s->groups + gi;
-		size_t n = gr->n, dim = n + 1, n_c = gr->b.n_circuits;
-		lat_ode_stats os;
+		size_t n = gr->n, dim = n + 1, K = gr->n_pools * P, k0 = gr->q_lo * P, n_c = (gr->q_hi - gr->q_lo) * P;
+		lat_ode_stats os = {0};
+		double e = -1; /* no circuit checked here */
+		int rc;
 		for (size_t q = 0; q < gr->n_pools; q++) {
 			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
 			for (size_t m = 0; m < P; m++)
 				for (size_t i = 0; i < n; i++)
 					gr->z[(q * P + m) * n + i] = holds(s, mem[i]) ? s->zeta[at(s, mem[i]) * P + m] : 0;
 		}
-		status = sum_parts(s, gr->z, n_c * n, err);
-		if (status)
+		if ((status = sum_parts(s, gr->z, K * n, err)))
 			break;
 		for (size_t kc = 0; kc < n_c; kc++) { /* at rest: r = b, r_inh = 0 */
 			for (size_t i = 0; i < n; i++)
 				gr->y[kc * dim + i] = gr->c.bias;
 			gr->y[kc * dim + n] = 0;
 		}
-		status = lat_ode_settle(gr->ode, gr->y, &os, err);
+		if (n_c)
+			status = lat_ode_settle(gr->ode, gr->y, &os, err);
+		st->circuits += n_c;
+		/* the group's first pool, settled by the part that holds pool 0 */
+		for (size_t m = 0; m < P && !status && gr->q_lo == 0 && n_c; m++) {
+			status = lat_circuit_steady(&gr->c, gr->z + m * n, s->ystar, err);
+			for (size_t i = 0; i < dim && !status; i++) {
+				double d = fabs(gr->y[m * dim + i] - s->ystar[i]);
+				if (!(d <= e)) /* NaN-propagating max */
+					e = d;
+			}
+		}
+		if ((rc = settle_agree(s, &status, &os, &e, err)))
+			return rc;
 		st->ode_steps += os.steps;
 		st->rhs_evals += os.rhs_evals;
 		if (status)
+			break;
+		if (e >= 0 || isnan(e))
+			st->max_steady_error = isnan(e) || !(e <= st->max_steady_error) ? e : st->max_steady_error;
+		/* the rates, summed over the parts like the drives */
+		memset(gr->z, 0, K * n * sizeof *gr->z);
+		for (size_t kc = 0; kc < n_c; kc++)
+			for (size_t i = 0; i < n; i++)
+				gr->z[(k0 + kc) * n + i] = gr->y[kc * dim + i] - gr->c.bias;
+		if ((status = sum_parts(s, gr->z, K * n, err)))
 			break;
 		for (size_t q = 0; q < gr->n_pools; q++) {
 			const size_t *mem = s->members + s->pool_start[gr->pools[q]];
 			for (size_t m = 0; m < P; m++)
 				for (size_t i = 0; i < n; i++)
 					if (holds(s, mem[i]))
-						s->act[at(s, mem[i]) * P + m] = gr->y[(q * P + m) * dim + i] - gr->c.bias;
-		}
-		for (size_t m = 0; m < P && !status; m++) {
-			status = lat_circuit_steady(&gr->c, gr->z + m * n, s->ystar, err);
-			for (size_t i = 0; i < dim && !status; i++) {
-				double e = fabs(gr->y[m * dim + i] - s->ystar[i]);
-				if (!(e <= st->max_steady_error)) /* NaN-propagating max */
-					st->max_steady_error = e;
-			}
+						s->act[at(s, mem[i]) * P + m] = gr->z[(q * P + m) * n + i];
 		}
 	}
 	return status;
