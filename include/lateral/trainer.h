@@ -60,8 +60,8 @@ typedef struct {
  * on each process's part, its pool statistics (means, drives, moments, the largest weight) summed over
  * the group (lat_share_set_sum), and so do the lc statistics: no process holds more of an lc layer than
  * its part, and its sharing workspace (double copies of the part's kernels, planned by
- * lat_trainer_planned_bytes) is the part's too. The circuit mode with an integrator is the exception:
- * every process settles the whole layer's circuit batch. lat_shard_names: "none", "locations",
+ * lat_trainer_planned_bytes) is the part's too; with an integrator each process settles its share of
+ * the pools' circuits (lat_share_set_sum). lat_shard_names: "none", "locations",
  * NULL-terminated. */
 typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1 } lat_shard;
 extern const char *const lat_shard_names[];
