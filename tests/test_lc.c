@@ -1,6 +1,6 @@
 /* test_lc.c: lc, conv and linear layers: lc with one shared kernel equals conv (outputs and gradients),
- * finite-difference gradients, a hand-computed convolution, thread-count independence, init bounds
- * and every constructor error. */
+ * finite-difference gradients, a hand-computed convolution, thread-count independence, init bounds,
+ * parts and windows of a split layer against the whole one, and every constructor error. */
 #include <config.h>
 
 #include <math.h>
@@ -558,6 +558,157 @@ static void test_parts(void)
 	check_parts((lat_shape){1, 5, 5}, 2, 3, 1, LAT_LC_BIAS_NONE, 3);
 }
 
+/* Windows of an lc layer (strips of output rows, each reading input rows [r0, r1), `margin` rows more
+ * than it needs on each side where the input has them) against the whole layer, for 1 to 4 strips:
+ * the same weights (bits), the whole output's rows (bits: the same GEMM per position on the same
+ * patch), the same weight gradients (bits), and the input gradients added at their rows the whole
+ * layer's din to float rounding, exactly 0 in the margin rows; a window short of a row is refused. */
+static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t batch,
+			  size_t margin)
+{
+	enum { MAX_STRIPS = 4 };
+	lat_layer *whole = lat_lc_alloc(in, c_out, k, stride, bias, batch, NULL);
+	gc_arrays a = {0};
+	unsigned long seed = gsl_rng_get(rng);
+	size_t n_in = batch * lat_shape_size(in), n_out, n_loc, n_k = in.c * k * k, h_out, w_out;
+	size_t plane = in.h * in.w;
+	float *x, *dout, *out, *din, *sum_din, *wx, *wout, *wdout, *wdin, *sum_bias;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+	h_out = whole->out.h;
+	w_out = whole->out.w;
+	n_loc = h_out * w_out;
+	n_out = batch * lat_shape_size(whole->out);
+	x = random_floats(n_in);
+	gsl_rng_set(rng, seed);
+	CU_ASSERT_EQUAL_FATAL(gc_bind(whole, rng, &a), 0);
+	dout = random_floats(n_out);
+	out = malloc(n_out * sizeof *out);
+	din = malloc(n_in * sizeof *din);
+	sum_din = malloc(n_in * sizeof *sum_din);
+	wx = malloc(n_in * sizeof *wx);
+	wout = malloc(n_out * sizeof *wout);
+	wdout = malloc(n_out * sizeof *wdout);
+	wdin = malloc(n_in * sizeof *wdin);
+	sum_bias = calloc(c_out, sizeof *sum_bias);
+	CU_ASSERT_FATAL(x && dout && out && din && sum_din && wx && wout && wdout && wdin && sum_bias);
+	CU_ASSERT_EQUAL(whole->type->forward(whole, x, out, batch, 1), LAT_OK);
+	CU_ASSERT_EQUAL(whole->type->backward(whole, x, out, dout, din, batch), LAT_OK);
+	for (size_t strips = 1; strips <= MAX_STRIPS && strips <= h_out; strips++) {
+		int w_same = 1, g_same = 1, out_same = 1, margin_zero = 1;
+		memset(sum_din, 0, n_in * sizeof *sum_din);
+		memset(sum_bias, 0, c_out * sizeof *sum_bias);
+		for (size_t r = 0; r < strips; r++) {
+			size_t o0 = r * h_out / strips, o1 = (r + 1) * h_out / strips, n0, n1, r0, r1, rows, n_own;
+			size_t wplane;
+			gc_arrays b = {0};
+			lat_layer *wl;
+			lat_lc_geom g;
+			char err[LAT_ERRLEN] = "";
+			lat_lc_window_rows(in.h, k, stride, o0, o1, &n0, &n1);
+			r0 = n0 > margin ? n0 - margin : 0;
+			r1 = n1 + margin < in.h ? n1 + margin : in.h;
+			rows = r1 - r0;
+			/* one row short on either side is refused, naming the rows */
+			if (n0 > 0)
+				CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, o0, o1, n0 + 1,
+								       r1 > n0 + 1 ? r1 : n0 + 2, err));
+			CU_ASSERT(n0 == 0 || strstr(err, "more than the window's") != NULL);
+			if (n1 > 1)
+				CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, o0, o1, r0 < n1 - 1 ? r0 : 0,
+								       n1 - 1, NULL));
+			wl = lat_lc_alloc_window(in, c_out, k, stride, bias, batch, o0, o1, r0, r1, err);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(wl);
+			CU_ASSERT(wl->in.c == in.c && wl->in.h == rows && wl->in.w == in.w);
+			CU_ASSERT(wl->out.c == c_out && wl->out.h == o1 - o0 && wl->out.w == w_out);
+			CU_ASSERT_EQUAL(lat_lc_geometry(wl, &g), LAT_OK);
+			CU_ASSERT(g.q0 == o0 * w_out && g.q1 == o1 * w_out && g.r0 == r0 && g.r1 == r1);
+			CU_ASSERT(g.h_in == in.h && g.h_out == h_out);
+			n_own = (o1 - o0) * w_out;
+			gsl_rng_set(rng, seed);
+			CU_ASSERT_EQUAL_FATAL(gc_bind(wl, rng, &b), 0);
+			for (size_t o = 0; o < c_out; o++) {
+				w_same &= memcmp(b.w + o * n_own * n_k, a.w + (o * n_loc + g.q0) * n_k,
+						 n_own * n_k * sizeof *b.w) == 0;
+				if (bias == LAT_LC_BIAS_POSITION)
+					w_same &= memcmp(b.w + c_out * n_own * n_k + o * n_own,
+							 a.w + c_out * n_loc * n_k + o * n_loc + g.q0, n_own * sizeof *b.w) == 0;
+			}
+			/* the window's input: rows [r0, r1) of every sample and channel */
+			wplane = rows * in.w;
+			for (size_t bc = 0; bc < batch * in.c; bc++)
+				memcpy(wx + bc * wplane, x + bc * plane + r0 * in.w, wplane * sizeof *wx);
+			/* its output gradient: rows [o0, o1) of dout */
+			for (size_t bo = 0; bo < batch * c_out; bo++)
+				memcpy(wdout + bo * n_own, dout + bo * n_loc + g.q0, n_own * sizeof *wdout);
+			CU_ASSERT_EQUAL(wl->type->forward(wl, wx, wout, batch, 1), LAT_OK);
+			for (size_t bo = 0; bo < batch * c_out; bo++)
+				out_same &= memcmp(wout + bo * n_own, out + bo * n_loc + g.q0, n_own * sizeof *out) == 0;
+			memset(wdin, 0x7f, n_in * sizeof *wdin); /* garbage: backward writes every value */
+			CU_ASSERT_EQUAL(wl->type->backward(wl, wx, wout, wdout, wdin, batch), LAT_OK);
+			for (size_t bc = 0; bc < batch * in.c; bc++)
+				for (size_t i = 0; i < wplane; i++) {
+					size_t y = r0 + i / in.w;
+					if (y < n0 || y >= n1)
+						margin_zero &= wdin[bc * wplane + i] == 0;
+					sum_din[bc * plane + r0 * in.w + i] += wdin[bc * wplane + i];
+				}
+			for (size_t o = 0; o < c_out; o++) {
+				g_same &= memcmp(b.g + o * n_own * n_k, a.g + (o * n_loc + g.q0) * n_k,
+						 n_own * n_k * sizeof *b.g) == 0;
+				if (bias == LAT_LC_BIAS_CHANNEL)
+					sum_bias[o] += b.g[c_out * n_own * n_k + o];
+				else if (bias)
+					g_same &= memcmp(b.g + c_out * n_own * n_k + o * n_own,
+							 a.g + c_out * n_loc * n_k + o * n_loc + g.q0, n_own * sizeof *b.g) == 0;
+			}
+			gc_release(&b);
+			lat_layer_free(wl);
+		}
+		CU_ASSERT(w_same);
+		CU_ASSERT(out_same);
+		CU_ASSERT(g_same);
+		CU_ASSERT(margin_zero);
+		CU_ASSERT(max_err(sum_din, din, n_in) < 1e-5);
+		if (bias == LAT_LC_BIAS_CHANNEL)
+			CU_ASSERT(max_err(sum_bias, a.g + c_out * n_loc * n_k, c_out) < 1e-5);
+	}
+	/* rows out of range */
+	CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, 0, h_out + 1, 0, in.h, NULL));
+	CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, 1, 1, 0, in.h, NULL));
+	CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, 0, 1, 0, in.h + 1, NULL));
+	free(x);
+	free(dout);
+	free(out);
+	free(din);
+	free(sum_din);
+	free(wx);
+	free(wout);
+	free(wdout);
+	free(wdin);
+	free(sum_bias);
+	gc_release(&a);
+	lat_layer_free(whole);
+}
+
+static void test_windows(void)
+{
+	size_t r0, r1;
+
+	/* hand-computed rows: k 5 (pad 2), stride 1, 14 rows: outputs [3, 7) read [1, 9); [0, 2) read
+	 * [0, 4); stride 2, k 5 on 9 rows: outputs [2, 5) read [2, 9) */
+	lat_lc_window_rows(14, 5, 1, 3, 7, &r0, &r1);
+	CU_ASSERT(r0 == 1 && r1 == 9);
+	lat_lc_window_rows(14, 5, 1, 0, 2, &r0, &r1);
+	CU_ASSERT(r0 == 0 && r1 == 4);
+	lat_lc_window_rows(9, 5, 2, 2, 5, &r0, &r1);
+	CU_ASSERT(r0 == 2 && r1 == 9);
+	check_windows((lat_shape){3, 9, 8}, 4, 3, 1, LAT_LC_BIAS_POSITION, 7, 0);
+	check_windows((lat_shape){3, 9, 8}, 4, 3, 1, LAT_LC_BIAS_CHANNEL, 5, 1);
+	check_windows((lat_shape){2, 9, 8}, 3, 5, 2, LAT_LC_BIAS_CHANNEL, 5, 2);
+	check_windows((lat_shape){1, 6, 5}, 2, 5, 1, LAT_LC_BIAS_NONE, 3, 1);
+}
+
 static CU_TestInfo tests[] = {
     {"lc with one kernel everywhere equals conv (outputs, din, dW, bias)", test_lc_equals_conv},
     {"lc: finite-difference gradients", test_gradcheck_lc},
@@ -569,6 +720,7 @@ static CU_TestInfo tests[] = {
     {"init: PyTorch uniform bounds", test_init},
     {"geometry and shapes", test_geometry},
     {"lc split by location: parts equal the whole layer", test_parts},
+    {"lc windows of rows: equal the whole layer's rows, gradients added at their rows", test_windows},
     {"constructor and batch errors", test_errors},
     CU_TEST_INFO_NULL,
 };

@@ -143,6 +143,21 @@ const char *lat_conv_gemm_name(void);
  * layer's (to rounding) and so is its transposed-output workspace; the padded input is whole. */
 lat_layer *lat_lc_alloc_part(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			     size_t part, size_t parts, char *err);
+/* A window of the lc layer lat_lc_alloc(in, ...) would make, for a network split into strips of rows:
+ * it holds the weights (and position biases) of output rows [o0, o1), laid out as a part of positions
+ * [o0 w_out, o1 w_out) (above; init keeps the same draws), and reads an input of rows [r0, r1) of in
+ * (shape in.c x (r1 - r0) x in.w), which must hold every image row its outputs read
+ * (lat_lc_window_rows). Its output is its rows alone (c_out x (o1 - o0) x w_out), the whole layer's rows
+ * [o0, o1); its backward adds its weight gradients and writes the gradient of its input rows [r0, r1)
+ * (0 in a row none of its outputs reads): the windows' input gradients added at their rows are the
+ * whole layer's din to float rounding, and so is a channel bias's gradient. Its padded input and
+ * output workspaces are those of its rows. NULL with err set for rows out of range or a window
+ * missing a row its outputs read (LAT_EINVAL). */
+lat_layer *lat_lc_alloc_window(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			       size_t o0, size_t o1, size_t r0, size_t r1, char *err);
+/* The input rows [*r0, *r1) that output rows [o0, o1) of an lc or conv layer (odd kernel k, padding
+ * (k - 1) / 2, stride) read from an input of h_in rows. */
+void lat_lc_window_rows(size_t h_in, size_t k, size_t stride, size_t o0, size_t o1, size_t *r0, size_t *r1);
 lat_layer *lat_linear_alloc(lat_shape in, size_t n_out, int bias, size_t max_batch, char *err);
 lat_layer *lat_relu_alloc(lat_shape in, size_t max_batch, char *err);
 /* Max pooling with window k and stride k (floor division of h and w). */
@@ -186,6 +201,7 @@ typedef struct {
 	int shared; /* 0 for lc, 1 for conv */
 	size_t q0, q1; /* the output positions q = y w_out + x the layer holds: [q0, q1) (all of them, 0 and
 			  h_out w_out, unless it is one part of a layer split by location) */
+	size_t r0, r1; /* the input rows it reads: [r0, r1) (all of them, 0 and h_in, unless it is a window) */
 } lat_lc_geom;
 
 /* Fills g for an lc or conv layer; LAT_EINVAL for any other kind. */

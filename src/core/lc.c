@@ -38,6 +38,8 @@ typedef struct {
 	size_t n_k;	 /* c_in k k: patch length */
 	size_t n_loc;	 /* h_out w_out: output positions */
 	size_t q0, n_own; /* lc: the positions held, [q0, q0 + n_own) (all but in a part, lat_lc_alloc_part) */
+	int window;	 /* lc: a window (lat_lc_alloc_window): input rows g.r0.., output its rows alone */
+	size_t t0, hx;	 /* lc: xt holds the padded rows [t0, t0 + hx) (0 and hp but in a window) */
 	size_t n_w;	 /* weights before the bias */
 	size_t n_b;	 /* bias floats (0 without bias) */
 	int bias_channel; /* lc: one bias per output channel (LAT_LC_BIAS_CHANNEL) */
@@ -48,9 +50,9 @@ typedef struct {
 	size_t n_xp;	 /* conv: c_in hp wp, one padded sample xp */
 	int32_t *off_k;	 /* conv: n_k + n_loc offsets into xp: off_k[(c k + u) k + v] = (c hp + u) wp + v, */
 	int32_t *off_q;	 /* then off_q[y w_out + x] = y s wp + x s, so col[j][q] = xp[off_k[j] + off_q[q]] */
-	size_t n_xt;	 /* lc: c_in hp wp max_batch */
+	size_t n_xt;	 /* lc: c_in hx wp max_batch */
 	size_t n_scratch; /* lc: floats of xt, dxt and yt together */
-	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hp x wp x max_batch */
+	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hx x wp x max_batch */
 	float *yt;	 /* lc: outputs or their gradients, c_out x n_own x max_batch */
 	float *own;	 /* lc: xt, dxt, yt in one block of the layer's own, or NULL when they are in a
 			    shared scratch (each call fills what it reads: nothing is kept between calls) */
@@ -131,68 +133,69 @@ static void row_sums_add(const float *x, size_t rows, size_t len, size_t ld, flo
 	}
 }
 
-/* xt[c][y + pad][x + pad][b] = in[b][c][y][x], and xt's padding zeroed (a shared scratch holds another
- * layer's values there). Called inside a parallel region. */
+/* xt[c][t - t0][x + pad][b] = in[b][c][t - pad - r0][x] for the padded rows t in [t0, t0 + hx), and 0
+ * in the padding (a shared scratch holds another layer's values there). Called inside a parallel
+ * region. */
 static void lc_to_xt(const lc_priv *p, const float *in, size_t batch, size_t mb, float *xt)
 {
 	const lat_lc_geom *g = &p->g;
-	size_t n_in = g->c_in * g->h_in * g->w_in, pad = g->pad, row = p->wp * mb;
+	size_t rows = g->r1 - g->r0, n_in = g->c_in * rows * g->w_in, pad = g->pad, row = p->wp * mb;
 
-	if (pad > 0) {
 #pragma omp for schedule(static)
-		for (size_t c = 0; c < g->c_in; c++) {
-			float *xc = xt + c * p->hp * row;
-			memset(xc, 0, pad * row * sizeof *xc);
-			memset(xc + (pad + g->h_in) * row, 0, (p->hp - pad - g->h_in) * row * sizeof *xc);
-			for (size_t y = pad; y < pad + g->h_in; y++) {
-				memset(xc + y * row, 0, pad * mb * sizeof *xc);
-				memset(xc + y * row + (pad + g->w_in) * mb, 0, (p->wp - pad - g->w_in) * mb * sizeof *xc);
-			}
+	for (size_t ct = 0; ct < g->c_in * p->hx; ct++) {
+		size_t c = ct / p->hx, t = p->t0 + ct % p->hx;
+		float *dst = xt + ct * row;
+		if (t < pad + g->r0 || t >= pad + g->r1) { /* padding (a window holds every image row it reads) */
+			memset(dst, 0, row * sizeof *dst);
+			continue;
 		}
-	}
-
-#pragma omp for schedule(static)
-	for (size_t cy = 0; cy < g->c_in * g->h_in; cy++) {
-		size_t c = cy / g->h_in, y = cy % g->h_in;
-		transpose(in + cy * g->w_in, n_in, xt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb, mb, batch,
-			  g->w_in, NULL, 0);
+		memset(dst, 0, pad * mb * sizeof *dst);
+		memset(dst + (pad + g->w_in) * mb, 0, (p->wp - pad - g->w_in) * mb * sizeof *dst);
+		transpose(in + (c * rows + t - pad - g->r0) * g->w_in, n_in, dst + pad * mb, mb, batch, g->w_in, NULL,
+			  0);
 	}
 }
 
-/* din[b][c][y][x] = dxt[c][y + pad][x + pad][b]. Called inside a parallel region. */
+/* din[b][c][y - r0][x] = dxt[c][y + pad - t0][x + pad][b] for the input rows y in [r0, r1), 0 for a row
+ * no output reads. Called inside a parallel region. */
 static void lc_from_dxt(const lc_priv *p, const float *dxt, size_t batch, size_t mb, float *din)
 {
 	const lat_lc_geom *g = &p->g;
-	size_t n_in = g->c_in * g->h_in * g->w_in;
+	size_t rows = g->r1 - g->r0, n_in = g->c_in * rows * g->w_in;
 
 #pragma omp for schedule(static)
-	for (size_t cy = 0; cy < g->c_in * g->h_in; cy++) {
-		size_t c = cy / g->h_in, y = cy % g->h_in;
-		transpose(dxt + ((c * p->hp + y + g->pad) * p->wp + g->pad) * mb, mb, din + cy * g->w_in, n_in,
+	for (size_t cy = 0; cy < g->c_in * rows; cy++) {
+		size_t c = cy / rows, t = cy % rows + g->r0 + g->pad;
+		if (t < p->t0 || t >= p->t0 + p->hx) {
+			for (size_t b = 0; b < batch; b++)
+				memset(din + b * n_in + cy * g->w_in, 0, g->w_in * sizeof *din);
+			continue;
+		}
+		transpose(dxt + ((c * p->hx + t - p->t0) * p->wp + g->pad) * mb, mb, din + cy * g->w_in, n_in,
 			  g->w_in, batch, NULL, 0);
 	}
 }
 
-/* Start of position q's window in xt: rows (c, u, v) of its patch are xt + origin + (c hp + u) wp mb + v mb.
+/* Start of position q's window in xt: rows (c, u, v) of its patch are xt + origin + (c hx + u) wp mb + v mb.
  */
 static size_t lc_origin(const lc_priv *p, size_t q, size_t mb)
 {
 	size_t y = q / p->g.w_out, x = q % p->g.w_out;
-	return (y * p->g.stride * p->wp + x * p->g.stride) * mb;
+	return ((y * p->g.stride - p->t0) * p->wp + x * p->g.stride) * mb;
 }
 
-/* patch[(c k + u) k + v][b] = xt[c][y s + u][x s + v][b]: c_in k copies of k mb floats. */
+/* patch[(c k + u) k + v][b] = xt[c][y s + u - t0][x s + v][b]: c_in k copies of k mb floats. */
 static void lc_gather(const lc_priv *p, const float *xt, size_t q, size_t mb, float *patch)
 {
 	size_t k = p->g.k, o = lc_origin(p, q, mb);
 
 	for (size_t c = 0; c < p->g.c_in; c++)
 		for (size_t u = 0; u < k; u++)
-			memcpy(patch + (c * k + u) * k * mb, xt + o + (c * p->hp + u) * p->wp * mb,
+			memcpy(patch + (c * k + u) * k * mb, xt + o + (c * p->hx + u) * p->wp * mb,
 			       k * mb * sizeof *patch);
 }
 
-/* dxt[c][y s + u][x s + v][b] += dpatch[(c k + u) k + v][b] for b < batch (for a full batch, each
+/* dxt[c][y s + u - t0][x s + v][b] += dpatch[(c k + u) k + v][b] for b < batch (for a full batch, each
  * (c, u) is one run of k mb floats). dpatch and dxt never overlap. */
 static void lc_scatter(const lc_priv *p, const float *restrict dpatch, size_t q, size_t batch, size_t mb,
 		       float *restrict dxt)
@@ -201,7 +204,7 @@ static void lc_scatter(const lc_priv *p, const float *restrict dpatch, size_t q,
 
 	for (size_t c = 0; c < p->g.c_in; c++) {
 		for (size_t u = 0; u < k; u++) {
-			float *restrict dst = dxt + o + (c * p->hp + u) * p->wp * mb;
+			float *restrict dst = dxt + o + (c * p->hx + u) * p->wp * mb;
 			const float *restrict src = dpatch + (c * k + u) * k * mb;
 			for (size_t v = 0; v < (batch == mb ? 1 : k); v++)
 #pragma omp simd
@@ -294,7 +297,7 @@ static int lc_forward(lat_layer *l, const float *in, float *out, size_t batch, i
 	const lc_priv *p = l->priv;
 	const lat_lc_geom *g = &p->g;
 	size_t n_k = p->n_k, n_loc = p->n_loc, n_out = lat_shape_size(l->out), mb = l->max_batch;
-	size_t q0 = p->q0, n_own = p->n_own;
+	size_t q0 = p->q0, n_own = p->n_own, ld = p->window ? n_own : n_loc, at = p->window ? 0 : q0;
 	const float *bias = g->bias ? l->w + p->n_w : NULL;
 
 	(void)training;
@@ -314,12 +317,13 @@ static int lc_forward(lat_layer *l, const float *in, float *out, size_t batch, i
 				    (int)n_k, 1, l->w + j * n_k, (int)(n_own * n_k), patch, (int)mb, 0,
 				    p->yt + j * mb, (int)(n_own * mb));
 		}
-		/* out[b][o][q0 + j] = yt[o][j][b] + bias, and 0 at the positions of other parts */
+		/* out[b][o][q0 + j] = yt[o][j][b] + bias, and 0 at the positions of other parts (a window:
+		 * out[b][o][j], its positions alone) */
 #pragma omp for schedule(static)
 		for (size_t o = 0; o < g->c_out; o++) {
-			transpose(p->yt + o * n_own * mb, mb, out + o * n_loc + q0, n_out, n_own, batch,
+			transpose(p->yt + o * n_own * mb, mb, out + o * ld + at, n_out, n_own, batch,
 				  bias ? bias + (p->bias_channel ? o : o * n_own) : NULL, p->bias_channel ? 0 : 1);
-			for (size_t b = 0; b < batch && n_own < n_loc; b++) {
+			for (size_t b = 0; b < batch && !p->window && n_own < n_loc; b++) {
 				float *row = out + b * n_out + o * n_loc;
 				memset(row, 0, q0 * sizeof *row);
 				memset(row + q0 + n_own, 0, (n_loc - q0 - n_own) * sizeof *row);
@@ -337,8 +341,8 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 	const lc_priv *p = l->priv;
 	const lat_lc_geom *g = &p->g;
 	size_t n_k = p->n_k, n_loc = p->n_loc, n_out = lat_shape_size(l->out), mb = l->max_batch;
-	size_t m = din ? (g->k + g->stride - 1) / g->stride : 1, n_xt = p->hp * p->wp * mb;
-	size_t q0 = p->q0, n_own = p->n_own;
+	size_t m = din ? (g->k + g->stride - 1) / g->stride : 1, n_xt = p->hx * p->wp * mb;
+	size_t q0 = p->q0, n_own = p->n_own, ld = p->window ? n_own : n_loc, at = p->window ? 0 : q0;
 	float *gbias = g->bias ? l->g + p->n_w : NULL;
 
 	(void)out;
@@ -350,11 +354,11 @@ static int lc_backward(lat_layer *l, const float *in, const float *out, const fl
 	{
 		float *patch = thread_ws(p), *dpatch = patch + n_k * mb;
 		lc_to_xt(p, in, batch, mb, p->xt);
-		/* yt[o][j][b] = dout[b][o][q0 + j] */
+		/* yt[o][j][b] = dout[b][o][q0 + j] (a window: dout[b][o][j]) */
 #pragma omp for schedule(static)
 		for (size_t o = 0; o < g->c_out; o++) {
 			float *dst = p->yt + o * n_own * mb;
-			transpose(dout + o * n_loc + q0, n_out, dst, mb, batch, n_own, NULL, 0);
+			transpose(dout + o * ld + at, n_out, dst, mb, batch, n_own, NULL, 0);
 			if (gbias)
 				row_sums_add(dst, n_own, batch, mb, gbias + (p->bias_channel ? o : o * n_own),
 					     p->bias_channel ? 0 : 1);
@@ -636,19 +640,61 @@ static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bia
 	return LAT_OK;
 }
 
+/* What of the whole layer a layer holds: part `part` of `parts` (1: the whole layer), or a window
+ * (lat_lc_alloc_window): output rows [o0, o1) from input rows [r0, r1). */
+typedef struct {
+	size_t part, parts;
+	int window;
+	size_t o0, o1, r0, r1;
+} lc_span;
+
+void lat_lc_window_rows(size_t h_in, size_t k, size_t stride, size_t o0, size_t o1, size_t *r0, size_t *r1)
+{
+	size_t pad = (k - 1) / 2, lo = o0 * stride, hi = o1 > 0 ? (o1 - 1) * stride + k : 0;
+
+	*r0 = lo > pad ? lo - pad : 0;
+	*r1 = hi > pad ? hi - pad : 0;
+	if (*r1 > h_in)
+		*r1 = h_in;
+	if (*r0 > *r1)
+		*r0 = *r1;
+}
+
 /* Every size of a layer, computed before anything is allocated. */
 typedef struct {
 	lat_lc_geom g;
 	size_t n_k, n_loc, n_w, n_b, ws_size, n_ws, hp, wp, n_xp, n_xt, n_yt, n_part;
 	size_t q0, n_own; /* positions held */
+	size_t t0, hx;	  /* the padded rows xt holds */
 	size_t n_work; /* floats of every workspace together */
 	int n_thr;
 } lc_sizes;
 
-static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t mb, int shared,
-		 size_t part, size_t parts, lc_sizes *z, char *err)
+/* Checks a window's rows against the whole layer g (its positions are then rows [o0, o1) of it). */
+static int check_window(const lat_lc_geom *g, const lc_span *sp, char *err)
 {
-	size_t kk, ld_w, ld_y, chunks, n_all, q1;
+	size_t n0, n1;
+
+	if (g->shared)
+		return lat_err_set(err, LAT_EINVAL, "conv layer: a window of rows is made of lc layers only");
+	if (sp->o0 >= sp->o1 || sp->o1 > g->h_out || sp->r0 >= sp->r1 || sp->r1 > g->h_in)
+		return lat_err_set(err, LAT_EINVAL,
+				   "lc layer: a window needs output rows 0 <= o0 < o1 <= %zu and input rows 0 <= r0 < "
+				   "r1 <= %zu (got [%zu, %zu) and [%zu, %zu))",
+				   g->h_out, g->h_in, sp->o0, sp->o1, sp->r0, sp->r1);
+	lat_lc_window_rows(g->h_in, g->k, g->stride, sp->o0, sp->o1, &n0, &n1);
+	if (sp->r0 > n0 || sp->r1 < n1)
+		return lat_err_set(err, LAT_EINVAL,
+				   "lc layer: output rows [%zu, %zu) read input rows [%zu, %zu), more than the window's "
+				   "[%zu, %zu)",
+				   sp->o0, sp->o1, n0, n1, sp->r0, sp->r1);
+	return LAT_OK;
+}
+
+static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t mb, int shared,
+		 const lc_span *sp, lc_sizes *z, char *err)
+{
+	size_t kk, ld_w, ld_y, chunks, n_all, q1, part = sp->part, parts = sp->parts;
 	int bad;
 
 	memset(z, 0, sizeof *z);
@@ -667,12 +713,21 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 				   "%s layer: part %zu of %zu: need part < parts <= %zu output positions%s",
 				   shared ? "conv" : "lc",
 				   part, parts, z->n_loc, shared ? " and a locally connected layer (conv is not split)" : "");
-	if (!bad) {
+	z->g.r0 = 0;
+	z->g.r1 = in.h;
+	if (!bad && sp->window) {
+		if (check_window(&z->g, sp, err))
+			return LAT_EINVAL;
+		z->q0 = sp->o0 * z->g.w_out; /* o1 w_out <= n_loc, which did not overflow */
+		z->n_own = (sp->o1 - sp->o0) * z->g.w_out;
+		z->g.r0 = sp->r0;
+		z->g.r1 = sp->r1;
+	} else if (!bad) {
 		z->q0 = part * z->n_loc / parts; /* part n_loc <= (part + 1) n_loc, which did not overflow */
 		z->n_own = q1 / parts - z->q0;
-		z->g.q0 = z->q0;
-		z->g.q1 = z->q0 + z->n_own;
 	}
+	z->g.q0 = z->q0;
+	z->g.q1 = z->q0 + z->n_own;
 	bad = bad || lat_size_mul(k, k, &kk) ||
 	      lat_size_mul(in.c, kk, &z->n_k) || lat_size_mul(z->n_own, z->n_k, &ld_w) ||
 	      lat_size_mul(z->n_own, mb, &ld_y) || ld_w > INT_MAX || ld_y > INT_MAX || c_out > INT_MAX ||
@@ -681,6 +736,9 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_add(in.h, k - 1, &z->hp) ||
 	      lat_size_add(in.w, k - 1, &z->wp) || lat_size_mul(in.c, z->hp, &z->n_xp) ||
 	      lat_size_mul(z->n_xp, z->wp, &z->n_xp);
+	/* the padded rows the positions read: all hp, or a window's (o1 - 1 - o0) s + k <= hp */
+	z->t0 = sp->window ? sp->o0 * stride : 0;
+	z->hx = sp->window ? (sp->o1 - 1 - sp->o0) * stride + k : z->hp;
 	/* per thread: lc patch and dpatch (n_k mb each); conv xp (offsets into it are int32), dcol (n_k
 	 * n_loc) and lat_gemm's packing space */
 	if (!bad && shared)
@@ -695,9 +753,9 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 		      lat_size_mul(chunks / CONV_CHUNK, n_all, &z->n_part) ||
 		      lat_size_add(z->n_ws, z->n_part, &z->n_work) || lat_size_add(z->n_work, z->n_k, &z->n_work) ||
 		      lat_size_add(z->n_work, z->n_loc, &z->n_work); /* and the offsets (int32) */
-	/* lc: the padded input and its gradient (c_in hp wp mb each) and the outputs (c_out n_own mb) */
+	/* lc: the padded input and its gradient (c_in hx wp mb each) and the outputs (c_out n_own mb) */
 	if (!bad && !shared)
-		bad = lat_size_mul(z->n_xp, mb, &z->n_xt) || lat_size_mul(c_out, ld_y, &z->n_yt) ||
+		bad = lat_size_mul(in.c * z->hx * z->wp, mb, &z->n_xt) || lat_size_mul(c_out, ld_y, &z->n_yt) ||
 		      lat_size_mul(z->n_xt, 2, &z->n_work) || lat_size_add(z->n_work, z->n_yt, &z->n_work) ||
 		      lat_size_add(z->n_work, z->n_ws, &z->n_work);
 	if (bad)
@@ -710,7 +768,8 @@ int lat_lc_plan(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, s
 		size_t *n_params, size_t *n_work, char *err)
 {
 	lc_sizes z;
-	int rc = sizes(in, c_out, k, stride, bias, max_batch, shared, 0, 1, &z, err);
+	lc_span whole = {.part = 0, .parts = 1};
+	int rc = sizes(in, c_out, k, stride, bias, max_batch, shared, &whole, &z, err);
 
 	*n_params = rc ? 0 : z.n_w + z.n_b;
 	*n_work = rc ? 0 : z.n_work;
@@ -718,7 +777,7 @@ int lat_lc_plan(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, s
 }
 
 static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
-			int shared, size_t part, size_t parts, char *err)
+			int shared, const lc_span *sp, char *err)
 {
 	const char *name = shared ? "conv" : "lc";
 	lat_layer *l = NULL, *res = NULL;
@@ -726,10 +785,14 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	lc_sizes z;
 	size_t mb = max_batch;
 
-	if (sizes(in, c_out, k, stride, bias, mb, shared, part, parts, &z, err))
+	if (sizes(in, c_out, k, stride, bias, mb, shared, sp, &z, err))
 		goto out;
-	l = lat_layer_new(shared ? &conv_type : &lc_type, in, (lat_shape){c_out, z.g.h_out, z.g.w_out}, mb,
-			  z.n_w + z.n_b, 0, err);
+	if (sp->window)
+		l = lat_layer_new(&lc_type, (lat_shape){in.c, sp->r1 - sp->r0, in.w},
+				  (lat_shape){c_out, sp->o1 - sp->o0, z.g.w_out}, mb, z.n_w + z.n_b, 0, err);
+	else
+		l = lat_layer_new(shared ? &conv_type : &lc_type, in, (lat_shape){c_out, z.g.h_out, z.g.w_out}, mb,
+				  z.n_w + z.n_b, 0, err);
 	if (!l)
 		goto out;
 	p = calloc(1, sizeof *p);
@@ -751,6 +814,9 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p->n_loc = z.n_loc;
 	p->q0 = z.q0;
 	p->n_own = z.n_own;
+	p->window = sp->window;
+	p->t0 = z.t0;
+	p->hx = z.hx;
 	p->n_w = z.n_w;
 	p->n_b = z.n_b;
 	p->bias_channel = !shared && bias == LAT_LC_BIAS_CHANNEL;
@@ -774,19 +840,33 @@ out:
 lat_layer *lat_lc_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			char *err)
 {
-	return alloc(in, c_out, k, stride, bias, max_batch, 0, 0, 1, err);
+	lc_span whole = {.part = 0, .parts = 1};
+
+	return alloc(in, c_out, k, stride, bias, max_batch, 0, &whole, err);
 }
 
 lat_layer *lat_lc_alloc_part(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			     size_t part, size_t parts, char *err)
 {
-	return alloc(in, c_out, k, stride, bias, max_batch, 0, part, parts, err);
+	lc_span sp = {.part = part, .parts = parts};
+
+	return alloc(in, c_out, k, stride, bias, max_batch, 0, &sp, err);
+}
+
+lat_layer *lat_lc_alloc_window(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+			       size_t o0, size_t o1, size_t r0, size_t r1, char *err)
+{
+	lc_span sp = {.part = 0, .parts = 1, .window = 1, .o0 = o0, .o1 = o1, .r0 = r0, .r1 = r1};
+
+	return alloc(in, c_out, k, stride, bias, max_batch, 0, &sp, err);
 }
 
 lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			  char *err)
 {
-	return alloc(in, c_out, k, stride, bias, max_batch, 1, 0, 1, err);
+	lc_span whole = {.part = 0, .parts = 1};
+
+	return alloc(in, c_out, k, stride, bias, max_batch, 1, &whole, err);
 }
 
 const char *lat_conv_gemm_name(void)

@@ -891,9 +891,10 @@ static int gather_window(lat_trainer *t, float *local, size_t lo, size_t len, fl
 	return LAT_OK;
 }
 
-/* *w: a new array of len floats for the gathers to come, or NULL with the error code returned (what
- * names it in messages). Split, the processes settle it together: all go on to the sums, or none. */
-static int alloc_agreed(lat_trainer *t, size_t len, float **w, const char *what, char *err)
+/* *w: a new array of the len parameters at lo of the whole layout (gather_window), or NULL with the
+ * error code returned (what names it in messages). Split, the processes settle the allocation together
+ * before the gather: all go on to the sums, or none. */
+static int gather_new(lat_trainer *t, size_t lo, size_t len, float **w, const char *what, char *err)
 {
 	char msg[LAT_ERRLEN];
 	int rc;
@@ -902,20 +903,9 @@ static int alloc_agreed(lat_trainer *t, size_t len, float **w, const char *what,
 	rc = *w ? LAT_OK : lat_err_set(err, LAT_ENOMEM, "out of memory for %s", what);
 	if (agree(t, rc, msg, sizeof msg) && !rc)
 		rc = lat_err_set(err, LAT_EIO, "%s", msg);
+	if (!rc)
+		rc = gather_window(t, lat_net_params(t->net), lo, len, *w, err);
 	if (rc) {
-		free(*w);
-		*w = NULL;
-	}
-	return rc;
-}
-
-/* *w: a new array of the len parameters at lo of the whole layout (gather_window), or NULL with the
- * error code returned. */
-static int gather_new(lat_trainer *t, size_t lo, size_t len, float **w, const char *what, char *err)
-{
-	int rc = alloc_agreed(t, len, w, what, err);
-
-	if (!rc && (rc = gather_window(t, lat_net_params(t->net), lo, len, *w, err))) {
 		free(*w);
 		*w = NULL;
 	}
