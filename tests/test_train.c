@@ -776,10 +776,12 @@ static void split_input(float *x, unsigned long seed)
 	gsl_rng_free(r);
 }
 
-/* The network split into P = 2 and 3 parts (lc layers by location; the position bias, and then the
- * channel bias) against the whole network of the same seed: the same initial weights, slice by slice;
- * the same logits; every gradient equal to float rounding (a part's lc weights' gradients slice by
- * slice, the replicated layers' whole). */
+/* The network split into P = 2 and 3 parts (lc layers by location, with whole activations and then
+ * in strips of rows; the position bias, and then the channel bias) against the whole network of the
+ * same seed: the same initial weights, slice by slice; the same logits; every gradient equal to float
+ * rounding (a part's lc weights' gradients slice by slice, the replicated layers' whole). In strips of
+ * 3 parts the 4 pooled rows split 1, 1, 2 while the 8 rows before them split 2, 3, 3: the pooling
+ * reads a row of another part, and every lc window reads rows of both neighbours. */
 static void test_split_network(void)
 {
 	lat_experiment e;
@@ -787,12 +789,13 @@ static void test_split_network(void)
 
 	split_input(x, 9);
 	tiny_experiment(&e, NULL, NULL);
-	for (int bias = LAT_LC_BIAS_POSITION; bias <= LAT_LC_BIAS_CHANNEL; bias++) {
+	for (int bias = LAT_LC_BIAS_POSITION; bias <= 2 * LAT_LC_BIAS_CHANNEL; bias++) {
 		lat_net_opts no;
 		lat_net *whole;
 		lat_experiment_net_opts(&e, &no);
 		no.locally_connected = 1;
-		no.lc_bias = (lat_lc_bias)bias;
+		no.shard_rows = bias > LAT_LC_BIAS_CHANNEL;
+		no.lc_bias = (lat_lc_bias)(bias > LAT_LC_BIAS_CHANNEL ? bias - LAT_LC_BIAS_CHANNEL : bias);
 		whole = split_whole(&no, x, logits);
 		for (int size = 2; size <= 3; size++) {
 			dp_world w;
@@ -817,7 +820,7 @@ static void test_split_network(void)
 							size_t nw = g.c_out * n_own * n_k;
 							if (j < nw)
 								jw = (j / (n_own * n_k) * n_loc + g.q0) * n_k + j % (n_own * n_k);
-							else if (bias == LAT_LC_BIAS_POSITION)
+							else if (no.lc_bias == LAT_LC_BIAS_POSITION)
 								jw = g.c_out * n_loc * n_k + (j - nw) / n_own * n_loc + g.q0 + (j - nw) % n_own;
 							else
 								jw = g.c_out * n_loc * n_k + (j - nw);
@@ -1047,7 +1050,8 @@ static lat_trainer *save_and_load(dp_proc *p, int size, lat_trainer_opts *o, con
 /* The tiny experiment with both conv layers lc and network.shard = "locations" (plus the sharing section
  * extra, or NULL), its trainer options in *o, and one epoch of the whole network (no processes: the
  * split has no effect) in *one. */
-static void split_setup(lat_experiment *e, const char *extra, lat_trainer_opts *o, dp_proc *one)
+static void split_setup(lat_experiment *e, const char *extra, lat_shard shard, lat_trainer_opts *o,
+			dp_proc *one)
 {
 	char err[LAT_ERRLEN] = "";
 	int status;
@@ -1055,7 +1059,7 @@ static void split_setup(lat_experiment *e, const char *extra, lat_trainer_opts *
 	tiny_experiment(e, "epochs = 1;", extra);
 	e->batch = 7;
 	e->locally_connected = 1;
-	e->shard = LAT_SHARD_LOCATIONS;
+	e->shard = shard;
 	lat_experiment_trainer_opts(e, o);
 	*one = (dp_proc){0};
 	one->t = lat_trainer_alloc(o, &status, err);
@@ -1063,19 +1067,20 @@ static void split_setup(lat_experiment *e, const char *extra, lat_trainer_opts *
 	dp_run(one);
 }
 
-/* A trainer split by location (network.shard = "locations") over P = 2 and 3 threads standing in for
- * processes, against the whole network: an epoch's losses and the test accuracy to float rounding, the
- * same replicated state everywhere (checksums); its checkpoint, gathered by the parts, is the whole
- * network (a whole trainer loads it and hands each part exactly its values back), and a whole
- * network's checkpoint loads into the parts. With sharing phases, the same losses and shrink factors. */
-static void test_split_trainer(void)
+/* A trainer split by location (network.shard = "locations", whole activations, then "rows") over P = 2 and 3
+ * threads standing in for processes, against the whole network: an epoch's losses and the test
+ * accuracy to float rounding, the same replicated state everywhere (checksums); its checkpoint,
+ * gathered by the parts, is the whole network (a whole trainer loads it and hands each part exactly its
+ * values back), and a whole network's checkpoint loads into the parts. With sharing phases, the same
+ * losses and shrink factors. */
+static void check_split_trainer(lat_shard shard)
 {
 	lat_experiment e;
 	lat_trainer_opts o;
 	dp_proc one;
 	char err[LAT_ERRLEN] = "", path_whole[512], path_split[512];
 
-	split_setup(&e, NULL, &o, &one);
+	split_setup(&e, NULL, shard, &o, &one);
 	CU_ASSERT_EQUAL(one.rc_steps, 0);
 	CU_ASSERT_EQUAL_FATAL(lat_trainer_save(one.t, tmp_path(path_whole, "whole.ckpt"), err), LAT_OK);
 	tmp_path(path_split, "split.ckpt");
@@ -1092,11 +1097,21 @@ static void test_split_trainer(void)
 		}
 		tw_each(size, dp_run, p, sizeof *p);
 		check_as_whole(p, size, &one);
-		/* what the sums took, by hand: per sample the two lc layers' outputs (4 x 8 x 8 and 4 x 4 x 4
-		 * floats) and the second one's input gradient (4 x 4 x 4), and per step (10 of them) two
-		 * exchanges of 4 doubles settling the checks */
+		/* what the sums took, by hand, per sample: whole activations, the two lc layers' outputs (4 x
+		 * 8 x 8 and 4 x 4 x 4 floats) and the second one's input gradient (4 x 4 x 4); in strips (rows
+		 * of 4 x 8 x 8, pooled to 4 x 4 x 4, the second lc layer's windows one row beyond its strip
+		 * on each inner edge), the rows that pass an edge forward and back (2 parts: the lc windows'
+		 * 2 rows of 16 floats; 3 parts: the pooling's row 4 of 32 floats, which the third part's strip
+		 * [4, 8) of the 8 rows [5, 8) lacks, and 4 rows of the lc windows) and the last strips put
+		 * together (4 x 4 x 4); and per step (10 of them) two exchanges of 4 doubles settling the
+		 * checks */
 		for (int r = 0; r < size; r++)
-			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->sum_bytes, 64.0 * (256 + 64 + 64) * 4 + 10 * 2 * 32, 0);
+			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->sum_bytes,
+					       64.0 * (shard == LAT_SHARD_LOCATIONS ? 256 + 64 + 64
+						       : size == 2	       ? 2 * 32 + 64
+									       : 2 * (32 + 64) + 64) * 4 +
+						   10 * 2 * 32,
+					       0);
 		/* a save that fails on process 0 (no such directory) fails on every process, none left
 		 * waiting in a gather */
 		for (int r = 0; r < size; r++)
@@ -1142,8 +1157,8 @@ static void test_split_trainer(void)
 		dp_proc whole, p[2];
 		dp_world w;
 		double dev, mean, dev2, mean2;
-		split_setup(&e, "sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n", &o,
-			    &whole);
+		split_setup(&e, "sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n", shard,
+			    &o, &whole);
 		dp_start(&w, p, 2, &o);
 		tw_each(2, dp_run, p, sizeof *p);
 		for (int r = 0; r < 2; r++) {
@@ -1162,11 +1177,17 @@ static void test_split_trainer(void)
 	lat_experiment_clear(&e);
 }
 
-/* Four threads as two groups of two parts (network.shard = "locations" with comm.parts = 2): each group
+static void test_split_trainer(void)
+{
+	check_split_trainer(LAT_SHARD_LOCATIONS);
+	check_split_trainer(LAT_SHARD_ROWS);
+}
+
+/* Four threads as two groups of two parts (network.shard = "locations", then "rows", with comm.parts = 2): each group
  * one split network on half of every batch, the groups data parallel. The losses and test accuracy are
  * the whole network's to float rounding, the replicated state is the same on all four, and the
  * checkpoint (gathered within each group, written by process 0) is the whole network's. */
-static void test_split_groups(void)
+static void check_split_groups(lat_shard shard)
 {
 	lat_experiment e;
 	lat_trainer_opts o;
@@ -1176,7 +1197,7 @@ static void test_split_groups(void)
 	lat_trainer *back;
 	int status;
 
-	split_setup(&e, NULL, &o, &one);
+	split_setup(&e, NULL, shard, &o, &one);
 	pthread_barrier_init(&w.bar, NULL, 4);
 	for (int k = 0; k < 2; k++) {
 		pthread_barrier_init(&gw[k].bar, NULL, 2);
@@ -1213,6 +1234,12 @@ static void test_split_groups(void)
 	lat_experiment_clear(&e);
 }
 
+static void test_split_groups(void)
+{
+	check_split_groups(LAT_SHARD_LOCATIONS);
+	check_split_groups(LAT_SHARD_ROWS);
+}
+
 static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_defaults_and_overrides},
 			      {"experiment text round trip", test_experiment_round_trip},
 			      {"bad experiment files", test_bad_files},
@@ -1222,9 +1249,14 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"CIFAR-10 ResNet-20 experiment on generated images", test_cifar_resnet20},
 			      {"data parallel over 2 and 3 processes = whole batches", test_data_parallel},
 			      {"data parallel: bn running statistics combined", test_data_parallel_bn},
-			      {"network split by location over 2 and 3 processes = whole network", test_split_network},
-			      {"trainer split by location: losses, checkpoints in the whole layout", test_split_trainer},
-			      {"two data-parallel groups of two split processes = whole network", test_split_groups},
+			      {"network split by location (whole activations, strips of rows) over 2 and 3 processes = "
+			       "whole network",
+			       test_split_network},
+			      {"trainer split by location (whole activations, strips of rows): losses, checkpoints in "
+			       "the whole layout",
+			       test_split_trainer},
+			      {"two data-parallel groups of two split processes (either form) = whole network",
+			       test_split_groups},
 			      {"residual blocks split by location = whole blocks", test_split_resblock},
 			      {"a block with an lc projection split by location = whole block", test_split_block_proj},
 			      CU_TEST_INFO_NULL};

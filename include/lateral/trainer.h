@@ -40,8 +40,8 @@ typedef struct {
 	int (*sum_float)(void *ctx, float *v, size_t n);
 	int (*sum_double)(void *ctx, double *v, size_t n);
 	void *ctx;
-	/* LAT_SHARD_LOCATIONS with groups (see lat_shard): parts processes per group (0: all of them, one
-	 * group), ranks [g parts, (g + 1) parts) forming group g; with more than one group the sums take
+	/* LAT_SHARD_LOCATIONS or LAT_SHARD_ROWS with groups (see lat_shard): parts processes per group (0: all
+	 * of them, one group), ranks [g parts, (g + 1) parts) forming group g; with more than one group the sums take
 	 * ctx_group to add over this process's group, and ctx_across to add over the processes of the same
 	 * rank % parts in every group */
 	int parts;
@@ -61,9 +61,14 @@ typedef struct {
  * the group (lat_share_set_sum), and so do the lc statistics: no process holds more of an lc layer than
  * its part, and its sharing workspace (double copies of the part's kernels, planned by
  * lat_trainer_planned_bytes) is the part's too; with an integrator each process settles its share of
- * the pools' circuits (lat_share_set_sum). lat_shard_names: "none", "locations",
- * NULL-terminated. */
-typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1 } lat_shard;
+ * the pools' circuits (lat_share_set_sum). LAT_SHARD_ROWS: the same split, in strips of rows (the halo
+ * form, lat_net_opts.shard_rows): process r also holds only rows [r H / P, (r + 1) H / P) of every
+ * activation before the network's first linear layer (lc, relu and maxpool layers there), and each
+ * layer receives the rows beyond its strip that its kernels reach from the processes holding them
+ * (and sends their gradients back); the strips are put together for the linear layers, which every
+ * process runs whole. Everything else is as with LAT_SHARD_LOCATIONS. lat_shard_names: "none",
+ * "locations", "rows", NULL-terminated. */
+typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1, LAT_SHARD_ROWS = 2 } lat_shard;
 extern const char *const lat_shard_names[];
 
 /* Everything a trainer needs (the configuration floor fills it from an experiment file). The strings
@@ -99,7 +104,8 @@ typedef struct {
 	size_t n_norm;
 	/* data-parallel training (see lat_trainer_comm); NULL: this process trains on whole batches */
 	const lat_trainer_comm *comm;
-	/* with comm and LAT_SHARD_LOCATIONS: the processes split the lc layers instead (see lat_shard) */
+	/* with comm and LAT_SHARD_LOCATIONS or LAT_SHARD_ROWS: the processes split the lc layers instead (see
+	 * lat_shard) */
 	lat_shard shard;
 } lat_trainer_opts;
 
@@ -169,8 +175,8 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 /* 1 when the experiment holds out a validation split. */
 int lat_trainer_has_validation(const lat_trainer *t);
 
-/* 1 when this process holds a part of a network split by location (LAT_SHARD_LOCATIONS over groups of
- * more than one process): lat_trainer_save, lat_trainer_measure_lc and lat_trainer_lc_kernels are then
+/* 1 when this process holds a part of a network split by location (LAT_SHARD_LOCATIONS or _ROWS over
+ * groups of more than one process): lat_trainer_save, lat_trainer_measure_lc and lat_trainer_lc_kernels are then
  * collective. */
 int lat_trainer_split(const lat_trainer *t);
 

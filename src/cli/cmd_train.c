@@ -237,7 +237,7 @@ int cmd_train(int argc, char **argv)
 		goto out;
 	/* (after the check that every rank resolved the same experiment: the split is collective) */
 	/* split by location in groups of network.shard_ranks ranks (0: all), the groups data parallel */
-	if (ranks > 1 && e.shard == LAT_SHARD_LOCATIONS) {
+	if (ranks > 1 && (e.shard == LAT_SHARD_LOCATIONS || e.shard == LAT_SHARD_ROWS)) {
 		comm.parts = e.shard_ranks ? (int)e.shard_ranks : ranks;
 		if (ranks % comm.parts) {
 			lat_err_set(err, LAT_ECONFIG,

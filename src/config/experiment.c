@@ -477,15 +477,15 @@ int lat_experiment_finalize(lat_experiment *e, char *err)
 				   "the phase's starting kernels is 0 at its only update): set sharing.iterations >= 2 "
 				   "or sharing.gamma = 0",
 				   src, e->share_gamma);
-	if (e->shard == LAT_SHARD_LOCATIONS && !count_splittable(e))
+	if (e->shard != LAT_SHARD_NONE && !count_splittable(e))
 		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: network.shard = \"locations\" splits locally connected layers, and this network has "
+				   "%s: network.shard = \"%s\" splits locally connected layers, and this network has "
 				   "none: set network.locally_connected = true (or use lc layers), or network.shard = \"none\"",
-				   src);
-	if (e->shard_ranks && e->shard != LAT_SHARD_LOCATIONS)
+				   src, lat_shard_names[e->shard]);
+	if (e->shard_ranks && e->shard == LAT_SHARD_NONE)
 		return lat_err_set(err, LAT_ECONFIG,
-				   "%s: network.shard_ranks = %zu sizes the groups of network.shard = \"locations\": set "
-				   "that too, or leave network.shard_ranks at 0",
+				   "%s: network.shard_ranks = %zu sizes the groups of network.shard = \"locations\" or "
+				   "\"rows\": set that too, or leave network.shard_ranks at 0",
 				   src, e->shard_ranks);
 	if (e->share_mode != LAT_SHARE_NONE && !count_lc(e))
 		return lat_err_set(err, LAT_ECONFIG,

@@ -13,6 +13,7 @@
 #include "lateral/io.h"
 #include "lateral/net.h"
 #include "layer_impl.h"
+#include "rows.h"
 #include "size.h"
 
 /* Floats a parameter costs while training: itself, its gradient and up to two optimiser moments. */
@@ -22,6 +23,7 @@
 
 struct lat_net {
 	size_t n_layers, max_batch, n_params, n_buffers, act_floats;
+	size_t batch; /* the last forward's */
 	lat_layer **layers;
 	float *params, *grads, *buffers;
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
@@ -32,6 +34,8 @@ struct lat_net {
 	lat_net_sum_fn sum;   /* adds over the parts' processes (lat_net_set_sum) */
 	void *sum_ctx;
 	const float *input; /* the last forward's input (borrowed) */
+	lat_rows *rows;	    /* split into strips of rows (opts.shard_rows), else NULL */
+	const float **in;   /* with rows: in[i], layer i's input in the last forward */
 };
 
 /* How layer i is split (net.split): a part of an lc layer, whose output and input gradient the network
@@ -154,6 +158,51 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 	    b->what, lat_size_text(limit, sizeof limit, (double)b->limit));
 }
 
+/* Layer sp on a network split into strips of rows (the halo form): its whole output *out from the whole
+ * input in, and the layer of this part's rows, or NULL with err. Only lc layers (conv turned into lc),
+ * relu and maxpool run on strips. */
+static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, int lc, lat_rows *rows, lat_shape in,
+			     size_t max_batch, lat_shape *out, char *err)
+{
+	size_t o0, o1, r0, r1, k = sp->kind == LAT_L_MAXPOOL ? sp->size : 1, s = k, pad, n_p, n_w;
+
+	switch (sp->kind) {
+	case LAT_L_CONV:
+	case LAT_L_LC:
+		if (sp->kind == LAT_L_CONV && !lc)
+			break;
+		/* the constructor's own checks first (an even kernel, a kernel beyond the input) */
+		if (lat_lc_plan(in, sp->channels, sp->kernel, sp->stride, sp->bias ? (int)e->lc_bias : 0, max_batch, 0,
+				&n_p, &n_w, err))
+			return NULL;
+		k = sp->kernel;
+		s = sp->stride;
+		pad = (k - 1) / 2;
+		*out = (lat_shape){sp->channels, (in.h + 2 * pad - k) / s + 1, (in.w + 2 * pad - k) / s + 1};
+		if (lat_rows_add(rows, LAT_L_LC, k, s, *out, &o0, &o1, &r0, &r1, err))
+			return NULL;
+		return lat_lc_alloc_window(in, sp->channels, k, s, sp->bias ? (int)e->lc_bias : 0, max_batch, o0, o1,
+					   r0, r1, err);
+	case LAT_L_RELU:
+	case LAT_L_MAXPOOL:
+		if (k == 0 || in.h < k || in.w < k) /* the constructor says what is wrong */
+			return lat_maxpool_alloc(in, k, max_batch, err);
+		*out = (lat_shape){in.c, in.h / k, in.w / k};
+		if (lat_rows_add(rows, sp->kind, k, k, *out, &o0, &o1, &r0, &r1, err))
+			return NULL;
+		if (sp->kind == LAT_L_RELU)
+			return lat_relu_alloc((lat_shape){in.c, r1 - r0, in.w}, max_batch, err);
+		return lat_maxpool_alloc((lat_shape){in.c, r1 - r0, in.w}, k, max_batch, err);
+	default:
+		break;
+	}
+	lat_err_set(err, LAT_EINVAL,
+		    "a network split into strips of rows (network.shard = \"rows\") runs lc, relu and maxpool "
+		    "layers before its first linear one, not %s",
+		    sp->kind == LAT_L_CONV ? "a conv layer kept as conv" : lat_layer_kind_name(sp->kind));
+	return NULL;
+}
+
 /* An lc layer that holds some of its positions, not all (lat_lc_alloc_part). */
 static int is_part(const lat_layer *l)
 {
@@ -190,8 +239,8 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	lat_net *n = calloc(1, sizeof *n);
 	char msg[LAT_ERRLEN];
 	size_t biggest = lat_shape_size(in), pos = 0, bpos = 0, floats, bytes;
-	lat_shape shape = in;
-	int seen_conv = 0;
+	lat_shape shape = in, whole = in;
+	int seen_conv = 0, rows_here = 0;
 
 	if (!n)
 		goto nomem;
@@ -203,6 +252,12 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	n->split = calloc(e->n_layers + 1, 1);
 	if (!n->layers || !n->act || !n->split)
 		goto nomem;
+	if (e->shard_rows && e->shard_parts > 1) {
+		n->rows = lat_rows_alloc(e->shard_part, e->shard_parts, e->n_layers, in);
+		n->in = calloc(e->n_layers, sizeof *n->in);
+		if (!n->rows || !n->in)
+			goto nomem;
+	}
 	for (size_t i = 0; i < e->n_layers; i++) {
 		const lat_layer_spec *sp = &e->layers[i];
 		int first = (sp->kind == LAT_L_CONV || sp->kind == LAT_L_RESBLOCK) && !seen_conv;
@@ -211,7 +266,13 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 			seen_conv = 1;
 		if (check_budget(e, sp, i, sp->kind == LAT_L_LC || conv_is_lc(e, first), shape, max_batch, &b, err))
 			goto fail;
-		l = build(e, sp, i, first, shape, max_batch, msg);
+		/* with rows: the layers before the first linear one on strips, shape the whole output */
+		rows_here = n->rows && sp->kind != LAT_L_LINEAR && (i == 0 || rows_here);
+		if (rows_here)
+			l = build_rows(e, sp, sp->kind == LAT_L_LC || conv_is_lc(e, first), n->rows, shape, max_batch,
+				       &whole, msg);
+		else
+			l = build(e, sp, i, first, shape, max_batch, msg);
 		if (!l) {
 			lat_err_set(err, LAT_ECONFIG, "%s:%d: network.layers[%zu] (%s) on input %zux%zux%zu: %s",
 				    e->source, sp->line, i,
@@ -223,7 +284,9 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 				      : l->type->set_sum && lat_layer_params_whole(l) > l->n_params ? SPLIT_INSIDE
 												       : SPLIT_NONE;
 		n->layers[n->n_layers++] = l;
-		shape = l->out;
+		shape = rows_here ? whole : l->out;
+		if (lat_shape_size(l->in) > biggest)
+			biggest = lat_shape_size(l->in);
 		if (lat_size_add(n->n_params, l->n_params, &n->n_params) ||
 		    lat_size_add(n->n_buffers, l->n_buffers, &n->n_buffers) ||
 		    lat_size_mul(max_batch, lat_shape_size(shape), &floats) ||
@@ -241,6 +304,17 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 			    e->source, lat_shape_size(shape), n_classes);
 		goto fail;
 	}
+	if (n->rows && (lat_rows_count(n->rows) == 0 || lat_rows_count(n->rows) == n->n_layers)) {
+		lat_err_set(err, LAT_ECONFIG,
+			    "%s: a network split into strips of rows needs lc, relu or maxpool layers first, then a "
+			    "linear one",
+			    e->source);
+		goto fail;
+	}
+	if (n->rows && lat_rows_ready(n->rows, max_batch, &n->act_floats))
+		goto nomem;
+	if (n->rows && lat_shape_size(lat_net_layer(n, lat_rows_count(n->rows))->in) > biggest)
+		biggest = lat_shape_size(lat_net_layer(n, lat_rows_count(n->rows))->in);
 	/* the gradient ping-pong buffers; calloc checks its own product */
 	if (n->n_params == SIZE_MAX || n->n_buffers == SIZE_MAX ||
 	    lat_size_mul(max_batch, biggest, &floats) || lat_size_mul(floats, sizeof *n->dbuf[0], &bytes) ||
@@ -288,6 +362,8 @@ void lat_net_free(lat_net *n)
 	free(n->dbuf[0]);
 	free(n->dbuf[1]);
 	free(n->scratch);
+	lat_rows_free(n->rows);
+	free(n->in);
 	free(n);
 }
 
@@ -325,6 +401,25 @@ void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx)
 			n->layers[i]->type->set_sum(n->layers[i], sum, ctx);
 }
 
+/* Layer i's input in a network split into strips of rows: its window of the previous strip (halos
+ * exchanged), or the strips put together for the first layer after them (rows.h). */
+static const float *rows_input(lat_net *n, size_t i, const float *x, char *err)
+{
+	char msg[LAT_ERRLEN];
+	const float *in;
+
+	if (i > lat_rows_count(n->rows))
+		return n->act[i - 1];
+	if (!n->sum) {
+		lat_err_set(err, LAT_EINVAL, "layer %zu: no sum over the strips' parts was set", i + 1);
+		return NULL;
+	}
+	in = lat_rows_input(n->rows, i, x, i ? n->act[i - 1] : NULL, n->batch, n->sum, n->sum_ctx, msg);
+	if (!in)
+		lat_err_set(err, LAT_EIO, "%s", msg);
+	return in;
+}
+
 const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int training, char *err)
 {
 	const float *in = x;
@@ -333,14 +428,18 @@ const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int train
 		return NULL;
 	}
 	n->input = x;
+	n->batch = batch;
 	for (size_t i = 0; i < n->n_layers; i++) {
 		lat_layer *l = n->layers[i];
-		int rc = l->type->forward(l, in, n->act[i], batch, training);
+		int rc;
+		if (n->rows && !(in = n->in[i] = rows_input(n, i, x, err)))
+			return NULL;
+		rc = l->type->forward(l, in, n->act[i], batch, training);
 		if (rc) {
 			lat_err_set(err, rc, "layer %zu (%s): forward failed", i + 1, l->type->name);
 			return NULL;
 		}
-		if ((n->split[i] == SPLIT_LC || n->split[i] == SPLIT_LC_CHANNEL) &&
+		if ((n->split[i] == SPLIT_LC || n->split[i] == SPLIT_LC_CHANNEL) && !n->rows &&
 		    sum_parts(n, n->act[i], batch * lat_shape_size(l->out), i, "outputs", err))
 			return NULL;
 		in = n->act[i];
@@ -348,10 +447,40 @@ const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int train
 	return n->act[n->n_layers - 1];
 }
 
+/* Back-propagation through a network split into strips of rows: each layer's input gradient (its
+ * window's, or the whole head input's) becomes its previous strip's (rows.h), in whichever of the two
+ * gradient buffers the layer's own dout does not occupy. */
+static int backward_rows(lat_net *n, const float *dlogits, size_t batch, char *err)
+{
+	const float *dout = dlogits;
+	char msg[LAT_ERRLEN];
+
+	for (size_t i = n->n_layers; i-- > 0;) {
+		lat_layer *l = n->layers[i];
+		float *din = !i ? NULL : dout == n->dbuf[0] ? n->dbuf[1] : n->dbuf[0], *dprev;
+		int rc = l->type->backward(l, n->in[i], n->act[i], dout, din, batch), same = 1;
+		if (rc)
+			return lat_err_set(err, rc, "layer %zu (%s): backward failed", i + 1, l->type->name);
+		if (n->split[i] == SPLIT_LC_CHANNEL && (rc = sum_parts(n, l->g + l->n_params - l->out.c, l->out.c, i,
+							"channel-bias gradient", err)))
+			return rc;
+		if (!din)
+			break;
+		dprev = din == n->dbuf[0] ? n->dbuf[1] : n->dbuf[0];
+		if (i <= lat_rows_count(n->rows) &&
+		    lat_rows_return(n->rows, i, din, dprev, batch, n->sum, n->sum_ctx, &same, msg))
+			return lat_err_set(err, LAT_EIO, "%s", msg);
+		dout = same ? din : dprev;
+	}
+	return LAT_OK;
+}
+
 int lat_net_backward(lat_net *n, const float *dlogits, size_t batch, char *err)
 {
 	const float *dout = dlogits;
 	memset(n->grads, 0, n->n_params * sizeof *n->grads);
+	if (n->rows)
+		return backward_rows(n, dlogits, batch, err);
 	for (size_t i = n->n_layers; i-- > 0;) {
 		lat_layer *l = n->layers[i];
 		const float *in = i ? n->act[i - 1] : n->input;

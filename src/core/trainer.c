@@ -66,7 +66,8 @@ struct lat_trainer {
 	double *norm;	       /* 2 c: the input normalisation (means, then stds), saved in checkpoints */
 };
 
-const char *const lat_shard_names[] = {[LAT_SHARD_NONE] = "none", [LAT_SHARD_LOCATIONS] = "locations", NULL};
+const char *const lat_shard_names[] = {[LAT_SHARD_NONE] = "none", [LAT_SHARD_LOCATIONS] = "locations",
+				       [LAT_SHARD_ROWS] = "rows", NULL};
 
 static double now(void)
 {
@@ -305,7 +306,7 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		}
 		t->rank = c->rank;
 		t->size = c->size;
-		if (e->shard == LAT_SHARD_LOCATIONS)
+		if (e->shard == LAT_SHARD_LOCATIONS || e->shard == LAT_SHARD_ROWS)
 			t->parts = c->parts ? c->parts : c->size;
 		if (t->parts < 1 || c->size % t->parts ||
 		    (t->parts > 1 && t->parts < c->size && (!c->ctx_group || !c->ctx_across))) {
@@ -323,6 +324,7 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 	if (t->shard) { /* each process of a group runs the group's batches through its parts of the lc layers */
 		t->o.net.shard_part = (size_t)t->part;
 		t->o.net.shard_parts = (size_t)t->parts;
+		t->o.net.shard_rows = e->shard == LAT_SHARD_ROWS;
 	}
 	/* the groups run data parallel: each only its slice of a batch */
 	t->net_batch = (t->max_batch + (size_t)t->groups - 1) / (size_t)t->groups;

@@ -1,0 +1,323 @@
+/* rows.c: a network split into strips of rows: the strips, the windows, and the halo exchanges. */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lateral/err.h"
+#include "rows.h"
+#include "size.h"
+
+struct lat_rows {
+	size_t part, parts, n, cap, max_batch;
+	lat_shape in;	/* the network's input */
+	lat_shape *out; /* cap: each spatial layer's whole output */
+	size_t *own;	/* cap x (parts + 1): part q owns rows [own[i][q], own[i][q + 1]) of output i */
+	size_t *w0, *w1; /* cap x parts: layer i's part q reads rows [w0, w1) of its input */
+	float **win;	/* cap + 1: layer i's input buffer (NULL: it reads x or the strip itself); [n]: the head's */
+	float *xv;	/* the exchange vector */
+	size_t n_xv;
+};
+
+lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape in)
+{
+	lat_rows *r = calloc(1, sizeof *r);
+	size_t cap = n_layers ? n_layers : 1;
+
+	if (!r)
+		return NULL;
+	r->part = part;
+	r->parts = parts;
+	r->cap = cap;
+	r->in = in;
+	r->out = calloc(cap, sizeof *r->out);
+	r->own = calloc(cap * (parts + 1), sizeof *r->own);
+	r->w0 = calloc(cap * parts, sizeof *r->w0);
+	r->w1 = calloc(cap * parts, sizeof *r->w1);
+	r->win = calloc(cap + 1, sizeof *r->win);
+	if (!r->out || !r->own || !r->w0 || !r->w1 || !r->win) {
+		lat_rows_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void lat_rows_free(lat_rows *r)
+{
+	if (!r)
+		return;
+	if (r->win)
+		for (size_t i = 0; i <= r->cap; i++)
+			free(r->win[i]);
+	free(r->win);
+	free(r->out);
+	free(r->own);
+	free(r->w0);
+	free(r->w1);
+	free(r->xv);
+	free(r);
+}
+
+size_t lat_rows_count(const lat_rows *r)
+{
+	return r->n;
+}
+
+/* Layer i's input shape (whole) and the rows part q owns of it: all of them for the network's input. */
+static lat_shape in_shape(const lat_rows *r, size_t i)
+{
+	return i ? r->out[i - 1] : r->in;
+}
+
+static void in_own(const lat_rows *r, size_t i, size_t q, size_t *a, size_t *b)
+{
+	*a = i ? r->own[(i - 1) * (r->parts + 1) + q] : 0;
+	*b = i ? r->own[(i - 1) * (r->parts + 1) + q + 1] : r->in.h;
+}
+
+int lat_rows_add(lat_rows *r, lat_layer_kind kind, size_t k, size_t stride, lat_shape out, size_t *o0,
+		 size_t *o1, size_t *r0, size_t *r1, char *err)
+{
+	size_t i = r->n, h_in = in_shape(r, i).h, *own;
+
+	if (i >= r->cap || out.h < r->parts)
+		return lat_err_set(err, LAT_EINVAL,
+				   "its output's %zu rows cannot be split into strips for %zu processes (at most %zu)",
+				   out.h, r->parts, out.h);
+	own = r->own + i * (r->parts + 1);
+	for (size_t q = 0; q <= r->parts; q++)
+		own[q] = q * out.h / r->parts; /* q out.h <= parts out.h: a layer's size, which fits */
+	for (size_t q = 0; q < r->parts; q++) {
+		size_t a = own[q], b = own[q + 1], *lo = r->w0 + i * r->parts + q, *hi = r->w1 + i * r->parts + q;
+		if (kind == LAT_L_LC || kind == LAT_L_CONV) {
+			lat_lc_window_rows(h_in, k, stride, a, b, lo, hi);
+		} else { /* relu (k = 1) and maxpool: rows [a k, b k) */
+			*lo = a * k;
+			*hi = b * k;
+		}
+	}
+	r->out[i] = out;
+	r->n++;
+	*o0 = own[r->part];
+	*o1 = own[r->part + 1];
+	*r0 = r->w0[i * r->parts + r->part];
+	*r1 = r->w1[i * r->parts + r->part];
+	return LAT_OK;
+}
+
+/* The halo of part q in layer i's input: rows [*a0, *a1) above its strip and [*b0, *b1) below it that
+ * its window reads (none for the network's input, which every part holds whole). */
+static void halo(const lat_rows *r, size_t i, size_t q, size_t *a0, size_t *a1, size_t *b0, size_t *b1)
+{
+	size_t lo = r->w0[i * r->parts + q], hi = r->w1[i * r->parts + q], a, b;
+
+	in_own(r, i, q, &a, &b);
+	*a0 = lo;
+	*a1 = i && lo < a ? (hi < a ? hi : a) : lo;
+	*b0 = i && hi > b ? (lo > b ? lo : b) : hi;
+	*b1 = hi;
+}
+
+/* Floats of one sample's halos of layer i, over every part (the exchange vector's length per sample),
+ * and the offset of part q's slot in it. */
+static size_t halo_rows(const lat_rows *r, size_t i, size_t q)
+{
+	size_t a0, a1, b0, b1;
+
+	halo(r, i, q, &a0, &a1, &b0, &b1);
+	return (a1 - a0) + (b1 - b0);
+}
+
+static size_t slot_at(const lat_rows *r, size_t i, size_t q, size_t batch)
+{
+	lat_shape s = in_shape(r, i);
+	size_t at = 0;
+
+	for (size_t p = 0; p < q; p++)
+		at += batch * s.c * s.w * halo_rows(r, i, p);
+	return at;
+}
+
+int lat_rows_ready(lat_rows *r, size_t max_batch, size_t *floats)
+{
+	size_t most = 0;
+
+	r->max_batch = max_batch;
+	for (size_t i = 0; i <= r->n; i++) {
+		lat_shape s = in_shape(r, i);
+		size_t a, b, rows = r->w1[i * r->parts + r->part] - r->w0[i * r->parts + r->part], per = 0;
+		if (i == r->n) { /* the head: the last output, whole */
+			rows = s.h;
+		} else {
+			in_own(r, i, r->part, &a, &b);
+			if (r->w0[i * r->parts + r->part] == a && r->w1[i * r->parts + r->part] == b)
+				rows = 0; /* it reads its strip itself */
+			for (size_t q = 0; q < r->parts; q++)
+				per += halo_rows(r, i, q);
+			most = per * s.c * s.w > most ? per * s.c * s.w : most;
+		}
+		if (rows) {
+			r->win[i] = malloc(max_batch * s.c * rows * s.w * sizeof *r->win[i] + 1);
+			if (!r->win[i])
+				return LAT_ENOMEM;
+			*floats += max_batch * s.c * rows * s.w;
+		}
+	}
+	r->n_xv = most * max_batch;
+	r->xv = malloc(r->n_xv * sizeof *r->xv + 1);
+	*floats += r->n_xv;
+	return r->xv ? LAT_OK : LAT_ENOMEM;
+}
+
+/* dst rows [y0, y1) = (or +=) src's, for bc planes of w floats; src holds rows [s0, s0 + s_rows) of
+ * each plane and dst rows [d0, d0 + d_rows) (an origin below a block's first row maps a later block). */
+static void copy_rows(const float *src, size_t s0, size_t s_rows, float *dst, size_t d0, size_t d_rows,
+		      size_t y0, size_t y1, size_t bc, size_t w, int add)
+{
+	if (y1 <= y0)
+		return;
+	for (size_t t = 0; t < bc; t++) {
+		const float *s = src + (t * s_rows + y0 - s0) * w;
+		float *d = dst + (t * d_rows + y0 - d0) * w;
+		if (!add) {
+			memcpy(d, s, (y1 - y0) * w * sizeof *d);
+			continue;
+		}
+		for (size_t j = 0; j < (y1 - y0) * w; j++)
+			d[j] += s[j];
+	}
+}
+
+/* The rows [lo, hi) of part q's halo in layer i as blocks of its slot in the exchange vector (its halo
+ * rows, above then below: slot row j is row a0 + j above, row b0 + j - na below): *n rows in the slot;
+ * block k covers rows [y0[k], y1[k]) with the slot's row origin org[k]. */
+static void slot_blocks(const lat_rows *r, size_t i, size_t q, size_t lo, size_t hi, size_t *n, size_t y0[2],
+			size_t y1[2], size_t org[2])
+{
+	size_t a0, a1, b0, b1;
+
+	halo(r, i, q, &a0, &a1, &b0, &b1);
+	*n = (a1 - a0) + (b1 - b0);
+	org[0] = a0;
+	org[1] = b0 - (a1 - a0);
+	y0[0] = a0 > lo ? a0 : lo;
+	y1[0] = a1 < hi ? a1 : hi;
+	y0[1] = b0 > lo ? b0 : lo;
+	y1[1] = b1 < hi ? b1 : hi;
+}
+
+/* Part q's slot gets rows [lo, hi) of its halo from src, which holds rows [s0, s0 + s_rows). */
+static void slot_put(const lat_rows *r, size_t i, size_t q, const float *src, size_t s0, size_t s_rows,
+		     size_t lo, size_t hi, size_t batch)
+{
+	lat_shape s = in_shape(r, i);
+	size_t n, y0[2], y1[2], org[2];
+	float *slot = r->xv + slot_at(r, i, q, batch);
+
+	slot_blocks(r, i, q, lo, hi, &n, y0, y1, org);
+	for (int k = 0; k < 2; k++)
+		copy_rows(src, s0, s_rows, slot, org[k], n, y0[k], y1[k], batch * s.c, s.w, 0);
+}
+
+/* dst, holding rows [d0, d0 + d_rows), gets (add: adds) rows [lo, hi) of part q's halo from its slot. */
+static void slot_get(const lat_rows *r, size_t i, size_t q, float *dst, size_t d0, size_t d_rows, size_t lo,
+		     size_t hi, size_t batch, int add)
+{
+	lat_shape s = in_shape(r, i);
+	size_t n, y0[2], y1[2], org[2];
+	const float *slot = r->xv + slot_at(r, i, q, batch);
+
+	slot_blocks(r, i, q, lo, hi, &n, y0, y1, org);
+	for (int k = 0; k < 2; k++)
+		copy_rows(slot, org[k], n, dst, d0, d_rows, y0[k], y1[k], batch * s.c, s.w, add);
+}
+
+static int exchange(const lat_rows *r, size_t i, size_t len, lat_net_sum_fn sum, void *ctx, const char *what,
+		    char *err)
+{
+	if (sum(ctx, r->xv, len))
+		return lat_err_set(err, LAT_EIO, "layer %zu: exchanging the %s of the strips' edges failed", i + 1,
+				   what);
+	return LAT_OK;
+}
+
+const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *prev, size_t batch,
+			    lat_net_sum_fn sum, void *ctx, char *err)
+{
+	lat_shape s = in_shape(r, i);
+	size_t me = r->part, a, b, lo, hi, len, rows, bc = batch * s.c;
+	float *win = r->win[i];
+
+	if (i == r->n) { /* the head's input: every part's strip summed into a zeroed whole */
+		in_own(r, i, me, &a, &b);
+		memset(win, 0, bc * s.h * s.w * sizeof *win);
+		copy_rows(prev, a, b - a, win, 0, s.h, a, b, bc, s.w, 0);
+		if (sum(ctx, win, bc * s.h * s.w)) {
+			lat_err_set(err, LAT_EIO, "layer %zu: putting the strips together failed", i + 1);
+			return NULL;
+		}
+		return win;
+	}
+	lo = r->w0[i * r->parts + me];
+	hi = r->w1[i * r->parts + me];
+	rows = hi - lo;
+	if (i == 0) { /* the network's input: every part holds it whole */
+		if (!win)
+			return x;
+		copy_rows(x, 0, s.h, win, lo, rows, lo, hi, bc, s.w, 0);
+		return win;
+	}
+	in_own(r, i, me, &a, &b);
+	len = slot_at(r, i, r->parts, batch);
+	if (len) {
+		memset(r->xv, 0, len * sizeof *r->xv);
+		for (size_t q = 0; q < r->parts; q++)
+			if (q != me)
+				slot_put(r, i, q, prev, a, b - a, a, b, batch);
+		if (exchange(r, i, len, sum, ctx, "rows", err))
+			return NULL;
+	}
+	if (!win)
+		return prev;
+	copy_rows(prev, a, b - a, win, lo, rows, lo > a ? lo : a, hi < b ? hi : b, bc, s.w, 0);
+	slot_get(r, i, me, win, lo, rows, lo, hi, batch, 0);
+	return win;
+}
+
+int lat_rows_return(lat_rows *r, size_t i, const float *din, float *dprev, size_t batch, lat_net_sum_fn sum,
+		    void *ctx, int *same, char *err)
+{
+	lat_shape s = in_shape(r, i);
+	size_t me = r->part, a, b, lo, hi, len, bc = batch * s.c;
+
+	in_own(r, i, me, &a, &b);
+	*same = 0;
+	if (i == r->n) { /* the head's input gradient is whole on every part: this part's rows of it */
+		copy_rows(din, 0, s.h, dprev, a, b - a, a, b, bc, s.w, 0);
+		return LAT_OK;
+	}
+	lo = r->w0[i * r->parts + me];
+	hi = r->w1[i * r->parts + me];
+	len = slot_at(r, i, r->parts, batch);
+	if (len) {
+		memset(r->xv, 0, len * sizeof *r->xv);
+		slot_put(r, i, me, din, lo, hi - lo, lo, hi, batch);
+		if (exchange(r, i, len, sum, ctx, "gradients", err))
+			return LAT_EIO;
+	}
+	if (!r->win[i] && !len) {
+		*same = 1;
+		return LAT_OK;
+	}
+	/* this part's rows: its own window's gradient where it read them (0 elsewhere), then the others' */
+	if (r->win[i]) {
+		memset(dprev, 0, bc * (b - a) * s.w * sizeof *dprev);
+		copy_rows(din, lo, hi - lo, dprev, a, b - a, lo > a ? lo : a, hi < b ? hi : b, bc, s.w, 0);
+	} else {
+		memcpy(dprev, din, bc * (b - a) * s.w * sizeof *dprev);
+	}
+	for (size_t q = 0; q < r->parts; q++)
+		if (q != me)
+			slot_get(r, i, q, dprev, a, b - a, a, b, batch, 1);
+	return LAT_OK;
+}
