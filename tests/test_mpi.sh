@@ -11,7 +11,8 @@
 # at the same batch with a checkpoint that one process resumes to where the uninterrupted run ends.
 # `mpirun -np 2 lateral train` with network.shard = "locations" (lc layers split by position) against
 # the serial run, with and without sharing phases and as 2 data-parallel groups of 2 (network.shard_ranks),
-# its checkpoints resumed across the split both ways.
+# its checkpoints resumed across the split both ways; network.shard = "rows" (the activations in strips of
+# rows too) on 2 ranks, with and without sharing phases, and on 3.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -211,6 +212,20 @@ close "$tmp/sp1/epochs.jsonl" "$tmp/sp3/epochs.jsonl" "serial vs serial, split, 
 "$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp4" "$tmp/exp.cfg" --set network.shard=locations > "$tmp/sp4.log" 2>&1 ||
 	{ cat "$tmp/sp4.log"; bad "2-rank split training with sharing phases failed"; }
 close "$tmp/dp1/epochs.jsonl" "$tmp/sp4/epochs.jsonl" "1 rank vs 2 split ranks, sharing" || bad "split training with sharing differs from serial beyond rounding"
+
+# network.shard = "rows": the same split, the activations in strips of rows too (halo rows exchanged),
+# on 2 ranks without and with sharing phases and on 3 ranks (2 pooled rows of another rank's strip)
+"$MPIRUN" -np 2 "$lat" train --no-plot -o "$tmp/sr2" "$tmp/split.cfg" --set network.shard=rows > "$tmp/sr2.log" 2>&1 ||
+	{ cat "$tmp/sr2.log"; bad "2-rank training in strips of rows failed"; }
+grep -q "2 ranks x 1 thread, lc layers and activations split into strips of rows" "$tmp/sr2.log" ||
+	{ cat "$tmp/sr2.log"; bad "the run in strips of rows does not say so"; }
+close "$tmp/sp1/epochs.jsonl" "$tmp/sr2/epochs.jsonl" "1 rank vs 2 ranks in strips" || bad "training in strips of rows differs from serial beyond rounding"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sr4" "$tmp/exp.cfg" --set network.shard=rows > /dev/null 2>&1 ||
+	bad "2-rank training in strips with sharing phases failed"
+close "$tmp/dp1/epochs.jsonl" "$tmp/sr4/epochs.jsonl" "1 rank vs 2 ranks in strips, sharing" || bad "strips with sharing differ from serial beyond rounding"
+"$MPIRUN" -np 3 "$lat" train -q --no-plot -o "$tmp/sr3" "$tmp/split.cfg" --set network.shard=rows > /dev/null 2>&1 ||
+	bad "3-rank training in strips of rows failed"
+close "$tmp/sp1/epochs.jsonl" "$tmp/sr3/epochs.jsonl" "1 rank vs 3 ranks in strips" || bad "3 ranks in strips differ from serial beyond rounding"
 
 # 3 ranks: the sums' ring with uneven segments, data parallel (the gradients, floats) and split with
 # hebbian phases that iterate (the pools' summed drives, doubles: 36 pools x 64 presentations)

@@ -313,7 +313,10 @@ int cmd_train(int argc, char **argv)
 			snprintf(groups, sizeof groups, " in groups of %d ranks, the groups data parallel", comm.parts);
 		if (ranks > 1)
 			snprintf(ranks_text, sizeof ranks_text, "; %d ranks x %d thread%s, %s%s", ranks, threads,
-				 threads > 1 ? "s" : "", comm.parts ? "lc layers split by location" : "data parallel",
+				 threads > 1 ? "s" : "",
+				 !comm.parts		       ? "data parallel"
+				 : e.shard == LAT_SHARD_ROWS ? "lc layers and activations split into strips of rows"
+							       : "lc layers split by location",
 				 groups);
 		fprintf(stderr,
 			"lateral train: %s: %zu training and %zu test images, %zu parameters%s, %zu lc layers%s, "
