@@ -7,7 +7,8 @@
 # Usage: bench/dp_speed.sh [EPOCHS (2)] [RANK COUNTS ("2")]; SETS="sec.key=v ..." adds settings to every
 # run (e.g. SETS="data.limit_train=2560" for a quick look), NETS="conv lc" the networks (lc-split: the LC
 # network with network.shard = "locations", its lc layers split over the ranks instead, in groups of
-# GROUP ranks when GROUP is set, the groups data parallel; sum_share then counts the parts' sums), MPIFLAGS more
+# GROUP ranks when GROUP is set, the groups data parallel; sum_share then counts the parts' sums; lc-rows:
+# the same with network.shard = "rows", the activations in strips of rows too), MPIFLAGS more
 # mpirun options (e.g. Open MPI's "--mca coll_tuned_use_dynamic_rules 1 --mca
 # coll_tuned_allreduce_algorithm 4", the ring allreduce). Needs mpirun (Open MPI); as root it sets
 # Open MPI's two root variables for its own runs.
@@ -39,8 +40,10 @@ for net in $NETS; do
 		log=$OUT/$net-$p/epochs.jsonl
 		launch="" cfg=$net split=""
 		[ "$p" -gt 1 ] && launch="mpirun -np $p $MPIFLAGS"
-		if [ "$net" = lc-split ]; then
-			cfg=lc split="--set network.shard=locations"
+		if [ "$net" = lc-split ] || [ "$net" = lc-rows ]; then
+			split="--set network.shard=locations"
+			[ "$net" = lc-rows ] && split="--set network.shard=rows"
+			cfg=lc
 			[ -n "${GROUP:-}" ] && [ "$p" -gt "$GROUP" ] && split="$split --set network.shard_ranks=$GROUP"
 		fi
 		# shellcheck disable=SC2086

@@ -845,6 +845,71 @@ static void test_split_network(void)
 	lat_experiment_clear(&e);
 }
 
+/* A network split into strips of rows whose whole part begins at an avgpool layer (lc, relu, avgpool,
+ * linear) over 2 and 3 parts against the whole network: the same logits, and every gradient, the
+ * parts' mapped into the whole layout and summed (replicas from part 0), the whole network's to float
+ * rounding. Refused with a message: a bn layer among the strips, more parts than rows, and a network
+ * that does not begin with layers the strips run. */
+static void test_split_rows_head(void)
+{
+	lat_layer_spec ls[4] = {{.kind = LAT_L_LC, .channels = 4, .kernel = 3, .stride = 1, .bias = 1, .line = 1},
+				{.kind = LAT_L_RELU, .line = 2},
+				{.kind = LAT_L_AVGPOOL, .line = 3},
+				{.kind = LAT_L_LINEAR, .outputs = 10, .bias = 1, .line = 4}};
+	lat_net_opts no = {.source = "rows.cfg", .layers = ls, .n_layers = 4, .bn_momentum = 0.1, .bn_eps = 1e-5,
+			   .lc_bias = LAT_LC_BIAS_POSITION, .shard_rows = 1};
+	float x[3 * 64], logits[3 * 10];
+	char err[LAT_ERRLEN] = "";
+	lat_net *whole, *bad;
+	size_t n;
+	float *sum;
+
+	split_input(x, 13);
+	whole = split_whole(&no, x, logits);
+	n = lat_net_n_params(whole);
+	sum = malloc(n * sizeof *sum);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sum);
+	for (int size = 2; size <= 3; size++) {
+		dp_world w;
+		split_part sp[DP_MAX];
+		lat_net *nets[DP_MAX];
+		double e_logit = 0, e_grad = 0;
+		split_start(&w, sp, nets, size, &no, x);
+		memset(sum, 0, n * sizeof *sum);
+		for (int k = 0; k < size; k++) {
+			CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].g);
+			CU_ASSERT(lat_net_layer(nets[k], 0)->out.h < 8); /* a strip of the 8 rows */
+			for (size_t i = 0; i < 3 * 10; i++)
+				e_logit = fmax(e_logit, fabs(sp[k].logits[i] - logits[i]));
+			lat_net_map_whole(nets[k], sp[k].g, sum, 0, n, 1, k == 0);
+		}
+		for (size_t j = 0; j < n; j++)
+			e_grad = fmax(e_grad, fabs(sum[j] - lat_net_grads(whole)[j]) / fmax(1e-3, fabs(lat_net_grads(whole)[j])));
+		CU_ASSERT(e_logit < 1e-6);
+		CU_ASSERT(e_grad < 1e-4);
+		split_stop(&w, sp, size);
+	}
+	no.shard_parts = 2;
+	no.shard_part = 0;
+	ls[1].kind = LAT_L_BN;
+	bad = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
+	CU_ASSERT_PTR_NULL(bad);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "rows.cfg:2: network.layers[1] (bn)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "runs lc, relu and maxpool layers before its first avgpool or linear one, not bn"));
+	ls[1].kind = LAT_L_RELU;
+	no.shard_parts = 9;
+	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "8 rows cannot be split into strips for 9 processes"));
+	no.shard_parts = 2;
+	no.layers = ls + 3;
+	no.n_layers = 1;
+	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs lc, relu or maxpool layers first"));
+	free(sum);
+	lat_net_free(whole);
+}
+
 /* An lc network of residual blocks (an lc first layer, a block of 4 channels, a strided block of 6 with
  * its 1x1 conv projection, average pooling, linear) split into 2 and 3 parts, against the whole network
  * of the same seed: the blocks sum their own parts (lat_net_set_sum reaches them), the logits agree to
@@ -1257,6 +1322,8 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			       test_split_trainer},
 			      {"two data-parallel groups of two split processes (either form) = whole network",
 			       test_split_groups},
+			      {"strips of rows up to an avgpool layer = whole network; what strips refuse",
+			       test_split_rows_head},
 			      {"residual blocks split by location = whole blocks", test_split_resblock},
 			      {"a block with an lc projection split by location = whole block", test_split_block_proj},
 			      CU_TEST_INFO_NULL};

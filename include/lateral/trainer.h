@@ -63,10 +63,10 @@ typedef struct {
  * lat_trainer_planned_bytes) is the part's too; with an integrator each process settles its share of
  * the pools' circuits (lat_share_set_sum). LAT_SHARD_ROWS: the same split, in strips of rows (the halo
  * form, lat_net_opts.shard_rows): process r also holds only rows [r H / P, (r + 1) H / P) of every
- * activation before the network's first linear layer (lc, relu and maxpool layers there), and each
- * layer receives the rows beyond its strip that its kernels reach from the processes holding them
- * (and sends their gradients back); the strips are put together for the linear layers, which every
- * process runs whole. Everything else is as with LAT_SHARD_LOCATIONS. lat_shard_names: "none",
+ * activation before the network's first avgpool or linear layer (lc, relu and maxpool layers there),
+ * and each layer receives the rows beyond its strip that its kernels reach from the processes holding
+ * them (and sends their gradients back); the strips are put together for the layers from that one on,
+ * which every process runs whole. Everything else is as with LAT_SHARD_LOCATIONS. lat_shard_names: "none",
  * "locations", "rows", NULL-terminated. */
 typedef enum { LAT_SHARD_NONE = 0, LAT_SHARD_LOCATIONS = 1, LAT_SHARD_ROWS = 2 } lat_shard;
 extern const char *const lat_shard_names[];

@@ -198,7 +198,7 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 	}
 	lat_err_set(err, LAT_EINVAL,
 		    "a network split into strips of rows (network.shard = \"rows\") runs lc, relu and maxpool "
-		    "layers before its first linear one, not %s",
+		    "layers before its first avgpool or linear one, not %s",
 		    sp->kind == LAT_L_CONV ? "a conv layer kept as conv" : lat_layer_kind_name(sp->kind));
 	return NULL;
 }
@@ -266,8 +266,8 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 			seen_conv = 1;
 		if (check_budget(e, sp, i, sp->kind == LAT_L_LC || conv_is_lc(e, first), shape, max_batch, &b, err))
 			goto fail;
-		/* with rows: the layers before the first linear one on strips, shape the whole output */
-		rows_here = n->rows && sp->kind != LAT_L_LINEAR && (i == 0 || rows_here);
+		/* with rows: the layers before the first avgpool or linear one on strips, shape the whole output */
+		rows_here = n->rows && sp->kind != LAT_L_LINEAR && sp->kind != LAT_L_AVGPOOL && (i == 0 || rows_here);
 		if (rows_here)
 			l = build_rows(e, sp, sp->kind == LAT_L_LC || conv_is_lc(e, first), n->rows, shape, max_batch,
 				       &whole, msg);
@@ -306,8 +306,8 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	}
 	if (n->rows && (lat_rows_count(n->rows) == 0 || lat_rows_count(n->rows) == n->n_layers)) {
 		lat_err_set(err, LAT_ECONFIG,
-			    "%s: a network split into strips of rows needs lc, relu or maxpool layers first, then a "
-			    "linear one",
+			    "%s: a network split into strips of rows needs lc, relu or maxpool layers first, then an "
+			    "avgpool or linear one",
 			    e->source);
 		goto fail;
 	}
