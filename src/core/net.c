@@ -289,12 +289,12 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 			biggest = lat_shape_size(l->in);
 		if (lat_size_add(n->n_params, l->n_params, &n->n_params) ||
 		    lat_size_add(n->n_buffers, l->n_buffers, &n->n_buffers) ||
-		    lat_size_mul(max_batch, lat_shape_size(shape), &floats) ||
+		    lat_size_mul(max_batch, lat_shape_size(l->out), &floats) ||
 		    lat_size_mul(floats, sizeof **n->act, &bytes) ||
 		    lat_size_add(n->act_floats, floats, &n->act_floats))
 			goto nomem;
-		if (lat_shape_size(shape) > biggest)
-			biggest = lat_shape_size(shape);
+		if (lat_shape_size(l->out) > biggest)
+			biggest = lat_shape_size(l->out);
 		n->act[i] = malloc(bytes);
 		if (!n->act[i])
 			goto nomem;
