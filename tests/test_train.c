@@ -845,18 +845,20 @@ static void test_split_network(void)
 	lat_experiment_clear(&e);
 }
 
-/* A network split into strips of rows whose whole part begins at an avgpool layer (lc, relu, avgpool,
- * linear) over 2 and 3 parts against the whole network: the same logits, and every gradient, the
- * parts' mapped into the whole layout and summed (replicas from part 0), the whole network's to float
- * rounding. Refused with a message: a bn layer among the strips, more parts than rows, and a network
- * that does not begin with layers the strips run. */
+/* A network split into strips of rows with a bn layer among the strips (its batch statistics summed
+ * over them) and whose whole part begins at an avgpool layer (lc, bn, relu, avgpool, linear) over 2 and
+ * 3 parts against the whole network: the same logits, every gradient (the parts' mapped into the whole
+ * layout and summed, replicas from part 0) and the bn running statistics, the whole network's to float
+ * rounding. Refused with a message: a conv kept as conv among the strips, more parts than rows, and a
+ * network that does not begin with layers the strips run. */
 static void test_split_rows_head(void)
 {
-	lat_layer_spec ls[4] = {{.kind = LAT_L_LC, .channels = 4, .kernel = 3, .stride = 1, .bias = 1, .line = 1},
-				{.kind = LAT_L_RELU, .line = 2},
-				{.kind = LAT_L_AVGPOOL, .line = 3},
-				{.kind = LAT_L_LINEAR, .outputs = 10, .bias = 1, .line = 4}};
-	lat_net_opts no = {.source = "rows.cfg", .layers = ls, .n_layers = 4, .bn_momentum = 0.1, .bn_eps = 1e-5,
+	lat_layer_spec ls[5] = {{.kind = LAT_L_LC, .channels = 4, .kernel = 3, .stride = 1, .bias = 1, .line = 1},
+				{.kind = LAT_L_BN, .line = 2},
+				{.kind = LAT_L_RELU, .line = 3},
+				{.kind = LAT_L_AVGPOOL, .line = 4},
+				{.kind = LAT_L_LINEAR, .outputs = 10, .bias = 1, .line = 5}};
+	lat_net_opts no = {.source = "rows.cfg", .layers = ls, .n_layers = 5, .bn_momentum = 0.1, .bn_eps = 1e-5,
 			   .lc_bias = LAT_LC_BIAS_POSITION, .shard_rows = 1};
 	float x[3 * 64], logits[3 * 10];
 	char err[LAT_ERRLEN] = "";
@@ -873,7 +875,7 @@ static void test_split_rows_head(void)
 		dp_world w;
 		split_part sp[DP_MAX];
 		lat_net *nets[DP_MAX];
-		double e_logit = 0, e_grad = 0;
+		double e_logit = 0, e_grad = 0, e_buf = 0;
 		split_start(&w, sp, nets, size, &no, x);
 		memset(sum, 0, n * sizeof *sum);
 		for (int k = 0; k < size; k++) {
@@ -883,29 +885,34 @@ static void test_split_rows_head(void)
 			for (size_t i = 0; i < 3 * 10; i++)
 				e_logit = fmax(e_logit, fabs(sp[k].logits[i] - logits[i]));
 			lat_net_map_whole(nets[k], sp[k].g, sum, 0, n, 1, k == 0);
+			CU_ASSERT_EQUAL_FATAL(lat_net_n_buffers(nets[k]), lat_net_n_buffers(whole));
+			for (size_t j = 0; j < lat_net_n_buffers(whole); j++)
+				e_buf = fmax(e_buf, fabs(lat_net_buffers(nets[k])[j] - lat_net_buffers(whole)[j]));
 		}
 		for (size_t j = 0; j < n; j++)
 			e_grad = fmax(e_grad, fabs(sum[j] - lat_net_grads(whole)[j]) / fmax(1e-3, fabs(lat_net_grads(whole)[j])));
-		CU_ASSERT(e_logit < 1e-6);
+		CU_ASSERT(e_logit < 1e-5);
 		CU_ASSERT(e_grad < 1e-4);
+		CU_ASSERT(e_buf < 1e-6);
 		split_stop(&w, sp, size);
 	}
 	no.shard_parts = 2;
 	no.shard_part = 0;
-	ls[1].kind = LAT_L_BN;
+	ls[1] = (lat_layer_spec){.kind = LAT_L_CONV, .channels = 4, .kernel = 3, .stride = 1, .line = 2};
 	bad = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
 	CU_ASSERT_PTR_NULL(bad);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "rows.cfg:2: network.layers[1] (bn)"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "runs lc, relu and maxpool layers before its first avgpool or linear one, not bn"));
-	ls[1].kind = LAT_L_RELU;
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "rows.cfg:2: network.layers[1] (conv)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "runs lc, relu, maxpool and bn layers before its first avgpool or linear one, "
+					   "not a conv layer kept as conv"));
+	ls[1] = (lat_layer_spec){.kind = LAT_L_BN, .line = 2};
 	no.shard_parts = 9;
 	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "8 rows cannot be split into strips for 9 processes"));
 	no.shard_parts = 2;
-	no.layers = ls + 3;
+	no.layers = ls + 4;
 	no.n_layers = 1;
 	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs lc, relu or maxpool layers first"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs lc, relu, maxpool or bn layers first"));
 	free(sum);
 	lat_net_free(whole);
 }
@@ -1322,7 +1329,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			       test_split_trainer},
 			      {"two data-parallel groups of two split processes (either form) = whole network",
 			       test_split_groups},
-			      {"strips of rows up to an avgpool layer = whole network; what strips refuse",
+			      {"strips of rows with bn, up to an avgpool layer = whole network; what strips refuse",
 			       test_split_rows_head},
 			      {"residual blocks split by location = whole blocks", test_split_resblock},
 			      {"a block with an lc projection split by location = whole block", test_split_block_proj},

@@ -89,7 +89,9 @@ typedef struct {
 	 * of the workspace it allocated itself, which it frees. NULL when scratch_floats is NULL. */
 	void (*use_scratch)(lat_layer *l, float *scratch);
 	/* A layer that holds parts of lc layers split by location inside it (resblock): the sum it runs
-	 * after each part, over the processes of the other parts (ctx borrowed). NULL: none inside. */
+	 * after each part, over the processes of the other parts; a bn layer on a strip of rows (a network
+	 * split into strips, lat_net_opts.shard_rows): the sum of its channel statistics over the strips,
+	 * none (NULL) otherwise (ctx borrowed). NULL: neither. */
 	void (*set_sum)(lat_layer *l, lat_layer_sum_fn sum, void *ctx);
 	/* The whole layout of a layer that is, or holds, a part: the floats of the whole layer's
 	 * parameters, and the copy of its values between the split arrays (at lpos) and the whole ones (at
@@ -163,7 +165,9 @@ lat_layer *lat_relu_alloc(lat_shape in, size_t max_batch, char *err);
 /* Max pooling with window k and stride k (floor division of h and w). */
 lat_layer *lat_maxpool_alloc(lat_shape in, size_t k, size_t max_batch, char *err);
 /* Batch normalisation per channel; running statistics updated with momentum (PyTorch convention:
- * running = (1 - momentum) running + momentum batch, unbiased variance for the running value). */
+ * running = (1 - momentum) running + momentum batch, unbiased variance for the running value). Given
+ * a sum (its type's set_sum), it normalises a strip of rows with the statistics of every strip: the
+ * channel sums of each pass and of its backward are added over the strips (as floats). */
 lat_layer *lat_bn_alloc(lat_shape in, double momentum, double eps, size_t max_batch, char *err);
 /* Global average pooling: c x h x w -> c x 1 x 1. */
 lat_layer *lat_avgpool_alloc(lat_shape in, size_t max_batch, char *err);

@@ -14,59 +14,101 @@
 typedef struct {
 	double momentum, eps;
 	int training; /* mode of the last forward: batch (1) or running (0) statistics */
-	double ws[];  /* mean[c] then invstd[c] used by the last forward */
+	double n_tot; /* values per channel of the last forward's batch statistics, over every strip */
+	lat_layer_sum_fn sum; /* a strip of rows (lat_bn_set_sum): adds the channel sums over the strips */
+	void *sum_ctx;
+	float *sv;    /* 2 c + 1 floats handed to the sum */
+	double ws[];  /* mean[c] then invstd[c] used by the last forward, then 2 c of per-channel sums */
 } bn_priv;
+
+/* v[c] (n_c doubles, and *count when not NULL) summed over the strips in place: through floats, so
+ * the strips' values agree to float rounding; nothing to do without a sum. LAT_EIO when it fails. */
+static int strip_sum(bn_priv *p, double *v, size_t n_c, double *count)
+{
+	size_t n = n_c + (count != NULL);
+
+	if (!p->sum)
+		return LAT_OK;
+	for (size_t c = 0; c < n_c; c++)
+		p->sv[c] = (float)v[c];
+	if (count)
+		p->sv[n_c] = (float)*count;
+	if (p->sum(p->sum_ctx, p->sv, n))
+		return LAT_EIO;
+	for (size_t c = 0; c < n_c; c++)
+		v[c] = p->sv[c];
+	if (count)
+		*count = p->sv[n_c];
+	return LAT_OK;
+}
+
+/* sums[c] = sum over the batch of x[c] (sq = 0), or of (x[c] - mean[c])^2 (sq = 1), in double */
+static void channel_sums(const lat_layer *l, const float *in, size_t batch, const double *mean, int sq,
+			 double *sums)
+{
+	size_t n_c = l->in.c, hw = l->in.h * l->in.w, n_in = lat_shape_size(l->in);
+
+#pragma omp parallel for if (batch * n_in > LAT_LAYER_PAR_MIN)
+	for (size_t c = 0; c < n_c; c++) {
+		double s = 0;
+		for (size_t b = 0; b < batch; b++) {
+			const float *x = in + b * n_in + c * hw;
+			if (sq)
+				for (size_t i = 0; i < hw; i++)
+					s += (x[i] - mean[c]) * (x[i] - mean[c]);
+			else
+				for (size_t i = 0; i < hw; i++)
+					s += x[i];
+		}
+		sums[c] = s;
+	}
+}
 
 static int bn_forward(lat_layer *l, const float *in, float *out, size_t batch, int training)
 {
 	bn_priv *p = l->priv;
-	size_t n_c = l->in.c, hw = l->in.h * l->in.w, n_in = lat_shape_size(l->in), n = batch * hw;
+	size_t n_c = l->in.c, hw = l->in.h * l->in.w, n_in = lat_shape_size(l->in);
 	const float *gamma = l->w, *beta = l->w + n_c;
 	float *rmean = l->buf, *rvar = l->buf + n_c;
-	double *mean = p->ws, *invstd = p->ws + n_c;
+	double *mean = p->ws, *invstd = p->ws + n_c, *sums = p->ws + 2 * n_c, n = (double)(batch * hw);
 
 	if (batch > l->max_batch)
 		return LAT_EINVAL;
 	if (batch == 0)
 		return LAT_OK;
-	/* Like PyTorch: the unbiased variance needs at least two values per channel. */
-	if (training && n < 2)
-		return LAT_EINVAL;
 	p->training = training;
-#pragma omp parallel for if (batch * n_in > LAT_LAYER_PAR_MIN)
+	if (training) {
+		/* two passes (no cancellation when |mean| >> std), each summed over the strips */
+		channel_sums(l, in, batch, NULL, 0, sums);
+		if (strip_sum(p, sums, n_c, &n))
+			return LAT_EIO;
+		/* Like PyTorch: the unbiased variance needs at least two values per channel. */
+		if (n < 2)
+			return LAT_EINVAL;
+		for (size_t c = 0; c < n_c; c++)
+			mean[c] = sums[c] / n;
+		channel_sums(l, in, batch, mean, 1, sums);
+		if (strip_sum(p, sums, n_c, NULL))
+			return LAT_EIO;
+		p->n_tot = n;
+	}
 	for (size_t c = 0; c < n_c; c++) {
-		double m, v;
+		double m = training ? mean[c] : rmean[c], v = training ? sums[c] / n : rvar[c];
 		if (training) {
-			double s = 0, ss = 0;
-			for (size_t b = 0; b < batch; b++) {
-				const float *x = in + b * n_in + c * hw;
-				for (size_t i = 0; i < hw; i++)
-					s += x[i];
-			}
-			m = s / (double)n;
-			/* Two-pass variance: no cancellation when |mean| >> std. */
-			for (size_t b = 0; b < batch; b++) {
-				const float *x = in + b * n_in + c * hw;
-				for (size_t i = 0; i < hw; i++)
-					ss += (x[i] - m) * (x[i] - m);
-			}
-			v = ss / (double)n;
 			rmean[c] = (float)((1 - p->momentum) * rmean[c] + p->momentum * m);
-			rvar[c] = (float)((1 - p->momentum) * rvar[c] + p->momentum * ss / (double)(n - 1));
-		} else {
-			m = rmean[c];
-			v = rvar[c];
+			rvar[c] = (float)((1 - p->momentum) * rvar[c] + p->momentum * sums[c] / (n - 1));
 		}
 		mean[c] = m;
 		invstd[c] = 1 / sqrt(v + p->eps);
-		{
-			double a = gamma[c] * invstd[c], off = beta[c] - a * m;
-			for (size_t b = 0; b < batch; b++) {
-				const float *x = in + b * n_in + c * hw;
-				float *y = out + b * n_in + c * hw;
-				for (size_t i = 0; i < hw; i++)
-					y[i] = (float)(a * x[i] + off);
-			}
+	}
+#pragma omp parallel for if (batch * n_in > LAT_LAYER_PAR_MIN)
+	for (size_t c = 0; c < n_c; c++) {
+		double a = gamma[c] * invstd[c], off = beta[c] - a * mean[c];
+		for (size_t b = 0; b < batch; b++) {
+			const float *x = in + b * n_in + c * hw;
+			float *y = out + b * n_in + c * hw;
+			for (size_t i = 0; i < hw; i++)
+				y[i] = (float)(a * x[i] + off);
 		}
 	}
 	return LAT_OK;
@@ -75,34 +117,44 @@ static int bn_forward(lat_layer *l, const float *in, float *out, size_t batch, i
 static int bn_backward(lat_layer *l, const float *in, const float *out, const float *dout, float *din,
 		       size_t batch)
 {
-	const bn_priv *p = l->priv;
-	size_t n_c = l->in.c, hw = l->in.h * l->in.w, n_in = lat_shape_size(l->in), n = batch * hw;
+	bn_priv *p = l->priv;
+	size_t n_c = l->in.c, hw = l->in.h * l->in.w, n_in = lat_shape_size(l->in);
 	const float *gamma = l->w;
 	float *dgamma = l->g, *dbeta = l->g + n_c;
 	const double *mean = p->ws, *invstd = p->ws + n_c;
+	double *sdy = p->ws + 2 * n_c, *sdyx = p->ws + 3 * n_c;
 
 	(void)out;
 	if (batch > l->max_batch)
 		return LAT_EINVAL;
 #pragma omp parallel for if (batch * n_in > LAT_LAYER_PAR_MIN)
 	for (size_t c = 0; c < n_c; c++) {
-		double sdy = 0, sdyx = 0, a, mdy, mdyx;
+		double s = 0, sx = 0;
 		for (size_t b = 0; b < batch; b++) {
 			const float *x = in + b * n_in + c * hw, *dy = dout + b * n_in + c * hw;
 			for (size_t i = 0; i < hw; i++) {
-				sdy += dy[i];
-				sdyx += dy[i] * (x[i] - mean[c]) * invstd[c];
+				s += dy[i];
+				sx += dy[i] * (x[i] - mean[c]) * invstd[c];
 			}
 		}
-		dgamma[c] += (float)sdyx;
-		dbeta[c] += (float)sdy;
+		sdy[c] = s;
+		sdyx[c] = sx;
+	}
+	/* over the strips: both sums at once (sdyx follows sdy in ws) */
+	if (strip_sum(p, sdy, 2 * n_c, NULL))
+		return LAT_EIO;
+#pragma omp parallel for if (batch * n_in > LAT_LAYER_PAR_MIN)
+	for (size_t c = 0; c < n_c; c++) {
+		double a, mdy, mdyx;
+		dgamma[c] += (float)sdyx[c];
+		dbeta[c] += (float)sdy[c];
 		if (!din)
 			continue;
 		a = gamma[c] * invstd[c];
 		/* With batch statistics, mean and variance depend on x: subtract the projections of dy onto
 		 * 1 and xhat. With running statistics the map is affine per channel. */
-		mdy = p->training ? sdy / (double)n : 0;
-		mdyx = p->training ? sdyx / (double)n : 0;
+		mdy = p->training ? sdy[c] / p->n_tot : 0;
+		mdyx = p->training ? sdyx[c] / p->n_tot : 0;
 		for (size_t b = 0; b < batch; b++) {
 			const float *x = in + b * n_in + c * hw, *dy = dout + b * n_in + c * hw;
 			float *dx = din + b * n_in + c * hw;
@@ -113,6 +165,24 @@ static int bn_backward(lat_layer *l, const float *in, const float *out, const fl
 		}
 	}
 	return LAT_OK;
+}
+
+static void bn_set_sum(lat_layer *l, lat_layer_sum_fn sum, void *ctx)
+{
+	bn_priv *p = l->priv;
+
+	p->sum = sum;
+	p->sum_ctx = ctx;
+}
+
+static void bn_free(lat_layer *l)
+{
+	bn_priv *p = l->priv;
+
+	if (p)
+		free(p->sv);
+	free(p);
+	l->priv = NULL;
 }
 
 static void bn_init(lat_layer *l, gsl_rng *r)
@@ -145,7 +215,9 @@ static const lat_layer_type bn_type = {
     .forward = bn_forward,
     .backward = bn_backward,
     .init = bn_init,
+    .free = bn_free,
     .check_buffers = bn_check_buffers,
+    .set_sum = bn_set_sum,
 };
 
 lat_layer *lat_bn_alloc(lat_shape in, double momentum, double eps, size_t max_batch, char *err)
@@ -163,8 +235,10 @@ lat_layer *lat_bn_alloc(lat_shape in, double momentum, double eps, size_t max_ba
 		lat_err_set(err, LAT_EINVAL, "bn layer: momentum %g must be in [0, 1]", momentum);
 		goto out;
 	}
-	p = calloc(1, sizeof *p + 2 * in.c * sizeof p->ws[0]);
-	if (!p) {
+	p = calloc(1, sizeof *p + 4 * in.c * sizeof p->ws[0]);
+	if (p)
+		p->sv = malloc((2 * in.c + 1) * sizeof *p->sv);
+	if (!p || !p->sv) {
 		lat_err_set(err, LAT_ENOMEM, "bn layer: out of memory");
 		goto out;
 	}
@@ -176,6 +250,8 @@ lat_layer *lat_bn_alloc(lat_shape in, double momentum, double eps, size_t max_ba
 	l->priv = p;
 	p = NULL;
 out:
+	if (p)
+		free(p->sv);
 	free(p);
 	return l;
 }

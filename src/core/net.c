@@ -160,7 +160,7 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 
 /* Layer sp on a network split into strips of rows (the halo form): its whole output *out from the whole
  * input in, and the layer of this part's rows, or NULL with err. Only lc layers (conv turned into lc),
- * relu and maxpool run on strips. */
+ * relu, maxpool and bn (its statistics summed over the strips, lat_net_set_sum) run on strips. */
 static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, int lc, lat_rows *rows, lat_shape in,
 			     size_t max_batch, lat_shape *out, char *err)
 {
@@ -184,6 +184,7 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 		return lat_lc_alloc_window(in, sp->channels, k, s, sp->bias ? (int)e->lc_bias : 0, max_batch, o0, o1,
 					   r0, r1, err);
 	case LAT_L_RELU:
+	case LAT_L_BN:
 	case LAT_L_MAXPOOL:
 		if (k == 0 || in.h < k || in.w < k) /* the constructor says what is wrong */
 			return lat_maxpool_alloc(in, k, max_batch, err);
@@ -192,12 +193,14 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 			return NULL;
 		if (sp->kind == LAT_L_RELU)
 			return lat_relu_alloc((lat_shape){in.c, r1 - r0, in.w}, max_batch, err);
+		if (sp->kind == LAT_L_BN) /* its channel statistics summed over the strips (lat_net_set_sum) */
+			return lat_bn_alloc((lat_shape){in.c, r1 - r0, in.w}, e->bn_momentum, e->bn_eps, max_batch, err);
 		return lat_maxpool_alloc((lat_shape){in.c, r1 - r0, in.w}, k, max_batch, err);
 	default:
 		break;
 	}
 	lat_err_set(err, LAT_EINVAL,
-		    "a network split into strips of rows (network.shard = \"rows\") runs lc, relu and maxpool "
+		    "a network split into strips of rows (network.shard = \"rows\") runs lc, relu, maxpool and bn "
 		    "layers before its first avgpool or linear one, not %s",
 		    sp->kind == LAT_L_CONV ? "a conv layer kept as conv" : lat_layer_kind_name(sp->kind));
 	return NULL;
@@ -306,8 +309,8 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	}
 	if (n->rows && (lat_rows_count(n->rows) == 0 || lat_rows_count(n->rows) == n->n_layers)) {
 		lat_err_set(err, LAT_ECONFIG,
-			    "%s: a network split into strips of rows needs lc, relu or maxpool layers first, then an "
-			    "avgpool or linear one",
+			    "%s: a network split into strips of rows needs lc, relu, maxpool or bn layers first, then "
+			    "an avgpool or linear one",
 			    e->source);
 		goto fail;
 	}
@@ -397,7 +400,7 @@ void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx)
 	n->sum = sum;
 	n->sum_ctx = ctx;
 	for (size_t i = 0; i < n->n_layers; i++)
-		if (n->split[i] == SPLIT_INSIDE)
+		if (n->split[i] == SPLIT_INSIDE || (n->rows && i < lat_rows_count(n->rows) && n->layers[i]->type->set_sum))
 			n->layers[i]->type->set_sum(n->layers[i], sum, ctx);
 }
 
