@@ -558,21 +558,26 @@ static void test_parts(void)
 	check_parts((lat_shape){1, 5, 5}, 2, 3, 1, LAT_LC_BIAS_NONE, 3);
 }
 
-/* Windows of an lc layer (strips of output rows, each reading input rows [r0, r1), `margin` rows more
- * than it needs on each side where the input has them) against the whole layer, for 1 to 4 strips:
- * the same weights (bits), the whole output's rows (bits: the same GEMM per position on the same
- * patch), the same weight gradients (bits), and the input gradients added at their rows the whole
- * layer's din to float rounding, exactly 0 in the margin rows; a window short of a row is refused. */
-static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t batch,
-			  size_t margin)
+/* Windows of an lc (shared = 0) or conv layer (strips of output rows, each reading input rows [r0, r1),
+ * `margin` rows more than it needs on each side where the input has them) against the whole layer,
+ * for 1 to 4 strips: the same weights (bits); the whole output's rows (lc: bits, the same GEMM per
+ * position on the same patch; conv: to float rounding); lc: the same weight gradients (bits), conv: the
+ * strips' weight gradients added the whole layer's (rounding); and the input gradients added at their
+ * rows the whole layer's din to float rounding, exactly 0 in the margin rows; a window short of a row
+ * is refused. */
+static void check_windows(int shared, lat_shape in, size_t c_out, size_t k, size_t stride, int bias,
+			  size_t batch, size_t margin)
 {
 	enum { MAX_STRIPS = 4 };
-	lat_layer *whole = lat_lc_alloc(in, c_out, k, stride, bias, batch, NULL);
+	lat_layer *(*win_alloc)(lat_shape, size_t, size_t, size_t, int, size_t, size_t, size_t, size_t, size_t,
+				char *) = shared ? lat_conv_alloc_window : lat_lc_alloc_window;
+	lat_layer *whole = shared ? lat_conv_alloc(in, c_out, k, stride, bias, batch, NULL)
+				  : lat_lc_alloc(in, c_out, k, stride, bias, batch, NULL);
 	gc_arrays a = {0};
 	unsigned long seed = gsl_rng_get(rng);
 	size_t n_in = batch * lat_shape_size(in), n_out, n_loc, n_k = in.c * k * k, h_out, w_out;
 	size_t plane = in.h * in.w;
-	float *x, *dout, *out, *din, *sum_din, *wx, *wout, *wdout, *wdin, *sum_bias;
+	float *x, *dout, *out, *din, *sum_din, *wx, *wout, *wdout, *wdin, *sum_bias, *sum_g;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
 	h_out = whole->out.h;
@@ -591,13 +596,16 @@ static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, i
 	wdout = malloc(n_out * sizeof *wdout);
 	wdin = malloc(n_in * sizeof *wdin);
 	sum_bias = calloc(c_out, sizeof *sum_bias);
-	CU_ASSERT_FATAL(x && dout && out && din && sum_din && wx && wout && wdout && wdin && sum_bias);
+	sum_g = calloc(whole->n_params, sizeof *sum_g);
+	CU_ASSERT_FATAL(x && dout && out && din && sum_din && wx && wout && wdout && wdin && sum_bias && sum_g);
 	CU_ASSERT_EQUAL(whole->type->forward(whole, x, out, batch, 1), LAT_OK);
 	CU_ASSERT_EQUAL(whole->type->backward(whole, x, out, dout, din, batch), LAT_OK);
 	for (size_t strips = 1; strips <= MAX_STRIPS && strips <= h_out; strips++) {
 		int w_same = 1, g_same = 1, out_same = 1, margin_zero = 1;
+		double e_out = 0;
 		memset(sum_din, 0, n_in * sizeof *sum_din);
 		memset(sum_bias, 0, c_out * sizeof *sum_bias);
+		memset(sum_g, 0, whole->n_params * sizeof *sum_g);
 		for (size_t r = 0; r < strips; r++) {
 			size_t o0 = r * h_out / strips, o1 = (r + 1) * h_out / strips, n0, n1, r0, r1, rows, n_own;
 			size_t wplane;
@@ -610,14 +618,15 @@ static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, i
 			r1 = n1 + margin < in.h ? n1 + margin : in.h;
 			rows = r1 - r0;
 			/* one row short on either side is refused, naming the rows */
-			if (n0 > 0)
-				CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, o0, o1, n0 + 1,
-								       r1 > n0 + 1 ? r1 : n0 + 2, err));
-			CU_ASSERT(n0 == 0 || strstr(err, "more than the window's") != NULL);
+			err[0] = 0;
+			if (n0 > 0 && n0 + 2 <= in.h)
+				CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, o0, o1, n0 + 1,
+							     r1 > n0 + 1 ? r1 : n0 + 2, err));
+			CU_ASSERT(n0 == 0 || n0 + 2 > in.h || strstr(err, "more than the window's") != NULL);
 			if (n1 > 1)
-				CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, o0, o1, r0 < n1 - 1 ? r0 : 0,
-								       n1 - 1, NULL));
-			wl = lat_lc_alloc_window(in, c_out, k, stride, bias, batch, o0, o1, r0, r1, err);
+				CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, o0, o1, r0 < n1 - 1 ? r0 : 0,
+							     n1 - 1, NULL));
+			wl = win_alloc(in, c_out, k, stride, bias, batch, o0, o1, r0, r1, err);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(wl);
 			CU_ASSERT(wl->in.c == in.c && wl->in.h == rows && wl->in.w == in.w);
 			CU_ASSERT(wl->out.c == c_out && wl->out.h == o1 - o0 && wl->out.w == w_out);
@@ -627,7 +636,10 @@ static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, i
 			n_own = (o1 - o0) * w_out;
 			gsl_rng_set(rng, seed);
 			CU_ASSERT_EQUAL_FATAL(gc_bind(wl, rng, &b), 0);
-			for (size_t o = 0; o < c_out; o++) {
+			if (shared) /* a replica: the whole layer's weights */
+				w_same &= wl->n_params == whole->n_params &&
+					  memcmp(b.w, a.w, whole->n_params * sizeof *b.w) == 0;
+			for (size_t o = 0; o < c_out && !shared; o++) {
 				w_same &= memcmp(b.w + o * n_own * n_k, a.w + (o * n_loc + g.q0) * n_k,
 						 n_own * n_k * sizeof *b.w) == 0;
 				if (bias == LAT_LC_BIAS_POSITION)
@@ -642,8 +654,10 @@ static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, i
 			for (size_t bo = 0; bo < batch * c_out; bo++)
 				memcpy(wdout + bo * n_own, dout + bo * n_loc + g.q0, n_own * sizeof *wdout);
 			CU_ASSERT_EQUAL(wl->type->forward(wl, wx, wout, batch, 1), LAT_OK);
-			for (size_t bo = 0; bo < batch * c_out; bo++)
+			for (size_t bo = 0; bo < batch * c_out; bo++) {
 				out_same &= memcmp(wout + bo * n_own, out + bo * n_loc + g.q0, n_own * sizeof *out) == 0;
+				e_out = fmax(e_out, max_err(wout + bo * n_own, out + bo * n_loc + g.q0, n_own));
+			}
 			memset(wdin, 0x7f, n_in * sizeof *wdin); /* garbage: backward writes every value */
 			CU_ASSERT_EQUAL(wl->type->backward(wl, wx, wout, wdout, wdin, batch), LAT_OK);
 			for (size_t bc = 0; bc < batch * in.c; bc++)
@@ -653,7 +667,9 @@ static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, i
 						margin_zero &= wdin[bc * wplane + i] == 0;
 					sum_din[bc * plane + r0 * in.w + i] += wdin[bc * wplane + i];
 				}
-			for (size_t o = 0; o < c_out; o++) {
+			for (size_t j = 0; j < wl->n_params && shared; j++)
+				sum_g[j] += b.g[j];
+			for (size_t o = 0; o < c_out && !shared; o++) {
 				g_same &= memcmp(b.g + o * n_own * n_k, a.g + (o * n_loc + g.q0) * n_k,
 						 n_own * n_k * sizeof *b.g) == 0;
 				if (bias == LAT_LC_BIAS_CHANNEL)
@@ -666,17 +682,18 @@ static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, i
 			lat_layer_free(wl);
 		}
 		CU_ASSERT(w_same);
-		CU_ASSERT(out_same);
+		CU_ASSERT(shared ? e_out < 1e-5 : out_same);
 		CU_ASSERT(g_same);
+		CU_ASSERT(!shared || max_err(sum_g, a.g, whole->n_params) < 1e-5);
 		CU_ASSERT(margin_zero);
 		CU_ASSERT(max_err(sum_din, din, n_in) < 1e-5);
-		if (bias == LAT_LC_BIAS_CHANNEL)
+		if (bias == LAT_LC_BIAS_CHANNEL && !shared)
 			CU_ASSERT(max_err(sum_bias, a.g + c_out * n_loc * n_k, c_out) < 1e-5);
 	}
 	/* rows out of range */
-	CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, 0, h_out + 1, 0, in.h, NULL));
-	CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, 1, 1, 0, in.h, NULL));
-	CU_ASSERT_PTR_NULL(lat_lc_alloc_window(in, c_out, k, stride, bias, batch, 0, 1, 0, in.h + 1, NULL));
+	CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, 0, h_out + 1, 0, in.h, NULL));
+	CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, 1, 1, 0, in.h, NULL));
+	CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, 0, 1, 0, in.h + 1, NULL));
 	free(x);
 	free(dout);
 	free(out);
@@ -687,6 +704,7 @@ static void check_windows(lat_shape in, size_t c_out, size_t k, size_t stride, i
 	free(wdout);
 	free(wdin);
 	free(sum_bias);
+	free(sum_g);
 	gc_release(&a);
 	lat_layer_free(whole);
 }
@@ -703,10 +721,13 @@ static void test_windows(void)
 	CU_ASSERT(r0 == 0 && r1 == 4);
 	lat_lc_window_rows(9, 5, 2, 2, 5, &r0, &r1);
 	CU_ASSERT(r0 == 2 && r1 == 9);
-	check_windows((lat_shape){3, 9, 8}, 4, 3, 1, LAT_LC_BIAS_POSITION, 7, 0);
-	check_windows((lat_shape){3, 9, 8}, 4, 3, 1, LAT_LC_BIAS_CHANNEL, 5, 1);
-	check_windows((lat_shape){2, 9, 8}, 3, 5, 2, LAT_LC_BIAS_CHANNEL, 5, 2);
-	check_windows((lat_shape){1, 6, 5}, 2, 5, 1, LAT_LC_BIAS_NONE, 3, 1);
+	for (int shared = 0; shared < 2; shared++) {
+		check_windows(shared, (lat_shape){3, 9, 8}, 4, 3, 1, LAT_LC_BIAS_POSITION, 7, 0);
+		check_windows(shared, (lat_shape){3, 9, 8}, 4, 3, 1, LAT_LC_BIAS_CHANNEL, 5, 1);
+		check_windows(shared, (lat_shape){2, 9, 8}, 3, 5, 2, LAT_LC_BIAS_CHANNEL, 5, 2);
+		check_windows(shared, (lat_shape){1, 6, 5}, 2, 5, 1, LAT_LC_BIAS_NONE, 3, 1);
+		check_windows(shared, (lat_shape){2, 7, 6}, 3, 1, 2, LAT_LC_BIAS_POSITION, 4, 1);
+	}
 }
 
 static CU_TestInfo tests[] = {
@@ -720,7 +741,7 @@ static CU_TestInfo tests[] = {
     {"init: PyTorch uniform bounds", test_init},
     {"geometry and shapes", test_geometry},
     {"lc split by location: parts equal the whole layer", test_parts},
-    {"lc windows of rows: equal the whole layer's rows, gradients added at their rows", test_windows},
+    {"lc and conv windows of rows: the whole layer's rows, gradients added", test_windows},
     {"constructor and batch errors", test_errors},
     CU_TEST_INFO_NULL,
 };

@@ -845,20 +845,23 @@ static void test_split_network(void)
 	lat_experiment_clear(&e);
 }
 
-/* A network split into strips of rows with a bn layer among the strips (its batch statistics summed
- * over them) and whose whole part begins at an avgpool layer (lc, bn, relu, avgpool, linear) over 2 and
+/* A network split into strips of rows with a conv layer (a replica, its weight gradient summed over
+ * the strips) and a bn layer among the strips (its batch statistics summed over them) and whose whole
+ * part begins at an avgpool layer (conv, bn, relu, lc with stride 2, relu, avgpool, linear) over 2 and
  * 3 parts against the whole network: the same logits, every gradient (the parts' mapped into the whole
  * layout and summed, replicas from part 0) and the bn running statistics, the whole network's to float
- * rounding. Refused with a message: a conv kept as conv among the strips, more parts than rows, and a
+ * rounding. Refused with a message: a residual block among the strips, more parts than rows, and a
  * network that does not begin with layers the strips run. */
 static void test_split_rows_head(void)
 {
-	lat_layer_spec ls[5] = {{.kind = LAT_L_LC, .channels = 4, .kernel = 3, .stride = 1, .bias = 1, .line = 1},
+	lat_layer_spec ls[7] = {{.kind = LAT_L_CONV, .channels = 3, .kernel = 3, .stride = 1, .bias = 1, .line = 1},
 				{.kind = LAT_L_BN, .line = 2},
 				{.kind = LAT_L_RELU, .line = 3},
-				{.kind = LAT_L_AVGPOOL, .line = 4},
-				{.kind = LAT_L_LINEAR, .outputs = 10, .bias = 1, .line = 5}};
-	lat_net_opts no = {.source = "rows.cfg", .layers = ls, .n_layers = 5, .bn_momentum = 0.1, .bn_eps = 1e-5,
+				{.kind = LAT_L_LC, .channels = 4, .kernel = 3, .stride = 2, .bias = 1, .line = 4},
+				{.kind = LAT_L_RELU, .line = 5},
+				{.kind = LAT_L_AVGPOOL, .line = 6},
+				{.kind = LAT_L_LINEAR, .outputs = 10, .bias = 1, .line = 7}};
+	lat_net_opts no = {.source = "rows.cfg", .layers = ls, .n_layers = 7, .bn_momentum = 0.1, .bn_eps = 1e-5,
 			   .lc_bias = LAT_LC_BIAS_POSITION, .shard_rows = 1};
 	float x[3 * 64], logits[3 * 10];
 	char err[LAT_ERRLEN] = "";
@@ -898,21 +901,21 @@ static void test_split_rows_head(void)
 	}
 	no.shard_parts = 2;
 	no.shard_part = 0;
-	ls[1] = (lat_layer_spec){.kind = LAT_L_CONV, .channels = 4, .kernel = 3, .stride = 1, .line = 2};
+	ls[1] = (lat_layer_spec){.kind = LAT_L_RESBLOCK, .channels = 3, .stride = 1, .line = 2};
 	bad = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
 	CU_ASSERT_PTR_NULL(bad);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "rows.cfg:2: network.layers[1] (conv)"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "runs lc, relu, maxpool and bn layers before its first avgpool or linear one, "
-					   "not a conv layer kept as conv"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "rows.cfg:2: network.layers[1] (resblock)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "runs lc, conv, relu, maxpool and bn layers before its first avgpool or linear "
+					   "one, not resblock"));
 	ls[1] = (lat_layer_spec){.kind = LAT_L_BN, .line = 2};
 	no.shard_parts = 9;
 	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "8 rows cannot be split into strips for 9 processes"));
 	no.shard_parts = 2;
-	no.layers = ls + 4;
+	no.layers = ls + 6;
 	no.n_layers = 1;
 	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs lc, relu, maxpool or bn layers first"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs lc, conv, relu, maxpool or bn layers first"));
 	free(sum);
 	lat_net_free(whole);
 }
@@ -1329,7 +1332,7 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			       test_split_trainer},
 			      {"two data-parallel groups of two split processes (either form) = whole network",
 			       test_split_groups},
-			      {"strips of rows with bn, up to an avgpool layer = whole network; what strips refuse",
+			      {"strips of rows with conv and bn, up to an avgpool layer = whole network; what strips refuse",
 			       test_split_rows_head},
 			      {"residual blocks split by location = whole blocks", test_split_resblock},
 			      {"a block with an lc projection split by location = whole block", test_split_block_proj},

@@ -157,6 +157,11 @@ lat_layer *lat_lc_alloc_part(lat_shape in, size_t c_out, size_t k, size_t stride
  * missing a row its outputs read (LAT_EINVAL). */
 lat_layer *lat_lc_alloc_window(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
 			       size_t o0, size_t o1, size_t r0, size_t r1, char *err);
+/* The same window of the conv layer lat_conv_alloc(in, ...) would make: its output rows [o0, o1) from
+ * input rows [r0, r1), with the whole layer's weights (a replica: the windows' weight and bias
+ * gradients added are the whole layer's, to float rounding), as above otherwise. */
+lat_layer *lat_conv_alloc_window(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+				 size_t o0, size_t o1, size_t r0, size_t r1, char *err);
 /* The input rows [*r0, *r1) that output rows [o0, o1) of an lc or conv layer (odd kernel k, padding
  * (k - 1) / 2, stride) read from an input of h_in rows. */
 void lat_lc_window_rows(size_t h_in, size_t k, size_t stride, size_t o0, size_t o1, size_t *r0, size_t *r1);

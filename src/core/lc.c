@@ -47,9 +47,10 @@ typedef struct {
 	size_t ws_size;	 /* floats of workspace per thread */
 	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv xp, dcol and lat_gemm's workspace */
 	size_t hp, wp;	 /* padded input height and width */
-	size_t n_xp;	 /* conv: c_in hp wp, one padded sample xp */
-	int32_t *off_k;	 /* conv: n_k + n_loc offsets into xp: off_k[(c k + u) k + v] = (c hp + u) wp + v, */
-	int32_t *off_q;	 /* then off_q[y w_out + x] = y s wp + x s, so col[j][q] = xp[off_k[j] + off_q[q]] */
+	size_t n_xp;	 /* conv: c_in hx wp, one padded sample xp */
+	int32_t *off_k;	 /* conv: n_k + n_own offsets into xp: off_k[(c k + u) k + v] = (c hx + u) wp + v, */
+	int32_t *off_q;	 /* then off_q[q - q0] = (y s - t0) wp + x s (q = y w_out + x), so col[j][q - q0] =
+			    xp[off_k[j] + off_q[q - q0]] */
 	size_t n_xt;	 /* lc: c_in hx wp max_batch */
 	size_t n_scratch; /* lc: floats of xt, dxt and yt together */
 	float *xt, *dxt; /* lc: padded input and its gradient, c_in x hx x wp x max_batch */
@@ -231,51 +232,56 @@ static void x_range(const lat_lc_geom *g, size_t v, size_t *x0, size_t *x1)
 	*x1 = (size_t)b;
 }
 
-/* A conv thread's workspace: the padded sample xp (n_xp), dcol (n_k n_loc), then lat_gemm's. */
+/* A conv thread's workspace: the padded sample xp (n_xp), dcol (n_k n_own), then lat_gemm's. */
 static void conv_ws(const lc_priv *p, float **xp, float **dcol, float **gws)
 {
 	*xp = thread_ws(p);
 	*dcol = *xp + p->n_xp;
-	*gws = *dcol + p->n_k * p->n_loc;
+	*gws = *dcol + p->n_k * p->n_own;
 }
 
-/* xp[c][y][x] = in[c][y - pad][x - pad], 0 outside the image: one sample's input padded to hp x wp. */
+/* xp[c][t - t0][x + pad] = in[c][t - pad - r0][x] for the padded rows t in [t0, t0 + hx), 0 in the
+ * padding: one sample's input padded (a window: the padded rows its positions read). */
 static void conv_pad(const lc_priv *p, const float *in, float *xp)
 {
 	const lat_lc_geom *g = &p->g;
-	size_t pad = g->pad, right = p->wp - pad - g->w_in;
+	size_t pad = g->pad, right = p->wp - pad - g->w_in, rows = g->r1 - g->r0;
 
 	for (size_t c = 0; c < g->c_in; c++) {
-		float *plane = xp + c * p->hp * p->wp;
-		memset(plane, 0, pad * p->wp * sizeof *plane);
-		for (size_t y = 0; y < g->h_in; y++) {
-			float *row = plane + (y + pad) * p->wp;
+		for (size_t t = p->t0; t < p->t0 + p->hx; t++) {
+			float *row = xp + (c * p->hx + t - p->t0) * p->wp;
+			if (t < pad + g->r0 || t >= pad + g->r1) {
+				memset(row, 0, p->wp * sizeof *row);
+				continue;
+			}
 			memset(row, 0, pad * sizeof *row);
-			memcpy(row + pad, in + (c * g->h_in + y) * g->w_in, g->w_in * sizeof *row);
+			memcpy(row + pad, in + (c * rows + t - pad - g->r0) * g->w_in, g->w_in * sizeof *row);
 			memset(row + pad + g->w_in, 0, right * sizeof *row);
 		}
-		memset(plane + (g->h_in + pad) * p->wp, 0, (p->hp - g->h_in - pad) * p->wp * sizeof *plane);
 	}
 }
 
-/* din[c][y s - pad + u][x s - pad + v] += col[(c k + u) k + v][q] for one sample, in a fixed order. */
-static void col2im(const lat_lc_geom *g, const float *col, float *din)
+/* din[c][y s - pad + u - r0][x s - pad + v] += col[(c k + u) k + v][q - q0] for one sample and the
+ * positions held (whole rows), in a fixed order. */
+static void col2im(const lc_priv *p, const float *col, float *din)
 {
-	size_t k = g->k, n_loc = g->h_out * g->w_out, w_out = g->w_out, stride = g->stride;
+	const lat_lc_geom *g = &p->g;
+	size_t k = g->k, n_own = p->n_own, w_out = g->w_out, stride = g->stride, rows = g->r1 - g->r0;
+	size_t y0 = p->q0 / w_out, y1 = (p->q0 + n_own) / w_out;
 
 	for (size_t c = 0; c < g->c_in; c++) {
 		for (size_t u = 0; u < k; u++) {
 			for (size_t v = 0; v < k; v++) {
-				const float *src = col + ((c * k + u) * k + v) * n_loc;
+				const float *src = col + ((c * k + u) * k + v) * n_own;
 				size_t x0, x1;
 				x_range(g, v, &x0, &x1);
-				for (size_t y = 0; y < g->h_out; y++) {
+				for (size_t y = y0; y < y1; y++) {
 					ptrdiff_t iy = (ptrdiff_t)(y * stride + u) - (ptrdiff_t)g->pad;
-					const float *sr = src + y * w_out;
+					const float *sr = src + (y - y0) * w_out;
 					float *row;
-					if (iy < 0 || iy >= (ptrdiff_t)g->h_in)
-						continue;
-					row = din + (c * g->h_in + (size_t)iy) * g->w_in;
+					if (iy < (ptrdiff_t)g->r0 || iy >= (ptrdiff_t)g->r1)
+						continue; /* padding (a window holds every image row it reads) */
+					row = din + (c * rows + (size_t)iy - g->r0) * g->w_in;
 					if (stride == 1) {
 						float *restrict r = row + (x0 + v - g->pad);
 						const float *restrict ss = sr + x0;
@@ -405,7 +411,7 @@ static int conv_forward(lat_layer *l, const float *in, float *out, size_t batch,
 {
 	const lc_priv *p = l->priv;
 	const lat_lc_geom *g = &p->g;
-	size_t n_k = p->n_k, n_loc = p->n_loc, n_in = lat_shape_size(l->in), n_out = lat_shape_size(l->out);
+	size_t n_k = p->n_k, n_own = p->n_own, n_in = lat_shape_size(l->in), n_out = lat_shape_size(l->out);
 	const float *bias = g->bias ? l->w + p->n_w : NULL;
 
 	(void)training;
@@ -416,11 +422,11 @@ static int conv_forward(lat_layer *l, const float *in, float *out, size_t batch,
 		float *xp, *dcol, *gws, *dst = out + b * n_out;
 		conv_ws(p, &xp, &dcol, &gws);
 		conv_pad(p, in + b * n_in, xp);
-		lat_gemm_gather(0, g->c_out, n_loc, n_k, l->w, n_k, xp, p->off_k, p->off_q, 0, dst, n_loc, gws);
+		lat_gemm_gather(0, g->c_out, n_own, n_k, l->w, n_k, xp, p->off_k, p->off_q, 0, dst, n_own, gws);
 		if (bias)
 			for (size_t o = 0; o < g->c_out; o++)
-				for (size_t q = 0; q < n_loc; q++)
-					dst[o * n_loc + q] += bias[o];
+				for (size_t q = 0; q < n_own; q++)
+					dst[o * n_own + q] += bias[o];
 	}
 	return LAT_OK;
 }
@@ -432,7 +438,7 @@ static int conv_backward(lat_layer *l, const float *in, const float *out, const 
 {
 	const lc_priv *p = l->priv;
 	const lat_lc_geom *g = &p->g;
-	size_t n_k = p->n_k, n_loc = p->n_loc, n_in = lat_shape_size(l->in), n_out = lat_shape_size(l->out);
+	size_t n_k = p->n_k, n_own = p->n_own, n_in = lat_shape_size(l->in), n_out = lat_shape_size(l->out);
 	size_t n_par = p->n_w + p->n_b, n_chunk = (batch + CONV_CHUNK - 1) / CONV_CHUNK;
 
 	(void)out;
@@ -450,14 +456,14 @@ static int conv_backward(lat_layer *l, const float *in, const float *out, const 
 			for (size_t b = ch * CONV_CHUNK; b < b1; b++) {
 				const float *db = dout + b * n_out;
 				conv_pad(p, in + b * n_in, xp);
-				lat_gemm_gather(0, g->c_out, n_k, n_loc, db, n_loc, xp, p->off_q, p->off_k,
+				lat_gemm_gather(0, g->c_out, n_k, n_own, db, n_own, xp, p->off_q, p->off_k,
 						b == ch * CONV_CHUNK ? 0 : 1, part, n_k, gws);
-				row_sums_add(db, p->n_b, n_loc, n_loc, part + p->n_w, 1);
+				row_sums_add(db, p->n_b, n_own, n_own, part + p->n_w, 1);
 				if (!din)
 					continue;
-				lat_gemm(1, 0, n_k, n_loc, g->c_out, l->w, n_k, db, n_loc, 0, dcol, n_loc, gws);
+				lat_gemm(1, 0, n_k, n_own, g->c_out, l->w, n_k, db, n_own, 0, dcol, n_own, gws);
 				memset(din + b * n_in, 0, n_in * sizeof *din);
-				col2im(g, dcol, din + b * n_in);
+				col2im(p, dcol, din + b * n_in);
 			}
 		}
 #pragma omp for schedule(static)
@@ -491,7 +497,7 @@ static void lc_init(lat_layer *l, gsl_rng *r)
 	const lc_priv *p = l->priv;
 	double bound = lat_kaiming_bound(p->n_k);
 
-	if (p->n_own == p->n_loc) {
+	if (p->n_own == p->n_loc || p->g.shared) { /* a conv window holds the whole layer's weights */
 		lat_init_uniform(l->w, p->n_w, bound, r);
 		lat_init_uniform(l->w + p->n_w, p->n_b, bound, r);
 		return;
@@ -593,7 +599,7 @@ static const lat_layer_type conv_type = {
     .free = lc_free,
 };
 
-/* conv: the offsets of col[j][q] in a padded sample xp (sizes() checked that they fit an int32). */
+/* conv: the offsets of col[j][q - q0] in a padded sample xp (sizes() checked that they fit an int32). */
 static void conv_offsets(lc_priv *p)
 {
 	const lat_lc_geom *g = &p->g;
@@ -603,10 +609,11 @@ static void conv_offsets(lc_priv *p)
 	for (size_t c = 0; c < g->c_in; c++)
 		for (size_t u = 0; u < k; u++)
 			for (size_t v = 0; v < k; v++)
-				p->off_k[(c * k + u) * k + v] = (int32_t)((c * p->hp + u) * p->wp + v);
-	for (size_t y = 0; y < g->h_out; y++)
-		for (size_t x = 0; x < g->w_out; x++)
-			p->off_q[y * g->w_out + x] = (int32_t)(y * s * p->wp + x * s);
+				p->off_k[(c * k + u) * k + v] = (int32_t)((c * p->hx + u) * p->wp + v);
+	for (size_t q = p->q0; q < p->q0 + p->n_own; q++) {
+		size_t y = q / g->w_out, x = q % g->w_out;
+		p->off_q[q - p->q0] = (int32_t)((y * s - p->t0) * p->wp + x * s);
+	}
 }
 
 static int geometry(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
@@ -675,19 +682,17 @@ static int check_window(const lat_lc_geom *g, const lc_span *sp, char *err)
 {
 	size_t n0, n1;
 
-	if (g->shared)
-		return lat_err_set(err, LAT_EINVAL, "conv layer: a window of rows is made of lc layers only");
 	if (sp->o0 >= sp->o1 || sp->o1 > g->h_out || sp->r0 >= sp->r1 || sp->r1 > g->h_in)
 		return lat_err_set(err, LAT_EINVAL,
-				   "lc layer: a window needs output rows 0 <= o0 < o1 <= %zu and input rows 0 <= r0 < "
+				   "%s layer: a window needs output rows 0 <= o0 < o1 <= %zu and input rows 0 <= r0 < "
 				   "r1 <= %zu (got [%zu, %zu) and [%zu, %zu))",
-				   g->h_out, g->h_in, sp->o0, sp->o1, sp->r0, sp->r1);
+				   g->shared ? "conv" : "lc", g->h_out, g->h_in, sp->o0, sp->o1, sp->r0, sp->r1);
 	lat_lc_window_rows(g->h_in, g->k, g->stride, sp->o0, sp->o1, &n0, &n1);
 	if (sp->r0 > n0 || sp->r1 < n1)
 		return lat_err_set(err, LAT_EINVAL,
-				   "lc layer: output rows [%zu, %zu) read input rows [%zu, %zu), more than the window's "
+				   "%s layer: output rows [%zu, %zu) read input rows [%zu, %zu), more than the window's "
 				   "[%zu, %zu)",
-				   sp->o0, sp->o1, n0, n1, sp->r0, sp->r1);
+				   g->shared ? "conv" : "lc", sp->o0, sp->o1, n0, n1, sp->r0, sp->r1);
 	return LAT_OK;
 }
 
@@ -734,15 +739,15 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 	      lat_size_mul(c_out, shared ? z->n_k : ld_w, &z->n_w) ||
 	      lat_size_mul(c_out, bias ? (shared || bias == LAT_LC_BIAS_CHANNEL ? 1 : z->n_own) : 0, &z->n_b) ||
 	      lat_size_add(z->n_w, z->n_b, &n_all) || lat_size_add(in.h, k - 1, &z->hp) ||
-	      lat_size_add(in.w, k - 1, &z->wp) || lat_size_mul(in.c, z->hp, &z->n_xp) ||
-	      lat_size_mul(z->n_xp, z->wp, &z->n_xp);
+	      lat_size_add(in.w, k - 1, &z->wp);
 	/* the padded rows the positions read: all hp, or a window's (o1 - 1 - o0) s + k <= hp */
 	z->t0 = sp->window ? sp->o0 * stride : 0;
 	z->hx = sp->window ? (sp->o1 - 1 - sp->o0) * stride + k : z->hp;
+	bad = bad || lat_size_mul(in.c, z->hx, &z->n_xp) || lat_size_mul(z->n_xp, z->wp, &z->n_xp);
 	/* per thread: lc patch and dpatch (n_k mb each); conv xp (offsets into it are int32), dcol (n_k
-	 * n_loc) and lat_gemm's packing space */
+	 * n_own) and lat_gemm's packing space */
 	if (!bad && shared)
-		bad = z->n_xp > INT32_MAX || lat_size_mul(z->n_k, z->n_loc, &z->ws_size) ||
+		bad = z->n_xp > INT32_MAX || lat_size_mul(z->n_k, z->n_own, &z->ws_size) ||
 		      lat_size_add(z->ws_size, z->n_xp, &z->ws_size) ||
 		      lat_size_add(z->ws_size, lat_gemm_ws_floats(), &z->ws_size);
 	if (!bad && !shared)
@@ -752,10 +757,10 @@ static int sizes(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, 
 		bad = lat_size_add(mb, CONV_CHUNK - 1, &chunks) ||
 		      lat_size_mul(chunks / CONV_CHUNK, n_all, &z->n_part) ||
 		      lat_size_add(z->n_ws, z->n_part, &z->n_work) || lat_size_add(z->n_work, z->n_k, &z->n_work) ||
-		      lat_size_add(z->n_work, z->n_loc, &z->n_work); /* and the offsets (int32) */
+		      lat_size_add(z->n_work, z->n_own, &z->n_work); /* and the offsets (int32) */
 	/* lc: the padded input and its gradient (c_in hx wp mb each) and the outputs (c_out n_own mb) */
 	if (!bad && !shared)
-		bad = lat_size_mul(in.c * z->hx * z->wp, mb, &z->n_xt) || lat_size_mul(c_out, ld_y, &z->n_yt) ||
+		bad = lat_size_mul(z->n_xp, mb, &z->n_xt) || lat_size_mul(c_out, ld_y, &z->n_yt) ||
 		      lat_size_mul(z->n_xt, 2, &z->n_work) || lat_size_add(z->n_work, z->n_yt, &z->n_work) ||
 		      lat_size_add(z->n_work, z->n_ws, &z->n_work);
 	if (bad)
@@ -788,7 +793,7 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	if (sizes(in, c_out, k, stride, bias, mb, shared, sp, &z, err))
 		goto out;
 	if (sp->window)
-		l = lat_layer_new(&lc_type, (lat_shape){in.c, sp->r1 - sp->r0, in.w},
+		l = lat_layer_new(shared ? &conv_type : &lc_type, (lat_shape){in.c, sp->r1 - sp->r0, in.w},
 				  (lat_shape){c_out, sp->o1 - sp->o0, z.g.w_out}, mb, z.n_w + z.n_b, 0, err);
 	else
 		l = lat_layer_new(shared ? &conv_type : &lc_type, in, (lat_shape){c_out, z.g.h_out, z.g.w_out}, mb,
@@ -800,7 +805,7 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	if (p) {
 		p->ws = lat_floats_alloc(z.n_ws);
 		p->part = shared ? lat_floats_alloc(z.n_part) : NULL;
-		p->off_k = shared ? malloc((z.n_k + z.n_loc) * sizeof *p->off_k) : NULL;
+		p->off_k = shared ? malloc((z.n_k + z.n_own) * sizeof *p->off_k) : NULL;
 		/* xt, dxt, yt: n_xt + n_xt + n_yt = n_work - n_ws, a sum sizes() has checked */
 		p->n_scratch = shared ? 0 : z.n_work - z.n_ws;
 		p->own = shared ? NULL : lat_floats_alloc(p->n_scratch);
@@ -867,6 +872,14 @@ lat_layer *lat_conv_alloc(lat_shape in, size_t c_out, size_t k, size_t stride, i
 	lc_span whole = {.part = 0, .parts = 1};
 
 	return alloc(in, c_out, k, stride, bias, max_batch, 1, &whole, err);
+}
+
+lat_layer *lat_conv_alloc_window(lat_shape in, size_t c_out, size_t k, size_t stride, int bias, size_t max_batch,
+				 size_t o0, size_t o1, size_t r0, size_t r1, char *err)
+{
+	lc_span sp = {.part = 0, .parts = 1, .window = 1, .o0 = o0, .o1 = o1, .r0 = r0, .r1 = r1};
+
+	return alloc(in, c_out, k, stride, bias, max_batch, 1, &sp, err);
 }
 
 const char *lat_conv_gemm_name(void)

@@ -159,8 +159,9 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 }
 
 /* Layer sp on a network split into strips of rows (the halo form): its whole output *out from the whole
- * input in, and the layer of this part's rows, or NULL with err. Only lc layers (conv turned into lc),
- * relu, maxpool and bn (its statistics summed over the strips, lat_net_set_sum) run on strips. */
+ * input in, and the layer of this part's rows, or NULL with err. Only lc and conv layers (a conv a
+ * replica whose weight gradient the network sums over the strips), relu, maxpool and bn (its statistics
+ * summed over the strips, lat_net_set_sum) run on strips. */
 static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, int lc, lat_rows *rows, lat_shape in,
 			     size_t max_batch, lat_shape *out, char *err)
 {
@@ -169,10 +170,8 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 	switch (sp->kind) {
 	case LAT_L_CONV:
 	case LAT_L_LC:
-		if (sp->kind == LAT_L_CONV && !lc)
-			break;
 		/* the constructor's own checks first (an even kernel, a kernel beyond the input) */
-		if (lat_lc_plan(in, sp->channels, sp->kernel, sp->stride, sp->bias ? (int)e->lc_bias : 0, max_batch, 0,
+		if (lat_lc_plan(in, sp->channels, sp->kernel, sp->stride, sp->bias ? (int)e->lc_bias : 0, max_batch, !lc,
 				&n_p, &n_w, err))
 			return NULL;
 		k = sp->kernel;
@@ -181,6 +180,8 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 		*out = (lat_shape){sp->channels, (in.h + 2 * pad - k) / s + 1, (in.w + 2 * pad - k) / s + 1};
 		if (lat_rows_add(rows, LAT_L_LC, k, s, *out, &o0, &o1, &r0, &r1, err))
 			return NULL;
+		if (!lc) /* a conv kept as conv: a replica, its weight gradient summed over the strips */
+			return lat_conv_alloc_window(in, sp->channels, k, s, sp->bias, max_batch, o0, o1, r0, r1, err);
 		return lat_lc_alloc_window(in, sp->channels, k, s, sp->bias ? (int)e->lc_bias : 0, max_batch, o0, o1,
 					   r0, r1, err);
 	case LAT_L_RELU:
@@ -200,9 +201,9 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 		break;
 	}
 	lat_err_set(err, LAT_EINVAL,
-		    "a network split into strips of rows (network.shard = \"rows\") runs lc, relu, maxpool and bn "
-		    "layers before its first avgpool or linear one, not %s",
-		    sp->kind == LAT_L_CONV ? "a conv layer kept as conv" : lat_layer_kind_name(sp->kind));
+		    "a network split into strips of rows (network.shard = \"rows\") runs lc, conv, relu, maxpool and "
+		    "bn layers before its first avgpool or linear one, not %s",
+		    lat_layer_kind_name(sp->kind));
 	return NULL;
 }
 
@@ -309,8 +310,8 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	}
 	if (n->rows && (lat_rows_count(n->rows) == 0 || lat_rows_count(n->rows) == n->n_layers)) {
 		lat_err_set(err, LAT_ECONFIG,
-			    "%s: a network split into strips of rows needs lc, relu, maxpool or bn layers first, then "
-			    "an avgpool or linear one",
+			    "%s: a network split into strips of rows needs lc, conv, relu, maxpool or bn layers first, "
+			    "then an avgpool or linear one",
 			    e->source);
 		goto fail;
 	}
@@ -386,12 +387,14 @@ int lat_net_init(lat_net *n, unsigned long seed, char *err)
 /* Adds v over the parts' processes after layer i (what names v in messages). */
 static int sum_parts(lat_net *n, float *v, size_t count, size_t i, const char *what, char *err)
 {
+	const char *kind = n->layers[i]->type->name;
+
 	if (!n->sum)
-		return lat_err_set(err, LAT_EINVAL, "layer %zu (lc, split by location): no sum over the parts was set",
-				   i + 1);
+		return lat_err_set(err, LAT_EINVAL, "layer %zu (%s, split by location): no sum over the parts was set",
+				   i + 1, kind);
 	if (n->sum(n->sum_ctx, v, count))
-		return lat_err_set(err, LAT_EIO, "layer %zu (lc, split by location): summing its %s over the "
-				   "parts failed", i + 1, what);
+		return lat_err_set(err, LAT_EIO, "layer %zu (%s, split by location): summing its %s over the "
+				   "parts failed", i + 1, kind, what);
 	return LAT_OK;
 }
 
@@ -450,6 +453,14 @@ const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int train
 	return n->act[n->n_layers - 1];
 }
 
+/* Whether layer i is a conv layer on a strip of rows: a replica whose weight gradient covers its rows. */
+static int strip_conv(const lat_net *n, size_t i)
+{
+	lat_lc_geom g;
+
+	return i < lat_rows_count(n->rows) && !lat_lc_geometry(n->layers[i], &g) && g.shared;
+}
+
 /* Back-propagation through a network split into strips of rows: each layer's input gradient (its
  * window's, or the whole head input's) becomes its previous strip's (rows.h), in whichever of the two
  * gradient buffers the layer's own dout does not occupy. */
@@ -466,6 +477,8 @@ static int backward_rows(lat_net *n, const float *dlogits, size_t batch, char *e
 			return lat_err_set(err, rc, "layer %zu (%s): backward failed", i + 1, l->type->name);
 		if (n->split[i] == SPLIT_LC_CHANNEL && (rc = sum_parts(n, l->g + l->n_params - l->out.c, l->out.c, i,
 							"channel-bias gradient", err)))
+			return rc;
+		if (strip_conv(n, i) && (rc = sum_parts(n, l->g, l->n_params, i, "weight gradient", err)))
 			return rc;
 		if (!din)
 			break;
