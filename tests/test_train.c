@@ -850,8 +850,8 @@ static void test_split_network(void)
  * part begins at an avgpool layer (conv, bn, relu, lc with stride 2, relu, avgpool, linear) over 2 and
  * 3 parts against the whole network: the same logits, every gradient (the parts' mapped into the whole
  * layout and summed, replicas from part 0) and the bn running statistics, the whole network's to float
- * rounding. Refused with a message: a residual block among the strips, more parts than rows, and a
- * network that does not begin with layers the strips run. */
+ * rounding. Refused with a message: more parts than rows, and a network that does not begin with
+ * layers the strips run. */
 static void test_split_rows_head(void)
 {
 	lat_layer_spec ls[7] = {{.kind = LAT_L_CONV, .channels = 3, .kernel = 3, .stride = 1, .bias = 1, .line = 1},
@@ -899,23 +899,17 @@ static void test_split_rows_head(void)
 		CU_ASSERT(e_buf < 1e-6);
 		split_stop(&w, sp, size);
 	}
-	no.shard_parts = 2;
 	no.shard_part = 0;
-	ls[1] = (lat_layer_spec){.kind = LAT_L_RESBLOCK, .channels = 3, .stride = 1, .line = 2};
+	no.shard_parts = 9;
 	bad = lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err);
 	CU_ASSERT_PTR_NULL(bad);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "rows.cfg:2: network.layers[1] (resblock)"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "runs lc, conv, relu, maxpool and bn layers before its first avgpool or linear "
-					   "one, not resblock"));
-	ls[1] = (lat_layer_spec){.kind = LAT_L_BN, .line = 2};
-	no.shard_parts = 9;
-	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "rows.cfg:1: network.layers[0] (conv)"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "8 rows cannot be split into strips for 9 processes"));
 	no.shard_parts = 2;
 	no.layers = ls + 6;
 	no.n_layers = 1;
 	CU_ASSERT_PTR_NULL(lat_net_alloc(&no, (lat_shape){1, 8, 8}, 10, 3, err));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs lc, conv, relu, maxpool or bn layers first"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs lc, conv, relu, maxpool, bn or resblock layers first"));
 	free(sum);
 	lat_net_free(whole);
 }
@@ -924,7 +918,10 @@ static void test_split_rows_head(void)
  * its 1x1 conv projection, average pooling, linear) split into 2 and 3 parts, against the whole network
  * of the same seed: the blocks sum their own parts (lat_net_set_sum reaches them), the logits agree to
  * float rounding, the parts' parameters and gradients gathered into the whole layout are the whole
- * network's (exactly, and to rounding). */
+ * network's (exactly, and to rounding). Split by location with whole activations, then in strips of
+ * rows (each block exchanging the rows its 3 x 3 layers reach, its bn statistics and its conv
+ * projection's gradient summed over the strips; the bn running statistics the whole network's too),
+ * and in strips with the first layer kept as a conv. */
 static void test_split_resblock(void)
 {
 	const lat_layer_spec layers[] = {{.kind = LAT_L_CONV, .channels = 4, .kernel = 3, .stride = 1, .bias = 1},
@@ -932,42 +929,48 @@ static void test_split_resblock(void)
 					 {.kind = LAT_L_RESBLOCK, .channels = 6, .stride = 2},
 					 {.kind = LAT_L_AVGPOOL},
 					 {.kind = LAT_L_LINEAR, .outputs = 10, .bias = 1}};
-	lat_net_opts no = {.source = "resblocks", .layers = layers, .n_layers = 5, .locally_connected = 1,
-			   .bn_momentum = 0.1, .bn_eps = 1e-5, .lc_bias = LAT_LC_BIAS_POSITION};
 	float x[3 * 64], logits[3 * 10];
-	lat_net *whole;
-	size_t n;
 
 	split_input(x, 11);
-	whole = split_whole(&no, x, logits);
-	n = lat_net_n_params(whole);
-	for (int size = 2; size <= 3; size++) {
-		dp_world w;
-		split_part sp[DP_MAX];
-		lat_net *nets[DP_MAX];
-		float *g = calloc(n + 1, sizeof *g);
-		double e_logit = 0, e_grad = 0;
-		CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-		split_start(&w, sp, nets, size, &no, x); /* a block holding parts runs only with a sum set */
-		for (int k = 0; k < size; k++) {
-			CU_ASSERT(lat_net_n_params(sp[k].net) < n);
-			CU_ASSERT_EQUAL(lat_net_layer_split(sp[k].net, 1), 3);
-			CU_ASSERT_EQUAL(lat_net_layer_split(sp[k].net, 2), 3);
-			CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
-			CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].g);
-			for (size_t i = 0; i < 3 * 10; i++)
-				e_logit = fmax(e_logit, fabs(sp[k].logits[i] - logits[i]));
-			lat_net_map_whole(sp[k].net, sp[k].g, g, 0, n, 1, k == 0);
+	for (int form = 0; form < 3; form++) {
+		lat_net_opts no = {.source = "resblocks", .layers = layers, .n_layers = 5, .locally_connected = 1,
+				   .bn_momentum = 0.1, .bn_eps = 1e-5, .lc_bias = LAT_LC_BIAS_POSITION,
+				   .shard_rows = form > 0, .keep_first_conv = form == 2};
+		lat_net *whole = split_whole(&no, x, logits);
+		size_t n = lat_net_n_params(whole);
+		for (int size = 2; size <= 3; size++) {
+			dp_world w;
+			split_part sp[DP_MAX];
+			lat_net *nets[DP_MAX];
+			float *g = calloc(n + 1, sizeof *g);
+			double e_logit = 0, e_grad = 0, e_buf = 0;
+			CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+			split_start(&w, sp, nets, size, &no, x); /* a block holding parts runs only with a sum set */
+			for (int k = 0; k < size; k++) {
+				CU_ASSERT(lat_net_n_params(sp[k].net) < n);
+				CU_ASSERT_EQUAL(lat_net_layer_split(sp[k].net, 1), 3);
+				CU_ASSERT_EQUAL(lat_net_layer_split(sp[k].net, 2), 3);
+				CU_ASSERT(!no.shard_rows || lat_net_layer(sp[k].net, 1)->out.h < 8); /* a strip */
+				CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].g);
+				for (size_t i = 0; i < 3 * 10; i++)
+					e_logit = fmax(e_logit, fabs(sp[k].logits[i] - logits[i]));
+				lat_net_map_whole(sp[k].net, sp[k].g, g, 0, n, 1, k == 0);
+				for (size_t j = 0; j < lat_net_n_buffers(whole) && no.shard_rows; j++)
+					e_buf = fmax(e_buf, fabs(lat_net_buffers(sp[k].net)[j] - lat_net_buffers(whole)[j]));
+			}
+			for (size_t j = 0; j < n; j++)
+				e_grad = fmax(e_grad, fabs(g[j] - lat_net_grads(whole)[j]) /
+							      fmax(1e-3, fabs(lat_net_grads(whole)[j])));
+			check_map_whole(whole, nets, size);
+			CU_ASSERT(e_logit < 1e-5);
+			CU_ASSERT(e_grad < 1e-4);
+			CU_ASSERT(e_buf < 1e-6);
+			split_stop(&w, sp, size);
+			free(g);
 		}
-		for (size_t j = 0; j < n; j++)
-			e_grad = fmax(e_grad, fabs(g[j] - lat_net_grads(whole)[j]) / fmax(1e-3, fabs(lat_net_grads(whole)[j])));
-		check_map_whole(whole, nets, size);
-		CU_ASSERT(e_logit < 1e-5);
-		CU_ASSERT(e_grad < 1e-4);
-		split_stop(&w, sp, size);
-		free(g);
+		lat_net_free(whole);
 	}
-	lat_net_free(whole);
 }
 
 /* One process's part of a residual block (test_split_block_proj): its arrays and one pass's results. */
@@ -1334,7 +1337,8 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			       test_split_groups},
 			      {"strips of rows with conv and bn, up to an avgpool layer = whole network; what strips refuse",
 			       test_split_rows_head},
-			      {"residual blocks split by location = whole blocks", test_split_resblock},
+			      {"residual blocks split by location (whole activations, strips of rows) = whole blocks",
+			       test_split_resblock},
 			      {"a block with an lc projection split by location = whole block", test_split_block_proj},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {

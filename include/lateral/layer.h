@@ -186,6 +186,15 @@ lat_layer *lat_resblock_alloc(lat_shape in, size_t c_out, size_t stride, int lc,
  * sets it with lat_net_set_sum); until then it refuses to run (LAT_EINVAL). */
 lat_layer *lat_resblock_alloc_part(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
 				   double bn_eps, size_t max_batch, size_t part, size_t parts, char *err);
+/* The same block on a strip of rows, part `part` of `parts` (>= 2) of a network split into strips
+ * (lat_net_opts.shard_rows): its input is rows [part H / parts, (part + 1) H / parts) of in, its output
+ * the same rows of the block's output; its 3 x 3 layers (and the projection) are windows
+ * (lat_lc_alloc_window, lat_conv_alloc_window) of those rows, whose inputs' edge rows it exchanges with
+ * the other strips, and whose input gradients it sends back, through the sum its type's set_sum sets
+ * (which also sums its bn statistics and its conv replicas' weight gradients over the strips); until
+ * then it refuses to run (LAT_EINVAL). NULL with err for bad sizes or fewer rows than parts. */
+lat_layer *lat_resblock_alloc_rows(lat_shape in, size_t c_out, size_t stride, int lc, double bn_momentum,
+				   double bn_eps, size_t max_batch, size_t part, size_t parts, char *err);
 
 /* Frees the layer and everything it owns (not the bound arrays); NULL is a no-op. */
 void lat_layer_free(lat_layer *l);

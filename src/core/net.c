@@ -159,9 +159,9 @@ static int check_budget(const lat_net_opts *e, const lat_layer_spec *sp, size_t 
 }
 
 /* Layer sp on a network split into strips of rows (the halo form): its whole output *out from the whole
- * input in, and the layer of this part's rows, or NULL with err. Only lc and conv layers (a conv a
- * replica whose weight gradient the network sums over the strips), relu, maxpool and bn (its statistics
- * summed over the strips, lat_net_set_sum) run on strips. */
+ * input in, and the layer of this part's rows, or NULL with err: lc and conv layers (a conv a replica
+ * whose weight gradient the network sums over the strips), relu, maxpool, bn (its statistics summed
+ * over the strips, lat_net_set_sum) and resblock (exchanging rows itself). */
 static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, int lc, lat_rows *rows, lat_shape in,
 			     size_t max_batch, lat_shape *out, char *err)
 {
@@ -184,6 +184,13 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 			return lat_conv_alloc_window(in, sp->channels, k, s, sp->bias, max_batch, o0, o1, r0, r1, err);
 		return lat_lc_alloc_window(in, sp->channels, k, s, sp->bias ? (int)e->lc_bias : 0, max_batch, o0, o1,
 					   r0, r1, err);
+	case LAT_L_RESBLOCK: /* it reads its strip of the input and exchanges rows itself */
+		*out = (lat_shape){sp->channels, (in.h - 1) / (sp->stride ? sp->stride : 1) + 1,
+				   (in.w - 1) / (sp->stride ? sp->stride : 1) + 1};
+		if (lat_rows_add(rows, LAT_L_RESBLOCK, 3, sp->stride, *out, &o0, &o1, &r0, &r1, err))
+			return NULL;
+		return lat_resblock_alloc_rows(in, sp->channels, sp->stride, lc ? 1 : 0, e->bn_momentum, e->bn_eps,
+					       max_batch, e->shard_part, e->shard_parts, err);
 	case LAT_L_RELU:
 	case LAT_L_BN:
 	case LAT_L_MAXPOOL:
@@ -200,10 +207,7 @@ static lat_layer *build_rows(const lat_net_opts *e, const lat_layer_spec *sp, in
 	default:
 		break;
 	}
-	lat_err_set(err, LAT_EINVAL,
-		    "a network split into strips of rows (network.shard = \"rows\") runs lc, conv, relu, maxpool and "
-		    "bn layers before its first avgpool or linear one, not %s",
-		    lat_layer_kind_name(sp->kind));
+	lat_err_set(err, LAT_EINVAL, "a %s layer has no strips of rows", lat_layer_kind_name(sp->kind));
 	return NULL;
 }
 
@@ -257,7 +261,7 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	if (!n->layers || !n->act || !n->split)
 		goto nomem;
 	if (e->shard_rows && e->shard_parts > 1) {
-		n->rows = lat_rows_alloc(e->shard_part, e->shard_parts, e->n_layers, in);
+		n->rows = lat_rows_alloc(e->shard_part, e->shard_parts, e->n_layers, in, 0);
 		n->in = calloc(e->n_layers, sizeof *n->in);
 		if (!n->rows || !n->in)
 			goto nomem;
@@ -310,12 +314,12 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	}
 	if (n->rows && (lat_rows_count(n->rows) == 0 || lat_rows_count(n->rows) == n->n_layers)) {
 		lat_err_set(err, LAT_ECONFIG,
-			    "%s: a network split into strips of rows needs lc, conv, relu, maxpool or bn layers first, "
-			    "then an avgpool or linear one",
+			    "%s: a network split into strips of rows needs lc, conv, relu, maxpool, bn or resblock layers "
+			    "first, then an avgpool or linear one",
 			    e->source);
 		goto fail;
 	}
-	if (n->rows && lat_rows_ready(n->rows, max_batch, &n->act_floats))
+	if (n->rows && lat_rows_ready(n->rows, max_batch, 1, &n->act_floats))
 		goto nomem;
 	if (n->rows && lat_shape_size(lat_net_layer(n, lat_rows_count(n->rows))->in) > biggest)
 		biggest = lat_shape_size(lat_net_layer(n, lat_rows_count(n->rows))->in);

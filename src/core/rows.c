@@ -10,6 +10,7 @@
 
 struct lat_rows {
 	size_t part, parts, n, cap, max_batch;
+	int in_split;	/* the input is in strips too (a residual block's), else whole on every part */
 	lat_shape in;	/* the network's input */
 	lat_shape *out; /* cap: each spatial layer's whole output */
 	size_t *own;	/* cap x (parts + 1): part q owns rows [own[i][q], own[i][q + 1]) of output i */
@@ -19,7 +20,7 @@ struct lat_rows {
 	size_t n_xv;
 };
 
-lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape in)
+lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape in, int in_split)
 {
 	lat_rows *r = calloc(1, sizeof *r);
 	size_t cap = n_layers ? n_layers : 1;
@@ -30,6 +31,7 @@ lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape i
 	r->parts = parts;
 	r->cap = cap;
 	r->in = in;
+	r->in_split = in_split;
 	r->out = calloc(cap, sizeof *r->out);
 	r->own = calloc(cap * (parts + 1), sizeof *r->own);
 	r->w0 = calloc(cap * parts, sizeof *r->w0);
@@ -71,8 +73,13 @@ static lat_shape in_shape(const lat_rows *r, size_t i)
 
 static void in_own(const lat_rows *r, size_t i, size_t q, size_t *a, size_t *b)
 {
-	*a = i ? r->own[(i - 1) * (r->parts + 1) + q] : 0;
-	*b = i ? r->own[(i - 1) * (r->parts + 1) + q + 1] : r->in.h;
+	if (i) {
+		*a = r->own[(i - 1) * (r->parts + 1) + q];
+		*b = r->own[(i - 1) * (r->parts + 1) + q + 1];
+	} else {
+		*a = r->in_split ? q * r->in.h / r->parts : 0;
+		*b = r->in_split ? (q + 1) * r->in.h / r->parts : r->in.h;
+	}
 }
 
 int lat_rows_add(lat_rows *r, lat_layer_kind kind, size_t k, size_t stride, lat_shape out, size_t *o0,
@@ -91,7 +98,10 @@ int lat_rows_add(lat_rows *r, lat_layer_kind kind, size_t k, size_t stride, lat_
 		size_t a = own[q], b = own[q + 1], *lo = r->w0 + i * r->parts + q, *hi = r->w1 + i * r->parts + q;
 		if (kind == LAT_L_LC || kind == LAT_L_CONV) {
 			lat_lc_window_rows(h_in, k, stride, a, b, lo, hi);
-		} else { /* relu (k = 1) and maxpool: rows [a k, b k) */
+		} else if (kind == LAT_L_RESBLOCK) { /* its strip of the input (it exchanges rows itself) */
+			*lo = q * h_in / r->parts;
+			*hi = (q + 1) * h_in / r->parts;
+		} else { /* relu and bn (k = 1) and maxpool: rows [a k, b k) */
 			*lo = a * k;
 			*hi = b * k;
 		}
@@ -106,15 +116,16 @@ int lat_rows_add(lat_rows *r, lat_layer_kind kind, size_t k, size_t stride, lat_
 }
 
 /* The halo of part q in layer i's input: rows [*a0, *a1) above its strip and [*b0, *b1) below it that
- * its window reads (none for the network's input, which every part holds whole). */
+ * its window reads (none for an input every part holds whole). */
 static void halo(const lat_rows *r, size_t i, size_t q, size_t *a0, size_t *a1, size_t *b0, size_t *b1)
 {
 	size_t lo = r->w0[i * r->parts + q], hi = r->w1[i * r->parts + q], a, b;
+	int split = i || r->in_split;
 
 	in_own(r, i, q, &a, &b);
 	*a0 = lo;
-	*a1 = i && lo < a ? (hi < a ? hi : a) : lo;
-	*b0 = i && hi > b ? (lo > b ? lo : b) : hi;
+	*a1 = split && lo < a ? (hi < a ? hi : a) : lo;
+	*b0 = split && hi > b ? (lo > b ? lo : b) : hi;
 	*b1 = hi;
 }
 
@@ -138,12 +149,12 @@ static size_t slot_at(const lat_rows *r, size_t i, size_t q, size_t batch)
 	return at;
 }
 
-int lat_rows_ready(lat_rows *r, size_t max_batch, size_t *floats)
+int lat_rows_ready(lat_rows *r, size_t max_batch, int head, size_t *floats)
 {
 	size_t most = 0;
 
 	r->max_batch = max_batch;
-	for (size_t i = 0; i <= r->n; i++) {
+	for (size_t i = 0; i < r->n + (head != 0); i++) {
 		lat_shape s = in_shape(r, i);
 		size_t a, b, rows = r->w1[i * r->parts + r->part] - r->w0[i * r->parts + r->part], per = 0;
 		if (i == r->n) { /* the head: the last output, whole */
@@ -249,6 +260,10 @@ const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *
 	float *win = r->win[i];
 
 	if (i == r->n) { /* the head's input: every part's strip summed into a zeroed whole */
+		if (!win) {
+			lat_err_set(err, LAT_EINVAL, "layer %zu: no layers after the strips", i + 1);
+			return NULL;
+		}
 		in_own(r, i, me, &a, &b);
 		memset(win, 0, bc * s.h * s.w * sizeof *win);
 		copy_rows(prev, a, b - a, win, 0, s.h, a, b, bc, s.w, 0);
@@ -261,12 +276,14 @@ const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *
 	lo = r->w0[i * r->parts + me];
 	hi = r->w1[i * r->parts + me];
 	rows = hi - lo;
-	if (i == 0) { /* the network's input: every part holds it whole */
+	if (i == 0 && !r->in_split) { /* the network's input: every part holds it whole */
 		if (!win)
 			return x;
 		copy_rows(x, 0, s.h, win, lo, rows, lo, hi, bc, s.w, 0);
 		return win;
 	}
+	if (i == 0) /* an input in strips: x is this part's */
+		prev = x;
 	in_own(r, i, me, &a, &b);
 	len = slot_at(r, i, r->parts, batch);
 	if (len) {

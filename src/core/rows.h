@@ -16,27 +16,31 @@
 typedef struct lat_rows lat_rows;
 
 /* A new plan for `parts` parts (>= 2), this one `part`, of up to n_layers spatial layers on inputs of
- * shape in, or NULL when out of memory. Free with lat_rows_free (NULL accepted). */
-lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape in);
+ * shape in, held whole by every part (in_split = 0: a network's) or in strips like the outputs (a
+ * residual block's), or NULL when out of memory. Free with lat_rows_free (NULL accepted). */
+lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape in, int in_split);
 void lat_rows_free(lat_rows *r);
 
-/* Adds spatial layer i = the count so far: an lc (k, stride; maxpool: k = stride = window, lc: odd k
- * with padding (k - 1) / 2, relu: k = stride = 1 and pad 0) whose whole output has `out` shape.
+/* Adds spatial layer i = the count so far: an lc or conv (odd k with padding (k - 1) / 2, stride),
+ * maxpool (k = stride = window), relu or bn (k = stride = 1), or a residual block (which reads its own
+ * strip of the input and exchanges rows itself), whose whole output has `out` shape.
  * Returns LAT_OK, or LAT_EINVAL with err when its output has fewer rows than there are parts. Sets
  * *o0, *o1 (this part's output rows) and *r0, *r1 (the input rows it reads). */
 int lat_rows_add(lat_rows *r, lat_layer_kind kind, size_t k, size_t stride, lat_shape out, size_t *o0,
 		 size_t *o1, size_t *r0, size_t *r1, char *err);
 
-/* Allocates the exchange buffers for max_batch samples once every spatial layer is added; returns
- * LAT_OK or LAT_ENOMEM. *floats (added to) counts what it holds. */
-int lat_rows_ready(lat_rows *r, size_t max_batch, size_t *floats);
+/* Allocates the exchange buffers for max_batch samples once every spatial layer is added, with the
+ * head's input (the last strips put together) when head is nonzero; returns LAT_OK or LAT_ENOMEM.
+ * *floats (added to) counts what it holds. */
+int lat_rows_ready(lat_rows *r, size_t max_batch, int head, size_t *floats);
 
 /* The spatial layers added. */
 size_t lat_rows_count(const lat_rows *r);
 
-/* Layer i's input for a batch of this part: for i = 0, the rows it reads of the whole input x; for
- * i >= 1, those of the previous layer's output strip prev, its halo rows received from the parts that
- * own them (a sum over the parts: every part calls this for the same layer); the head's (i =
+/* Layer i's input for a batch of this part: for i = 0, the rows it reads of the whole input x (an input
+ * in strips: of this part's strip x, as below); for i >= 1, those of the previous layer's output strip
+ * prev, its halo rows received from the parts that own them (a sum over the parts: every part calls
+ * this for the same layer); the head's (i =
  * lat_rows_count): the last spatial output put together, whole. Returns a pointer to the input (x or
  * prev when nothing is to add, else a buffer of r, valid until layer i's backward), or NULL with err
  * when the sum fails. */
