@@ -12,7 +12,7 @@
 # `mpirun -np 2 lateral train` with network.shard = "locations" (lc layers split by position) against
 # the serial run, with and without sharing phases and as 2 data-parallel groups of 2 (network.shard_ranks),
 # its checkpoints resumed across the split both ways; network.shard = "rows" (the activations in strips of
-# rows too) on 2 ranks, with and without sharing phases, and on 3.
+# rows too) on 2 ranks, with and without sharing phases, and on 3, and an lc network of residual blocks.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -260,6 +260,10 @@ CFG
 "$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/rs2" "$tmp/res.cfg" --set network.shard=locations > "$tmp/rs2.log" 2>&1 ||
 	{ cat "$tmp/rs2.log"; bad "2-rank split residual training failed"; }
 close "$tmp/rs1/epochs.jsonl" "$tmp/rs2/epochs.jsonl" "1 rank vs 2 split ranks, residual blocks" || bad "split residual blocks differ from serial beyond rounding"
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/rs3" "$tmp/res.cfg" --set network.shard=rows > "$tmp/rs3.log" 2>&1 ||
+	{ cat "$tmp/rs3.log"; bad "2-rank residual training in strips of rows failed"; }
+close "$tmp/rs1/epochs.jsonl" "$tmp/rs3/epochs.jsonl" "1 rank vs 2 ranks in strips, residual blocks" ||
+	bad "residual blocks in strips of rows differ from serial beyond rounding"
 
 # 4 ranks as 2 data-parallel groups of 2 split ranks (network.shard_ranks = 2; oversubscribed here): the
 # serial losses again; a group size that does not divide the ranks is refused, said once

@@ -47,12 +47,11 @@ typedef struct {
 	/* With shard_parts > 1: split into strips of rows instead (the halo form). Part r holds rows
 	 * [r H / parts, (r + 1) H / parts) of every output of the layers before the first avgpool or linear
 	 * one (lc; conv, a replica whose weight gradient is summed over the strips; relu; maxpool; bn with
-	 * its batch statistics summed over the strips: a resblock there is refused), and of each lc layer
-	 * the kernels of its rows
-	 * (lat_lc_alloc_window); each layer reads its strip of the previous output and the rows beyond it
-	 * its kernels reach, which the parts that hold them send through the sum of lat_net_set_sum; the
-	 * last strips are put together (summed) for the layers from that avgpool or linear one on, which
-	 * every part runs whole. */
+	 * its batch statistics summed over the strips; resblock, lat_resblock_alloc_rows), and of each lc
+	 * layer the kernels of its rows (lat_lc_alloc_window); each layer reads its strip of the previous
+	 * output and the rows beyond it its kernels reach, which the parts that hold them send through the
+	 * sum of lat_net_set_sum; the last strips are put together (summed) for the layers from that
+	 * avgpool or linear one on, which every part runs whole. */
 	int shard_rows;
 } lat_net_opts;
 

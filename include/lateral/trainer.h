@@ -63,7 +63,7 @@ typedef struct {
  * lat_trainer_planned_bytes) is the part's too; with an integrator each process settles its share of
  * the pools' circuits (lat_share_set_sum). LAT_SHARD_ROWS: the same split, in strips of rows (the halo
  * form, lat_net_opts.shard_rows): process r also holds only rows [r H / P, (r + 1) H / P) of every
- * activation before the network's first avgpool or linear layer (lc, conv, relu, maxpool and bn there),
+ * activation before the network's first avgpool or linear layer (any spatial layer, residual blocks too),
  * and each layer receives the rows beyond its strip that its kernels reach from the processes holding
  * them (and sends their gradients back); the strips are put together for the layers from that one on,
  * which every process runs whole. Everything else is as with LAT_SHARD_LOCATIONS. lat_shard_names: "none",
