@@ -55,6 +55,17 @@ static void add_into(float *v, const float *w, size_t n)
 		v[i] += w[i];
 }
 
+/* The block's output: relu(bn2's output + shortcut), n floats (through p->s, kept for backward). */
+static int add_shortcut(resblock_priv *p, const float *shortcut, float *out, size_t n, size_t batch, int training)
+{
+	lat_layer *relu2 = p->sub[RELU2];
+
+#pragma omp parallel for if (n > PAR_MIN)
+	for (size_t i = 0; i < n; i++)
+		p->s[i] = p->b2[i] + shortcut[i];
+	return relu2->type->forward(relu2, p->s, out, batch, training);
+}
+
 /* In strips of rows: the weight gradient of sub-layer j summed over the strips when it is a conv
  * replica (each strip's covers its rows). */
 static int replica_sum(const resblock_priv *p, int j)
@@ -94,10 +105,7 @@ static int forward_rows(lat_layer *l, const float *in, float *out, size_t batch,
 			return rc;
 		shortcut = p->pb;
 	}
-#pragma omp parallel for if (n > PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		p->s[i] = p->b2[i] + shortcut[i];
-	return sub[RELU2]->type->forward(sub[RELU2], p->s, out, batch, training);
+	return add_shortcut(p, shortcut, out, n, batch, training);
 }
 
 static int backward_rows(lat_layer *l, const float *out, const float *dout, float *din, size_t batch)
@@ -176,10 +184,7 @@ static int resblock_forward(lat_layer *l, const float *in, float *out, size_t ba
 			goto out;
 		shortcut = p->pb;
 	}
-#pragma omp parallel for if (n > PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		p->s[i] = p->b2[i] + shortcut[i];
-	rc = sub[RELU2]->type->forward(sub[RELU2], p->s, out, batch, training);
+	rc = add_shortcut(p, shortcut, out, n, batch, training);
 out:
 	return rc;
 }
@@ -217,15 +222,10 @@ static int resblock_backward(lat_layer *l, const float *in, const float *out, co
 		    (rc = sub[PROJ]->type->backward(sub[PROJ], in, p->p, p->ga, din ? p->gin : NULL, batch)) ||
 		    (rc = part_sum(p, PROJ, din ? p->gin : NULL, n_in)))
 			goto out;
-		if (din) {
-#pragma omp parallel for if (n_in > PAR_MIN)
-			for (size_t i = 0; i < n_in; i++)
-				din[i] += p->gin[i];
-		}
+		if (din)
+			add_into(din, p->gin, n_in);
 	} else if (din) {
-#pragma omp parallel for if (n_in > PAR_MIN)
-		for (size_t i = 0; i < n_in; i++)
-			din[i] += p->ds[i];
+		add_into(din, p->ds, n_in);
 	}
 out:
 	return rc;
