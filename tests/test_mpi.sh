@@ -12,7 +12,8 @@
 # `mpirun -np 2 lateral train` with network.shard = "locations" (lc layers split by position) against
 # the serial run, with and without sharing phases and as 2 data-parallel groups of 2 (network.shard_ranks),
 # its checkpoints resumed across the split both ways; network.shard = "rows" (the activations in strips of
-# rows too) on 2 ranks, with and without sharing phases, and on 3, and an lc network of residual blocks.
+# rows too) on 2 ranks, with and without sharing phases, on 3, as 2 groups of 2, and an lc network of
+# residual blocks.
 # Skipped (77) without mpirun or in a build without MPI (MPIRUN empty).
 set -u
 b=${top_builddir:-.}
@@ -272,6 +273,10 @@ close "$tmp/rs1/epochs.jsonl" "$tmp/rs3/epochs.jsonl" "1 rank vs 2 ranks in stri
 grep -q "4 ranks x 1 thread, lc layers split by location in groups of 2 ranks, the groups data parallel" "$tmp/sp5.log" ||
 	{ cat "$tmp/sp5.log"; bad "the grouped run does not say so"; }
 close "$tmp/sp1/epochs.jsonl" "$tmp/sp5/epochs.jsonl" "1 rank vs 2 groups of 2 split ranks" || bad "the grouped split training differs from serial beyond rounding"
+"$MPIRUN" -np 4 "$lat" train -q --no-plot -o "$tmp/sr5" "$tmp/split.cfg" --set network.shard=rows --set network.shard_ranks=2 \
+	> "$tmp/sr5.log" 2>&1 || { cat "$tmp/sr5.log"; bad "4 ranks in 2 groups of strips failed"; }
+close "$tmp/sp1/epochs.jsonl" "$tmp/sr5/epochs.jsonl" "1 rank vs 2 groups of 2 ranks in strips" ||
+	bad "the grouped training in strips differs from serial beyond rounding"
 "$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/sp6" "$tmp/split.cfg" --set network.shard=locations --set network.shard_ranks=3 \
 	> "$tmp/sp6.log" 2>&1
 st=$?
