@@ -4,7 +4,8 @@
  * Usage: mpirun -np P bench/shard_memory [EXPERIMENT | -] [SEC.KEY=VAL ...]   environment: STEPS=5
  * Builds the network of EXPERIMENT (- or nothing: the built-in one) with the assignments applied as
  * `lateral train --set` does (e.g. network.locally_connected=true), split into P parts (every lc layer
- * outside residual blocks), loads one batch of its training images, and trains STEPS steps (AdamW, the
+ * outside residual blocks; with network.shard=rows in strips of rows, the activations too), loads one
+ * batch of its training images, and trains STEPS steps (AdamW, the
  * experiment's batch and learning rate) on that batch: forward (each lc part's outputs summed with
  * MPI_Allreduce), loss, backward (input gradients summed), optimiser step on the rank's own parameters.
  * Rank 0 prints the loss of every step (the same to float rounding for every P) and, per rank, the
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
 		lat_experiment_optim_opts(&e, &oo);
 		o.shard_part = (size_t)rank;
 		o.shard_parts = (size_t)size;
+		o.shard_rows = e.shard == LAT_SHARD_ROWS; /* network.shard = "rows": in strips of rows */
 		net = lat_net_alloc(&o, (lat_shape){d.c, d.h, d.w}, d.n_classes, e.batch, err);
 		if (!net || lat_net_init(net, 1, err))
 			goto out;

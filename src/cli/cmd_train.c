@@ -54,7 +54,10 @@ static const char train_summary[] =
     "rank 0 alone prints and writes, and the checkpoint resumes with any number of ranks.\n"
     "With network.shard = \"locations\" they split every lc layer by output position instead\n"
     "(each rank holds 1/P of its weights and optimiser state and runs every whole batch; the parts'\n"
-    "outputs and input gradients are summed); the checkpoint holds the whole network all the same.";
+    "outputs and input gradients are summed); the checkpoint holds the whole network all the same.\n"
+    "With network.shard = \"rows\" they split the activations too, in strips of rows: each rank holds\n"
+    "its rows of every activation before the first avgpool or linear layer and the lc kernels of\n"
+    "those rows, and receives only the rows beyond its strip that its kernels reach.";
 static const cli_extra train_extra[] = {
     {"resume", 0, "continue from DIR/checkpoint.bin (--set may change e.g. train.lr)"}, {NULL, 0, NULL}};
 static const char *const train_outputs[] = {"checkpoint.bin", "epochs.jsonl", "training.png", NULL};
