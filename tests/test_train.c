@@ -312,6 +312,11 @@ static int dp_sum_double(void *ctx, double *v, size_t n)
 	return tw_sum(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, v, n, 1);
 }
 
+static int dp_exchange_float(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n)
+{
+	return tw_exchange(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, send, send_n, recv, recv_n);
+}
+
 static float *copy_grads(lat_trainer *t)
 {
 	size_t n = lat_net_n_params(lat_trainer_net(t));
@@ -345,8 +350,9 @@ static void *dp_run(void *arg)
 	return NULL;
 }
 
-/* Starts size processes of the world w, each with a trainer of o (o->comm is left at the last's). */
-static void dp_start(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o)
+/* Starts size processes of the world w, each with a trainer of o (o->comm is left at the last's), with the
+ * strips' point-to-point exchange when exchange is nonzero. */
+static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, int exchange)
 {
 	char err[LAT_ERRLEN] = "";
 	int status;
@@ -355,11 +361,22 @@ static void dp_start(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o)
 	pthread_barrier_init(&w->bar, NULL, (unsigned)size);
 	for (int r = 0; r < size; r++) {
 		p[r] = (dp_proc){.w = w};
-		p[r].comm = (lat_trainer_comm){.rank = r, .size = size, .sum_float = dp_sum_float, .sum_double = dp_sum_double, .ctx = &p[r]};
+		p[r].comm = (lat_trainer_comm){.rank = r,
+					       .size = size,
+					       .sum_float = dp_sum_float,
+					       .sum_double = dp_sum_double,
+					       .ctx = &p[r],
+					       .exchange_float = exchange ? dp_exchange_float : NULL};
 		o->comm = &p[r].comm;
 		p[r].t = lat_trainer_alloc(o, &status, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
 	}
+}
+
+/* The processes of one training (dp_start_ex without the point-to-point exchange). */
+static void dp_start(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o)
+{
+	dp_start_ex(w, p, size, o, 0);
 }
 
 /* Frees what dp_start and dp_run made (size 1 and w NULL: one process of its own). */
@@ -691,7 +708,7 @@ typedef struct {
 	lat_net *net;
 	const float *x;
 	float logits[3 * 10], *g;
-	int rc;
+	int rc, exchange; /* exchange: strips trade their halos point to point, not through the sum */
 } split_part;
 
 static void *split_run(void *arg)
@@ -702,6 +719,8 @@ static void *split_run(void *arg)
 	const float *z;
 
 	lat_net_set_sum(sp->net, dp_sum_float, &sp->p);
+	if (sp->exchange)
+		lat_net_set_exchange(sp->net, dp_exchange_float, &sp->p);
 	z = lat_net_forward(sp->net, sp->x, 3, 1, NULL);
 	sp->rc = z ? LAT_OK : LAT_EINVAL;
 	if (z) {
@@ -716,8 +735,10 @@ static void *split_run(void *arg)
 }
 
 /* Builds the size parts of the network of no (seed 5) into sp and nets, checks that a part refuses to
- * run before a sum is set, then runs one forward and backward pass of each on x in its own thread. */
-static void split_start(dp_world *w, split_part *sp, lat_net **nets, int size, lat_net_opts *no, const float *x)
+ * run before a sum is set, then runs one forward and backward pass of each on x in its own thread (with
+ * the point-to-point exchange when exchange is nonzero). */
+static void split_start(dp_world *w, split_part *sp, lat_net **nets, int size, lat_net_opts *no, const float *x,
+			int exchange)
 {
 	char err[LAT_ERRLEN] = "";
 
@@ -730,6 +751,7 @@ static void split_start(dp_world *w, split_part *sp, lat_net **nets, int size, l
 		sp[k].p.w = w;
 		sp[k].p.comm.rank = k;
 		sp[k].x = x;
+		sp[k].exchange = exchange;
 		nets[k] = sp[k].net = lat_net_alloc(no, (lat_shape){1, 8, 8}, 10, 3, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(sp[k].net);
 		CU_ASSERT_EQUAL_FATAL(lat_net_init(sp[k].net, 5, err), LAT_OK);
@@ -803,7 +825,8 @@ static void test_split_network(void)
 			lat_net *nets[DP_MAX];
 			double e_logit = 0, e_grad = 0;
 			int w_same = 1;
-			split_start(&w, sp, nets, size, &no, x); /* a part runs only with a sum set */
+			/* in strips, the halos through the sum with position biases, point to point with channel ones */
+			split_start(&w, sp, nets, size, &no, x, bias == 2 * LAT_LC_BIAS_CHANNEL); /* a part runs only with a sum set */
 			for (int k = 0; k < size; k++) {
 				size_t off_w = 0, off_p = 0; /* a layer's first parameter in the whole net and in the part */
 				CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
@@ -879,7 +902,7 @@ static void test_split_rows_head(void)
 		split_part sp[DP_MAX];
 		lat_net *nets[DP_MAX];
 		double e_logit = 0, e_grad = 0, e_buf = 0;
-		split_start(&w, sp, nets, size, &no, x);
+		split_start(&w, sp, nets, size, &no, x, 1);
 		memset(sum, 0, n * sizeof *sum);
 		for (int k = 0; k < size; k++) {
 			CU_ASSERT_EQUAL(sp[k].rc, LAT_OK);
@@ -945,7 +968,9 @@ static void test_split_resblock(void)
 			float *g = calloc(n + 1, sizeof *g);
 			double e_logit = 0, e_grad = 0, e_buf = 0;
 			CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-			split_start(&w, sp, nets, size, &no, x); /* a block holding parts runs only with a sum set */
+			/* a block holding parts runs only with a sum set; in strips of rows, the halos go point to point
+			 * when the first layer is kept as conv */
+			split_start(&w, sp, nets, size, &no, x, form == 2);
 			for (int k = 0; k < size; k++) {
 				CU_ASSERT(lat_net_n_params(sp[k].net) < n);
 				CU_ASSERT_EQUAL(lat_net_layer_split(sp[k].net, 1), 3);
@@ -1168,7 +1193,8 @@ static void check_split_trainer(lat_shard shard)
 		save_job sj[DP_MAX];
 		lat_net *nets[DP_MAX];
 		lat_trainer *back;
-		dp_start(&w, p, size, &o);
+		int ex = shard == LAT_SHARD_ROWS && size == 2; /* strips of 2: the halos point to point */
+		dp_start_ex(&w, p, size, &o, ex);
 		for (int r = 0; r < size; r++) {
 			nets[r] = lat_trainer_net(p[r].t);
 			CU_ASSERT(lat_net_n_params(nets[r]) < lat_net_n_params(lat_trainer_net(one.t)));
@@ -1181,12 +1207,13 @@ static void check_split_trainer(lat_shard shard)
 		 * on each inner edge), the rows that pass an edge forward and back (2 parts: the lc windows'
 		 * 2 rows of 16 floats; 3 parts: the pooling's row 4 of 32 floats, which the third part's strip
 		 * [4, 8) of the 8 rows [5, 8) lacks, and 4 rows of the lc windows) and the last strips put
-		 * together (4 x 4 x 4); and per step (10 of them) two exchanges of 4 doubles settling the
-		 * checks */
+		 * together (4 x 4 x 4); point to point on 2 strips, each sends only the one row of 16 floats
+		 * the other's lc window reads, and its gradient back; and per step (10 of them) two exchanges of
+		 * 4 doubles settling the checks */
 		for (int r = 0; r < size; r++)
 			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->sum_bytes,
 					       64.0 * (shard == LAT_SHARD_LOCATIONS ? 256 + 64 + 64
-						       : size == 2	       ? 2 * 32 + 64
+						       : ex		       ? 2 * 16 + 64
 									       : 2 * (32 + 64) + 64) * 4 +
 						   10 * 2 * 32,
 					       0);
@@ -1286,7 +1313,7 @@ static void check_split_groups(lat_shard shard)
 		grp[r] = (dp_proc){.w = &gw[r / 2], .comm = {.rank = r % 2}};
 		acr[r] = (dp_proc){.w = &aw[r % 2], .comm = {.rank = r / 2}};
 		p[r] = (dp_proc){.w = &w};
-		p[r].comm = (lat_trainer_comm){r, 4, dp_sum_float, dp_sum_double, &p[r], 2, &grp[r], &acr[r]};
+		p[r].comm = (lat_trainer_comm){r, 4, dp_sum_float, dp_sum_double, &p[r], 2, &grp[r], &acr[r], NULL};
 		o.comm = &p[r].comm;
 		p[r].t = lat_trainer_alloc(&o, &status, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
@@ -1296,7 +1323,7 @@ static void check_split_groups(lat_shard shard)
 	back = save_and_load(p, 4, &o, tmp_path(path, "groups.ckpt"), &one);
 	/* 4 processes do not form groups of 3 */
 	{
-		lat_trainer_comm bad = {0, 4, dp_sum_float, dp_sum_double, &p[0], 3, &grp[0], &acr[0]};
+		lat_trainer_comm bad = {0, 4, dp_sum_float, dp_sum_double, &p[0], 3, &grp[0], &acr[0], NULL};
 		o.comm = &bad;
 		CU_ASSERT_PTR_NULL(lat_trainer_alloc(&o, &status, err));
 		CU_ASSERT_EQUAL(status, LAT_EINVAL);

@@ -1,4 +1,5 @@
-/* threads.h: threads standing in for processes in tests: an allreduce sum over them and a run of each. */
+/* threads.h: threads standing in for processes in tests: an allreduce sum over them, a point-to-point
+ * exchange (alltoallv), and a run of each. */
 #ifndef LATERAL_TEST_THREADS_H
 #define LATERAL_TEST_THREADS_H
 
@@ -13,6 +14,7 @@ typedef struct {
 	pthread_barrier_t bar;
 	int size;
 	void *slot[TW_MAX];
+	const size_t *counts[TW_MAX]; /* each one's send counts during an exchange */
 } tw_world;
 
 /* Every process's v (n floats, or doubles when dbl) summed in rank order, left in every v (as an
@@ -44,6 +46,31 @@ static inline int tw_sum(tw_world *w, int rank, void *v, size_t n, int dbl)
 	memcpy(v, acc, n * size);
 	free(acc);
 	return 0;
+}
+
+/* Every process sends send_n[q] floats to process q (consecutive in send, in rank order) and receives
+ * recv_n[q] from each (consecutive in recv), as MPI_Alltoallv does; every process of w calls it
+ * together. 0, or -1 when a count disagrees with what the other sends. */
+static inline int tw_exchange(tw_world *w, int rank, const float *send, const size_t *send_n, float *recv,
+			      const size_t *recv_n)
+{
+	int bad = 0;
+	size_t at = 0;
+
+	w->slot[rank] = (void *)send;
+	w->counts[rank] = send_n;
+	pthread_barrier_wait(&w->bar);
+	for (int q = 0; q < w->size; q++) {
+		size_t from = 0;
+		for (int p = 0; p < rank; p++)
+			from += w->counts[q][p];
+		bad |= w->counts[q][rank] != recv_n[q];
+		if (!bad)
+			memcpy(recv + at, (const float *)w->slot[q] + from, recv_n[q] * sizeof *recv);
+		at += recv_n[q];
+	}
+	pthread_barrier_wait(&w->bar); /* everyone has read every slot */
+	return bad ? -1 : 0;
 }
 
 /* Runs fn(arg + r * arg_size) in a thread per process r < size and waits for them all. */

@@ -59,6 +59,13 @@ typedef struct lat_layer lat_layer;
  * lat_net_sum_fn). */
 typedef int (*lat_layer_sum_fn)(void *ctx, float *v, size_t n);
 
+/* Sends send_n[q] floats to each process q of a network split into strips of rows (consecutive in
+ * send, in process order; send_n[self] = 0) and receives recv_n[q] floats from each (consecutive in
+ * recv, in process order): what process q sends to this one. Every process calls it together; returns 0,
+ * or nonzero on failure (an MPI_Alltoallv; net.h's lat_net_exchange_fn). */
+typedef int (*lat_layer_exchange_fn)(void *ctx, const float *send, const size_t *send_n, float *recv,
+				     const size_t *recv_n);
+
 /* A copy between a split network's arrays and the whole network's layout (net.h, lat_net_map_whole). */
 typedef struct lat_whole_map lat_whole_map;
 
@@ -93,6 +100,9 @@ typedef struct {
 	 * split into strips, lat_net_opts.shard_rows): the sum of its channel statistics over the strips,
 	 * none (NULL) otherwise (ctx borrowed). NULL: neither. */
 	void (*set_sum)(lat_layer *l, lat_layer_sum_fn sum, void *ctx);
+	/* A layer that exchanges rows with the other strips itself (a resblock on a strip of rows): the
+	 * point-to-point exchange it uses instead of the sum for them (ctx borrowed). NULL: none. */
+	void (*set_exchange)(lat_layer *l, lat_layer_exchange_fn exchange, void *ctx);
 	/* The whole layout of a layer that is, or holds, a part: the floats of the whole layer's
 	 * parameters, and the copy of its values between the split arrays (at lpos) and the whole ones (at
 	 * wpos) through m (lat_whole_run). NULL: a whole layer, its n_params values replicas. */

@@ -70,6 +70,12 @@ lat_net *lat_net_alloc(const lat_net_opts *o, lat_shape in, size_t n_classes, si
  * pass, its input gradient and any channel-bias gradient in the backward pass (ctx borrowed). */
 void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx);
 
+/* The point-to-point exchange of a network split into strips of rows (opts.shard_rows; layer.h's
+ * lat_layer_exchange_fn): the halo rows and their gradients go to the processes that read them alone,
+ * instead of every process's halos through the sum (ctx borrowed; NULL exchange: through the sum). */
+typedef lat_layer_exchange_fn lat_net_exchange_fn;
+void lat_net_set_exchange(lat_net *n, lat_net_exchange_fn exchange, void *ctx);
+
 /* Frees n and its layers; NULL is a no-op. */
 void lat_net_free(lat_net *n);
 

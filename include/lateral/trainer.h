@@ -46,6 +46,10 @@ typedef struct {
 	 * rank % parts in every group */
 	int parts;
 	void *ctx_group, *ctx_across;
+	/* LAT_SHARD_ROWS, optional: a point-to-point exchange over the group (ctx_group, or ctx with one
+	 * group; layer.h's lat_layer_exchange_fn) that carries the strips' halo rows to the processes that
+	 * read them alone; NULL: they go through sum_float, every process's halos in one vector */
+	int (*exchange_float)(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n);
 } lat_trainer_comm;
 
 /* How several processes (lat_trainer_comm) share the work. LAT_SHARD_NONE: data parallel, as above.
@@ -119,7 +123,8 @@ typedef struct {
 			     * and a split network's part outputs and input gradients; waiting for the
 			     * slowest included), since the epoch began or was resumed; 0 in one process */
 	double sum_bytes;   /* the same sums' sizes: the bytes this process handed to them (the length of
-			     * each allreduce's vector, not what the transport moved) */
+			     * each allreduce's vector, not what the transport moved), and the bytes it sent
+			     * in the strips' point-to-point exchanges (exchange_float) */
 	double share_steady_error; /* circuit mode: max |y - y*| of the sampled cross-check; NaN otherwise */
 } lat_epoch_stats;
 

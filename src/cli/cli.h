@@ -202,6 +202,10 @@ int cli_mpi_local_size(void);
  * process they leave v alone. */
 int cli_mpi_sum_float(void *ctx, float *v, size_t n);
 int cli_mpi_sum_double(void *ctx, double *v, size_t n);
+/* The strips' point-to-point exchange (lat_trainer_comm.exchange_float): send_n[q] floats of send to
+ * each rank q of ctx's communicator (NULL: all ranks), recv_n[q] from each into recv, by
+ * MPI_Alltoallv; CLI_OK, or CLI_FAIL when a count passes what MPI can address. Nothing in one process. */
+int cli_mpi_exchange_float(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n);
 /* Collective: the ranks as groups of parts consecutive ranks; *group becomes the context that sums over
  * this rank's group, *across the one over the ranks of the same rank % parts (both owned by this module,
  * freed by cli_mpi_finalize; NULL in one process). CLI_FAIL when MPI cannot split them. */

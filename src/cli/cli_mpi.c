@@ -27,6 +27,7 @@ static MPI_Win counter_win = MPI_WIN_NULL;
 static long *counter_mem;
 static MPI_Comm sub[2] = {MPI_COMM_NULL, MPI_COMM_NULL}; /* cli_mpi_groups: the group, across the groups */
 static void *ring_tmp; /* cli_ring_sum's scratch, CLI_RING_SEG_BYTES, allocated at start-up */
+static int *a2a; /* cli_mpi_exchange_float's counts and offsets, 4 x the ranks, allocated at start-up */
 #endif
 
 int cli_mpi_init(int *argc, char ***argv)
@@ -53,7 +54,8 @@ int cli_mpi_init(int *argc, char ***argv)
 	/* errors end the job with their message rather than hanging the other ranks */
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
 	ring_tmp = malloc(CLI_RING_SEG_BYTES);
-	if (!ring_tmp) {
+	a2a = malloc(4 * (size_t)size * sizeof *a2a);
+	if (!ring_tmp || !a2a) {
 		fprintf(stderr, "lateral (rank %d of %d): out of memory\n", rank, size);
 		MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
 	}
@@ -75,6 +77,8 @@ void cli_mpi_finalize(void)
 	mpi_on = 0;
 	free(ring_tmp);
 	ring_tmp = NULL;
+	free(a2a);
+	a2a = NULL;
 #endif
 }
 
@@ -295,6 +299,41 @@ int cli_mpi_sum_float(void *ctx, float *v, size_t n)
 int cli_mpi_sum_double(void *ctx, double *v, size_t n)
 {
 	return allreduce_sum(ctx, v, n, 1);
+}
+
+int cli_mpi_exchange_float(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n)
+{
+#ifdef HAVE_MPI
+	MPI_Comm comm = ctx ? *(MPI_Comm *)ctx : MPI_COMM_WORLD;
+	int p = 1, *sc = a2a, *sd, *rc, *rd;
+	size_t st = 0, rt = 0;
+
+	if (!mpi_on)
+		return CLI_OK;
+	MPI_Comm_size(comm, &p);
+	sd = sc + p;
+	rc = sd + p;
+	rd = rc + p;
+	for (int q = 0; q < p; q++) { /* MPI counts and offsets are ints */
+		if (send_n[q] > INT_MAX - st || recv_n[q] > INT_MAX - rt)
+			return CLI_FAIL;
+		sc[q] = (int)send_n[q];
+		sd[q] = (int)st;
+		rc[q] = (int)recv_n[q];
+		rd[q] = (int)rt;
+		st += send_n[q];
+		rt += recv_n[q];
+	}
+	if (MPI_Alltoallv(send, sc, sd, MPI_FLOAT, recv, rc, rd, MPI_FLOAT, comm) != MPI_SUCCESS)
+		return CLI_FAIL;
+#else
+	(void)ctx;
+	(void)send;
+	(void)send_n;
+	(void)recv;
+	(void)recv_n;
+#endif
+	return CLI_OK;
 }
 
 int cli_mpi_max(int v)

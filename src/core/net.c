@@ -35,6 +35,7 @@ struct lat_net {
 	void *sum_ctx;
 	const float *input; /* the last forward's input (borrowed) */
 	lat_rows *rows;	    /* split into strips of rows (opts.shard_rows), else NULL */
+	lat_rows_comm comm; /* with rows: the sum and the exchange the strips use */
 	const float **in;   /* with rows: in[i], layer i's input in the last forward */
 };
 
@@ -406,9 +407,20 @@ void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx)
 {
 	n->sum = sum;
 	n->sum_ctx = ctx;
+	n->comm.sum = sum;
+	n->comm.sum_ctx = ctx;
 	for (size_t i = 0; i < n->n_layers; i++)
 		if (n->split[i] == SPLIT_INSIDE || (n->rows && i < lat_rows_count(n->rows) && n->layers[i]->type->set_sum))
 			n->layers[i]->type->set_sum(n->layers[i], sum, ctx);
+}
+
+void lat_net_set_exchange(lat_net *n, lat_net_exchange_fn exchange, void *ctx)
+{
+	n->comm.exchange = exchange;
+	n->comm.exchange_ctx = ctx;
+	for (size_t i = 0; n->rows && i < lat_rows_count(n->rows); i++)
+		if (n->layers[i]->type->set_exchange)
+			n->layers[i]->type->set_exchange(n->layers[i], exchange, ctx);
 }
 
 /* Layer i's input in a network split into strips of rows: its window of the previous strip (halos
@@ -424,7 +436,7 @@ static const float *rows_input(lat_net *n, size_t i, const float *x, char *err)
 		lat_err_set(err, LAT_EINVAL, "layer %zu: no sum over the strips' parts was set", i + 1);
 		return NULL;
 	}
-	in = lat_rows_input(n->rows, i, x, i ? n->act[i - 1] : NULL, n->batch, n->sum, n->sum_ctx, msg);
+	in = lat_rows_input(n->rows, i, x, i ? n->act[i - 1] : NULL, n->batch, &n->comm, msg);
 	if (!in)
 		lat_err_set(err, LAT_EIO, "%s", msg);
 	return in;
@@ -488,7 +500,7 @@ static int backward_rows(lat_net *n, const float *dlogits, size_t batch, char *e
 			break;
 		dprev = din == n->dbuf[0] ? n->dbuf[1] : n->dbuf[0];
 		if (i <= lat_rows_count(n->rows) &&
-		    lat_rows_return(n->rows, i, din, dprev, batch, n->sum, n->sum_ctx, &same, msg))
+		    lat_rows_return(n->rows, i, din, dprev, batch, &n->comm, &same, msg))
 			return lat_err_set(err, LAT_EIO, "%s", msg);
 		dout = same ? din : dprev;
 	}

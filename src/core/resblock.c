@@ -31,6 +31,7 @@ typedef struct {
 	 * and conv2's); the gradients of the two windows; which sub-layers are conv replicas whose weight
 	 * gradient is summed over the strips. gin is then window-sized. */
 	lat_rows *rows;
+	lat_rows_comm comm; /* the sum (and exchange) the strips use */
 	const float *in1, *in4;
 	float *gw1, *gw2;
 	int replica[N_SUB];
@@ -88,13 +89,13 @@ static int forward_rows(lat_layer *l, const float *in, float *out, size_t batch,
 	char msg[LAT_ERRLEN];
 	int rc;
 
-	if (!(p->in1 = lat_rows_input(p->rows, 0, in, NULL, batch, p->sum, p->sum_ctx, msg)))
+	if (!(p->in1 = lat_rows_input(p->rows, 0, in, NULL, batch, &p->comm, msg)))
 		return LAT_EIO;
 	if ((rc = sub[CONV1]->type->forward(sub[CONV1], p->in1, p->a1, batch, training)) ||
 	    (rc = sub[BN1]->type->forward(sub[BN1], p->a1, p->b1, batch, training)) ||
 	    (rc = sub[RELU1]->type->forward(sub[RELU1], p->b1, p->r1, batch, training)))
 		return rc;
-	if (!(p->in4 = lat_rows_input(p->rows, CONV2, NULL, p->r1, batch, p->sum, p->sum_ctx, msg)))
+	if (!(p->in4 = lat_rows_input(p->rows, CONV2, NULL, p->r1, batch, &p->comm, msg)))
 		return LAT_EIO;
 	if ((rc = sub[CONV2]->type->forward(sub[CONV2], p->in4, p->a2, batch, training)) ||
 	    (rc = sub[BN2]->type->forward(sub[BN2], p->a2, p->b2, batch, training)))
@@ -123,7 +124,7 @@ static int backward_rows(lat_layer *l, const float *out, const float *dout, floa
 	    (rc = replica_sum(p, CONV2)))
 		return rc;
 	/* conv2's input gradient over its window becomes relu1's strip's */
-	if (lat_rows_return(p->rows, CONV2, p->gw2, p->gb, batch, p->sum, p->sum_ctx, &same, msg))
+	if (lat_rows_return(p->rows, CONV2, p->gw2, p->gb, batch, &p->comm, &same, msg))
 		return LAT_EIO;
 	if (same)
 		g = p->gw2;
@@ -143,7 +144,7 @@ static int backward_rows(lat_layer *l, const float *out, const float *dout, floa
 	if (!din)
 		return LAT_OK;
 	/* conv1's (and the projection's) input gradient over its window becomes the block input strip's */
-	if (lat_rows_return(p->rows, 0, p->gw1, din, batch, p->sum, p->sum_ctx, &same, msg))
+	if (lat_rows_return(p->rows, 0, p->gw1, din, batch, &p->comm, &same, msg))
 		return LAT_EIO;
 	if (same)
 		memcpy(din, p->gw1, n_in * sizeof *din);
@@ -353,9 +354,19 @@ static void resblock_set_sum(lat_layer *l, lat_layer_sum_fn sum, void *ctx)
 
 	p->sum = sum;
 	p->sum_ctx = ctx;
+	p->comm.sum = sum;
+	p->comm.sum_ctx = ctx;
 	for (size_t j = 0; j < sizeof bns / sizeof bns[0] && p->rows; j++)
 		if (p->sub[bns[j]]) /* in strips: the batch statistics over every strip */
 			p->sub[bns[j]]->type->set_sum(p->sub[bns[j]], sum, ctx);
+}
+
+static void resblock_set_exchange(lat_layer *l, lat_layer_exchange_fn exchange, void *ctx)
+{
+	resblock_priv *p = l->priv;
+
+	p->comm.exchange = exchange;
+	p->comm.exchange_ctx = ctx;
 }
 
 static size_t resblock_params_whole(const lat_layer *l)
@@ -392,6 +403,7 @@ static const lat_layer_type resblock_type = {
     .scratch_floats = resblock_scratch_floats,
     .use_scratch = resblock_use_scratch,
     .set_sum = resblock_set_sum,
+    .set_exchange = resblock_set_exchange,
     .params_whole = resblock_params_whole,
     .map_whole = resblock_map_whole,
 };

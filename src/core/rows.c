@@ -16,8 +16,9 @@ struct lat_rows {
 	size_t *own;	/* cap x (parts + 1): part q owns rows [own[i][q], own[i][q + 1]) of output i */
 	size_t *w0, *w1; /* cap x parts: layer i's part q reads rows [w0, w1) of its input */
 	float **win;	/* cap + 1: layer i's input buffer (NULL: it reads x or the strip itself); [n]: the head's */
-	float *xv;	/* the exchange vector */
+	float *xv;	/* the exchange vector (with a point-to-point exchange: what is sent, then received) */
 	size_t n_xv;
+	size_t *sn, *rn; /* parts: the floats sent to and received from each part */
 };
 
 lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape in, int in_split)
@@ -37,7 +38,9 @@ lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape i
 	r->w0 = calloc(cap * parts, sizeof *r->w0);
 	r->w1 = calloc(cap * parts, sizeof *r->w1);
 	r->win = calloc(cap + 1, sizeof *r->win);
-	if (!r->out || !r->own || !r->w0 || !r->w1 || !r->win) {
+	r->sn = calloc(2 * parts, sizeof *r->sn);
+	r->rn = r->sn ? r->sn + parts : NULL;
+	if (!r->out || !r->own || !r->w0 || !r->w1 || !r->win || !r->sn) {
 		lat_rows_free(r);
 		return NULL;
 	}
@@ -57,6 +60,7 @@ void lat_rows_free(lat_rows *r)
 	free(r->w0);
 	free(r->w1);
 	free(r->xv);
+	free(r->sn);
 	free(r);
 }
 
@@ -175,7 +179,7 @@ int lat_rows_ready(lat_rows *r, size_t max_batch, int head, size_t *floats)
 		}
 	}
 	r->n_xv = most * max_batch;
-	r->xv = malloc(r->n_xv * sizeof *r->xv + 1);
+	r->xv = malloc(2 * r->n_xv * sizeof *r->xv + 1); /* a point-to-point exchange: sent, received */
 	*floats += r->n_xv;
 	return r->xv ? LAT_OK : LAT_ENOMEM;
 }
@@ -243,20 +247,107 @@ static void slot_get(const lat_rows *r, size_t i, size_t q, float *dst, size_t d
 		copy_rows(slot, org[k], n, dst, d0, d_rows, y0[k], y1[k], batch * s.c, s.w, add);
 }
 
-static int exchange(const lat_rows *r, size_t i, size_t len, lat_net_sum_fn sum, void *ctx, const char *what,
-		    char *err)
+/* The rows part `to` reads of part `from`'s strip in layer i: to's halo clipped to that strip (two
+ * blocks, above and below to's own strip: rows [y0[k], y1[k]), empty when y1[k] <= y0[k]), and their
+ * floats for a batch. */
+static size_t meet(const lat_rows *r, size_t i, size_t to, size_t from, size_t batch, size_t y0[2], size_t y1[2])
 {
-	if (sum(ctx, r->xv, len))
+	lat_shape s = in_shape(r, i);
+	size_t a, b, n, org[2], rows = 0;
+
+	in_own(r, i, from, &a, &b);
+	slot_blocks(r, i, to, a, b, &n, y0, y1, org);
+	for (int k = 0; k < 2; k++)
+		rows += y1[k] > y0[k] ? y1[k] - y0[k] : 0;
+	return batch * s.c * rows * s.w;
+}
+
+/* The rows of meet's blocks y0, y1 of buf (rows [s0, s0 + s_rows)) packed one block after another,
+ * each [b][c][row][x]; returns the floats packed. */
+static size_t pack(const lat_rows *r, size_t i, const float *buf, size_t s0, size_t s_rows, const size_t y0[2],
+		   const size_t y1[2], size_t batch, float *packed)
+{
+	lat_shape s = in_shape(r, i);
+	size_t off = 0, bc = batch * s.c;
+
+	for (int k = 0; k < 2; k++)
+		if (y1[k] > y0[k]) {
+			copy_rows(buf, s0, s_rows, packed + off, y0[k], y1[k] - y0[k], y0[k], y1[k], bc, s.w, 0);
+			off += bc * (y1[k] - y0[k]) * s.w;
+		}
+	return off;
+}
+
+/* The inverse of pack: the packed rows copied (add: added) into buf (rows [d0, d0 + d_rows)). */
+static size_t unpack(const lat_rows *r, size_t i, const float *packed, const size_t y0[2], const size_t y1[2],
+		     size_t batch, float *buf, size_t d0, size_t d_rows, int add)
+{
+	lat_shape s = in_shape(r, i);
+	size_t off = 0, bc = batch * s.c;
+
+	for (int k = 0; k < 2; k++)
+		if (y1[k] > y0[k]) {
+			copy_rows(packed + off, y0[k], y1[k] - y0[k], buf, d0, d_rows, y0[k], y1[k], bc, s.w, add);
+			off += bc * (y1[k] - y0[k]) * s.w;
+		}
+	return off;
+}
+
+/* The exchange of layer i: forward (grad = 0), every part sends the rows of its strip src (rows [d0,
+ * d0 + d_rows)) that the others' windows read, and receives into dst those of its window; backward
+ * (grad = 1), it sends the gradients of its window's rows src that others own, and adds those of its
+ * strip's rows from the others' windows into dst, in part order. Through c's exchange when set, else
+ * through the sum of every part's halos. */
+static int trade(lat_rows *r, size_t i, const float *src, size_t s0, size_t s_rows, float *dst, size_t d0,
+		 size_t d_rows, size_t batch, int grad, const lat_rows_comm *c, char *err)
+{
+	size_t me = r->part, y0[2], y1[2], len = slot_at(r, i, r->parts, batch), sent = 0, got = 0, a, b, lo, hi;
+	float *send = r->xv, *recv = r->xv + r->n_xv;
+
+	if (!len)
+		return LAT_OK;
+	in_own(r, i, me, &a, &b);
+	lo = r->w0[i * r->parts + me];
+	hi = r->w1[i * r->parts + me];
+	if (!c->exchange) { /* every part's halo in one vector, summed */
+		memset(r->xv, 0, len * sizeof *r->xv);
+		for (size_t q = 0; q < r->parts; q++)
+			if (grad ? q == me : q != me)
+				slot_put(r, i, q, src, s0, s_rows, grad ? lo : a, grad ? hi : b, batch);
+		if (c->sum(c->sum_ctx, r->xv, len))
+			return lat_err_set(err, LAT_EIO, "layer %zu: summing the %s of the strips' edges failed", i + 1,
+					   grad ? "gradients" : "rows");
+		for (size_t q = 0; q < r->parts; q++)
+			if (grad ? q != me : q == me)
+				slot_get(r, i, q, dst, d0, d_rows, grad ? a : lo, grad ? b : hi, batch, grad);
+		return LAT_OK;
+	}
+	/* to q: forward, the rows of q's halo in my strip; backward, the gradients of my halo's rows in q's */
+	for (size_t q = 0; q < r->parts; q++) {
+		r->sn[q] = r->rn[q] = 0;
+		if (q == me)
+			continue;
+		r->rn[q] = meet(r, i, grad ? q : me, grad ? me : q, batch, y0, y1);
+		meet(r, i, grad ? me : q, grad ? q : me, batch, y0, y1);
+		r->sn[q] = pack(r, i, src, s0, s_rows, y0, y1, batch, send + sent);
+		sent += r->sn[q];
+	}
+	if (c->exchange(c->exchange_ctx, send, r->sn, recv, r->rn))
 		return lat_err_set(err, LAT_EIO, "layer %zu: exchanging the %s of the strips' edges failed", i + 1,
-				   what);
+				   grad ? "gradients" : "rows");
+	for (size_t q = 0; q < r->parts; q++)
+		if (q != me) {
+			meet(r, i, grad ? q : me, grad ? me : q, batch, y0, y1);
+			got += unpack(r, i, recv + got, y0, y1, batch, dst, d0, d_rows, grad);
+		}
 	return LAT_OK;
 }
 
 const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *prev, size_t batch,
-			    lat_net_sum_fn sum, void *ctx, char *err)
+			    const lat_rows_comm *c, char *err)
 {
 	lat_shape s = in_shape(r, i);
-	size_t me = r->part, a, b, lo, hi, len, rows, bc = batch * s.c;
+	size_t me = r->part, a, b, lo, hi, rows, bc = batch * s.c;
 	float *win = r->win[i];
 
 	if (i == r->n) { /* the head's input: every part's strip summed into a zeroed whole */
@@ -267,7 +358,7 @@ const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *
 		in_own(r, i, me, &a, &b);
 		memset(win, 0, bc * s.h * s.w * sizeof *win);
 		copy_rows(prev, a, b - a, win, 0, s.h, a, b, bc, s.w, 0);
-		if (sum(ctx, win, bc * s.h * s.w)) {
+		if (c->sum(c->sum_ctx, win, bc * s.h * s.w)) {
 			lat_err_set(err, LAT_EIO, "layer %zu: putting the strips together failed", i + 1);
 			return NULL;
 		}
@@ -285,27 +376,18 @@ const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *
 	if (i == 0) /* an input in strips: x is this part's */
 		prev = x;
 	in_own(r, i, me, &a, &b);
-	len = slot_at(r, i, r->parts, batch);
-	if (len) {
-		memset(r->xv, 0, len * sizeof *r->xv);
-		for (size_t q = 0; q < r->parts; q++)
-			if (q != me)
-				slot_put(r, i, q, prev, a, b - a, a, b, batch);
-		if (exchange(r, i, len, sum, ctx, "rows", err))
-			return NULL;
-	}
-	if (!win)
-		return prev;
-	copy_rows(prev, a, b - a, win, lo, rows, lo > a ? lo : a, hi < b ? hi : b, bc, s.w, 0);
-	slot_get(r, i, me, win, lo, rows, lo, hi, batch, 0);
-	return win;
+	if (win) /* its own rows first, then the halo's (a window that is the strip itself has none) */
+		copy_rows(prev, a, b - a, win, lo, rows, lo > a ? lo : a, hi < b ? hi : b, bc, s.w, 0);
+	if (trade(r, i, prev, a, b - a, win, lo, rows, batch, 0, c, err))
+		return NULL;
+	return win ? win : prev;
 }
 
-int lat_rows_return(lat_rows *r, size_t i, const float *din, float *dprev, size_t batch, lat_net_sum_fn sum,
-		    void *ctx, int *same, char *err)
+int lat_rows_return(lat_rows *r, size_t i, const float *din, float *dprev, size_t batch, const lat_rows_comm *c,
+		    int *same, char *err)
 {
 	lat_shape s = in_shape(r, i);
-	size_t me = r->part, a, b, lo, hi, len, bc = batch * s.c;
+	size_t me = r->part, a, b, lo, hi, bc = batch * s.c;
 
 	in_own(r, i, me, &a, &b);
 	*same = 0;
@@ -315,14 +397,7 @@ int lat_rows_return(lat_rows *r, size_t i, const float *din, float *dprev, size_
 	}
 	lo = r->w0[i * r->parts + me];
 	hi = r->w1[i * r->parts + me];
-	len = slot_at(r, i, r->parts, batch);
-	if (len) {
-		memset(r->xv, 0, len * sizeof *r->xv);
-		slot_put(r, i, me, din, lo, hi - lo, lo, hi, batch);
-		if (exchange(r, i, len, sum, ctx, "gradients", err))
-			return LAT_EIO;
-	}
-	if (!r->win[i] && !len) {
+	if (!r->win[i] && !slot_at(r, i, r->parts, batch)) {
 		*same = 1;
 		return LAT_OK;
 	}
@@ -333,8 +408,5 @@ int lat_rows_return(lat_rows *r, size_t i, const float *din, float *dprev, size_
 	} else {
 		memcpy(dprev, din, bc * (b - a) * s.w * sizeof *dprev);
 	}
-	for (size_t q = 0; q < r->parts; q++)
-		if (q != me)
-			slot_get(r, i, q, dprev, a, b - a, a, b, batch, 1);
-	return LAT_OK;
+	return trade(r, i, din, lo, hi - lo, dprev, a, b - a, batch, 1, c, err);
 }

@@ -15,6 +15,16 @@
  * part, on the last spatial output put together. */
 typedef struct lat_rows lat_rows;
 
+/* How the parts reach each other: their sum (borrowed callbacks and contexts), and a point-to-point
+ * exchange that carries the halo rows when set (else they go through the sum, every part's halos in one
+ * vector). */
+typedef struct {
+	lat_layer_sum_fn sum;
+	void *sum_ctx;
+	lat_layer_exchange_fn exchange;
+	void *exchange_ctx;
+} lat_rows_comm;
+
 /* A new plan for `parts` parts (>= 2), this one `part`, of up to n_layers spatial layers on inputs of
  * shape in, held whole by every part (in_split = 0: a network's) or in strips like the outputs (a
  * residual block's), or NULL when out of memory. Free with lat_rows_free (NULL accepted). */
@@ -39,20 +49,20 @@ size_t lat_rows_count(const lat_rows *r);
 
 /* Layer i's input for a batch of this part: for i = 0, the rows it reads of the whole input x (an input
  * in strips: of this part's strip x, as below); for i >= 1, those of the previous layer's output strip
- * prev, its halo rows received from the parts that own them (a sum over the parts: every part calls
- * this for the same layer); the head's (i =
+ * prev, its halo rows received from the parts that own them (through c: every part calls this for the
+ * same layer); the head's (i =
  * lat_rows_count): the last spatial output put together, whole. Returns a pointer to the input (x or
  * prev when nothing is to add, else a buffer of r, valid until layer i's backward), or NULL with err
  * when the sum fails. */
 const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *prev, size_t batch,
-			    lat_net_sum_fn sum, void *ctx, char *err);
+			    const lat_rows_comm *c, char *err);
 
 /* The gradient of the previous layer's output strip from layer i's input gradient din (its window, or
  * the whole head input for i = lat_rows_count): the rows of din this part owns, plus the gradients of
- * its rows that other parts' windows hold (received through the sum, added in part order), written
- * to dprev; when nothing is to add dprev is not written and 0 is returned with *same = 1 (din is the
- * strip's gradient). LAT_EIO with err when the sum fails. */
-int lat_rows_return(lat_rows *r, size_t i, const float *din, float *dprev, size_t batch, lat_net_sum_fn sum,
-		    void *ctx, int *same, char *err);
+ * its rows that other parts' windows hold (received through c, added in part order), written to
+ * dprev; when nothing is to add dprev is not written and 0 is returned with *same = 1 (din is the
+ * strip's gradient). LAT_EIO with err when the exchange fails. */
+int lat_rows_return(lat_rows *r, size_t i, const float *din, float *dprev, size_t batch, const lat_rows_comm *c,
+		    int *same, char *err);
 
 #endif

@@ -104,6 +104,24 @@ static int part_sum(void *ctx, float *v, size_t n)
 	return rc;
 }
 
+/* The strips' point-to-point exchange over the group (lat_net_set_exchange), timed and counted as the
+ * sums are: the bytes this process sends. */
+static int part_exchange(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n)
+{
+	lat_trainer *t = ctx;
+	double start = now();
+	int rc = t->e->comm->exchange_float(group_ctx(t), send, send_n, recv, recv_n);
+
+	if (t->in_epoch) {
+		size_t n = 0;
+		for (int q = 0; q < t->parts; q++)
+			n += send_n[q];
+		t->stats.sum_seconds += now() - start;
+		t->stats.sum_bytes += (double)(n * sizeof *send);
+	}
+	return rc;
+}
+
 /* The limit on the samples of a split (0: all). */
 static size_t split_limit(const lat_trainer_opts *e, int test)
 {
@@ -335,6 +353,8 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 	}
 	if (t->shard)
 		lat_net_set_sum(t->net, part_sum, t);
+	if (t->shard && e->shard == LAT_SHARD_ROWS && e->comm->exchange_float)
+		lat_net_set_exchange(t->net, part_exchange, t);
 	t->n_whole = lat_net_n_params_whole(t->net);
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
