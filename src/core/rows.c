@@ -180,7 +180,7 @@ int lat_rows_ready(lat_rows *r, size_t max_batch, int head, size_t *floats)
 	}
 	r->n_xv = most * max_batch;
 	r->xv = malloc(2 * r->n_xv * sizeof *r->xv + 1); /* a point-to-point exchange: sent, received */
-	*floats += r->n_xv;
+	*floats += 2 * r->n_xv;
 	return r->xv ? LAT_OK : LAT_ENOMEM;
 }
 
@@ -293,10 +293,10 @@ static size_t unpack(const lat_rows *r, size_t i, const float *packed, const siz
 	return off;
 }
 
-/* The exchange of layer i: forward (grad = 0), every part sends the rows of its strip src (rows [d0,
- * d0 + d_rows)) that the others' windows read, and receives into dst those of its window; backward
- * (grad = 1), it sends the gradients of its window's rows src that others own, and adds those of its
- * strip's rows from the others' windows into dst, in part order. Through c's exchange when set, else
+/* The exchange of layer i: forward (grad = 0), every part sends the rows of its strip src (rows [s0,
+ * s0 + s_rows)) that the others' windows read, and receives into its window dst (rows [d0, d0 +
+ * d_rows)) the rows of its halo; backward (grad = 1), it sends the gradients of its window src's rows
+ * that others own, and adds those of its strip dst's rows from the others' windows, in part order. Through c's exchange when set, else
  * through the sum of every part's halos. */
 static int trade(lat_rows *r, size_t i, const float *src, size_t s0, size_t s_rows, float *dst, size_t d0,
 		 size_t d_rows, size_t batch, int grad, const lat_rows_comm *c, char *err)
