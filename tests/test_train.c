@@ -1208,12 +1208,13 @@ static void check_split_trainer(lat_shard shard)
 		 * 2 rows of 16 floats; 3 parts: the pooling's row 4 of 32 floats, which the third part's strip
 		 * [4, 8) of the 8 rows [5, 8) lacks, and 4 rows of the lc windows) and the last strips put
 		 * together (4 x 4 x 4); point to point on 2 strips, each sends only the one row of 16 floats
-		 * the other's lc window reads, and its gradient back; and per step (10 of them) two exchanges of
+		 * the other's lc window reads, its gradient back, and its own 2 rows of the last output (32
+		 * floats) to the other; and per step (10 of them) two exchanges of
 		 * 4 doubles settling the checks */
 		for (int r = 0; r < size; r++)
 			CU_ASSERT_DOUBLE_EQUAL(lat_trainer_stats(p[r].t)->sum_bytes,
 					       64.0 * (shard == LAT_SHARD_LOCATIONS ? 256 + 64 + 64
-						       : ex		       ? 2 * 16 + 64
+						       : ex		       ? 2 * 16 + 32
 									       : 2 * (32 + 64) + 64) * 4 +
 						   10 * 2 * 32,
 					       0);

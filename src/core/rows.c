@@ -19,6 +19,8 @@ struct lat_rows {
 	float *xv;	/* the exchange vector (with a point-to-point exchange: what is sent, then received) */
 	size_t n_xv;
 	size_t *sn, *rn; /* parts: the floats sent to and received from each part */
+	float *gs, *gx;	 /* the head's input put together by the exchange: this strip sent to each other
+			    part, and the other strips received */
 };
 
 lat_rows *lat_rows_alloc(size_t part, size_t parts, size_t n_layers, lat_shape in, int in_split)
@@ -61,6 +63,8 @@ void lat_rows_free(lat_rows *r)
 	free(r->w1);
 	free(r->xv);
 	free(r->sn);
+	free(r->gs);
+	free(r->gx);
 	free(r);
 }
 
@@ -181,6 +185,16 @@ int lat_rows_ready(lat_rows *r, size_t max_batch, int head, size_t *floats)
 	r->n_xv = most * max_batch;
 	r->xv = malloc(2 * r->n_xv * sizeof *r->xv + 1); /* a point-to-point exchange: sent, received */
 	*floats += 2 * r->n_xv;
+	if (head) { /* the head's input by the exchange: this strip to P - 1 parts, the other strips */
+		lat_shape s = in_shape(r, r->n);
+		size_t a, b, whole = max_batch * s.c * s.h * s.w;
+		in_own(r, r->n, r->part, &a, &b);
+		r->gs = malloc((r->parts - 1) * max_batch * s.c * (b - a) * s.w * sizeof *r->gs + 1);
+		r->gx = malloc(whole * sizeof *r->gx + 1);
+		*floats += (r->parts - 1) * max_batch * s.c * (b - a) * s.w + whole;
+		if (!r->gs || !r->gx)
+			return LAT_ENOMEM;
+	}
 	return r->xv ? LAT_OK : LAT_ENOMEM;
 }
 
@@ -343,6 +357,53 @@ static int trade(lat_rows *r, size_t i, const float *src, size_t s0, size_t s_ro
 	return LAT_OK;
 }
 
+/* The last strips put together in the head's input buffer: with the exchange, each part sends its
+ * strip to every other (an allgather: P - 1 strips received); else every strip summed into a zeroed
+ * whole. */
+static int gather(lat_rows *r, size_t i, const float *strip, size_t batch, const lat_rows_comm *c, char *err)
+{
+	lat_shape s = in_shape(r, i);
+	size_t me = r->part, a, b, bc = batch * s.c, at = 0;
+	float *win = r->win[i], *recv;
+
+	if (!win)
+		return lat_err_set(err, LAT_EINVAL, "layer %zu: no layers after the strips", i + 1);
+	in_own(r, i, me, &a, &b);
+	if (!c->exchange) {
+		memset(win, 0, bc * s.h * s.w * sizeof *win);
+		copy_rows(strip, a, b - a, win, 0, s.h, a, b, bc, s.w, 0);
+		if (c->sum(c->sum_ctx, win, bc * s.h * s.w))
+			return lat_err_set(err, LAT_EIO, "layer %zu: putting the strips together failed", i + 1);
+		return LAT_OK;
+	}
+	/* the other parts' strips arrive one after another in gx, and are then copied to their rows */
+	recv = r->gx;
+	for (size_t q = 0; q < r->parts; q++) {
+		size_t qa, qb;
+		in_own(r, i, q, &qa, &qb);
+		r->sn[q] = q == me ? 0 : bc * (b - a) * s.w;
+		r->rn[q] = q == me ? 0 : bc * (qb - qa) * s.w;
+	}
+	for (size_t q = 0; q < r->parts; q++) /* the same strip to every other part */
+		if (q != me) {
+			memcpy(r->gs + at, strip, r->sn[q] * sizeof *strip);
+			at += r->sn[q];
+		}
+	if (c->exchange(c->exchange_ctx, r->gs, r->sn, recv, r->rn))
+		return lat_err_set(err, LAT_EIO, "layer %zu: putting the strips together failed", i + 1);
+	copy_rows(strip, a, b - a, win, 0, s.h, a, b, bc, s.w, 0);
+	at = 0;
+	for (size_t q = 0; q < r->parts; q++) {
+		size_t qa, qb;
+		if (q == me)
+			continue;
+		in_own(r, i, q, &qa, &qb);
+		copy_rows(recv + at, qa, qb - qa, win, 0, s.h, qa, qb, bc, s.w, 0);
+		at += r->rn[q];
+	}
+	return LAT_OK;
+}
+
 const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *prev, size_t batch,
 			    const lat_rows_comm *c, char *err)
 {
@@ -350,20 +411,8 @@ const float *lat_rows_input(lat_rows *r, size_t i, const float *x, const float *
 	size_t me = r->part, a, b, lo, hi, rows, bc = batch * s.c;
 	float *win = r->win[i];
 
-	if (i == r->n) { /* the head's input: every part's strip summed into a zeroed whole */
-		if (!win) {
-			lat_err_set(err, LAT_EINVAL, "layer %zu: no layers after the strips", i + 1);
-			return NULL;
-		}
-		in_own(r, i, me, &a, &b);
-		memset(win, 0, bc * s.h * s.w * sizeof *win);
-		copy_rows(prev, a, b - a, win, 0, s.h, a, b, bc, s.w, 0);
-		if (c->sum(c->sum_ctx, win, bc * s.h * s.w)) {
-			lat_err_set(err, LAT_EIO, "layer %zu: putting the strips together failed", i + 1);
-			return NULL;
-		}
-		return win;
-	}
+	if (i == r->n) /* the head's input: every part's strip put together */
+		return gather(r, i, prev, batch, c, err) ? NULL : win;
 	lo = r->w0[i * r->parts + me];
 	hi = r->w1[i * r->parts + me];
 	rows = hi - lo;
