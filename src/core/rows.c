@@ -73,12 +73,13 @@ size_t lat_rows_count(const lat_rows *r)
 	return r->n;
 }
 
-/* Layer i's input shape (whole) and the rows part q owns of it: all of them for the network's input. */
+/* Layer i's input shape (whole). */
 static lat_shape in_shape(const lat_rows *r, size_t i)
 {
 	return i ? r->out[i - 1] : r->in;
 }
 
+/* The rows [*a, *b) part q owns of layer i's input: all of them for a network's input (held whole). */
 static void in_own(const lat_rows *r, size_t i, size_t q, size_t *a, size_t *b)
 {
 	if (i) {
@@ -137,8 +138,7 @@ static void halo(const lat_rows *r, size_t i, size_t q, size_t *a0, size_t *a1, 
 	*b1 = hi;
 }
 
-/* Floats of one sample's halos of layer i, over every part (the exchange vector's length per sample),
- * and the offset of part q's slot in it. */
+/* The rows of part q's halo in layer i. */
 static size_t halo_rows(const lat_rows *r, size_t i, size_t q)
 {
 	size_t a0, a1, b0, b1;
@@ -147,6 +147,8 @@ static size_t halo_rows(const lat_rows *r, size_t i, size_t q)
 	return (a1 - a0) + (b1 - b0);
 }
 
+/* Where part q's slot starts in the vector the sum carries (every part's halo rows one after another,
+ * for a batch); q = parts: its length. */
 static size_t slot_at(const lat_rows *r, size_t i, size_t q, size_t batch)
 {
 	lat_shape s = in_shape(r, i);
