@@ -15,7 +15,7 @@ typedef struct {
 	double momentum, eps;
 	int training; /* mode of the last forward: batch (1) or running (0) statistics */
 	double n_tot; /* values per channel of the last forward's batch statistics, over every strip */
-	lat_layer_sum_fn sum; /* a strip of rows (lat_bn_set_sum): adds the channel sums over the strips */
+	lat_layer_sum_fn sum; /* a strip of rows (its type's set_sum): adds the channel sums over the strips */
 	void *sum_ctx;
 	float *sv;    /* 2 c + 1 floats handed to the sum */
 	double ws[];  /* mean[c] then invstd[c] used by the last forward, then 2 c of per-channel sums */
