@@ -89,36 +89,39 @@ static void *across_ctx(const lat_trainer *t)
 	return t->shard ? t->e->comm->ctx_across : t->e->comm->ctx;
 }
 
-/* The sum a split network runs after each part layer: over this process's group, timed into the
- * epoch's sum_seconds while training (not while evaluating). */
+/* While training (not while evaluating): the time since start and the floats handed over, into the
+ * epoch's sum_seconds and sum_bytes. */
+static void count_comm(lat_trainer *t, double start, size_t floats)
+{
+	if (t->in_epoch) {
+		t->stats.sum_seconds += now() - start;
+		t->stats.sum_bytes += (double)(floats * sizeof(float));
+	}
+}
+
+/* The sum a split network runs after each part layer: over this process's group, counted. */
 static int part_sum(void *ctx, float *v, size_t n)
 {
 	lat_trainer *t = ctx;
 	double start = now();
 	int rc = t->e->comm->sum_float(group_ctx(t), v, n);
 
-	if (t->in_epoch) {
-		t->stats.sum_seconds += now() - start;
-		t->stats.sum_bytes += (double)(n * sizeof *v);
-	}
+	count_comm(t, start, n);
 	return rc;
 }
 
-/* The strips' point-to-point exchange over the group (lat_net_set_exchange), timed and counted as the
- * sums are: the bytes this process sends. */
+/* The strips' point-to-point exchange over the group (lat_net_set_exchange), counted as the sums are:
+ * the floats this process sends. */
 static int part_exchange(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n)
 {
 	lat_trainer *t = ctx;
 	double start = now();
 	int rc = t->e->comm->exchange_float(group_ctx(t), send, send_n, recv, recv_n);
+	size_t n = 0;
 
-	if (t->in_epoch) {
-		size_t n = 0;
-		for (int q = 0; q < t->parts; q++)
-			n += send_n[q];
-		t->stats.sum_seconds += now() - start;
-		t->stats.sum_bytes += (double)(n * sizeof *send);
-	}
+	for (int q = 0; q < t->parts; q++)
+		n += send_n[q];
+	count_comm(t, start, n);
 	return rc;
 }
 
