@@ -46,7 +46,7 @@ typedef struct {
 	int n_thr;	 /* threads the workspaces were sized for */
 	size_t ws_size;	 /* floats of workspace per thread */
 	float *ws;	 /* n_thr * ws_size: lc patch and its gradient; conv xp, dcol and lat_gemm's workspace */
-	size_t hp, wp;	 /* padded input height and width */
+	size_t wp;	 /* padded input width */
 	size_t n_xp;	 /* conv: c_in hx wp, one padded sample xp */
 	int32_t *off_k;	 /* conv: n_k + n_own offsets into xp: off_k[(c k + u) k + v] = (c hx + u) wp + v, */
 	int32_t *off_q;	 /* then off_q[q - q0] = (y s - t0) wp + x s (q = y w_out + x), so col[j][q - q0] =
@@ -827,7 +827,6 @@ static lat_layer *alloc(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	p->bias_channel = !shared && bias == LAT_LC_BIAS_CHANNEL;
 	p->n_thr = z.n_thr;
 	p->ws_size = z.ws_size;
-	p->hp = z.hp;
 	p->wp = z.wp;
 	p->n_xt = z.n_xt;
 	p->n_xp = z.n_xp;

@@ -23,7 +23,6 @@
 
 struct lat_net {
 	size_t n_layers, max_batch, n_params, n_buffers, act_floats;
-	size_t batch; /* the last forward's */
 	lat_layer **layers;
 	float *params, *grads, *buffers;
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
@@ -31,11 +30,10 @@ struct lat_net {
 	float *scratch;    /* the layers' per-call workspaces, shared (they run one at a time), or NULL */
 	unsigned char *split; /* split[i]: layer i is such a part (SPLIT_LC, SPLIT_LC_CHANNEL: a channel bias
 				 whose gradient is summed over the parts) or holds parts (SPLIT_INSIDE) */
-	lat_net_sum_fn sum;   /* adds over the parts' processes (lat_net_set_sum) */
-	void *sum_ctx;
 	const float *input; /* the last forward's input (borrowed) */
 	lat_rows *rows;	    /* split into strips of rows (opts.shard_rows), else NULL */
-	lat_rows_comm comm; /* with rows: the sum and the exchange the strips use */
+	lat_rows_comm comm; /* the sum over the parts' processes (lat_net_set_sum) and, with rows, the
+			       strips' exchange (lat_net_set_exchange) */
 	const float **in;   /* with rows: in[i], layer i's input in the last forward */
 };
 
@@ -394,10 +392,10 @@ static int sum_parts(lat_net *n, float *v, size_t count, size_t i, const char *w
 {
 	const char *kind = n->layers[i]->type->name;
 
-	if (!n->sum)
+	if (!n->comm.sum)
 		return lat_err_set(err, LAT_EINVAL, "layer %zu (%s, split by location): no sum over the parts was set",
 				   i + 1, kind);
-	if (n->sum(n->sum_ctx, v, count))
+	if (n->comm.sum(n->comm.sum_ctx, v, count))
 		return lat_err_set(err, LAT_EIO, "layer %zu (%s, split by location): summing its %s over the "
 				   "parts failed", i + 1, kind, what);
 	return LAT_OK;
@@ -405,8 +403,6 @@ static int sum_parts(lat_net *n, float *v, size_t count, size_t i, const char *w
 
 void lat_net_set_sum(lat_net *n, lat_net_sum_fn sum, void *ctx)
 {
-	n->sum = sum;
-	n->sum_ctx = ctx;
 	n->comm.sum = sum;
 	n->comm.sum_ctx = ctx;
 	for (size_t i = 0; i < n->n_layers; i++)
@@ -425,18 +421,18 @@ void lat_net_set_exchange(lat_net *n, lat_net_exchange_fn exchange, void *ctx)
 
 /* Layer i's input in a network split into strips of rows: its window of the previous strip (halos
  * exchanged), or the strips put together for the first layer after them (rows.h). */
-static const float *rows_input(lat_net *n, size_t i, const float *x, char *err)
+static const float *rows_input(lat_net *n, size_t i, const float *x, size_t batch, char *err)
 {
 	char msg[LAT_ERRLEN];
 	const float *in;
 
 	if (i > lat_rows_count(n->rows))
 		return n->act[i - 1];
-	if (!n->sum) {
+	if (!n->comm.sum) {
 		lat_err_set(err, LAT_EINVAL, "layer %zu: no sum over the strips' parts was set", i + 1);
 		return NULL;
 	}
-	in = lat_rows_input(n->rows, i, x, i ? n->act[i - 1] : NULL, n->batch, &n->comm, msg);
+	in = lat_rows_input(n->rows, i, x, i ? n->act[i - 1] : NULL, batch, &n->comm, msg);
 	if (!in)
 		lat_err_set(err, LAT_EIO, "%s", msg);
 	return in;
@@ -450,11 +446,10 @@ const float *lat_net_forward(lat_net *n, const float *x, size_t batch, int train
 		return NULL;
 	}
 	n->input = x;
-	n->batch = batch;
 	for (size_t i = 0; i < n->n_layers; i++) {
 		lat_layer *l = n->layers[i];
 		int rc;
-		if (n->rows && !(in = n->in[i] = rows_input(n, i, x, err)))
+		if (n->rows && !(in = n->in[i] = rows_input(n, i, x, batch, err)))
 			return NULL;
 		rc = l->type->forward(l, in, n->act[i], batch, training);
 		if (rc) {

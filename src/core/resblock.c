@@ -20,8 +20,6 @@ enum { CONV1, BN1, RELU1, CONV2, BN2, PROJ, PROJ_BN, RELU2, N_SUB };
 typedef struct {
 	lat_layer *sub[N_SUB];
 	int part[N_SUB]; /* sub j is a part of an lc layer split by location */
-	lat_layer_sum_fn sum; /* adds a part's output or input gradient over the other parts' processes */
-	void *sum_ctx;
 	/* Forward activations (max_batch x out size each), kept for backward. */
 	float *a1, *b1, *r1, *a2, *b2, *p, *pb, *s;
 	/* Backward scratch: two out-sized gradients, ds = dLoss/ds, and one in-sized gradient. */
@@ -31,10 +29,12 @@ typedef struct {
 	 * and conv2's); the gradients of the two windows; which sub-layers are conv replicas whose weight
 	 * gradient is summed over the strips. gin is then window-sized. */
 	lat_rows *rows;
-	lat_rows_comm comm; /* the sum (and exchange) the strips use */
 	const float *in1, *in4;
 	float *gw1, *gw2;
 	int replica[N_SUB];
+	/* the sum over the other parts' processes (of a part's output or input gradient; in strips, of the
+	 * rows too unless an exchange is set, and of bn statistics and conv replicas' gradients) */
+	lat_rows_comm comm;
 } resblock_priv;
 
 /* Adds v (n floats) over the processes when sub-layer j is a part; LAT_EIO when the sum fails, LAT_EINVAL
@@ -43,9 +43,9 @@ static int part_sum(const resblock_priv *p, int j, float *v, size_t n)
 {
 	if (!p->part[j] || !v)
 		return LAT_OK;
-	if (!p->sum)
+	if (!p->comm.sum)
 		return LAT_EINVAL;
-	return p->sum(p->sum_ctx, v, n) ? LAT_EIO : LAT_OK;
+	return p->comm.sum(p->comm.sum_ctx, v, n) ? LAT_EIO : LAT_OK;
 }
 
 /* v += w, n floats. */
@@ -75,7 +75,7 @@ static int replica_sum(const resblock_priv *p, int j)
 
 	if (!p->replica[j] || !s || s->n_params == 0)
 		return LAT_OK;
-	return p->sum(p->sum_ctx, s->g, s->n_params) ? LAT_EIO : LAT_OK;
+	return p->comm.sum(p->comm.sum_ctx, s->g, s->n_params) ? LAT_EIO : LAT_OK;
 }
 
 /* The block on a strip of rows: conv1 (and the projection) on the input's rows its outputs reach,
@@ -161,7 +161,7 @@ static int resblock_forward(lat_layer *l, const float *in, float *out, size_t ba
 	const float *shortcut = in;
 	int rc;
 
-	if (batch > l->max_batch || (p->rows && !p->sum)) {
+	if (batch > l->max_batch || (p->rows && !p->comm.sum)) {
 		rc = LAT_EINVAL;
 		goto out;
 	}
@@ -198,7 +198,7 @@ static int resblock_backward(lat_layer *l, const float *in, const float *out, co
 	size_t n_in = batch * lat_shape_size(l->in), n_mid = batch * lat_shape_size(l->out);
 	int rc;
 
-	if (batch > l->max_batch || (p->rows && !p->sum)) {
+	if (batch > l->max_batch || (p->rows && !p->comm.sum)) {
 		rc = LAT_EINVAL;
 		goto out;
 	}
@@ -352,8 +352,6 @@ static void resblock_set_sum(lat_layer *l, lat_layer_sum_fn sum, void *ctx)
 	resblock_priv *p = l->priv;
 	const int bns[] = {BN1, BN2, PROJ_BN};
 
-	p->sum = sum;
-	p->sum_ctx = ctx;
 	p->comm.sum = sum;
 	p->comm.sum_ctx = ctx;
 	for (size_t j = 0; j < sizeof bns / sizeof bns[0] && p->rows; j++)

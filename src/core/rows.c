@@ -9,7 +9,7 @@
 #include "size.h"
 
 struct lat_rows {
-	size_t part, parts, n, cap, max_batch;
+	size_t part, parts, n, cap;
 	int in_split;	/* the input is in strips too (a residual block's), else whole on every part */
 	lat_shape in;	/* the network's input */
 	lat_shape *out; /* cap: each spatial layer's whole output */
@@ -163,7 +163,6 @@ int lat_rows_ready(lat_rows *r, size_t max_batch, int head, size_t *floats)
 {
 	size_t most = 0;
 
-	r->max_batch = max_batch;
 	for (size_t i = 0; i < r->n + (head != 0); i++) {
 		lat_shape s = in_shape(r, i);
 		size_t a, b, rows = r->w1[i * r->parts + r->part] - r->w0[i * r->parts + r->part], per = 0;
