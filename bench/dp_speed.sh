@@ -8,7 +8,9 @@
 # run (e.g. SETS="data.limit_train=2560" for a quick look), NETS="conv lc" the networks (lc-split: the LC
 # network with network.shard = "locations", its lc layers split over the ranks instead, in groups of
 # GROUP ranks when GROUP is set, the groups data parallel; sum_share then counts the parts' sums; lc-rows:
-# the same with network.shard = "rows", the activations in strips of rows too), MPIFLAGS more
+# the same with network.shard = "rows", the activations in strips of rows too; lc-whole: the LC network
+# data parallel with train.split_optimizer = false, every rank summing all gradients and stepping the
+# optimiser on all parameters), MPIFLAGS more
 # mpirun options (e.g. Open MPI's "--mca coll_tuned_use_dynamic_rules 1 --mca
 # coll_tuned_allreduce_algorithm 4", the ring allreduce). Needs mpirun (Open MPI); as root it sets
 # Open MPI's two root variables for its own runs.
@@ -40,6 +42,10 @@ for net in $NETS; do
 		log=$OUT/$net-$p/epochs.jsonl
 		launch="" cfg=$net split=""
 		[ "$p" -gt 1 ] && launch="mpirun -np $p $MPIFLAGS"
+		if [ "$net" = lc-whole ]; then
+			split="--set train.split_optimizer=false"
+			cfg=lc
+		fi
 		if [ "$net" = lc-split ] || [ "$net" = lc-rows ]; then
 			split="--set network.shard=locations"
 			[ "$net" = lc-rows ] && split="--set network.shard=rows"

@@ -1,11 +1,11 @@
-/* sum_speed.c: lateral's sum over ranks for large vectors (cli_ring_sum, which cli_mpi_sum_float runs
- * from 1024 values on) against MPI_Allreduce with MPI_SUM, the MPI library's own collective, on the same
- * vector in one run.
+/* sum_speed.c: lateral's sums over ranks for large vectors (cli_shm_sum, which cli_mpi_sum_float runs
+ * from 1024 values on when all ranks share the machine, and cli_ring_sum, which it runs otherwise)
+ * against MPI_Allreduce with MPI_SUM, the MPI library's own collective, on the same vector in one run.
  *
  * Usage: mpirun -np P bench/sum_speed [N (10731402: the reference LC network's gradients)] [REPEATS (9)]
- * Every repeat refills both vectors and times each sum between barriers; the values where the two results
- * differ are counted (none on 2 ranks, where a sum of two terms has one order). Prints the medians in
- * milliseconds (rank 0). */
+ * Every repeat refills the vectors and times each sum between barriers; the values where a result
+ * differs from MPI_Allreduce's are counted (none on 2 ranks, where a sum of two terms has one order).
+ * Prints the medians in milliseconds (rank 0). */
 #include <config.h>
 
 #include <mpi.h>
@@ -24,13 +24,51 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Milliseconds of one sum f of v between barriers (the slowest rank's). */
+static double timed(int (*f)(void *ctx, float *v, size_t n), void *ctx, float *v, size_t n)
+{
+	double t0;
+	MPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	if (f(ctx, v, n))
+		MPI_Abort(MPI_COMM_WORLD, 1);
+	MPI_Barrier(MPI_COMM_WORLD);
+	return 1e3 * (MPI_Wtime() - t0);
+}
+
+static int ring(void *ctx, float *v, size_t n)
+{
+	return cli_ring_sum(MPI_COMM_WORLD, v, n, 0, ctx);
+}
+
+static int shm(void *ctx, float *v, size_t n)
+{
+	return cli_shm_sum(ctx, v, n, 0);
+}
+
+static int mpi(void *ctx, float *v, size_t n)
+{
+	(void)ctx;
+	return MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS;
+}
+
+/* values of a and b whose bits differ */
+static size_t count_differ(const float *a, const float *b, size_t n)
+{
+	size_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		d += memcmp(&a[i], &b[i], sizeof *a) != 0;
+	return d;
+}
+
 int main(int argc, char **argv)
 {
-	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 10731402, differ = 0;
+	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 10731402, d_ring = 0, d_shm = 0;
 	int repeats = argc > 2 ? atoi(argv[2]) : 9, rank, size, status = 1;
-	double t_ring[MAX_REPEATS], t_mpi[MAX_REPEATS];
-	float *a = NULL, *b = NULL;
+	double t[3][MAX_REPEATS];
+	float *v[3] = {NULL, NULL, NULL};
 	void *scratch = NULL;
+	cli_shm *sh = NULL;
 
 	if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
 		return 1;
@@ -47,43 +85,42 @@ int main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	a = malloc(n * sizeof *a);
-	b = malloc(n * sizeof *b);
+	for (int j = 0; j < 3; j++)
+		v[j] = malloc(n * sizeof *v[j]);
 	scratch = malloc(CLI_RING_SEG_BYTES);
-	if (!a || !b || !scratch) {
-		fprintf(stderr, "sum_speed: out of memory for 2 x %zu floats\n", n);
+	if (!v[0] || !v[1] || !v[2] || !scratch || cli_shm_alloc(MPI_COMM_WORLD, &sh)) {
+		fprintf(stderr, "sum_speed: out of memory for 3 x %zu floats\n", n);
+		goto out;
+	}
+	if (!sh) {
+		fprintf(stderr, "sum_speed: the ranks are not all on one machine (no shared memory)\n");
+		status = 2;
 		goto out;
 	}
 	for (int k = 0; k < repeats; k++) {
-		double t0;
 		for (size_t i = 0; i < n; i++)
-			a[i] = b[i] = (float)(i % 1000) * 1e-3f + 0.37f * (float)rank;
-		MPI_Barrier(MPI_COMM_WORLD);
-		t0 = MPI_Wtime();
-		if (cli_ring_sum(MPI_COMM_WORLD, a, n, 0, scratch))
-			goto out;
-		MPI_Barrier(MPI_COMM_WORLD);
-		t_ring[k] = MPI_Wtime() - t0;
-		t0 = MPI_Wtime();
-		MPI_Allreduce(MPI_IN_PLACE, b, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-		MPI_Barrier(MPI_COMM_WORLD);
-		t_mpi[k] = MPI_Wtime() - t0;
-		differ = 0;
-		for (size_t i = 0; i < n; i++)
-			differ += memcmp(&a[i], &b[i], sizeof *a) != 0;
+			v[0][i] = v[1][i] = v[2][i] = (float)(i % 1000) * 1e-3f + 0.37f * (float)rank;
+		t[0][k] = timed(shm, sh, v[0], n);
+		t[1][k] = timed(ring, scratch, v[1], n);
+		t[2][k] = timed(mpi, NULL, v[2], n);
+		d_shm = count_differ(v[0], v[2], n);
+		d_ring = count_differ(v[1], v[2], n);
 	}
-	qsort(t_ring, (size_t)repeats, sizeof *t_ring, cmp_double);
-	qsort(t_mpi, (size_t)repeats, sizeof *t_mpi, cmp_double);
+	for (int j = 0; j < 3; j++)
+		qsort(t[j], (size_t)repeats, sizeof *t[j], cmp_double);
 	if (rank == 0) {
 		printf("# %d ranks, %zu floats (%.1f MiB), median of %d\n", size, n, (double)n * 4 / 1048576, repeats);
-		printf("lateral sum (ring)   %8.2f ms\n", 1e3 * t_ring[repeats / 2]);
-		printf("MPI_Allreduce        %8.2f ms\n", 1e3 * t_mpi[repeats / 2]);
-		printf("values that differ   %8zu (rank 0, last repeat; 3 or more ranks sum in another order)\n", differ);
+		printf("lateral sum (shared memory) %8.2f ms\n", t[0][repeats / 2]);
+		printf("lateral sum (ring)          %8.2f ms\n", t[1][repeats / 2]);
+		printf("MPI_Allreduce               %8.2f ms\n", t[2][repeats / 2]);
+		printf("values unlike MPI_Allreduce's: shared memory %zu, ring %zu (rank 0, last repeat; 3 or more "
+		       "ranks sum in other orders)\n", d_shm, d_ring);
 	}
 	status = 0;
 out:
-	free(a);
-	free(b);
+	cli_shm_free(sh);
+	for (int j = 0; j < 3; j++)
+		free(v[j]);
 	free(scratch);
 	MPI_Finalize();
 	return status;

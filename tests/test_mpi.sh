@@ -5,7 +5,8 @@
 # --resume) to the same table, ranks running another build or other options must be refused before
 # anything is written, and every other command but train must refuse to run as several copies.
 # `mpirun -np 2 lateral train` (data parallel, with sharing phases) against the serial run: the same
-# losses to float rounding every epoch, the same files; its checkpoint resumes in one process to the
+# losses to float rounding every epoch, the same files; with the optimiser step split over the ranks (the
+# default) the same bits as without; the sums over ranks (tests/mpi_sums) against hand-known sums; its checkpoint resumes in one process to the
 # losses of the uninterrupted 2-rank run, and a serial checkpoint on 2 ranks to the serial run's; ranks with different experiments are refused; an error is said
 # once, a failure on one rank stops both with that rank's message, and SIGTERM to one rank stops both
 # at the same batch with a checkpoint that one process resumes to where the uninterrupted run ends.
@@ -137,6 +138,23 @@ grep -q '"sum_seconds"' "$tmp/dp2/epochs.jsonl" || bad "the 2-rank log has no su
 (cd "$tmp/dp2" && find . -type f ! -name provenance.jsonl | sort) > "$tmp/dpf2"
 cmp -s "$tmp/dpf1" "$tmp/dpf2" || { diff "$tmp/dpf1" "$tmp/dpf2"; bad "the 2-rank folder holds other files than the serial one"; }
 grep -q '"mpi_ranks": 2' "$tmp/dp2/provenance.jsonl" || bad "provenance does not record 2 ranks"
+# the split optimiser step (the default) against every rank summing all gradients and stepping them all:
+# the same losses and weights, bit for bit (test_train compares the optimiser state too)
+"$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dpw" "$tmp/exp.cfg" --set train.split_optimizer=false > /dev/null 2>&1 ||
+	bad "2-rank training without the split optimiser step failed"
+grep -o '"t[a-z]*_loss": [-0-9.e+]*' "$tmp/dp2/epochs.jsonl" > "$tmp/dpl2"
+grep -o '"t[a-z]*_loss": [-0-9.e+]*' "$tmp/dpw/epochs.jsonl" > "$tmp/dplw"
+[ -s "$tmp/dpl2" ] && cmp -s "$tmp/dpl2" "$tmp/dplw" || bad "the split optimiser step changes the losses"
+"$lat" export -o "$tmp/dp2x" "$tmp/dp2/checkpoint.bin" > /dev/null 2>&1 &&
+	"$lat" export -o "$tmp/dpwx" "$tmp/dpw/checkpoint.bin" > /dev/null 2>&1 ||
+	bad "cannot export the 2-rank checkpoints"
+for f in "$tmp"/dp2x/*.npy; do
+	cmp -s "$f" "$tmp/dpwx/${f##*/}" || bad "the split optimiser step changes ${f##*/}"
+done
+# the sums themselves against sums known by hand, on 2 and 3 ranks
+for np in 2 3; do
+	"$MPIRUN" -np $np "$b/tests/mpi_sums" > "$tmp/sums$np.log" 2>&1 || { cat "$tmp/sums$np.log"; bad "the sums over $np ranks fail"; }
+done
 # a checkpoint written by 2 ranks after epoch 1 resumes in one process to the 2-rank run's losses
 "$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dp3" "$tmp/exp.cfg" --set train.epochs=1 > /dev/null 2>&1 || bad "2-rank 1-epoch training failed"
 "$lat" train -q --no-plot --resume -o "$tmp/dp3" "$tmp/exp.cfg" > /dev/null 2>&1 || bad "resuming a 2-rank checkpoint in one process failed"

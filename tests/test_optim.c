@@ -108,10 +108,66 @@ static void test_nonfinite_reported(void)
 		}
 }
 
+/* Three optimisers stepping ranges [0, 3), [3, 7), [7, 10) of one parameter array (as the processes of
+ * a split optimiser step do) give, over their ranges, the bits of one optimiser's whole steps, and leave
+ * everything outside untouched: the weights and state there hold sentinels, the gradients NaN. */
+static void test_range_steps(void)
+{
+	static const size_t cut[] = {0, 3, 7, 10};
+	char err[LAT_ERRLEN] = "";
+
+	for (int kind = 0; kind < 2; kind++) {
+		lat_optim_opts e = {.kind = kind ? LAT_OPT_ADAMW : LAT_OPT_SGD, .momentum = 0.9, .weight_decay = 0.1,
+				    .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+		lat_optim *whole = lat_optim_alloc(&e, 10, err), *part[3];
+		float w[10], g[10], wp[3][10], gp[3][10];
+		size_t n_state;
+		for (int r = 0; r < 3; r++) {
+			part[r] = lat_optim_alloc(&e, 10, err);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(part[r]);
+		}
+		CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+		for (size_t k = 0; k < 10; k++)
+			w[k] = 0.3f * (float)k - 1;
+		for (int step = 0; step < 3; step++) {
+			for (size_t k = 0; k < 10; k++)
+				g[k] = 0.1f * (float)((k * 7 + (size_t)step * 3) % 11) - 0.5f;
+			/* each part's own weights are the whole's (checked below after every step) */
+			for (int r = 0; r < 3; r++) {
+				float *st = lat_optim_state(part[r], &n_state);
+				for (size_t k = 0; k < 10; k++) {
+					int in = k >= cut[r] && k < cut[r + 1];
+					wp[r][k] = in ? w[k] : 1234.5f;
+					gp[r][k] = in ? g[k] : NAN;
+					for (size_t b = 0; b < n_state / 10 && !in; b++)
+						st[b * 10 + k] = -77.f;
+				}
+				CU_ASSERT_EQUAL(lat_optim_step_range(part[r], wp[r], gp[r], 0.1, cut[r], cut[r + 1]), 0);
+			}
+			CU_ASSERT_EQUAL(lat_optim_step(whole, w, g, 0.1), 0);
+			for (int r = 0; r < 3; r++) {
+				float *st = lat_optim_state(part[r], &n_state), *sw = lat_optim_state(whole, &n_state);
+				for (size_t k = 0; k < 10; k++) {
+					int in = k >= cut[r] && k < cut[r + 1];
+					CU_ASSERT(in ? memcmp(&wp[r][k], &w[k], sizeof(float)) == 0 : wp[r][k] == 1234.5f);
+					for (size_t b = 0; b < n_state / 10; b++)
+						CU_ASSERT(in ? memcmp(&st[b * 10 + k], &sw[b * 10 + k], sizeof(float)) == 0
+							     : st[b * 10 + k] == -77.f);
+				}
+				CU_ASSERT_EQUAL(*lat_optim_steps(part[r]), (unsigned long)step + 1);
+			}
+		}
+		for (int r = 0; r < 3; r++)
+			lat_optim_free(part[r]);
+		lat_optim_free(whole);
+	}
+}
+
 static CU_TestInfo tests[] = {{"SGD with momentum and weight decay, two steps by hand", test_sgd_steps},
 			      {"AdamW with decoupled decay and bias correction, two steps", test_adamw_steps},
 			      {"learning-rate milestones", test_lr_schedule},
 			      {"a step reports a parameter that became non-finite", test_nonfinite_reported},
+			      {"steps on ranges = the whole step over each range, nothing outside touched", test_range_steps},
 			      CU_TEST_INFO_NULL};
 static CU_SuiteInfo suites[] = {{.pName = "optim", .pTests = tests}, CU_SUITE_INFO_NULL};
 

@@ -317,6 +317,16 @@ static int dp_exchange_float(void *ctx, const float *send, const size_t *send_n,
 	return tw_exchange(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, send, send_n, recv, recv_n);
 }
 
+static int dp_reduce_scatter_float(void *ctx, float *v, size_t n)
+{
+	return tw_reduce_scatter(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, v, n);
+}
+
+static int dp_allgather_float(void *ctx, float *v, size_t n)
+{
+	return tw_allgather(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, v, n);
+}
+
 static float *copy_grads(lat_trainer *t)
 {
 	size_t n = lat_net_n_params(lat_trainer_net(t));
@@ -350,9 +360,12 @@ static void *dp_run(void *arg)
 	return NULL;
 }
 
+/* dp_start_ex's ways: the strips' point-to-point exchange, the split optimiser's exchanges */
+enum { DP_EXCHANGE = 1, DP_RANGES = 2 };
+
 /* Starts size processes of the world w, each with a trainer of o (o->comm is left at the last's), with the
- * strips' point-to-point exchange when exchange is nonzero. */
-static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, int exchange)
+ * exchanges of ways (DP_EXCHANGE, DP_RANGES). */
+static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, int ways)
 {
 	char err[LAT_ERRLEN] = "";
 	int status;
@@ -366,7 +379,9 @@ static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, 
 					       .sum_float = dp_sum_float,
 					       .sum_double = dp_sum_double,
 					       .ctx = &p[r],
-					       .exchange_float = exchange ? dp_exchange_float : NULL};
+					       .exchange_float = ways & DP_EXCHANGE ? dp_exchange_float : NULL,
+					       .reduce_scatter_float = ways & DP_RANGES ? dp_reduce_scatter_float : NULL,
+					       .allgather_float = ways & DP_RANGES ? dp_allgather_float : NULL};
 		o->comm = &p[r].comm;
 		p[r].t = lat_trainer_alloc(o, &status, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
@@ -461,6 +476,124 @@ static void test_data_parallel(void)
 	}
 	dp_stop(NULL, &one, 1);
 	lat_experiment_clear(&e);
+}
+
+static int same_file(const char *a, const char *b);
+
+/* Runs steps training steps on every process (all of an epoch when steps is 0, then the test set),
+ * then saves a checkpoint (process 0 to path, the others joining when the save is collective). */
+typedef struct {
+	dp_proc *p;
+	size_t steps;
+	const char *path;
+	int rc_save;
+	int state_finite; /* every value of the optimiser state is finite before the save */
+} dp_save_run;
+
+static void *dp_steps_and_save(void *arg)
+{
+	dp_save_run *a = arg;
+	char err[LAT_ERRLEN] = "";
+
+	if (a->steps == 0) {
+		dp_run(a->p);
+	} else {
+		lat_trainer_begin_epoch(a->p->t);
+		for (size_t k = 0; k < a->steps; k++)
+			a->p->rc_steps |= lat_trainer_step(a->p->t, err) != 1;
+	}
+	{
+		size_t n;
+		const float *st = lat_optim_state(lat_trainer_optim(a->p->t), &n);
+		a->state_finite = 1;
+		for (size_t k = 0; k < n; k++)
+			a->state_finite &= isfinite(st[k]) != 0;
+	}
+	if (a->p->comm.rank == 0 || lat_trainer_split(a->p->t))
+		a->rc_save = lat_trainer_save(a->p->t, a->p->comm.rank == 0 ? a->path : NULL, err);
+	return NULL;
+}
+
+/* The split optimiser step (each process steps its range of the parameters, ZeRO stage 1) gives the
+ * bits of the whole step on every process: the same parameters, optimiser state (checksums, taken when
+ * the state is whole again at the end of the epoch) and checkpoints, mid-epoch (a collective save
+ * gathers the stale state; the files differ in their timings, so what they load is compared) and after
+ * the epoch (the same bytes); each process's summed range of the gradients is the whole run's. adamw and sgd, over 2 and 3 processes (uneven ranges), with sharing phases. */
+static void test_data_parallel_split_optimizer(void)
+{
+	for (int opt = 0; opt < 2; opt++) {
+		lat_experiment e;
+		lat_trainer_opts o;
+		tiny_experiment(&e, opt ? "epochs = 1; optimizer = \"sgd\";" : "epochs = 1;",
+				"sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n");
+		e.batch = 7;
+		lat_experiment_trainer_opts(&e, &o);
+		CU_ASSERT_EQUAL(o.split_optimizer, 1); /* the experiment's default */
+		for (int size = 2; size <= 3; size++) {
+			for (int run = 0; run < 2; run++) {
+				size_t steps = run ? 0 : 3; /* 3 steps, then a whole epoch */
+				dp_world w[2];
+				dp_proc p[2][DP_MAX];
+				dp_save_run a[2][DP_MAX];
+				char path[2][512];
+				size_t np;
+				for (int split = 0; split < 2; split++) {
+					tmp_path(path[split], split ? "split.ckpt" : "whole.ckpt");
+					dp_start_ex(&w[split], p[split], size, &o, split ? DP_RANGES : 0);
+					for (int r = 0; r < size; r++)
+						a[split][r] = (dp_save_run){&p[split][r], steps, path[split], -1, 0};
+					tw_each(size, dp_steps_and_save, a[split], sizeof a[split][0]);
+				}
+				np = lat_net_n_params(lat_trainer_net(p[0][0].t));
+				for (int r = 0; r < size; r++) {
+					const float *wp = lat_net_params(lat_trainer_net(p[0][r].t));
+					size_t lo = np * (size_t)r / (size_t)size, hi = np * ((size_t)r + 1) / (size_t)size;
+					CU_ASSERT_EQUAL(lat_trainer_split(p[1][r].t), 1);
+					CU_ASSERT_EQUAL(lat_trainer_split(p[0][r].t), 0);
+					CU_ASSERT_EQUAL(p[1][r].rc_steps, 0);
+					CU_ASSERT_EQUAL(p[0][r].rc_steps, 0);
+					/* a process's step never reads the gradients outside its range (unsummed) */
+					CU_ASSERT(a[1][r].state_finite);
+					CU_ASSERT_EQUAL(memcmp(lat_net_params(lat_trainer_net(p[1][r].t)), wp, np * sizeof *wp),
+							0);
+					if (steps == 0) {
+						CU_ASSERT_EQUAL(lat_trainer_checksum(p[1][r].t), lat_trainer_checksum(p[0][r].t));
+						CU_ASSERT_EQUAL(p[1][r].rc_eval, LAT_OK);
+						CU_ASSERT_DOUBLE_EQUAL(p[1][r].loss, p[0][r].loss, 0);
+						CU_ASSERT_PTR_NOT_NULL_FATAL(p[1][r].g_last);
+						CU_ASSERT_PTR_NOT_NULL_FATAL(p[0][r].g_last);
+						CU_ASSERT_EQUAL(memcmp(p[1][r].g_last + lo, p[0][r].g_last + lo,
+								       (hi - lo) * sizeof(float)),
+								0);
+					}
+				}
+				CU_ASSERT_EQUAL(a[0][0].rc_save, LAT_OK);
+				CU_ASSERT_EQUAL(a[1][0].rc_save, LAT_OK);
+				CU_ASSERT_EQUAL(a[1][size - 1].rc_save, LAT_OK);
+				if (steps == 0) {
+					CU_ASSERT(same_file(path[0], path[1]));
+				} else { /* mid-epoch checkpoints hold the epoch's timings: compare what they load */
+					unsigned long long h[2] = {0, 1};
+					for (int split = 0; split < 2; split++) {
+						lat_trainer_opts o1 = o;
+						char err[LAT_ERRLEN] = "";
+						int status;
+						lat_trainer *t;
+						o1.comm = NULL;
+						t = lat_trainer_alloc(&o1, &status, err);
+						CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+						CU_ASSERT_EQUAL(lat_trainer_load(t, path[split], err), LAT_OK);
+						h[split] = lat_trainer_checksum(t);
+						lat_trainer_free(t);
+					}
+					CU_ASSERT_EQUAL(h[0], h[1]);
+				}
+				for (int split = 0; split < 2; split++)
+					dp_stop(&w[split], p[split], size);
+			}
+		}
+		lat_experiment_clear(&e);
+	}
 }
 
 /* bn layers normalise with their slice's statistics, and the running statistics are the slices'
@@ -1290,7 +1423,8 @@ static void test_split_trainer(void)
 }
 
 /* Four threads as two groups of two parts (network.shard = "locations", then "rows", with comm.parts = 2): each group
- * one split network on half of every batch, the groups data parallel. The losses and test accuracy are
+ * one split network on half of every batch, the groups data parallel (with "rows", splitting the optimiser
+ * step over the groups too). The losses and test accuracy are
  * the whole network's to float rounding, the replicated state is the same on all four, and the
  * checkpoint (gathered within each group, written by process 0) is the whole network's. */
 static void check_split_groups(lat_shard shard)
@@ -1314,7 +1448,11 @@ static void check_split_groups(lat_shard shard)
 		grp[r] = (dp_proc){.w = &gw[r / 2], .comm = {.rank = r % 2}};
 		acr[r] = (dp_proc){.w = &aw[r % 2], .comm = {.rank = r / 2}};
 		p[r] = (dp_proc){.w = &w};
-		p[r].comm = (lat_trainer_comm){r, 4, dp_sum_float, dp_sum_double, &p[r], 2, &grp[r], &acr[r], NULL};
+		p[r].comm = (lat_trainer_comm){r, 4, dp_sum_float, dp_sum_double, &p[r], 2, &grp[r], &acr[r], NULL, NULL, NULL};
+		if (shard == LAT_SHARD_ROWS) { /* the groups split the optimiser step too, over ctx_across */
+			p[r].comm.reduce_scatter_float = dp_reduce_scatter_float;
+			p[r].comm.allgather_float = dp_allgather_float;
+		}
 		o.comm = &p[r].comm;
 		p[r].t = lat_trainer_alloc(&o, &status, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
@@ -1324,7 +1462,7 @@ static void check_split_groups(lat_shard shard)
 	back = save_and_load(p, 4, &o, tmp_path(path, "groups.ckpt"), &one);
 	/* 4 processes do not form groups of 3 */
 	{
-		lat_trainer_comm bad = {0, 4, dp_sum_float, dp_sum_double, &p[0], 3, &grp[0], &acr[0], NULL};
+		lat_trainer_comm bad = {0, 4, dp_sum_float, dp_sum_double, &p[0], 3, &grp[0], &acr[0], NULL, NULL, NULL};
 		o.comm = &bad;
 		CU_ASSERT_PTR_NULL(lat_trainer_alloc(&o, &status, err));
 		CU_ASSERT_EQUAL(status, LAT_EINVAL);
@@ -1354,6 +1492,8 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"checkpoint round trip and exact resume", test_checkpoint_and_resume},
 			      {"CIFAR-10 ResNet-20 experiment on generated images", test_cifar_resnet20},
 			      {"data parallel over 2 and 3 processes = whole batches", test_data_parallel},
+			      {"data parallel, the optimiser step split over the processes = the whole step, bit for bit",
+			       test_data_parallel_split_optimizer},
 			      {"data parallel: bn running statistics combined", test_data_parallel_bn},
 			      {"network split by location (whole activations, strips of rows) over 2 and 3 processes = "
 			       "whole network",

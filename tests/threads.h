@@ -1,8 +1,9 @@
-/* threads.h: threads standing in for processes in tests: an allreduce sum over them, a point-to-point
- * exchange (alltoallv), and a run of each. */
+/* threads.h: threads standing in for processes in tests: an allreduce sum over them, a reduce-scatter
+ * and an allgather, a point-to-point exchange (alltoallv), and a run of each. */
 #ifndef LATERAL_TEST_THREADS_H
 #define LATERAL_TEST_THREADS_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,52 @@ static inline int tw_sum(tw_world *w, int rank, void *v, size_t n, int dbl)
 	pthread_barrier_wait(&w->bar); /* everyone has read every slot */
 	memcpy(v, acc, n * size);
 	free(acc);
+	return 0;
+}
+
+/* Process r's range of an n-vector: [r n / size, (r + 1) n / size). */
+static inline size_t tw_range(const tw_world *w, int rank, size_t n, size_t *lo)
+{
+	*lo = (size_t)rank * n / (size_t)w->size;
+	return ((size_t)rank + 1) * n / (size_t)w->size - *lo;
+}
+
+/* Every process's v (n floats) summed in rank order into each process's range of its v (as tw_sum sums
+ * them); the rest of v becomes NaN, so that a caller reading it fails loudly. Every process of w calls
+ * it together. */
+static inline int tw_reduce_scatter(tw_world *w, int rank, float *v, size_t n)
+{
+	size_t lo, len = tw_range(w, rank, n, &lo);
+	float *acc = malloc(len * sizeof *acc + 1);
+
+	if (!acc)
+		return -1;
+	w->slot[rank] = v;
+	pthread_barrier_wait(&w->bar);
+	for (size_t k = 0; k < len; k++) {
+		float sf = 0;
+		for (int r = 0; r < w->size; r++)
+			sf += ((float *)w->slot[r])[lo + k];
+		acc[k] = sf;
+	}
+	pthread_barrier_wait(&w->bar); /* everyone has read every slot */
+	for (size_t k = 0; k < n; k++)
+		v[k] = k >= lo && k < lo + len ? acc[k - lo] : NAN;
+	free(acc);
+	return 0;
+}
+
+/* Every process's range of v copied into every process's v; every process of w calls it together. */
+static inline int tw_allgather(tw_world *w, int rank, float *v, size_t n)
+{
+	w->slot[rank] = v;
+	pthread_barrier_wait(&w->bar);
+	for (int q = 0; q < w->size; q++) {
+		size_t lo, len = tw_range(w, q, n, &lo);
+		if (q != rank)
+			memcpy(v + lo, (float *)w->slot[q] + lo, len * sizeof *v);
+	}
+	pthread_barrier_wait(&w->bar); /* everyone has read every slot */
 	return 0;
 }
 

@@ -63,6 +63,7 @@ typedef struct {
 
 	/* train */
 	size_t epochs, batch, checkpoint_every, threads; /* epochs <= LAT_EPOCHS_MAX */
+	int split_optimizer; /* train.split_optimizer: data parallel, each rank steps its share (ZeRO stage 1) */
 	/* Memory budget in bytes (not a file key: the caller sets it, e.g. from --max-memory); 0 means the
 	 * memory available on the machine when the trainer is built. */
 	size_t max_memory;

@@ -42,6 +42,12 @@ void lat_optim_free(lat_optim *o);
  * caller need not read w again to know). */
 int lat_optim_step(lat_optim *o, float *w, const float *g, double lr);
 
+/* The same step on parameters [lo, hi) of the n alone (lo <= hi <= n): w, g and the state outside it
+ * are neither read nor written, so processes that each step one range of a data-parallel network
+ * (lat_trainer_comm's reduce_scatter_float) get the bits of one whole step. The step count advances
+ * once per call. */
+int lat_optim_step_range(lat_optim *o, float *w, const float *g, double lr, size_t lo, size_t hi);
+
 /* The learning rate of epoch (0-based): lr * lr_gamma^(number of milestones <= epoch). */
 double lat_optim_lr(const lat_optim_opts *o, size_t epoch);
 

@@ -50,6 +50,14 @@ typedef struct {
 	 * group; layer.h's lat_layer_exchange_fn) that carries the strips' halo rows to the processes that
 	 * read them alone; NULL: they go through sum_float, every process's halos in one vector */
 	int (*exchange_float)(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n);
+	/* Optional, for lat_trainer_opts.split_optimizer (both or neither). Over the processes that run data
+	 * parallel (ctx; with groups ctx_across), rank r of p in that set owning values [r n / p, (r + 1) n / p)
+	 * of an n-vector: reduce_scatter_float sums v over the processes into the owner's range alone (the
+	 * rest of v is left undefined), each value in one order, the same wherever it is summed;
+	 * allgather_float copies every range from its owner into every process's v. 0, or nonzero when the
+	 * exchange failed. */
+	int (*reduce_scatter_float)(void *ctx, float *v, size_t n);
+	int (*allgather_float)(void *ctx, float *v, size_t n);
 } lat_trainer_comm;
 
 /* How several processes (lat_trainer_comm) share the work. LAT_SHARD_NONE: data parallel, as above.
@@ -111,6 +119,15 @@ typedef struct {
 	/* with comm and LAT_SHARD_LOCATIONS or LAT_SHARD_ROWS: the processes split the lc layers instead (see
 	 * lat_shard) */
 	lat_shard shard;
+	/* with comm (data parallel, more than one group) and its reduce_scatter_float and allgather_float: the
+	 * processes split the optimiser step (ZeRO stage 1): each step sums the gradients into each process's
+	 * range of the flat parameter array alone, each process steps the optimiser on its range, and the new
+	 * parameters are gathered. The parameters come out bit for bit as with the whole step on every
+	 * process; the optimiser state outside a process's range goes stale between steps and is gathered at
+	 * the end of every epoch and by lat_trainer_save (collective then, see lat_trainer_split). 0, or a
+	 * comm without those two exchanges: every process sums all gradients (sum_float) and steps all
+	 * parameters. */
+	int split_optimizer;
 } lat_trainer_opts;
 
 /* Counters of the batches since lat_trainer_begin_epoch. */
@@ -181,8 +198,9 @@ int lat_trainer_evaluate(lat_trainer *t, int which, double *acc, double *loss, c
 int lat_trainer_has_validation(const lat_trainer *t);
 
 /* 1 when this process holds a part of a network split by location (LAT_SHARD_LOCATIONS or _ROWS over
- * groups of more than one process): lat_trainer_save, lat_trainer_measure_lc and lat_trainer_lc_kernels are then
- * collective. */
+ * groups of more than one process), or the processes split the optimiser step
+ * (lat_trainer_opts.split_optimizer): lat_trainer_save is then collective, and with a network split by
+ * location lat_trainer_measure_lc and lat_trainer_lc_kernels too. */
 int lat_trainer_split(const lat_trainer *t);
 
 /* The lc layers of the network. */
@@ -214,12 +232,18 @@ size_t lat_trainer_n_test(const lat_trainer *t);
 
 lat_net *lat_trainer_net(lat_trainer *t);
 
+/* The trainer's optimiser (borrowed: the trainer frees it). With a split optimiser step its state
+ * outside this process's range is stale between steps (lat_trainer_opts.split_optimizer). */
+lat_optim *lat_trainer_optim(lat_trainer *t);
+
 /* Planned memory in bytes: data, parameters, optimiser state, activations and workspaces. */
 size_t lat_trainer_planned_bytes(const lat_trainer *t);
 
 /* A 64-bit hash (FNV-1a) of the parameters, buffers, optimiser state and step counters: equal on every
  * process of a data-parallel run while their states are identical. Split by location, it hashes the
- * values every process holds (all but the split layers' own weights and their optimiser state). */
+ * values every process holds (all but the split layers' own weights and their optimiser state). With a
+ * split optimiser step it hashes the optimiser state only while every process holds all of it (at the
+ * end of an epoch, after lat_trainer_save or lat_trainer_load). */
 unsigned long long lat_trainer_checksum(lat_trainer *t);
 
 /* Checkpoints: parameters, buffers, optimiser state, epoch and batch counters, and, between
@@ -232,10 +256,11 @@ unsigned long long lat_trainer_checksum(lat_trainer *t);
  * different network, optimiser or epoch length, counters no run could have reached (an epoch past
  * LAT_TRAINER_MAX_EPOCHS, more optimiser steps than batches, ...), or a value that is not finite (a NaN
  * parameter is no state to resume from or to evaluate) or that its layer cannot hold (a negative bn
- * running variance). Split by location, save is collective: every process calls it, process 0 with the
- * path (it writes the whole network, gathered in pieces of LAT_TRAINER_GATHER floats, so no process
- * holds more than that of the others' parts) and the others with NULL; an error on any process
- * (reported there) makes it return LAT_EIO everywhere. load reads the whole network on every process and
+ * running variance). Split by location or with a split optimiser step (lat_trainer_split), save is
+ * collective: every process calls it, process 0 with the path (it writes the whole network, gathered in
+ * pieces of LAT_TRAINER_GATHER floats, so no process holds more than that of the others' parts; a split
+ * optimiser's state is first gathered on every process) and the others with NULL; an error on any
+ * process (reported there) makes it return LAT_EIO everywhere. load reads the whole network on every process and
  * keeps its part. */
 #define LAT_TRAINER_GATHER ((size_t)1 << 20)
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);

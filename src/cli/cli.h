@@ -202,6 +202,12 @@ int cli_mpi_local_size(void);
  * process they leave v alone. */
 int cli_mpi_sum_float(void *ctx, float *v, size_t n);
 int cli_mpi_sum_double(void *ctx, double *v, size_t n);
+/* The split optimiser's exchanges (lat_trainer_comm.reduce_scatter_float, allgather_float) over ctx's
+ * ranks (NULL: all; else a communicator of cli_mpi_groups), rank r of p owning values
+ * [r n / p, (r + 1) n / p): through the machine's shared memory when the ranks share it, else by
+ * MPI_Reduce_scatter and MPI_Allgatherv; CLI_OK or CLI_FAIL. Nothing in one process. */
+int cli_mpi_reduce_scatter_float(void *ctx, float *v, size_t n);
+int cli_mpi_allgather_float(void *ctx, float *v, size_t n);
 /* The strips' point-to-point exchange (lat_trainer_comm.exchange_float): send_n[q] floats of send to
  * each rank q of ctx's communicator (NULL: all ranks), recv_n[q] from each into recv, by
  * MPI_Alltoallv; CLI_OK, or CLI_FAIL when a count passes what MPI can address. Nothing in one process. */

@@ -27,6 +27,8 @@ static MPI_Win counter_win = MPI_WIN_NULL;
 static long *counter_mem;
 static MPI_Comm sub[2] = {MPI_COMM_NULL, MPI_COMM_NULL}; /* cli_mpi_groups: the group, across the groups */
 static void *ring_tmp; /* cli_ring_sum's scratch, CLI_RING_SEG_BYTES, allocated at start-up */
+/* cli_shm_sum's windows for all ranks and for sub[k]; NULL when their ranks span machines */
+static cli_shm *shm_world, *shm_sub[2];
 static int *a2a; /* cli_mpi_exchange_float's counts and offsets, 4 x the ranks, allocated at start-up */
 #endif
 
@@ -55,7 +57,7 @@ int cli_mpi_init(int *argc, char ***argv)
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
 	ring_tmp = malloc(CLI_RING_SEG_BYTES);
 	a2a = malloc(4 * (size_t)size * sizeof *a2a);
-	if (!ring_tmp || !a2a) {
+	if (!ring_tmp || !a2a || (size > 1 && cli_shm_alloc(MPI_COMM_WORLD, &shm_world))) {
 		fprintf(stderr, "lateral (rank %d of %d): out of memory\n", rank, size);
 		MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
 	}
@@ -69,9 +71,14 @@ int cli_mpi_init(int *argc, char ***argv)
 void cli_mpi_finalize(void)
 {
 #ifdef HAVE_MPI
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
+		cli_shm_free(shm_sub[k]);
+		shm_sub[k] = NULL;
 		if (sub[k] != MPI_COMM_NULL)
 			MPI_Comm_free(&sub[k]);
+	}
+	cli_shm_free(shm_world);
+	shm_world = NULL;
 	if (mpi_on)
 		MPI_Finalize();
 	mpi_on = 0;
@@ -250,7 +257,8 @@ int cli_mpi_groups(int parts, void **group, void **across)
 #ifdef HAVE_MPI
 	if (mpi_on && size > 1 && parts > 0 && size % parts == 0) {
 		if (MPI_Comm_split(MPI_COMM_WORLD, rank / parts, rank, &sub[0]) != MPI_SUCCESS ||
-		    MPI_Comm_split(MPI_COMM_WORLD, rank % parts, rank, &sub[1]) != MPI_SUCCESS)
+		    MPI_Comm_split(MPI_COMM_WORLD, rank % parts, rank, &sub[1]) != MPI_SUCCESS ||
+		    cli_shm_alloc(sub[0], &shm_sub[0]) || cli_shm_alloc(sub[1], &shm_sub[1]))
 			return CLI_FAIL;
 		*group = &sub[0];
 		*across = &sub[1];
@@ -266,19 +274,34 @@ int cli_mpi_groups(int parts, void **group, void **across)
 #define RING_MIN 1024
 #endif
 
+#ifdef HAVE_MPI
+/* The ranks of ctx (a communicator of cli_mpi_groups; NULL: all; 1 without MPI running), with *comm and
+ * its shared-memory window *shm (NULL when its ranks span machines). */
+static int comm_of(void *ctx, MPI_Comm *comm, cli_shm **shm)
+{
+	int p = 1;
+
+	*comm = ctx ? *(MPI_Comm *)ctx : MPI_COMM_WORLD;
+	*shm = ctx ? shm_sub[(MPI_Comm *)ctx - sub] : shm_world;
+	if (mpi_on)
+		MPI_Comm_size(*comm, &p);
+	return p;
+}
+#endif
+
 /* v[0..n-1] (doubles when dbl, else floats) summed in place over the ranks of ctx (a communicator of
- * cli_mpi_groups; NULL: all): by cli_ring_sum from RING_MIN values on, else by MPI_Allreduce; CLI_OK at
- * once in one process. Errors abort the job (MPI_ERRORS_ARE_FATAL). */
+ * cli_mpi_groups; NULL: all): from RING_MIN values on by cli_shm_sum when its ranks share this machine,
+ * else by cli_ring_sum; fewer by MPI_Allreduce; CLI_OK at once in one process. Errors abort the job
+ * (MPI_ERRORS_ARE_FATAL). */
 static int allreduce_sum(void *ctx, void *v, size_t n, int dbl)
 {
 #ifdef HAVE_MPI
-	MPI_Comm comm = ctx ? *(MPI_Comm *)ctx : MPI_COMM_WORLD;
-	int p = 1;
+	MPI_Comm comm;
+	cli_shm *shm;
+	int p = comm_of(ctx, &comm, &shm);
 
-	if (mpi_on)
-		MPI_Comm_size(comm, &p);
 	if (p > 1 && n >= RING_MIN)
-		return cli_ring_sum(comm, v, n, dbl, ring_tmp);
+		return shm ? cli_shm_sum(shm, v, n, dbl) : cli_ring_sum(comm, v, n, dbl, ring_tmp);
 	if (p > 1 &&
 		 MPI_Allreduce(MPI_IN_PLACE, v, (int)n, dbl ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
 		return CLI_FAIL;
@@ -299,6 +322,38 @@ int cli_mpi_sum_float(void *ctx, float *v, size_t n)
 int cli_mpi_sum_double(void *ctx, double *v, size_t n)
 {
 	return allreduce_sum(ctx, v, n, 1);
+}
+
+/* The reduce-scatter (rs) or allgather of the ranges of v over ctx's ranks (lat_trainer_comm): through
+ * shared memory when they share this machine, else by the MPI library's collectives. */
+static int range_op(void *ctx, float *v, size_t n, int rs)
+{
+#ifdef HAVE_MPI
+	MPI_Comm comm;
+	cli_shm *shm;
+
+	if (comm_of(ctx, &comm, &shm) == 1)
+		return CLI_OK;
+	if (shm)
+		return rs ? cli_shm_reduce_scatter(shm, v, n, 0) : cli_shm_allgather(shm, v, n, 0);
+	return rs ? cli_range_reduce_scatter(comm, v, n, a2a) : cli_range_allgather(comm, v, n, a2a);
+#else
+	(void)ctx;
+	(void)v;
+	(void)n;
+	(void)rs;
+	return CLI_OK;
+#endif
+}
+
+int cli_mpi_reduce_scatter_float(void *ctx, float *v, size_t n)
+{
+	return range_op(ctx, v, n, 1);
+}
+
+int cli_mpi_allgather_float(void *ctx, float *v, size_t n)
+{
+	return range_op(ctx, v, n, 0);
 }
 
 int cli_mpi_exchange_float(void *ctx, const float *send, const size_t *send_n, float *recv, const size_t *recv_n)

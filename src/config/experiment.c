@@ -58,6 +58,7 @@ static const lat_cfg_key keys[] = {
 	{"train", "batch", LAT_CFG_SIZE, OFF(batch), IN, 1, 65536, 128, NULL, 0, 0},
 	{"train", "checkpoint_every", LAT_CFG_SIZE, OFF(checkpoint_every), IN, 0, 100000, 1, NULL, 0, 0},
 	{"train", "threads", LAT_CFG_SIZE, OFF(threads), IN, 0, 1024, 0, NULL, 0, 0},
+	{"train", "split_optimizer", LAT_CFG_BOOL, OFF(split_optimizer), 0, 0, 0, 1, NULL, 0, 0},
 	{"train", "seed", LAT_CFG_ULONG, OFF(seed), IN, 0, BIG, 1, NULL, 0, 0},
 	{"train", "optimizer", LAT_CFG_ENUM, OFF(optimizer), 0, 0, 0, LAT_OPT_ADAMW, lat_optimizer_names, 0, 0},
 	{"train", "lr", LAT_CFG_DOUBLE, OFF(lr), POS, 0, 1e3, 1e-3, NULL, 0, 0},
@@ -563,7 +564,8 @@ void lat_experiment_trainer_opts(const lat_experiment *e, lat_trainer_opts *o)
 	    .norm = e->norm,
 	    .n_norm = e->n_norm,
 	    .comm = e->comm,
-	    .shard = (lat_shard)e->shard};
+	    .shard = (lat_shard)e->shard,
+	    .split_optimizer = e->split_optimizer};
 	memcpy(o->train_offsets, e->train_offsets, sizeof o->train_offsets);
 	memcpy(o->test_offsets, e->test_offsets, sizeof o->test_offsets);
 	lat_experiment_net_opts(e, &o->net);

@@ -54,8 +54,13 @@ void lat_optim_free(lat_optim *o)
 	free(o);
 }
 
-/* Each loop sums w - w over the new parameters: 0 while all are finite, NaN otherwise, in any order. */
 int lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
+{
+	return lat_optim_step_range(o, w, g, lr, 0, o->n);
+}
+
+/* Each loop sums w - w over the new parameters: 0 while all are finite, NaN otherwise, in any order. */
+int lat_optim_step_range(lat_optim *o, float *w, const float *g, double lr, size_t lo, size_t hi)
 {
 	size_t n = o->n;
 	float check = 0;
@@ -65,8 +70,8 @@ int lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
 		float mu = (float)o->momentum, wd = (float)o->wd, a = (float)lr;
 		float *v = o->state;
 		/* element-wise, so threads and vector lanes give the same bits as one loop */
-#pragma omp parallel for simd if (n > OPTIM_PAR_MIN) reduction(+ : check)
-		for (size_t k = 0; k < n; k++) {
+#pragma omp parallel for simd if (hi - lo > OPTIM_PAR_MIN) reduction(+ : check)
+		for (size_t k = lo; k < hi; k++) {
 			float gk = g[k] + wd * w[k];
 			v[k] = mu * v[k] + gk;
 			w[k] -= a * v[k];
@@ -78,8 +83,8 @@ int lat_optim_step(lat_optim *o, float *w, const float *g, double lr)
 		double c1 = 1 - pow(o->beta1, (double)o->t), c2 = 1 - pow(o->beta2, (double)o->t);
 		float step = (float)(lr / c1), root_c2 = (float)sqrt(c2);
 		float *m = o->state, *v = o->state + n;
-#pragma omp parallel for simd if (n > OPTIM_PAR_MIN) reduction(+ : check)
-		for (size_t k = 0; k < n; k++) {
+#pragma omp parallel for simd if (hi - lo > OPTIM_PAR_MIN) reduction(+ : check)
+		for (size_t k = lo; k < hi; k++) {
 			w[k] *= decay;
 			m[k] = b1 * m[k] + (1 - b1) * g[k];
 			v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];

@@ -45,6 +45,10 @@ struct lat_trainer {
 	 * data parallel. Without a split every process is a group of one. */
 	int shard; /* parts > 1 */
 	int part, parts, group, groups;
+	/* the optimiser step split over the groups (lat_trainer_opts.split_optimizer): this process owns
+	 * parameters [own_lo, own_hi) of its flat array; opt_stale: the state outside them is stale */
+	int split_opt, opt_stale;
+	size_t own_lo, own_hi;
 	size_t n_whole; /* parameters of the whole network (lat_net_n_params_whole) */
 	double *red;
 	size_t epoch;	       /* next epoch to run / running */
@@ -359,6 +363,12 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 	if (t->shard && e->shard == LAT_SHARD_ROWS && e->comm->exchange_float)
 		lat_net_set_exchange(t->net, part_exchange, t);
 	t->n_whole = lat_net_n_params_whole(t->net);
+	if (t->groups > 1 && e->split_optimizer && e->comm->reduce_scatter_float && e->comm->allgather_float) {
+		size_t n = lat_net_n_params(t->net);
+		t->split_opt = 1;
+		t->own_lo = n * (size_t)t->group / (size_t)t->groups;
+		t->own_hi = n * ((size_t)t->group + 1) / (size_t)t->groups;
+	}
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
 		goto fail;
@@ -474,18 +484,26 @@ static size_t first_nonfinite(const float *v, size_t n)
 
 /* Finds the first layer whose parameters (what = 0), gradients (1) or buffers (2) hold a non-finite
  * value; writes "layer L (TYPE): WHAT K of N is V" into msg and returns 1, or returns 0 when all are
- * finite. */
+ * finite. With a split optimiser step only this process's range of the gradients is summed, and
+ * searched. */
 static int nonfinite_layer(lat_trainer *t, int what, char *msg, size_t size)
 {
 	static const char *const names[] = {"parameter", "gradient", "running statistic"};
 	for (size_t i = 0; i < lat_net_n_layers(t->net); i++) {
 		const lat_layer *l = lat_net_layer(t->net, i);
 		const float *v = what == 0 ? l->w : what == 1 ? l->g : l->buf;
-		size_t n = what == 2 ? l->n_buffers : l->n_params, k;
+		size_t n = what == 2 ? l->n_buffers : l->n_params, lo = 0, hi = n, k;
 		if (!n || !v)
 			continue;
-		k = first_nonfinite(v, n);
-		if (k < n) {
+		if (what == 1 && t->split_opt) {
+			size_t at = (size_t)(v - lat_net_grads(t->net));
+			lo = t->own_lo > at ? t->own_lo - at : 0;
+			hi = t->own_hi < at + n ? (t->own_hi > at ? t->own_hi - at : 0) : n;
+			if (lo >= hi)
+				continue;
+		}
+		k = lo + first_nonfinite(v + lo, hi - lo);
+		if (k < hi) {
 			snprintf(msg, size, "layer %zu (%s): %s %zu of %zu is %g", i + 1, l->type->name,
 				 names[what], k, n, (double)v[k]);
 			return 1;
@@ -695,7 +713,8 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	r[R_CODES] = -(double)rc;
 	for (size_t k = 0; k < nb; k++)
 		r[R_BUFFERS + k] = w * (double)buf[k];
-	bad = c->sum_float(across_ctx(t), lat_net_grads(t->net), lat_net_n_params(t->net)) ||
+	bad = (t->split_opt ? c->reduce_scatter_float : c->sum_float)(across_ctx(t), lat_net_grads(t->net),
+									lat_net_n_params(t->net)) ||
 	      c->sum_double(across_ctx(t), r, R_BUFFERS + nb);
 	t->stats.sum_seconds += now() - start;
 	t->stats.sum_bytes += (double)(lat_net_n_params(t->net) * sizeof(float) + (R_BUFFERS + nb) * sizeof *r);
@@ -716,15 +735,15 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	return LAT_OK;
 }
 
-/* Split by location: tells every process whether any failed a check of its own part (rc, msg: this
- * one's outcome). Returns the collective code: this process's, another's (msg then says so), or LAT_EIO
- * when the exchange failed. Without a split it returns rc. */
+/* Split by location or with a split optimiser step: tells every process whether any failed a check of
+ * its own part (rc, msg: this one's outcome). Returns the collective code: this process's, another's
+ * (msg then says so), or LAT_EIO when the exchange failed. Without a split it returns rc. */
 static int agree(lat_trainer *t, int rc, char *msg, size_t size)
 {
 	const lat_trainer_comm *c = t->e->comm;
 	double r[R_BUFFERS] = {0, 0, rc != 0, -(double)rc};
 
-	if (!t->shard)
+	if (!t->shard && !t->split_opt)
 		return rc;
 	if (t->in_epoch)
 		t->stats.sum_bytes += (double)sizeof r;
@@ -740,6 +759,46 @@ static int agree(lat_trainer *t, int rc, char *msg, size_t size)
 	return rc;
 }
 
+/* The optimiser step: whole, or on this process's range followed by the gathering of the parameters
+ * (split optimiser). Returns 1 when a new parameter of this process's step is not finite; a failed
+ * gathering sets *rc to LAT_EIO with msg. */
+static int step_optimiser(lat_trainer *t, int *rc, char *msg, size_t size)
+{
+	const lat_trainer_comm *c = t->e->comm;
+	float *w = lat_net_params(t->net);
+	double lr = lat_optim_lr(&t->optim_opts, t->epoch), start;
+	int bad;
+
+	if (!t->split_opt)
+		return lat_optim_step(t->opt, w, lat_net_grads(t->net), lr);
+	bad = lat_optim_step_range(t->opt, w, lat_net_grads(t->net), lr, t->own_lo, t->own_hi);
+	t->opt_stale = 1;
+	start = now();
+	if (c->allgather_float(across_ctx(t), w, lat_net_n_params(t->net))) {
+		snprintf(msg, size, "the exchange of parameters with the other processes failed");
+		*rc = LAT_EIO;
+	}
+	count_comm(t, start, lat_net_n_params(t->net));
+	return bad;
+}
+
+/* A split optimiser's state, gathered on every process (collective; nothing when it is whole). LAT_OK,
+ * or LAT_EIO with err. */
+static int gather_state(lat_trainer *t, char *err)
+{
+	size_t n_state, n = lat_net_n_params(t->net);
+	float *state = lat_optim_state(t->opt, &n_state);
+
+	if (!t->opt_stale)
+		return LAT_OK;
+	for (size_t b = 0; b < n_state / n; b++)
+		if (t->e->comm->allgather_float(across_ctx(t), state + b * n, n))
+			return lat_err_set(err, LAT_EIO,
+					   "the exchange of the optimiser state with the other processes failed");
+	t->opt_stale = 0;
+	return LAT_OK;
+}
+
 int lat_trainer_step(lat_trainer *t, char *err)
 {
 	double start = now();
@@ -751,6 +810,9 @@ int lat_trainer_step(lat_trainer *t, char *err)
 
 	t->fault_in_sharing = 0;
 	if (n == 0) {
+		/* a split optimiser's state is whole between epochs (checkpoints, checksums) */
+		if (gather_state(t, err))
+			return LAT_EIO;
 		t->epoch++;
 		t->in_epoch = 0;
 		return 0;
@@ -782,11 +844,9 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	if (rc)
 		return rc;
 	/* the step tells whether a weight became non-finite; only then are the layers searched for it */
-	if ((lat_optim_step(t->opt, lat_net_params(t->net), lat_net_grads(t->net),
-			    lat_optim_lr(&t->optim_opts, t->epoch)) &&
-	     nonfinite_layer(t, 0, msg, sizeof msg)) ||
+	if ((step_optimiser(t, &rc, msg, sizeof msg) && nonfinite_layer(t, 0, msg, sizeof msg)) ||
 	    nonfinite_layer(t, 2, msg, sizeof msg))
-		rc = LAT_EDIVERGE;
+		rc = rc ? rc : LAT_EDIVERGE;
 	rc = agree(t, rc, msg, sizeof msg);
 	if (rc)
 		return lat_err_set(err, rc,
@@ -894,7 +954,7 @@ int lat_trainer_has_validation(const lat_trainer *t)
 
 int lat_trainer_split(const lat_trainer *t)
 {
-	return t->shard;
+	return t->shard || t->split_opt;
 }
 
 size_t lat_trainer_n_lc(const lat_trainer *t)
@@ -1011,6 +1071,11 @@ lat_net *lat_trainer_net(lat_trainer *t)
 	return t->net;
 }
 
+lat_optim *lat_trainer_optim(lat_trainer *t)
+{
+	return t->opt;
+}
+
 /* Bytes of the loaded images and labels (SIZE_MAX when that overflows: it is compared with a limit). */
 static size_t data_bytes(const lat_trainer *t)
 {
@@ -1068,8 +1133,9 @@ unsigned long long lat_trainer_checksum(lat_trainer *t)
 	uint64_t counters[3] = {t->global_batch, t->phases, *lat_optim_steps(t->opt)};
 	size_t n = lat_net_n_params(t->net);
 
-	/* the parameters and each block of optimiser state in their layout, the split layers' skipped */
-	for (size_t b = 0; b <= state_blocks(t); b++)
+	/* the parameters and each block of optimiser state in their layout, the split layers' skipped (and
+	 * a split optimiser's state while it is stale) */
+	for (size_t b = 0; b <= (t->opt_stale ? 0 : state_blocks(t)); b++)
 		for (size_t i = 0, pos = 0; i < lat_net_n_layers(t->net); i++) {
 			size_t len = lat_net_layer(t->net, i)->n_params;
 			const float *v = b ? state + (b - 1) * n : lat_net_params(t->net);
@@ -1163,6 +1229,8 @@ int lat_trainer_save(lat_trainer *t, const char *path, char *err)
 	/* split: every process joins the gathers, or none does */
 	if (agree(t, rc, msg, sizeof msg) && !rc)
 		rc = lat_err_set(err, LAT_EIO, "%s", msg);
+	if (!rc)
+		rc = gather_state(t, err);
 	if (rc)
 		goto out;
 	h[H_PARAMS] = t->n_whole;
@@ -1478,6 +1546,7 @@ int lat_trainer_load(lat_trainer *t, const char *path, char *err)
 	memcpy(lat_net_buffers(t->net), bufs, n_buffers * sizeof *bufs);
 	get_whole(t, &secs[K_PARAMS], lat_net_params(t->net), 1, win);
 	get_whole(t, &secs[K_OPT], state, state_blocks(t), win);
+	t->opt_stale = 0;
 	memset(t->shrink, 0, sizeof t->shrink);
 	for (size_t k = 0; k < 4 * t->n_lc; k++)
 		t->shrink[k / 4][k % 4] = lat_ckpt_f64(&secs[K_SHRINK], k);
