@@ -3,7 +3,8 @@
  * against MPI_Allreduce with MPI_SUM, the MPI library's own collective, on the same vector in one run.
  *
  * Usage: mpirun -np P bench/sum_speed [N (10731402: the reference LC network's gradients)] [REPEATS (9)]
- * Every repeat refills the vectors and times each sum between barriers; the values where a result
+ * Every repeat refills the vectors and times each sum between barriers (and the shared-memory sum's
+ * halves, the split optimiser step's exchanges, on the summed vector); the values where a result
  * differs from MPI_Allreduce's are counted (none on 2 ranks, where a sum of two terms has one order).
  * Prints the medians in milliseconds (rank 0). */
 #include <config.h>
@@ -46,6 +47,16 @@ static int shm(void *ctx, float *v, size_t n)
 	return cli_shm_sum(ctx, v, n, 0);
 }
 
+static int shm_rs(void *ctx, float *v, size_t n)
+{
+	return cli_shm_reduce_scatter(ctx, v, n, 0);
+}
+
+static int shm_ag(void *ctx, float *v, size_t n)
+{
+	return cli_shm_allgather(ctx, v, n, 0);
+}
+
 static int mpi(void *ctx, float *v, size_t n)
 {
 	(void)ctx;
@@ -65,7 +76,7 @@ int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 10731402, d_ring = 0, d_shm = 0;
 	int repeats = argc > 2 ? atoi(argv[2]) : 9, rank, size, status = 1;
-	double t[3][MAX_REPEATS];
+	double t[5][MAX_REPEATS];
 	float *v[3] = {NULL, NULL, NULL};
 	void *scratch = NULL;
 	cli_shm *sh = NULL;
@@ -105,14 +116,18 @@ int main(int argc, char **argv)
 		t[2][k] = timed(mpi, NULL, v[2], n);
 		d_shm = count_differ(v[0], v[2], n);
 		d_ring = count_differ(v[1], v[2], n);
+		t[3][k] = timed(shm_rs, sh, v[0], n);
+		t[4][k] = timed(shm_ag, sh, v[0], n);
 	}
-	for (int j = 0; j < 3; j++)
+	for (int j = 0; j < 5; j++)
 		qsort(t[j], (size_t)repeats, sizeof *t[j], cmp_double);
 	if (rank == 0) {
 		printf("# %d ranks, %zu floats (%.1f MiB), median of %d\n", size, n, (double)n * 4 / 1048576, repeats);
 		printf("lateral sum (shared memory) %8.2f ms\n", t[0][repeats / 2]);
 		printf("lateral sum (ring)          %8.2f ms\n", t[1][repeats / 2]);
 		printf("MPI_Allreduce               %8.2f ms\n", t[2][repeats / 2]);
+		printf("  its halves, shared memory: reduce-scatter %.2f ms, allgather %.2f ms\n", t[3][repeats / 2],
+		       t[4][repeats / 2]);
 		printf("values unlike MPI_Allreduce's: shared memory %zu, ring %zu (rank 0, last repeat; 3 or more "
 		       "ranks sum in other orders)\n", d_shm, d_ring);
 	}
