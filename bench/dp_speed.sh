@@ -10,7 +10,9 @@
 # GROUP ranks when GROUP is set, the groups data parallel; sum_share then counts the parts' sums; lc-rows:
 # the same with network.shard = "rows", the activations in strips of rows too; lc-whole: the LC network
 # data parallel with train.split_optimizer = false, every rank summing all gradients and stepping the
-# optimiser on all parameters), MPIFLAGS more
+# optimiser on all parameters), REPEATS the times to run it all (each 1-rank run right before its
+# P-rank runs, so that a slow spell of a shared machine hits both; with more than one, the median speed-up
+# and its range are printed at the end), MPIFLAGS more
 # mpirun options (e.g. Open MPI's "--mca coll_tuned_use_dynamic_rules 1 --mca
 # coll_tuned_allreduce_algorithm 4", the ring allreduce). Needs mpirun (Open MPI); as root it sets
 # Open MPI's two root variables for its own runs.
@@ -18,6 +20,7 @@ set -eu
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-2}
 RANKS=${2:-2}
+REPEATS=${REPEATS:-1}
 SETS=${SETS:-}
 NETS=${NETS:-"conv lc"}
 MPIFLAGS=${MPIFLAGS:-}
@@ -36,9 +39,11 @@ printf '# %s epochs of Fashion-MNIST (all 60000 training images unless SETS limi
 	"$EPOCHS" "${SETS:-none}" "$(nproc)"
 [ -z "$MPIFLAGS" ] || printf '# mpirun %s\n' "$MPIFLAGS"
 printf '%-8s %5s %10s %8s %11s %9s\n' net ranks images/s speedup sum_share test_acc
+for rep in $(seq "$REPEATS"); do
 for net in $NETS; do
 	base=""
 	for p in 1 $RANKS; do
+		rm -rf "$OUT/$net-$p"
 		log=$OUT/$net-$p/epochs.jsonl
 		launch="" cfg=$net split=""
 		[ "$p" -gt 1 ] && launch="mpirun -np $p $MPIFLAGS"
@@ -59,7 +64,18 @@ for net in $NETS; do
 		[ -z "$base" ] && base=$ips
 		share=0
 		[ "$p" -gt 1 ] && share=$(awk -v s="$(mean sum_seconds "$log")" -v t="$(mean seconds "$log")" 'BEGIN { printf "%.3f", s / t }')
-		printf '%-8s %5s %10.1f %8.2f %11s %9s\n' "$net" "$p" "$ips" \
-			"$(awk -v a="$ips" -v b="$base" 'BEGIN { print a / b }')" "$share" "$(last test_acc "$log")"
+		speedup=$(awk -v a="$ips" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+		[ "$p" -gt 1 ] && echo "$net $p $speedup" >> "$OUT/speedups"
+		printf '%-8s %5s %10.1f %8s %11s %9s\n' "$net" "$p" "$ips" "$speedup" "$share" "$(last test_acc "$log")"
 	done
 done
+done
+# several repeats: each speed-up's median and range over them
+if [ "$REPEATS" -gt 1 ]; then
+	printf '# speed-up over the %s repeats (each against the 1-rank run just before it): median [min, max]\n' "$REPEATS"
+	sort -k1,1 -k2,2n -k3,3n "$OUT/speedups" | awk '
+		function flush() { if (n) printf "%-8s %5s %8s [%s, %s]\n", key, r, v[int((n + 1) / 2)], v[1], v[n]; n = 0 }
+		$1 " " $2 != cur { flush(); cur = $1 " " $2; key = $1; r = $2 }
+		{ v[++n] = $3 }
+		END { flush() }'
+fi

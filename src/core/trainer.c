@@ -778,7 +778,7 @@ static int step_optimiser(lat_trainer *t, int *rc, char *msg, size_t size)
 		snprintf(msg, size, "the exchange of parameters with the other processes failed");
 		*rc = LAT_EIO;
 	}
-	count_comm(t, start, lat_net_n_params(t->net));
+	count_comm(t, start, t->own_hi - t->own_lo); /* what this process hands: its range */
 	return bad;
 }
 
