@@ -5,11 +5,12 @@
 # --resume) to the same table, ranks running another build or other options must be refused before
 # anything is written, and every other command but train must refuse to run as several copies.
 # `mpirun -np 2 lateral train` (data parallel, with sharing phases) against the serial run: the same
-# losses to float rounding every epoch, the same files; with the optimiser step split over the ranks (the
-# default) the same bits as without; the sums over ranks (tests/mpi_sums) against hand-known sums; its checkpoint resumes in one process to the
-# losses of the uninterrupted 2-rank run, and a serial checkpoint on 2 ranks to the serial run's; ranks with different experiments are refused; an error is said
-# once, a failure on one rank stops both with that rank's message, and SIGTERM to one rank stops both
-# at the same batch with a checkpoint that one process resumes to where the uninterrupted run ends.
+# losses to float rounding every epoch, the same files; with the optimiser step split over the ranks
+# (the default) the same bits as without; the sums over ranks (tests/mpi_sums) against hand-known sums;
+# its checkpoint resumes in one process to the losses of the uninterrupted 2-rank run, and a serial
+# checkpoint on 2 ranks to the serial run's; ranks with different experiments are refused; an error is
+# said once, a failure on one rank stops both with that rank's message, and SIGTERM to one rank stops
+# both at the same batch with a checkpoint that one process resumes to where the uninterrupted run ends.
 # `mpirun -np 2 lateral train` with network.shard = "locations" (lc layers split by position) against
 # the serial run, with and without sharing phases and as 2 data-parallel groups of 2 (network.shard_ranks),
 # its checkpoints resumed across the split both ways; network.shard = "rows" (the activations in strips of
@@ -153,7 +154,8 @@ for f in "$tmp"/dp2x/*.npy; do
 done
 # the sums themselves against sums known by hand, on 2 and 3 ranks
 for np in 2 3; do
-	"$MPIRUN" -np $np "$b/tests/mpi_sums" > "$tmp/sums$np.log" 2>&1 || { cat "$tmp/sums$np.log"; bad "the sums over $np ranks fail"; }
+	"$MPIRUN" -np $np "$b/tests/mpi_sums" > "$tmp/sums$np.log" 2>&1 ||
+		{ cat "$tmp/sums$np.log"; bad "the sums over $np ranks fail"; }
 done
 # a checkpoint written by 2 ranks after epoch 1 resumes in one process to the 2-rank run's losses
 "$MPIRUN" -np 2 "$lat" train -q --no-plot -o "$tmp/dp3" "$tmp/exp.cfg" --set train.epochs=1 > /dev/null 2>&1 || bad "2-rank 1-epoch training failed"

@@ -518,7 +518,8 @@ static void *dp_steps_and_save(void *arg)
  * bits of the whole step on every process: the same parameters, optimiser state (checksums, taken when
  * the state is whole again at the end of the epoch) and checkpoints, mid-epoch (a collective save
  * gathers the stale state; the files differ in their timings, so what they load is compared) and after
- * the epoch (the same bytes); each process's summed range of the gradients is the whole run's. adamw and sgd, over 2 and 3 processes (uneven ranges), with sharing phases. */
+ * the epoch (the same bytes); each process's summed range of the gradients is the whole run's. adamw
+ * and sgd, over 2 and 3 processes (uneven ranges), with sharing phases. */
 static void test_data_parallel_split_optimizer(void)
 {
 	for (int opt = 0; opt < 2; opt++) {
@@ -1448,7 +1449,14 @@ static void check_split_groups(lat_shard shard)
 		grp[r] = (dp_proc){.w = &gw[r / 2], .comm = {.rank = r % 2}};
 		acr[r] = (dp_proc){.w = &aw[r % 2], .comm = {.rank = r / 2}};
 		p[r] = (dp_proc){.w = &w};
-		p[r].comm = (lat_trainer_comm){r, 4, dp_sum_float, dp_sum_double, &p[r], 2, &grp[r], &acr[r], NULL, NULL, NULL};
+		p[r].comm = (lat_trainer_comm){.rank = r,
+					       .size = 4,
+					       .sum_float = dp_sum_float,
+					       .sum_double = dp_sum_double,
+					       .ctx = &p[r],
+					       .parts = 2,
+					       .ctx_group = &grp[r],
+					       .ctx_across = &acr[r]};
 		if (shard == LAT_SHARD_ROWS) { /* the groups split the optimiser step too, over ctx_across */
 			p[r].comm.reduce_scatter_float = dp_reduce_scatter_float;
 			p[r].comm.allgather_float = dp_allgather_float;
@@ -1462,7 +1470,14 @@ static void check_split_groups(lat_shard shard)
 	back = save_and_load(p, 4, &o, tmp_path(path, "groups.ckpt"), &one);
 	/* 4 processes do not form groups of 3 */
 	{
-		lat_trainer_comm bad = {0, 4, dp_sum_float, dp_sum_double, &p[0], 3, &grp[0], &acr[0], NULL, NULL, NULL};
+		lat_trainer_comm bad = {.rank = 0,
+					.size = 4,
+					.sum_float = dp_sum_float,
+					.sum_double = dp_sum_double,
+					.ctx = &p[0],
+					.parts = 3,
+					.ctx_group = &grp[0],
+					.ctx_across = &acr[0]};
 		o.comm = &bad;
 		CU_ASSERT_PTR_NULL(lat_trainer_alloc(&o, &status, err));
 		CU_ASSERT_EQUAL(status, LAT_EINVAL);

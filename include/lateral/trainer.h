@@ -260,8 +260,8 @@ unsigned long long lat_trainer_checksum(lat_trainer *t);
  * collective: every process calls it, process 0 with the path (it writes the whole network, gathered in
  * pieces of LAT_TRAINER_GATHER floats, so no process holds more than that of the others' parts; a split
  * optimiser's state is first gathered on every process) and the others with NULL; an error on any
- * process (reported there) makes it return LAT_EIO everywhere. load reads the whole network on every process and
- * keeps its part. */
+ * process (reported there) makes it return LAT_EIO everywhere. load reads the whole network on every
+ * process and keeps its part. */
 #define LAT_TRAINER_GATHER ((size_t)1 << 20)
 int lat_trainer_save(lat_trainer *t, const char *path, char *err);
 int lat_trainer_load(lat_trainer *t, const char *path, char *err);
