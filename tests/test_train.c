@@ -327,6 +327,16 @@ static int dp_allgather_float(void *ctx, float *v, size_t n)
 	return tw_allgather(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, v, n);
 }
 
+static float *dp_shared_floats(void *ctx, size_t n)
+{
+	return tw_shared_floats(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, n);
+}
+
+static int dp_barrier(void *ctx)
+{
+	return tw_barrier(((dp_proc *)ctx)->w);
+}
+
 static float *copy_grads(lat_trainer *t)
 {
 	size_t n = lat_net_n_params(lat_trainer_net(t));
@@ -360,8 +370,9 @@ static void *dp_run(void *arg)
 	return NULL;
 }
 
-/* dp_start_ex's ways: the strips' point-to-point exchange, the split optimiser's exchanges */
-enum { DP_EXCHANGE = 1, DP_RANGES = 2 };
+/* dp_start_ex's ways: the strips' point-to-point exchange, the split optimiser's exchanges, one shared
+ * copy of the parameters */
+enum { DP_EXCHANGE = 1, DP_RANGES = 2, DP_SHARED = 4 };
 
 /* Starts size processes of the world w, each with a trainer of o (o->comm is left at the last's), with the
  * exchanges of ways (DP_EXCHANGE, DP_RANGES). */
@@ -371,6 +382,7 @@ static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, 
 	int status;
 
 	w->size = size;
+	w->shared = NULL;
 	pthread_barrier_init(&w->bar, NULL, (unsigned)size);
 	for (int r = 0; r < size; r++) {
 		p[r] = (dp_proc){.w = w};
@@ -381,7 +393,9 @@ static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, 
 					       .ctx = &p[r],
 					       .exchange_float = ways & DP_EXCHANGE ? dp_exchange_float : NULL,
 					       .reduce_scatter_float = ways & DP_RANGES ? dp_reduce_scatter_float : NULL,
-					       .allgather_float = ways & DP_RANGES ? dp_allgather_float : NULL};
+					       .allgather_float = ways & DP_RANGES ? dp_allgather_float : NULL,
+					       .shared_floats = ways & DP_SHARED ? dp_shared_floats : NULL,
+					       .barrier = ways & DP_SHARED ? dp_barrier : NULL};
 		o->comm = &p[r].comm;
 		p[r].t = lat_trainer_alloc(o, &status, err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p[r].t);
@@ -403,8 +417,11 @@ static void dp_stop(dp_world *w, dp_proc *p, int size)
 		free(p[r].b_first);
 		lat_trainer_free(p[r].t);
 	}
-	if (w)
+	if (w) {
 		pthread_barrier_destroy(&w->bar);
+		free(w->shared);
+		w->shared = NULL;
+	}
 }
 
 /* max |a - b| / max |b| over n values */
@@ -515,67 +532,78 @@ static void *dp_steps_and_save(void *arg)
 }
 
 /* The split optimiser step (each process steps its range of the parameters, ZeRO stage 1) gives the
- * bits of the whole step on every process: the same parameters, optimiser state (checksums, taken when
- * the state is whole again at the end of the epoch) and checkpoints, mid-epoch (a collective save
- * gathers the stale state; the files differ in their timings, so what they load is compared) and after
- * the epoch (the same bytes); each process's summed range of the gradients is the whole run's. adamw
- * and sgd, over 2 and 3 processes (uneven ranges), with sharing phases. */
+ * bits of the whole step on every process, with a copy of the parameters in each process (gathered after
+ * each step) and with one shared copy: the same parameters, optimiser state (checksums, taken when the
+ * state is whole again at the end of the epoch) and checkpoints, mid-epoch (a collective save gathers
+ * the stale state; the files differ in their timings, so what they load is compared) and after the
+ * epoch (the same bytes); each process's summed range of the gradients is the whole run's. adamw and
+ * sgd, over 2 and 3 processes (uneven ranges), with sharing phases (run on private copies of the
+ * shared layers). */
 static void test_data_parallel_split_optimizer(void)
 {
+	static const int ways[3] = {0, DP_RANGES, DP_RANGES | DP_SHARED};
+	static const char *const names[3] = {"whole.ckpt", "split.ckpt", "shared.ckpt"};
+
 	for (int opt = 0; opt < 2; opt++) {
 		lat_experiment e;
 		lat_trainer_opts o;
+		/* (border kernels included: the tiny lc layer has no interior pool, and the phases must move
+		 * weights) */
 		tiny_experiment(&e, opt ? "epochs = 1; optimizer = \"sgd\";" : "epochs = 1;",
-				"sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; };\n");
+				"sharing = { mode = \"hebbian\"; every = 4; presentations = 4; iterations = 2; "
+				"border = \"include\"; };\n");
 		e.batch = 7;
 		lat_experiment_trainer_opts(&e, &o);
 		CU_ASSERT_EQUAL(o.split_optimizer, 1); /* the experiment's default */
 		for (int size = 2; size <= 3; size++) {
 			for (int run = 0; run < 2; run++) {
 				size_t steps = run ? 0 : 3; /* 3 steps, then a whole epoch */
-				dp_world w[2];
-				dp_proc p[2][DP_MAX];
-				dp_save_run a[2][DP_MAX];
-				char path[2][512];
+				dp_world w[3];
+				dp_proc p[3][DP_MAX];
+				dp_save_run a[3][DP_MAX];
+				char path[3][512];
+				unsigned long long h[3] = {0, 1, 2};
 				size_t np;
-				for (int split = 0; split < 2; split++) {
-					tmp_path(path[split], split ? "split.ckpt" : "whole.ckpt");
-					dp_start_ex(&w[split], p[split], size, &o, split ? DP_RANGES : 0);
+				for (int k = 0; k < 3; k++) {
+					tmp_path(path[k], names[k]);
+					dp_start_ex(&w[k], p[k], size, &o, ways[k]);
 					for (int r = 0; r < size; r++)
-						a[split][r] = (dp_save_run){&p[split][r], steps, path[split], -1, 0};
-					tw_each(size, dp_steps_and_save, a[split], sizeof a[split][0]);
+						a[k][r] = (dp_save_run){&p[k][r], steps, path[k], -1, 0};
+					tw_each(size, dp_steps_and_save, a[k], sizeof a[k][0]);
 				}
 				np = lat_net_n_params(lat_trainer_net(p[0][0].t));
+				/* one copy of the parameters with shared memory, one per process without */
+				CU_ASSERT(lat_net_params(lat_trainer_net(p[2][0].t)) == lat_net_params(lat_trainer_net(p[2][1].t)));
+				CU_ASSERT(lat_net_params(lat_trainer_net(p[1][0].t)) != lat_net_params(lat_trainer_net(p[1][1].t)));
 				for (int r = 0; r < size; r++) {
 					const float *wp = lat_net_params(lat_trainer_net(p[0][r].t));
 					size_t lo = np * (size_t)r / (size_t)size, hi = np * ((size_t)r + 1) / (size_t)size;
-					CU_ASSERT_EQUAL(lat_trainer_split(p[1][r].t), 1);
 					CU_ASSERT_EQUAL(lat_trainer_split(p[0][r].t), 0);
-					CU_ASSERT_EQUAL(p[1][r].rc_steps, 0);
 					CU_ASSERT_EQUAL(p[0][r].rc_steps, 0);
-					/* a process's step never reads the gradients outside its range (unsummed) */
-					CU_ASSERT(a[1][r].state_finite);
-					CU_ASSERT_EQUAL(memcmp(lat_net_params(lat_trainer_net(p[1][r].t)), wp, np * sizeof *wp),
-							0);
-					if (steps == 0) {
-						CU_ASSERT_EQUAL(lat_trainer_checksum(p[1][r].t), lat_trainer_checksum(p[0][r].t));
-						CU_ASSERT_EQUAL(p[1][r].rc_eval, LAT_OK);
-						CU_ASSERT_DOUBLE_EQUAL(p[1][r].loss, p[0][r].loss, 0);
-						CU_ASSERT_PTR_NOT_NULL_FATAL(p[1][r].g_last);
+					CU_ASSERT_EQUAL(a[0][0].rc_save, LAT_OK);
+					for (int k = 1; k < 3; k++) {
+						CU_ASSERT_EQUAL(lat_trainer_split(p[k][r].t), 1);
+						CU_ASSERT_EQUAL(p[k][r].rc_steps, 0);
+						CU_ASSERT_EQUAL(a[k][r].rc_save, LAT_OK);
+						/* a process's step never reads the gradients outside its range (unsummed) */
+						CU_ASSERT(a[k][r].state_finite);
+						CU_ASSERT_EQUAL(
+						    memcmp(lat_net_params(lat_trainer_net(p[k][r].t)), wp, np * sizeof *wp), 0);
+						if (steps > 0)
+							continue;
+						CU_ASSERT_EQUAL(lat_trainer_checksum(p[k][r].t), lat_trainer_checksum(p[0][r].t));
+						CU_ASSERT_EQUAL(p[k][r].rc_eval, LAT_OK);
+						CU_ASSERT_DOUBLE_EQUAL(p[k][r].loss, p[0][r].loss, 0);
+						CU_ASSERT_PTR_NOT_NULL_FATAL(p[k][r].g_last);
 						CU_ASSERT_PTR_NOT_NULL_FATAL(p[0][r].g_last);
-						CU_ASSERT_EQUAL(memcmp(p[1][r].g_last + lo, p[0][r].g_last + lo,
-								       (hi - lo) * sizeof(float)),
-								0);
+						CU_ASSERT_EQUAL(
+						    memcmp(p[k][r].g_last + lo, p[0][r].g_last + lo, (hi - lo) * sizeof(float)), 0);
 					}
 				}
-				CU_ASSERT_EQUAL(a[0][0].rc_save, LAT_OK);
-				CU_ASSERT_EQUAL(a[1][0].rc_save, LAT_OK);
-				CU_ASSERT_EQUAL(a[1][size - 1].rc_save, LAT_OK);
-				if (steps == 0) {
-					CU_ASSERT(same_file(path[0], path[1]));
-				} else { /* mid-epoch checkpoints hold the epoch's timings: compare what they load */
-					unsigned long long h[2] = {0, 1};
-					for (int split = 0; split < 2; split++) {
+				for (int k = 0; k < 3; k++) {
+					if (steps == 0) {
+						CU_ASSERT(same_file(path[0], path[k]));
+					} else { /* mid-epoch checkpoints hold the epoch's timings: compare what they load */
 						lat_trainer_opts o1 = o;
 						char err[LAT_ERRLEN] = "";
 						int status;
@@ -583,14 +611,17 @@ static void test_data_parallel_split_optimizer(void)
 						o1.comm = NULL;
 						t = lat_trainer_alloc(&o1, &status, err);
 						CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-						CU_ASSERT_EQUAL(lat_trainer_load(t, path[split], err), LAT_OK);
-						h[split] = lat_trainer_checksum(t);
+						CU_ASSERT_EQUAL(lat_trainer_load(t, path[k], err), LAT_OK);
+						h[k] = lat_trainer_checksum(t);
 						lat_trainer_free(t);
 					}
-					CU_ASSERT_EQUAL(h[0], h[1]);
 				}
-				for (int split = 0; split < 2; split++)
-					dp_stop(&w[split], p[split], size);
+				if (steps > 0) {
+					CU_ASSERT_EQUAL(h[1], h[0]);
+					CU_ASSERT_EQUAL(h[2], h[0]);
+				}
+				for (int k = 0; k < 3; k++)
+					dp_stop(&w[k], p[k], size);
 			}
 		}
 		lat_experiment_clear(&e);
@@ -1507,7 +1538,8 @@ static CU_TestInfo tests[] = {{"experiment defaults and overrides", test_default
 			      {"checkpoint round trip and exact resume", test_checkpoint_and_resume},
 			      {"CIFAR-10 ResNet-20 experiment on generated images", test_cifar_resnet20},
 			      {"data parallel over 2 and 3 processes = whole batches", test_data_parallel},
-			      {"data parallel, the optimiser step split over the processes = the whole step, bit for bit",
+			      {"data parallel, the optimiser step split over the processes (parameters gathered, or one "
+			       "shared copy) = the whole step, bit for bit",
 			       test_data_parallel_split_optimizer},
 			      {"data parallel: bn running statistics combined", test_data_parallel_bn},
 			      {"network split by location (whole activations, strips of rows) over 2 and 3 processes = "

@@ -1,5 +1,6 @@
 /* threads.h: threads standing in for processes in tests: an allreduce sum over them, a reduce-scatter
- * and an allgather, a point-to-point exchange (alltoallv), and a run of each. */
+ * and an allgather, a point-to-point exchange (alltoallv), shared memory and a barrier, and a run of
+ * each. */
 #ifndef LATERAL_TEST_THREADS_H
 #define LATERAL_TEST_THREADS_H
 
@@ -16,7 +17,27 @@ typedef struct {
 	int size;
 	void *slot[TW_MAX];
 	const size_t *counts[TW_MAX]; /* each one's send counts during an exchange */
+	float *shared;		      /* tw_shared_floats' memory (the caller frees it), or NULL */
 } tw_world;
+
+/* n floats every process of w gets the same pointer to (allocated by process 0, freed by the caller of
+ * the world with free(w->shared)); every process calls it together. NULL when out of memory. */
+static inline float *tw_shared_floats(tw_world *w, int rank, size_t n)
+{
+	if (rank == 0) {
+		free(w->shared);
+		w->shared = malloc(n * sizeof *w->shared + 1);
+	}
+	pthread_barrier_wait(&w->bar);
+	return w->shared;
+}
+
+/* Returns once every process of w has called it (a pthread barrier orders their memory accesses). */
+static inline int tw_barrier(tw_world *w)
+{
+	pthread_barrier_wait(&w->bar);
+	return 0;
+}
 
 /* Every process's v (n floats, or doubles when dbl) summed in rank order, left in every v (as an
  * allreduce does); every process of w calls it together. 0, or -1 when out of memory. */

@@ -96,6 +96,11 @@ size_t lat_net_n_params(const lat_net *n);
 size_t lat_net_n_buffers(const lat_net *n);
 float *lat_net_params(lat_net *n);
 float *lat_net_grads(lat_net *n);
+/* Makes storage (lat_net_n_params floats, borrowed: it must outlive n, and the caller frees it) the
+ * parameter array of n: the layers read and write their parameters there from now on, and n frees its
+ * own array. The values are the caller's to put there (e.g. processes that share one copy in shared
+ * memory each copy a range of theirs and wait for the others). */
+void lat_net_use_params(lat_net *n, float *storage);
 float *lat_net_buffers(lat_net *n);
 /* Floats of activations and workspaces held for max_batch (for the planned-memory report). */
 size_t lat_net_activation_floats(const lat_net *n);

@@ -58,6 +58,17 @@ typedef struct {
 	 * exchange failed. */
 	int (*reduce_scatter_float)(void *ctx, float *v, size_t n);
 	int (*allgather_float)(void *ctx, float *v, size_t n);
+	/* Optional, with the split optimiser step and no split network (both or neither): shared_floats
+	 * returns memory for n floats that every data-parallel process (ctx) maps, the same bytes in each
+	 * (an MPI-3 shared-memory window when they share a machine), owned by the caller and valid while the
+	 * trainer lives, or NULL in every process when there is none; all call it together, at their first
+	 * lat_trainer_step. barrier returns once every one of them has called it, each one's writes to that
+	 * memory before it seen by every one's reads after it (0, or nonzero when it failed). With them the
+	 * processes hold one copy of the parameters: each steps its range in place and waits for the
+	 * others, so no parameters are gathered; a sharing phase runs on a private copy of each lc layer,
+	 * and each process writes its range back. */
+	float *(*shared_floats)(void *ctx, size_t n);
+	int (*barrier)(void *ctx);
 } lat_trainer_comm;
 
 /* How several processes (lat_trainer_comm) share the work. LAT_SHARD_NONE: data parallel, as above.

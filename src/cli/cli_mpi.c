@@ -346,6 +346,35 @@ static int range_op(void *ctx, float *v, size_t n, int rs)
 #endif
 }
 
+float *cli_mpi_shared_floats(void *ctx, size_t n)
+{
+#ifdef HAVE_MPI
+	MPI_Comm comm;
+	cli_shm *shm;
+
+	if (comm_of(ctx, &comm, &shm) > 1 && shm)
+		return cli_shm_floats(shm, n);
+#else
+	(void)ctx;
+	(void)n;
+#endif
+	return NULL;
+}
+
+int cli_mpi_barrier(void *ctx)
+{
+#ifdef HAVE_MPI
+	MPI_Comm comm;
+	cli_shm *shm;
+
+	if (comm_of(ctx, &comm, &shm) > 1)
+		return shm ? cli_shm_barrier(shm) : MPI_Barrier(comm) == MPI_SUCCESS ? CLI_OK : CLI_FAIL;
+#else
+	(void)ctx;
+#endif
+	return CLI_OK;
+}
+
 int cli_mpi_reduce_scatter_float(void *ctx, float *v, size_t n)
 {
 	return range_op(ctx, v, n, 1);

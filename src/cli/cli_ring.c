@@ -20,6 +20,7 @@
 #include <config.h>
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,8 @@ static void add_into(void *v, size_t at, size_t n, const void *add, int dbl)
 struct cli_shm {
 	MPI_Comm node; /* comm's ranks in comm's order, all on this machine */
 	MPI_Win win;   /* locked for all ranks while it lives (MPI_Win_sync needs an access epoch) */
+	MPI_Win fwin;  /* cli_shm_floats' window, locked the same way, or MPI_WIN_NULL */
+	float *floats; /* its memory */
 	int locked, rank, size;
 	unsigned buf; /* the buffer of every slot the next piece uses (0 or 1), the same on all ranks */
 	char **slot;  /* slot[q]: rank q's two buffers of CLI_SHM_SEG_BYTES, mapped into this process */
@@ -62,7 +65,7 @@ int cli_shm_alloc(MPI_Comm comm, cli_shm **out)
 	if (!s)
 		return CLI_FAIL;
 	s->node = MPI_COMM_NULL;
-	s->win = MPI_WIN_NULL;
+	s->win = s->fwin = MPI_WIN_NULL;
 	if (MPI_Comm_size(comm, &n_comm) != MPI_SUCCESS ||
 	    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &s->node) != MPI_SUCCESS ||
 	    MPI_Comm_size(s->node, &s->size) != MPI_SUCCESS || MPI_Comm_rank(s->node, &s->rank) != MPI_SUCCESS)
@@ -103,10 +106,21 @@ out:
 	return rc;
 }
 
+/* Frees cli_shm_floats' window (collective), if any. */
+static void free_floats(cli_shm *s)
+{
+	if (s->fwin == MPI_WIN_NULL)
+		return;
+	MPI_Win_unlock_all(s->fwin);
+	MPI_Win_free(&s->fwin);
+	s->floats = NULL;
+}
+
 void cli_shm_free(cli_shm *s)
 {
 	if (!s)
 		return;
+	free_floats(s);
 	if (s->locked)
 		MPI_Win_unlock_all(s->win);
 	if (s->win != MPI_WIN_NULL)
@@ -117,13 +131,44 @@ void cli_shm_free(cli_shm *s)
 	free(s);
 }
 
-/* Every rank's writes to the window before it are seen by every rank's reads after it. */
-static int shm_sync(cli_shm *s)
+/* MPI_Win_sync of both windows: this rank's writes to them visible to, and the others' seen by, the
+ * accesses on the other side of the barrier. */
+static int win_syncs(cli_shm *s)
 {
-	return MPI_Win_sync(s->win) == MPI_SUCCESS && MPI_Barrier(s->node) == MPI_SUCCESS &&
-			       MPI_Win_sync(s->win) == MPI_SUCCESS
+	return MPI_Win_sync(s->win) == MPI_SUCCESS && (s->fwin == MPI_WIN_NULL || MPI_Win_sync(s->fwin) == MPI_SUCCESS)
 		       ? CLI_OK
 		       : CLI_FAIL;
+}
+
+/* Every rank's writes to the windows before it are seen by every rank's reads after it. */
+static int shm_sync(cli_shm *s)
+{
+	return !win_syncs(s) && MPI_Barrier(s->node) == MPI_SUCCESS && !win_syncs(s) ? CLI_OK : CLI_FAIL;
+}
+
+int cli_shm_barrier(cli_shm *s)
+{
+	return shm_sync(s);
+}
+
+float *cli_shm_floats(cli_shm *s, size_t n)
+{
+	MPI_Aint bytes;
+	int unit;
+	void *base;
+
+	free_floats(s);
+	if (n > (size_t)(PTRDIFF_MAX / sizeof(float)) ||
+	    MPI_Win_allocate_shared(s->rank == 0 ? (MPI_Aint)(n * sizeof(float)) : 0, sizeof(float), MPI_INFO_NULL,
+				    s->node, &base, &s->fwin) != MPI_SUCCESS)
+		return NULL;
+	if (MPI_Win_shared_query(s->fwin, 0, &bytes, &unit, &base) != MPI_SUCCESS ||
+	    bytes < (MPI_Aint)(n * sizeof(float)) || MPI_Win_lock_all(MPI_MODE_NOCHECK, s->fwin) != MPI_SUCCESS) {
+		MPI_Win_free(&s->fwin);
+		return NULL;
+	}
+	s->floats = base;
+	return s->floats;
 }
 
 /* Rank q's range of an n-vector over p ranks: [*lo, *lo + return). */

@@ -38,6 +38,14 @@ int cli_shm_reduce_scatter(cli_shm *s, void *v, size_t n, int dbl);
 int cli_shm_allgather(cli_shm *s, void *v, size_t n, int dbl);
 int cli_shm_sum(cli_shm *s, void *v, size_t n, int dbl);
 
+/* Collective over s's communicator: memory for n floats that every rank maps, the same bytes (allocated
+ * by rank 0, its pages placed as it touches them), owned by s until the next call or cli_shm_free; NULL
+ * when MPI could not make it (then on every rank unless MPI failed on one). cli_shm_barrier returns
+ * once every rank has called it, each rank's writes to that memory (and to the sums' slots) before it
+ * seen by every rank's reads after it; CLI_OK or CLI_FAIL. */
+float *cli_shm_floats(cli_shm *s, size_t n);
+int cli_shm_barrier(cli_shm *s);
+
 /* The same reduce-scatter and allgather of floats by MPI_Reduce_scatter and MPI_Allgatherv (for ranks on
  * several machines); counts: scratch of 2 x the ranks ints. CLI_OK, or CLI_FAIL when MPI failed or a
  * range passes INT_MAX values. */

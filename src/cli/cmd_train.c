@@ -213,7 +213,9 @@ int cmd_train(int argc, char **argv)
 				 .sum_double = cli_mpi_sum_double,
 				 .exchange_float = cli_mpi_exchange_float,
 				 .reduce_scatter_float = cli_mpi_reduce_scatter_float,
-				 .allgather_float = cli_mpi_allgather_float};
+				 .allgather_float = cli_mpi_allgather_float,
+				 .shared_floats = cli_mpi_shared_floats,
+				 .barrier = cli_mpi_barrier};
 	char err[LAT_ERRLEN + 64], path[CLI_PATHLEN], ckpt[CLI_PATHLEN], at[128], planned[32];
 	int rc = cli_parse(argc, argv, "train", train_summary, "out/train", 0, train_extra, on_train_extra,
 			   &args, &o);

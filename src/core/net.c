@@ -25,6 +25,7 @@ struct lat_net {
 	size_t n_layers, max_batch, n_params, n_buffers, act_floats;
 	lat_layer **layers;
 	float *params, *grads, *buffers;
+	int params_borrowed; /* params is the caller's (lat_net_use_params) */
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
 	float *dbuf[2];    /* ping-pong gradient buffers, each as large as the largest activation */
 	float *scratch;    /* the layers' per-call workspaces, shared (they run one at a time), or NULL */
@@ -218,6 +219,19 @@ static int is_part(const lat_layer *l)
 	return !lat_lc_geometry(l, &g) && !g.shared && g.q1 - g.q0 < g.h_out * g.w_out;
 }
 
+/* Points every layer at its views of the parameter, gradient and buffer arrays. */
+static void bind_layers(lat_net *n)
+{
+	size_t pos = 0, bpos = 0;
+
+	for (size_t i = 0; i < n->n_layers; i++) {
+		lat_layer *l = n->layers[i];
+		lat_layer_bind(l, n->params + pos, n->grads + pos, n->buffers + bpos);
+		pos += l->n_params;
+		bpos += l->n_buffers;
+	}
+}
+
 /* One scratch for every layer's per-call workspace, as large as the largest: the lc layers'
  * transposed inputs and outputs then take the memory of the largest layer's instead of the sum (the
  * layers' own workspaces were allocated untouched, so they never counted towards the resident set).
@@ -245,7 +259,7 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	budget b = {.planned = 0};
 	lat_net *n = calloc(1, sizeof *n);
 	char msg[LAT_ERRLEN];
-	size_t biggest = lat_shape_size(in), pos = 0, bpos = 0, floats, bytes;
+	size_t biggest = lat_shape_size(in), floats, bytes;
 	lat_shape shape = in, whole = in;
 	int seen_conv = 0, rows_here = 0;
 
@@ -335,12 +349,7 @@ lat_net *lat_net_alloc(const lat_net_opts *e, lat_shape in, size_t n_classes, si
 	n->dbuf[1] = malloc(bytes);
 	if (!n->params || !n->grads || !n->buffers || !n->dbuf[0] || !n->dbuf[1])
 		goto nomem;
-	for (size_t i = 0; i < n->n_layers; i++) {
-		lat_layer *l = n->layers[i];
-		lat_layer_bind(l, n->params + pos, n->grads + pos, n->buffers + bpos);
-		pos += l->n_params;
-		bpos += l->n_buffers;
-	}
+	bind_layers(n);
 	if (share_scratch(n))
 		goto nomem;
 	return n;
@@ -363,7 +372,8 @@ void lat_net_free(lat_net *n)
 	free(n->act);
 	free(n->split);
 	free(n->layers);
-	free(n->params);
+	if (!n->params_borrowed)
+		free(n->params);
 	free(n->grads);
 	free(n->buffers);
 	free(n->dbuf[0]);
@@ -554,6 +564,15 @@ float *lat_net_params(lat_net *n)
 float *lat_net_grads(lat_net *n)
 {
 	return n->grads;
+}
+
+void lat_net_use_params(lat_net *n, float *storage)
+{
+	if (!n->params_borrowed)
+		free(n->params);
+	n->params = storage;
+	n->params_borrowed = 1;
+	bind_layers(n);
 }
 
 float *lat_net_buffers(lat_net *n)

@@ -49,6 +49,10 @@ struct lat_trainer {
 	 * parameters [own_lo, own_hi) of its flat array; opt_stale: the state outside them is stale */
 	int split_opt, opt_stale;
 	size_t own_lo, own_hi;
+	/* one copy of the parameters in the comm's shared memory (lat_trainer_comm.shared_floats): wanted,
+	 * and in use since the first step; phase_w: a private copy of an lc layer for sharing phases */
+	int want_shared, shared_params;
+	float *phase_w;
 	size_t n_whole; /* parameters of the whole network (lat_net_n_params_whole) */
 	double *red;
 	size_t epoch;	       /* next epoch to run / running */
@@ -284,6 +288,18 @@ static int setup_sharing(lat_trainer *t, char *err)
 			return LAT_ECONFIG;
 		t->n_lc++;
 	}
+	/* with parameters in shared memory a phase runs on a private copy of its layer */
+	if (t->want_shared && t->mode != LAT_SHARE_NONE) {
+		size_t most = 0;
+		for (size_t i = 0; i < t->n_lc; i++) {
+			size_t np = lat_net_layer(t->net, t->lc_layer[i])->n_params;
+			most = np > most ? np : most;
+		}
+		t->phase_w = malloc(most * sizeof *t->phase_w + 1);
+		if (!t->phase_w)
+			return lat_err_set(err, LAT_ENOMEM, "%s: out of memory for the sharing phases' copy of a layer",
+					   e->source);
+	}
 	return LAT_OK;
 }
 
@@ -368,6 +384,7 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		t->split_opt = 1;
 		t->own_lo = n * (size_t)t->group / (size_t)t->groups;
 		t->own_hi = n * ((size_t)t->group + 1) / (size_t)t->groups;
+		t->want_shared = !t->shard && e->comm->shared_floats && e->comm->barrier;
 	}
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
@@ -425,6 +442,7 @@ void lat_trainer_free(lat_trainer *t)
 	lat_batcher_free(t->batcher);
 	lat_optim_free(t->opt);
 	lat_net_free(t->net);
+	free(t->phase_w);
 	lat_dataset_clear(&t->train);
 	lat_dataset_clear(&t->val);
 	lat_dataset_clear(&t->test);
@@ -610,6 +628,16 @@ static size_t whole_offset(const lat_trainer *t, size_t li)
 	return lo;
 }
 
+/* Copies this process's range of the parameters that lie in layer l from w (a copy of l's) into l. */
+static void put_own_range(lat_trainer *t, lat_layer *l, const float *w)
+{
+	size_t at = (size_t)(l->w - lat_net_params(t->net)), lo = t->own_lo > at ? t->own_lo : at;
+	size_t hi = t->own_hi < at + l->n_params ? t->own_hi : at + l->n_params;
+
+	if (lo < hi)
+		memcpy(l->w + (lo - at), w + (lo - at), (hi - lo) * sizeof *w);
+}
+
 /* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
  * resumed run draws the same patches as an uninterrupted one. */
 static int share_phase(lat_trainer *t, char *err)
@@ -619,10 +647,21 @@ static int share_phase(lat_trainer *t, char *err)
 		lat_layer *l = lat_net_layer(t->net, t->lc_layer[i]);
 		char msg[LAT_ERRLEN];
 		lat_share_stats st = {0};
+		float *w = l->w;
 		int rc;
 		lat_share_reseed(t->share[i], t->e->seed * 104729u + t->phases * 131u + i);
+		/* one shared copy of the parameters: every process reads the layer before any writes it */
+		if (t->shared_params) {
+			memcpy(t->phase_w, l->w, l->n_params * sizeof *w);
+			if (t->e->comm->barrier(t->e->comm->ctx))
+				return lat_err_set(err, LAT_EIO, "sharing phase %llu: the processes could not wait "
+						   "for each other", (unsigned long long)t->phases + 1);
+			w = t->phase_w;
+		}
 		/* split: each process runs the phase on its part, the pool statistics summed over the group */
-		rc = agree(t, lat_share_phase(t->share[i], l->w, &st, msg), msg, sizeof msg);
+		rc = agree(t, lat_share_phase(t->share[i], w, &st, msg), msg, sizeof msg);
+		if (!rc && t->shared_params)
+			put_own_range(t, l, w);
 		if (!rc && isfinite(st.dev_ratio)) {
 			t->shrink[i][0] += st.dev_ratio;
 			t->shrink[i][2]++;
@@ -644,6 +683,10 @@ static int share_phase(lat_trainer *t, char *err)
 			return lat_err_set(err, rc, "sharing phase %llu, layer %zu (lc): %s",
 					   (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg);
 	}
+	/* the new weights are whole before any process reads them */
+	if (t->shared_params && t->e->comm->barrier(t->e->comm->ctx))
+		return lat_err_set(err, LAT_EIO, "sharing phase %llu: the processes could not wait for each other",
+				   (unsigned long long)t->phases + 1);
 	t->phases++;
 	t->stats.phases++;
 	t->stats.share_seconds += now() - start;
@@ -774,11 +817,12 @@ static int step_optimiser(lat_trainer *t, int *rc, char *msg, size_t size)
 	bad = lat_optim_step_range(t->opt, w, lat_net_grads(t->net), lr, t->own_lo, t->own_hi);
 	t->opt_stale = 1;
 	start = now();
-	if (c->allgather_float(across_ctx(t), w, lat_net_n_params(t->net))) {
+	/* one shared copy: the others' ranges are new once they are done */
+	if (t->shared_params ? c->barrier(across_ctx(t)) : c->allgather_float(across_ctx(t), w, lat_net_n_params(t->net))) {
 		snprintf(msg, size, "the exchange of parameters with the other processes failed");
 		*rc = LAT_EIO;
 	}
-	count_comm(t, start, t->own_hi - t->own_lo); /* what this process hands: its range */
+	count_comm(t, start, t->shared_params ? 0 : t->own_hi - t->own_lo); /* what it hands: its range */
 	return bad;
 }
 
@@ -799,6 +843,27 @@ static int gather_state(lat_trainer *t, char *err)
 	return LAT_OK;
 }
 
+/* At the first step (every process of a run reaches it together; lat_trainer_alloc may fail on one
+ * alone): the parameters move into the comm's shared memory, when it has some, each process copying
+ * its range. */
+static int share_params(lat_trainer *t, char *err)
+{
+	const lat_trainer_comm *c = t->e->comm;
+	size_t n = lat_net_n_params(t->net);
+	float *sp;
+
+	t->want_shared = 0;
+	sp = c->shared_floats(across_ctx(t), n);
+	if (!sp)
+		return LAT_OK;
+	memcpy(sp + t->own_lo, lat_net_params(t->net) + t->own_lo, (t->own_hi - t->own_lo) * sizeof *sp);
+	if (c->barrier(across_ctx(t)))
+		return lat_err_set(err, LAT_EIO, "the processes could not wait for each other");
+	lat_net_use_params(t->net, sp);
+	t->shared_params = 1;
+	return LAT_OK;
+}
+
 int lat_trainer_step(lat_trainer *t, char *err)
 {
 	double start = now();
@@ -809,6 +874,8 @@ int lat_trainer_step(lat_trainer *t, char *err)
 	int rc;
 
 	t->fault_in_sharing = 0;
+	if (t->want_shared && share_params(t, err))
+		return LAT_EIO;
 	if (n == 0) {
 		/* a split optimiser's state is whole between epochs (checkpoints, checksums) */
 		if (gather_state(t, err))
