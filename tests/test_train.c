@@ -327,9 +327,9 @@ static int dp_allgather_float(void *ctx, float *v, size_t n)
 	return tw_allgather(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, v, n);
 }
 
-static float *dp_shared_floats(void *ctx, size_t n)
+static float *dp_shared_floats(void *ctx, size_t n, float **slots)
 {
-	return tw_shared_floats(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, n);
+	return tw_shared_floats(((dp_proc *)ctx)->w, ((dp_proc *)ctx)->comm.rank, n, slots);
 }
 
 static int dp_barrier(void *ctx)
@@ -381,8 +381,7 @@ static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, 
 	char err[LAT_ERRLEN] = "";
 	int status;
 
-	w->size = size;
-	w->shared = NULL;
+	*w = (dp_world){.size = size};
 	pthread_barrier_init(&w->bar, NULL, (unsigned)size);
 	for (int r = 0; r < size; r++) {
 		p[r] = (dp_proc){.w = w};
@@ -419,8 +418,7 @@ static void dp_stop(dp_world *w, dp_proc *p, int size)
 	}
 	if (w) {
 		pthread_barrier_destroy(&w->bar);
-		free(w->shared);
-		w->shared = NULL;
+		tw_shared_free(w);
 	}
 }
 

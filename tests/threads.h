@@ -17,19 +17,38 @@ typedef struct {
 	int size;
 	void *slot[TW_MAX];
 	const size_t *counts[TW_MAX]; /* each one's send counts during an exchange */
-	float *shared;		      /* tw_shared_floats' memory (the caller frees it), or NULL */
+	float *shared, *each[TW_MAX]; /* tw_shared_floats' memory (tw_shared_free frees it), or NULL */
 } tw_world;
 
-/* n floats every process of w gets the same pointer to (allocated by process 0, freed by the caller of
- * the world with free(w->shared)); every process calls it together. NULL when out of memory. */
-static inline float *tw_shared_floats(tw_world *w, int rank, size_t n)
+/* Memory every process of w reaches (threads share it anyway), as lat_trainer_comm.shared_floats hands
+ * it out: with slots NULL, n floats with the same pointer for all (process 0 allocates them); else n
+ * floats per process, slots[q] receiving process q's, and this process's returned. Every process calls
+ * it together; NULL when out of memory. */
+static inline float *tw_shared_floats(tw_world *w, int rank, size_t n, float **slots)
 {
-	if (rank == 0) {
+	if (slots) {
+		free(w->each[rank]);
+		w->each[rank] = malloc(n * sizeof *w->each[rank] + 1);
+	} else if (rank == 0) {
 		free(w->shared);
 		w->shared = malloc(n * sizeof *w->shared + 1);
 	}
 	pthread_barrier_wait(&w->bar);
-	return w->shared;
+	for (int q = 0; q < w->size && slots; q++)
+		slots[q] = w->each[q];
+	pthread_barrier_wait(&w->bar); /* no process frees or replaces a block another still reads */
+	return slots ? w->each[rank] : w->shared;
+}
+
+/* Frees what tw_shared_floats handed out. */
+static inline void tw_shared_free(tw_world *w)
+{
+	free(w->shared);
+	w->shared = NULL;
+	for (int q = 0; q < TW_MAX; q++) {
+		free(w->each[q]);
+		w->each[q] = NULL;
+	}
 }
 
 /* Returns once every process of w has called it (a pthread barrier orders their memory accesses). */

@@ -101,6 +101,8 @@ float *lat_net_grads(lat_net *n);
  * own array. The values are the caller's to put there (e.g. processes that share one copy in shared
  * memory each copy a range of theirs and wait for the others). */
 void lat_net_use_params(lat_net *n, float *storage);
+/* The same for the gradient array (whose values every backward pass overwrites). */
+void lat_net_use_grads(lat_net *n, float *storage);
 float *lat_net_buffers(lat_net *n);
 /* Floats of activations and workspaces held for max_batch (for the planned-memory report). */
 size_t lat_net_activation_floats(const lat_net *n);

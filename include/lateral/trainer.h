@@ -59,15 +59,18 @@ typedef struct {
 	int (*reduce_scatter_float)(void *ctx, float *v, size_t n);
 	int (*allgather_float)(void *ctx, float *v, size_t n);
 	/* Optional, with the split optimiser step and no split network (both or neither): shared_floats
-	 * returns memory for n floats that every data-parallel process (ctx) maps, the same bytes in each
-	 * (an MPI-3 shared-memory window when they share a machine), owned by the caller and valid while the
-	 * trainer lives, or NULL in every process when there is none; all call it together, at their first
-	 * lat_trainer_step. barrier returns once every one of them has called it, each one's writes to that
-	 * memory before it seen by every one's reads after it (0, or nonzero when it failed). With them the
-	 * processes hold one copy of the parameters: each steps its range in place and waits for the
-	 * others, so no parameters are gathered; a sharing phase runs on a private copy of each lc layer,
-	 * and each process writes its range back. */
-	float *(*shared_floats)(void *ctx, size_t n);
+	 * returns memory that every data-parallel process (ctx) maps (an MPI-3 shared-memory window when
+	 * they share a machine), owned by the caller and valid while the trainer lives, or NULL in every
+	 * process when there is none; all call it together, twice, at their first lat_trainer_step. With
+	 * slots NULL: n floats, the same bytes in each process. Else n floats per process, slots[q] (one
+	 * pointer per process) receiving process q's; it returns this process's. barrier returns once every
+	 * one of them has called it, each one's writes to that memory before it seen by every one's reads
+	 * after it (0, or nonzero when it failed). With them the processes hold one copy of the parameters
+	 * and their gradients in slots that all can read: after the backward pass each sums its range over
+	 * the slots itself (in process order, as reduce_scatter_float does), steps it in place and waits
+	 * for the others, so nothing is copied between them; a sharing phase runs on a private copy of
+	 * each lc layer, and each process writes its range back. */
+	float *(*shared_floats)(void *ctx, size_t n, float **slots);
 	int (*barrier)(void *ctx);
 } lat_trainer_comm;
 

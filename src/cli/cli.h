@@ -208,11 +208,11 @@ int cli_mpi_sum_double(void *ctx, double *v, size_t n);
  * MPI_Reduce_scatter and MPI_Allgatherv; CLI_OK or CLI_FAIL. Nothing in one process. */
 int cli_mpi_reduce_scatter_float(void *ctx, float *v, size_t n);
 int cli_mpi_allgather_float(void *ctx, float *v, size_t n);
-/* The one copy of the parameters (lat_trainer_comm.shared_floats, barrier): collective over ctx's ranks,
- * n floats in the machine's shared memory, owned by this module (freed by cli_mpi_finalize), or NULL
- * in one process or when the ranks span machines; the barrier makes the writes before it seen after it.
- * CLI_OK or CLI_FAIL. */
-float *cli_mpi_shared_floats(void *ctx, size_t n);
+/* The parameters' one copy and the gradients' slots (lat_trainer_comm.shared_floats, barrier):
+ * collective over ctx's ranks, the machine's shared memory (cli_shm_floats), owned by this module
+ * (freed by cli_mpi_finalize), or NULL in one process or when the ranks span machines; the barrier
+ * makes the writes before it seen after it. CLI_OK or CLI_FAIL. */
+float *cli_mpi_shared_floats(void *ctx, size_t n, float **slots);
 int cli_mpi_barrier(void *ctx);
 /* The strips' point-to-point exchange (lat_trainer_comm.exchange_float): send_n[q] floats of send to
  * each rank q of ctx's communicator (NULL: all ranks), recv_n[q] from each into recv, by

@@ -346,17 +346,18 @@ static int range_op(void *ctx, float *v, size_t n, int rs)
 #endif
 }
 
-float *cli_mpi_shared_floats(void *ctx, size_t n)
+float *cli_mpi_shared_floats(void *ctx, size_t n, float **slots)
 {
 #ifdef HAVE_MPI
 	MPI_Comm comm;
 	cli_shm *shm;
 
 	if (comm_of(ctx, &comm, &shm) > 1 && shm)
-		return cli_shm_floats(shm, n);
+		return cli_shm_floats(shm, n, slots);
 #else
 	(void)ctx;
 	(void)n;
+	(void)slots;
 #endif
 	return NULL;
 }

@@ -46,8 +46,7 @@ static void add_into(void *v, size_t at, size_t n, const void *add, int dbl)
 struct cli_shm {
 	MPI_Comm node; /* comm's ranks in comm's order, all on this machine */
 	MPI_Win win;   /* locked for all ranks while it lives (MPI_Win_sync needs an access epoch) */
-	MPI_Win fwin;  /* cli_shm_floats' window, locked the same way, or MPI_WIN_NULL */
-	float *floats; /* its memory */
+	MPI_Win fwin[CLI_SHM_FLOATS]; /* cli_shm_floats' windows, locked the same way, or MPI_WIN_NULL */
 	int locked, rank, size;
 	unsigned buf; /* the buffer of every slot the next piece uses (0 or 1), the same on all ranks */
 	char **slot;  /* slot[q]: rank q's two buffers of CLI_SHM_SEG_BYTES, mapped into this process */
@@ -65,7 +64,9 @@ int cli_shm_alloc(MPI_Comm comm, cli_shm **out)
 	if (!s)
 		return CLI_FAIL;
 	s->node = MPI_COMM_NULL;
-	s->win = s->fwin = MPI_WIN_NULL;
+	s->win = MPI_WIN_NULL;
+	for (int k = 0; k < CLI_SHM_FLOATS; k++)
+		s->fwin[k] = MPI_WIN_NULL;
 	if (MPI_Comm_size(comm, &n_comm) != MPI_SUCCESS ||
 	    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &s->node) != MPI_SUCCESS ||
 	    MPI_Comm_size(s->node, &s->size) != MPI_SUCCESS || MPI_Comm_rank(s->node, &s->rank) != MPI_SUCCESS)
@@ -106,14 +107,14 @@ out:
 	return rc;
 }
 
-/* Frees cli_shm_floats' window (collective), if any. */
+/* Frees cli_shm_floats' windows (collective). */
 static void free_floats(cli_shm *s)
 {
-	if (s->fwin == MPI_WIN_NULL)
-		return;
-	MPI_Win_unlock_all(s->fwin);
-	MPI_Win_free(&s->fwin);
-	s->floats = NULL;
+	for (int k = 0; k < CLI_SHM_FLOATS; k++)
+		if (s->fwin[k] != MPI_WIN_NULL) {
+			MPI_Win_unlock_all(s->fwin[k]);
+			MPI_Win_free(&s->fwin[k]);
+		}
 }
 
 void cli_shm_free(cli_shm *s)
@@ -135,9 +136,11 @@ void cli_shm_free(cli_shm *s)
  * accesses on the other side of the barrier. */
 static int win_syncs(cli_shm *s)
 {
-	return MPI_Win_sync(s->win) == MPI_SUCCESS && (s->fwin == MPI_WIN_NULL || MPI_Win_sync(s->fwin) == MPI_SUCCESS)
-		       ? CLI_OK
-		       : CLI_FAIL;
+	int ok = MPI_Win_sync(s->win) == MPI_SUCCESS;
+
+	for (int k = 0; k < CLI_SHM_FLOATS; k++)
+		ok &= s->fwin[k] == MPI_WIN_NULL || MPI_Win_sync(s->fwin[k]) == MPI_SUCCESS;
+	return ok ? CLI_OK : CLI_FAIL;
 }
 
 /* Every rank's writes to the windows before it are seen by every rank's reads after it. */
@@ -151,24 +154,41 @@ int cli_shm_barrier(cli_shm *s)
 	return shm_sync(s);
 }
 
-float *cli_shm_floats(cli_shm *s, size_t n)
+float *cli_shm_floats(cli_shm *s, size_t n, float **slots)
 {
-	MPI_Aint bytes;
-	int unit;
+	MPI_Win *win = NULL;
+	MPI_Aint bytes, mine = (MPI_Aint)(n * sizeof(float));
+	MPI_Info info = MPI_INFO_NULL;
+	int unit, k, ok;
 	void *base;
 
-	free_floats(s);
-	if (n > (size_t)(PTRDIFF_MAX / sizeof(float)) ||
-	    MPI_Win_allocate_shared(s->rank == 0 ? (MPI_Aint)(n * sizeof(float)) : 0, sizeof(float), MPI_INFO_NULL,
-				    s->node, &base, &s->fwin) != MPI_SUCCESS)
+	for (k = 0; k < CLI_SHM_FLOATS && !win; k++)
+		if (s->fwin[k] == MPI_WIN_NULL)
+			win = &s->fwin[k];
+	if (!win || n > (size_t)(PTRDIFF_MAX / sizeof(float) / (size_t)s->size))
 		return NULL;
-	if (MPI_Win_shared_query(s->fwin, 0, &bytes, &unit, &base) != MPI_SUCCESS ||
-	    bytes < (MPI_Aint)(n * sizeof(float)) || MPI_Win_lock_all(MPI_MODE_NOCHECK, s->fwin) != MPI_SUCCESS) {
-		MPI_Win_free(&s->fwin);
+	/* a slot per rank on its own pages, placed by the rank that writes it; or one block of rank 0's */
+	ok = !slots || (MPI_Info_create(&info) == MPI_SUCCESS &&
+			MPI_Info_set(info, "alloc_shared_noncontig", "true") == MPI_SUCCESS);
+	ok = ok && MPI_Win_allocate_shared(slots || s->rank == 0 ? mine : 0, sizeof(float), info, s->node, &base,
+					   win) == MPI_SUCCESS;
+	if (info != MPI_INFO_NULL)
+		MPI_Info_free(&info);
+	if (!ok)
+		return NULL;
+	for (int q = 0; q < (slots ? s->size : 1); q++) {
+		if (MPI_Win_shared_query(*win, q, &bytes, &unit, &base) != MPI_SUCCESS || bytes < mine) {
+			MPI_Win_free(win);
+			return NULL;
+		}
+		if (slots)
+			slots[q] = base;
+	}
+	if (MPI_Win_lock_all(MPI_MODE_NOCHECK, *win) != MPI_SUCCESS) {
+		MPI_Win_free(win);
 		return NULL;
 	}
-	s->floats = base;
-	return s->floats;
+	return slots ? slots[s->rank] : base;
 }
 
 /* Rank q's range of an n-vector over p ranks: [*lo, *lo + return). */

@@ -38,12 +38,16 @@ int cli_shm_reduce_scatter(cli_shm *s, void *v, size_t n, int dbl);
 int cli_shm_allgather(cli_shm *s, void *v, size_t n, int dbl);
 int cli_shm_sum(cli_shm *s, void *v, size_t n, int dbl);
 
-/* Collective over s's communicator: memory for n floats that every rank maps, the same bytes (allocated
- * by rank 0, its pages placed as it touches them), owned by s until the next call or cli_shm_free; NULL
- * when MPI could not make it (then on every rank unless MPI failed on one). cli_shm_barrier returns
- * once every rank has called it, each rank's writes to that memory (and to the sums' slots) before it
- * seen by every rank's reads after it; CLI_OK or CLI_FAIL. */
-float *cli_shm_floats(cli_shm *s, size_t n);
+/* The most cli_shm_floats windows one cli_shm holds. */
+#define CLI_SHM_FLOATS 2
+
+/* Collective over s's communicator: memory that every rank maps, owned by s until cli_shm_free. With
+ * slots NULL, n floats, the same bytes for all (allocated by rank 0); returns them. Else n floats per
+ * rank (each on its own pages), slots[q] (one per rank) receiving rank q's; returns this rank's. NULL
+ * when MPI could not make it or s holds CLI_SHM_FLOATS already (on every rank unless MPI failed on one).
+ * cli_shm_barrier returns once every rank has called it, each rank's writes to that memory (and to the
+ * sums' slots) before it seen by every rank's reads after it; CLI_OK or CLI_FAIL. */
+float *cli_shm_floats(cli_shm *s, size_t n, float **slots);
 int cli_shm_barrier(cli_shm *s);
 
 /* The same reduce-scatter and allgather of floats by MPI_Reduce_scatter and MPI_Allgatherv (for ranks on

@@ -25,7 +25,7 @@ struct lat_net {
 	size_t n_layers, max_batch, n_params, n_buffers, act_floats;
 	lat_layer **layers;
 	float *params, *grads, *buffers;
-	int params_borrowed; /* params is the caller's (lat_net_use_params) */
+	int params_borrowed, grads_borrowed; /* the caller's (lat_net_use_params, lat_net_use_grads) */
 	float **act;       /* act[i]: output of layer i (max_batch x out size) */
 	float *dbuf[2];    /* ping-pong gradient buffers, each as large as the largest activation */
 	float *scratch;    /* the layers' per-call workspaces, shared (they run one at a time), or NULL */
@@ -374,7 +374,8 @@ void lat_net_free(lat_net *n)
 	free(n->layers);
 	if (!n->params_borrowed)
 		free(n->params);
-	free(n->grads);
+	if (!n->grads_borrowed)
+		free(n->grads);
 	free(n->buffers);
 	free(n->dbuf[0]);
 	free(n->dbuf[1]);
@@ -572,6 +573,15 @@ void lat_net_use_params(lat_net *n, float *storage)
 		free(n->params);
 	n->params = storage;
 	n->params_borrowed = 1;
+	bind_layers(n);
+}
+
+void lat_net_use_grads(lat_net *n, float *storage)
+{
+	if (!n->grads_borrowed)
+		free(n->grads);
+	n->grads = storage;
+	n->grads_borrowed = 1;
 	bind_layers(n);
 }
 

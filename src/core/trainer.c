@@ -49,10 +49,11 @@ struct lat_trainer {
 	 * parameters [own_lo, own_hi) of its flat array; opt_stale: the state outside them is stale */
 	int split_opt, opt_stale;
 	size_t own_lo, own_hi;
-	/* one copy of the parameters in the comm's shared memory (lat_trainer_comm.shared_floats): wanted,
-	 * and in use since the first step; phase_w: a private copy of an lc layer for sharing phases */
+	/* one copy of the parameters and the gradients' slots in the comm's shared memory
+	 * (lat_trainer_comm.shared_floats): wanted, and in use since the first step; gslot[q]: process q's
+	 * gradients (groups pointers); phase_w: a private copy of an lc layer for sharing phases */
 	int want_shared, shared_params;
-	float *phase_w;
+	float **gslot, *phase_w;
 	size_t n_whole; /* parameters of the whole network (lat_net_n_params_whole) */
 	double *red;
 	size_t epoch;	       /* next epoch to run / running */
@@ -385,6 +386,10 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		t->own_lo = n * (size_t)t->group / (size_t)t->groups;
 		t->own_hi = n * ((size_t)t->group + 1) / (size_t)t->groups;
 		t->want_shared = !t->shard && e->comm->shared_floats && e->comm->barrier;
+		if (t->want_shared && !(t->gslot = calloc((size_t)t->groups, sizeof *t->gslot))) {
+			rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", e->source);
+			goto fail;
+		}
 	}
 	rc = lat_net_init(t->net, e->seed, err);
 	if (rc)
@@ -443,6 +448,7 @@ void lat_trainer_free(lat_trainer *t)
 	lat_optim_free(t->opt);
 	lat_net_free(t->net);
 	free(t->phase_w);
+	free(t->gslot);
 	lat_dataset_clear(&t->train);
 	lat_dataset_clear(&t->val);
 	lat_dataset_clear(&t->test);
@@ -738,6 +744,31 @@ static int peer_code(const double *r)
 												   : LAT_EINVAL;
 }
 
+/* Gradients in shared slots: once every process has its slice's, this process's range of its slot
+ * becomes their sum over the slots in process order (the bits of reduce_scatter_float); the others read
+ * this slot's other ranges until the barrier after the optimiser step. 0, or nonzero when the barrier
+ * failed. */
+#define SLOT_CHUNK 2048 /* floats summed at once (in L1) */
+static int sum_slots(lat_trainer *t)
+{
+	float *own = t->gslot[t->group], acc[SLOT_CHUNK];
+
+	if (t->e->comm->barrier(across_ctx(t)))
+		return 1;
+	/* a chunk at a time, since own is one of the slots summed */
+	for (size_t lo = t->own_lo; lo < t->own_hi; lo += SLOT_CHUNK) {
+		size_t m = t->own_hi - lo < SLOT_CHUNK ? t->own_hi - lo : SLOT_CHUNK;
+		memcpy(acc, t->gslot[0] + lo, m * sizeof *acc);
+		for (int q = 1; q < t->groups; q++) {
+			const float *g = t->gslot[q] + lo;
+			for (size_t i = 0; i < m; i++)
+				acc[i] += g[i];
+		}
+		memcpy(own + lo, acc, m * sizeof *acc);
+	}
+	return 0;
+}
+
 /* Data parallel: sums the slices' gradients, losses, counts, failures and bn running statistics over
  * the processes, so that each continues with the whole batch's (*loss, *correct in: the slice's; out: the
  * batch's). rc and msg are this process's outcome; returns the collective one (LAT_EIO when the exchange
@@ -756,8 +787,9 @@ static int combine(lat_trainer *t, size_t n, int rc, double *loss, size_t *corre
 	r[R_CODES] = -(double)rc;
 	for (size_t k = 0; k < nb; k++)
 		r[R_BUFFERS + k] = w * (double)buf[k];
-	bad = (t->split_opt ? c->reduce_scatter_float : c->sum_float)(across_ctx(t), lat_net_grads(t->net),
-									lat_net_n_params(t->net)) ||
+	bad = (t->shared_params ? sum_slots(t)
+				: (t->split_opt ? c->reduce_scatter_float : c->sum_float)(
+				      across_ctx(t), lat_net_grads(t->net), lat_net_n_params(t->net))) ||
 	      c->sum_double(across_ctx(t), r, R_BUFFERS + nb);
 	t->stats.sum_seconds += now() - start;
 	t->stats.sum_bytes += (double)(lat_net_n_params(t->net) * sizeof(float) + (R_BUFFERS + nb) * sizeof *r);
@@ -853,13 +885,14 @@ static int share_params(lat_trainer *t, char *err)
 	float *sp;
 
 	t->want_shared = 0;
-	sp = c->shared_floats(across_ctx(t), n);
+	sp = c->shared_floats(across_ctx(t), n, NULL);
 	if (!sp)
 		return LAT_OK;
 	memcpy(sp + t->own_lo, lat_net_params(t->net) + t->own_lo, (t->own_hi - t->own_lo) * sizeof *sp);
-	if (c->barrier(across_ctx(t)))
-		return lat_err_set(err, LAT_EIO, "the processes could not wait for each other");
+	if (!c->shared_floats(across_ctx(t), n, t->gslot) || c->barrier(across_ctx(t)))
+		return lat_err_set(err, LAT_EIO, "the processes could not share their gradients' memory");
 	lat_net_use_params(t->net, sp);
+	lat_net_use_grads(t->net, t->gslot[t->group]);
 	t->shared_params = 1;
 	return LAT_OK;
 }
