@@ -132,7 +132,7 @@ void cli_shm_free(cli_shm *s)
 	free(s);
 }
 
-/* MPI_Win_sync of both windows: this rank's writes to them visible to, and the others' seen by, the
+/* MPI_Win_sync of every window: this rank's writes to them visible to, and the others' seen by, the
  * accesses on the other side of the barrier. */
 static int win_syncs(cli_shm *s)
 {
