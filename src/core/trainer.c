@@ -850,7 +850,8 @@ static int step_optimiser(lat_trainer *t, int *rc, char *msg, size_t size)
 	t->opt_stale = 1;
 	start = now();
 	/* one shared copy: the others' ranges are new once they are done */
-	if (t->shared_params ? c->barrier(across_ctx(t)) : c->allgather_float(across_ctx(t), w, lat_net_n_params(t->net))) {
+	if (t->shared_params ? c->barrier(across_ctx(t))
+			     : c->allgather_float(across_ctx(t), w, lat_net_n_params(t->net))) {
 		snprintf(msg, size, "the exchange of parameters with the other processes failed");
 		*rc = LAT_EIO;
 	}
