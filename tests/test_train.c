@@ -375,7 +375,7 @@ static void *dp_run(void *arg)
 enum { DP_EXCHANGE = 1, DP_RANGES = 2, DP_SHARED = 4 };
 
 /* Starts size processes of the world w, each with a trainer of o (o->comm is left at the last's), with the
- * exchanges of ways (DP_EXCHANGE, DP_RANGES). */
+ * exchanges of ways (DP_EXCHANGE, DP_RANGES, DP_SHARED). */
 static void dp_start_ex(dp_world *w, dp_proc *p, int size, lat_trainer_opts *o, int ways)
 {
 	char err[LAT_ERRLEN] = "";
