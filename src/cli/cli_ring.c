@@ -143,15 +143,9 @@ static int win_syncs(cli_shm *s)
 	return ok ? CLI_OK : CLI_FAIL;
 }
 
-/* Every rank's writes to the windows before it are seen by every rank's reads after it. */
-static int shm_sync(cli_shm *s)
-{
-	return !win_syncs(s) && MPI_Barrier(s->node) == MPI_SUCCESS && !win_syncs(s) ? CLI_OK : CLI_FAIL;
-}
-
 int cli_shm_barrier(cli_shm *s)
 {
-	return shm_sync(s);
+	return !win_syncs(s) && MPI_Barrier(s->node) == MPI_SUCCESS && !win_syncs(s) ? CLI_OK : CLI_FAIL;
 }
 
 float *cli_shm_floats(cli_shm *s, size_t n, float **slots)
@@ -226,7 +220,7 @@ int cli_shm_reduce_scatter(cli_shm *s, void *v, size_t n, int dbl)
 			len = piece(q, p, n, k, c, &at);
 			memcpy(s->slot[r] + off + q * cb, vb + at * bytes, len * bytes);
 		}
-		if (shm_sync(s))
+		if (cli_shm_barrier(s))
 			return CLI_FAIL;
 		/* this rank's piece: the slots' values added in rank order */
 		len = piece(r, p, n, k, c, &at);
@@ -246,7 +240,7 @@ int cli_shm_allgather(cli_shm *s, void *v, size_t n, int dbl)
 	for (size_t k = 0; k < np; k++, s->buf ^= 1) {
 		size_t off = s->buf * CLI_SHM_SEG_BYTES, at, len = piece(r, p, n, k, c, &at);
 		memcpy(s->slot[r] + off, vb + at * bytes, len * bytes);
-		if (shm_sync(s))
+		if (cli_shm_barrier(s))
 			return CLI_FAIL;
 		for (size_t q = 0; q < p; q++) {
 			len = piece(q, p, n, k, c, &at);

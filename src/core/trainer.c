@@ -98,6 +98,22 @@ static void *across_ctx(const lat_trainer *t)
 	return t->shard ? t->e->comm->ctx_across : t->e->comm->ctx;
 }
 
+/* This process's group's slice [*lo, *lo + m) of n samples (or of the n parameters whose optimiser step
+ * it takes); returns m (n in one group). */
+static size_t slice(const lat_trainer *t, size_t n, size_t *lo)
+{
+	*lo = n * (size_t)t->group / (size_t)t->groups;
+	return n * ((size_t)t->group + 1) / (size_t)t->groups - *lo;
+}
+
+/* The part of this process's parameters [own_lo, own_hi) among the n values at flat position at, as
+ * [*lo, *hi) from at (empty when *lo >= *hi). */
+static void own_within(const lat_trainer *t, size_t at, size_t n, size_t *lo, size_t *hi)
+{
+	*lo = t->own_lo > at ? t->own_lo - at : 0;
+	*hi = t->own_hi <= at ? 0 : t->own_hi - at < n ? t->own_hi - at : n;
+}
+
 /* While training (not while evaluating): the time since start and the floats handed over, into the
  * epoch's sum_seconds and sum_bytes. */
 static void count_comm(lat_trainer *t, double start, size_t floats)
@@ -381,10 +397,9 @@ lat_trainer *lat_trainer_alloc(const lat_trainer_opts *e, int *status, char *err
 		lat_net_set_exchange(t->net, part_exchange, t);
 	t->n_whole = lat_net_n_params_whole(t->net);
 	if (t->groups > 1 && e->split_optimizer && e->comm->reduce_scatter_float && e->comm->allgather_float) {
-		size_t n = lat_net_n_params(t->net);
+		size_t m = slice(t, lat_net_n_params(t->net), &t->own_lo);
 		t->split_opt = 1;
-		t->own_lo = n * (size_t)t->group / (size_t)t->groups;
-		t->own_hi = n * ((size_t)t->group + 1) / (size_t)t->groups;
+		t->own_hi = t->own_lo + m;
 		t->want_shared = !t->shard && e->comm->shared_floats && e->comm->barrier;
 		if (t->want_shared && !(t->gslot = calloc((size_t)t->groups, sizeof *t->gslot))) {
 			rc = lat_err_set(err, LAT_ENOMEM, "%s: out of memory", e->source);
@@ -520,9 +535,7 @@ static int nonfinite_layer(lat_trainer *t, int what, char *msg, size_t size)
 		if (!n || !v)
 			continue;
 		if (what == 1 && t->split_opt) {
-			size_t at = (size_t)(v - lat_net_grads(t->net));
-			lo = t->own_lo > at ? t->own_lo - at : 0;
-			hi = t->own_hi < at + n ? (t->own_hi > at ? t->own_hi - at : 0) : n;
+			own_within(t, (size_t)(v - lat_net_grads(t->net)), n, &lo, &hi);
 			if (lo >= hi)
 				continue;
 		}
@@ -637,11 +650,21 @@ static size_t whole_offset(const lat_trainer *t, size_t li)
 /* Copies this process's range of the parameters that lie in layer l from w (a copy of l's) into l. */
 static void put_own_range(lat_trainer *t, lat_layer *l, const float *w)
 {
-	size_t at = (size_t)(l->w - lat_net_params(t->net)), lo = t->own_lo > at ? t->own_lo : at;
-	size_t hi = t->own_hi < at + l->n_params ? t->own_hi : at + l->n_params;
+	size_t lo, hi;
 
+	own_within(t, (size_t)(l->w - lat_net_params(t->net)), l->n_params, &lo, &hi);
 	if (lo < hi)
-		memcpy(l->w + (lo - at), w + (lo - at), (hi - lo) * sizeof *w);
+		memcpy(l->w + lo, w + lo, (hi - lo) * sizeof *w);
+}
+
+/* With one shared copy of the parameters: waits for the other processes during sharing phase
+ * t->phases + 1. LAT_OK, or LAT_EIO with err. */
+static int phase_barrier(lat_trainer *t, char *err)
+{
+	if (t->e->comm->barrier(across_ctx(t)))
+		return lat_err_set(err, LAT_EIO, "sharing phase %llu: the processes could not wait for each other",
+				   (unsigned long long)t->phases + 1);
+	return LAT_OK;
 }
 
 /* One sharing phase in every lc layer. The noise generator is reseeded from the phase index so that a
@@ -659,9 +682,8 @@ static int share_phase(lat_trainer *t, char *err)
 		/* one shared copy of the parameters: every process reads the layer before any writes it */
 		if (t->shared_params) {
 			memcpy(t->phase_w, l->w, l->n_params * sizeof *w);
-			if (t->e->comm->barrier(t->e->comm->ctx))
-				return lat_err_set(err, LAT_EIO, "sharing phase %llu: the processes could not wait "
-						   "for each other", (unsigned long long)t->phases + 1);
+			if (phase_barrier(t, err))
+				return LAT_EIO;
 			w = t->phase_w;
 		}
 		/* split: each process runs the phase on its part, the pool statistics summed over the group */
@@ -690,20 +712,12 @@ static int share_phase(lat_trainer *t, char *err)
 					   (unsigned long long)t->phases + 1, t->lc_layer[i] + 1, msg);
 	}
 	/* the new weights are whole before any process reads them */
-	if (t->shared_params && t->e->comm->barrier(t->e->comm->ctx))
-		return lat_err_set(err, LAT_EIO, "sharing phase %llu: the processes could not wait for each other",
-				   (unsigned long long)t->phases + 1);
+	if (t->shared_params && phase_barrier(t, err))
+		return LAT_EIO;
 	t->phases++;
 	t->stats.phases++;
 	t->stats.share_seconds += now() - start;
 	return LAT_OK;
-}
-
-/* This process's group's slice [*lo, *lo + m) of n samples; returns m (n in one group). */
-static size_t slice(const lat_trainer *t, size_t n, size_t *lo)
-{
-	*lo = n * (size_t)t->group / (size_t)t->groups;
-	return n * ((size_t)t->group + 1) / (size_t)t->groups - *lo;
 }
 
 /* Forward, loss and backward of this process's slice of the n samples in t->x, t->y: the gradient of
