@@ -567,22 +567,24 @@ float *lat_net_grads(lat_net *n)
 	return n->grads;
 }
 
+/* *array (params or grads) becomes the caller's storage (*borrowed set), the layers rebound to it. */
+static void use_array(lat_net *n, float **array, int *borrowed, float *storage)
+{
+	if (!*borrowed)
+		free(*array);
+	*array = storage;
+	*borrowed = 1;
+	bind_layers(n);
+}
+
 void lat_net_use_params(lat_net *n, float *storage)
 {
-	if (!n->params_borrowed)
-		free(n->params);
-	n->params = storage;
-	n->params_borrowed = 1;
-	bind_layers(n);
+	use_array(n, &n->params, &n->params_borrowed, storage);
 }
 
 void lat_net_use_grads(lat_net *n, float *storage)
 {
-	if (!n->grads_borrowed)
-		free(n->grads);
-	n->grads = storage;
-	n->grads_borrowed = 1;
-	bind_layers(n);
+	use_array(n, &n->grads, &n->grads_borrowed, storage);
 }
 
 float *lat_net_buffers(lat_net *n)
