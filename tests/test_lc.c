@@ -443,6 +443,55 @@ static void test_errors(void)
 	lat_layer_free(NULL);
 }
 
+/* The whole layer's reference pass of the split tests: x (random), the parameters drawn from seed
+ * (gc_bind into a), dout (random), and out and din from one forward and one backward; all new arrays
+ * (whole_pass_free). */
+typedef struct {
+	float *x, *dout, *out, *din;
+} whole_pass;
+
+static void whole_pass_run(lat_layer *whole, size_t batch, unsigned long seed, gc_arrays *a, whole_pass *p)
+{
+	size_t n_in = batch * lat_shape_size(whole->in), n_out = batch * lat_shape_size(whole->out);
+
+	p->x = random_floats(n_in);
+	gsl_rng_set(rng, seed);
+	CU_ASSERT_EQUAL_FATAL(gc_bind(whole, rng, a), 0);
+	p->dout = random_floats(n_out);
+	p->out = malloc(n_out * sizeof *p->out);
+	p->din = malloc(n_in * sizeof *p->din);
+	CU_ASSERT_FATAL(p->x && p->dout && p->out && p->din);
+	CU_ASSERT_EQUAL(whole->type->forward(whole, p->x, p->out, batch, 1), LAT_OK);
+	CU_ASSERT_EQUAL(whole->type->backward(whole, p->x, p->out, p->dout, p->din, batch), LAT_OK);
+}
+
+static void whole_pass_free(whole_pass *p)
+{
+	free(p->x);
+	free(p->dout);
+	free(p->out);
+	free(p->din);
+}
+
+/* The gradients pg of an lc part or window holding positions [q0, q0 + n_own) against the whole layer's
+ * wg (n_loc positions, n_k weights per kernel): 1 when its weight gradients, and a per-position bias's,
+ * are the whole layer's bits; a channel bias's are added into sum_bias. */
+static int same_part_grads(const float *pg, const float *wg, size_t c_out, size_t n_k, size_t n_loc, size_t q0,
+			   size_t n_own, int bias, float *sum_bias)
+{
+	int same = 1;
+
+	for (size_t o = 0; o < c_out; o++) {
+		same &= memcmp(pg + o * n_own * n_k, wg + (o * n_loc + q0) * n_k, n_own * n_k * sizeof *pg) == 0;
+		if (bias == LAT_LC_BIAS_CHANNEL)
+			sum_bias[o] += pg[c_out * n_own * n_k + o];
+		else if (bias)
+			same &= memcmp(pg + c_out * n_own * n_k + o * n_own, wg + c_out * n_loc * n_k + o * n_loc + q0,
+				       n_own * sizeof *pg) == 0;
+	}
+	return same;
+}
+
 /* Parts of an lc layer split by location against the whole layer, for 1 to 4 parts: the parts of one
  * seed hold the whole layer's weights (same bits); their outputs summed are the whole output (same
  * values: one term of each sum is not zero); their weight gradients are the whole layer's (same GEMM per
@@ -455,25 +504,20 @@ static void check_parts(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	gc_arrays a = {0};
 	unsigned long seed = gsl_rng_get(rng);
 	size_t n_in = batch * lat_shape_size(in), n_out, n_loc, n_k = in.c * k * k;
-	float *x = random_floats(n_in), *dout, *out, *din, *sum_out, *sum_din, *part_out, *part_din;
-	float *sum_bias;
+	float *x, *dout, *out, *din, *sum_out, *sum_din, *part_out, *part_din, *sum_bias;
+	whole_pass wp;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
 	n_out = batch * lat_shape_size(whole->out);
 	n_loc = whole->out.h * whole->out.w;
-	gsl_rng_set(rng, seed);
-	CU_ASSERT_EQUAL_FATAL(gc_bind(whole, rng, &a), 0);
-	dout = random_floats(n_out);
-	out = malloc(n_out * sizeof *out);
-	din = malloc(n_in * sizeof *din);
+	whole_pass_run(whole, batch, seed, &a, &wp);
+	x = wp.x, dout = wp.dout, out = wp.out, din = wp.din;
 	sum_out = malloc(n_out * sizeof *sum_out);
 	part_out = malloc(n_out * sizeof *part_out);
 	sum_din = malloc(n_in * sizeof *sum_din);
 	part_din = malloc(n_in * sizeof *part_din);
 	sum_bias = calloc(c_out, sizeof *sum_bias);
-	CU_ASSERT_FATAL(x && dout && out && din && sum_out && part_out && sum_din && part_din && sum_bias);
-	CU_ASSERT_EQUAL(whole->type->forward(whole, x, out, batch, 1), LAT_OK);
-	CU_ASSERT_EQUAL(whole->type->backward(whole, x, out, dout, din, batch), LAT_OK);
+	CU_ASSERT_FATAL(sum_out && part_out && sum_din && part_din && sum_bias);
 	for (size_t parts = 1; parts <= MAX_PARTS; parts++) {
 		double e_din = 0, e_bias = 0;
 		int w_same = 1, g_same = 1, out_same = 1;
@@ -506,15 +550,7 @@ static void check_parts(lat_shape in, size_t c_out, size_t k, size_t stride, int
 				sum_out[i] += part_out[i];
 			for (size_t i = 0; i < n_in; i++)
 				sum_din[i] += part_din[i];
-			for (size_t o = 0; o < c_out; o++) {
-				g_same &= memcmp(b.g + o * n_own * n_k, a.g + (o * n_loc + g.q0) * n_k,
-						 n_own * n_k * sizeof *b.g) == 0;
-				if (bias == LAT_LC_BIAS_CHANNEL)
-					sum_bias[o] += b.g[c_out * n_own * n_k + o];
-				else if (bias)
-					g_same &= memcmp(b.g + c_out * n_own * n_k + o * n_own,
-							 a.g + c_out * n_loc * n_k + o * n_loc + g.q0, n_own * sizeof *b.g) == 0;
-			}
+			g_same &= same_part_grads(b.g, a.g, c_out, n_k, n_loc, g.q0, n_own, bias, sum_bias);
 			gc_release(&b);
 			lat_layer_free(pl);
 		}
@@ -538,10 +574,7 @@ static void check_parts(lat_shape in, size_t c_out, size_t k, size_t stride, int
 	}
 	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 2, 2, NULL));
 	CU_ASSERT_PTR_NULL(lat_lc_alloc_part(in, c_out, k, stride, bias, batch, 0, 0, NULL));
-	free(x);
-	free(dout);
-	free(out);
-	free(din);
+	whole_pass_free(&wp);
 	free(sum_out);
 	free(part_out);
 	free(sum_din);
@@ -578,18 +611,15 @@ static void check_windows(int shared, lat_shape in, size_t c_out, size_t k, size
 	size_t n_in = batch * lat_shape_size(in), n_out, n_loc, n_k = in.c * k * k, h_out, w_out;
 	size_t plane = in.h * in.w;
 	float *x, *dout, *out, *din, *sum_din, *wx, *wout, *wdout, *wdin, *sum_bias, *sum_g;
+	whole_pass wp;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
 	h_out = whole->out.h;
 	w_out = whole->out.w;
 	n_loc = h_out * w_out;
 	n_out = batch * lat_shape_size(whole->out);
-	x = random_floats(n_in);
-	gsl_rng_set(rng, seed);
-	CU_ASSERT_EQUAL_FATAL(gc_bind(whole, rng, &a), 0);
-	dout = random_floats(n_out);
-	out = malloc(n_out * sizeof *out);
-	din = malloc(n_in * sizeof *din);
+	whole_pass_run(whole, batch, seed, &a, &wp);
+	x = wp.x, dout = wp.dout, out = wp.out, din = wp.din;
 	sum_din = malloc(n_in * sizeof *sum_din);
 	wx = malloc(n_in * sizeof *wx);
 	wout = malloc(n_out * sizeof *wout);
@@ -597,9 +627,7 @@ static void check_windows(int shared, lat_shape in, size_t c_out, size_t k, size
 	wdin = malloc(n_in * sizeof *wdin);
 	sum_bias = calloc(c_out, sizeof *sum_bias);
 	sum_g = calloc(whole->n_params, sizeof *sum_g);
-	CU_ASSERT_FATAL(x && dout && out && din && sum_din && wx && wout && wdout && wdin && sum_bias && sum_g);
-	CU_ASSERT_EQUAL(whole->type->forward(whole, x, out, batch, 1), LAT_OK);
-	CU_ASSERT_EQUAL(whole->type->backward(whole, x, out, dout, din, batch), LAT_OK);
+	CU_ASSERT_FATAL(sum_din && wx && wout && wdout && wdin && sum_bias && sum_g);
 	for (size_t strips = 1; strips <= MAX_STRIPS && strips <= h_out; strips++) {
 		int w_same = 1, g_same = 1, out_same = 1, margin_zero = 1;
 		double e_out = 0;
@@ -669,15 +697,8 @@ static void check_windows(int shared, lat_shape in, size_t c_out, size_t k, size
 				}
 			for (size_t j = 0; j < wl->n_params && shared; j++)
 				sum_g[j] += b.g[j];
-			for (size_t o = 0; o < c_out && !shared; o++) {
-				g_same &= memcmp(b.g + o * n_own * n_k, a.g + (o * n_loc + g.q0) * n_k,
-						 n_own * n_k * sizeof *b.g) == 0;
-				if (bias == LAT_LC_BIAS_CHANNEL)
-					sum_bias[o] += b.g[c_out * n_own * n_k + o];
-				else if (bias)
-					g_same &= memcmp(b.g + c_out * n_own * n_k + o * n_own,
-							 a.g + c_out * n_loc * n_k + o * n_loc + g.q0, n_own * sizeof *b.g) == 0;
-			}
+			if (!shared)
+				g_same &= same_part_grads(b.g, a.g, c_out, n_k, n_loc, g.q0, n_own, bias, sum_bias);
 			gc_release(&b);
 			lat_layer_free(wl);
 		}
@@ -694,10 +715,7 @@ static void check_windows(int shared, lat_shape in, size_t c_out, size_t k, size
 	CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, 0, h_out + 1, 0, in.h, NULL));
 	CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, 1, 1, 0, in.h, NULL));
 	CU_ASSERT_PTR_NULL(win_alloc(in, c_out, k, stride, bias, batch, 0, 1, 0, in.h + 1, NULL));
-	free(x);
-	free(dout);
-	free(out);
-	free(din);
+	whole_pass_free(&wp);
 	free(sum_din);
 	free(wx);
 	free(wout);
