@@ -109,14 +109,16 @@ static void test_divergence_all_or_nothing(void)
 	lat_rule_free(p);
 }
 
-/* The bounded path (the cached max |w| proves the update finite, so it is not checked) against the
- * checked path (momentum 1e-300: its term is below rounding here, so the weights must be the same
- * bits), and the cache against a max measured by hand. A bound too large for the proof, or an input
- * that is not finite, goes the checked way, which refuses a divergent update and restores w. */
+/* The bounded path (the cached bound of max |w| proves the update finite, so it is not checked) against
+ * the checked path (momentum 1e-300: its term is below rounding here, so the weights must be the same
+ * bits), and the cache against a max measured by hand: never below it, and never above the recurrence
+ * (1 - eta gamma) W + eta (gamma max |w0| + max |act| max |x|) computed here (plus rounding). A bound too
+ * large for the proof, or an input that is not finite, goes the checked way, which refuses a divergent
+ * update and restores w. */
 static void test_bounded_update(void)
 {
 	enum { N = 7, D = 13 };
-	double w_init[N * D], wa[N * D], wb[N * D], x[D], act[N], wmax = NAN, m;
+	double w_init[N * D], wa[N * D], wb[N * D], x[D], act[N], wmax = NAN, m, w0m = 0, prev;
 	lat_rule_opts checked = plain;
 	char err[LAT_ERRLEN];
 	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -124,8 +126,10 @@ static void test_bounded_update(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rng);
 	checked.momentum = 1e-300;
-	for (int k = 0; k < N * D; k++)
+	for (int k = 0; k < N * D; k++) {
 		w_init[k] = 1 + gsl_ran_gaussian(rng, 1);
+		w0m = fmax(w0m, fabs(w_init[k]));
+	}
 	memcpy(wa, w_init, sizeof wa);
 	memcpy(wb, w_init, sizeof wb);
 	pa = lat_rule_alloc(N, D, &plain, w_init, err);
@@ -137,12 +141,23 @@ static void test_bounded_update(void)
 			x[j] = gsl_ran_gaussian(rng, 1);
 		for (int i = 0; i < N; i++)
 			act[i] = gsl_ran_gaussian(rng, 0.5);
+		double amax = 0, xmax = 0;
+		for (int i = 0; i < N; i++)
+			amax = fmax(amax, fabs(act[i]));
+		for (int j = 0; j < D; j++)
+			xmax = fmax(xmax, fabs(x[j]));
+		prev = wmax;
+		if (isnan(prev)) /* the first call measures w itself */
+			for (int k = 0; k < N * D; k++)
+				prev = isnan(prev) || fabs(wa[k]) > prev ? fabs(wa[k]) : prev;
 		CU_ASSERT_EQUAL(lat_rule_update(pa, x, act, wa, &wmax, err), LAT_OK);
 		CU_ASSERT_EQUAL(lat_rule_update(pb, x, act, wb, NULL, err), LAT_OK);
 		m = 0;
 		for (int k = 0; k < N * D; k++)
 			m = fabs(wa[k]) > m ? fabs(wa[k]) : m;
-		CU_ASSERT_EQUAL(wmax, m);
+		CU_ASSERT(m <= wmax);
+		CU_ASSERT(wmax <= ((1 - plain.eta * plain.gamma) * prev +
+				   plain.eta * (plain.gamma * w0m + amax * xmax)) * (1 + 1e-13));
 	}
 	CU_ASSERT_EQUAL(memcmp(wa, wb, sizeof wa), 0);
 	/* an activity of 1e305 makes the bound exceed 1e300: checked, and it overflows at row 3 */
@@ -165,6 +180,23 @@ static void test_bounded_update(void)
 	lat_rule_free(pa);
 	lat_rule_free(pb);
 	gsl_rng_free(rng);
+}
+
+/* A bound that is the maximum itself: w = w0 = 1, x = 1, act = -10, eta 0.1, gamma 0.5 move the one
+ * weight to 1 + 0.1 * 10 = 2, and the recurrence gives 0.95 * 1 + 0.1 * (0.5 * 1 + 10) = 2 as well: the
+ * cached bound holds the weight and exceeds it by rounding only. */
+static void test_bound_tight(void)
+{
+	double w_init[] = {1}, w[] = {1}, x[] = {1}, act[] = {-10}, wmax = 1;
+	char err[LAT_ERRLEN];
+	lat_rule *p = lat_rule_alloc(1, 1, &plain, w_init, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(lat_rule_update(p, x, act, w, &wmax, err), LAT_OK);
+	CU_ASSERT_DOUBLE_EQUAL(w[0], 2, 1e-15);
+	CU_ASSERT(w[0] <= wmax);
+	CU_ASSERT(wmax <= 2 * (1 + 1e-14));
+	lat_rule_free(p);
 }
 
 static void test_bad_options(void)
@@ -338,6 +370,7 @@ static CU_TestInfo tests[] = {{"one update by hand", test_one_update},
 			      {"divergent update keeps weights", test_divergence_keeps_weights},
 			      {"divergent update: all rows or none", test_divergence_all_or_nothing},
 			      {"bounded update equals the checked one", test_bounded_update},
+			      {"cached bound of max |w| is tight", test_bound_tight},
 			      {"bad options rejected", test_bad_options},
 			      {"closed form vs brute-force iteration", test_closed_form_vs_iteration},
 			      {"C = I formulas of docs/science.md section 4", test_identity_covariance_formulas},

@@ -60,9 +60,10 @@ void lat_rule_accumulate(lat_rule *p, const double *x, const double *act);
 int lat_rule_apply(lat_rule *p, double *w, char *err);
 
 /* One online update from a single presentation (x, act = r_i* - b), equivalent to accumulate + apply
- * but in one pass without the accumulator. wmax (in and out, may be NULL) caches max_ij |w_ij| for the
- * caller: on entry the value left by the previous call, or NaN when w has been changed since (or is
- * new); on return the maximum after this update, or NaN. An update that it proves finite skips the
+ * but in one pass without the accumulator. wmax (in and out, may be NULL) caches an upper bound of
+ * max_ij |w_ij| for the caller: on entry the value left by the previous call, or NaN when w has been
+ * changed since (or is new); on return a bound after this update (from the previous one, the step's
+ * sizes and the rounding, without a pass over w), or NaN. An update that it proves finite skips the
  * check (same weights, bit for bit). LAT_EINVAL if presentations are pending in the accumulator,
  * LAT_EDIVERGE as for lat_rule_apply (w unchanged). */
 int lat_rule_update(lat_rule *p, const double *x, const double *act, double *w, double *wmax, char *err);

@@ -176,48 +176,47 @@ LAT_CLONES static int row_commit(size_t d, double *restrict w, const double *res
 	return !(s == 0);
 }
 
-/* The candidate row stored over w, unchecked (for updates proved finite beforehand, step_bounded);
- * returns the largest |candidate| of the row. */
-LAT_CLONES static double row_commit_unchecked(size_t d, double *restrict w, const double *restrict w0,
-					     const double *restrict h, double h_scale, double eta, double gamma)
+/* The candidate row stored over w, unchecked (for updates proved finite beforehand, step_bounded). */
+LAT_CLONES static void row_commit_unchecked(size_t d, double *restrict w, const double *restrict w0,
+					    const double *restrict h, double h_scale, double eta, double gamma)
 {
-	double m = 0;
-
-	LAT_SIMD_MAX_M
-	for (size_t j = 0; j < d; j++) {
-		double c = candidate(w[j], 0.0, w0[j], h[j], h_scale, eta, gamma), a = fabs(c);
-		w[j] = c;
-		m = a > m ? a : m;
-	}
-	return m;
+	LAT_SIMD
+	for (size_t j = 0; j < d; j++)
+		w[j] = candidate(w[j], 0.0, w0[j], h[j], h_scale, eta, gamma);
 }
 
 /* Below this bound on every |candidate| and on every intermediate of computing it, nothing overflows. */
 #define RULE_SAFE_BOUND 1e300
+/* The rounding of one candidate (five operations, each within a relative 2^-53) and of a bound's own
+ * arithmetic, with room to spare. */
+#define RULE_ROUNDING (1 + 8 * DBL_EPSILON)
 
 /* An online update without momentum whose weights cannot become non-finite: with finite inputs, every
- * intermediate of candidate() is at most (1 + 2^-53)^5 times
+ * intermediate of candidate() is at most RULE_ROUNDING times
  *   B = W + eta (A X + gamma (W + W0)),   W >= |w|, W0 = max |w0|, A = max |act|, X = max |x|,
- * so B <= RULE_SAFE_BOUND proves the update finite and it is committed in one unchecked pass, which
- * measures the new W. *wmax is W on entry (NaN: measured here first), the new W on return (NaN when
- * the checked path must do the update: then 0 is returned and w is untouched). */
+ * so B <= RULE_SAFE_BOUND proves the update finite and it is committed in one unchecked pass. *wmax is
+ * W on entry (NaN: measured here first); on return a bound of the new weights without a pass over
+ * them: the candidate is (1 - eta gamma) w + eta gamma w0 - eta h_scale h up to rounding, so with
+ * 0 <= eta gamma <= 1 its size is at most (1 - eta gamma) W + eta (gamma W0 + A X) plus B's rounding
+ * (else B itself), rounded up. NaN when the checked path must do the update: then 0 is returned and w
+ * is untouched. */
 static int step_bounded(lat_rule *p, double *w, const double *x, const double *act, double *wmax, double eta)
 {
-	double gamma = p->opts.gamma, bound, m = 0, wm = *wmax;
+	double gamma = p->opts.gamma, eg = eta * gamma, bound, ax, wm = *wmax;
 
 	*wmax = NAN;
 	if (p->opts.momentum > 0)
 		return 0;
 	if (isnan(wm))
 		wm = lat_max_abs_nan(w, p->n * p->d);
-	bound = wm + eta * (lat_max_abs_nan(act, p->n) * lat_max_abs_nan(x, p->d) + gamma * (wm + p->w0_max));
+	ax = lat_max_abs_nan(act, p->n) * lat_max_abs_nan(x, p->d);
+	bound = wm + eta * (ax + gamma * (wm + p->w0_max));
 	if (!(bound <= RULE_SAFE_BOUND))
 		return 0;
-	for (size_t i = 0; i < p->n; i++) {
-		double mi = row_commit_unchecked(p->d, w + i * p->d, p->w_init + i * p->d, x, act[i], eta, gamma);
-		m = mi > m ? mi : m;
-	}
-	*wmax = m;
+	for (size_t i = 0; i < p->n; i++)
+		row_commit_unchecked(p->d, w + i * p->d, p->w_init + i * p->d, x, act[i], eta, gamma);
+	*wmax = (eg <= 1 ? (1 - eg) * wm + eta * (gamma * p->w0_max + ax) + bound * (RULE_ROUNDING - 1) : bound) *
+		RULE_ROUNDING;
 	return 1;
 }
 

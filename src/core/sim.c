@@ -48,7 +48,7 @@ struct lat_sim {
 
 	double *w, *w_init, *wbar_init, *wstar; /* N x d, N x d, d, N x d or NULL */
 	double *x, *z;                          /* current input (d) and drive (N) */
-	double wmax;                            /* max |w_ij| as the rule last left w (NaN: unknown) */
+	double wmax;                            /* an upper bound of max |w_ij| (lat_rule_update; NaN: unknown) */
 	double *y;      /* ODE state: circuit (dim_c), then W (N x d) with continuous timing */
 	double *y_prev; /* y before the current presentation, restored when it fails */
 	double *acc_prev; /* N x d: the rule's accumulator before a batch update, restored when it fails */
