@@ -187,7 +187,7 @@ LAT_CLONES static void row_commit_unchecked(size_t d, double *restrict w, const 
 
 /* Below this bound on every |candidate| and on every intermediate of computing it, nothing overflows. */
 #define RULE_SAFE_BOUND 1e300
-/* The rounding of one candidate (five operations, each within a relative 2^-53) and of a bound's own
+/* The rounding of one candidate (six rounded operations, each within a relative 2^-53) and of a bound's own
  * arithmetic, with room to spare. */
 #define RULE_ROUNDING (1 + 8 * DBL_EPSILON)
 
