@@ -17,7 +17,6 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 [ -x "$LAT" ] || { echo "speed.sh: build lateral first (./bootstrap)" >&2; exit 2; }
 export OPENBLAS_NUM_THREADS=1
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])" "$@"; }
 numpy_us() {
 	/usr/bin/python3 bench/numpy_reference.py --presentations "$PN" |
 		/usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['microseconds_per_presentation'])"
@@ -28,9 +27,9 @@ lat_us() {
 	for kv in "$@"; do sets="$sets --set $kv"; done
 	# shellcheck disable=SC2086
 	$LAT run -q --no-plot --force -o "$OUT/x" --set circuit.inputs=81 --set run.presentations="$P" $sets
-	printf '%s %s %s %s\n' "$(json "$OUT/x/summary.json" microseconds_per_presentation)" \
-		"$(json "$OUT/x/summary.json" steps_per_presentation)" \
-		"$(json "$OUT/x/summary.json" rhs_evals_per_presentation)" "$(json "$OUT/x/summary.json" method_used)"
+	/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(*(d[k] for k in sys.argv[2:]))" \
+		"$OUT/x/summary.json" microseconds_per_presentation steps_per_presentation \
+		rhs_evals_per_presentation method_used
 }
 
 printf '# N = 100, d = 81, alpha = 10, fresh input each presentation; %s presentations per lateral run\n' "$P"
